@@ -1,0 +1,107 @@
+// Per-worker connection tracking and reset analysis: feeds each decoded TCP segment through the
+// flow table, keeps the per-direction state the verdict needs, holds each connection's first RST
+// in a linger queue while later packets add evidence, then classifies it and emits a ResetEvent.
+//
+// Thread contract: one tracker per worker lcore, used by that lcore only. Hot path: process*,
+// advance and flush are noexcept, never allocate, lock, log or make system calls; they count.
+// Events go to a bounded outbox that the worker empties into its event ring after every burst.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+#include "rstscope/analysis/reset_classifier.h"
+#include "rstscope/analysis/reset_event.h"
+#include "rstscope/common/counters.h"
+#include "rstscope/decode/decoded_packet.h"
+#include "rstscope/flow/flow_table.h"
+
+namespace rstscope {
+
+inline constexpr uint64_t ns_per_second = 1'000'000'000ull;
+
+struct TrackerConfig {
+    uint32_t flow_capacity = 1u << 20;
+    uint32_t linger_capacity = 8192;  // resets awaiting their verdict at once
+    uint64_t linger_ns = 3 * ns_per_second;
+    uint64_t idle_threshold_ns = 180 * ns_per_second;
+    // Long enough to outlive the middleboxes whose expiry rstscope must recognise: AWS NLB 350 s,
+    // Azure LB 4 min, Cisco ASA 1 h.
+    uint64_t established_timeout_ns = 7200 * ns_per_second;
+    uint64_t half_open_timeout_ns = 60 * ns_per_second;
+    uint64_t closed_timeout_ns = 60 * ns_per_second;
+    uint32_t sweep_buckets_per_call = 16;
+    uint8_t worker_id = 0;
+};
+
+// A reset waiting out its linger window: the event as drafted at the RST, and what the verdict
+// needs from it.
+struct PendingReset {
+    ResetEvent event;
+    ResetFacts facts;
+    uint64_t deadline_ns;
+    uint32_t slot;  // flow-table slot; FlowTable::no_slot once written out early
+    uint32_t generation;
+    uint32_t receiver_seq_next_at_rst;
+    bool rst_had_ack;
+};
+
+class FlowTracker {
+public:
+    static constexpr uint32_t max_burst = 64;
+    static constexpr uint32_t outbox_capacity = 1024;
+
+    FlowTracker(const TrackerConfig& config, WorkerCounters& counters);
+
+    // Analyses a burst of decoded segments (bulk hashing and prefetch across the burst).
+    void process_burst(const DecodedPacket* packets, uint32_t count) noexcept;
+    void process(const DecodedPacket& packet) noexcept { process_burst(&packet, 1); }
+
+    // Moves time forward (packet time for captures): writes out resets whose linger ended and
+    // sweeps a few buckets for idle flows. Call once per poll, burst or not.
+    void advance(uint64_t now_ns) noexcept;
+
+    // Writes out up to `limit` pending resets regardless of their linger; returns true when none
+    // remain (end of capture, shutdown).
+    bool flush_pending(uint32_t limit) noexcept;
+
+    const ResetEvent* events() const noexcept { return outbox_.get(); }
+    uint32_t event_count() const noexcept { return outbox_count_; }
+    void clear_events() noexcept { outbox_count_ = 0; }
+
+    const FlowTable& table() const noexcept { return table_; }
+    uint64_t now_ns() const noexcept { return now_ns_; }
+
+private:
+    void process_one(const DecodedPacket& p, const FlowKey& key, uint64_t hash,
+                     bool src_is_lo) noexcept;
+    FlowEntry& new_flow(uint32_t slot, const FlowKey& key, uint64_t hash, const DecodedPacket& p,
+                        bool src_is_lo) noexcept;
+    uint32_t take_slot(uint64_t hash) noexcept;
+    void handle_rst(FlowEntry& e, uint32_t slot, const DecodedPacket& p, bool from_orig) noexcept;
+    void observe_after_rst(FlowEntry& e, const DecodedPacket& p, bool from_orig) noexcept;
+    PendingReset& push_pending(uint32_t slot, FlowEntry& e) noexcept;
+    void finalize(PendingReset& pending) noexcept;
+    void finalize_flow(uint32_t slot) noexcept;
+    void sweep() noexcept;
+    void emit(const ResetEvent& event) noexcept;
+
+    TrackerConfig config_;
+    WorkerCounters& counters_;
+    FlowTable table_;
+    std::unique_ptr<PendingReset[]> pending_;
+    uint32_t pending_mask_;
+    uint32_t pending_head_ = 0;  // oldest
+    uint32_t pending_tail_ = 0;  // next free
+    std::unique_ptr<ResetEvent[]> outbox_;
+    uint32_t outbox_count_ = 0;
+    uint32_t sweep_cursor_ = 0;
+    uint64_t now_ns_ = 0;
+};
+
+// Exposed for unit tests: RFC 5961 acceptability of a RST with sequence number `seq` sent by
+// `sender` to `receiver`, as far as a passive observer can tell (ACKs may still be in flight).
+SeqCheck check_rst_sequence(uint32_t seq, const DirectionState& sender,
+                            const DirectionState& receiver) noexcept;
+
+}  // namespace rstscope

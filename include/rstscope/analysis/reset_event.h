@@ -1,0 +1,55 @@
+// The record a worker hands to management for each reset connection: fixed size, no pointers,
+// no heap, copied by value through the event ring.
+#pragma once
+
+#include <cstdint>
+#include <type_traits>
+
+#include "rstscope/analysis/verdict.h"
+#include "rstscope/common/endpoint.h"
+
+namespace rstscope {
+
+inline constexpr size_t history_capacity = 24;
+inline constexpr size_t rst_payload_capacity = 64;
+
+struct ResetEvent {
+    uint64_t ts_ns;        // packet time of the first RST
+    uint64_t first_ts_ns;  // packet time of the flow's first packet
+    IpAddress orig_h;
+    IpAddress resp_h;
+    uint16_t orig_p;
+    uint16_t resp_p;
+    uint16_t vlan_outer;  // vlan_none when untagged
+    uint16_t vlan_inner;
+    IpFamily family;
+    bool orig_guessed;
+    bool rst_by_orig;
+    ConnState conn_state;
+    ResetCause cause;
+    Confidence confidence;
+    SeqCheck seq_check;
+    uint8_t rst_ttl;
+    uint8_t usual_ttl;  // 0 when the sender was not seen before the RST
+    uint8_t mptcp_reset_reason;
+    uint8_t rst_payload_length;  // bytes kept in rst_payload
+    uint8_t worker;
+    uint32_t rst_count;
+    uint32_t orig_pkts;
+    uint32_t resp_pkts;
+    uint32_t rst_seq;
+    uint32_t rst_ack;
+    uint32_t idle_before_ms;  // meaningful when evidence has idle_before
+    uint64_t orig_bytes;
+    uint64_t resp_bytes;
+    EvidenceSet evidence;
+    char history[history_capacity];  // NUL-terminated Zeek history letters
+    uint8_t rst_payload[rst_payload_capacity];
+
+    bool has(Evidence e) const noexcept { return evidence & evidence_bit(e); }
+};
+
+static_assert(std::is_trivially_copyable_v<ResetEvent>);
+static_assert(sizeof(ResetEvent) % 8 == 0, "ring elements are copied in 8-byte words");
+
+}  // namespace rstscope

@@ -1,0 +1,47 @@
+// Frame decoder: link layer → VLAN/QinQ, MPLS, PPPoE, tunnels (GRE, ERSPAN, IP-in-IP, 802.11 inside
+// Aruba GRE) → IPv4/IPv6 (options, extension headers) → TCP (options).
+//
+// Hot path: noexcept, no allocation, no I/O. Every read is bounds-checked against the captured
+// length; a frame that ends early or lies about its lengths yields a DropReason, never a read past
+// the buffer. Checksums are not verified: mirror ports and captures from offloading hosts carry
+// bad checksums on good traffic (Zeek's -C does the same).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+#include "rstscope/common/counters.h"
+#include "rstscope/decode/decoded_packet.h"
+
+namespace rstscope {
+
+// Link types the decoder reads, numbered as libpcap's LINKTYPE_* values in capture files.
+enum class LinkType : uint16_t {
+    null_bsd = 0,      // 4-byte address family in the capturing host's byte order
+    ethernet = 1,
+    raw_ip = 101,      // no link header: IPv4 or IPv6 by version nibble
+    loop = 108,        // OpenBSD loopback: 4-byte address family in network order
+    linux_sll = 113,   // Linux "cooked" capture v1
+    ipv4 = 228,
+    ipv6 = 229,
+    linux_sll2 = 276,  // Linux "cooked" capture v2
+};
+
+// Maps a libpcap DLT_* value (as pcap_datalink() returns it) to a link type the decoder reads.
+std::optional<LinkType> link_type_from_dlt(int dlt) noexcept;
+
+struct DecodeResult {
+    bool is_tcp = false;                     // true: `packet` holds a TCP segment
+    DropReason reason = DropReason::not_ip;  // why not, when !is_tcp
+};
+
+// Decodes one frame. `packet.ts_ns` is left for the caller to set.
+DecodeResult decode_frame(LinkType link, const uint8_t* frame, uint32_t captured_length,
+                          DecodedPacket& packet) noexcept;
+
+// Parses a TCP option list (RFC 9293 3.2, RFC 7323, RFC 2018, RFC 8684 MP_TCPRST). Returns false
+// when the list is malformed; options read before the fault are kept.
+bool parse_tcp_options(const uint8_t* options, uint32_t length, TcpOptions& out) noexcept;
+
+}  // namespace rstscope

@@ -1,0 +1,100 @@
+// One tracked TCP connection. Layout is deliberate (192 bytes, three cache lines):
+//   line 0: key, generation and times — all a lookup and the expiry sweep touch;
+//   line 1: per-direction state — sequence/ack/window/TTL/IP-ID, what the verdict needs;
+//   line 2: Zeek state machine and reset bookkeeping — touched once the packet is classified.
+// Everything the reset verdict needs lives here; nothing that only one event needs (payload text,
+// the draft verdict) does: that waits in the linger queue instead (flow_tracker.h).
+#pragma once
+
+#include <cstdint>
+
+#include "rstscope/analysis/zeek_state.h"
+#include "rstscope/common/endpoint.h"
+
+namespace rstscope {
+
+// Canonical 5-tuple plus VLANs: the lower (address, port) endpoint first, so both directions of a
+// connection produce the same key and hash.
+struct FlowKey {
+    IpAddress addr_lo;
+    IpAddress addr_hi;
+    uint16_t port_lo;
+    uint16_t port_hi;
+    uint16_t vlan_outer;
+    uint16_t vlan_inner;
+    IpFamily family;
+    uint8_t padding[3];  // kept zero: keys compare bytewise
+
+    friend bool operator==(const FlowKey& a, const FlowKey& b) noexcept;
+};
+static_assert(sizeof(FlowKey) == 44);
+
+// Bits of DirectionState::bits.
+namespace direction_bit {
+inline constexpr uint8_t seq_known = 0x01;
+inline constexpr uint8_t ack_known = 0x02;
+inline constexpr uint8_t ttl_varied = 0x04;      // TTL changed between non-RST packets
+inline constexpr uint8_t zero_window = 0x08;     // advertised a zero window at least once
+inline constexpr uint8_t retransmitted = 0x10;   // sent payload already sent before
+inline constexpr uint8_t sent_fin = 0x20;
+inline constexpr uint8_t sent_rst = 0x40;
+inline constexpr uint8_t window_known = 0x80;
+}  // namespace direction_bit
+
+// What one side of the connection has sent, as the monitor saw it.
+struct DirectionState {
+    uint64_t payload_bytes;  // payload on the wire (RST payload excluded: it is not stream data)
+    uint32_t pkts;
+    uint32_t seq_next;  // highest sequence number sent plus its length: the next expected
+    uint32_t ack_last;  // highest acknowledgment sent: the peer's bytes it has received
+    uint16_t window;    // last raw (unscaled) window advertised
+    uint16_t ip_id_last;
+    uint8_t window_scale;  // from this side's SYN, tcp_wscale_absent when none
+    uint8_t ttl_usual;     // TTL/hop limit of this side's first packet
+    uint8_t flags_seen;
+    uint8_t bits;          // direction_bit::*
+    uint8_t ip_id_steps;   // consecutive small positive IP-ID increments (a counter-based sender)
+    uint8_t padding[3];
+};
+static_assert(sizeof(DirectionState) == 32);
+
+enum class Lifecycle : uint8_t { half_open, established, closed };
+
+// Bits of FlowEntry::flags.
+namespace flow_bit {
+inline constexpr uint8_t orig_is_hi = 0x01;       // the originator is the key's hi endpoint
+inline constexpr uint8_t orig_guessed = 0x02;
+inline constexpr uint8_t started_with_rst = 0x04;  // the first packet seen was a RST
+inline constexpr uint8_t event_pending = 0x08;     // a reset event waits in the linger queue
+inline constexpr uint8_t event_done = 0x10;        // this connection's reset event was written
+inline constexpr uint8_t synack_seen = 0x20;
+inline constexpr uint8_t handshake_acked = 0x40;   // the originator acknowledged the SYN-ACK
+inline constexpr uint8_t orig_syn_seen = 0x80;
+}  // namespace flow_bit
+
+struct alignas(64) FlowEntry {
+    // line 0
+    FlowKey key;
+    uint32_t generation;  // bumped on every reuse of the slot: stale references detect it
+    uint64_t first_ts_ns;
+    uint64_t last_ts_ns;
+    // line 1
+    DirectionState side[2];  // [0] = key's lo endpoint, [1] = hi
+    // line 2
+    ZeekTracking zeek;
+    uint32_t orig_syn_seq;     // the originator's ISN, to check a refusal's acknowledgment
+    uint32_t last_gap_ms;      // silence before the latest packet
+    uint32_t previous_gap_ms;  // silence before the packet before it
+    uint32_t rst_count;
+    uint32_t pending_slot;     // linger-queue slot while flow_bit::event_pending
+    uint8_t flags;             // flow_bit::*
+    Lifecycle lifecycle;
+    uint8_t padding[18];
+
+    DirectionState& orig() noexcept { return side[(flags & flow_bit::orig_is_hi) ? 1 : 0]; }
+    DirectionState& resp() noexcept { return side[(flags & flow_bit::orig_is_hi) ? 0 : 1]; }
+    bool has(uint8_t bit) const noexcept { return flags & bit; }
+};
+static_assert(sizeof(FlowEntry) == 192, "three cache lines: see the layout note above");
+
+}  // namespace rstscope

@@ -1,0 +1,75 @@
+// Per-worker flow table: a two-choice, 8-way set-associative hash table of FlowEntry.
+//
+// Thread contract: one worker owns a table and is its only reader and writer; no locks, no
+// atomics. Memory is allocated and pre-touched at construction (which may throw); lookups,
+// inserts and the expiry sweep never allocate and never fail: when both candidate buckets of a new
+// flow are full, the caller evicts a victim chosen by `choose_victim` (docs/flow-table.md says why
+// this beats rte_hash here).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "rstscope/decode/decoded_packet.h"
+#include "rstscope/flow/flow_entry.h"
+
+namespace rstscope {
+
+// The canonical key of a segment's connection; `src_is_lo` tells which key side sent it.
+FlowKey flow_key_of(const DecodedPacket& packet, bool& src_is_lo) noexcept;
+
+class FlowTable {
+public:
+    static constexpr uint32_t ways = 8;
+    static constexpr uint32_t no_slot = UINT32_MAX;
+
+    // `capacity` entries are rounded up to a power-of-two number of buckets. Sizing for ~50 % load
+    // at the expected flow count keeps evictions rare (two choices of 8 ways).
+    explicit FlowTable(uint32_t capacity);
+    ~FlowTable();
+    FlowTable(const FlowTable&) = delete;
+    FlowTable& operator=(const FlowTable&) = delete;
+
+    static uint64_t hash(const FlowKey& key) noexcept;
+
+    // Brings the key's buckets into cache ahead of find(); worthwhile across a burst.
+    void prefetch(uint64_t hash) const noexcept;
+
+    // Returns the slot holding `key`, or no_slot.
+    uint32_t find(const FlowKey& key, uint64_t hash) const noexcept;
+
+    // Returns a free slot for a new key with this hash, or no_slot when both buckets are full.
+    uint32_t free_slot(uint64_t hash) const noexcept;
+
+    // When both buckets are full: the slot whose flow is cheapest to lose — closed before
+    // half-open before established, then the longest idle.
+    uint32_t choose_victim(uint64_t hash) const noexcept;
+
+    // Claims `slot` for `key` (after free_slot or after the victim was handled); zeroes the entry.
+    FlowEntry& occupy(uint32_t slot, const FlowKey& key, uint64_t hash) noexcept;
+
+    void release(uint32_t slot) noexcept;
+
+    bool occupied(uint32_t slot) const noexcept { return signatures_[slot] != 0; }
+    FlowEntry& entry(uint32_t slot) noexcept { return entries_[slot]; }
+    const FlowEntry& entry(uint32_t slot) const noexcept { return entries_[slot]; }
+    uint32_t capacity() const noexcept { return capacity_; }
+    uint32_t bucket_count() const noexcept { return bucket_mask_ + 1; }
+    uint32_t size() const noexcept { return size_; }
+    size_t memory_bytes() const noexcept { return bytes_; }
+
+private:
+    static uint32_t signature(uint64_t hash) noexcept;
+    uint32_t primary_bucket(uint64_t hash) const noexcept;
+    uint32_t secondary_bucket(uint64_t hash) const noexcept;
+
+    uint32_t capacity_;
+    uint32_t bucket_mask_;
+    uint32_t size_ = 0;
+    uint32_t* signatures_;  // per slot; 0 = empty. A bucket's 8 signatures share 32 bytes.
+    FlowEntry* entries_;
+    void* memory_;
+    size_t bytes_;
+};
+
+}  // namespace rstscope

@@ -1,0 +1,460 @@
+// Hot path (see flow_tracker.h): noexcept, no allocation after construction, no locks, no I/O.
+#include "rstscope/analysis/flow_tracker.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "rstscope/common/tcp_flags.h"
+
+namespace rstscope {
+namespace {
+
+using namespace tcp_flag;
+
+constexpr uint64_t ns_per_ms = 1'000'000;
+// A RST this soon after the first packet following a long silence answers that packet.
+constexpr uint64_t answer_window_ms = 1000;
+// IP-ID steps that make a sender's counter trustworthy, and the jump that breaks it.
+constexpr uint8_t ip_id_trusted_steps = 3;
+constexpr uint16_t ip_id_max_plausible_jump = 1024;
+
+uint32_t ms_between(uint64_t earlier_ns, uint64_t later_ns) noexcept {
+    if (later_ns <= earlier_ns) return 0;
+    uint64_t ms = (later_ns - earlier_ns) / ns_per_ms;
+    return ms > UINT32_MAX ? UINT32_MAX : static_cast<uint32_t>(ms);
+}
+
+uint8_t effective_scale(const DirectionState& side, const DirectionState& peer) noexcept {
+    // RFC 7323 2.2: scaling is in force only when both SYNs carried the option.
+    if (side.window_scale == tcp_wscale_absent || peer.window_scale == tcp_wscale_absent) return 0;
+    return side.window_scale;
+}
+
+void set_bit(EvidenceSet& set, Evidence e, bool on = true) noexcept {
+    if (on) set |= evidence_bit(e);
+}
+
+}  // namespace
+
+SeqCheck check_rst_sequence(uint32_t seq, const DirectionState& sender,
+                            const DirectionState& receiver) noexcept {
+    bool sender_known = sender.bits & direction_bit::seq_known;
+    bool receiver_known = receiver.bits & direction_bit::ack_known;
+    if (!sender_known && !receiver_known) return SeqCheck::unknown;
+    // The receiver's RCV.NXT lies between what it last acknowledged and what the sender last
+    // sent: anything in that range may be exact once in-flight ACKs land.
+    uint32_t low = receiver_known ? receiver.ack_last : sender.seq_next;
+    uint32_t high = sender_known ? sender.seq_next : receiver.ack_last;
+    if (seq_lt(high, low)) std::swap(low, high);  // capture loss on the sender's direction
+    if (seq_ge(seq, low) && seq_le(seq, high)) return SeqCheck::exact;
+    if (!(receiver.bits & direction_bit::window_known)) return SeqCheck::unknown;
+    uint64_t window = uint64_t{receiver.window} << effective_scale(receiver, sender);
+    if (window == 0) window = 1;  // RFC 9293 3.10.7.4: a zero window still accepts RCV.NXT
+    if (seq_ge(seq, low) && uint64_t{static_cast<uint32_t>(seq - low)} < window)
+        return SeqCheck::in_window;
+    return SeqCheck::out_of_window;
+}
+
+FlowTracker::FlowTracker(const TrackerConfig& config, WorkerCounters& counters)
+    : config_(config), counters_(counters), table_(config.flow_capacity) {
+    uint32_t capacity = 16;
+    while (capacity < config.linger_capacity) capacity <<= 1;
+    pending_ = std::make_unique<PendingReset[]>(capacity);
+    pending_mask_ = capacity - 1;
+    outbox_ = std::make_unique<ResetEvent[]>(outbox_capacity);
+}
+
+void FlowTracker::process_burst(const DecodedPacket* packets, uint32_t count) noexcept {
+    FlowKey keys[max_burst];
+    uint64_t hashes[max_burst];
+    bool src_is_lo[max_burst];
+    while (count > 0) {
+        uint32_t n = std::min(count, max_burst);
+        for (uint32_t i = 0; i < n; ++i) {
+            keys[i] = flow_key_of(packets[i], src_is_lo[i]);
+            hashes[i] = FlowTable::hash(keys[i]);
+            table_.prefetch(hashes[i]);
+        }
+        for (uint32_t i = 0; i < n; ++i) process_one(packets[i], keys[i], hashes[i], src_is_lo[i]);
+        packets += n;
+        count -= n;
+    }
+}
+
+uint32_t FlowTracker::take_slot(uint64_t hash) noexcept {
+    uint32_t slot = table_.free_slot(hash);
+    if (slot != FlowTable::no_slot) return slot;
+    slot = table_.choose_victim(hash);
+    finalize_flow(slot);
+    counters_.bump(WorkerCounter::flows_evicted);
+    return slot;
+}
+
+FlowEntry& FlowTracker::new_flow(uint32_t slot, const FlowKey& key, uint64_t hash,
+                                 const DecodedPacket& p, bool src_is_lo) noexcept {
+    FlowEntry& e = table_.occupy(slot, key, hash);
+    counters_.bump(WorkerCounter::flows_created);
+    e.first_ts_ns = p.ts_ns;
+    e.last_ts_ns = p.ts_ns;
+    e.lifecycle = Lifecycle::half_open;
+    for (auto& side : e.side) side.window_scale = tcp_wscale_absent;
+    // Roles: the SYN's sender originates; a SYN-ACK's sender responds; otherwise Zeek's port
+    // heuristic, then the first packet's sender, and the guess is said in the event.
+    bool src_is_orig;
+    uint8_t syn_ack = p.tcp_flags & (syn | ack);
+    if (syn_ack == syn) {
+        src_is_orig = true;
+    } else if (syn_ack == (syn | ack)) {
+        src_is_orig = false;
+    } else {
+        src_is_orig = !zeek_should_flip(p.src_port, p.dst_port, p.tcp_flags);
+        e.flags |= flow_bit::orig_guessed;
+    }
+    e.zeek.flipped = !src_is_orig;
+    bool orig_is_lo = src_is_orig == src_is_lo;
+    if (!orig_is_lo) e.flags |= flow_bit::orig_is_hi;
+    if (p.tcp_flags & rst) e.flags |= flow_bit::started_with_rst;
+    return e;
+}
+
+void FlowTracker::process_one(const DecodedPacket& p, const FlowKey& key, uint64_t hash,
+                              bool src_is_lo) noexcept {
+    counters_.bump(WorkerCounter::tcp_packets);
+    const uint8_t flags = p.tcp_flags;
+    const bool is_rst = flags & rst;
+    if (is_rst) counters_.bump(WorkerCounter::rst_packets);
+    if ((flags & (syn | rst)) == (syn | rst)) {
+        counters_.drop(DropReason::bad_tcp_flags);
+        return;
+    }
+    if (p.family == IpFamily::v6) counters_.bump(WorkerCounter::ipv6_packets);
+    if (p.encapsulation & encapsulation_vlan) counters_.bump(WorkerCounter::vlan_packets);
+    if (p.encapsulation & encapsulation_mpls) counters_.bump(WorkerCounter::mpls_packets);
+    if (p.encapsulation & encapsulation_tunnel) counters_.bump(WorkerCounter::tunnel_packets);
+    if (p.payload_captured < p.payload_length) counters_.bump(WorkerCounter::payload_truncated);
+    if (p.options_malformed) counters_.bump(WorkerCounter::tcp_option_malformed);
+    if (p.ts_ns > now_ns_) now_ns_ = p.ts_ns;
+
+    uint32_t slot = table_.find(key, hash);
+    FlowEntry* entry;
+    if (slot == FlowTable::no_slot) {
+        slot = take_slot(hash);
+        entry = &new_flow(slot, key, hash, p, src_is_lo);
+    } else {
+        entry = &table_.entry(slot);
+        // A SYN on a finished connection opens a new one on the same 4-tuple, even with the old
+        // ISN: stacks that retry a refused connect() resend the same SYN (Zeek agrees: one
+        // conn.log entry per attempt).
+        bool fresh_syn = (flags & (syn | ack)) == syn && entry->lifecycle == Lifecycle::closed;
+        if (fresh_syn) {
+            finalize_flow(slot);
+            entry = &new_flow(slot, key, hash, p, src_is_lo);
+        }
+    }
+    FlowEntry& e = *entry;
+
+    const bool from_orig = src_is_lo != e.has(flow_bit::orig_is_hi);
+    DirectionState& sender = from_orig ? e.orig() : e.resp();
+
+    uint64_t previous_ts = e.last_ts_ns;
+    if (p.ts_ns > previous_ts) {
+        e.previous_gap_ms = e.last_gap_ms;
+        e.last_gap_ms = ms_between(previous_ts, p.ts_ns);
+        e.last_ts_ns = p.ts_ns;
+    }
+
+    const bool seen_before = sender.ttl_usual != 0;  // a non-RST packet came from this side
+    ++sender.pkts;
+    sender.flags_seen |= flags;
+    bool retransmission = false, content_gap = false, zero_window = false;
+    if (!is_rst) {
+        sender.payload_bytes += p.payload_length;
+        if (!seen_before) {
+            sender.ttl_usual = p.ttl ? p.ttl : 1;
+        } else if (p.ttl != sender.ttl_usual) {
+            sender.bits |= direction_bit::ttl_varied;
+        }
+        if (p.has_ip_id) {
+            uint16_t step = static_cast<uint16_t>(p.ip_id - sender.ip_id_last);
+            if (seen_before && step >= 1 && step <= 256) {
+                if (sender.ip_id_steps < 255) ++sender.ip_id_steps;
+            } else if (seen_before) {
+                sender.ip_id_steps = 0;
+            }
+            sender.ip_id_last = p.ip_id;
+        }
+        uint32_t length = p.payload_length + ((flags & syn) ? 1 : 0) + ((flags & fin) ? 1 : 0);
+        uint32_t end = p.seq + length;
+        if (sender.bits & direction_bit::seq_known) {
+            if (p.payload_length > 0 && seq_le(end, sender.seq_next)) retransmission = true;
+            if (seq_gt(p.seq, sender.seq_next)) content_gap = true;
+            if (seq_gt(end, sender.seq_next)) sender.seq_next = end;
+        } else {
+            sender.seq_next = end;
+            sender.bits |= direction_bit::seq_known;
+        }
+        if (retransmission) sender.bits |= direction_bit::retransmitted;
+        if (flags & ack) {
+            if (!(sender.bits & direction_bit::ack_known) || seq_gt(p.ack, sender.ack_last))
+                sender.ack_last = p.ack;
+            sender.bits |= direction_bit::ack_known;
+        }
+        sender.window = p.window;
+        sender.bits |= direction_bit::window_known;
+        if (flags & syn) {
+            sender.window_scale = p.options.window_scale;
+        } else if (p.window == 0 && !(flags & fin)) {
+            zero_window = true;
+            sender.bits |= direction_bit::zero_window;
+        }
+        if (flags & fin) sender.bits |= direction_bit::sent_fin;
+    }
+
+    // Handshake and lifecycle.
+    if ((flags & (syn | ack)) == syn && from_orig) {
+        e.flags |= flow_bit::orig_syn_seen;
+        e.orig_syn_seq = p.seq;
+    } else if ((flags & (syn | ack)) == (syn | ack) && !from_orig) {
+        e.flags |= flow_bit::synack_seen;
+    } else if (!is_rst && (flags & ack) && from_orig && e.has(flow_bit::synack_seen)) {
+        e.flags |= flow_bit::handshake_acked;
+    }
+    if (e.lifecycle == Lifecycle::half_open && !is_rst) {
+        bool midstream = !e.has(flow_bit::orig_syn_seen) && !e.has(flow_bit::synack_seen);
+        bool both_sides = e.orig().ttl_usual != 0 && e.resp().ttl_usual != 0;
+        if (e.has(flow_bit::handshake_acked) || (midstream && both_sides))
+            e.lifecycle = Lifecycle::established;
+    }
+    if ((e.orig().bits & direction_bit::sent_fin) && (e.resp().bits & direction_bit::sent_fin))
+        e.lifecycle = Lifecycle::closed;
+
+    zeek_track(e.zeek, ZeekSegment{from_orig, flags, p.payload_length, retransmission,
+                                   zero_window, content_gap});
+
+    if (is_rst) {
+        handle_rst(e, slot, p, from_orig);
+    } else if (e.has(flow_bit::event_pending)) {
+        observe_after_rst(e, p, from_orig);
+    }
+}
+
+void FlowTracker::handle_rst(FlowEntry& e, uint32_t slot, const DecodedPacket& p,
+                             bool from_orig) noexcept {
+    ++e.rst_count;
+    DirectionState& sender = from_orig ? e.orig() : e.resp();
+    DirectionState& receiver = from_orig ? e.resp() : e.orig();
+    sender.bits |= direction_bit::sent_rst;
+
+    SeqCheck check;
+    bool in_syn_sent = !from_orig && e.has(flow_bit::orig_syn_seen) && !e.has(flow_bit::synack_seen);
+    if (in_syn_sent) {
+        // RFC 9293 3.10.7.3: in SYN-SENT a RST counts only if it acknowledges the SYN.
+        check = !(p.tcp_flags & ack) ? SeqCheck::unknown
+                : p.ack == e.orig_syn_seq + 1 ? SeqCheck::exact
+                                              : SeqCheck::out_of_window;
+    } else {
+        check = check_rst_sequence(p.seq, sender, receiver);
+    }
+    bool accepted = check == SeqCheck::exact || check == SeqCheck::unknown;
+
+    if (e.has(flow_bit::event_pending)) {
+        PendingReset& pending = pending_[e.pending_slot];
+        if (from_orig == pending.event.rst_by_orig) {
+            EvidenceSet& evidence = pending.event.evidence;
+            set_bit(evidence, p.seq == pending.event.rst_seq ? Evidence::rst_retransmitted
+                                                              : Evidence::rst_seq_change);
+            // A different ACK on a later RST is suspicious only if the peer sent nothing new
+            // that a genuine stack would have acknowledged in between.
+            bool peer_quiet = receiver.seq_next == pending.receiver_seq_next_at_rst;
+            if ((p.tcp_flags & ack) && pending.rst_had_ack && p.ack != pending.event.rst_ack &&
+                peer_quiet)
+                set_bit(evidence, Evidence::rst_ack_change);
+        }
+        if (accepted) e.lifecycle = Lifecycle::closed;
+        return;
+    }
+    if (e.has(flow_bit::event_done)) {
+        if (accepted) e.lifecycle = Lifecycle::closed;
+        return;
+    }
+
+    counters_.bump(WorkerCounter::reset_connections);
+    PendingReset& pending = push_pending(slot, e);
+    ResetEvent& ev = pending.event;
+    std::memset(static_cast<void*>(&ev), 0, sizeof(ev));
+    ev.ts_ns = p.ts_ns;
+    ev.first_ts_ns = e.first_ts_ns;
+    bool orig_is_src = from_orig;
+    ev.orig_h = orig_is_src ? p.src : p.dst;
+    ev.resp_h = orig_is_src ? p.dst : p.src;
+    ev.orig_p = orig_is_src ? p.src_port : p.dst_port;
+    ev.resp_p = orig_is_src ? p.dst_port : p.src_port;
+    ev.vlan_outer = p.vlan_outer;
+    ev.vlan_inner = p.vlan_inner;
+    ev.family = p.family;
+    ev.orig_guessed = e.has(flow_bit::orig_guessed);
+    ev.rst_by_orig = from_orig;
+    ev.seq_check = check;
+    ev.rst_ttl = p.ttl;
+    ev.usual_ttl = sender.ttl_usual;
+    ev.rst_seq = p.seq;
+    ev.rst_ack = (p.tcp_flags & ack) ? p.ack : 0;
+    ev.worker = config_.worker_id;
+    ev.rst_payload_length = static_cast<uint8_t>(std::min<uint32_t>(p.payload_captured, rst_payload_capacity));
+    if (ev.rst_payload_length) std::memcpy(ev.rst_payload, p.payload, ev.rst_payload_length);
+    ev.mptcp_reset_reason = p.options.mptcp_reset_reason;
+
+    EvidenceSet& evidence = ev.evidence;
+    set_bit(evidence, Evidence::seq_exact, check == SeqCheck::exact);
+    set_bit(evidence, Evidence::seq_in_window, check == SeqCheck::in_window);
+    set_bit(evidence, Evidence::seq_out_of_window, check == SeqCheck::out_of_window);
+    set_bit(evidence, Evidence::ttl_mismatch,
+            sender.ttl_usual != 0 && !(sender.bits & direction_bit::ttl_varied) &&
+                p.ttl != sender.ttl_usual);
+    if (p.has_ip_id && sender.ip_id_steps >= ip_id_trusted_steps) {
+        uint16_t step = static_cast<uint16_t>(p.ip_id - sender.ip_id_last);
+        set_bit(evidence, Evidence::ipid_mismatch, step == 0 || step > ip_id_max_plausible_jump);
+    }
+    set_bit(evidence, Evidence::zero_window_before, sender.bits & direction_bit::zero_window);
+    set_bit(evidence, Evidence::retransmits_before,
+            (sender.bits | receiver.bits) & direction_bit::retransmitted);
+    set_bit(evidence, Evidence::fin_before, (sender.bits | receiver.bits) & direction_bit::sent_fin);
+    set_bit(evidence, Evidence::payload_in_rst, p.payload_length > 0);
+    set_bit(evidence, Evidence::mptcp_reset_reason, p.options.has_mptcp_reset);
+    uint32_t idle_ms = e.last_gap_ms;
+    if (idle_ms < answer_window_ms) idle_ms = std::max(idle_ms, e.previous_gap_ms);
+    ev.idle_before_ms = idle_ms;
+    bool idle = uint64_t{idle_ms} * ns_per_ms >= config_.idle_threshold_ns;
+    set_bit(evidence, Evidence::idle_before, idle);
+
+    ResetFacts& facts = pending.facts;
+    facts = ResetFacts{};
+    facts.rst_by_orig = from_orig;
+    facts.started_with_rst = e.orig().pkts + e.resp().pkts == 1;
+    facts.orig_syn_seen = e.has(flow_bit::orig_syn_seen);
+    facts.synack_seen = e.has(flow_bit::synack_seen);
+    facts.established = e.lifecycle == Lifecycle::established;
+    facts.ack_matches_syn = in_syn_sent && check == SeqCheck::exact;
+    facts.idle = idle;
+    facts.seq_check = check;
+    pending.receiver_seq_next_at_rst = receiver.seq_next;
+    pending.rst_had_ack = p.tcp_flags & ack;
+    pending.deadline_ns = p.ts_ns + config_.linger_ns;
+    if (accepted) e.lifecycle = Lifecycle::closed;
+    if (config_.linger_ns == 0) finalize(pending);
+}
+
+void FlowTracker::observe_after_rst(FlowEntry& e, const DecodedPacket& p, bool from_orig) noexcept {
+    PendingReset& pending = pending_[e.pending_slot];
+    EvidenceSet& evidence = pending.event.evidence;
+    if (from_orig == pending.event.rst_by_orig) {
+        // The race behind injection: the genuine sender, unaware of "its" RST, keeps sending.
+        if (p.payload_length > 0 && seq_gt(p.seq + p.payload_length, pending.event.rst_seq))
+            set_bit(evidence, Evidence::data_after_rst);
+    } else if (pending.facts.seq_check != SeqCheck::exact && (p.tcp_flags & ack) &&
+               !(p.tcp_flags & (syn | fin)) && p.payload_length == 0) {
+        set_bit(evidence, Evidence::challenge_ack);
+    }
+}
+
+PendingReset& FlowTracker::push_pending(uint32_t slot, FlowEntry& e) noexcept {
+    if (pending_tail_ - pending_head_ > pending_mask_) {
+        // Full: the oldest reset is written now, with the evidence gathered so far.
+        PendingReset& oldest = pending_[pending_head_ & pending_mask_];
+        if (oldest.slot != FlowTable::no_slot) finalize(oldest);
+        ++pending_head_;
+        counters_.bump(WorkerCounter::linger_queue_full);
+    }
+    uint32_t index = pending_tail_++ & pending_mask_;
+    PendingReset& pending = pending_[index];
+    pending.slot = slot;
+    pending.generation = e.generation;
+    e.pending_slot = index;
+    e.flags |= flow_bit::event_pending;
+    return pending;
+}
+
+void FlowTracker::finalize(PendingReset& pending) noexcept {
+    ResetEvent& ev = pending.event;
+    FlowEntry& e = table_.entry(pending.slot);
+    if (table_.occupied(pending.slot) && e.generation == pending.generation) {
+        ev.rst_count = e.rst_count;
+        ev.orig_pkts = e.orig().pkts;
+        ev.resp_pkts = e.resp().pkts;
+        ev.orig_bytes = e.orig().payload_bytes;
+        ev.resp_bytes = e.resp().payload_bytes;
+        ev.conn_state = zeek_conn_state(e.zeek, ev.orig_bytes, ev.resp_bytes);
+        zeek_history(e.zeek, ev.history, history_capacity);
+        e.flags &= static_cast<uint8_t>(~flow_bit::event_pending);
+    }
+    pending.facts.evidence = ev.evidence;
+    Verdict verdict = classify_reset(pending.facts);
+    ev.cause = verdict.cause;
+    ev.confidence = verdict.confidence;
+    // A RST the receiver ignored did not end the connection: a later real one gets its own event.
+    if (verdict.cause != ResetCause::out_of_window && e.generation == pending.generation)
+        e.flags |= flow_bit::event_done;
+    pending.slot = FlowTable::no_slot;
+    emit(ev);
+}
+
+void FlowTracker::finalize_flow(uint32_t slot) noexcept {
+    FlowEntry& e = table_.entry(slot);
+    if (table_.occupied(slot) && e.has(flow_bit::event_pending)) {
+        PendingReset& pending = pending_[e.pending_slot];
+        if (pending.slot == slot && pending.generation == e.generation) finalize(pending);
+    }
+}
+
+void FlowTracker::advance(uint64_t now_ns) noexcept {
+    if (now_ns > now_ns_) now_ns_ = now_ns;
+    for (uint32_t budget = 256; budget > 0 && pending_head_ != pending_tail_; --budget) {
+        PendingReset& oldest = pending_[pending_head_ & pending_mask_];
+        if (oldest.slot != FlowTable::no_slot) {
+            if (oldest.deadline_ns > now_ns_) break;
+            finalize(oldest);
+        }
+        ++pending_head_;
+    }
+    sweep();
+}
+
+void FlowTracker::sweep() noexcept {
+    uint32_t buckets = table_.bucket_count();
+    for (uint32_t i = 0; i < config_.sweep_buckets_per_call; ++i) {
+        uint32_t bucket = sweep_cursor_++ & (buckets - 1);
+        for (uint32_t way = 0; way < FlowTable::ways; ++way) {
+            uint32_t slot = bucket * FlowTable::ways + way;
+            if (!table_.occupied(slot)) continue;
+            const FlowEntry& e = table_.entry(slot);
+            uint64_t timeout = e.lifecycle == Lifecycle::established ? config_.established_timeout_ns
+                               : e.lifecycle == Lifecycle::closed    ? config_.closed_timeout_ns
+                                                                     : config_.half_open_timeout_ns;
+            if (now_ns_ - e.last_ts_ns <= timeout || now_ns_ < e.last_ts_ns) continue;
+            finalize_flow(slot);
+            table_.release(slot);
+            counters_.bump(WorkerCounter::flows_expired);
+        }
+    }
+}
+
+bool FlowTracker::flush_pending(uint32_t limit) noexcept {
+    for (; limit > 0 && pending_head_ != pending_tail_; --limit) {
+        PendingReset& oldest = pending_[pending_head_ & pending_mask_];
+        if (oldest.slot != FlowTable::no_slot) finalize(oldest);
+        ++pending_head_;
+    }
+    return pending_head_ == pending_tail_;
+}
+
+void FlowTracker::emit(const ResetEvent& event) noexcept {
+    // The outbox is sized beyond what one burst plus one advance() can produce, so this cannot
+    // overflow; if it ever did, the loss is counted with the ring's.
+    if (outbox_count_ == outbox_capacity) {
+        counters_.bump(WorkerCounter::events_ring_full);
+        return;
+    }
+    outbox_[outbox_count_++] = event;
+}
+
+}  // namespace rstscope

@@ -1,0 +1,397 @@
+// Zeek-compatible connection state and history; see the header for the contract and deviations.
+// Written from Zeek's behaviour as documented and as its TCP analyzer implements it
+// (src/packet_analysis/protocol/tcp/TCPSessionAdapter.cc, TCP.cc,
+// src/analyzer/protocol/tcp/TCP_Endpoint.cc, TCP_Reassembler.cc).
+
+#include "rstscope/analysis/zeek_state.h"
+
+#include <initializer_list>
+
+#include "rstscope/common/tcp_flags.h"
+
+namespace rstscope {
+
+namespace {
+
+// Letter kinds, in the order of this string; a letter's code is kind * 2 + (1 if the responder
+// sent it), so codes 0..23 fit in 5 bits and in the low 24 bits of letters_seen.
+constexpr char kind_letters[] = "SHADFRCGTWIQ";
+enum Kind : uint8_t {
+    k_syn,
+    k_syn_ack,
+    k_ack,
+    k_data,
+    k_fin,
+    k_rst,
+    k_bad_checksum,
+    k_gap,
+    k_rexmit,
+    k_zero_window,
+    k_inconsistent,
+    k_multi_flag,
+};
+
+constexpr unsigned code_bits = 5;
+constexpr uint32_t letter_mask = (uint32_t{1} << 24) - 1;
+constexpr uint32_t even_letter_bits = 0x555555;  // originator letters
+
+// Top byte of letters_seen; per-endpoint bits are side 0 (orig) then side 1 (resp).
+constexpr uint32_t clean_transition_bit = uint32_t{1} << 24;  // + side
+constexpr uint32_t gap_pending_bit = uint32_t{1} << 26;       // + side
+constexpr uint32_t roles_inverted_bit = uint32_t{1} << 28;
+
+constexpr unsigned orig_side = 0;
+constexpr unsigned resp_side = 1;
+
+ZeekEndpoint& state_of(ZeekTracking& t, unsigned side) noexcept {
+    return side == orig_side ? t.orig : t.resp;
+}
+ZeekEndpoint state_of(const ZeekTracking& t, unsigned side) noexcept {
+    return side == orig_side ? t.orig : t.resp;
+}
+
+bool flag_bit(const ZeekTracking& t, uint32_t base, unsigned side) noexcept {
+    return (t.letters_seen & (base << side)) != 0;
+}
+void put_flag_bit(ZeekTracking& t, uint32_t base, unsigned side, bool on) noexcept {
+    if (on)
+        t.letters_seen |= base << side;
+    else
+        t.letters_seen &= ~(base << side);
+}
+
+// Zeek keeps each endpoint's previous state; only two transitions matter to the rules used here:
+// CLOSED reached from ESTABLISHED (a clean close, TCP_Reassembler's is_clean) and RESET reached
+// from CLOSED (a RST after a FIN, which a later FIN from the peer turns back into CLOSED). One bit
+// per endpoint records whichever of the two produced the current state.
+void set_state(ZeekTracking& t, unsigned side, ZeekEndpoint next) noexcept {
+    ZeekEndpoint& current = state_of(t, side);
+    if (current == next) return;  // TCP_Endpoint::SetState ignores non-changes
+    const bool clean = (next == ZeekEndpoint::closed && current == ZeekEndpoint::established) ||
+                       (next == ZeekEndpoint::reset && current == ZeekEndpoint::closed);
+    put_flag_bit(t, clean_transition_bit, side, clean);
+    current = next;
+}
+
+bool closed_cleanly(const ZeekTracking& t, unsigned side) noexcept {
+    return state_of(t, side) == ZeekEndpoint::closed && flag_bit(t, clean_transition_bit, side);
+}
+bool reset_after_fin(const ZeekTracking& t, unsigned side) noexcept {
+    return state_of(t, side) == ZeekEndpoint::reset && flag_bit(t, clean_transition_bit, side);
+}
+
+// TCP_Reassembler only records a gap while both endpoints are established or cleanly closing:
+// elsewhere holes come from RST sequence numbers or unseen starts of partial connections.
+bool clean_for_gaps(const ZeekTracking& t, unsigned side) noexcept {
+    return state_of(t, side) == ZeekEndpoint::established || closed_cleanly(t, side);
+}
+
+uint8_t letter_code(Kind kind, unsigned side) noexcept {
+    return static_cast<uint8_t>(kind * 2 + side);
+}
+bool seen(const ZeekTracking& t, Kind kind, unsigned side) noexcept {
+    return (t.letters_seen & (uint32_t{1} << letter_code(kind, side))) != 0;
+}
+
+void record(ZeekTracking& t, Kind kind, unsigned side) noexcept {
+    const uint8_t code = letter_code(kind, side);
+    const uint32_t bit = uint32_t{1} << code;
+    if (t.letters_seen & bit) return;
+    t.letters_seen |= bit;
+    if (t.history_length >= zeek_history_max_letters) return;
+    t.letters |= uint64_t{code} << (code_bits * t.history_length);
+    ++t.history_length;
+}
+
+uint8_t code_at(const ZeekTracking& t, unsigned index) noexcept {
+    return static_cast<uint8_t>((t.letters >> (code_bits * index)) & 0x1f);
+}
+
+// Zeek 5.1+ (zeek/zeek#2191): a connection that began with a SYN-ACK is flipped once an ACK or a
+// data segment follows in either direction, since a stealth scan elicits only RSTs or silence.
+// Zeek's logs of such connections ("^haf" in zeek/zeek#5047) show the letters already recorded
+// rewritten as if the roles had been known from the start, so the same is done here.
+void flip_roles(ZeekTracking& t) noexcept {
+    const ZeekEndpoint was_orig = t.orig;
+    t.orig = t.resp;
+    t.resp = was_orig;
+
+    const uint32_t letters = t.letters_seen & letter_mask;
+    const uint32_t swapped_letters =
+        ((letters & even_letter_bits) << 1) | ((letters >> 1) & even_letter_bits);
+    uint32_t extra = t.letters_seen & ~letter_mask;
+    for (uint32_t base : {clean_transition_bit, gap_pending_bit}) {
+        const bool orig_bit = (extra & base) != 0;
+        const bool resp_bit = (extra & (base << 1)) != 0;
+        extra &= ~(base | (base << 1));
+        if (orig_bit) extra |= base << 1;
+        if (resp_bit) extra |= base;
+    }
+    t.letters_seen = swapped_letters | (extra ^ roles_inverted_bit);
+
+    for (unsigned i = 0; i < t.history_length; ++i)
+        t.letters ^= uint64_t{1} << (code_bits * i);  // lowest code bit is the side
+    t.flipped = true;
+}
+
+bool is_ack_or_data_only(const ZeekSegment& s) noexcept {
+    constexpr uint8_t control = tcp_flag::syn | tcp_flag::fin | tcp_flag::rst;
+    return !(s.flags & control) && ((s.flags & tcp_flag::ack) || s.payload_length > 0);
+}
+
+// Zeek's update_history: one letter per packet from its SYN/FIN/RST bits, else D or A.
+void record_flag_letters(ZeekTracking& t, const ZeekSegment& s, unsigned side) noexcept {
+    const bool syn = s.flags & tcp_flag::syn;
+    const bool fin = s.flags & tcp_flag::fin;
+    const bool rst = s.flags & tcp_flag::rst;
+    const int control_bits = int{syn} + int{fin} + int{rst};
+    if (control_bits > 1) {
+        record(t, fin && rst ? k_inconsistent : k_multi_flag, side);
+    } else if (syn) {
+        // S and H share one history slot per direction in Zeek; a second SYN with the same
+        // sequence number (the only kind this module can recognise) adds nothing.
+        if (!seen(t, k_syn, side) && !seen(t, k_syn_ack, side))
+            record(t, (s.flags & tcp_flag::ack) ? k_syn_ack : k_syn, side);
+    } else if (fin) {
+        record(t, k_fin, side);
+    } else if (rst) {
+        record(t, k_rst, side);
+    } else if (s.payload_length > 0) {
+        record(t, k_data, side);
+    } else if (s.flags & tcp_flag::ack) {
+        record(t, k_ack, side);
+    }
+}
+
+// TCPSessionAdapter::UpdateInactiveState.
+void update_inactive(ZeekTracking& t, const ZeekSegment& s, unsigned side) noexcept {
+    const unsigned peer = 1 - side;
+    const bool ack = s.flags & tcp_flag::ack;
+    if (s.flags & tcp_flag::syn) {
+        if (side == orig_side) {
+            set_state(t, side, ack ? ZeekEndpoint::syn_ack_sent : ZeekEndpoint::syn_sent);
+        } else {
+            // A responder SYN answers an originator SYN (SYN-ACK, or a simultaneous open).
+            if (state_of(t, peer) == ZeekEndpoint::syn_sent)
+                set_state(t, peer, ZeekEndpoint::established);
+            set_state(t, side, ZeekEndpoint::established);
+        }
+    }
+    if (s.flags & tcp_flag::fin) set_state(t, side, ZeekEndpoint::closed);
+    if (s.flags & tcp_flag::rst) set_state(t, side, ZeekEndpoint::reset);
+
+    if (state_of(t, side) != ZeekEndpoint::inactive) return;
+    if (side == resp_side && s.payload_length == 0 && t.orig == ZeekEndpoint::syn_sent) {
+        // Some stacks ACK a SYN before sending their SYN-ACK; Zeek does not count that ACK as
+        // the start of a partial connection.
+    } else if (ack && state_of(t, peer) == ZeekEndpoint::established) {
+        // The peer's SYN-ACK was seen, only our SYN was missed: establish rather than go partial.
+        set_state(t, side, ZeekEndpoint::established);
+    } else {
+        set_state(t, side, ZeekEndpoint::partial);
+    }
+}
+
+// TCPSessionAdapter::UpdateSYN_SentState.
+void update_syn_sent(ZeekTracking& t, const ZeekSegment& s, unsigned side) noexcept {
+    if (s.flags & tcp_flag::fin) set_state(t, side, ZeekEndpoint::closed);
+    if (s.flags & tcp_flag::rst) set_state(t, side, ZeekEndpoint::reset);
+}
+
+// TCPSessionAdapter::UpdateEstablishedState (also for PARTIAL).
+void update_established(ZeekTracking& t, const ZeekSegment& s, unsigned side) noexcept {
+    const unsigned peer = 1 - side;
+    if ((s.flags & tcp_flag::syn) && !(s.flags & tcp_flag::ack) &&
+        state_of(t, side) == ZeekEndpoint::partial && state_of(t, peer) == ZeekEndpoint::inactive)
+        set_state(t, side, ZeekEndpoint::syn_sent);
+    if ((s.flags & tcp_flag::fin) && !(s.flags & tcp_flag::rst)) {
+        set_state(t, side, ZeekEndpoint::closed);
+        // The peer's FIN then RST, answered by our FIN, is a normal close (SF), not a reset.
+        if (reset_after_fin(t, peer)) set_state(t, peer, ZeekEndpoint::closed);
+    }
+    if (s.flags & tcp_flag::rst) set_state(t, side, ZeekEndpoint::reset);
+}
+
+// TCPSessionAdapter::UpdateClosedState: after both FINs a RST changes nothing.
+void update_closed(ZeekTracking& t, const ZeekSegment& s, unsigned side) noexcept {
+    if ((s.flags & tcp_flag::rst) && state_of(t, 1 - side) != ZeekEndpoint::closed)
+        set_state(t, side, ZeekEndpoint::reset);
+}
+
+void update_state_machine(ZeekTracking& t, const ZeekSegment& s, unsigned side) noexcept {
+    switch (state_of(t, side)) {
+        case ZeekEndpoint::inactive:
+            update_inactive(t, s, side);
+            break;
+        case ZeekEndpoint::syn_sent:
+        case ZeekEndpoint::syn_ack_sent:
+            update_syn_sent(t, s, side);
+            break;
+        case ZeekEndpoint::established:
+        case ZeekEndpoint::partial:
+            update_established(t, s, side);
+            break;
+        case ZeekEndpoint::closed:
+            update_closed(t, s, side);
+            break;
+        case ZeekEndpoint::reset:
+            break;  // Zeek only reports weirds here
+    }
+}
+
+// Matches Zeek's /\^?S[^HAFGIQ]*R.*/ (whole string) against the recorded letters.
+bool history_is_syn_then_rst(const ZeekTracking& t) noexcept {
+    if (t.history_length == 0 || code_at(t, 0) != letter_code(k_syn, orig_side)) return false;
+    for (unsigned i = 1; i < t.history_length; ++i) {
+        const uint8_t code = code_at(t, i);
+        if (code == letter_code(k_rst, orig_side)) return true;
+        if ((code & 1) == orig_side) {
+            switch (code >> 1) {
+                case k_syn_ack:
+                case k_ack:
+                case k_fin:
+                case k_gap:
+                case k_inconsistent:
+                case k_multi_flag:
+                    return false;
+                default:
+                    break;
+            }
+        }
+    }
+    return false;
+}
+
+}  // namespace
+
+void zeek_track(ZeekTracking& t, const ZeekSegment& s) noexcept {
+    bool from_orig = s.from_orig != ((t.letters_seen & roles_inverted_bit) != 0);
+    if (!t.flipped && t.orig == ZeekEndpoint::syn_ack_sent && t.resp == ZeekEndpoint::inactive &&
+        is_ack_or_data_only(s)) {
+        flip_roles(t);
+        from_orig = !from_orig;
+    }
+    const unsigned side = from_orig ? orig_side : resp_side;
+    const unsigned peer = 1 - side;
+    const ZeekEndpoint sender_before = state_of(t, side);
+    const ZeekEndpoint peer_before = state_of(t, peer);
+
+    record_flag_letters(t, s, side);
+
+    // update_window: a zero window is not news with a RST, after our own RST, or once the peer
+    // has closed (there is nothing left for it to send us).
+    if (s.zero_window && !(s.flags & tcp_flag::rst) && peer_before != ZeekEndpoint::closed &&
+        sender_before != ZeekEndpoint::reset)
+        record(t, k_zero_window, side);
+
+    // update_last_seq stops trusting an endpoint's sequence numbers once it has sent a RST.
+    if (s.retransmission && s.payload_length > 0 && sender_before != ZeekEndpoint::reset)
+        record(t, k_rexmit, side);
+
+    update_state_machine(t, s, side);
+
+    // Zeek learns of a hole in the peer's stream from the ACK that covers it, after the state
+    // machine ran, so a hole revealed by a FIN or RST in an unclean state is ignored.
+    if ((s.flags & tcp_flag::ack) && flag_bit(t, gap_pending_bit, peer)) {
+        put_flag_bit(t, gap_pending_bit, peer, false);
+        if (clean_for_gaps(t, side) && clean_for_gaps(t, peer)) record(t, k_gap, peer);
+    }
+    if (s.retransmission) put_flag_bit(t, gap_pending_bit, side, false);
+    if (s.content_gap && !seen(t, k_gap, side)) put_flag_bit(t, gap_pending_bit, side, true);
+}
+
+ConnState zeek_conn_state(const ZeekTracking& t, uint64_t orig_payload_bytes,
+                          uint64_t resp_payload_bytes) noexcept {
+    using E = ZeekEndpoint;
+    const E os = t.orig;
+    const E rs = t.resp;
+    const bool orig_inactive = os == E::inactive || os == E::partial;
+    const bool resp_inactive = rs == E::inactive || rs == E::partial;
+
+    if (rs == E::reset) {
+        if (os == E::syn_sent || os == E::syn_ack_sent ||
+            (os == E::reset && orig_payload_bytes == 0 && resp_payload_bytes == 0))
+            return ConnState::REJ;
+        return orig_inactive ? ConnState::RSTRH : ConnState::RSTR;
+    }
+    if (os == E::reset) {
+        if (resp_inactive) return history_is_syn_then_rst(t) ? ConnState::RSTOS0 : ConnState::OTH;
+        return ConnState::RSTO;
+    }
+    if (rs == E::closed && os == E::closed) return ConnState::SF;
+    if (os == E::closed) return resp_inactive ? ConnState::SH : ConnState::S2;
+    if (rs == E::closed) return orig_inactive ? ConnState::SHR : ConnState::S3;
+    if (os == E::syn_sent && rs == E::inactive) return ConnState::S0;
+    if (os == E::established && rs == E::established) return ConnState::S1;
+    return ConnState::OTH;
+}
+
+size_t zeek_history(const ZeekTracking& t, char* out, size_t capacity) noexcept {
+    size_t written = 0;
+    if (t.flipped && written < capacity) out[written++] = '^';
+    for (unsigned i = 0; i < t.history_length && written < capacity; ++i) {
+        const uint8_t code = code_at(t, i);
+        const char upper = kind_letters[code >> 1];
+        out[written++] = (code & 1) ? static_cast<char>(upper - 'A' + 'a') : upper;
+    }
+    if (written < capacity) out[written] = '\0';
+    return written;
+}
+
+bool zeek_roles_inverted(const ZeekTracking& t) noexcept {
+    return (t.letters_seen & roles_inverted_bit) != 0;
+}
+
+bool zeek_likely_server_port(uint16_t port) noexcept {
+    if (port != 0 && port < 1024) return true;
+    // Above 1023: ports Zeek's bundled analyzers add to likely_server_ports (HTTP and proxies
+    // 1080/3128/8000/8080/8888, IRC 6666-6669, XMPP 5222/5223/5269, MySQL, RDP, PostgreSQL,
+    // Redis, MQTT, LDAP 3268, DNP3 20000, ...) and a few common servers whose clients use
+    // ephemeral ports (SIP, VNC, MSSQL, Oracle, Elasticsearch, memcached, MongoDB). An
+    // approximation of Zeek's set, not a copy of it.
+    switch (port) {
+        case 1080:
+        case 1433:
+        case 1521:
+        case 1883:
+        case 2811:
+        case 3128:
+        case 3268:
+        case 3306:
+        case 3389:
+        case 5060:
+        case 5222:
+        case 5223:
+        case 5269:
+        case 5432:
+        case 5900:
+        case 6379:
+        case 6666:
+        case 6667:
+        case 6668:
+        case 6669:
+        case 8000:
+        case 8080:
+        case 8443:
+        case 8888:
+        case 9200:
+        case 11211:
+        case 20000:
+        case 27017:
+            return true;
+        default:
+            return false;
+    }
+}
+
+bool zeek_should_flip(uint16_t src_port, uint16_t dst_port, uint8_t flags) noexcept {
+    const bool syn = flags & tcp_flag::syn;
+    if (syn && !(flags & tcp_flag::ack)) return false;  // a bare SYN names its sender originator
+    if (!zeek_likely_server_port(src_port)) return false;
+    // Both ports plausible: never flip a SYN-ACK (a stealth scan's probe answers look the same),
+    // otherwise favour the lower port as the server.
+    if (zeek_likely_server_port(dst_port)) return !syn && src_port < dst_port;
+    return true;
+}
+
+}  // namespace rstscope

@@ -1,0 +1,37 @@
+#include "eal_args.h"
+
+#include <fmt/format.h>
+
+namespace rstscope {
+
+std::vector<std::string> build_eal_args(const Options& o, const std::string& program,
+                                        unsigned online_cpus) {
+    std::vector<std::string> args{program};
+    if (!o.eal_args.empty()) {
+        args.insert(args.end(), o.eal_args.begin(), o.eal_args.end());
+        return args;
+    }
+    // lcore 0 manages, lcores 1..N work. With fewer CPUs than lcores they share CPUs; the
+    // management lcore backs off when idle so a worker beside it keeps most of its CPU.
+    std::string lcores;
+    for (unsigned lcore = 0; lcore <= o.workers; ++lcore) {
+        unsigned cpu = online_cpus ? lcore % online_cpus : 0;
+        lcores += fmt::format("{}{}@{}", lcore ? "," : "", lcore, cpu);
+    }
+    args.insert(args.end(), {"--lcores", lcores, "--no-huge", "--no-pci", "--no-shconf", "-m",
+                             o.eal_memory_mb, "--log-level", "*:error", "--no-telemetry"});
+    if (!o.pcap.empty()) {
+        std::string vdev = "net_pcap0,rx_pcap=" + o.pcap;
+        if (!o.pcap_out.empty()) vdev += ",tx_pcap=" + o.pcap_out;
+        args.insert(args.end(), {"--vdev", vdev});
+    } else if (!o.iface.empty()) {
+        std::string vdev = o.iface_driver == "pcap" ? "net_pcap0,iface=" + o.iface
+                                                    : "net_af_packet0,iface=" + o.iface;
+        if (o.iface_driver == "af_packet" && o.workers > 1)
+            vdev += fmt::format(",qpairs={}", o.workers);
+        args.insert(args.end(), {"--vdev", vdev});
+    }
+    return args;
+}
+
+}  // namespace rstscope

@@ -1,0 +1,16 @@
+// Builds the EAL argument list: the user's own EAL options when given before "--" (a real NIC),
+// otherwise the shortcuts (--pcap, --iface) turned into a vdev setup that needs no hugepages, no
+// PCI and no shared config, so several instances can run side by side. Setup only.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "rstscope/config/options.h"
+
+namespace rstscope {
+
+std::vector<std::string> build_eal_args(const Options& options, const std::string& program,
+                                        unsigned online_cpus);
+
+}  // namespace rstscope

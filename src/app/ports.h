@@ -1,0 +1,37 @@
+// Port setup: every ethdev port DPDK found (NIC or vdev) is configured with one receive queue per
+// worker when it offers RSS (with a symmetric key, so both directions of a connection reach the
+// same worker) or a single queue otherwise, in which case the workers redistribute packets among
+// themselves by the same symmetric flow hash. Setup only: throws on failure.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <rte_mempool.h>
+
+#include "rstscope/config/options.h"
+
+namespace rstscope {
+
+struct RxQueueRef {
+    uint16_t port;
+    uint16_t queue;
+};
+
+struct PortPlan {
+    std::vector<std::vector<RxQueueRef>> queues_of_worker;  // [worker] → queues it polls
+    std::vector<uint16_t> tx_peer;                          // inline mode: port → port it forwards to
+    bool needs_dispatch = false;  // some port lacks symmetric RSS across the workers
+    int timestamp_offset = -1;    // mbuf dynfield offset of the rx timestamp, -1 if none
+    uint64_t timestamp_flag = 0;
+    std::vector<rte_mempool*> pools;  // one per worker
+};
+
+PortPlan setup_ports(const Options& options);
+void stop_ports();
+
+// Sum of imissed and of ierrors + rx_nombuf over all ports (management, at the end or on stats).
+void port_drop_totals(uint64_t& missed, uint64_t& errors);
+
+}  // namespace rstscope

@@ -1,0 +1,52 @@
+// Worker lcore: polls its receive queues, decodes, tracks flows and resets, hands reset events to
+// its ring. Shared-nothing: each worker owns its tracker, counters, mbuf pool and ring; the only
+// shared state is the stop flag and the end-of-input handshake below.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <vector>
+
+#include <rte_ring.h>
+
+#include "capture_probe.h"
+#include "ports.h"
+#include "rstscope/analysis/flow_tracker.h"
+#include "rstscope/common/counters.h"
+#include "rstscope/decode/packet_decoder.h"
+#include "../ring/event_ring.h"
+
+namespace rstscope {
+
+// Shared by all workers and management; written at setup, then only through the atomics.
+struct RunControl {
+    std::atomic<bool> stop{false};           // signal or fatal error: finish now
+    std::atomic<unsigned> readers_done{0};   // workers whose queues reached the end of the capture
+    unsigned readers = 0;                    // workers that poll at least one queue
+    bool capture = false;                    // offline: the input ends, time is packet time
+    uint64_t capture_packets = 0;            // records in the capture (from the probe)
+    LinkType link = LinkType::ethernet;
+    const PortPlan* plan = nullptr;
+    bool inline_mode = false;
+    uint64_t tsc_hz = 0;
+    uint64_t tsc_start = 0;
+    uint64_t wall_start_ns = 0;
+};
+
+struct alignas(64) WorkerContext {
+    unsigned id = 0;
+    unsigned worker_count = 1;
+    unsigned burst = 32;
+    RunControl* run = nullptr;
+    FlowTracker* tracker = nullptr;
+    WorkerCounters* counters = nullptr;
+    EventRing* events = nullptr;
+    std::vector<rte_ring*> dispatch;  // [worker] → its inbound ring; empty when not dispatching
+    CaptureClock* capture_clock = nullptr;  // the worker reading an offline capture
+    std::atomic<bool> finished{false};
+};
+
+// lcore entry point (rte_eal_remote_launch); `arg` is a WorkerContext.
+int worker_main(void* arg);
+
+}  // namespace rstscope

@@ -1,0 +1,141 @@
+#include "rstscope/mgmt/stats.h"
+
+#include <algorithm>
+#include <iterator>
+
+#include <fmt/format.h>
+
+#include "rstscope/mgmt/event_json.h"
+
+namespace rstscope {
+
+bool StormDetector::observe(const std::string& host, uint64_t ts_ns) {
+    auto& times = recent_[host];
+    times.push_back(ts_ns);
+    while (!times.empty() && times.front() + window_ns_ < ts_ns) times.pop_front();
+    // Keep memory bounded by the storm threshold, not by the number of resets.
+    while (times.size() > threshold_) times.pop_front();
+    if (recent_.size() > 65536) {  // forget quiet hosts rather than grow without bound
+        for (auto it = recent_.begin(); it != recent_.end();) {
+            if (it->second.empty() || it->second.back() + window_ns_ < ts_ns)
+                it = recent_.erase(it);
+            else
+                ++it;
+        }
+    }
+    return times.size() >= threshold_;
+}
+
+void ResetStatistics::record(const ResetEvent& event, const std::string& resetting_host) {
+    ++causes_[static_cast<size_t>(event.cause)];
+    ++states_[static_cast<size_t>(event.conn_state)];
+    ++total_;
+    ++hosts_[resetting_host];
+}
+
+std::vector<std::pair<std::string, uint64_t>> ResetStatistics::top_hosts(size_t n) const {
+    std::vector<std::pair<std::string, uint64_t>> all(hosts_.begin(), hosts_.end());
+    auto by_count = [](const auto& a, const auto& b) {
+        return a.second != b.second ? a.second > b.second : a.first < b.first;
+    };
+    if (all.size() > n) {
+        std::partial_sort(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(n), all.end(), by_count);
+        all.resize(n);
+    } else {
+        std::sort(all.begin(), all.end(), by_count);
+    }
+    return all;
+}
+
+CounterTotals sum_counters(const std::vector<const WorkerCounters*>& workers,
+                           const std::array<uint64_t, management_counter_count>& management) {
+    CounterTotals totals;
+    totals.workers = static_cast<uint32_t>(workers.size());
+    for (const WorkerCounters* w : workers) {
+        for (size_t i = 0; i < worker_counter_count; ++i)
+            totals.worker[i] += w->get(static_cast<WorkerCounter>(i));
+        for (size_t i = 0; i < drop_reason_count; ++i)
+            totals.drops[i] += w->get(static_cast<DropReason>(i));
+    }
+    totals.management = management;
+    return totals;
+}
+
+std::string stats_json(const CounterTotals& t, const ResetStatistics& resets) {
+    fmt::memory_buffer out;
+    auto it = std::back_inserter(out);
+    fmt::format_to(it, "{{\"workers\":{}", t.workers);
+    for (size_t i = 0; i < worker_counter_count; ++i)
+        fmt::format_to(it, ",\"{}\":{}", worker_counter_names[i], t.worker[i]);
+    for (size_t i = 0; i < management_counter_count; ++i)
+        fmt::format_to(it, ",\"{}\":{}", management_counter_names[i], t.management[i]);
+    uint64_t dropped = 0;
+    for (uint64_t d : t.drops) dropped += d;
+    fmt::format_to(it, ",\"dropped\":{},\"drops\":{{", dropped);
+    for (size_t i = 0; i < drop_reason_count; ++i)
+        fmt::format_to(it, "{}\"{}\":{}", i ? "," : "", drop_reason_names[i], t.drops[i]);
+    fmt::format_to(it, "}},\"causes\":{{");
+    for (size_t i = 0; i < enum_count<ResetCause>; ++i)
+        fmt::format_to(it, "{}\"{}\":{}", i ? "," : "", reset_cause_names[i],
+                       resets.by_cause(static_cast<ResetCause>(i)));
+    fmt::format_to(it, "}},\"conn_states\":{{");
+    for (size_t i = 0; i < enum_count<ConnState>; ++i)
+        fmt::format_to(it, "{}\"{}\":{}", i ? "," : "", conn_state_names[i],
+                       resets.by_state(static_cast<ConnState>(i)));
+    fmt::format_to(it, "}},\"top_resetting_hosts\":[");
+    bool first = true;
+    for (const auto& [host, count] : resets.top_hosts(10)) {
+        fmt::format_to(it, "{}{{\"host\":", first ? "" : ",");
+        append_json_string(out, host);
+        fmt::format_to(it, ",\"resets\":{}}}", count);
+        first = false;
+    }
+    fmt::format_to(it, "]}}");
+    return fmt::to_string(out);
+}
+
+std::string summary_text(const CounterTotals& t, const ResetStatistics& resets) {
+    fmt::memory_buffer out;
+    auto it = std::back_inserter(out);
+    fmt::format_to(it, "rstscope summary\n");
+    fmt::format_to(it, "  packets          {:>12}   ({} bytes)\n", t.get(WorkerCounter::packets),
+                   t.get(WorkerCounter::bytes));
+    fmt::format_to(it, "  tcp segments     {:>12}\n", t.get(WorkerCounter::tcp_packets));
+    fmt::format_to(it, "  rst packets      {:>12}\n", t.get(WorkerCounter::rst_packets));
+    fmt::format_to(it, "  flows            {:>12}   (expired {}, evicted {})\n",
+                   t.get(WorkerCounter::flows_created), t.get(WorkerCounter::flows_expired),
+                   t.get(WorkerCounter::flows_evicted));
+    fmt::format_to(it, "  reset connections{:>12}\n", resets.total());
+    fmt::format_to(it, "resets by cause\n");
+    for (size_t i = 0; i < enum_count<ResetCause>; ++i) {
+        uint64_t n = resets.by_cause(static_cast<ResetCause>(i));
+        if (n) fmt::format_to(it, "  {:<16} {:>12}\n", reset_cause_names[i], n);
+    }
+    fmt::format_to(it, "resets by conn_state\n");
+    for (size_t i = 0; i < enum_count<ConnState>; ++i) {
+        uint64_t n = resets.by_state(static_cast<ConnState>(i));
+        if (n) fmt::format_to(it, "  {:<16} {:>12}\n", conn_state_names[i], n);
+    }
+    auto top = resets.top_hosts(5);
+    if (!top.empty()) {
+        fmt::format_to(it, "top resetting hosts\n");
+        for (const auto& [host, count] : top) fmt::format_to(it, "  {:<40} {:>8}\n", host, count);
+    }
+    fmt::format_to(it, "drops and losses (every counter)\n");
+    for (size_t i = 0; i < drop_reason_count; ++i)
+        fmt::format_to(it, "  {:<24} {:>12}\n", drop_reason_names[i], t.drops[i]);
+    for (WorkerCounter c : {WorkerCounter::events_ring_full, WorkerCounter::linger_queue_full,
+                            WorkerCounter::dispatch_ring_full, WorkerCounter::payload_truncated,
+                            WorkerCounter::tcp_option_malformed}) {
+        fmt::format_to(it, "  {:<24} {:>12}\n", worker_counter_names[static_cast<size_t>(c)],
+                       t.get(c));
+    }
+    for (ManagementCounter c : {ManagementCounter::log_write_errors, ManagementCounter::rx_missed,
+                                ManagementCounter::rx_errors}) {
+        fmt::format_to(it, "  {:<24} {:>12}\n", management_counter_names[static_cast<size_t>(c)],
+                       t.get(c));
+    }
+    return fmt::to_string(out);
+}
+
+}  // namespace rstscope

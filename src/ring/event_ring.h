@@ -1,0 +1,38 @@
+// Per-worker ring of ResetEvents to the management lcore: an rte_ring of fixed-size elements,
+// single producer (the worker) and single consumer (management). A full ring never blocks the
+// worker: the events that did not fit are counted as events_ring_full.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include <rte_ring.h>
+#include <rte_ring_elem.h>
+
+#include "rstscope/analysis/reset_event.h"
+
+namespace rstscope {
+
+class EventRing {
+public:
+    // Setup: throws std::runtime_error when DPDK cannot create the ring.
+    EventRing(const std::string& name, uint32_t size, int socket);
+    ~EventRing();
+    EventRing(const EventRing&) = delete;
+    EventRing& operator=(const EventRing&) = delete;
+
+    // Worker lcore only. Returns how many were enqueued.
+    uint32_t sp_enqueue(const ResetEvent* events, uint32_t count) noexcept {
+        return rte_ring_sp_enqueue_burst_elem(ring_, events, sizeof(ResetEvent), count, nullptr);
+    }
+    // Management lcore only.
+    uint32_t sc_dequeue(ResetEvent* events, uint32_t capacity) noexcept {
+        return rte_ring_sc_dequeue_burst_elem(ring_, events, sizeof(ResetEvent), capacity, nullptr);
+    }
+    uint32_t count() const noexcept { return rte_ring_count(ring_); }
+
+private:
+    rte_ring* ring_;
+};
+
+}  // namespace rstscope
