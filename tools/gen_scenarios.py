@@ -411,10 +411,11 @@ def injected_seq_change(cap):
 @scenario
 def injected_ttl_ipid_low(cap):
     """One RST 'from the server' whose TTL and IP-ID both break the server's pattern; nothing else
-    (no data after, one RST): injected with low confidence."""
+    (no data after, one RST): injected with low confidence. The server first sends 5 packets with
+    consecutive IP-IDs, so its IP-ID sequence is established beyond doubt."""
     c = Conn(cap, client(53, 44003), server(53, 80))
     t = c.handshake(0.0)
-    t = c.exchange(t + 0.05, resp=(900, 700))
+    t = c.exchange(t + 0.05, resp=(900, 700, 600, 500))
     c.send(t + 0.3, False, "RA", ttl=45, ipid=0x0101)
     return [c.expect(cause="injected", confidence="low", conn_state="RSTR", rst_ttl=45,
                      usual_ttl=SERVER_TTL, evidence_includes=["ttl_mismatch", "ipid_mismatch"],

@@ -261,8 +261,9 @@ void FlowTracker::handle_rst(FlowEntry& e, uint32_t slot, const DecodedPacket& p
         PendingReset& pending = pending_[e.pending_slot];
         if (from_orig == pending.event.rst_by_orig) {
             EvidenceSet& evidence = pending.event.evidence;
-            set_bit(evidence, p.seq == pending.event.rst_seq ? Evidence::rst_retransmitted
-                                                              : Evidence::rst_seq_change);
+            bool same_seq = p.seq == pending.event.rst_seq;
+            set_bit(evidence, same_seq ? Evidence::rst_retransmitted : Evidence::rst_seq_change);
+            if (!same_seq) zeek_repeat_rst(e.zeek, from_orig);
             // A different ACK on a later RST is suspicious only if the peer sent nothing new
             // that a genuine stack would have acknowledged in between.
             bool peer_quiet = receiver.seq_next == pending.receiver_seq_next_at_rst;
@@ -284,6 +285,7 @@ void FlowTracker::handle_rst(FlowEntry& e, uint32_t slot, const DecodedPacket& p
     std::memset(static_cast<void*>(&ev), 0, sizeof(ev));
     ev.ts_ns = p.ts_ns;
     ev.first_ts_ns = e.first_ts_ns;
+    ev.last_ts_ns = p.ts_ns;
     bool orig_is_src = from_orig;
     ev.orig_h = orig_is_src ? p.src : p.dst;
     ev.resp_h = orig_is_src ? p.dst : p.src;
@@ -379,6 +381,7 @@ void FlowTracker::finalize(PendingReset& pending) noexcept {
     FlowEntry& e = table_.entry(pending.slot);
     if (table_.occupied(pending.slot) && e.generation == pending.generation) {
         ev.rst_count = e.rst_count;
+        ev.last_ts_ns = e.last_ts_ns;
         ev.orig_pkts = e.orig().pkts;
         ev.resp_pkts = e.resp().pkts;
         ev.orig_bytes = e.orig().payload_bytes;

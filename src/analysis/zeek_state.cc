@@ -264,6 +264,14 @@ bool history_is_syn_then_rst(const ZeekTracking& t) noexcept {
 
 }  // namespace
 
+void zeek_repeat_rst(ZeekTracking& t, bool from_orig_caller) noexcept {
+    bool from_orig = from_orig_caller != ((t.letters_seen & roles_inverted_bit) != 0);
+    if (t.history_length >= zeek_history_max_letters) return;
+    const uint8_t code = letter_code(k_rst, from_orig ? orig_side : resp_side);
+    t.letters |= uint64_t{code} << (code_bits * t.history_length);
+    ++t.history_length;
+}
+
 void zeek_track(ZeekTracking& t, const ZeekSegment& s) noexcept {
     bool from_orig = s.from_orig != ((t.letters_seen & roles_inverted_bit) != 0);
     if (!t.flipped && t.orig == ZeekEndpoint::syn_ack_sent && t.resp == ZeekEndpoint::inactive &&

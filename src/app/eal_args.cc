@@ -1,8 +1,17 @@
 #include "eal_args.h"
 
+#include <fstream>
+
 #include <fmt/format.h>
 
 namespace rstscope {
+
+bool interface_is_loopback(const std::string& name) {
+    // ARPHRD_LOOPBACK (772) in the interface's sysfs type.
+    std::ifstream type("/sys/class/net/" + name + "/type");
+    int value = 0;
+    return type >> value && value == 772;
+}
 
 std::vector<std::string> build_eal_args(const Options& o, const std::string& program,
                                         unsigned online_cpus) {
@@ -25,10 +34,17 @@ std::vector<std::string> build_eal_args(const Options& o, const std::string& pro
         if (!o.pcap_out.empty()) vdev += ",tx_pcap=" + o.pcap_out;
         args.insert(args.end(), {"--vdev", vdev});
     } else if (!o.iface.empty()) {
-        std::string vdev = o.iface_driver == "pcap" ? "net_pcap0,iface=" + o.iface
-                                                    : "net_af_packet0,iface=" + o.iface;
-        if (o.iface_driver == "af_packet" && o.workers > 1)
-            vdev += fmt::format(",qpairs={}", o.workers);
+        std::string vdev;
+        if (interface_is_loopback(o.iface)) {
+            // Packet sockets see every loopback packet twice (leaving and arriving); taking only
+            // the arriving copy counts each once.
+            vdev = "net_pcap0,rx_iface_in=" + o.iface;
+        } else if (o.iface_driver == "pcap") {
+            vdev = "net_pcap0,rx_iface=" + o.iface;
+        } else {
+            vdev = "net_af_packet0,iface=" + o.iface;
+            if (o.workers > 1) vdev += fmt::format(",qpairs={}", o.workers);
+        }
         args.insert(args.end(), {"--vdev", vdev});
     }
     return args;

@@ -10,6 +10,8 @@
 
 namespace rstscope {
 
+bool interface_is_loopback(const std::string& name);
+
 std::vector<std::string> build_eal_args(const Options& options, const std::string& program,
                                         unsigned online_cpus);
 

@@ -77,6 +77,11 @@ int run(int argc, char** argv) {
         std::string error;
         probe = probe_capture(options.pcap, error);
         if (!probe) return fail(exit_runtime_error, error);
+        if (probe->packets == 0) {
+            return fail(exit_runtime_error,
+                        fmt::format("capture {} holds no complete packet{}", options.pcap,
+                                    probe->truncated ? " (" + probe->truncation_error + ")" : ""));
+        }
         control.capture = true;
         control.capture_packets = probe->packets;
         control.link = probe->link;

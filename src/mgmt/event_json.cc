@@ -49,6 +49,8 @@ void append_event_json(fmt::memory_buffer& out, const ResetEvent& e) {
                    "\"orig_bytes\":{},\"resp_pkts\":{},\"resp_bytes\":{},\"duration\":",
                    e.orig_guessed, e.rst_by_orig ? "orig" : "resp", e.rst_count, e.orig_pkts,
                    e.orig_bytes, e.resp_pkts, e.resp_bytes);
+    append_seconds(out, e.last_ts_ns >= e.first_ts_ns ? e.last_ts_ns - e.first_ts_ns : 0);
+    fmt::format_to(it, ",\"age_at_rst\":");
     append_seconds(out, e.ts_ns >= e.first_ts_ns ? e.ts_ns - e.first_ts_ns : 0);
     fmt::format_to(it, ",\"conn_state\":\"{}\",\"history\":", name_of(e.conn_state));
     append_json_string(out, std::string_view(e.history, strnlen(e.history, history_capacity)));

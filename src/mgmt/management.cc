@@ -16,6 +16,12 @@ constexpr uint32_t dequeue_batch = 256;
 // halved that worker's rate in a prototype (12.9 → 5.5 Mpps).
 constexpr long max_idle_sleep_ns = 1'000'000;
 
+uint64_t wall_clock_ns() {
+    timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    return static_cast<uint64_t>(now.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(now.tv_nsec);
+}
+
 void bump(std::array<uint64_t, management_counter_count>& c, ManagementCounter which, uint64_t n = 1) {
     c[static_cast<size_t>(which)] += n;
 }
@@ -32,14 +38,18 @@ Management::Management(const Options& options, RunControl& run, std::vector<Work
       storms_(options.storm_threshold, static_cast<uint64_t>(options.storm_window_s * 1e9)),
       batch_(dequeue_batch) {}
 
-void Management::handle(ResetEvent& event) {
+void Management::receive(const ResetEvent& event) {
     bump(counters_, ManagementCounter::events_received);
     IpAddress resetter = event.rst_by_orig ? event.orig_h : event.resp_h;
-    std::string host = ip_text(resetter, event.family);
-    // A storm is a verdict about many connections, so only management, which sees all workers,
-    // can give it: a responder aborting while it resets many others is shedding load.
-    bool storm = storms_.observe(host, event.ts_ns);
-    if (storm) {
+    storms_.add(event, ip_text(resetter, event.family));
+    newest_ts_ns_ = std::max(newest_ts_ns_, event.ts_ns);
+}
+
+// Storms are a verdict about many connections, so only management, which sees every worker's
+// events, can give it: a responder aborting while it resets many others is shedding load.
+void Management::write(StormWindow::Judged& judged) {
+    ResetEvent& event = judged.event;
+    if (judged.storm) {
         event.evidence |= evidence_bit(Evidence::rst_storm);
         if (event.cause == ResetCause::resp_abort) {
             event.cause = ResetCause::overload;
@@ -47,7 +57,7 @@ void Management::handle(ResetEvent& event) {
             bump(counters_, ManagementCounter::storm_upgrades);
         }
     }
-    resets_.record(event, host);
+    resets_.record(event, judged.host);
     line_.clear();
     append_event_json(line_, event);
     line_.push_back('\n');
@@ -57,16 +67,24 @@ void Management::handle(ResetEvent& event) {
         bump(counters_, ManagementCounter::log_write_errors);
 }
 
+void Management::release(bool everything) {
+    // Captures run on packet time; live traffic on the wall clock, which event times follow.
+    uint64_t now = run_.capture ? newest_ts_ns_ : wall_clock_ns();
+    auto judged = storms_.release(now, everything);
+    for (auto& j : judged) write(j);
+    if (!judged.empty()) std::fflush(log_);
+}
+
 uint32_t Management::drain() {
     uint32_t total = 0;
     for (WorkerContext* w : workers_) {
         uint32_t n;
         while ((n = w->events->sc_dequeue(batch_.data(), dequeue_batch)) > 0) {
-            for (uint32_t i = 0; i < n; ++i) handle(batch_[i]);
+            for (uint32_t i = 0; i < n; ++i) receive(batch_[i]);
             total += n;
         }
     }
-    if (total) std::fflush(log_);
+    release(false);
     return total;
 }
 
@@ -119,6 +137,7 @@ void Management::run() {
         nanosleep(&pause, nullptr);
     }
     drain();
+    release(true);
 }
 
 }  // namespace rstscope

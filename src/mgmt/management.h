@@ -31,7 +31,10 @@ public:
 
 private:
     uint32_t drain();
-    void handle(ResetEvent& event);
+    void receive(const ResetEvent& event);
+    void write(StormWindow::Judged& judged);
+    void release(bool everything);
+    uint64_t newest_ts_ns_ = 0;
     std::string answer(std::string_view request);
 
     const Options& options_;
@@ -40,7 +43,7 @@ private:
     std::FILE* log_;
     std::unique_ptr<ControlSocket> control_;
     ResetStatistics resets_;
-    StormDetector storms_;
+    StormWindow storms_;
     std::array<uint64_t, management_counter_count> counters_{};
     std::vector<ResetEvent> batch_;
     fmt::memory_buffer line_;

@@ -9,21 +9,33 @@
 
 namespace rstscope {
 
-bool StormDetector::observe(const std::string& host, uint64_t ts_ns) {
-    auto& times = recent_[host];
-    times.push_back(ts_ns);
-    while (!times.empty() && times.front() + window_ns_ < ts_ns) times.pop_front();
-    // Keep memory bounded by the storm threshold, not by the number of resets.
-    while (times.size() > threshold_) times.pop_front();
-    if (recent_.size() > 65536) {  // forget quiet hosts rather than grow without bound
-        for (auto it = recent_.begin(); it != recent_.end();) {
-            if (it->second.empty() || it->second.back() + window_ns_ < ts_ns)
-                it = recent_.erase(it);
-            else
-                ++it;
-        }
+void StormWindow::add(const ResetEvent& event, std::string host) {
+    times_[host].insert(event.ts_ns);
+    pending_.push_back({event, std::move(host)});
+}
+
+std::vector<StormWindow::Judged> StormWindow::release(uint64_t now_ns, bool everything) {
+    std::vector<Judged> out;
+    while (!pending_.empty()) {
+        Pending& next = pending_.front();
+        bool due = everything || pending_.size() > max_pending_ ||
+                   next.event.ts_ns + window_ns_ < now_ns;
+        if (!due) break;
+        uint64_t ts = next.event.ts_ns;
+        auto& times = times_[next.host];
+        uint64_t from = ts > window_ns_ ? ts - window_ns_ : 0, to = ts + window_ns_;
+        // Enough to know the threshold is reached: at most `threshold_` steps, whatever the storm.
+        uint32_t in_window = 0;
+        for (auto it = times.lower_bound(from); it != times.end() && *it <= to && in_window < threshold_; ++it)
+            ++in_window;
+        out.push_back({next.event, next.host, in_window >= threshold_});
+        // Times before this window cannot matter to later events (they arrive in near time order).
+        times.erase(times.begin(), times.lower_bound(from));
+        if (times.empty()) times_.erase(next.host);
+        pending_.pop_front();
     }
-    return times.size() >= threshold_;
+    if (pending_.empty()) times_.clear();
+    return out;
 }
 
 void ResetStatistics::record(const ResetEvent& event, const std::string& resetting_host) {

@@ -6,7 +6,8 @@ usage: run_bad_input.py RSTSCOPE_BINARY WORKDIR
 Each case runs RSTSCOPE_BINARY --pcap FILE --log WORKDIR/CASE.jsonl --control none (plus the
 case's own options and $RSTSCOPE_EXTRA_ARGS) with a 60 s timeout, and requires:
   - a non-zero exit code (exactly 2 for a bad option or config value), not a signal;
-  - exactly one non-empty line on stderr, and no sanitizer report;
+  - exactly one `rstscope: error:` line on stderr, as its last line, and no sanitizer report
+    (a truncated capture is still analysed, so its summary may come before the error);
   - for the truncated capture: the event of the connection completed before the cut is written.
 Prints one verdict line per case (details indented), then `N passed, N failed`; exit 1 on failure.
 Captures are built here byte by byte (no scapy needed).
@@ -115,9 +116,10 @@ def run_case(binary, workdir, name, files, extra, pcap, want_rc, want_events, en
         problems.append(f"exit code {rc}, expected {want_rc}")
     if "Sanitizer" in proc.stderr:
         problems.append("sanitizer report on stderr")
-    if len(lines) != 1:
-        shown = " | ".join(lines[:4]) + (" | ..." if len(lines) > 4 else "")
-        problems.append(f"{len(lines)} stderr line(s), expected exactly 1: {shown}")
+    errors = [l for l in lines if l.startswith("rstscope: error:")]
+    if len(errors) != 1 or lines[-1] != errors[0]:
+        shown = " | ".join(lines[-4:])
+        problems.append(f"{len(errors)} error line(s), expected exactly 1 as the last line: {shown}")
     if want_events is not None:
         got = []
         try:
@@ -134,7 +136,7 @@ def run_case(binary, workdir, name, files, extra, pcap, want_rc, want_events, en
         else:
             if sorted(got) != sorted(want_events):
                 problems.append(f"events {got}, expected {want_events}")
-    return problems, (f"exit {rc}: {lines[0][:160]}" if lines else f"exit {rc}")
+    return problems, (f"exit {rc}: {lines[-1][:160]}" if lines else f"exit {rc}")
 
 
 def main():

@@ -16,6 +16,7 @@ inline constexpr size_t rst_payload_capacity = 64;
 struct ResetEvent {
     uint64_t ts_ns;        // packet time of the first RST
     uint64_t first_ts_ns;  // packet time of the flow's first packet
+    uint64_t last_ts_ns;   // packet time of the flow's latest packet when the event was written
     IpAddress orig_h;
     IpAddress resp_h;
     uint16_t orig_p;

@@ -86,6 +86,11 @@ inline constexpr size_t zeek_history_max_letters = 12;
 // Feeds one segment through Zeek's endpoint state machine and history rules. Hot path.
 void zeek_track(ZeekTracking& t, const ZeekSegment& s) noexcept;
 
+// Zeek repeats the R letter when a side sends a RST whose sequence number differs from its
+// previous one; the flow tracker, which keeps those numbers, calls this for such a RST (after
+// zeek_track for the same segment). Hot path.
+void zeek_repeat_rst(ZeekTracking& t, bool from_orig) noexcept;
+
 // Zeek's conn_state for the tracked state. Payload byte counts are the caller's, per Zeek role
 // (Zeek uses them only to tell REJ from RSTR when both sides reset).
 ConnState zeek_conn_state(const ZeekTracking& t, uint64_t orig_payload_bytes,

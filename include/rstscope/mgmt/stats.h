@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -33,17 +34,37 @@ inline constexpr std::array<std::string_view, management_counter_count> manageme
 inline constexpr std::array<std::string_view, management_counter_count>
     management_counter_descriptions{RSTSCOPE_MANAGEMENT_COUNTERS(RSTSCOPE_DESCRIPTION_ENTRY)};
 
-// Flags a host that resets many connections within a short time: a server shedding load.
-class StormDetector {
+// RST storms: a host that resets many connections within a short time is shedding load. Events
+// wait here for one storm window of time so that a storm's first resets are recognised as well as
+// its last: an event is judged on the resets by the same host within its window on both sides.
+// Memory is bounded: past `max_pending` events the oldest are judged early.
+class StormWindow {
 public:
-    StormDetector(uint32_t threshold, uint64_t window_ns) : threshold_(threshold), window_ns_(window_ns) {}
-    // Records a reset by `host` at `ts_ns`; true when the host is now in a storm.
-    bool observe(const std::string& host, uint64_t ts_ns);
+    struct Judged {
+        ResetEvent event;
+        std::string host;  // the resetting host, as text
+        bool storm;
+    };
+
+    StormWindow(uint32_t threshold, uint64_t window_ns, size_t max_pending = 1u << 20)
+        : threshold_(threshold), window_ns_(window_ns), max_pending_(max_pending) {}
+
+    void add(const ResetEvent& event, std::string host);
+    // Judges and hands out (in arrival order) the events whose window closed before `now_ns`;
+    // every event when `everything` (end of input).
+    std::vector<Judged> release(uint64_t now_ns, bool everything = false);
+    size_t pending() const { return pending_.size(); }
 
 private:
+    struct Pending {
+        ResetEvent event;
+        std::string host;
+    };
     uint32_t threshold_;
     uint64_t window_ns_;
-    std::map<std::string, std::deque<uint64_t>> recent_;
+    size_t max_pending_;
+    std::deque<Pending> pending_;
+    std::map<std::string, std::multiset<uint64_t>> times_;  // per host
 };
 
 class ResetStatistics {

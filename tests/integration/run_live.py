@@ -1,0 +1,192 @@
+#!/usr/bin/env python3
+"""Live and control-socket checks of the real binary.
+
+usage: run_live.py RSTSCOPE RSTSCOPECTL WORKDIR SCENARIO_PCAP
+
+1. Live capture on the loopback interface: rstscope --iface lo sees a refused connection and an
+   application abort (SO_LINGER 0) made here, logs both with the right verdict, answers `stats`,
+   `ping` and garbage on its control socket, and stops cleanly on SIGTERM (exit 0, socket removed).
+2. Inline mode: every packet of a capture is forwarded (written to --pcap-out), none lost.
+Prints one line per check and `N passed, N failed`; exit 1 on any failure. Every wait is bounded.
+"""
+import json
+import os
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import time
+
+results = []
+
+
+def check(name, ok, detail=""):
+    results.append(ok)
+    print(f"{'PASS' if ok else 'FAIL'} {name}{': ' + detail if detail else ''}")
+
+
+def ctl(rstscopectl, sock, *args):
+    p = subprocess.run([rstscopectl, "--socket", sock, "--timeout", "5", *args],
+                       capture_output=True, text=True, timeout=20)
+    return p.returncode, p.stdout.strip(), p.stderr.strip()
+
+
+def raw_request(sock, payload):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(5)
+    s.connect(sock)
+    s.sendall(payload)
+    data = b""
+    try:
+        while not data.endswith(b"\n"):
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+    finally:
+        s.close()
+    return data.decode("utf-8", "replace").strip()
+
+
+def closed_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def live(rstscope, rstscopectl, workdir):
+    sock = os.path.join(workdir, "control.sock")
+    log = os.path.join(workdir, "live.jsonl")
+    for path in (sock, log):
+        if os.path.exists(path):
+            os.unlink(path)
+    proc = subprocess.Popen([rstscope, "--iface", "lo", "--control", sock, "--log", log,
+                             "--linger", "0.3", "--config", os.devnull],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 30
+        while not os.path.exists(sock) and time.time() < deadline and proc.poll() is None:
+            time.sleep(0.1)
+        if not os.path.exists(sock):
+            proc.kill()
+            out, err = proc.communicate(timeout=10)
+            check("live: control socket appears", False, err.strip()[-300:])
+            return
+        rc, out, _ = ctl(rstscopectl, sock, "--json", "ping")
+        check("control: ping", rc == 0 and json.loads(out) == {"pong": True}, out)
+        time.sleep(1.0)  # the capture is open before the socket, but let the vdev settle
+
+        refused_port = closed_port()
+        c = socket.socket()
+        c.settimeout(5)
+        try:
+            c.connect(("127.0.0.1", refused_port))
+        except ConnectionRefusedError:
+            pass
+        c.close()
+
+        server = socket.socket()
+        server.bind(("127.0.0.1", 0))
+        server.listen(1)
+        server_port = server.getsockname()[1]
+        client = socket.socket()
+        client.settimeout(5)
+        client.connect(("127.0.0.1", server_port))
+        conn, _ = server.accept()
+        client.sendall(b"GET / HTTP/1.0\r\n\r\n")
+        time.sleep(0.2)
+        conn.recv(100)
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        conn.close()  # abortive close: the server sends a RST
+        time.sleep(0.2)
+        client.close()
+        server.close()
+
+        events = []
+        deadline = time.time() + 15
+        while time.time() < deadline:
+            if os.path.exists(log):
+                with open(log) as f:
+                    events = [json.loads(l) for l in f if l.strip()]
+            ports = {e["resp_p"] for e in events}
+            if refused_port in ports and server_port in ports:
+                break
+            time.sleep(0.2)
+        by_port = {e["resp_p"]: e for e in events}
+        e = by_port.get(refused_port)
+        check("live: refused connection", e is not None and e["cause"] == "refused" and
+              e["conn_state"] == "REJ" and e["rst_count"] == 1, json.dumps(e))
+        e = by_port.get(server_port)
+        check("live: server abort", e is not None and e["cause"] == "resp_abort" and
+              e["conn_state"] == "RSTR" and e["rst_by"] == "resp" and e["seq_check"] == "exact",
+              json.dumps(e))
+
+        rc, out, _ = ctl(rstscopectl, sock, "--json", "stats")
+        stats = json.loads(out) if rc == 0 else {}
+        check("control: stats counts the resets", stats.get("rst_packets", 0) >= 2 and
+              stats.get("reset_connections", 0) >= 2 and "drops" in stats, out[:200])
+        rc, out, _ = ctl(rstscopectl, sock, "stats")
+        check("control: rstscopectl prints stats for people", rc == 0 and '"rst_packets": ' in out)
+        answer = raw_request(sock, b"\x00\xff\xfe garbage \x01\n")
+        check("control: garbage gets a JSON error", json.loads(answer).get("error", "").startswith("unknown command"), answer)
+        answer = raw_request(sock, b"x" * 5000)
+        check("control: overlong request refused", json.loads(answer).get("error") == "request too long", answer)
+        rc, out, _ = ctl(rstscopectl, sock, "--json", "no-such-command")
+        check("control: rstscopectl fails on an error answer", rc == 1 and "error" in out, out)
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+        try:
+            out, err = proc.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, err = proc.communicate()
+            check("live: stops on SIGTERM within 20 s", False)
+            return
+    check("live: exit 0 after SIGTERM", proc.returncode == 0, err.strip()[-300:])
+    check("live: summary printed", "rstscope summary" in err)
+    check("live: control socket removed", not os.path.exists(sock))
+
+
+def inline(rstscope, workdir, pcap):
+    out_pcap = os.path.join(workdir, "forwarded.pcap")
+    p = subprocess.run([rstscope, "--pcap", pcap, "--mode", "inline", "--pcap-out", out_pcap,
+                        "--log", os.path.join(workdir, "inline.jsonl"), "--control", "none",
+                        "--quiet", "--config", os.devnull], capture_output=True, text=True, timeout=60)
+
+    def count(path):
+        with open(path, "rb") as f:
+            data = f.read()
+        n, off = 0, 24
+        while off + 16 <= len(data):
+            caplen = struct.unpack_from("<I", data, off + 8)[0]
+            off += 16 + caplen
+            n += 1
+        return n
+
+    ok = p.returncode == 0 and os.path.exists(out_pcap) and count(out_pcap) == count(pcap)
+    check("inline: every packet forwarded", ok,
+          f"rc={p.returncode} in={count(pcap)} out={count(out_pcap) if os.path.exists(out_pcap) else None} {p.stderr.strip()[-200:]}")
+
+
+def main():
+    if len(sys.argv) != 5:
+        print(__doc__, file=sys.stderr)
+        return 2
+    rstscope, rstscopectl, workdir, pcap = sys.argv[1:]
+    os.makedirs(workdir, exist_ok=True)
+    if os.geteuid() != 0:
+        print("SKIP live capture needs root (packet socket on lo)")
+    else:
+        live(rstscope, rstscopectl, workdir)
+    inline(rstscope, workdir, pcap)
+    failed = results.count(False)
+    print(f"{len(results) - failed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

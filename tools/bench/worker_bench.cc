@@ -1,0 +1,513 @@
+// worker_bench: the worker's per-packet path, timed on frames built in memory (no I/O).
+//
+// Default mode (no EAL): exactly what src/app/worker.cc does per receive burst, minus
+// rte_eth_rx_burst and the mbuf free: decode_frame() for each frame, FlowTracker::process_burst()
+// on the burst, advance() on packet time, then the event outbox copied out as the ring enqueue
+// would. Frames come from traffic_model.h in chunks written just before they are timed (so they
+// sit in the cache as a NIC's DDIO writes would put them); only the processing of each chunk is
+// inside the TSC reads.
+//
+// --dpdk: the real worker loop, src/app/worker.cc's worker_main() on its own lcore, polling a
+// net_ring port (rte_eth_from_rings). The main lcore plays the NIC: it copies pre-built frames
+// into mbufs from the worker's pool, enqueues them on the port's receive ring and drains the
+// event ring as management would.
+//
+// --callgrind: a fixed small workload (10 000 flows, one warm pass, then 200 000 packets) with
+// callgrind's collection switched on only around the processing of the measured chunks; the
+// bench script divides the instruction count by the packets printed here.
+//
+// --mgmt: the management lcore's cost per event (JSON formatting and the log write), EAL-free.
+#include <pthread.h>
+#include <rte_cycles.h>
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_eth_ring.h>
+#include <rte_ethdev.h>
+#include <rte_launch.h>
+#include <rte_lcore.h>
+#include <rte_mbuf.h>
+#include <sched.h>
+#include <x86intrin.h>
+
+#include <algorithm>
+#include <atomic>
+#include <barrier>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <boost/program_options.hpp>
+#include <fmt/format.h>
+
+#if __has_include(<valgrind/callgrind.h>)
+#include <valgrind/callgrind.h>
+#else
+#define CALLGRIND_TOGGLE_COLLECT
+#endif
+
+#include "rstscope/analysis/flow_tracker.h"
+#include "rstscope/decode/packet_decoder.h"
+#include "rstscope/mgmt/event_json.h"
+#include "traffic_model.h"
+#include "worker.h"  // src/app: the real worker loop, for --dpdk
+
+namespace po = boost::program_options;
+using namespace rstscope;
+using namespace rstscope::bench;
+
+namespace {
+
+constexpr uint32_t burst_size = 32;  // rstscope's default --burst
+constexpr uint32_t chunk_frames = 2048;
+constexpr uint32_t event_sink_capacity = 16384;  // rstscope's default --event-ring-size
+
+struct Settings {
+    std::vector<uint64_t> flow_counts;
+    uint64_t packets = 30'000'000;  // timed, per flow count, after one warm pass
+    unsigned threads = 1;
+    bool callgrind = false;
+    bool quick = false;
+};
+
+// TSC ticks per second, measured against CLOCK_MONOTONIC over 100 ms.
+uint64_t measure_tsc_hz() {
+    auto t0 = std::chrono::steady_clock::now();
+    uint64_t c0 = __rdtsc();
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    uint64_t c1 = __rdtsc();
+    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    return static_cast<uint64_t>(static_cast<double>(c1 - c0) / seconds);
+}
+
+void pin_to_cpu(unsigned cpu) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu % std::max(1u, std::thread::hardware_concurrency()), &set);
+    pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+}
+
+TrackerConfig tracker_config_for(uint64_t flows) {
+    TrackerConfig config;  // rstscope's defaults, except the table sized for ~50 % load
+    config.flow_capacity = static_cast<uint32_t>(std::max<uint64_t>(2 * flows, 64));
+    return config;
+}
+
+// A chunk of frames as a NIC would have left them: contiguous slots, lengths and packet times.
+struct Chunk {
+    std::unique_ptr<uint8_t[]> frames{new uint8_t[size_t{chunk_frames} * frame_stride]};
+    uint32_t lengths[chunk_frames];
+    uint64_t times[chunk_frames];
+    uint32_t count = 0;
+
+    void fill(const TrafficModel& model, uint64_t first_index, uint32_t n) {
+        count = n;
+        for (uint32_t i = 0; i < n; ++i) {
+            lengths[i] = model.write_frame(first_index + i, &frames[size_t{i} * frame_stride]);
+            times[i] = model.time_ns(first_index + i);
+        }
+    }
+    const uint8_t* frame(uint32_t i) const { return &frames[size_t{i} * frame_stride]; }
+};
+
+// Hot path under test: one worker's tracker, counters and event hand-over, with the loop body of
+// WorkerLoop::handle() and the per-poll tail of WorkerLoop::run().
+class WorkerPath {
+public:
+    explicit WorkerPath(const TrackerConfig& config)
+        : tracker_(config, counters_), sink_(new ResetEvent[event_sink_capacity]) {}
+
+    void receive_burst(const Chunk& chunk, uint32_t first, uint32_t count) noexcept {
+        uint32_t tcp = 0;
+        for (uint32_t i = 0; i < count; ++i) {
+            const uint32_t k = first + i;
+            if (i + 1 < count) __builtin_prefetch(chunk.frame(k + 1));
+            counters_.bump(WorkerCounter::packets);
+            counters_.bump(WorkerCounter::bytes, chunk.lengths[k]);
+            DecodedPacket& p = packets_[tcp];
+            DecodeResult r = decode_frame(LinkType::ethernet, chunk.frame(k), chunk.lengths[k], p);
+            if (!r.is_tcp) {
+                counters_.drop(r.reason);
+                continue;
+            }
+            p.ts_ns = chunk.times[k];
+            ++tcp;
+        }
+        tracker_.process_burst(packets_, tcp);
+        tracker_.advance(tracker_.now_ns());
+        hand_over_events();
+    }
+
+    // What EventRing::sp_enqueue costs: the events copied by value into ring slots.
+    void hand_over_events() noexcept {
+        uint32_t count = tracker_.event_count();
+        for (uint32_t i = 0; i < count; ++i) sink_[sink_next_++ % event_sink_capacity] = tracker_.events()[i];
+        counters_.bump(WorkerCounter::events_emitted, count);
+        tracker_.clear_events();
+    }
+
+    const FlowTracker& tracker() const { return tracker_; }
+    const WorkerCounters& counters() const { return counters_; }
+
+private:
+    WorkerCounters counters_;
+    FlowTracker tracker_;
+    DecodedPacket packets_[burst_size];
+    std::unique_ptr<ResetEvent[]> sink_;
+    uint64_t sink_next_ = 0;
+};
+
+// The measured region: kept out of line so callgrind and perf attribute it cleanly.
+__attribute__((noinline)) void process_chunk(WorkerPath& path, const Chunk& chunk) {
+    for (uint32_t i = 0; i < chunk.count; i += burst_size)
+        path.receive_burst(chunk, i, std::min(burst_size, chunk.count - i));
+}
+
+struct RunResult {
+    uint64_t flows = 0;
+    uint64_t packets = 0;
+    uint64_t cycles = 0;
+    size_t table_bytes = 0;
+    uint32_t table_capacity = 0;
+    uint32_t table_size = 0;
+    uint64_t events = 0;
+    uint64_t linger_full = 0;
+    uint64_t evicted = 0;
+    uint64_t expired = 0;
+    uint64_t drops = 0;
+    uint64_t rst_packets = 0;
+};
+
+// One worker: build its path, play one warm pass, then time `packets` more.
+RunResult run_worker(uint64_t flows, uint32_t first_flow, uint64_t packets, bool toggle_callgrind,
+                     std::barrier<>* sync) {
+    TrafficModel model(static_cast<uint32_t>(flows), first_flow);
+    auto path = std::make_unique<WorkerPath>(tracker_config_for(flows));
+    Chunk chunk;
+    uint64_t index = 0;
+    auto play = [&](uint64_t count, bool timed, uint64_t& cycles) {
+        for (uint64_t done = 0; done < count;) {
+            uint32_t n = static_cast<uint32_t>(std::min<uint64_t>(chunk_frames, count - done));
+            chunk.fill(model, index, n);
+            if (timed && toggle_callgrind) CALLGRIND_TOGGLE_COLLECT;
+            uint64_t t0 = __rdtsc();
+            process_chunk(*path, chunk);
+            uint64_t t1 = __rdtsc();
+            if (timed && toggle_callgrind) CALLGRIND_TOGGLE_COLLECT;
+            if (timed) cycles += t1 - t0;
+            index += n;
+            done += n;
+        }
+    };
+    uint64_t ignored = 0, cycles = 0;
+    play(model.packets_per_pass(), false, ignored);
+    if (sync) sync->arrive_and_wait();  // both workers time the same stretch of wall time
+    const WorkerCounters& c = path->counters();
+    uint64_t events_before = c.get(WorkerCounter::events_emitted);
+    uint64_t rst_before = c.get(WorkerCounter::rst_packets);
+    play(packets, true, cycles);
+    if (sync) sync->arrive_and_wait();
+
+    RunResult r;
+    r.flows = flows;
+    r.packets = packets;
+    r.cycles = cycles;
+    const FlowTable& table = path->tracker().table();
+    r.table_bytes = table.memory_bytes();
+    r.table_capacity = table.capacity();
+    r.table_size = table.size();
+    r.events = c.get(WorkerCounter::events_emitted) - events_before;
+    r.rst_packets = c.get(WorkerCounter::rst_packets) - rst_before;
+    r.linger_full = c.get(WorkerCounter::linger_queue_full);
+    r.evicted = c.get(WorkerCounter::flows_evicted);
+    r.expired = c.get(WorkerCounter::flows_expired);
+    r.drops = c.total_drops();
+    return r;
+}
+
+std::string human_count(uint64_t n) {
+    if (n >= 1'000'000 && n % 1'000'000 == 0) return fmt::format("{}M", n / 1'000'000);
+    if (n >= 1'000 && n % 1'000 == 0) return fmt::format("{}K", n / 1'000);
+    return std::to_string(n);
+}
+
+void print_header() {
+    std::printf("| mode | flows | workers | Mpps/worker | cycles/pkt | table MiB | bytes/flow | "
+                "events/Mpkt | linger full | evicted |\n");
+    std::printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+}
+
+void print_row(const char* mode, const RunResult& r, unsigned workers, uint64_t tsc_hz) {
+    double cpp = static_cast<double>(r.cycles) / static_cast<double>(r.packets);
+    double mpps = static_cast<double>(tsc_hz) / cpp / 1e6;
+    std::printf("| %s | %s | %u | %.2f | %.0f | %.0f | %.0f | %.0f | %llu | %llu |\n", mode,
+                human_count(r.flows).c_str(), workers, mpps, cpp,
+                static_cast<double>(r.table_bytes) / (1 << 20),
+                r.table_size ? static_cast<double>(r.table_bytes) / r.table_size : 0.0,
+                static_cast<double>(r.events) * 1e6 / static_cast<double>(r.packets),
+                static_cast<unsigned long long>(r.linger_full),
+                static_cast<unsigned long long>(r.evicted));
+    std::fflush(stdout);
+}
+
+int run_eal_free(const Settings& s, uint64_t tsc_hz) {
+    std::printf("# worker path without EAL: TSC %.3f GHz, sizeof(FlowEntry) %zu B + 4 B signature "
+                "per slot, table sized 2 x flows (rounded up to a power of two of 8-way buckets)\n",
+                static_cast<double>(tsc_hz) / 1e9, sizeof(FlowEntry));
+    print_header();
+    for (uint64_t flows : s.flow_counts) {
+        if (s.threads <= 1) {
+            pin_to_cpu(1);
+            RunResult r = run_worker(flows, 0, s.packets, false, nullptr);
+            print_row("worker path", r, 1, tsc_hz);
+            std::fprintf(stderr, "flows %llu: table %u/%u slots used, %llu RST packets timed, "
+                         "%llu expired, %llu dropped\n",
+                         static_cast<unsigned long long>(flows), r.table_size, r.table_capacity,
+                         static_cast<unsigned long long>(r.rst_packets),
+                         static_cast<unsigned long long>(r.expired),
+                         static_cast<unsigned long long>(r.drops));
+            continue;
+        }
+        // Shared nothing: each worker thread has its own tracker and its own flows, as two
+        // worker lcores fed by symmetric RSS would.
+        std::barrier<> sync(s.threads);
+        std::vector<RunResult> results(s.threads);
+        std::vector<std::thread> threads;
+        for (unsigned t = 0; t < s.threads; ++t) {
+            threads.emplace_back([&, t] {
+                pin_to_cpu(t);
+                results[t] = run_worker(flows, static_cast<uint32_t>(t * flows), s.packets, false, &sync);
+            });
+        }
+        for (auto& t : threads) t.join();
+        double total_mpps = 0;
+        for (unsigned t = 0; t < s.threads; ++t) {
+            print_row(fmt::format("worker path, thread {}", t).c_str(), results[t], s.threads, tsc_hz);
+            total_mpps += static_cast<double>(tsc_hz) * static_cast<double>(results[t].packets) /
+                          static_cast<double>(results[t].cycles) / 1e6;
+        }
+        std::printf("# %u workers together: %.2f Mpps\n", s.threads, total_mpps);
+    }
+    return 0;
+}
+
+int run_callgrind_workload() {
+    constexpr uint64_t flows = 10'000, packets = 200'000;
+    RunResult r = run_worker(flows, 0, packets, true, nullptr);
+    std::printf("callgrind_packets=%llu flows=%llu events=%llu\n",
+                static_cast<unsigned long long>(r.packets), static_cast<unsigned long long>(flows),
+                static_cast<unsigned long long>(r.events));
+    return 0;
+}
+
+// Management's per-event work that does not depend on other events: the JSON line and its write.
+int run_management(uint64_t tsc_hz) {
+    TrafficModel model(50'000, 0, /*storm=*/true);
+    WorkerCounters counters;
+    TrackerConfig config = tracker_config_for(model.flows());
+    config.linger_ns = 0;  // every reset written at once: the events are all we want here
+    FlowTracker tracker(config, counters);
+    std::vector<ResetEvent> events;
+    uint8_t frame[frame_stride];
+    for (uint64_t i = 0; i < model.packets_per_pass(); ++i) {
+        DecodedPacket p;
+        uint32_t length = model.write_frame(i, frame);
+        if (!decode_frame(LinkType::ethernet, frame, length, p).is_tcp) continue;
+        p.ts_ns = model.time_ns(i);
+        tracker.process(p);
+        events.insert(events.end(), tracker.events(), tracker.events() + tracker.event_count());
+        tracker.clear_events();
+    }
+    std::FILE* log = std::fopen("/dev/null", "w");
+    if (!log) throw std::runtime_error("cannot open /dev/null");
+    fmt::memory_buffer line;
+    uint64_t t0 = __rdtsc();
+    for (const ResetEvent& e : events) {
+        line.clear();
+        append_event_json(line, e);
+        line.push_back('\n');
+        std::fwrite(line.data(), 1, line.size(), log);
+    }
+    uint64_t cycles = __rdtsc() - t0;
+    std::fclose(log);
+    double per_event = static_cast<double>(cycles) / static_cast<double>(events.size());
+    std::printf("management_events=%zu cycles_per_event=%.0f events_per_s=%.0f\n", events.size(),
+                per_event, static_cast<double>(tsc_hz) / per_event);
+    return 0;
+}
+
+// ---- --dpdk: the real worker loop behind a net_ring port ----
+
+int run_dpdk(const Settings& s, const char* program) {
+    std::vector<std::string> args{program,        "--no-huge",  "--no-pci",     "--no-shconf", "-m",
+                                  "1024",         "--lcores",   "0@0,1@1",      "--log-level", "*:error",
+                                  "--no-telemetry"};
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    if (rte_eal_init(static_cast<int>(args.size()), argv.data()) < 0)
+        throw std::runtime_error(fmt::format("EAL init failed: {}", rte_strerror(rte_errno)));
+    const unsigned worker_lcore = rte_get_next_lcore(-1, 1, 0);
+    if (worker_lcore >= RTE_MAX_LCORE) throw std::runtime_error("no worker lcore");
+    const int socket = static_cast<int>(rte_socket_id());
+    const uint64_t tsc_hz = rte_get_tsc_hz();
+
+    rte_mempool* pool = rte_pktmbuf_pool_create("bench_mbufs", 16383, 256, 0,
+                                                RTE_PKTMBUF_HEADROOM + frame_stride, socket);
+    rte_ring* rx = rte_ring_create("bench_rx", 4096, socket, RING_F_SP_ENQ | RING_F_SC_DEQ);
+    rte_ring* tx = rte_ring_create("bench_tx", 64, socket, RING_F_SP_ENQ | RING_F_SC_DEQ);
+    if (!pool || !rx || !tx) throw std::runtime_error(fmt::format("setup: {}", rte_strerror(rte_errno)));
+    int port = rte_eth_from_rings("net_ring_bench", &rx, 1, &tx, 1, static_cast<unsigned>(socket));
+    if (port < 0) throw std::runtime_error("rte_eth_from_rings failed");
+    rte_eth_conf conf{};
+    uint16_t p16 = static_cast<uint16_t>(port);
+    if (rte_eth_dev_configure(p16, 1, 1, &conf) != 0 ||
+        rte_eth_rx_queue_setup(p16, 0, 1024, socket, nullptr, pool) != 0 ||
+        rte_eth_tx_queue_setup(p16, 0, 1024, socket, nullptr) != 0 || rte_eth_dev_start(p16) != 0)
+        throw std::runtime_error("net_ring port setup failed");
+
+    std::printf("# real worker loop (worker_main) on a net_ring port: TSC %.3f GHz; one pass of "
+                "frames pre-built, copied into mbufs by the main lcore\n",
+                static_cast<double>(tsc_hz) / 1e9);
+    print_header();
+    for (uint64_t flows : s.flow_counts) {
+        TrafficModel model(static_cast<uint32_t>(flows));
+        const uint64_t pass = model.packets_per_pass();
+        std::vector<uint8_t> frames(pass * frame_stride);
+        std::vector<uint16_t> lengths(pass);
+        for (uint64_t i = 0; i < pass; ++i)
+            lengths[i] = static_cast<uint16_t>(model.write_frame(i, &frames[i * frame_stride]));
+
+        PortPlan plan;
+        plan.queues_of_worker = {{RxQueueRef{p16, 0}}};
+        RunControl control;
+        control.readers = 1;
+        control.plan = &plan;
+        control.tsc_hz = tsc_hz;
+        control.tsc_start = rte_rdtsc();
+        control.wall_start_ns = TrafficModel::t0_ns;
+        WorkerCounters counters;
+        FlowTracker tracker(tracker_config_for(flows), counters);
+        EventRing events(fmt::format("bench_events_{}", flows), 16384, socket);
+        WorkerContext ctx;
+        ctx.run = &control;
+        ctx.tracker = &tracker;
+        ctx.counters = &counters;
+        ctx.events = &events;
+        if (rte_eal_remote_launch(worker_main, &ctx, worker_lcore) != 0)
+            throw std::runtime_error("cannot launch the worker lcore");
+
+        std::vector<ResetEvent> drained(256);
+        uint64_t fed = 0, starved = 0;
+        rte_mbuf* burst[burst_size];
+        // Feeds frames until `until` have been handed over, then waits for the worker to take them.
+        auto feed = [&](uint64_t until) {
+            while (fed < until) {
+                events.sc_dequeue(drained.data(), static_cast<uint32_t>(drained.size()));
+                if (rte_ring_free_count(rx) < burst_size) continue;
+                if (rte_ring_count(rx) == 0) ++starved;
+                uint32_t n = static_cast<uint32_t>(std::min<uint64_t>(burst_size, until - fed));
+                if (rte_pktmbuf_alloc_bulk(pool, burst, n) != 0) continue;
+                for (uint32_t i = 0; i < n; ++i) {
+                    uint64_t k = (fed + i) % pass;
+                    rte_mbuf* m = burst[i];
+                    std::memcpy(rte_pktmbuf_mtod(m, uint8_t*), &frames[k * frame_stride], lengths[k]);
+                    m->data_len = lengths[k];
+                    m->pkt_len = lengths[k];
+                }
+                rte_ring_sp_enqueue_bulk(rx, reinterpret_cast<void**>(burst), n, nullptr);
+                fed += n;
+            }
+            while (counters.get(WorkerCounter::packets) < until)
+                events.sc_dequeue(drained.data(), static_cast<uint32_t>(drained.size()));
+        };
+        feed(pass);  // warm: every flow in the table
+        uint64_t events_before = counters.get(WorkerCounter::events_emitted);
+        starved = 0;
+        uint64_t t0 = rte_rdtsc();
+        feed(pass + s.packets);
+        uint64_t t1 = rte_rdtsc();
+        control.stop.store(true);
+        rte_eal_wait_lcore(worker_lcore);
+        while (events.sc_dequeue(drained.data(), static_cast<uint32_t>(drained.size())) > 0) {
+        }
+
+        RunResult r;
+        r.flows = flows;
+        r.packets = s.packets;
+        r.cycles = t1 - t0;
+        r.table_bytes = tracker.table().memory_bytes();
+        r.table_size = tracker.table().size();
+        r.table_capacity = tracker.table().capacity();
+        r.events = counters.get(WorkerCounter::events_emitted) - events_before;
+        r.linger_full = counters.get(WorkerCounter::linger_queue_full);
+        r.evicted = counters.get(WorkerCounter::flows_evicted);
+        print_row("worker_main + rx_burst", r, 1, tsc_hz);
+        std::fprintf(stderr, "flows %llu: receive ring found empty %llu times (feeder behind), "
+                     "events_ring_full %llu\n",
+                     static_cast<unsigned long long>(flows), static_cast<unsigned long long>(starved),
+                     static_cast<unsigned long long>(counters.get(WorkerCounter::events_ring_full)));
+    }
+    rte_eth_dev_stop(p16);
+    rte_eth_dev_close(p16);
+    rte_eal_cleanup();
+    return 0;
+}
+
+std::vector<uint64_t> parse_counts(const std::string& text) {
+    std::vector<uint64_t> out;
+    size_t start = 0;
+    while (start < text.size()) {
+        size_t end = text.find(',', start);
+        if (end == std::string::npos) end = text.size();
+        std::string item = text.substr(start, end - start);
+        uint64_t scale = 1;
+        if (!item.empty() && (item.back() == 'K' || item.back() == 'k')) scale = 1000, item.pop_back();
+        else if (!item.empty() && (item.back() == 'M' || item.back() == 'm')) scale = 1'000'000, item.pop_back();
+        uint64_t value = std::stoull(item) * scale;
+        if (value == 0 || value > 100'000'000) throw std::invalid_argument("flow count out of range: " + text);
+        out.push_back(value);
+        start = end + 1;
+    }
+    return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    try {
+        Settings s;
+        std::string flows_text = "1K,100K,1M,10M";
+        bool dpdk = false, management = false;
+        po::options_description d("worker_bench: times rstscope's worker path on in-memory frames");
+        d.add_options()
+            ("help,h", "show this help")
+            ("flows", po::value(&flows_text)->default_value(flows_text), "flow counts, comma separated (K, M suffixes)")
+            ("packets", po::value(&s.packets)->default_value(s.packets), "packets timed per flow count, after one warm pass")
+            ("threads", po::value(&s.threads)->default_value(s.threads), "worker threads, each with its own tracker and flows")
+            ("dpdk", po::bool_switch(&dpdk), "time the real worker loop (EAL, net_ring port, rte_eth_rx_burst)")
+            ("callgrind", po::bool_switch(&s.callgrind), "fixed workload for valgrind --tool=callgrind --collect-atstart=no")
+            ("mgmt", po::bool_switch(&management), "management cost per event (JSON line and write)");
+        po::variables_map vm;
+        po::store(po::parse_command_line(argc, argv, d), vm);
+        po::notify(vm);
+        if (vm.count("help")) {
+            std::cout << d << "\n";
+            return 0;
+        }
+        s.flow_counts = parse_counts(flows_text);
+        if (s.callgrind) return run_callgrind_workload();
+        uint64_t tsc_hz = measure_tsc_hz();
+        if (management) return run_management(tsc_hz);
+        if (dpdk) return run_dpdk(s, argv[0]);
+        return run_eal_free(s, tsc_hz);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "worker_bench: error: %s\n", e.what());
+        return 1;
+    }
+}
