@@ -245,7 +245,7 @@ void print_header() {
 void print_row(const char* mode, const RunResult& r, unsigned workers, uint64_t tsc_hz) {
     double cpp = static_cast<double>(r.cycles) / static_cast<double>(r.packets);
     double mpps = static_cast<double>(tsc_hz) / cpp / 1e6;
-    std::printf("| %s | %s | %u | %.2f | %.0f | %.0f | %.0f | %.0f | %llu | %llu |\n", mode,
+    std::printf("| %s | %s | %u | %.2f | %.0f | %.1f | %.0f | %.0f | %llu | %llu |\n", mode,
                 human_count(r.flows).c_str(), workers, mpps, cpp,
                 static_cast<double>(r.table_bytes) / (1 << 20),
                 r.table_size ? static_cast<double>(r.table_bytes) / r.table_size : 0.0,
@@ -342,8 +342,21 @@ int run_management(uint64_t tsc_hz) {
 }
 
 // ---- --dpdk: the real worker loop behind a net_ring port ----
+//
+// Two ways to play the NIC, both on the main lcore (the worker has the other CPU):
+//   replay  every frame of one pass sits in its own mbuf, written once, with a reference count of
+//           65535; the feeder only enqueues pointers, and the worker's rte_pktmbuf_free_bulk()
+//           takes one reference (an atomic decrement) instead of returning the mbuf to its pool.
+//           The frames stay where the worker last read them, as a NIC's DDIO writes leave fresh
+//           frames in the last-level cache; what is measured is the loop, rte_eth_rx_burst and
+//           the free. Limited to one pass in mbufs: flows x 10 mbufs.
+//   copy    the feeder allocates mbufs from the worker's pool and copies each frame in: every
+//           mbuf header and frame line then crosses from the feeder's core to the worker's and
+//           back, which is what a software hand-off between lcores (the dispatch rings of
+//           --workers 2 on a single-queue port) costs.
+enum class Feed { replay, copy };
 
-int run_dpdk(const Settings& s, const char* program) {
+int run_dpdk(const Settings& s, const char* program, Feed feed_mode) {
     std::vector<std::string> args{program,        "--no-huge",  "--no-pci",     "--no-shconf", "-m",
                                   "1024",         "--lcores",   "0@0,1@1",      "--log-level", "*:error",
                                   "--no-telemetry"};
@@ -357,34 +370,57 @@ int run_dpdk(const Settings& s, const char* program) {
     const int socket = static_cast<int>(rte_socket_id());
     const uint64_t tsc_hz = rte_get_tsc_hz();
 
-    rte_mempool* pool = rte_pktmbuf_pool_create("bench_mbufs", 16383, 256, 0,
-                                                RTE_PKTMBUF_HEADROOM + frame_stride, socket);
     rte_ring* rx = rte_ring_create("bench_rx", 4096, socket, RING_F_SP_ENQ | RING_F_SC_DEQ);
     rte_ring* tx = rte_ring_create("bench_tx", 64, socket, RING_F_SP_ENQ | RING_F_SC_DEQ);
-    if (!pool || !rx || !tx) throw std::runtime_error(fmt::format("setup: {}", rte_strerror(rte_errno)));
+    if (!rx || !tx) throw std::runtime_error(fmt::format("setup: {}", rte_strerror(rte_errno)));
     int port = rte_eth_from_rings("net_ring_bench", &rx, 1, &tx, 1, static_cast<unsigned>(socket));
     if (port < 0) throw std::runtime_error("rte_eth_from_rings failed");
-    rte_eth_conf conf{};
-    uint16_t p16 = static_cast<uint16_t>(port);
-    if (rte_eth_dev_configure(p16, 1, 1, &conf) != 0 ||
-        rte_eth_rx_queue_setup(p16, 0, 1024, socket, nullptr, pool) != 0 ||
-        rte_eth_tx_queue_setup(p16, 0, 1024, socket, nullptr) != 0 || rte_eth_dev_start(p16) != 0)
-        throw std::runtime_error("net_ring port setup failed");
+    const uint16_t port_id = static_cast<uint16_t>(port);
 
-    std::printf("# real worker loop (worker_main) on a net_ring port: TSC %.3f GHz; one pass of "
-                "frames pre-built, copied into mbufs by the main lcore\n",
-                static_cast<double>(tsc_hz) / 1e9);
+    std::printf("# real worker loop (worker_main) on a net_ring port, %s feed: TSC %.3f GHz\n",
+                feed_mode == Feed::replay ? "replay" : "copy", static_cast<double>(tsc_hz) / 1e9);
     print_header();
     for (uint64_t flows : s.flow_counts) {
         TrafficModel model(static_cast<uint32_t>(flows));
         const uint64_t pass = model.packets_per_pass();
+        if (feed_mode == Feed::replay && (pass > 2'000'000 || (pass + s.packets) / pass > 60'000)) {
+            std::fprintf(stderr, "flows %llu: skipped, replay holds one pass in mbufs (at most "
+                         "200K flows) and replays it at most 60000 times\n",
+                         static_cast<unsigned long long>(flows));
+            continue;
+        }
         std::vector<uint8_t> frames(pass * frame_stride);
         std::vector<uint16_t> lengths(pass);
         for (uint64_t i = 0; i < pass; ++i)
             lengths[i] = static_cast<uint16_t>(model.write_frame(i, &frames[i * frame_stride]));
 
+        const uint32_t pool_size = feed_mode == Feed::replay ? static_cast<uint32_t>(pass) : 16383;
+        rte_mempool* pool = rte_pktmbuf_pool_create(fmt::format("bench_mbufs_{}", flows).c_str(),
+                                                    pool_size, feed_mode == Feed::replay ? 0 : 256, 0,
+                                                    RTE_PKTMBUF_HEADROOM + frame_stride, socket);
+        if (!pool) throw std::runtime_error(fmt::format("mbuf pool: {}", rte_strerror(rte_errno)));
+        rte_eth_conf conf{};
+        if (rte_eth_dev_configure(port_id, 1, 1, &conf) != 0 ||
+            rte_eth_rx_queue_setup(port_id, 0, 1024, socket, nullptr, pool) != 0 ||
+            rte_eth_tx_queue_setup(port_id, 0, 1024, socket, nullptr) != 0 ||
+            rte_eth_dev_start(port_id) != 0)
+            throw std::runtime_error("net_ring port setup failed");
+        std::vector<rte_mbuf*> replay;
+        if (feed_mode == Feed::replay) {
+            replay.resize(pass);
+            if (rte_pktmbuf_alloc_bulk(pool, replay.data(), static_cast<unsigned>(pass)) != 0)
+                throw std::runtime_error("cannot allocate the replay mbufs");
+            for (uint64_t k = 0; k < pass; ++k) {
+                rte_mbuf* m = replay[k];
+                std::memcpy(rte_pktmbuf_mtod(m, uint8_t*), &frames[k * frame_stride], lengths[k]);
+                m->data_len = lengths[k];
+                m->pkt_len = lengths[k];
+                rte_mbuf_refcnt_set(m, UINT16_MAX);
+            }
+        }
+
         PortPlan plan;
-        plan.queues_of_worker = {{RxQueueRef{p16, 0}}};
+        plan.queues_of_worker = {{RxQueueRef{port_id, 0}}};
         RunControl control;
         control.readers = 1;
         control.plan = &plan;
@@ -405,12 +441,20 @@ int run_dpdk(const Settings& s, const char* program) {
         std::vector<ResetEvent> drained(256);
         uint64_t fed = 0, starved = 0;
         rte_mbuf* burst[burst_size];
-        // Feeds frames until `until` have been handed over, then waits for the worker to take them.
+        // Feeds frames until `until` have been handed over, then waits for the worker to take
+        // them; drains the event ring all along, as management does.
         auto feed = [&](uint64_t until) {
             while (fed < until) {
                 events.sc_dequeue(drained.data(), static_cast<uint32_t>(drained.size()));
-                if (rte_ring_free_count(rx) < burst_size) continue;
+                unsigned room = rte_ring_free_count(rx);
+                if (room < burst_size) continue;
                 if (rte_ring_count(rx) == 0) ++starved;
+                if (feed_mode == Feed::replay) {
+                    uint64_t k = fed % pass;
+                    unsigned n = static_cast<unsigned>(std::min<uint64_t>({room, pass - k, until - fed}));
+                    fed += rte_ring_sp_enqueue_burst(rx, reinterpret_cast<void**>(&replay[k]), n, nullptr);
+                    continue;
+                }
                 uint32_t n = static_cast<uint32_t>(std::min<uint64_t>(burst_size, until - fed));
                 if (rte_pktmbuf_alloc_bulk(pool, burst, n) != 0) continue;
                 for (uint32_t i = 0; i < n; ++i) {
@@ -436,6 +480,7 @@ int run_dpdk(const Settings& s, const char* program) {
         rte_eal_wait_lcore(worker_lcore);
         while (events.sc_dequeue(drained.data(), static_cast<uint32_t>(drained.size())) > 0) {
         }
+        rte_eth_dev_stop(port_id);
 
         RunResult r;
         r.flows = flows;
@@ -447,14 +492,15 @@ int run_dpdk(const Settings& s, const char* program) {
         r.events = counters.get(WorkerCounter::events_emitted) - events_before;
         r.linger_full = counters.get(WorkerCounter::linger_queue_full);
         r.evicted = counters.get(WorkerCounter::flows_evicted);
-        print_row("worker_main + rx_burst", r, 1, tsc_hz);
+        print_row(feed_mode == Feed::replay ? "worker_main, replay" : "worker_main, copy", r, 1, tsc_hz);
         std::fprintf(stderr, "flows %llu: receive ring found empty %llu times (feeder behind), "
                      "events_ring_full %llu\n",
                      static_cast<unsigned long long>(flows), static_cast<unsigned long long>(starved),
                      static_cast<unsigned long long>(counters.get(WorkerCounter::events_ring_full)));
+        // Replay mbufs hold references on purpose: the pool goes with the EAL at exit.
+        if (feed_mode == Feed::copy) rte_mempool_free(pool);
     }
-    rte_eth_dev_stop(p16);
-    rte_eth_dev_close(p16);
+    rte_eth_dev_close(port_id);
     rte_eal_cleanup();
     return 0;
 }
@@ -484,6 +530,7 @@ int main(int argc, char** argv) {
         Settings s;
         std::string flows_text = "1K,100K,1M,10M";
         bool dpdk = false, management = false;
+        std::string feed = "replay";
         po::options_description d("worker_bench: times rstscope's worker path on in-memory frames");
         d.add_options()
             ("help,h", "show this help")
@@ -491,6 +538,7 @@ int main(int argc, char** argv) {
             ("packets", po::value(&s.packets)->default_value(s.packets), "packets timed per flow count, after one warm pass")
             ("threads", po::value(&s.threads)->default_value(s.threads), "worker threads, each with its own tracker and flows")
             ("dpdk", po::bool_switch(&dpdk), "time the real worker loop (EAL, net_ring port, rte_eth_rx_burst)")
+            ("feed", po::value(&feed)->default_value(feed), "--dpdk: replay (pointers to pre-filled mbufs) or copy (frames copied into fresh mbufs)")
             ("callgrind", po::bool_switch(&s.callgrind), "fixed workload for valgrind --tool=callgrind --collect-atstart=no")
             ("mgmt", po::bool_switch(&management), "management cost per event (JSON line and write)");
         po::variables_map vm;
@@ -504,7 +552,8 @@ int main(int argc, char** argv) {
         if (s.callgrind) return run_callgrind_workload();
         uint64_t tsc_hz = measure_tsc_hz();
         if (management) return run_management(tsc_hz);
-        if (dpdk) return run_dpdk(s, argv[0]);
+        if (feed != "replay" && feed != "copy") throw std::invalid_argument("--feed: replay or copy");
+        if (dpdk) return run_dpdk(s, argv[0], feed == "replay" ? Feed::replay : Feed::copy);
         return run_eal_free(s, tsc_hz);
     } catch (const std::exception& e) {
         std::fprintf(stderr, "worker_bench: error: %s\n", e.what());
