@@ -1,5 +1,6 @@
 // rstscopectl: asks a running rstscope over its control socket and prints the answer.
-//   rstscopectl [--socket PATH] [--json] [--timeout SECONDS] COMMAND     (stats, help, version, ping)
+//   rstscopectl [--socket PATH] [--json] [--timeout SECONDS] COMMAND     (stats, help, version,
+//   ping)
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -27,20 +28,40 @@ std::string pretty(const std::string& json) {
     for (char c : json) {
         if (in_string) {
             out += c;
-            if (escaped) escaped = false;
-            else if (c == '\\') escaped = true;
-            else if (c == '"') in_string = false;
+            if (escaped)
+                escaped = false;
+            else if (c == '\\')
+                escaped = true;
+            else if (c == '"')
+                in_string = false;
             continue;
         }
         switch (c) {
-            case '"': in_string = true; out += c; break;
+            case '"':
+                in_string = true;
+                out += c;
+                break;
             case '{':
-            case '[': out += c; ++depth; newline(); break;
+            case '[':
+                out += c;
+                ++depth;
+                newline();
+                break;
             case '}':
-            case ']': --depth; newline(); out += c; break;
-            case ',': out += c; newline(); break;
-            case ':': out += ": "; break;
-            default: out += c;
+            case ']':
+                --depth;
+                newline();
+                out += c;
+                break;
+            case ',':
+                out += c;
+                newline();
+                break;
+            case ':':
+                out += ": ";
+                break;
+            default:
+                out += c;
         }
     }
     return out;
@@ -53,11 +74,14 @@ int main(int argc, char** argv) {
     std::string command;
     double timeout_s = 5.0;
     bool raw_json = false;
-    po::options_description options("usage: rstscopectl [options] COMMAND (stats, help, version, ping)");
+    po::options_description options(
+        "usage: rstscopectl [options] COMMAND (stats, help, version, ping)");
     options.add_options()("help,h", "show this help")(
-        "socket", po::value(&socket_path)->default_value(socket_path), "control socket of rstscope")(
-        "json", po::bool_switch(&raw_json), "print the answer as one line of JSON")(
-        "timeout", po::value(&timeout_s)->default_value(timeout_s), "seconds to wait for the answer");
+        "socket", po::value(&socket_path)->default_value(socket_path),
+        "control socket of rstscope")("json", po::bool_switch(&raw_json),
+                                      "print the answer as one line of JSON")(
+        "timeout", po::value(&timeout_s)->default_value(timeout_s),
+        "seconds to wait for the answer");
     po::options_description hidden;
     hidden.add_options()("command", po::value(&command));
     po::options_description all;
@@ -66,7 +90,8 @@ int main(int argc, char** argv) {
     positional.add("command", 1);
     try {
         po::variables_map vm;
-        po::store(po::command_line_parser(argc, argv).options(all).positional(positional).run(), vm);
+        po::store(po::command_line_parser(argc, argv).options(all).positional(positional).run(),
+                  vm);
         po::notify(vm);
         if (vm.count("help") || command.empty()) {
             std::cout << options << "\n";
@@ -92,14 +117,16 @@ int main(int argc, char** argv) {
         return 1;
     }
     std::string request = command + "\n";
-    if (send(fd, request.data(), request.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(request.size())) {
+    if (send(fd, request.data(), request.size(), MSG_NOSIGNAL) !=
+        static_cast<ssize_t>(request.size())) {
         std::cerr << "rstscopectl: error: cannot send request: " << std::strerror(errno) << "\n";
         return 1;
     }
     std::string answer;
     auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
     while (answer.find('\n') == std::string::npos) {
-        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            deadline - std::chrono::steady_clock::now());
         if (left.count() <= 0) {
             std::cerr << "rstscopectl: error: no answer within " << timeout_s << " s\n";
             return 1;

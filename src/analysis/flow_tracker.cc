@@ -58,7 +58,8 @@ SeqCheck check_rst_sequence(uint32_t seq, const DirectionState& sender,
 FlowTracker::FlowTracker(const TrackerConfig& config, WorkerCounters& counters)
     : config_(config), counters_(counters), table_(config.flow_capacity) {
     uint32_t capacity = 16;
-    while (capacity < config.linger_capacity) capacity <<= 1;
+    while (capacity < config.linger_capacity)
+        capacity <<= 1;
     pending_ = std::make_unique<PendingReset[]>(capacity);
     pending_mask_ = capacity - 1;
     outbox_ = std::make_unique<ResetEvent[]>(outbox_capacity);
@@ -75,7 +76,8 @@ void FlowTracker::process_burst(const DecodedPacket* packets, uint32_t count) no
             hashes[i] = FlowTable::hash(keys[i]);
             table_.prefetch(hashes[i]);
         }
-        for (uint32_t i = 0; i < n; ++i) process_one(packets[i], keys[i], hashes[i], src_is_lo[i]);
+        for (uint32_t i = 0; i < n; ++i)
+            process_one(packets[i], keys[i], hashes[i], src_is_lo[i]);
         packets += n;
         count -= n;
     }
@@ -97,7 +99,8 @@ FlowEntry& FlowTracker::new_flow(uint32_t slot, const FlowKey& key, uint64_t has
     e.first_ts_ns = p.ts_ns;
     e.last_ts_ns = p.ts_ns;
     e.lifecycle = Lifecycle::half_open;
-    for (auto& side : e.side) side.window_scale = tcp_wscale_absent;
+    for (auto& side : e.side)
+        side.window_scale = tcp_wscale_absent;
     // Roles: the SYN's sender originates; a SYN-ACK's sender responds; otherwise Zeek's port
     // heuristic, then the first packet's sender, and the guess is said in the event.
     bool src_is_orig;
@@ -228,8 +231,8 @@ void FlowTracker::process_one(const DecodedPacket& p, const FlowKey& key, uint64
     if ((e.orig().bits & direction_bit::sent_fin) && (e.resp().bits & direction_bit::sent_fin))
         e.lifecycle = Lifecycle::closed;
 
-    zeek_track(e.zeek, ZeekSegment{from_orig, flags, p.payload_length, retransmission,
-                                   zero_window, content_gap});
+    zeek_track(e.zeek, ZeekSegment{from_orig, flags, p.payload_length, retransmission, zero_window,
+                                   content_gap});
 
     if (is_rst) {
         handle_rst(e, slot, p, from_orig);
@@ -246,10 +249,11 @@ void FlowTracker::handle_rst(FlowEntry& e, uint32_t slot, const DecodedPacket& p
     sender.bits |= direction_bit::sent_rst;
 
     SeqCheck check;
-    bool in_syn_sent = !from_orig && e.has(flow_bit::orig_syn_seen) && !e.has(flow_bit::synack_seen);
+    bool in_syn_sent =
+        !from_orig && e.has(flow_bit::orig_syn_seen) && !e.has(flow_bit::synack_seen);
     if (in_syn_sent) {
         // RFC 9293 3.10.7.3: in SYN-SENT a RST counts only if it acknowledges the SYN.
-        check = !(p.tcp_flags & ack) ? SeqCheck::unknown
+        check = !(p.tcp_flags & ack)          ? SeqCheck::unknown
                 : p.ack == e.orig_syn_seq + 1 ? SeqCheck::exact
                                               : SeqCheck::out_of_window;
     } else {
@@ -302,7 +306,8 @@ void FlowTracker::handle_rst(FlowEntry& e, uint32_t slot, const DecodedPacket& p
     ev.rst_seq = p.seq;
     ev.rst_ack = (p.tcp_flags & ack) ? p.ack : 0;
     ev.worker = config_.worker_id;
-    ev.rst_payload_length = static_cast<uint8_t>(std::min<uint32_t>(p.payload_captured, rst_payload_capacity));
+    ev.rst_payload_length =
+        static_cast<uint8_t>(std::min<uint32_t>(p.payload_captured, rst_payload_capacity));
     if (ev.rst_payload_length) std::memcpy(ev.rst_payload, p.payload, ev.rst_payload_length);
     ev.mptcp_reset_reason = p.options.mptcp_reset_reason;
 
@@ -320,7 +325,8 @@ void FlowTracker::handle_rst(FlowEntry& e, uint32_t slot, const DecodedPacket& p
     set_bit(evidence, Evidence::zero_window_before, sender.bits & direction_bit::zero_window);
     set_bit(evidence, Evidence::retransmits_before,
             (sender.bits | receiver.bits) & direction_bit::retransmitted);
-    set_bit(evidence, Evidence::fin_before, (sender.bits | receiver.bits) & direction_bit::sent_fin);
+    set_bit(evidence, Evidence::fin_before,
+            (sender.bits | receiver.bits) & direction_bit::sent_fin);
     set_bit(evidence, Evidence::payload_in_rst, p.payload_length > 0);
     set_bit(evidence, Evidence::mptcp_reset_reason, p.options.has_mptcp_reset);
     uint32_t idle_ms = e.last_gap_ms;
@@ -430,9 +436,10 @@ void FlowTracker::sweep() noexcept {
             uint32_t slot = bucket * FlowTable::ways + way;
             if (!table_.occupied(slot)) continue;
             const FlowEntry& e = table_.entry(slot);
-            uint64_t timeout = e.lifecycle == Lifecycle::established ? config_.established_timeout_ns
-                               : e.lifecycle == Lifecycle::closed    ? config_.closed_timeout_ns
-                                                                     : config_.half_open_timeout_ns;
+            uint64_t timeout = e.lifecycle == Lifecycle::established
+                                   ? config_.established_timeout_ns
+                               : e.lifecycle == Lifecycle::closed ? config_.closed_timeout_ns
+                                                                  : config_.half_open_timeout_ns;
             if (now_ns_ - e.last_ts_ns <= timeout || now_ns_ < e.last_ts_ns) continue;
             finalize_flow(slot);
             table_.release(slot);

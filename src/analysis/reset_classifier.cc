@@ -5,9 +5,12 @@ namespace {
 
 Confidence by_sequence(SeqCheck check) noexcept {
     switch (check) {
-        case SeqCheck::exact: return Confidence::high;
-        case SeqCheck::in_window: return Confidence::medium;
-        default: return Confidence::low;
+        case SeqCheck::exact:
+            return Confidence::high;
+        case SeqCheck::in_window:
+            return Confidence::medium;
+        default:
+            return Confidence::low;
     }
 }
 

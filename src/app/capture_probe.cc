@@ -12,7 +12,8 @@ CaptureClock::~CaptureClock() {
 
 bool CaptureClock::open(const std::string& path, std::string& error) {
     char errbuf[PCAP_ERRBUF_SIZE] = {};
-    handle_ = pcap_open_offline_with_tstamp_precision(path.c_str(), PCAP_TSTAMP_PRECISION_NANO, errbuf);
+    handle_ =
+        pcap_open_offline_with_tstamp_precision(path.c_str(), PCAP_TSTAMP_PRECISION_NANO, errbuf);
     if (handle_ == nullptr) error = fmt::format("cannot read capture {}: {}", path, errbuf);
     return handle_ != nullptr;
 }
@@ -39,9 +40,10 @@ std::optional<CaptureProbe> probe_capture(const std::string& path, std::string& 
     auto link = link_type_from_dlt(dlt);
     if (!link) {
         const char* name = pcap_datalink_val_to_name(dlt);
-        error = fmt::format("capture {} has link type {} ({}), which rstscope does not decode; "
-                            "supported: EN10MB, RAW, NULL, LOOP, LINUX_SLL, LINUX_SLL2, IPV4, IPV6",
-                            path, dlt, name ? name : "unknown");
+        error = fmt::format(
+            "capture {} has link type {} ({}), which rstscope does not decode; "
+            "supported: EN10MB, RAW, NULL, LOOP, LINUX_SLL, LINUX_SLL2, IPV4, IPV6",
+            path, dlt, name ? name : "unknown");
         pcap_close(handle);
         return std::nullopt;
     }
@@ -49,7 +51,8 @@ std::optional<CaptureProbe> probe_capture(const std::string& path, std::string& 
     pcap_pkthdr* header;
     const u_char* data;
     int status;
-    while ((status = pcap_next_ex(handle, &header, &data)) == 1) ++probe.packets;
+    while ((status = pcap_next_ex(handle, &header, &data)) == 1)
+        ++probe.packets;
     if (status == PCAP_ERROR) {
         std::string reason = pcap_geterr(handle);
         if (probe.packets == 0 && reason.find("truncated") == std::string::npos) {

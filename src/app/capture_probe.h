@@ -15,7 +15,7 @@ namespace rstscope {
 
 struct CaptureProbe {
     LinkType link = LinkType::ethernet;
-    uint64_t packets = 0;  // complete records libpcap can read
+    uint64_t packets = 0;    // complete records libpcap can read
     bool truncated = false;  // the file ends inside a record
     std::string truncation_error;
 };
@@ -26,7 +26,7 @@ struct CaptureProbe {
 // queue reads the next record header here for every frame the vdev gives it: same file, same
 // order, nanosecond precision. Reading the file is what the vdev does on that lcore anyway.
 class CaptureClock {
-public:
+  public:
     CaptureClock() = default;
     ~CaptureClock();
     CaptureClock(const CaptureClock&) = delete;
@@ -36,7 +36,7 @@ public:
     // The next record's time in ns since the epoch; the last time again past the end.
     uint64_t next_ns() noexcept;
 
-private:
+  private:
     struct pcap* handle_ = nullptr;
     uint64_t last_ns_ = 0;
 };

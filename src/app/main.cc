@@ -45,7 +45,8 @@ int fail(int code, const std::string& message) {
 uint64_t wall_clock_ns() {
     timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
-    return static_cast<uint64_t>(now.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(now.tv_nsec);
+    return static_cast<uint64_t>(now.tv_sec) * 1'000'000'000ull +
+           static_cast<uint64_t>(now.tv_nsec);
 }
 
 TrackerConfig tracker_config(const Options& o, unsigned worker) {
@@ -90,7 +91,9 @@ int run(int argc, char** argv) {
     std::FILE* log = stdout;
     if (options.log != "-") {
         log = std::fopen(options.log.c_str(), "a");
-        if (!log) return fail(exit_runtime_error, fmt::format("cannot open event log {}: {}", options.log, std::strerror(errno)));
+        if (!log)
+            return fail(exit_runtime_error, fmt::format("cannot open event log {}: {}", options.log,
+                                                        std::strerror(errno)));
     }
     std::unique_ptr<ControlSocket> socket;
     if (options.control != "none") {
@@ -102,16 +105,19 @@ int run(int argc, char** argv) {
     unsigned cpus = std::thread::hardware_concurrency();
     std::vector<std::string> eal_args = build_eal_args(options, argv[0], cpus);
     std::vector<char*> eal_argv;
-    for (auto& a : eal_args) eal_argv.push_back(a.data());
+    for (auto& a : eal_args)
+        eal_argv.push_back(a.data());
     eal_argv.push_back(nullptr);
     if (rte_eal_init(static_cast<int>(eal_args.size()), eal_argv.data()) < 0)
-        return fail(exit_runtime_error, fmt::format("DPDK EAL initialisation failed: {}", rte_strerror(rte_errno)));
+        return fail(exit_runtime_error,
+                    fmt::format("DPDK EAL initialisation failed: {}", rte_strerror(rte_errno)));
 
     int status = 0;
     try {
         if (rte_lcore_count() < options.workers + 1) {
-            throw std::runtime_error(fmt::format("{} lcores available, need {} ({} workers + management)",
-                                                 rte_lcore_count(), options.workers + 1, options.workers));
+            throw std::runtime_error(
+                fmt::format("{} lcores available, need {} ({} workers + management)",
+                            rte_lcore_count(), options.workers + 1, options.workers));
         }
         PortPlan plan = setup_ports(options);
         control.plan = &plan;
@@ -119,7 +125,8 @@ int run(int argc, char** argv) {
         control.tsc_hz = rte_get_tsc_hz();
         control.tsc_start = rte_rdtsc();
         control.wall_start_ns = wall_clock_ns();
-        if (plan.timestamp_offset < 0) throw std::runtime_error("cannot register the mbuf timestamp field");
+        if (plan.timestamp_offset < 0)
+            throw std::runtime_error("cannot register the mbuf timestamp field");
         CaptureClock capture_clock;
         if (control.capture) {
             std::string error;
@@ -134,9 +141,11 @@ int run(int argc, char** argv) {
         std::vector<rte_ring*> dispatch;
         for (unsigned w = 0; w < n; ++w) {
             counters.push_back(std::make_unique<WorkerCounters>());
-            trackers.push_back(std::make_unique<FlowTracker>(tracker_config(options, w), *counters.back()));
+            trackers.push_back(
+                std::make_unique<FlowTracker>(tracker_config(options, w), *counters.back()));
             rings.push_back(std::make_unique<EventRing>(fmt::format("rstscope_events_{}", w),
-                                                        options.event_ring_size, (int)rte_socket_id()));
+                                                        options.event_ring_size,
+                                                        (int)rte_socket_id()));
             if (plan.needs_dispatch) {
                 rte_ring* r = rte_ring_create(fmt::format("rstscope_dispatch_{}", w).c_str(), 8192,
                                               (int)rte_socket_id(), RING_F_SC_DEQ);
@@ -175,7 +184,8 @@ int run(int argc, char** argv) {
             ++launched;
         }
         std::vector<WorkerContext*> views;
-        for (auto& c : contexts) views.push_back(c.get());
+        for (auto& c : contexts)
+            views.push_back(c.get());
         Management management(options, control, views, log, std::move(socket));
         management.run();
         rte_eal_mp_wait_lcore();
@@ -187,7 +197,8 @@ int run(int argc, char** argv) {
             out << stats_json(totals, management.resets()) << "\n";
             if (!out) throw std::runtime_error("cannot write " + options.summary_json);
         }
-        for (rte_ring* r : dispatch) rte_ring_free(r);
+        for (rte_ring* r : dispatch)
+            rte_ring_free(r);
         rings.clear();
         stop_ports();
         if (probe && probe->truncated) {
@@ -202,12 +213,16 @@ int run(int argc, char** argv) {
         status = fail(exit_runtime_error, e.what());
     }
     signal_target = nullptr;
-    if (log != stdout) std::fclose(log);
-    else std::fflush(stdout);
+    if (log != stdout)
+        std::fclose(log);
+    else
+        std::fflush(stdout);
     rte_eal_cleanup();
     return status;
 }
 
 }  // namespace
 
-int main(int argc, char** argv) { return run(argc, argv); }
+int main(int argc, char** argv) {
+    return run(argc, argv);
+}

@@ -40,8 +40,8 @@ PortPlan setup_ports(const Options& o) {
     plan.queues_of_worker.resize(workers);
     for (unsigned w = 0; w < workers; ++w) {
         std::string name = fmt::format("rstscope_mbufs_{}", w);
-        rte_mempool* pool = rte_pktmbuf_pool_create(name.c_str(), o.mbufs, 256, 0,
-                                                    RTE_MBUF_DEFAULT_BUF_SIZE, (int)rte_socket_id());
+        rte_mempool* pool = rte_pktmbuf_pool_create(
+            name.c_str(), o.mbufs, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE, (int)rte_socket_id());
         if (pool == nullptr) {
             throw std::runtime_error(fmt::format("cannot create mbuf pool of {} mbufs: {}", o.mbufs,
                                                  rte_strerror(rte_errno)));
@@ -73,9 +73,10 @@ PortPlan setup_ports(const Options& o) {
             rx_queues = static_cast<uint16_t>(std::min<unsigned>(workers, info.max_rx_queues));
             plan.needs_dispatch = true;
         }
-        uint16_t tx_queues = o.mode == Mode::inline_forward
-                                 ? static_cast<uint16_t>(std::min<unsigned>(workers, info.max_tx_queues))
-                                 : 0;
+        uint16_t tx_queues =
+            o.mode == Mode::inline_forward
+                ? static_cast<uint16_t>(std::min<unsigned>(workers, info.max_tx_queues))
+                : 0;
         if (o.mode == Mode::inline_forward && tx_queues < workers) {
             throw std::runtime_error(fmt::format(
                 "port {} has {} transmit queue(s): inline mode needs one per worker ({})", port,
@@ -91,7 +92,8 @@ PortPlan setup_ports(const Options& o) {
             plan.queues_of_worker[worker].push_back({port, q});
         }
         for (uint16_t q = 0; q < tx_queues; ++q) {
-            rc = rte_eth_tx_queue_setup(port, q, tx_descriptors, rte_eth_dev_socket_id(port), nullptr);
+            rc = rte_eth_tx_queue_setup(port, q, tx_descriptors, rte_eth_dev_socket_id(port),
+                                        nullptr);
             if (rc != 0) fail(port, "tx_queue_setup", rc);
         }
         rc = rte_eth_dev_start(port);

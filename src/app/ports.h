@@ -21,9 +21,9 @@ struct RxQueueRef {
 
 struct PortPlan {
     std::vector<std::vector<RxQueueRef>> queues_of_worker;  // [worker] → queues it polls
-    std::vector<uint16_t> tx_peer;                          // inline mode: port → port it forwards to
-    bool needs_dispatch = false;  // some port lacks symmetric RSS across the workers
-    int timestamp_offset = -1;    // mbuf dynfield offset of the rx timestamp, -1 if none
+    std::vector<uint16_t> tx_peer;  // inline mode: port → port it forwards to
+    bool needs_dispatch = false;    // some port lacks symmetric RSS across the workers
+    int timestamp_offset = -1;      // mbuf dynfield offset of the rx timestamp, -1 if none
     uint64_t timestamp_flag = 0;
     std::vector<rte_mempool*> pools;  // one per worker
 };

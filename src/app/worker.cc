@@ -14,7 +14,7 @@ constexpr uint32_t max_burst = 64;
 constexpr uint32_t flush_batch = 256;
 
 class WorkerLoop {
-public:
+  public:
     explicit WorkerLoop(WorkerContext& ctx) noexcept : ctx_(ctx), run_(*ctx.run) {}
 
     void run() noexcept {
@@ -25,14 +25,15 @@ public:
         while (!run_.stop.load(std::memory_order_relaxed)) {
             uint32_t got = 0;
             for (const RxQueueRef& q : queues) {
-                uint16_t n = rte_eth_rx_burst(q.port, q.queue, mbufs_, static_cast<uint16_t>(ctx_.burst));
+                uint16_t n =
+                    rte_eth_rx_burst(q.port, q.queue, mbufs_, static_cast<uint16_t>(ctx_.burst));
                 if (n) handle(mbufs_, n, true);
                 got += n;
                 received += n;
             }
             if (!ctx_.dispatch.empty()) {
-                unsigned n = rte_ring_sc_dequeue_burst(ctx_.dispatch[ctx_.id],
-                                                       reinterpret_cast<void**>(mbufs_), ctx_.burst, nullptr);
+                unsigned n = rte_ring_sc_dequeue_burst(
+                    ctx_.dispatch[ctx_.id], reinterpret_cast<void**>(mbufs_), ctx_.burst, nullptr);
                 if (n) handle(mbufs_, n, false);
                 got += n;
             }
@@ -49,11 +50,12 @@ public:
             if (got == 0) rte_pause();
         }
         // End of input or shutdown: every reset still lingering gets its verdict now.
-        while (!ctx_.tracker->flush_pending(flush_batch)) hand_over_events();
+        while (!ctx_.tracker->flush_pending(flush_batch))
+            hand_over_events();
         hand_over_events();
     }
 
-private:
+  private:
     uint64_t now_ns() const noexcept {
         if (run_.capture) return ctx_.tracker->now_ns();
         uint64_t ticks = rte_rdtsc() - run_.tsc_start;
@@ -86,10 +88,12 @@ private:
         while (start < count) {
             uint16_t in_port = mbufs[start]->port;
             uint32_t end = start + 1;
-            while (end < count && mbufs[end]->port == in_port) ++end;
+            while (end < count && mbufs[end]->port == in_port)
+                ++end;
             uint16_t run_length = static_cast<uint16_t>(end - start);
-            uint16_t sent = rte_eth_tx_burst(run_.plan->tx_peer[in_port],
-                                             static_cast<uint16_t>(ctx_.id), mbufs + start, run_length);
+            uint16_t sent =
+                rte_eth_tx_burst(run_.plan->tx_peer[in_port], static_cast<uint16_t>(ctx_.id),
+                                 mbufs + start, run_length);
             if (sent < run_length) {
                 ctx_.counters->bump(WorkerCounter::tx_dropped, run_length - sent);
                 rte_pktmbuf_free_bulk(mbufs + start + sent, run_length - sent);

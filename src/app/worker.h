@@ -9,22 +9,22 @@
 
 #include <rte_ring.h>
 
+#include "../ring/event_ring.h"
 #include "capture_probe.h"
 #include "ports.h"
 #include "rstscope/analysis/flow_tracker.h"
 #include "rstscope/common/counters.h"
 #include "rstscope/decode/packet_decoder.h"
-#include "../ring/event_ring.h"
 
 namespace rstscope {
 
 // Shared by all workers and management; written at setup, then only through the atomics.
 struct RunControl {
-    std::atomic<bool> stop{false};           // signal or fatal error: finish now
-    std::atomic<unsigned> readers_done{0};   // workers whose queues reached the end of the capture
-    unsigned readers = 0;                    // workers that poll at least one queue
-    bool capture = false;                    // offline: the input ends, time is packet time
-    uint64_t capture_packets = 0;            // records in the capture (from the probe)
+    std::atomic<bool> stop{false};          // signal or fatal error: finish now
+    std::atomic<unsigned> readers_done{0};  // workers whose queues reached the end of the capture
+    unsigned readers = 0;                   // workers that poll at least one queue
+    bool capture = false;                   // offline: the input ends, time is packet time
+    uint64_t capture_packets = 0;           // records in the capture (from the probe)
     LinkType link = LinkType::ethernet;
     const PortPlan* plan = nullptr;
     bool inline_mode = false;

@@ -33,7 +33,9 @@ constexpr int max_vlan_tags = 4;
 constexpr int max_mpls_labels = 12;
 constexpr int max_ipv6_extensions = 8;
 
-inline uint16_t be16(const uint8_t* p) noexcept { return static_cast<uint16_t>(p[0] << 8 | p[1]); }
+inline uint16_t be16(const uint8_t* p) noexcept {
+    return static_cast<uint16_t>(p[0] << 8 | p[1]);
+}
 inline uint32_t be32(const uint8_t* p) noexcept {
     return static_cast<uint32_t>(p[0]) << 24 | static_cast<uint32_t>(p[1]) << 16 |
            static_cast<uint32_t>(p[2]) << 8 | p[3];
@@ -52,10 +54,12 @@ struct Cursor {
     }
 };
 
-DecodeResult dropped(DropReason reason) noexcept { return DecodeResult{false, reason}; }
+DecodeResult dropped(DropReason reason) noexcept {
+    return DecodeResult{false, reason};
+}
 
 class FrameDecoder {
-public:
+  public:
     explicit FrameDecoder(DecodedPacket& packet) noexcept : packet_(packet) {}
 
     DecodeResult run(Layer first, Cursor cursor, uint16_t ethertype) noexcept {
@@ -77,15 +81,21 @@ public:
                 case Layer::ip_by_version:
                     if (!cursor.has(1)) return dropped(DropReason::truncated_ip);
                     switch (cursor.data[0] >> 4) {
-                        case 4: layer = Layer::ipv4; break;
-                        case 6: layer = Layer::ipv6; break;
-                        default: return dropped(DropReason::bad_ip_version);
+                        case 4:
+                            layer = Layer::ipv4;
+                            break;
+                        case 6:
+                            layer = Layer::ipv6;
+                            break;
+                        default:
+                            return dropped(DropReason::bad_ip_version);
                     }
                     break;
                 case Layer::ipv4:
                 case Layer::ipv6: {
                     uint8_t protocol = 0;
-                    bool ok = layer == Layer::ipv4 ? ipv4(cursor, protocol) : ipv6(cursor, protocol);
+                    bool ok =
+                        layer == Layer::ipv4 ? ipv4(cursor, protocol) : ipv6(cursor, protocol);
                     if (!ok) return dropped(fault_);
                     if (protocol == ip_proto_tcp) return tcp(cursor);
                     auto next = after_ip(cursor, protocol, ethertype);
@@ -107,7 +117,7 @@ public:
         }
     }
 
-private:
+  private:
     std::optional<Layer> fail(DropReason reason) noexcept {
         fault_ = reason;
         return std::nullopt;
@@ -134,12 +144,16 @@ private:
             cursor.skip(4);
         }
         switch (ethertype) {
-            case ethertype_ipv4: return Layer::ipv4;
-            case ethertype_ipv6: return Layer::ipv6;
+            case ethertype_ipv4:
+                return Layer::ipv4;
+            case ethertype_ipv6:
+                return Layer::ipv6;
             case ethertype_mpls_unicast:
-            case ethertype_mpls_multicast: return Layer::mpls;
+            case ethertype_mpls_multicast:
+                return Layer::mpls;
             case ethertype_pppoe_session: {
-                // RFC 2516: 6-byte PPPoE header, then the 2-byte PPP protocol (0x0021 IPv4, 0x0057 IPv6).
+                // RFC 2516: 6-byte PPPoE header, then the 2-byte PPP protocol (0x0021 IPv4, 0x0057
+                // IPv6).
                 if (!cursor.has(8)) return fail(DropReason::truncated_l2);
                 uint16_t ppp_protocol = be16(cursor.data + 6);
                 cursor.skip(8);
@@ -147,7 +161,8 @@ private:
                 if (ppp_protocol == 0x0057) return Layer::ipv6;
                 return fail(DropReason::not_ip);
             }
-            default: return fail(DropReason::not_ip);
+            default:
+                return fail(DropReason::not_ip);
         }
     }
 
@@ -164,13 +179,16 @@ private:
         // pseudowire control word (0), after which an Ethernet frame follows (RFC 4448).
         if (!cursor.has(1)) return fail(DropReason::truncated_l2);
         switch (cursor.data[0] >> 4) {
-            case 4: return Layer::ipv4;
-            case 6: return Layer::ipv6;
+            case 4:
+                return Layer::ipv4;
+            case 6:
+                return Layer::ipv6;
             case 0:
                 if (!cursor.has(4)) return fail(DropReason::truncated_l2);
                 cursor.skip(4);
                 return Layer::ethernet;
-            default: return fail(DropReason::unsupported_tunnel);
+            default:
+                return fail(DropReason::unsupported_tunnel);
         }
     }
 
@@ -239,7 +257,9 @@ private:
                     length = 8;
                     break;
                 }
-                default: protocol = next; return true;
+                default:
+                    protocol = next;
+                    return true;
             }
             if (n >= max_ipv6_extensions) return fail_bool(DropReason::bad_ipv6_extension);
             if (length > payload_left_) return fail_bool(DropReason::bad_ipv6_extension);
@@ -295,10 +315,14 @@ private:
         if (!cursor.has(length)) return fail(DropReason::truncated_l2);
         cursor.skip(length);
         switch (protocol) {
-            case ethertype_ipv4: return Layer::ipv4;
-            case ethertype_ipv6: return Layer::ipv6;
-            case ethertype_mpls_unicast: return Layer::mpls;
-            case ethertype_transparent_bridging: return Layer::ethernet;
+            case ethertype_ipv4:
+                return Layer::ipv4;
+            case ethertype_ipv6:
+                return Layer::ipv6;
+            case ethertype_mpls_unicast:
+                return Layer::mpls;
+            case ethertype_transparent_bridging:
+                return Layer::ethernet;
             case ethertype_erspan_2:
                 // Type I has no sequence number and no ERSPAN header; type II has an 8-byte one.
                 if (has_sequence) {
@@ -314,8 +338,11 @@ private:
                 cursor.skip(header);
                 return Layer::ethernet;
             }
-            case ethertype_aruba_80211: ethertype = 0; return Layer::ieee80211;
-            default: return fail(DropReason::unsupported_tunnel);
+            case ethertype_aruba_80211:
+                ethertype = 0;
+                return Layer::ieee80211;
+            default:
+                return fail(DropReason::unsupported_tunnel);
         }
     }
 
@@ -330,13 +357,14 @@ private:
         uint32_t header = 24;
         if ((frame_flags & 0x03) == 0x03) header += 6;  // ToDS and FromDS: fourth address
         if (subtype & 0x08) {
-            header += 2;                              // QoS control
-            if (frame_flags & 0x80) header += 4;      // +HTC when the order bit is set
+            header += 2;                          // QoS control
+            if (frame_flags & 0x80) header += 4;  // +HTC when the order bit is set
         }
         if (frame_flags & 0x40) return fail_bool(DropReason::unsupported_tunnel);  // encrypted
         if (!cursor.has(header + 8)) return fail_bool(DropReason::truncated_l2);
         const uint8_t* llc = cursor.data + header;
-        if (llc[0] != 0xAA || llc[1] != 0xAA || llc[2] != 0x03) return fail_bool(DropReason::not_ip);
+        if (llc[0] != 0xAA || llc[1] != 0xAA || llc[2] != 0x03)
+            return fail_bool(DropReason::not_ip);
         ethertype = be16(llc + 6);
         cursor.skip(header + 8);
         return true;
@@ -378,18 +406,26 @@ private:
 
 std::optional<LinkType> link_type_from_dlt(int dlt) noexcept {
     switch (dlt) {
-        case 0: return LinkType::null_bsd;
-        case 1: return LinkType::ethernet;
+        case 0:
+            return LinkType::null_bsd;
+        case 1:
+            return LinkType::ethernet;
         case 12:   // DLT_RAW on most platforms
         case 14:   // DLT_RAW on OpenBSD
         case 101:  // LINKTYPE_RAW as stored in files
             return LinkType::raw_ip;
-        case 108: return LinkType::loop;
-        case 113: return LinkType::linux_sll;
-        case 228: return LinkType::ipv4;
-        case 229: return LinkType::ipv6;
-        case 276: return LinkType::linux_sll2;
-        default: return std::nullopt;
+        case 108:
+            return LinkType::loop;
+        case 113:
+            return LinkType::linux_sll;
+        case 228:
+            return LinkType::ipv4;
+        case 229:
+            return LinkType::ipv6;
+        case 276:
+            return LinkType::linux_sll2;
+        default:
+            return std::nullopt;
     }
 }
 
@@ -432,7 +468,8 @@ bool parse_tcp_options(const uint8_t* options, uint32_t length, TcpOptions& out)
                     out.mptcp_reset_reason = value[1];
                 }
                 break;
-            default: break;  // SACK blocks, MD5, TCP-AO, experimental: skipped by length
+            default:
+                break;  // SACK blocks, MD5, TCP-AO, experimental: skipped by length
         }
         i += size;
     }
@@ -447,10 +484,14 @@ DecodeResult decode_frame(LinkType link, const uint8_t* frame, uint32_t captured
     Cursor cursor{frame, captured_length};
     FrameDecoder decoder(packet);
     switch (link) {
-        case LinkType::ethernet: return decoder.run(Layer::ethernet, cursor, 0);
-        case LinkType::raw_ip: return decoder.run(Layer::ip_by_version, cursor, 0);
-        case LinkType::ipv4: return decoder.run(Layer::ipv4, cursor, 0);
-        case LinkType::ipv6: return decoder.run(Layer::ipv6, cursor, 0);
+        case LinkType::ethernet:
+            return decoder.run(Layer::ethernet, cursor, 0);
+        case LinkType::raw_ip:
+            return decoder.run(Layer::ip_by_version, cursor, 0);
+        case LinkType::ipv4:
+            return decoder.run(Layer::ipv4, cursor, 0);
+        case LinkType::ipv6:
+            return decoder.run(Layer::ipv6, cursor, 0);
         case LinkType::null_bsd:
         case LinkType::loop: {
             if (!cursor.has(4)) return dropped(DropReason::truncated_l2);
@@ -458,7 +499,8 @@ DecodeResult decode_frame(LinkType link, const uint8_t* frame, uint32_t captured
             std::memcpy(&family, frame, 4);
             // The family is in the capturing host's byte order (DLT_NULL) or network order
             // (DLT_LOOP); a value with high bits set was written by the other endianness.
-            if (link == LinkType::loop || (family & 0xFFFF0000u)) family = __builtin_bswap32(family);
+            if (link == LinkType::loop || (family & 0xFFFF0000u))
+                family = __builtin_bswap32(family);
             cursor.skip(4);
             if (family == 2) return decoder.run(Layer::ipv4, cursor, 0);
             // AF_INET6 differs between systems: 10 Linux, 24 NetBSD/OpenBSD, 28 FreeBSD, 30 macOS.

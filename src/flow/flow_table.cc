@@ -32,9 +32,12 @@ FlowKey flow_key_of(const DecodedPacket& p, bool& src_is_lo) noexcept {
 namespace {
 int lifecycle_rank(Lifecycle l) {
     switch (l) {
-        case Lifecycle::closed: return 0;
-        case Lifecycle::half_open: return 1;
-        case Lifecycle::established: return 2;
+        case Lifecycle::closed:
+            return 0;
+        case Lifecycle::half_open:
+            return 1;
+        case Lifecycle::established:
+            return 2;
     }
     return 2;
 }
@@ -63,7 +66,9 @@ FlowTable::FlowTable(uint32_t capacity) {
     entries_ = reinterpret_cast<FlowEntry*>(static_cast<char*>(memory_) + signature_bytes);
 }
 
-FlowTable::~FlowTable() { munmap(memory_, bytes_); }
+FlowTable::~FlowTable() {
+    munmap(memory_, bytes_);
+}
 
 uint64_t FlowTable::hash(const FlowKey& key) noexcept {
     // Two independent CRC32C chains (one instruction per 8 bytes each) give 64 well-mixed bits:

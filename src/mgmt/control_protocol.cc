@@ -24,8 +24,10 @@ constexpr std::array<CommandInfo, 4> commands{{
 }};
 
 std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n'))
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
+        s.remove_prefix(1);
+    while (!s.empty() &&
+           (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n'))
         s.remove_suffix(1);
     return s;
 }
@@ -41,7 +43,8 @@ ControlRequest parse_control_request(std::string_view line) {
     }
     fmt::memory_buffer shown;
     append_json_string(shown, word.substr(0, 64));
-    return {ControlCommand::invalid, fmt::format("unknown command {}; try help", fmt::to_string(shown))};
+    return {ControlCommand::invalid,
+            fmt::format("unknown command {}; try help", fmt::to_string(shown))};
 }
 
 std::string control_help_json() {

@@ -77,7 +77,8 @@ std::unique_ptr<ControlSocket> ControlSocket::open(const std::string& path, std:
 }
 
 ControlSocket::~ControlSocket() {
-    for (Client& c : clients_) close(c.fd);
+    for (Client& c : clients_)
+        close(c.fd);
     close(listen_fd_);
     unlink(path_.c_str());
 }
@@ -87,7 +88,8 @@ void ControlSocket::drop_client(size_t index) {
     clients_.erase(clients_.begin() + static_cast<std::ptrdiff_t>(index));
 }
 
-void ControlSocket::serve(const std::function<std::string(std::string_view)>& answer, Tally& tally) {
+void ControlSocket::serve(const std::function<std::string(std::string_view)>& answer,
+                          Tally& tally) {
     for (;;) {
         int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) break;
@@ -110,7 +112,8 @@ void ControlSocket::serve(const std::function<std::string(std::string_view)>& an
                 if (c.pending.size() > 4 * control_max_request) break;
                 continue;
             }
-            if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) closed = true;
+            if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
+                closed = true;
             break;
         }
         size_t newline;

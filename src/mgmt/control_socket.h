@@ -12,7 +12,7 @@
 namespace rstscope {
 
 class ControlSocket {
-public:
+  public:
     static constexpr size_t max_clients = 16;
 
     // Binds `path` (replacing a stale socket file, refusing one a live process serves).
@@ -28,7 +28,7 @@ public:
     // Accepts, reads and answers whatever is ready, then returns: never waits.
     void serve(const std::function<std::string(std::string_view)>& answer, Tally& tally);
 
-private:
+  private:
     struct Client {
         int fd;
         std::string pending;

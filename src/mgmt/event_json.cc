@@ -54,7 +54,8 @@ void append_event_json(fmt::memory_buffer& out, const ResetEvent& e) {
     append_seconds(out, e.ts_ns >= e.first_ts_ns ? e.ts_ns - e.first_ts_ns : 0);
     fmt::format_to(it, ",\"conn_state\":\"{}\",\"history\":", name_of(e.conn_state));
     append_json_string(out, std::string_view(e.history, strnlen(e.history, history_capacity)));
-    fmt::format_to(it, ",\"cause\":\"{}\",\"confidence\":\"{}\",\"seq_check\":\"{}\",\"evidence\":[",
+    fmt::format_to(it,
+                   ",\"cause\":\"{}\",\"confidence\":\"{}\",\"seq_check\":\"{}\",\"evidence\":[",
                    name_of(e.cause), name_of(e.confidence), name_of(e.seq_check));
     bool first = true;
     for (size_t i = 0; i < enum_count<Evidence>; ++i) {
@@ -64,7 +65,8 @@ void append_event_json(fmt::memory_buffer& out, const ResetEvent& e) {
     }
     fmt::format_to(it, "],\"rst_ttl\":{}", e.rst_ttl);
     if (e.usual_ttl != 0) fmt::format_to(it, ",\"usual_ttl\":{}", e.usual_ttl);
-    fmt::format_to(it, ",\"idle_before\":{}.{:03}", e.idle_before_ms / 1000, e.idle_before_ms % 1000);
+    fmt::format_to(it, ",\"idle_before\":{}.{:03}", e.idle_before_ms / 1000,
+                   e.idle_before_ms % 1000);
     if (e.rst_payload_length > 0) {
         fmt::format_to(it, ",\"payload_in_rst\":");
         append_json_string(out, std::string_view(reinterpret_cast<const char*>(e.rst_payload),

@@ -19,10 +19,12 @@ constexpr long max_idle_sleep_ns = 1'000'000;
 uint64_t wall_clock_ns() {
     timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
-    return static_cast<uint64_t>(now.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(now.tv_nsec);
+    return static_cast<uint64_t>(now.tv_sec) * 1'000'000'000ull +
+           static_cast<uint64_t>(now.tv_nsec);
 }
 
-void bump(std::array<uint64_t, management_counter_count>& c, ManagementCounter which, uint64_t n = 1) {
+void bump(std::array<uint64_t, management_counter_count>& c, ManagementCounter which,
+          uint64_t n = 1) {
     c[static_cast<size_t>(which)] += n;
 }
 
@@ -71,7 +73,8 @@ void Management::release(bool everything) {
     // Captures run on packet time; live traffic on the wall clock, which event times follow.
     uint64_t now = run_.capture ? newest_ts_ns_ : wall_clock_ns();
     auto judged = storms_.release(now, everything);
-    for (auto& j : judged) write(j);
+    for (auto& j : judged)
+        write(j);
     if (!judged.empty()) std::fflush(log_);
 }
 
@@ -80,7 +83,8 @@ uint32_t Management::drain() {
     for (WorkerContext* w : workers_) {
         uint32_t n;
         while ((n = w->events->sc_dequeue(batch_.data(), dequeue_batch)) > 0) {
-            for (uint32_t i = 0; i < n; ++i) receive(batch_[i]);
+            for (uint32_t i = 0; i < n; ++i)
+                receive(batch_[i]);
             total += n;
         }
     }
@@ -90,7 +94,8 @@ uint32_t Management::drain() {
 
 CounterTotals Management::totals() {
     std::vector<const WorkerCounters*> counters;
-    for (WorkerContext* w : workers_) counters.push_back(w->counters);
+    for (WorkerContext* w : workers_)
+        counters.push_back(w->counters);
     uint64_t missed = 0, errors = 0;
     port_drop_totals(missed, errors);
     auto management = counters_;
@@ -102,11 +107,16 @@ CounterTotals Management::totals() {
 std::string Management::answer(std::string_view request) {
     ControlRequest r = parse_control_request(request);
     switch (r.command) {
-        case ControlCommand::stats: return stats_json(totals(), resets_);
-        case ControlCommand::help: return control_help_json();
-        case ControlCommand::version: return R"({"version":"0.1.0"})";
-        case ControlCommand::ping: return R"({"pong":true})";
-        case ControlCommand::invalid: break;
+        case ControlCommand::stats:
+            return stats_json(totals(), resets_);
+        case ControlCommand::help:
+            return control_help_json();
+        case ControlCommand::version:
+            return R"({"version":"0.1.0"})";
+        case ControlCommand::ping:
+            return R"({"pong":true})";
+        case ControlCommand::invalid:
+            break;
     }
     bump(counters_, ManagementCounter::control_bad_requests);
     return control_error_json(r.error);
@@ -115,8 +125,9 @@ std::string Management::answer(std::string_view request) {
 void Management::run() {
     long idle_sleep_ns = 0;
     auto all_finished = [this] {
-        return std::all_of(workers_.begin(), workers_.end(),
-                           [](WorkerContext* w) { return w->finished.load(std::memory_order_acquire); });
+        return std::all_of(workers_.begin(), workers_.end(), [](WorkerContext* w) {
+            return w->finished.load(std::memory_order_acquire);
+        });
     };
     for (;;) {
         bool finished = all_finished();  // read before draining: nothing can follow it

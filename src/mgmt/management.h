@@ -19,7 +19,7 @@
 namespace rstscope {
 
 class Management {
-public:
+  public:
     Management(const Options& options, RunControl& run, std::vector<WorkerContext*> workers,
                std::FILE* log, std::unique_ptr<ControlSocket> control);
 
@@ -29,7 +29,7 @@ public:
     CounterTotals totals();
     const ResetStatistics& resets() const { return resets_; }
 
-private:
+  private:
     uint32_t drain();
     void receive(const ResetEvent& event);
     void write(StormWindow::Judged& judged);

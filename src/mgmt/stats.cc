@@ -18,15 +18,16 @@ std::vector<StormWindow::Judged> StormWindow::release(uint64_t now_ns, bool ever
     std::vector<Judged> out;
     while (!pending_.empty()) {
         Pending& next = pending_.front();
-        bool due = everything || pending_.size() > max_pending_ ||
-                   next.event.ts_ns + window_ns_ < now_ns;
+        bool due =
+            everything || pending_.size() > max_pending_ || next.event.ts_ns + window_ns_ < now_ns;
         if (!due) break;
         uint64_t ts = next.event.ts_ns;
         auto& times = times_[next.host];
         uint64_t from = ts > window_ns_ ? ts - window_ns_ : 0, to = ts + window_ns_;
         // Enough to know the threshold is reached: at most `threshold_` steps, whatever the storm.
         uint32_t in_window = 0;
-        for (auto it = times.lower_bound(from); it != times.end() && *it <= to && in_window < threshold_; ++it)
+        for (auto it = times.lower_bound(from);
+             it != times.end() && *it <= to && in_window < threshold_; ++it)
             ++in_window;
         out.push_back({next.event, next.host, in_window >= threshold_});
         // Times before this window cannot matter to later events (they arrive in near time order).
@@ -51,7 +52,8 @@ std::vector<std::pair<std::string, uint64_t>> ResetStatistics::top_hosts(size_t 
         return a.second != b.second ? a.second > b.second : a.first < b.first;
     };
     if (all.size() > n) {
-        std::partial_sort(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(n), all.end(), by_count);
+        std::partial_sort(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(n), all.end(),
+                          by_count);
         all.resize(n);
     } else {
         std::sort(all.begin(), all.end(), by_count);
@@ -82,7 +84,8 @@ std::string stats_json(const CounterTotals& t, const ResetStatistics& resets) {
     for (size_t i = 0; i < management_counter_count; ++i)
         fmt::format_to(it, ",\"{}\":{}", management_counter_names[i], t.management[i]);
     uint64_t dropped = 0;
-    for (uint64_t d : t.drops) dropped += d;
+    for (uint64_t d : t.drops)
+        dropped += d;
     fmt::format_to(it, ",\"dropped\":{},\"drops\":{{", dropped);
     for (size_t i = 0; i < drop_reason_count; ++i)
         fmt::format_to(it, "{}\"{}\":{}", i ? "," : "", drop_reason_names[i], t.drops[i]);
@@ -131,7 +134,8 @@ std::string summary_text(const CounterTotals& t, const ResetStatistics& resets) 
     auto top = resets.top_hosts(5);
     if (!top.empty()) {
         fmt::format_to(it, "top resetting hosts\n");
-        for (const auto& [host, count] : top) fmt::format_to(it, "  {:<40} {:>8}\n", host, count);
+        for (const auto& [host, count] : top)
+            fmt::format_to(it, "  {:<40} {:>8}\n", host, count);
     }
     fmt::format_to(it, "drops and losses (every counter)\n");
     for (size_t i = 0; i < drop_reason_count; ++i)

@@ -15,6 +15,8 @@ EventRing::EventRing(const std::string& name, uint32_t size, int socket) {
     }
 }
 
-EventRing::~EventRing() { rte_ring_free(ring_); }
+EventRing::~EventRing() {
+    rte_ring_free(ring_);
+}
 
 }  // namespace rstscope

@@ -14,7 +14,7 @@
 namespace rstscope {
 
 class EventRing {
-public:
+  public:
     // Setup: throws std::runtime_error when DPDK cannot create the ring.
     EventRing(const std::string& name, uint32_t size, int socket);
     ~EventRing();
@@ -31,7 +31,7 @@ public:
     }
     uint32_t count() const noexcept { return rte_ring_count(ring_); }
 
-private:
+  private:
     rte_ring* ring_;
 };
 

@@ -23,7 +23,9 @@ inline void put32(Bytes& b, uint32_t v) {
     put16(b, static_cast<uint16_t>(v >> 16));
     put16(b, static_cast<uint16_t>(v));
 }
-inline void append(Bytes& b, const Bytes& more) { b.insert(b.end(), more.begin(), more.end()); }
+inline void append(Bytes& b, const Bytes& more) {
+    b.insert(b.end(), more.begin(), more.end());
+}
 
 struct TcpSpec {
     uint16_t sport = 40000, dport = 80;
@@ -41,7 +43,8 @@ inline Bytes tcp_segment(const TcpSpec& t) {
     put32(b, t.seq);
     put32(b, t.ack);
     Bytes options = t.options;
-    while (options.size() % 4) options.push_back(0);
+    while (options.size() % 4)
+        options.push_back(0);
     b.push_back(static_cast<uint8_t>(((20 + options.size()) / 4) << 4));
     b.push_back(t.flags);
     put16(b, t.window);
@@ -52,8 +55,9 @@ inline Bytes tcp_segment(const TcpSpec& t) {
     return b;
 }
 
-inline Bytes ipv4(const std::string& src, const std::string& dst, uint8_t protocol, const Bytes& payload,
-                  uint8_t ttl = 64, uint16_t id = 1, uint16_t fragment = 0x4000, Bytes options = {}) {
+inline Bytes ipv4(const std::string& src, const std::string& dst, uint8_t protocol,
+                  const Bytes& payload, uint8_t ttl = 64, uint16_t id = 1,
+                  uint16_t fragment = 0x4000, Bytes options = {}) {
     Bytes b;
     uint8_t ihl = static_cast<uint8_t>(5 + options.size() / 4);
     b.push_back(static_cast<uint8_t>(0x40 | ihl));
@@ -89,8 +93,8 @@ inline Bytes ipv6(const std::string& src, const std::string& dst, uint8_t next_h
     return b;
 }
 
-inline Bytes ethernet(uint16_t ethertype, const Bytes& payload, std::initializer_list<uint16_t> vlans = {},
-                      uint16_t tag_type = 0x8100) {
+inline Bytes ethernet(uint16_t ethertype, const Bytes& payload,
+                      std::initializer_list<uint16_t> vlans = {}, uint16_t tag_type = 0x8100) {
     Bytes b{0x02, 0, 0, 0, 0, 1, 0x02, 0, 0, 0, 0, 2};
     bool outer = true;
     for (uint16_t vlan : vlans) {
@@ -104,7 +108,8 @@ inline Bytes ethernet(uint16_t ethertype, const Bytes& payload, std::initializer
 }
 
 inline Bytes eth_ipv4_tcp(const TcpSpec& t, const std::string& src = "198.51.100.1",
-                          const std::string& dst = "203.0.113.2", uint8_t ttl = 64, uint16_t id = 1) {
+                          const std::string& dst = "203.0.113.2", uint8_t ttl = 64,
+                          uint16_t id = 1) {
     return ethernet(0x0800, ipv4(src, dst, 6, tcp_segment(t), ttl, id));
 }
 

@@ -37,7 +37,8 @@ TEST(Docs, CausesDocumentEveryCauseEvidenceStateAndSeqCheck) {
         bool has_section = false;
         std::istringstream lines(doc);
         for (std::string line; std::getline(lines, line);) {
-            if (line.rfind("### ", 0) == 0 && line.find(cause) != std::string::npos) has_section = true;
+            if (line.rfind("### ", 0) == 0 && line.find(cause) != std::string::npos)
+                has_section = true;
         }
         EXPECT_TRUE(has_section) << "cause " << cause << " has no ### section";
     }

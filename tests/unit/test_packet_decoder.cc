@@ -46,7 +46,8 @@ TEST(Decoder, Ipv4TcpWithOptionsAndPayload) {
 
 TEST(Decoder, QinQTagsGiveOuterAndInnerVlan) {
     TcpSpec t;
-    Bytes frame = ethernet(0x0800, ipv4("198.51.100.1", "203.0.113.2", 6, tcp_segment(t)), {100, 200}, 0x88A8);
+    Bytes frame = ethernet(0x0800, ipv4("198.51.100.1", "203.0.113.2", 6, tcp_segment(t)),
+                           {100, 200}, 0x88A8);
     DecodedPacket p;
     ASSERT_TRUE(decode(LinkType::ethernet, frame, p).is_tcp);
     EXPECT_EQ(p.vlan_outer, 100);
@@ -57,8 +58,8 @@ TEST(Decoder, QinQTagsGiveOuterAndInnerVlan) {
 TEST(Decoder, Ipv6WithExtensionHeaders) {
     TcpSpec t;
     Bytes tcp = tcp_segment(t);
-    Bytes hop_by_hop{60, 0, 1, 4, 0, 0, 0, 0};   // next = destination options, 8 bytes
-    Bytes destination{44, 0, 1, 4, 0, 0, 0, 0};  // next = fragment
+    Bytes hop_by_hop{60, 0, 1, 4, 0, 0, 0, 0};      // next = destination options, 8 bytes
+    Bytes destination{44, 0, 1, 4, 0, 0, 0, 0};     // next = fragment
     Bytes atomic_fragment{6, 0, 0, 0, 0, 0, 0, 1};  // offset 0, M clear: a whole packet
     Bytes payload = hop_by_hop;
     append(payload, destination);
@@ -77,7 +78,8 @@ TEST(Decoder, Ipv6FragmentIsSkipped) {
     Bytes fragment{6, 0, 0x00, 0x09, 0, 0, 0, 1};  // offset 1: not the first fragment
     append(fragment, tcp_segment(TcpSpec{}));
     DecodedPacket p;
-    DecodeResult r = decode(LinkType::ethernet, ethernet(0x86DD, ipv6("2001:db8::1", "2001:db8::2", 44, fragment)), p);
+    DecodeResult r = decode(LinkType::ethernet,
+                            ethernet(0x86DD, ipv6("2001:db8::1", "2001:db8::2", 44, fragment)), p);
     EXPECT_FALSE(r.is_tcp);
     EXPECT_EQ(r.reason, DropReason::ip_fragment);
 }
@@ -85,9 +87,11 @@ TEST(Decoder, Ipv6FragmentIsSkipped) {
 TEST(Decoder, Ipv4FragmentsAndNonTcpAreCountedReasons) {
     DecodedPacket p;
     Bytes tcp = tcp_segment(TcpSpec{});
-    Bytes more_fragments = ethernet(0x0800, ipv4("198.51.100.1", "203.0.113.2", 6, tcp, 64, 1, 0x2000));
+    Bytes more_fragments =
+        ethernet(0x0800, ipv4("198.51.100.1", "203.0.113.2", 6, tcp, 64, 1, 0x2000));
     EXPECT_EQ(decode(LinkType::ethernet, more_fragments, p).reason, DropReason::ip_fragment);
-    Bytes later_fragment = ethernet(0x0800, ipv4("198.51.100.1", "203.0.113.2", 6, tcp, 64, 1, 0x0010));
+    Bytes later_fragment =
+        ethernet(0x0800, ipv4("198.51.100.1", "203.0.113.2", 6, tcp, 64, 1, 0x0010));
     EXPECT_EQ(decode(LinkType::ethernet, later_fragment, p).reason, DropReason::ip_fragment);
     Bytes udp = ethernet(0x0800, ipv4("198.51.100.1", "203.0.113.2", 17, Bytes(8, 0)));
     EXPECT_EQ(decode(LinkType::ethernet, udp, p).reason, DropReason::not_tcp);
@@ -106,7 +110,8 @@ TEST(Decoder, EveryTruncationIsCountedNeverOverread) {
     for (size_t length = 0; length < frame.size(); ++length) {
         Bytes prefix(frame.begin(), frame.begin() + static_cast<std::ptrdiff_t>(length));
         DecodedPacket p;
-        DecodeResult r = decode_frame(LinkType::ethernet, prefix.data(), static_cast<uint32_t>(length), p);
+        DecodeResult r =
+            decode_frame(LinkType::ethernet, prefix.data(), static_cast<uint32_t>(length), p);
         if (length < 18) {
             EXPECT_EQ(r.reason, DropReason::truncated_l2) << length;
         } else if (length < 18 + 20) {
@@ -182,26 +187,31 @@ TEST(Decoder, MplsStackThenIpv4) {
 
 TEST(Decoder, GreAndErspanAndIpInIp) {
     Bytes inner = ethernet(0x0800, ipv4("198.51.100.7", "203.0.113.8", 6, tcp_segment(TcpSpec{})));
-    Bytes erspan2{0x10, 0x00, 0x88, 0xBE, 0, 0, 0, 1};  // S bit, sequence number
+    Bytes erspan2{0x10, 0x00, 0x88, 0xBE, 0, 0, 0, 1};     // S bit, sequence number
     append(erspan2, Bytes{0x10, 0x01, 0, 0, 0, 0, 0, 0});  // ERSPAN II header
     append(erspan2, inner);
     DecodedPacket p;
-    ASSERT_TRUE(decode(LinkType::ethernet, ethernet(0x0800, ipv4("198.51.100.1", "203.0.113.2", 47, erspan2)), p).is_tcp);
+    ASSERT_TRUE(decode(LinkType::ethernet,
+                       ethernet(0x0800, ipv4("198.51.100.1", "203.0.113.2", 47, erspan2)), p)
+                    .is_tcp);
     EXPECT_EQ(p.src.bytes[3], 7);
     EXPECT_TRUE(p.encapsulation & encapsulation_tunnel);
 
-    Bytes ipip = ipv4("198.51.100.1", "203.0.113.2", 4, ipv4("198.51.100.9", "203.0.113.10", 6, tcp_segment(TcpSpec{})));
+    Bytes ipip = ipv4("198.51.100.1", "203.0.113.2", 4,
+                      ipv4("198.51.100.9", "203.0.113.10", 6, tcp_segment(TcpSpec{})));
     ASSERT_TRUE(decode(LinkType::raw_ip, ipip, p).is_tcp);
     EXPECT_EQ(p.src.bytes[3], 9);
 
     Bytes unknown_gre{0x00, 0x00, 0x12, 0x34};
-    EXPECT_EQ(decode(LinkType::raw_ip, ipv4("198.51.100.1", "203.0.113.2", 47, unknown_gre), p).reason,
-              DropReason::unsupported_tunnel);
+    EXPECT_EQ(
+        decode(LinkType::raw_ip, ipv4("198.51.100.1", "203.0.113.2", 47, unknown_gre), p).reason,
+        DropReason::unsupported_tunnel);
 }
 
 TEST(Decoder, TunnelNestingIsBounded) {
     Bytes packet = ipv4("198.51.100.9", "203.0.113.10", 6, tcp_segment(TcpSpec{}));
-    for (int i = 0; i < 8; ++i) packet = ipv4("198.51.100.1", "203.0.113.2", 4, packet);
+    for (int i = 0; i < 8; ++i)
+        packet = ipv4("198.51.100.1", "203.0.113.2", 4, packet);
     DecodedPacket p;
     EXPECT_EQ(decode(LinkType::raw_ip, packet, p).reason, DropReason::tunnel_too_deep);
 }

@@ -47,7 +47,7 @@ struct PendingReset {
 };
 
 class FlowTracker {
-public:
+  public:
     static constexpr uint32_t max_burst = 64;
     static constexpr uint32_t outbox_capacity = 1024;
 
@@ -72,7 +72,7 @@ public:
     const FlowTable& table() const noexcept { return table_; }
     uint64_t now_ns() const noexcept { return now_ns_; }
 
-private:
+  private:
     void process_one(const DecodedPacket& p, const FlowKey& key, uint64_t hash,
                      bool src_is_lo) noexcept;
     FlowEntry& new_flow(uint32_t slot, const FlowKey& key, uint64_t hash, const DecodedPacket& p,

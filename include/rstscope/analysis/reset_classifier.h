@@ -11,9 +11,9 @@ struct ResetFacts {
     bool started_with_rst = false;  // the RST was the first packet of the flow seen
     bool orig_syn_seen = false;
     bool synack_seen = false;
-    bool established = false;       // handshake completed, or traffic both ways midstream
-    bool ack_matches_syn = false;   // a refusal acknowledging exactly the SYN (ISN + 1)
-    bool idle = false;              // idle gap at least the configured threshold
+    bool established = false;      // handshake completed, or traffic both ways midstream
+    bool ack_matches_syn = false;  // a refusal acknowledging exactly the SYN (ISN + 1)
+    bool idle = false;             // idle gap at least the configured threshold
     SeqCheck seq_check = SeqCheck::unknown;
     EvidenceSet evidence = 0;
 

@@ -11,35 +11,35 @@
 namespace rstscope {
 
 // Zeek's conn_state vocabulary (base/protocols/conn/main.zeek).
-#define RSTSCOPE_CONN_STATES(X)                                                              \
-    X(S0, "connection attempt seen, no reply")                                               \
-    X(S1, "established, not terminated")                                                     \
-    X(SF, "normal establishment and termination")                                            \
-    X(REJ, "connection attempt rejected")                                                    \
-    X(S2, "established, originator close attempt seen, no reply from responder")             \
-    X(S3, "established, responder close attempt seen, no reply from originator")             \
-    X(RSTO, "established, originator aborted with a RST")                                    \
-    X(RSTR, "established, responder sent a RST")                                             \
-    X(RSTOS0, "originator sent a SYN then a RST, no SYN-ACK seen")                           \
-    X(RSTRH, "responder sent a SYN-ACK then a RST, no SYN from the originator seen")         \
-    X(SH, "originator sent a SYN then a FIN, no SYN-ACK seen")                               \
-    X(SHR, "responder sent a SYN-ACK then a FIN, no SYN from the originator seen")           \
+#define RSTSCOPE_CONN_STATES(X)                                                      \
+    X(S0, "connection attempt seen, no reply")                                       \
+    X(S1, "established, not terminated")                                             \
+    X(SF, "normal establishment and termination")                                    \
+    X(REJ, "connection attempt rejected")                                            \
+    X(S2, "established, originator close attempt seen, no reply from responder")     \
+    X(S3, "established, responder close attempt seen, no reply from originator")     \
+    X(RSTO, "established, originator aborted with a RST")                            \
+    X(RSTR, "established, responder sent a RST")                                     \
+    X(RSTOS0, "originator sent a SYN then a RST, no SYN-ACK seen")                   \
+    X(RSTRH, "responder sent a SYN-ACK then a RST, no SYN from the originator seen") \
+    X(SH, "originator sent a SYN then a FIN, no SYN-ACK seen")                       \
+    X(SHR, "responder sent a SYN-ACK then a FIN, no SYN from the originator seen")   \
     X(OTH, "no SYN seen, midstream traffic")
 
-#define RSTSCOPE_RESET_CAUSES(X)                                                              \
-    X(refused, "RST answering a SYN: nothing listens on the port, or a firewall rejects it")  \
-    X(handshake_abort, "RST during the handshake, after the SYN-ACK")                         \
-    X(orig_abort, "the originator aborted an established connection")                         \
+#define RSTSCOPE_RESET_CAUSES(X)                                                             \
+    X(refused, "RST answering a SYN: nothing listens on the port, or a firewall rejects it") \
+    X(handshake_abort, "RST during the handshake, after the SYN-ACK")                        \
+    X(orig_abort, "the originator aborted an established connection")                        \
     X(resp_abort, "the responder aborted an established connection")                         \
-    X(after_close, "RST after a FIN: data reached a socket already closed")                   \
-    X(idle_timeout, "RST after a long idle gap: a middlebox forgot the flow")                 \
-    X(overload, "the server reset under load: zero window, error reply or a RST storm")       \
-    X(injected, "RST forged by a middlebox or an attacker")                                   \
-    X(out_of_window, "RST the receiver must ignore (RFC 5961): blind attack or stale stack")  \
+    X(after_close, "RST after a FIN: data reached a socket already closed")                  \
+    X(idle_timeout, "RST after a long idle gap: a middlebox forgot the flow")                \
+    X(overload, "the server reset under load: zero window, error reply or a RST storm")      \
+    X(injected, "RST forged by a middlebox or an attacker")                                  \
+    X(out_of_window, "RST the receiver must ignore (RFC 5961): blind attack or stale stack") \
     X(unsolicited, "RST on no known flow: backscatter, scan reply or midstream start")
 
-#define RSTSCOPE_CONFIDENCES(X) \
-    X(low, "one weak signal")   \
+#define RSTSCOPE_CONFIDENCES(X)                                         \
+    X(low, "one weak signal")                                           \
     X(medium, "consistent evidence with a known false-positive source") \
     X(high, "strong, independent evidence")
 
@@ -50,23 +50,23 @@ namespace rstscope {
     X(out_of_window, "outside the receive window: the receiver must drop it")
 
 // Machine-readable facts behind a verdict; events carry them as a bit set plus a few values.
-#define RSTSCOPE_EVIDENCE(X)                                                                  \
-    X(ttl_mismatch, "the RST's TTL/hop limit differs from the sender's usual one")            \
-    X(ipid_mismatch, "the RST's IP-ID does not follow the sender's IP-ID sequence")           \
-    X(seq_exact, "RST sequence number exactly the next expected")                             \
-    X(seq_in_window, "RST sequence number inside the window, not exact")                      \
-    X(seq_out_of_window, "RST sequence number outside the window")                            \
-    X(data_after_rst, "the RST's sender kept sending data after it (injection race)")         \
-    X(rst_seq_change, "a later RST from the same side used a different sequence number")      \
-    X(rst_ack_change, "a later RST from the same side acknowledged a different number")       \
-    X(zero_window_before, "the RST's sender advertised a zero window before the RST")         \
-    X(retransmits_before, "retransmissions were seen before the RST")                         \
-    X(idle_before, "long idle gap before the RST")                                            \
-    X(payload_in_rst, "the RST carries payload, often a text reason")                         \
-    X(challenge_ack, "the receiver answered the RST with an ACK (RFC 5961 challenge)")        \
-    X(rst_storm, "the same host reset many connections within a short time")                  \
-    X(fin_before, "a FIN was seen before the RST")                                            \
-    X(rst_retransmitted, "the same RST was sent again")                                       \
+#define RSTSCOPE_EVIDENCE(X)                                                             \
+    X(ttl_mismatch, "the RST's TTL/hop limit differs from the sender's usual one")       \
+    X(ipid_mismatch, "the RST's IP-ID does not follow the sender's IP-ID sequence")      \
+    X(seq_exact, "RST sequence number exactly the next expected")                        \
+    X(seq_in_window, "RST sequence number inside the window, not exact")                 \
+    X(seq_out_of_window, "RST sequence number outside the window")                       \
+    X(data_after_rst, "the RST's sender kept sending data after it (injection race)")    \
+    X(rst_seq_change, "a later RST from the same side used a different sequence number") \
+    X(rst_ack_change, "a later RST from the same side acknowledged a different number")  \
+    X(zero_window_before, "the RST's sender advertised a zero window before the RST")    \
+    X(retransmits_before, "retransmissions were seen before the RST")                    \
+    X(idle_before, "long idle gap before the RST")                                       \
+    X(payload_in_rst, "the RST carries payload, often a text reason")                    \
+    X(challenge_ack, "the receiver answered the RST with an ACK (RFC 5961 challenge)")   \
+    X(rst_storm, "the same host reset many connections within a short time")             \
+    X(fin_before, "a FIN was seen before the RST")                                       \
+    X(rst_retransmitted, "the same RST was sent again")                                  \
     X(mptcp_reset_reason, "an MPTCP MP_TCPRST option carries the reason")
 
 enum class ConnState : uint8_t { RSTSCOPE_CONN_STATES(RSTSCOPE_ENUM_ENTRY) count };
@@ -98,14 +98,18 @@ inline constexpr std::array<std::string_view, enum_count<Evidence>> evidence_des
 template <class E>
 constexpr std::string_view name_of(E value) noexcept {
     if constexpr (std::is_same_v<E, ConnState>) return conn_state_names[static_cast<size_t>(value)];
-    if constexpr (std::is_same_v<E, ResetCause>) return reset_cause_names[static_cast<size_t>(value)];
-    if constexpr (std::is_same_v<E, Confidence>) return confidence_names[static_cast<size_t>(value)];
+    if constexpr (std::is_same_v<E, ResetCause>)
+        return reset_cause_names[static_cast<size_t>(value)];
+    if constexpr (std::is_same_v<E, Confidence>)
+        return confidence_names[static_cast<size_t>(value)];
     if constexpr (std::is_same_v<E, SeqCheck>) return seq_check_names[static_cast<size_t>(value)];
     if constexpr (std::is_same_v<E, Evidence>) return evidence_names[static_cast<size_t>(value)];
 }
 
 using EvidenceSet = uint32_t;
 static_assert(enum_count<Evidence> <= 32);
-constexpr EvidenceSet evidence_bit(Evidence e) noexcept { return EvidenceSet{1} << static_cast<unsigned>(e); }
+constexpr EvidenceSet evidence_bit(Evidence e) noexcept {
+    return EvidenceSet{1} << static_cast<unsigned>(e);
+}
 
 }  // namespace rstscope

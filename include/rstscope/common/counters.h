@@ -15,44 +15,44 @@
 namespace rstscope {
 
 // Packets that were not analysed, by reason. Each is a counted drop: nothing is dropped silently.
-#define RSTSCOPE_DROP_REASONS(X)                                                                 \
+#define RSTSCOPE_DROP_REASONS(X)                                                                \
     X(not_ip, "frame carries neither IPv4 nor IPv6 (ARP, LLDP, STP, ...)")                      \
-    X(not_tcp, "IP packet whose transport is not TCP (UDP, ICMP, ...)")                          \
-    X(ip_fragment, "IP fragment: TCP is not reassembled, the fragment is skipped")               \
-    X(truncated_l2, "frame ends inside the link, VLAN, MPLS or tunnel header")                   \
-    X(truncated_ip, "frame ends inside the IPv4 or IPv6 header or its extension headers")        \
-    X(truncated_tcp, "frame ends inside the TCP header (before its options end)")                \
-    X(bad_ip_version, "IP version nibble is neither 4 nor 6")                                    \
-    X(bad_ipv4_header_length, "IPv4 IHL below 5 or beyond the total length")                     \
-    X(bad_ip_total_length, "IP total or payload length smaller than the headers it must hold")   \
-    X(bad_ipv6_extension, "IPv6 extension header chain malformed or longer than supported")      \
-    X(bad_tcp_data_offset, "TCP data offset below 5 or beyond the IP payload")                   \
-    X(bad_tcp_flags, "impossible flag combination (SYN with RST): counted, not analysed")        \
-    X(tunnel_too_deep, "encapsulation nested deeper than the decoder follows")                   \
+    X(not_tcp, "IP packet whose transport is not TCP (UDP, ICMP, ...)")                         \
+    X(ip_fragment, "IP fragment: TCP is not reassembled, the fragment is skipped")              \
+    X(truncated_l2, "frame ends inside the link, VLAN, MPLS or tunnel header")                  \
+    X(truncated_ip, "frame ends inside the IPv4 or IPv6 header or its extension headers")       \
+    X(truncated_tcp, "frame ends inside the TCP header (before its options end)")               \
+    X(bad_ip_version, "IP version nibble is neither 4 nor 6")                                   \
+    X(bad_ipv4_header_length, "IPv4 IHL below 5 or beyond the total length")                    \
+    X(bad_ip_total_length, "IP total or payload length smaller than the headers it must hold")  \
+    X(bad_ipv6_extension, "IPv6 extension header chain malformed or longer than supported")     \
+    X(bad_tcp_data_offset, "TCP data offset below 5 or beyond the IP payload")                  \
+    X(bad_tcp_flags, "impossible flag combination (SYN with RST): counted, not analysed")       \
+    X(tunnel_too_deep, "encapsulation nested deeper than the decoder follows")                  \
     X(unsupported_tunnel, "GRE or other encapsulation whose payload the decoder does not know") \
     X(unsupported_link, "pcap record of a link type the decoder does not know")
 
 // Everything else a worker counts: volumes, anomalies that do not stop analysis, flow table and
 // event-path health.
-#define RSTSCOPE_WORKER_COUNTERS(X)                                                              \
-    X(packets, "frames received by this worker")                                                 \
-    X(bytes, "frame bytes received (as captured)")                                               \
-    X(tcp_packets, "TCP segments decoded")                                                       \
-    X(ipv6_packets, "TCP segments over IPv6")                                                    \
-    X(vlan_packets, "TCP segments carrying at least one 802.1Q/802.1ad tag")                     \
-    X(mpls_packets, "TCP segments inside an MPLS label stack")                                   \
-    X(tunnel_packets, "TCP segments found inside GRE, ERSPAN or IP-in-IP")                       \
-    X(rst_packets, "TCP segments with RST set (every one, including repeats)")                   \
-    X(payload_truncated, "TCP segments whose payload was cut by the capture snap length")        \
-    X(tcp_option_malformed, "TCP option list malformed: options ignored, segment analysed")      \
-    X(flows_created, "flow entries created")                                                     \
-    X(flows_expired, "flow entries expired after their idle timeout")                            \
-    X(flows_evicted, "live flow entries evicted because both candidate buckets were full")       \
-    X(reset_connections, "connections with at least one RST (one event each)")                  \
-    X(events_emitted, "reset events handed to the event ring")                                   \
-    X(events_ring_full, "reset events dropped because the ring to management was full")          \
-    X(linger_queue_full, "events written early because the linger queue was full")              \
-    X(dispatch_ring_full, "packets dropped because a peer worker's dispatch ring was full")    \
+#define RSTSCOPE_WORKER_COUNTERS(X)                                                         \
+    X(packets, "frames received by this worker")                                            \
+    X(bytes, "frame bytes received (as captured)")                                          \
+    X(tcp_packets, "TCP segments decoded")                                                  \
+    X(ipv6_packets, "TCP segments over IPv6")                                               \
+    X(vlan_packets, "TCP segments carrying at least one 802.1Q/802.1ad tag")                \
+    X(mpls_packets, "TCP segments inside an MPLS label stack")                              \
+    X(tunnel_packets, "TCP segments found inside GRE, ERSPAN or IP-in-IP")                  \
+    X(rst_packets, "TCP segments with RST set (every one, including repeats)")              \
+    X(payload_truncated, "TCP segments whose payload was cut by the capture snap length")   \
+    X(tcp_option_malformed, "TCP option list malformed: options ignored, segment analysed") \
+    X(flows_created, "flow entries created")                                                \
+    X(flows_expired, "flow entries expired after their idle timeout")                       \
+    X(flows_evicted, "live flow entries evicted because both candidate buckets were full")  \
+    X(reset_connections, "connections with at least one RST (one event each)")              \
+    X(events_emitted, "reset events handed to the event ring")                              \
+    X(events_ring_full, "reset events dropped because the ring to management was full")     \
+    X(linger_queue_full, "events written early because the linger queue was full")          \
+    X(dispatch_ring_full, "packets dropped because a peer worker's dispatch ring was full") \
     X(tx_dropped, "inline mode: packets the peer port did not accept for transmission")
 
 #define RSTSCOPE_ENUM_ENTRY(name, description) name,
@@ -91,11 +91,12 @@ struct alignas(64) WorkerCounters {
     }
     uint64_t total_drops() const noexcept {
         uint64_t sum = 0;
-        for (const auto& d : drops) sum += d.load(std::memory_order_relaxed);
+        for (const auto& d : drops)
+            sum += d.load(std::memory_order_relaxed);
         return sum;
     }
 
-private:
+  private:
     template <class E>
     static constexpr size_t index(E e) noexcept {
         return static_cast<size_t>(e);

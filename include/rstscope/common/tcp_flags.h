@@ -16,8 +16,16 @@ inline constexpr uint8_t cwr = 0x80;
 
 namespace rstscope {
 // Sequence-space comparisons modulo 2^32 (RFC 9293 section 3.4).
-inline bool seq_lt(uint32_t a, uint32_t b) { return static_cast<int32_t>(a - b) < 0; }
-inline bool seq_le(uint32_t a, uint32_t b) { return static_cast<int32_t>(a - b) <= 0; }
-inline bool seq_gt(uint32_t a, uint32_t b) { return static_cast<int32_t>(a - b) > 0; }
-inline bool seq_ge(uint32_t a, uint32_t b) { return static_cast<int32_t>(a - b) >= 0; }
+inline bool seq_lt(uint32_t a, uint32_t b) {
+    return static_cast<int32_t>(a - b) < 0;
+}
+inline bool seq_le(uint32_t a, uint32_t b) {
+    return static_cast<int32_t>(a - b) <= 0;
+}
+inline bool seq_gt(uint32_t a, uint32_t b) {
+    return static_cast<int32_t>(a - b) > 0;
+}
+inline bool seq_ge(uint32_t a, uint32_t b) {
+    return static_cast<int32_t>(a - b) >= 0;
+}
 }  // namespace rstscope

@@ -11,7 +11,7 @@ namespace rstscope {
 inline constexpr uint8_t tcp_wscale_absent = 0xFF;
 
 struct TcpOptions {
-    uint16_t mss = 0;                       // 0: absent
+    uint16_t mss = 0;                          // 0: absent
     uint8_t window_scale = tcp_wscale_absent;  // RFC 7323 shift count, clamped to 14
     bool sack_permitted = false;
     bool has_timestamps = false;
@@ -30,14 +30,14 @@ struct DecodedPacket {
     uint16_t vlan_outer = vlan_none;
     uint16_t vlan_inner = vlan_none;
     IpFamily family = IpFamily::v4;
-    uint8_t ttl = 0;           // IPv4 TTL or IPv6 hop limit
+    uint8_t ttl = 0;  // IPv4 TTL or IPv6 hop limit
     uint8_t tcp_flags = 0;
-    bool has_ip_id = false;    // IPv4 only (IPv6 has no identification outside fragments)
+    bool has_ip_id = false;  // IPv4 only (IPv6 has no identification outside fragments)
     bool dont_fragment = false;
     uint16_t ip_id = 0;
     uint32_t seq = 0;
     uint32_t ack = 0;
-    uint16_t window = 0;       // raw, unscaled
+    uint16_t window = 0;            // raw, unscaled
     uint16_t payload_captured = 0;  // payload bytes present in the buffer
     uint32_t payload_length = 0;    // payload bytes on the wire, from the IP lengths
     const uint8_t* payload = nullptr;

@@ -18,11 +18,11 @@ namespace rstscope {
 
 // Link types the decoder reads, numbered as libpcap's LINKTYPE_* values in capture files.
 enum class LinkType : uint16_t {
-    null_bsd = 0,      // 4-byte address family in the capturing host's byte order
+    null_bsd = 0,  // 4-byte address family in the capturing host's byte order
     ethernet = 1,
-    raw_ip = 101,      // no link header: IPv4 or IPv6 by version nibble
-    loop = 108,        // OpenBSD loopback: 4-byte address family in network order
-    linux_sll = 113,   // Linux "cooked" capture v1
+    raw_ip = 101,     // no link header: IPv4 or IPv6 by version nibble
+    loop = 108,       // OpenBSD loopback: 4-byte address family in network order
+    linux_sll = 113,  // Linux "cooked" capture v1
     ipv4 = 228,
     ipv6 = 229,
     linux_sll2 = 276,  // Linux "cooked" capture v2

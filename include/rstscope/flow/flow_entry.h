@@ -33,9 +33,9 @@ static_assert(sizeof(FlowKey) == 44);
 namespace direction_bit {
 inline constexpr uint8_t seq_known = 0x01;
 inline constexpr uint8_t ack_known = 0x02;
-inline constexpr uint8_t ttl_varied = 0x04;      // TTL changed between non-RST packets
-inline constexpr uint8_t zero_window = 0x08;     // advertised a zero window at least once
-inline constexpr uint8_t retransmitted = 0x10;   // sent payload already sent before
+inline constexpr uint8_t ttl_varied = 0x04;     // TTL changed between non-RST packets
+inline constexpr uint8_t zero_window = 0x08;    // advertised a zero window at least once
+inline constexpr uint8_t retransmitted = 0x10;  // sent payload already sent before
 inline constexpr uint8_t sent_fin = 0x20;
 inline constexpr uint8_t sent_rst = 0x40;
 inline constexpr uint8_t window_known = 0x80;
@@ -52,8 +52,8 @@ struct DirectionState {
     uint8_t window_scale;  // from this side's SYN, tcp_wscale_absent when none
     uint8_t ttl_usual;     // TTL/hop limit of this side's first packet
     uint8_t flags_seen;
-    uint8_t bits;          // direction_bit::*
-    uint8_t ip_id_steps;   // consecutive small positive IP-ID increments (a counter-based sender)
+    uint8_t bits;         // direction_bit::*
+    uint8_t ip_id_steps;  // consecutive small positive IP-ID increments (a counter-based sender)
     uint8_t padding[3];
 };
 static_assert(sizeof(DirectionState) == 32);
@@ -62,13 +62,13 @@ enum class Lifecycle : uint8_t { half_open, established, closed };
 
 // Bits of FlowEntry::flags.
 namespace flow_bit {
-inline constexpr uint8_t orig_is_hi = 0x01;       // the originator is the key's hi endpoint
+inline constexpr uint8_t orig_is_hi = 0x01;  // the originator is the key's hi endpoint
 inline constexpr uint8_t orig_guessed = 0x02;
 inline constexpr uint8_t started_with_rst = 0x04;  // the first packet seen was a RST
 inline constexpr uint8_t event_pending = 0x08;     // a reset event waits in the linger queue
 inline constexpr uint8_t event_done = 0x10;        // this connection's reset event was written
 inline constexpr uint8_t synack_seen = 0x20;
-inline constexpr uint8_t handshake_acked = 0x40;   // the originator acknowledged the SYN-ACK
+inline constexpr uint8_t handshake_acked = 0x40;  // the originator acknowledged the SYN-ACK
 inline constexpr uint8_t orig_syn_seen = 0x80;
 }  // namespace flow_bit
 
@@ -86,8 +86,8 @@ struct alignas(64) FlowEntry {
     uint32_t last_gap_ms;      // silence before the latest packet
     uint32_t previous_gap_ms;  // silence before the packet before it
     uint32_t rst_count;
-    uint32_t pending_slot;     // linger-queue slot while flow_bit::event_pending
-    uint8_t flags;             // flow_bit::*
+    uint32_t pending_slot;  // linger-queue slot while flow_bit::event_pending
+    uint8_t flags;          // flow_bit::*
     Lifecycle lifecycle;
     uint8_t padding[18];
 

@@ -19,7 +19,7 @@ namespace rstscope {
 FlowKey flow_key_of(const DecodedPacket& packet, bool& src_is_lo) noexcept;
 
 class FlowTable {
-public:
+  public:
     static constexpr uint32_t ways = 8;
     static constexpr uint32_t no_slot = UINT32_MAX;
 
@@ -58,7 +58,7 @@ public:
     uint32_t size() const noexcept { return size_; }
     size_t memory_bytes() const noexcept { return bytes_; }
 
-private:
+  private:
     static uint32_t signature(uint64_t hash) noexcept;
     uint32_t primary_bucket(uint64_t hash) const noexcept;
     uint32_t secondary_bucket(uint64_t hash) const noexcept;

@@ -16,15 +16,15 @@
 
 namespace rstscope {
 
-#define RSTSCOPE_MANAGEMENT_COUNTERS(X)                                                       \
-    X(events_received, "reset events taken from the worker rings")                          \
-    X(events_logged, "reset events written to the event log")                               \
-    X(log_write_errors, "event log writes that failed (disk full, closed pipe)")           \
+#define RSTSCOPE_MANAGEMENT_COUNTERS(X)                                                        \
+    X(events_received, "reset events taken from the worker rings")                             \
+    X(events_logged, "reset events written to the event log")                                  \
+    X(log_write_errors, "event log writes that failed (disk full, closed pipe)")               \
     X(storm_upgrades, "aborts reclassified as overload because their host was in a RST storm") \
-    X(control_requests, "requests answered on the control socket")                          \
-    X(control_bad_requests, "control requests refused as malformed or unknown")             \
-    X(control_clients_refused, "control connections refused: too many clients")             \
-    X(rx_missed, "packets the NIC or vdev dropped before rstscope saw them (imissed)")      \
+    X(control_requests, "requests answered on the control socket")                             \
+    X(control_bad_requests, "control requests refused as malformed or unknown")                \
+    X(control_clients_refused, "control connections refused: too many clients")                \
+    X(rx_missed, "packets the NIC or vdev dropped before rstscope saw them (imissed)")         \
     X(rx_errors, "receive errors reported by the ports (ierrors, rx_nombuf)")
 
 enum class ManagementCounter : uint8_t { RSTSCOPE_MANAGEMENT_COUNTERS(RSTSCOPE_ENUM_ENTRY) count };
@@ -39,7 +39,7 @@ inline constexpr std::array<std::string_view, management_counter_count>
 // its last: an event is judged on the resets by the same host within its window on both sides.
 // Memory is bounded: past `max_pending` events the oldest are judged early.
 class StormWindow {
-public:
+  public:
     struct Judged {
         ResetEvent event;
         std::string host;  // the resetting host, as text
@@ -55,7 +55,7 @@ public:
     std::vector<Judged> release(uint64_t now_ns, bool everything = false);
     size_t pending() const { return pending_.size(); }
 
-private:
+  private:
     struct Pending {
         ResetEvent event;
         std::string host;
@@ -68,14 +68,14 @@ private:
 };
 
 class ResetStatistics {
-public:
+  public:
     void record(const ResetEvent& event, const std::string& resetting_host);
     uint64_t by_cause(ResetCause c) const { return causes_[static_cast<size_t>(c)]; }
     uint64_t by_state(ConnState s) const { return states_[static_cast<size_t>(s)]; }
     uint64_t total() const { return total_; }
     std::vector<std::pair<std::string, uint64_t>> top_hosts(size_t n) const;
 
-private:
+  private:
     std::array<uint64_t, enum_count<ResetCause>> causes_{};
     std::array<uint64_t, enum_count<ConnState>> states_{};
     std::map<std::string, uint64_t> hosts_;
