@@ -35,6 +35,7 @@ class CaptureClock {
     bool open(const std::string& path, std::string& error);
     // The next record's time in ns since the epoch; the last time again past the end.
     uint64_t next_ns() noexcept;
+    uint64_t last_ns() const noexcept { return last_ns_; }
 
   private:
     struct pcap* handle_ = nullptr;

@@ -37,8 +37,10 @@ class WorkerLoop {
                 if (n) handle(mbufs_, n, false);
                 got += n;
             }
-            ctx_.tracker->advance(now_ns());
+            uint64_t now = now_ns();
+            ctx_.tracker->advance(now);
             hand_over_events();
+            publish_progress(now);
             if (run_.capture && reader && !input_done && capture_exhausted(received)) {
                 input_done = true;
                 run_.readers_done.fetch_add(1, std::memory_order_release);
@@ -100,6 +102,22 @@ class WorkerLoop {
             }
             start = end;
         }
+    }
+
+    // A worker with nothing waiting and nothing queued for it can vouch for the capture's current
+    // time, not only for the packets it happened to get: otherwise one quiet worker would hold
+    // back every storm verdict.
+    void publish_progress(uint64_t now) noexcept {
+        uint64_t progress = now;
+        if (run_.capture) {
+            if (ctx_.capture_clock)
+                run_.capture_now_ns.store(ctx_.capture_clock->last_ns(), std::memory_order_relaxed);
+            bool idle = !ctx_.tracker->has_pending() &&
+                        (ctx_.dispatch.empty() || rte_ring_empty(ctx_.dispatch[ctx_.id]));
+            if (idle)
+                progress = std::max(progress, run_.capture_now_ns.load(std::memory_order_relaxed));
+        }
+        ctx_.progress_ns.store(progress, std::memory_order_release);
     }
 
     void stamp(rte_mbuf* m, uint64_t ts_ns) const noexcept {

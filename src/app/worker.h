@@ -20,11 +20,12 @@ namespace rstscope {
 
 // Shared by all workers and management; written at setup, then only through the atomics.
 struct RunControl {
-    std::atomic<bool> stop{false};          // signal or fatal error: finish now
-    std::atomic<unsigned> readers_done{0};  // workers whose queues reached the end of the capture
-    unsigned readers = 0;                   // workers that poll at least one queue
-    bool capture = false;                   // offline: the input ends, time is packet time
-    uint64_t capture_packets = 0;           // records in the capture (from the probe)
+    std::atomic<bool> stop{false};            // signal or fatal error: finish now
+    std::atomic<unsigned> readers_done{0};    // workers whose queues reached the end of the capture
+    unsigned readers = 0;                     // workers that poll at least one queue
+    bool capture = false;                     // offline: the input ends, time is packet time
+    uint64_t capture_packets = 0;             // records in the capture (from the probe)
+    std::atomic<uint64_t> capture_now_ns{0};  // time of the latest record read (captures)
     LinkType link = LinkType::ethernet;
     const PortPlan* plan = nullptr;
     bool inline_mode = false;
@@ -43,6 +44,9 @@ struct alignas(64) WorkerContext {
     EventRing* events = nullptr;
     std::vector<rte_ring*> dispatch;  // [worker] → its inbound ring; empty when not dispatching
     CaptureClock* capture_clock = nullptr;  // the worker reading an offline capture
+    // No event this worker writes from now on has a RST older than progress_ns - linger: the
+    // watermark management judges RST storms by. Written once per poll.
+    std::atomic<uint64_t> progress_ns{0};
     std::atomic<bool> finished{false};
 };
 

@@ -16,13 +16,6 @@ constexpr uint32_t dequeue_batch = 256;
 // halved that worker's rate in a prototype (12.9 → 5.5 Mpps).
 constexpr long max_idle_sleep_ns = 1'000'000;
 
-uint64_t wall_clock_ns() {
-    timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    return static_cast<uint64_t>(now.tv_sec) * 1'000'000'000ull +
-           static_cast<uint64_t>(now.tv_nsec);
-}
-
 void bump(std::array<uint64_t, management_counter_count>& c, ManagementCounter which,
           uint64_t n = 1) {
     c[static_cast<size_t>(which)] += n;
@@ -44,7 +37,6 @@ void Management::receive(const ResetEvent& event) {
     bump(counters_, ManagementCounter::events_received);
     IpAddress resetter = event.rst_by_orig ? event.orig_h : event.resp_h;
     storms_.add(event, ip_text(resetter, event.family));
-    newest_ts_ns_ = std::max(newest_ts_ns_, event.ts_ns);
 }
 
 // Storms are a verdict about many connections, so only management, which sees every worker's
@@ -70,9 +62,16 @@ void Management::write(StormWindow::Judged& judged) {
 }
 
 void Management::release(bool everything) {
-    // Captures run on packet time; live traffic on the wall clock, which event times follow.
-    uint64_t now = run_.capture ? newest_ts_ns_ : wall_clock_ns();
-    auto judged = storms_.release(now, everything);
+    // Judge only events no earlier event can still follow: the slowest worker's progress, less
+    // the linger window its waiting resets may still spend.
+    uint64_t watermark = UINT64_MAX;
+    for (WorkerContext* w : workers_) {
+        if (w->finished.load(std::memory_order_acquire)) continue;
+        watermark = std::min(watermark, w->progress_ns.load(std::memory_order_acquire));
+    }
+    uint64_t linger_ns = static_cast<uint64_t>(options_.linger_s * 1e9);
+    watermark = watermark > linger_ns ? watermark - linger_ns : 0;
+    auto judged = storms_.release(watermark, everything);
     for (auto& j : judged)
         write(j);
     if (!judged.empty()) std::fflush(log_);

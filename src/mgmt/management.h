@@ -34,7 +34,6 @@ class Management {
     void receive(const ResetEvent& event);
     void write(StormWindow::Judged& judged);
     void release(bool everything);
-    uint64_t newest_ts_ns_ = 0;
     std::string answer(std::string_view request);
 
     const Options& options_;

@@ -1,6 +1,7 @@
 #include "rstscope/mgmt/stats.h"
 
 #include <algorithm>
+#include <cstring>
 #include <iterator>
 
 #include <fmt/format.h>
@@ -11,13 +12,16 @@ namespace rstscope {
 
 void StormWindow::add(const ResetEvent& event, std::string host) {
     times_[host].insert(event.ts_ns);
-    pending_.push_back({event, std::move(host)});
+    Order order{event.ts_ns, {}, event.orig_p, {}, event.resp_p};
+    std::memcpy(std::get<1>(order).data(), event.orig_h.bytes, 16);
+    std::memcpy(std::get<3>(order).data(), event.resp_h.bytes, 16);
+    pending_.emplace(order, Pending{event, std::move(host)});
 }
 
 std::vector<StormWindow::Judged> StormWindow::release(uint64_t now_ns, bool everything) {
     std::vector<Judged> out;
     while (!pending_.empty()) {
-        Pending& next = pending_.front();
+        Pending& next = pending_.begin()->second;
         bool due =
             everything || pending_.size() > max_pending_ || next.event.ts_ns + window_ns_ < now_ns;
         if (!due) break;
@@ -30,10 +34,10 @@ std::vector<StormWindow::Judged> StormWindow::release(uint64_t now_ns, bool ever
              it != times.end() && *it <= to && in_window < threshold_; ++it)
             ++in_window;
         out.push_back({next.event, next.host, in_window >= threshold_});
-        // Times before this window cannot matter to later events (they arrive in near time order).
+        // Events are judged in time order: times before this window matter to none still waiting.
         times.erase(times.begin(), times.lower_bound(from));
         if (times.empty()) times_.erase(next.host);
-        pending_.pop_front();
+        pending_.erase(pending_.begin());
     }
     if (pending_.empty()) times_.clear();
     return out;

@@ -7,6 +7,7 @@ usage: run_live.py RSTSCOPE RSTSCOPECTL WORKDIR SCENARIO_PCAP
    application abort (SO_LINGER 0) made here, logs both with the right verdict, answers `stats`,
    `ping` and garbage on its control socket, and stops cleanly on SIGTERM (exit 0, socket removed).
 2. Inline mode: every packet of a capture is forwarded (written to --pcap-out), none lost.
+3. Two workers (software redistribution on a one-queue vdev) write exactly the events of one.
 Prints one line per check and `N passed, N failed`; exit 1 on any failure. Every wait is bounded.
 """
 import json
@@ -172,6 +173,24 @@ def inline(rstscope, workdir, pcap):
           f"rc={p.returncode} in={count(pcap)} out={count(out_pcap) if os.path.exists(out_pcap) else None} {p.stderr.strip()[-200:]}")
 
 
+def two_workers(rstscope, workdir, pcap):
+    """Two workers on a single-queue vdev redistribute by the symmetric flow hash: the verdicts,
+    storms included, must be exactly those of one worker (events are written in time order)."""
+    logs = []
+    for workers in (1, 2):
+        log = os.path.join(workdir, f"workers{workers}.jsonl")
+        if os.path.exists(log):
+            os.unlink(log)
+        p = subprocess.run([rstscope, "--pcap", pcap, "--workers", str(workers), "--log", log,
+                            "--control", "none", "--quiet", "--config", os.devnull],
+                           capture_output=True, text=True, timeout=120)
+        with open(log) if os.path.exists(log) else open(os.devnull) as f:
+            logs.append((p.returncode, f.read()))
+    same = logs[0][0] == 0 and logs[1][0] == 0 and logs[0][1] == logs[1][1] and logs[0][1]
+    check("workers: 2 workers write exactly the events of 1", bool(same),
+          f"rc={logs[0][0]},{logs[1][0]} lines={logs[0][1].count(chr(10))},{logs[1][1].count(chr(10))}")
+
+
 def main():
     if len(sys.argv) != 5:
         print(__doc__, file=sys.stderr)
@@ -183,6 +202,7 @@ def main():
     else:
         live(rstscope, rstscopectl, workdir)
     inline(rstscope, workdir, pcap)
+    two_workers(rstscope, workdir, pcap)
     failed = results.count(False)
     print(f"{len(results) - failed} passed, {failed} failed")
     return 1 if failed else 0

@@ -65,6 +65,8 @@ class FlowTracker {
     // remain (end of capture, shutdown).
     bool flush_pending(uint32_t limit) noexcept;
 
+    bool has_pending() const noexcept { return pending_head_ != pending_tail_; }
+
     const ResetEvent* events() const noexcept { return outbox_.get(); }
     uint32_t event_count() const noexcept { return outbox_count_; }
     void clear_events() noexcept { outbox_count_ = 0; }

@@ -8,6 +8,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -46,12 +47,12 @@ class StormWindow {
         bool storm;
     };
 
-    StormWindow(uint32_t threshold, uint64_t window_ns, size_t max_pending = 1u << 20)
+    StormWindow(uint32_t threshold, uint64_t window_ns, size_t max_pending = 1u << 18)
         : threshold_(threshold), window_ns_(window_ns), max_pending_(max_pending) {}
 
     void add(const ResetEvent& event, std::string host);
-    // Judges and hands out (in arrival order) the events whose window closed before `now_ns`;
-    // every event when `everything` (end of input).
+    // Judges and hands out, in time order, the events whose window closed before `now_ns` (a
+    // time before which no further event can arrive); every event when `everything`.
     std::vector<Judged> release(uint64_t now_ns, bool everything = false);
     size_t pending() const { return pending_.size(); }
 
@@ -63,7 +64,11 @@ class StormWindow {
     uint32_t threshold_;
     uint64_t window_ns_;
     size_t max_pending_;
-    std::deque<Pending> pending_;
+    // By RST time, then by connection, so the log's order does not depend on which worker was
+    // faster: one worker or several write the same file.
+    using Order =
+        std::tuple<uint64_t, std::array<uint8_t, 16>, uint16_t, std::array<uint8_t, 16>, uint16_t>;
+    std::multimap<Order, Pending> pending_;
     std::map<std::string, std::multiset<uint64_t>> times_;  // per host
 };
 
