@@ -3,7 +3,7 @@
 
 usage: run_live.py RSTSCOPE RSTSCOPECTL WORKDIR SCENARIO_PCAP
 
-1. Live capture on the loopback interface: rstscope --iface lo sees a refused connection and an
+1. Live capture on the loopback interface, then on a veth pair to a network namespace: rstscope --iface lo sees a refused connection and an
    application abort (SO_LINGER 0) made here, logs both with the right verdict, answers `stats`,
    `ping` and garbage on its control socket, and stops cleanly on SIGTERM (exit 0, socket removed).
 2. Inline mode: every packet of a capture is forwarded (written to --pcap-out), none lost.
@@ -50,21 +50,38 @@ def raw_request(sock, payload):
     return data.decode("utf-8", "replace").strip()
 
 
-def closed_port():
+def closed_port(address="127.0.0.1"):
     s = socket.socket()
-    s.bind(("127.0.0.1", 0))
+    s.bind((address, 0))
     port = s.getsockname()[1]
     s.close()
     return port
 
 
-def live(rstscope, rstscopectl, workdir):
-    sock = os.path.join(workdir, "control.sock")
-    log = os.path.join(workdir, "live.jsonl")
+ABORT_SERVER = """
+import socket, struct, sys
+server = socket.socket()
+server.bind((sys.argv[1], 0))
+server.listen(1)
+print(server.getsockname()[1], flush=True)
+server.settimeout(10)
+conn, _ = server.accept()
+conn.settimeout(5)
+conn.recv(100)
+conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+conn.close()
+"""
+
+
+def live(rstscope, rstscopectl, workdir, iface="lo", target="127.0.0.1", label="live",
+         server_prefix=()):
+    server_prefix = list(server_prefix)
+    sock = os.path.join(workdir, f"{label}.sock")
+    log = os.path.join(workdir, f"{label}.jsonl")
     for path in (sock, log):
         if os.path.exists(path):
             os.unlink(path)
-    proc = subprocess.Popen([rstscope, "--iface", "lo", "--control", sock, "--log", log,
+    proc = subprocess.Popen([rstscope, "--iface", iface, "--control", sock, "--log", log,
                              "--linger", "0.3", "--config", os.devnull],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -74,37 +91,32 @@ def live(rstscope, rstscopectl, workdir):
         if not os.path.exists(sock):
             proc.kill()
             out, err = proc.communicate(timeout=10)
-            check("live: control socket appears", False, err.strip()[-300:])
+            check(f"{label}: control socket appears", False, err.strip()[-300:])
             return
         rc, out, _ = ctl(rstscopectl, sock, "--json", "ping")
         check("control: ping", rc == 0 and json.loads(out) == {"pong": True}, out)
         time.sleep(1.0)  # the capture is open before the socket, but let the vdev settle
 
-        refused_port = closed_port()
+        refused_port = closed_port()  # free here; nothing listens on it at the target either
         c = socket.socket()
         c.settimeout(5)
         try:
-            c.connect(("127.0.0.1", refused_port))
+            c.connect((target, refused_port))
         except ConnectionRefusedError:
             pass
         c.close()
 
-        server = socket.socket()
-        server.bind(("127.0.0.1", 0))
-        server.listen(1)
-        server_port = server.getsockname()[1]
+        # The aborting server runs where `target` lives (a namespace for the veth case).
+        server = subprocess.Popen(server_prefix + [sys.executable, "-c", ABORT_SERVER, target],
+                                  stdout=subprocess.PIPE, text=True)
+        server_port = int(server.stdout.readline())
         client = socket.socket()
         client.settimeout(5)
-        client.connect(("127.0.0.1", server_port))
-        conn, _ = server.accept()
+        client.connect((target, server_port))
         client.sendall(b"GET / HTTP/1.0\r\n\r\n")
-        time.sleep(0.2)
-        conn.recv(100)
-        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        conn.close()  # abortive close: the server sends a RST
+        server.wait(timeout=10)  # it reads the request, then closes with SO_LINGER 0: a RST
         time.sleep(0.2)
         client.close()
-        server.close()
 
         events = []
         deadline = time.time() + 15
@@ -118,10 +130,10 @@ def live(rstscope, rstscopectl, workdir):
             time.sleep(0.2)
         by_port = {e["resp_p"]: e for e in events}
         e = by_port.get(refused_port)
-        check("live: refused connection", e is not None and e["cause"] == "refused" and
+        check(f"{label}: refused connection", e is not None and e["cause"] == "refused" and
               e["conn_state"] == "REJ" and e["rst_count"] == 1, json.dumps(e))
         e = by_port.get(server_port)
-        check("live: server abort", e is not None and e["cause"] == "resp_abort" and
+        check(f"{label}: server abort", e is not None and e["cause"] == "resp_abort" and
               e["conn_state"] == "RSTR" and e["rst_by"] == "resp" and e["seq_check"] == "exact",
               json.dumps(e))
 
@@ -145,11 +157,46 @@ def live(rstscope, rstscopectl, workdir):
         except subprocess.TimeoutExpired:
             proc.kill()
             out, err = proc.communicate()
-            check("live: stops on SIGTERM within 20 s", False)
+            check(f"{label}: stops on SIGTERM within 20 s", False)
             return
-    check("live: exit 0 after SIGTERM", proc.returncode == 0, err.strip()[-300:])
-    check("live: summary printed", "rstscope summary" in err)
-    check("live: control socket removed", not os.path.exists(sock))
+    check(f"{label}: exit 0 after SIGTERM", proc.returncode == 0, err.strip()[-300:])
+    check(f"{label}: summary printed", "rstscope summary" in err)
+    check(f"{label}: control socket removed", not os.path.exists(sock))
+
+
+NAMESPACE = "rstscope-test-peer"
+HOST_IF, PEER_IF = "rstscope-h0", "rstscope-p0"
+HOST_ADDR, PEER_ADDR = "198.51.100.1", "198.51.100.2"
+
+
+def veth(rstscope, rstscopectl, workdir):
+    """A real second host: a network namespace behind a veth pair, captured with net_af_packet on
+    the host's end. Everything created here is removed, whatever happens."""
+    def ip(*args):
+        return subprocess.run(["ip", *args], capture_output=True, text=True, timeout=20)
+
+    ip("netns", "del", NAMESPACE)  # left over from an interrupted run
+    ip("link", "del", HOST_IF)
+    try:
+        steps = [("netns", "add", NAMESPACE),
+                 ("link", "add", HOST_IF, "type", "veth", "peer", "name", PEER_IF),
+                 ("link", "set", PEER_IF, "netns", NAMESPACE),
+                 ("addr", "add", HOST_ADDR + "/24", "dev", HOST_IF),
+                 ("link", "set", HOST_IF, "up"),
+                 ("-n", NAMESPACE, "addr", "add", PEER_ADDR + "/24", "dev", PEER_IF),
+                 ("-n", NAMESPACE, "link", "set", PEER_IF, "up"),
+                 ("-n", NAMESPACE, "link", "set", "lo", "up")]
+        for step in steps:
+            r = ip(*step)
+            if r.returncode != 0:
+                print(f"SKIP veth: cannot set up a network namespace here (ip {' '.join(step)}: "
+                      f"{r.stderr.strip()}); the same path is covered on lo")
+                return
+        live(rstscope, rstscopectl, workdir, iface=HOST_IF, target=PEER_ADDR, label="veth",
+             server_prefix=["ip", "netns", "exec", NAMESPACE])
+    finally:
+        ip("link", "del", HOST_IF)
+        ip("netns", "del", NAMESPACE)
 
 
 def inline(rstscope, workdir, pcap):
@@ -201,6 +248,7 @@ def main():
         print("SKIP live capture needs root (packet socket on lo)")
     else:
         live(rstscope, rstscopectl, workdir)
+        veth(rstscope, rstscopectl, workdir)
     inline(rstscope, workdir, pcap)
     two_workers(rstscope, workdir, pcap)
     failed = results.count(False)
