@@ -20,6 +20,8 @@ import shlex
 import subprocess
 import sys
 
+from event_log import exit_problem, read_events
+
 TIMEOUT_S = 60
 
 # The event contract: what every logged event must carry, and the allowed values.
@@ -127,30 +129,12 @@ def check_scenario(binary, name, spec, capdir, logdir, extra_args):
     with open(os.path.join(logdir, name + ".stderr"), "w", encoding="utf-8") as f:
         f.write(proc.stderr)
     problems = []
-    if proc.returncode != 0:
-        why = f"killed by signal {-proc.returncode}" if proc.returncode < 0 else \
-            f"exit code {proc.returncode}"
-        tail = proc.stderr.strip().splitlines()[-3:]
-        problems.append(f"rstscope {why}: {' | '.join(tail)}")
+    why = exit_problem(proc)
+    if why:
+        problems.append(f"rstscope {why}")
     if "Sanitizer" in proc.stderr:
         problems.append("sanitizer report on stderr (see " + name + ".stderr)")
-    actual = []
-    if os.path.exists(log):
-        with open(log, encoding="utf-8", errors="replace") as f:
-            for i, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
-                try:
-                    ev = json.loads(line)
-                except json.JSONDecodeError as e:
-                    problems.append(f"log line {i} is not JSON ({e}): {line.strip()[:120]}")
-                    continue
-                if not isinstance(ev, dict):
-                    problems.append(f"log line {i} is not a JSON object")
-                    continue
-                actual.append(ev)
-    elif proc.returncode == 0:
-        problems.append("no log file written")
+    actual = read_events(log, problems) if (os.path.exists(log) or proc.returncode == 0) else []
 
     for ev in actual:
         for p in schema_problems(ev):

@@ -23,6 +23,8 @@ import shutil
 import subprocess
 import sys
 
+from event_log import exit_problem, read_events
+
 TIMEOUT_S = 120
 
 # Traces whose check differs from the default, and why.
@@ -65,36 +67,6 @@ def run_rstscope(binary, trace, log, summary, extra_args):
                               errors="replace"), None
     except subprocess.TimeoutExpired:
         return None, f"timed out after {TIMEOUT_S} s: {shlex.join(cmd)}"
-
-
-def exit_problem(proc):
-    if proc.returncode < 0:
-        return f"killed by signal {-proc.returncode}"
-    if proc.returncode != 0:
-        tail = proc.stderr.strip().splitlines()[-3:]
-        return f"exit code {proc.returncode}: {' | '.join(tail)}"
-    return None
-
-
-def read_events(log, problems):
-    events = []
-    if not os.path.exists(log):
-        problems.append("no event log written")
-        return events
-    with open(log, encoding="utf-8", errors="replace") as f:
-        for i, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                ev = json.loads(line)
-            except json.JSONDecodeError as e:
-                problems.append(f"log line {i} is not JSON ({e})")
-                continue
-            if isinstance(ev, dict):
-                events.append(ev)
-            else:
-                problems.append(f"log line {i} is not a JSON object")
-    return events
 
 
 def normalise_oracle(oracle, workdir, base):
