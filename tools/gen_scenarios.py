@@ -3,7 +3,8 @@
 
 usage: gen_scenarios.py OUTDIR
 
-Writes OUTDIR/<scenario>.pcap (Ethernet, microsecond pcap) and OUTDIR/expected.json:
+Writes OUTDIR/<scenario>.pcap (microsecond pcap, Ethernet unless the scenario says otherwise; a
+few scenarios write OUTDIR/<scenario>.pcapng instead) and OUTDIR/expected.json:
     {scenario: {"pcap": "<scenario>.pcap", "description": "...", "events": [{field: value}, ...]}}
 An expected event lists only the fields its scenario pins down; tests/integration/run_scenarios.py
 checks them against rstscope's JSON-lines log. Besides event fields an expected event may hold:
@@ -33,13 +34,17 @@ import struct
 import sys
 
 from scapy.layers.inet import IP, TCP
-from scapy.layers.inet6 import IPv6
-from scapy.layers.l2 import Dot1AD, Dot1Q, Ether
+from scapy.layers.inet6 import (IPv6, IPv6ExtHdrDestOpt, IPv6ExtHdrHopByHop,
+                                 IPv6ExtHdrRouting, PadN)
+from scapy.layers.l2 import CookedLinux, Dot1AD, Dot1Q, Ether
 from scapy.contrib.mpls import MPLS
 
 T0_US = 1_700_000_000 * 1_000_000  # 2023-11-14T22:13:20Z: every scenario starts here
 
 LINKTYPE_ETHERNET = 1
+LINKTYPE_LINUX_SLL = 113
+SLL_HOST = 0      # sll_pkttype: addressed to the capturing host
+SLL_OUTGOING = 4  # sll_pkttype: sent by the capturing host
 ETHER_MIN_FRAME = 60  # without FCS: shorter frames are padded on the wire, and captured so
 
 
@@ -52,14 +57,38 @@ def ts_float(us):
     return round(us / 1_000_000, 6)
 
 
-def write_pcap(path, frames):
+def write_pcap(path, frames, linktype=LINKTYPE_ETHERNET):
     """frames: list of (abs_usec, bytes). Classic pcap, microsecond resolution, snaplen 65535."""
     frames = sorted(frames, key=lambda f: f[0])  # stable: equal times keep build order
     with open(path, "wb") as f:
-        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, LINKTYPE_ETHERNET))
+        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, linktype))
         for us, data in frames:
             f.write(struct.pack("<IIII", us // 1_000_000, us % 1_000_000, len(data), len(data)))
             f.write(data)
+
+
+def pcapng_block(block_type, body):
+    """One pcapng block: type, total length, body padded to 32 bits, total length again."""
+    body += bytes(-len(body) % 4)
+    total = 12 + len(body)
+    return struct.pack("<II", block_type, total) + body + struct.pack("<I", total)
+
+
+def write_pcapng(path, frames, linktype=LINKTYPE_ETHERNET):
+    """frames as for write_pcap. One section (little-endian, length unspecified), one interface
+    with if_tsresol 9 (nanosecond timestamps, so the reader has to honour the option), one
+    Enhanced Packet Block per frame; no other options, nothing that varies between runs."""
+    frames = sorted(frames, key=lambda f: f[0])
+    shb = struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1)
+    if_tsresol = struct.pack("<HHB", 9, 1, 9) + bytes(3)  # option 9, length 1, 10^-9 s
+    idb = struct.pack("<HHI", linktype, 0, 65535) + if_tsresol + struct.pack("<HH", 0, 0)
+    with open(path, "wb") as f:
+        f.write(pcapng_block(0x0A0D0D0A, shb))
+        f.write(pcapng_block(1, idb))
+        for us, data in frames:
+            ns = us * 1000
+            epb = struct.pack("<IIIII", 0, ns >> 32, ns & 0xFFFFFFFF, len(data), len(data)) + data
+            f.write(pcapng_block(6, epb))
 
 
 class Endpoint:
@@ -82,15 +111,24 @@ class Endpoint:
 
 
 class Link:
-    """The layers below IP: plain Ethernet, 802.1Q, QinQ (802.1ad + 802.1Q) or an MPLS stack."""
+    """The layers below IP: plain Ethernet, 802.1Q, QinQ (802.1ad + 802.1Q), an MPLS stack, or a
+    Linux cooked header (DLT_LINUX_SLL, as `tcpdump -i any` writes) captured on host_mac's host."""
 
-    def __init__(self, kind="eth", vlans=(), labels=()):
+    def __init__(self, kind="eth", vlans=(), labels=(), host_mac=None):
         self.kind = kind
         self.vlans = vlans
         self.labels = labels
+        self.host_mac = host_mac
+        self.linktype = LINKTYPE_LINUX_SLL if kind == "sll" else LINKTYPE_ETHERNET
+        self.pads = kind != "sll"  # cooked frames carry no Ethernet padding
 
     def frame(self, src_mac, dst_mac, ip_layer):
         v6 = isinstance(ip_layer, IPv6)
+        if self.kind == "sll":
+            pkttype = SLL_OUTGOING if src_mac == self.host_mac else SLL_HOST
+            return CookedLinux(pkttype=pkttype, lladdrtype=1, lladdrlen=6,
+                               src=bytes.fromhex(src_mac.replace(":", "")) + bytes(2),
+                               proto=0x86DD if v6 else 0x0800) / ip_layer
         if self.kind == "eth":
             return Ether(src=src_mac, dst=dst_mac) / ip_layer
         if self.kind == "vlan":
@@ -126,9 +164,10 @@ class Conn:
         self.log = []  # (abs_usec, from_client, flags, seq, payload_len) of captured packets
 
     def send(self, t, from_client, flags, payload=b"", seq=None, ack=None, win=None, ttl=None,
-             ipid=None, options=None, emit=True, advance=True):
+             ipid=None, options=None, emit=True, advance=True, ext=()):
         """Send one segment at T0+t seconds. emit=False: the sender sent it (sequence space and
-        IP-ID advance) but the capture lost it."""
+        IP-ID advance) but the capture lost it. ext: IPv6 extension headers between the IPv6
+        header and TCP, in order."""
         src, dst = (self.c, self.s) if from_client else (self.s, self.c)
         if seq is None:
             seq = src.nxt
@@ -144,7 +183,10 @@ class Conn:
                     options += [("NOP", None), ("WScale", self.wscale)]
         if src.v6:
             ip_layer = IPv6(src=src.addr, dst=dst.addr, hlim=ttl if ttl is not None else src.ttl)
+            for header in ext:
+                ip_layer = ip_layer / header
         else:
+            assert not ext
             pkt_id = src.take_ipid() if ipid is None else ipid
             ip_layer = IP(src=src.addr, dst=dst.addr, ttl=ttl if ttl is not None else src.ttl,
                           id=pkt_id, flags="DF")
@@ -154,12 +196,14 @@ class Conn:
                                       ip_layer / seg))
         # Pad like a NIC does: a decoder that takes the payload length from the frame instead of
         # the IP length would see 6 bytes of "payload" in every bare IPv4 RST.
-        frame += bytes(max(0, ETHER_MIN_FRAME - len(frame)))
+        if self.link.pads:
+            frame += bytes(max(0, ETHER_MIN_FRAME - len(frame)))
         if advance and "R" not in flags:
             end = seq + len(payload) + ("S" in flags) + ("F" in flags)
             if (end - src.nxt) % 2**32 < 2**31:  # only move forward (retransmissions do not)
                 src.nxt = end % 2**32
         if emit:
+            assert self.link.linktype == self.cap.linktype, "one link type per capture"
             us = usec(t)
             self.cap.frames.append((us, frame))
             self.log.append((us, from_client, flags, seq, len(payload)))
@@ -260,8 +304,16 @@ class Conn:
 
 
 class Capture:
+    """The frames of one scenario. A scenario that needs another link type or the pcapng format
+    sets linktype / fmt before building its connections."""
+
     def __init__(self):
         self.frames = []
+        self.linktype = LINKTYPE_ETHERNET
+        self.fmt = "pcap"
+
+    def write(self, path):
+        (write_pcapng if self.fmt == "pcapng" else write_pcap)(path, self.frames, self.linktype)
 
 
 # Hosts ---------------------------------------------------------------------------------------
@@ -440,6 +492,23 @@ def refused_bare_rst(cap):
     c.send(0.0, True, "S")
     c.send(0.0003, False, "R", seq=0, ack=0)
     return [c.expect(cause="refused", conn_state="REJ", cause_not=["injected"])]
+
+
+@scenario
+def refused_syn_retransmitted(cap):
+    """The RST/ACK refusing a SYN is lost after the capture point, so the client's stack resends
+    the same SYN (same 4-tuple, same ISN) after its 1 s retransmission timeout and is refused
+    again. Each attempt is a connection of its own, as in Zeek (a SYN on a closed connection is a
+    reuse): two events, both refused / REJ."""
+    cl, srv = client(157, 55008, isn=0x15700000), server(157, 8080)
+    first = Conn(cap, cl, srv)
+    first.send(0.0, True, "S")
+    first.send(0.0003, False, "RA", seq=0)
+    second = Conn(cap, cl, srv)  # the same endpoints: IP-IDs carry on
+    second.send(1.0, True, "S", seq=cl.isn)
+    second.send(1.0003, False, "RA", seq=0)
+    return [c.expect(cause="refused", confidence="high", seq_check="exact", conn_state="REJ",
+                     evidence_includes=["seq_exact"]) for c in (first, second)]
 
 
 # 6. handshake_abort --------------------------------------------------------------------------
@@ -723,6 +792,151 @@ def no_reset_clean_close(cap):
     return []
 
 
+# Every conn_state a reset connection can end in ------------------------------------------------
+# Zeek (TCPSessionAdapter::UpdateStateMachine, reproduced by src/analysis/zeek_state.cc) moves a
+# RST's sender to RESET in every state but one: an endpoint that had sent its FIN keeps CLOSED
+# when its peer is CLOSED too (UpdateClosedState). The only way back out of RESET is the other
+# one: an endpoint that sent FIN then RST is turned back into CLOSED by its peer's FIN
+# (UpdateEstablishedState), which closes both sides. So with a RST in the connection,
+# base/protocols/conn's conn_state can only be REJ, RSTR, RSTRH (responder RESET), RSTO, RSTOS0,
+# OTH (originator RESET) or SF (both CLOSED). S2, S3, SH and SHR need exactly one side CLOSED and
+# the other neither CLOSED nor RESET, which a RST from either side rules out: a one-sided FIN
+# followed by a RST ends in RSTO or RSTR (the two rst*_after_* scenarios below), SH in RSTOS0/OTH
+# (orig RST) or REJ/RSTR (resp RST), SHR in RSTO/RSTR. S0 and S1 have no RESET side either.
+@scenario
+def sf_rst_after_both_fins(cap):
+    """Both sides close (server first), then the client's late FIN reaches a server whose
+    FIN_WAIT_2 socket has expired (60 s): the server answers with a bare RST at the client's ACK.
+    After both FINs a RST changes no state: SF, history ShADadfFr as in Zeek's xmpp trace."""
+    c = Conn(cap, client(150, 55000), server(150, 5222))
+    t = c.handshake(0.0)
+    c.send(t + 0.05, True, "PA", b"Q" * 200)
+    c.send(t + 0.0502, False, "A")
+    c.send(t + 0.070, False, "PA", b"R" * 400)
+    t = t + 0.0702
+    c.send(t, True, "A")
+    c.send(t + 0.1, False, "FA")
+    c.send(t + 0.1202, True, "A")
+    c.send(t + 61.0, True, "FA")
+    c.send(t + 61.020, False, "R")
+    ev = c.expect(cause="after_close", confidence="high", seq_check="exact", conn_state="SF",
+                  evidence_includes=["fin_before", "seq_exact"])
+    assert ev["history"] == "ShADadfFr", ev["history"]
+    return [ev]
+
+
+@scenario
+def sf_fin_rst_then_peer_fin(cap):
+    """The client closes with a FIN and follows it at once with a RST (as some stacks do on
+    close); the server's FIN, sent before the RST reached it, crosses it. Zeek turns the client's
+    FIN-then-RST back into CLOSED when the server's FIN arrives: SF, not RSTO."""
+    c = Conn(cap, client(151, 55001), server(151, 443))
+    t = c.handshake(0.0)
+    t = c.exchange(t + 0.05)
+    c.send(t + 0.1, True, "FA")
+    c.send(t + 0.1001, True, "R")
+    c.send(t + 0.115, False, "FA")
+    ev = c.expect(cause="after_close", confidence="high", seq_check="exact", conn_state="SF",
+                  evidence_includes=["fin_before", "seq_exact"])
+    assert ev["history"] == "ShADdFRf", ev["history"]
+    return [ev]
+
+
+@scenario
+def rstr_after_orig_fin(cap):
+    """The client sends its request and half-closes (S2 so far); the server aborts with a RST/ACK
+    instead of answering. The responder's RST makes it RSTR, not S2."""
+    c = Conn(cap, client(152, 55002), server(152, 8000))
+    t = c.handshake(0.0)
+    c.send(t + 0.05, True, "PA", b"Q" * 140)
+    c.send(t + 0.0502, True, "FA")
+    c.send(t + 0.070, False, "RA")
+    ev = c.expect(cause="after_close", confidence="high", seq_check="exact", conn_state="RSTR",
+                  evidence_includes=["fin_before", "seq_exact"])
+    assert ev["history"] == "ShADFr", ev["history"]
+    return [ev]
+
+
+@scenario
+def rsto_after_resp_fin(cap):
+    """The server answers and closes (S3 so far); the client ACKs and then closes with SO_LINGER 0,
+    a RST/ACK instead of its FIN. The originator's RST makes it RSTO, not S3."""
+    c = Conn(cap, client(153, 55003), server(153, 443))
+    t = c.handshake(0.0)
+    t = c.exchange(t + 0.05)
+    c.send(t + 0.001, False, "FA")
+    c.send(t + 0.0212, True, "A")
+    c.send(t + 0.3, True, "RA")
+    ev = c.expect(cause="after_close", confidence="high", seq_check="exact", conn_state="RSTO",
+                  evidence_includes=["fin_before", "seq_exact"])
+    assert ev["history"] == "ShADdfR", ev["history"]
+    return [ev]
+
+
+@scenario
+def oth_midstream_orig_abort(cap):
+    """The capture starts mid-connection with a client segment (no flip: the client's port is not
+    a server port); both sides exchange data, then the client aborts exactly. Neither endpoint got
+    past Zeek's PARTIAL, which its rules count as inactive, and the history does not start with S:
+    /^?S[^HAFGIQ]*R.*/ fails, so the originator's RST gives OTH (not RSTO, not RSTOS0)."""
+    c = Conn(cap, client(154, 55004, isn=0x43000000), server(154, 443, isn=0x44000000))
+    c.send(0.0, True, "PA", b"Q" * 80)
+    c.send(0.020, False, "PA", b"R" * 700)
+    c.send(0.0202, True, "A")
+    c.send(0.5, True, "RA")
+    ev = c.expect(cause="orig_abort", confidence="high", seq_check="exact", orig_guessed=True,
+                  conn_state="OTH", evidence_includes=["seq_exact"])
+    assert ev["history"] == "DdAR", ev["history"]
+    return [ev]
+
+
+# Capture formats and link types ----------------------------------------------------------------
+@scenario
+def pcapng_resp_abort(cap):
+    """resp_abort read from a pcapng file (Section Header, Interface Description with if_tsresol
+    nanoseconds, Enhanced Packet Blocks) instead of a classic pcap."""
+    cap.fmt = "pcapng"
+    c = Conn(cap, client(155, 55005), server(155, 443))
+    t = c.handshake(0.0)
+    t = c.exchange(t + 0.05)
+    c.send(t + 0.5, False, "RA")
+    return [c.expect(cause="resp_abort", confidence="high", seq_check="exact", conn_state="RSTR",
+                     evidence_includes=["seq_exact"])]
+
+
+@scenario
+def ipv6_ext_headers_resp_abort(cap):
+    """resp_abort over IPv6 where the client's request carries a Destination Options header and
+    the server's RST a Hop-by-Hop, a Routing (type 0, no segments left) and a Destination Options
+    header: the decoder must walk the chain to TCP, and count payload after it."""
+    c = Conn(cap, client(0xB0, 55006, v6=True), server(0xB0, 443, v6=True))
+    t = c.handshake(0.0)
+    pad = [PadN(optdata=bytes(4))]  # 8-byte option headers (length field 0)
+    c.send(t + 0.05, True, "PA", b"Q" * 120, ext=[IPv6ExtHdrDestOpt(options=pad)])
+    c.send(t + 0.070, False, "PA", b"R" * 900)
+    c.send(t + 0.0702, True, "A")
+    c.send(t + 0.5, False, "RA", ext=[IPv6ExtHdrHopByHop(options=pad),
+                                      IPv6ExtHdrRouting(type=0, segleft=0),
+                                      IPv6ExtHdrDestOpt(options=pad)])
+    return [c.expect(cause="resp_abort", confidence="high", seq_check="exact", conn_state="RSTR",
+                     orig_bytes=120, resp_bytes=900, evidence_includes=["seq_exact"])]
+
+
+@scenario
+def sll_refused(cap):
+    """A refused connection captured on the client with `tcpdump -i any`: Linux cooked frames
+    (DLT_LINUX_SLL, 113), the SYN outgoing, the RST/ACK to the host."""
+    cl = client(156, 55007)
+    cap.linktype = LINKTYPE_LINUX_SLL
+    c = Conn(cap, cl, server(156, 8080), link=Link("sll", host_mac=cl.mac))
+    c.send(0.0, True, "S")
+    c.send(0.0003, False, "RA", seq=0)
+    ev = c.expect(cause="refused", confidence="high", seq_check="exact", conn_state="REJ",
+                  evidence_includes=["seq_exact"], fields_absent=["vlan"])
+    assert ev["history"] == "Sr", ev["history"]
+    return [ev]
+
+
 def main():
     if len(sys.argv) != 2:
         print(__doc__, file=sys.stderr)
@@ -733,8 +947,9 @@ def main():
     for name, build in SCENARIOS.items():
         cap = Capture()
         events = build(cap)
-        write_pcap(os.path.join(out, name + ".pcap"), cap.frames)
-        expected[name] = {"pcap": name + ".pcap",
+        filename = name + "." + cap.fmt
+        cap.write(os.path.join(out, filename))
+        expected[name] = {"pcap": filename,
                           "description": " ".join(build.__doc__.split()),
                           "events": events}
     with open(os.path.join(out, "expected.json"), "w", encoding="utf-8") as f:

@@ -225,8 +225,10 @@ void FlowTracker::process_one(const DecodedPacket& p, const FlowKey& key, uint64
     if (e.lifecycle == Lifecycle::half_open && !is_rst) {
         bool midstream = !e.has(flow_bit::orig_syn_seen) && !e.has(flow_bit::synack_seen);
         bool both_sides = e.orig().ttl_usual != 0 && e.resp().ttl_usual != 0;
-        if (e.has(flow_bit::handshake_acked) || (midstream && both_sides))
+        if (e.has(flow_bit::handshake_acked) || (midstream && both_sides)) {
             e.lifecycle = Lifecycle::established;
+            e.was_established = true;
+        }
     }
     if ((e.orig().bits & direction_bit::sent_fin) && (e.resp().bits & direction_bit::sent_fin))
         e.lifecycle = Lifecycle::closed;
@@ -341,7 +343,7 @@ void FlowTracker::handle_rst(FlowEntry& e, uint32_t slot, const DecodedPacket& p
     facts.started_with_rst = e.orig().pkts + e.resp().pkts == 1;
     facts.orig_syn_seen = e.has(flow_bit::orig_syn_seen);
     facts.synack_seen = e.has(flow_bit::synack_seen);
-    facts.established = e.lifecycle == Lifecycle::established;
+    facts.established = e.was_established;
     facts.ack_matches_syn = in_syn_sent && check == SeqCheck::exact;
     facts.idle = idle;
     facts.seq_check = check;

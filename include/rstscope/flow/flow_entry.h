@@ -89,7 +89,8 @@ struct alignas(64) FlowEntry {
     uint32_t pending_slot;  // linger-queue slot while flow_bit::event_pending
     uint8_t flags;          // flow_bit::*
     Lifecycle lifecycle;
-    uint8_t padding[18];
+    bool was_established;  // reached established once (closing does not undo it)
+    uint8_t padding[17];
 
     DirectionState& orig() noexcept { return side[(flags & flow_bit::orig_is_hi) ? 1 : 0]; }
     DirectionState& resp() noexcept { return side[(flags & flow_bit::orig_is_hi) ? 0 : 1]; }
