@@ -264,6 +264,14 @@ void FlowTracker::handle_rst(FlowEntry& e, uint32_t slot, const DecodedPacket& p
     bool accepted = check == SeqCheck::exact || check == SeqCheck::unknown;
 
     if (e.has(flow_bit::event_pending)) {
+        PendingReset& first = pending_[e.pending_slot];
+        // RFC 5961: after an inexact RST (and its challenge ACK) an exact one is the real reset.
+        // The first is written now, as what it was; the exact one becomes the connection's event.
+        bool first_ignored = first.facts.seq_check == SeqCheck::in_window ||
+                             first.facts.seq_check == SeqCheck::out_of_window;
+        if (first_ignored && check == SeqCheck::exact) finalize(first, true);
+    }
+    if (e.has(flow_bit::event_pending)) {
         PendingReset& pending = pending_[e.pending_slot];
         if (from_orig == pending.event.rst_by_orig) {
             EvidenceSet& evidence = pending.event.evidence;
@@ -371,9 +379,11 @@ PendingReset& FlowTracker::push_pending(uint32_t slot, FlowEntry& e) noexcept {
     if (pending_tail_ - pending_head_ > pending_mask_) {
         // Full: the oldest reset is written now, with the evidence gathered so far.
         PendingReset& oldest = pending_[pending_head_ & pending_mask_];
-        if (oldest.slot != FlowTable::no_slot) finalize(oldest);
+        if (oldest.slot != FlowTable::no_slot) {
+            finalize(oldest);
+            counters_.bump(WorkerCounter::linger_queue_full);
+        }
         ++pending_head_;
-        counters_.bump(WorkerCounter::linger_queue_full);
     }
     uint32_t index = pending_tail_++ & pending_mask_;
     PendingReset& pending = pending_[index];
@@ -384,7 +394,7 @@ PendingReset& FlowTracker::push_pending(uint32_t slot, FlowEntry& e) noexcept {
     return pending;
 }
 
-void FlowTracker::finalize(PendingReset& pending) noexcept {
+void FlowTracker::finalize(PendingReset& pending, bool superseded) noexcept {
     ResetEvent& ev = pending.event;
     FlowEntry& e = table_.entry(pending.slot);
     if (table_.occupied(pending.slot) && e.generation == pending.generation) {
@@ -403,7 +413,8 @@ void FlowTracker::finalize(PendingReset& pending) noexcept {
     ev.cause = verdict.cause;
     ev.confidence = verdict.confidence;
     // A RST the receiver ignored did not end the connection: a later real one gets its own event.
-    if (verdict.cause != ResetCause::out_of_window && e.generation == pending.generation)
+    if (!superseded && verdict.cause != ResetCause::out_of_window &&
+        e.generation == pending.generation)
         e.flags |= flow_bit::event_done;
     pending.slot = FlowTable::no_slot;
     emit(ev);

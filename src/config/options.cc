@@ -141,7 +141,15 @@ ParseOutcome parse_options(int argc, const char* const* argv, const std::string&
 
     try {
         po::variables_map vm;
-        po::store(po::command_line_parser(app_args).options(all).run(), vm);
+        po::parsed_options parsed = po::command_line_parser(app_args).options(all).run();
+        // No positional arguments: a stray word (a file name without --pcap, a value after a
+        // switch) is an error naming it, not silently ignored.
+        for (const po::option& option : parsed.options) {
+            if (option.position_key >= 0 && !option.value.empty())
+                throw std::runtime_error("unexpected argument '" + option.value.front() +
+                                         "' (options take the form --name value)");
+        }
+        po::store(parsed, vm);
         if (vm.count("help")) {
             std::ostringstream text;
             text << "usage: rstscope [EAL options --] [options]\n"

@@ -83,7 +83,8 @@ class FlowTracker {
     void handle_rst(FlowEntry& e, uint32_t slot, const DecodedPacket& p, bool from_orig) noexcept;
     void observe_after_rst(FlowEntry& e, const DecodedPacket& p, bool from_orig) noexcept;
     PendingReset& push_pending(uint32_t slot, FlowEntry& e) noexcept;
-    void finalize(PendingReset& pending) noexcept;
+    // Classifies and emits; `superseded`: a later RST replaces it as the connection's reset.
+    void finalize(PendingReset& pending, bool superseded = false) noexcept;
     void finalize_flow(uint32_t slot) noexcept;
     void sweep() noexcept;
     void emit(const ResetEvent& event) noexcept;

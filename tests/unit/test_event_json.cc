@@ -1,0 +1,300 @@
+// Unit tests for event_json(): the exact event log line for hand-filled events, and that every
+// line is well-formed JSON as far as brackets, strings and escapes go.
+
+#include <gtest/gtest.h>
+
+#include <arpa/inet.h>
+
+#include <cctype>
+#include <cstring>
+#include <string>
+#include <string_view>
+
+#include "rstscope/mgmt/event_json.h"
+
+namespace rstscope {
+namespace {
+
+IpAddress v4(const char* text) {
+    uint8_t bytes[4];
+    EXPECT_EQ(inet_pton(AF_INET, text, bytes), 1) << text;
+    return IpAddress::from_v4(bytes);
+}
+
+IpAddress v6(const char* text) {
+    uint8_t bytes[16];
+    EXPECT_EQ(inet_pton(AF_INET6, text, bytes), 1) << text;
+    return IpAddress::from_v6(bytes);
+}
+
+// A responder abort as the tracker would write it; each test changes what it looks at.
+ResetEvent sample_event() {
+    ResetEvent e{};
+    e.ts_ns = 1'700'000'000'123'456'789ull;
+    e.first_ts_ns = 1'699'999'990'000'000'000ull;  // 10.123456789 s before the RST
+    e.last_ts_ns = 1'700'000'003'500'000'000ull;   // 13.5 s after the first packet
+    e.orig_h = v4("192.0.2.1");
+    e.resp_h = v4("198.51.100.2");
+    e.orig_p = 40000;
+    e.resp_p = 443;
+    e.vlan_outer = vlan_none;
+    e.vlan_inner = vlan_none;
+    e.family = IpFamily::v4;
+    e.orig_guessed = false;
+    e.rst_by_orig = false;
+    e.conn_state = ConnState::RSTR;
+    e.cause = ResetCause::resp_abort;
+    e.confidence = Confidence::high;
+    e.seq_check = SeqCheck::exact;
+    e.rst_ttl = 60;
+    e.usual_ttl = 60;
+    e.rst_count = 2;
+    e.orig_pkts = 5;
+    e.resp_pkts = 4;
+    e.orig_bytes = 300;
+    e.resp_bytes = 1200;
+    e.idle_before_ms = 1250;
+    // Set out of order: the log lists evidence in the vocabulary's order.
+    e.evidence = evidence_bit(Evidence::fin_before) | evidence_bit(Evidence::seq_exact);
+    std::strcpy(e.history, "ShADadFr");
+    return e;
+}
+
+// Checks what a JSON parser would reject first: unbalanced or crossed brackets, unterminated
+// strings, raw control bytes or unknown escapes inside strings, bytes outside ASCII.
+bool balanced_json(std::string_view text, std::string& why) {
+    std::string stack;
+    bool in_string = false;
+    for (size_t i = 0; i < text.size(); ++i) {
+        unsigned char c = static_cast<unsigned char>(text[i]);
+        if (c >= 0x80) {
+            why = "byte above 0x7f at " + std::to_string(i);
+            return false;
+        }
+        if (in_string) {
+            if (c < 0x20) {
+                why = "raw control byte in a string at " + std::to_string(i);
+                return false;
+            }
+            if (c == '\\') {
+                if (i + 1 >= text.size()) break;
+                char next = text[++i];
+                if (next == 'u') {
+                    if (i + 4 >= text.size()) break;
+                    for (int k = 1; k <= 4; ++k) {
+                        if (!std::isxdigit(static_cast<unsigned char>(text[i + k]))) {
+                            why = "bad \\u escape at " + std::to_string(i);
+                            return false;
+                        }
+                    }
+                    i += 4;
+                } else if (std::string_view("\"\\/bfnrt").find(next) == std::string_view::npos) {
+                    why = "unknown escape at " + std::to_string(i);
+                    return false;
+                }
+            } else if (c == '"') {
+                in_string = false;
+            }
+            continue;
+        }
+        if (c == '"') {
+            in_string = true;
+        } else if (c == '{' || c == '[') {
+            stack.push_back(static_cast<char>(c));
+        } else if (c == '}' || c == ']') {
+            char open = c == '}' ? '{' : '[';
+            if (stack.empty() || stack.back() != open) {
+                why = "unbalanced bracket at " + std::to_string(i);
+                return false;
+            }
+            stack.pop_back();
+            if (stack.empty() && i + 1 != text.size()) {
+                why = "text after the object at " + std::to_string(i);
+                return false;
+            }
+        }
+    }
+    if (in_string || !stack.empty()) {
+        why = "unterminated string or object";
+        return false;
+    }
+    return true;
+}
+
+std::string checked_json(const ResetEvent& e) {
+    std::string json = event_json(e);
+    std::string why;
+    EXPECT_TRUE(balanced_json(json, why)) << why << "\n" << json;
+    return json;
+}
+
+TEST(EventJson, BalanceCheckerRejectsBrokenJson) {
+    std::string why;
+    EXPECT_TRUE(balanced_json(R"({"a":[1,"}"],"b":"\"\\\u0001"})", why)) << why;
+    EXPECT_FALSE(balanced_json(R"({"a":[1}])", why));
+    EXPECT_FALSE(balanced_json(R"({"a":"x)", why));
+    EXPECT_FALSE(balanced_json(R"({"a":"\q"})", why));
+    EXPECT_FALSE(balanced_json("{\"a\":\"\n\"}", why));
+    EXPECT_FALSE(balanced_json(R"({"a":1}})", why));
+}
+
+TEST(EventJson, Ipv4EventExactly) {
+    EXPECT_EQ(checked_json(sample_event()),
+              R"({"ts":1700000000.123456,"orig_h":"192.0.2.1","orig_p":40000,)"
+              R"("resp_h":"198.51.100.2","resp_p":443,"orig_guessed":false,"rst_by":"resp",)"
+              R"("rst_count":2,"orig_pkts":5,"orig_bytes":300,"resp_pkts":4,"resp_bytes":1200,)"
+              R"("duration":13.500000,"age_at_rst":10.123456,"conn_state":"RSTR",)"
+              R"("history":"ShADadFr","cause":"resp_abort","confidence":"high",)"
+              R"("seq_check":"exact","evidence":["seq_exact","fin_before"],"rst_ttl":60,)"
+              R"("usual_ttl":60,"idle_before":1.250})");
+}
+
+TEST(EventJson, Ipv6AddressesInRfc5952Form) {
+    ResetEvent e = sample_event();
+    e.family = IpFamily::v6;
+    e.orig_h = v6("2001:0DB8:0000:0000:0001:0000:0000:0001");  // first of two equal runs
+    e.resp_h = v6("2001:db8:0:1:1:1:1:1");                     // one zero group: not compressed
+    std::string json = checked_json(e);
+    EXPECT_NE(json.find(R"("orig_h":"2001:db8::1:0:0:1","orig_p":40000,)"), std::string::npos)
+        << json;
+    EXPECT_NE(json.find(R"("resp_h":"2001:db8:0:1:1:1:1:1","resp_p":443,)"), std::string::npos)
+        << json;
+
+    e.orig_h = v6("::1");
+    e.resp_h = v6("fe80::abcd:0:0:0:1");  // the longer run wins
+    json = checked_json(e);
+    EXPECT_NE(json.find(R"("orig_h":"::1",)"), std::string::npos) << json;
+    EXPECT_NE(json.find(R"("resp_h":"fe80:0:0:abcd::1",)"), std::string::npos) << json;
+    EXPECT_EQ(ip_text(v6("2001:db8::"), IpFamily::v6), "2001:db8::");
+    EXPECT_EQ(ip_text(v6("::ffff:192.0.2.1"), IpFamily::v6), "::ffff:192.0.2.1");
+}
+
+TEST(EventJson, VlansOnlyWhenTagged) {
+    ResetEvent e = sample_event();
+    EXPECT_EQ(checked_json(e).find("vlan"), std::string::npos);
+    e.vlan_outer = 100;
+    std::string json = checked_json(e);
+    EXPECT_NE(json.find(R"("resp_p":443,"vlan":100,"orig_guessed")"), std::string::npos) << json;
+    EXPECT_EQ(json.find("vlan_inner"), std::string::npos);
+    e.vlan_inner = 200;
+    json = checked_json(e);
+    EXPECT_NE(json.find(R"("resp_p":443,"vlan":100,"vlan_inner":200,"orig_guessed")"),
+              std::string::npos)
+        << json;
+    e.vlan_outer = 0;  // VLAN 0 (priority tag) is a tag
+    e.vlan_inner = vlan_none;
+    json = checked_json(e);
+    EXPECT_NE(json.find(R"("vlan":0,"orig_guessed")"), std::string::npos) << json;
+}
+
+TEST(EventJson, UsualTtlOnlyWhenKnown) {
+    ResetEvent e = sample_event();
+    e.usual_ttl = 0;
+    e.rst_ttl = 255;
+    std::string json = checked_json(e);
+    EXPECT_NE(json.find(R"("rst_ttl":255,"idle_before":1.250})"), std::string::npos) << json;
+    EXPECT_EQ(json.find("usual_ttl"), std::string::npos);
+}
+
+TEST(EventJson, RstPayloadIsEscaped) {
+    ResetEvent e = sample_event();
+    const unsigned char payload[] = {'a',  '"', 'b', '\\', 'c',  0x00, 0x01, '\n',
+                                     0x1f, ' ', '~', 0x7f, 0x80, 0xff, '/'};
+    std::memcpy(e.rst_payload, payload, sizeof payload);
+    e.rst_payload_length = sizeof payload;
+    e.evidence |= evidence_bit(Evidence::payload_in_rst);
+    std::string json = checked_json(e);
+    const std::string expected_tail =
+        R"("evidence":["seq_exact","payload_in_rst","fin_before"],"rst_ttl":60,"usual_ttl":60,)"
+        R"("idle_before":1.250,)"
+        R"("payload_in_rst":"a\"b\\c\u0000\u0001\u000a\u001f ~\u007f\u0080\u00ff/"})";
+    ASSERT_GE(json.size(), expected_tail.size());
+    EXPECT_EQ(json.substr(json.size() - expected_tail.size()), expected_tail) << json;
+}
+
+TEST(EventJson, PayloadOfFullCapacity) {
+    ResetEvent e = sample_event();
+    std::memset(e.rst_payload, 'x', rst_payload_capacity);
+    e.rst_payload_length = rst_payload_capacity;
+    std::string json = checked_json(e);
+    EXPECT_NE(json.find("\"payload_in_rst\":\"" + std::string(rst_payload_capacity, 'x') + "\"}"),
+              std::string::npos)
+        << json;
+}
+
+TEST(EventJson, MptcpReasonOnlyWithItsEvidence) {
+    ResetEvent e = sample_event();
+    e.mptcp_reset_reason = 6;
+    EXPECT_EQ(checked_json(e).find("mptcp_reset_reason"), std::string::npos);
+    e.evidence |= evidence_bit(Evidence::mptcp_reset_reason);
+    std::string json = checked_json(e);
+    EXPECT_NE(json.find(R"("mptcp_reset_reason"],)"), std::string::npos) << json;  // evidence
+    EXPECT_NE(json.find(R"(,"mptcp_reset_reason":6})"), std::string::npos) << json;
+}
+
+TEST(EventJson, EveryEvidenceInVocabularyOrder) {
+    ResetEvent e = sample_event();
+    e.evidence = 0;
+    for (size_t i = enum_count<Evidence>; i-- > 0;)
+        e.evidence |= evidence_bit(static_cast<Evidence>(i));
+    std::string list;
+    for (std::string_view name : evidence_names) {
+        list += list.empty() ? "" : ",";
+        list += "\"" + std::string(name) + "\"";
+    }
+    std::string json = checked_json(e);
+    EXPECT_NE(json.find("\"evidence\":[" + list + "]"), std::string::npos) << json;
+    e.evidence = 0;
+    EXPECT_NE(checked_json(e).find(R"("evidence":[],)"), std::string::npos);
+}
+
+TEST(EventJson, TimesAsMicrosecondDecimals) {
+    ResetEvent e = sample_event();
+    e.ts_ns = 5'000'000'999ull;  // below one microsecond is cut, not rounded
+    e.first_ts_ns = 5'000'000'999ull;
+    e.last_ts_ns = 5'000'000'999ull + 1'000;
+    e.idle_before_ms = 7;
+    std::string json = checked_json(e);
+    EXPECT_NE(json.find(R"({"ts":5.000000,)"), std::string::npos) << json;
+    EXPECT_NE(json.find(R"("duration":0.000001,"age_at_rst":0.000000,)"), std::string::npos)
+        << json;
+    EXPECT_NE(json.find(R"("idle_before":0.007})"), std::string::npos) << json;
+
+    // Clocks that ran backwards give zero durations, never a wrapped huge number.
+    e.first_ts_ns = 6'000'000;
+    e.ts_ns = 1'000;
+    e.last_ts_ns = 2'000;
+    json = checked_json(e);
+    EXPECT_NE(json.find(R"({"ts":0.000001,)"), std::string::npos) << json;
+    EXPECT_NE(json.find(R"("duration":0.000000,"age_at_rst":0.000000,)"), std::string::npos)
+        << json;
+}
+
+TEST(EventJson, FlagsAndNamesOfTheVerdict) {
+    ResetEvent e = sample_event();
+    e.orig_guessed = true;
+    e.rst_by_orig = true;
+    e.conn_state = ConnState::RSTOS0;
+    e.cause = ResetCause::out_of_window;
+    e.confidence = Confidence::low;
+    e.seq_check = SeqCheck::out_of_window;
+    std::strcpy(e.history, "^hR");
+    std::string json = checked_json(e);
+    EXPECT_NE(json.find(R"("orig_guessed":true,"rst_by":"orig",)"), std::string::npos) << json;
+    EXPECT_NE(json.find(R"("conn_state":"RSTOS0","history":"^hR","cause":"out_of_window",)"
+                        R"("confidence":"low","seq_check":"out_of_window",)"),
+              std::string::npos)
+        << json;
+}
+
+TEST(EventJson, HistoryWithoutTerminatorStopsAtCapacity) {
+    ResetEvent e = sample_event();
+    std::memset(e.history, 'S', history_capacity);  // no NUL: must not read past the array
+    std::string json = checked_json(e);
+    EXPECT_NE(json.find("\"history\":\"" + std::string(history_capacity, 'S') + "\","),
+              std::string::npos)
+        << json;
+}
+
+}  // namespace
+}  // namespace rstscope

@@ -1,0 +1,886 @@
+// Unit tests for the flow tracker: decoded segments in, reset events and counters out. Segments are
+// built field by field (no frames, no decoder), times are packet times in nanoseconds.
+
+#include <gtest/gtest.h>
+
+#include <arpa/inet.h>
+
+#include <initializer_list>
+#include <memory>
+#include <string>
+
+#include "print_enums.h"
+#include "rstscope/analysis/flow_tracker.h"
+#include "rstscope/common/tcp_flags.h"
+#include "rstscope/mgmt/event_json.h"
+
+namespace rstscope {
+namespace {
+
+using namespace tcp_flag;
+
+constexpr uint64_t ms = 1'000'000;
+constexpr uint64_t sec = ns_per_second;
+
+EvidenceSet bits(std::initializer_list<Evidence> list) {
+    EvidenceSet set = 0;
+    for (Evidence e : list)
+        set |= evidence_bit(e);
+    return set;
+}
+
+IpAddress address(const std::string& text, IpFamily family) {
+    uint8_t bytes[16] = {};
+    if (family == IpFamily::v4) {
+        EXPECT_EQ(inet_pton(AF_INET, text.c_str(), bytes), 1) << text;
+        return IpAddress::from_v4(bytes);
+    }
+    EXPECT_EQ(inet_pton(AF_INET6, text.c_str(), bytes), 1) << text;
+    return IpAddress::from_v6(bytes);
+}
+
+// Everything the tracker reads from a decoded segment.
+struct Segment {
+    std::string src;
+    uint16_t src_port;
+    std::string dst;
+    uint16_t dst_port;
+    uint8_t flags;
+    uint32_t seq = 0;
+    uint32_t ack = 0;
+    uint64_t ts_ns = 0;
+    uint32_t payload_length = 0;
+    uint16_t window = 65535;
+    uint8_t ttl = 64;
+    int ip_id = -1;  // -1: no IP-ID (IPv6)
+    uint8_t window_scale = tcp_wscale_absent;
+    IpFamily family = IpFamily::v4;
+};
+
+DecodedPacket packet(const Segment& s) {
+    DecodedPacket p;
+    p.ts_ns = s.ts_ns;
+    p.family = s.family;
+    p.src = address(s.src, s.family);
+    p.dst = address(s.dst, s.family);
+    p.src_port = s.src_port;
+    p.dst_port = s.dst_port;
+    p.tcp_flags = s.flags;
+    p.seq = s.seq;
+    p.ack = s.ack;
+    p.window = s.window;
+    p.ttl = s.ttl;
+    p.has_ip_id = s.ip_id >= 0;
+    p.ip_id = static_cast<uint16_t>(s.ip_id >= 0 ? s.ip_id : 0);
+    p.payload_length = s.payload_length;
+    p.payload_captured = static_cast<uint16_t>(s.payload_length);
+    p.options.window_scale = s.window_scale;
+    return p;
+}
+
+// A client and a server; the client (10.0.0.1) is the key's lo endpoint unless changed.
+struct Conn {
+    std::string client = "10.0.0.1";
+    std::string server = "10.0.0.2";
+    uint16_t client_port = 40000;
+    uint16_t server_port = 80;
+    uint8_t client_ttl = 64;
+    uint8_t server_ttl = 60;
+
+    DecodedPacket c(uint8_t flags, uint32_t seq, uint32_t ack, uint64_t ts,
+                    uint32_t payload = 0) const {
+        return packet({.src = client,
+                       .src_port = client_port,
+                       .dst = server,
+                       .dst_port = server_port,
+                       .flags = flags,
+                       .seq = seq,
+                       .ack = ack,
+                       .ts_ns = ts,
+                       .payload_length = payload,
+                       .ttl = client_ttl});
+    }
+    DecodedPacket s(uint8_t flags, uint32_t seq, uint32_t ack, uint64_t ts,
+                    uint32_t payload = 0) const {
+        return packet({.src = server,
+                       .src_port = server_port,
+                       .dst = client,
+                       .dst_port = client_port,
+                       .flags = flags,
+                       .seq = seq,
+                       .ack = ack,
+                       .ts_ns = ts,
+                       .payload_length = payload,
+                       .ttl = server_ttl});
+    }
+};
+
+// After handshake(): client ISN 1000, 100 bytes sent and acknowledged (client next 1101), server
+// ISN 5000 (server next 5001); the last packet is at t0 + 4 ms.
+constexpr uint32_t client_next = 1101;
+constexpr uint32_t server_next = 5001;
+
+class Tracker : public ::testing::Test {
+  protected:
+    TrackerConfig config;
+    WorkerCounters counters;
+    std::unique_ptr<FlowTracker> tracker;
+
+    Tracker() {
+        config.flow_capacity = 64;
+        config.linger_capacity = 16;
+        config.worker_id = 3;
+    }
+    FlowTracker& t() {
+        if (!tracker) tracker = std::make_unique<FlowTracker>(config, counters);
+        return *tracker;
+    }
+    void feed(const DecodedPacket& p) { t().process(p); }
+    void handshake(const Conn& conn, uint64_t t0) {
+        feed(conn.c(syn, 1000, 0, t0));
+        feed(conn.s(syn | ack, 5000, 1001, t0 + 1 * ms));
+        feed(conn.c(ack, 1001, 5001, t0 + 2 * ms));
+        feed(conn.c(psh | ack, 1001, 5001, t0 + 3 * ms, 100));
+        feed(conn.s(ack, 5001, 1101, t0 + 4 * ms));
+    }
+    uint32_t events() { return t().event_count(); }
+    const ResetEvent& event(uint32_t i) { return t().events()[i]; }
+    uint64_t count(WorkerCounter c) const { return counters.get(c); }
+    uint64_t count(DropReason r) const { return counters.get(r); }
+    std::string history(const ResetEvent& e) { return e.history; }
+};
+
+TEST_F(Tracker, ResponderAbortIsOneEventWrittenAfterTheLinger) {
+    Conn conn;
+    handshake(conn, 1 * sec);
+    const uint64_t rst_ts = 1 * sec + 100 * ms;
+    feed(conn.s(rst | ack, server_next, client_next, rst_ts));
+    EXPECT_EQ(events(), 0u);
+    t().advance(rst_ts + config.linger_ns - 1);
+    EXPECT_EQ(events(), 0u);
+    t().advance(rst_ts + config.linger_ns);
+    ASSERT_EQ(events(), 1u);
+
+    const ResetEvent& e = event(0);
+    EXPECT_EQ(e.ts_ns, rst_ts);
+    EXPECT_EQ(e.first_ts_ns, 1 * sec);
+    EXPECT_EQ(e.last_ts_ns, rst_ts);
+    EXPECT_EQ(ip_text(e.orig_h, e.family), "10.0.0.1");
+    EXPECT_EQ(ip_text(e.resp_h, e.family), "10.0.0.2");
+    EXPECT_EQ(e.orig_p, 40000);
+    EXPECT_EQ(e.resp_p, 80);
+    EXPECT_EQ(e.family, IpFamily::v4);
+    EXPECT_EQ(e.vlan_outer, vlan_none);
+    EXPECT_EQ(e.vlan_inner, vlan_none);
+    EXPECT_FALSE(e.orig_guessed);
+    EXPECT_FALSE(e.rst_by_orig);
+    EXPECT_EQ(e.conn_state, ConnState::RSTR);
+    EXPECT_EQ(history(e), "ShADar");
+    EXPECT_EQ(e.cause, ResetCause::resp_abort);
+    EXPECT_EQ(e.confidence, Confidence::high);
+    EXPECT_EQ(e.seq_check, SeqCheck::exact);
+    EXPECT_EQ(e.evidence, bits({Evidence::seq_exact}));
+    EXPECT_EQ(e.rst_ttl, 60);
+    EXPECT_EQ(e.usual_ttl, 60);
+    EXPECT_EQ(e.rst_count, 1u);
+    EXPECT_EQ(e.orig_pkts, 3u);
+    EXPECT_EQ(e.resp_pkts, 3u);
+    EXPECT_EQ(e.orig_bytes, 100u);
+    EXPECT_EQ(e.resp_bytes, 0u);
+    EXPECT_EQ(e.rst_seq, server_next);
+    EXPECT_EQ(e.rst_ack, client_next);
+    EXPECT_EQ(e.idle_before_ms, 96u);  // since the server's ACK at t0 + 4 ms
+    EXPECT_EQ(e.rst_payload_length, 0);
+    EXPECT_EQ(e.worker, 3);
+
+    EXPECT_EQ(count(WorkerCounter::reset_connections), 1u);
+    EXPECT_EQ(count(WorkerCounter::rst_packets), 1u);
+    EXPECT_EQ(count(WorkerCounter::tcp_packets), 6u);
+    EXPECT_EQ(count(WorkerCounter::flows_created), 1u);
+}
+
+TEST_F(Tracker, LaterRstsRaiseTheCountNotTheEvents) {
+    Conn conn;
+    handshake(conn, 1 * sec);
+    feed(conn.s(rst | ack, server_next, client_next, 1 * sec + 100 * ms));
+    feed(conn.s(rst | ack, server_next, client_next, 1 * sec + 200 * ms));
+    feed(conn.c(rst, client_next, 0, 1 * sec + 300 * ms));  // the other side resets too
+    ASSERT_TRUE(t().flush_pending(100));
+    ASSERT_EQ(events(), 1u);
+    EXPECT_EQ(event(0).rst_count, 3u);
+    EXPECT_EQ(event(0).resp_pkts, 4u);
+    EXPECT_EQ(event(0).orig_pkts, 4u);
+    EXPECT_TRUE(event(0).has(Evidence::rst_retransmitted));
+    EXPECT_FALSE(event(0).has(Evidence::rst_seq_change));
+    EXPECT_EQ(event(0).cause, ResetCause::resp_abort);
+    EXPECT_EQ(event(0).last_ts_ns, 1 * sec + 300 * ms);
+
+    // After the event was written, more RSTs on the same connection make no new one.
+    feed(conn.s(rst | ack, server_next, client_next, 5 * sec));
+    t().advance(20 * sec);
+    EXPECT_TRUE(t().flush_pending(100));
+    EXPECT_EQ(events(), 1u);
+    EXPECT_EQ(count(WorkerCounter::reset_connections), 1u);
+    EXPECT_EQ(count(WorkerCounter::rst_packets), 4u);
+}
+
+TEST_F(Tracker, FlushPendingWritesWithinItsLimit) {
+    Conn a, b;
+    b.client_port = 40001;
+    handshake(a, 1 * sec);
+    handshake(b, 1 * sec);
+    feed(a.s(rst | ack, server_next, client_next, 2 * sec));
+    feed(b.c(rst | ack, client_next, server_next, 2 * sec + 1 * ms));
+    EXPECT_EQ(events(), 0u);
+    EXPECT_FALSE(t().flush_pending(1));
+    ASSERT_EQ(events(), 1u);
+    EXPECT_EQ(event(0).orig_p, 40000);
+    EXPECT_TRUE(t().flush_pending(1));
+    ASSERT_EQ(events(), 2u);
+    EXPECT_EQ(event(1).orig_p, 40001);
+    EXPECT_TRUE(event(1).rst_by_orig);
+    EXPECT_EQ(event(1).cause, ResetCause::orig_abort);
+    EXPECT_EQ(event(1).conn_state, ConnState::RSTO);
+    EXPECT_TRUE(t().flush_pending(1));
+    // Nothing is written twice once the linger has passed.
+    t().advance(60 * sec);
+    EXPECT_EQ(events(), 2u);
+    t().clear_events();
+    EXPECT_EQ(events(), 0u);
+}
+
+TEST_F(Tracker, DataFromTheRstSenderAfterItsRstIsTheInjectionRace) {
+    Conn conn;
+    handshake(conn, 1 * sec);
+    feed(conn.s(rst | ack, server_next, client_next, 1 * sec + 100 * ms));
+    feed(conn.s(psh | ack, server_next, client_next, 1 * sec + 120 * ms, 50));
+    t().advance(10 * sec);
+    ASSERT_EQ(events(), 1u);
+    const ResetEvent& e = event(0);
+    EXPECT_EQ(e.evidence, bits({Evidence::seq_exact, Evidence::data_after_rst}));
+    EXPECT_EQ(e.cause, ResetCause::injected);
+    EXPECT_EQ(e.confidence, Confidence::medium);
+    EXPECT_EQ(e.resp_bytes, 50u);
+}
+
+TEST_F(Tracker, DataAfterTheLingerIsNotEvidence) {
+    Conn conn;
+    handshake(conn, 1 * sec);
+    feed(conn.s(rst | ack, server_next, client_next, 1 * sec + 100 * ms));
+    t().advance(5 * sec);
+    feed(conn.s(psh | ack, server_next, client_next, 5 * sec + 1 * ms, 50));
+    t().advance(10 * sec);
+    ASSERT_EQ(events(), 1u);
+    EXPECT_EQ(event(0).evidence, bits({Evidence::seq_exact}));
+    EXPECT_EQ(event(0).cause, ResetCause::resp_abort);
+}
+
+TEST_F(Tracker, InWindowRstAnsweredWithChallengeAckDidNotReset) {
+    Conn conn;
+    handshake(conn, 1 * sec);
+    feed(conn.s(rst | ack, server_next + 1000, client_next, 1 * sec + 100 * ms));
+    feed(conn.c(ack, client_next, server_next, 1 * sec + 101 * ms));  // RFC 5961 challenge ACK
+    t().advance(5 * sec);
+    ASSERT_EQ(events(), 1u);
+    EXPECT_EQ(event(0).seq_check, SeqCheck::in_window);
+    EXPECT_EQ(event(0).evidence, bits({Evidence::seq_in_window, Evidence::challenge_ack}));
+    EXPECT_EQ(event(0).cause, ResetCause::out_of_window);
+    EXPECT_EQ(event(0).confidence, Confidence::medium);
+
+    // The connection lives on: a later genuine RST is a reset of its own.
+    feed(conn.s(rst | ack, server_next, client_next, 6 * sec));
+    t().advance(10 * sec);
+    ASSERT_EQ(events(), 2u);
+    EXPECT_EQ(event(1).seq_check, SeqCheck::exact);
+    EXPECT_EQ(event(1).cause, ResetCause::resp_abort);
+    EXPECT_EQ(event(1).confidence, Confidence::high);
+    EXPECT_EQ(event(1).rst_count, 2u);
+    EXPECT_EQ(count(WorkerCounter::reset_connections), 2u);
+}
+
+// RFC 5961 3.2 in full: an in-window RST draws a challenge ACK, the peer answers it with an exact
+// RST, and that one does reset the connection. The reset must not be reported as one the receiver
+// ignored.
+TEST_F(Tracker, ExactRstAnsweringTheChallengeIsTheReset) {
+    Conn conn;
+    handshake(conn, 1 * sec);
+    feed(conn.s(rst | ack, server_next + 1000, client_next, 1 * sec + 100 * ms));
+    feed(conn.c(ack, client_next, server_next, 1 * sec + 101 * ms));
+    feed(conn.s(rst | ack, server_next, client_next, 1 * sec + 102 * ms));
+    t().advance(10 * sec);
+    t().flush_pending(10);
+    ASSERT_GE(events(), 1u);
+    const ResetEvent& last = event(events() - 1);
+    EXPECT_EQ(last.cause, ResetCause::resp_abort);
+    EXPECT_EQ(last.seq_check, SeqCheck::exact);
+}
+
+TEST_F(Tracker, AckAfterAnExactRstIsNoChallenge) {
+    Conn conn;
+    handshake(conn, 1 * sec);
+    feed(conn.s(rst | ack, server_next, client_next, 1 * sec + 100 * ms));
+    feed(conn.c(ack, client_next, server_next, 1 * sec + 101 * ms));
+    t().advance(5 * sec);
+    ASSERT_EQ(events(), 1u);
+    EXPECT_FALSE(event(0).has(Evidence::challenge_ack));
+    EXPECT_EQ(event(0).cause, ResetCause::resp_abort);
+}
+
+TEST_F(Tracker, OutOfWindowRstWithAndWithoutChallenge) {
+    Conn quiet, answered;
+    answered.client_port = 40001;
+    handshake(quiet, 1 * sec);
+    handshake(answered, 1 * sec);
+    feed(quiet.s(rst, server_next + 100000, 0, 1 * sec + 100 * ms));
+    feed(answered.s(rst, server_next + 100000, 0, 1 * sec + 100 * ms));
+    feed(answered.c(ack, client_next, server_next, 1 * sec + 101 * ms));
+    t().advance(5 * sec);
+    ASSERT_EQ(events(), 2u);
+    EXPECT_EQ(event(0).seq_check, SeqCheck::out_of_window);
+    EXPECT_EQ(event(0).evidence, bits({Evidence::seq_out_of_window}));
+    EXPECT_EQ(event(0).cause, ResetCause::out_of_window);
+    EXPECT_EQ(event(0).confidence, Confidence::medium);
+    EXPECT_EQ(event(0).rst_ack, 0u);  // no ACK flag: no acknowledgment reported
+    EXPECT_EQ(event(1).evidence, bits({Evidence::seq_out_of_window, Evidence::challenge_ack}));
+    EXPECT_EQ(event(1).cause, ResetCause::out_of_window);
+    EXPECT_EQ(event(1).confidence, Confidence::high);
+}
+
+TEST_F(Tracker, RepeatedRstWithAnotherSequenceNumberIsASeqChange) {
+    Conn conn;
+    handshake(conn, 1 * sec);
+    feed(conn.s(rst | ack, server_next, client_next, 1 * sec + 100 * ms));
+    feed(conn.s(rst | ack, server_next + 7, client_next, 1 * sec + 110 * ms));
+    t().flush_pending(10);
+    ASSERT_EQ(events(), 1u);
+    EXPECT_EQ(event(0).evidence, bits({Evidence::seq_exact, Evidence::rst_seq_change}));
+    EXPECT_EQ(event(0).rst_seq, server_next);  // the first RST's
+    EXPECT_EQ(event(0).rst_count, 2u);
+    // One weak signal alone never convicts.
+    EXPECT_EQ(event(0).cause, ResetCause::resp_abort);
+}
+
+TEST_F(Tracker, SeqAndAckChangeTogetherAreInjected) {
+    Conn conn;
+    handshake(conn, 1 * sec);
+    feed(conn.s(rst | ack, server_next, client_next, 1 * sec + 100 * ms));
+    feed(conn.s(rst | ack, server_next + 7, client_next + 9, 1 * sec + 110 * ms));
+    t().flush_pending(10);
+    ASSERT_EQ(events(), 1u);
+    EXPECT_EQ(event(0).evidence,
+              bits({Evidence::seq_exact, Evidence::rst_seq_change, Evidence::rst_ack_change}));
+    EXPECT_EQ(event(0).cause, ResetCause::injected);
+    EXPECT_EQ(event(0).confidence, Confidence::medium);
+}
+
+TEST_F(Tracker, AckChangeAfterNewPeerDataIsNotSuspicious) {
+    Conn conn;
+    handshake(conn, 1 * sec);
+    feed(conn.s(rst | ack, server_next, client_next, 1 * sec + 100 * ms));
+    feed(conn.c(psh | ack, client_next, server_next, 1 * sec + 105 * ms, 20));
+    feed(conn.s(rst | ack, server_next, client_next + 20, 1 * sec + 110 * ms));
+    t().flush_pending(10);
+    ASSERT_EQ(events(), 1u);
+    EXPECT_EQ(event(0).evidence, bits({Evidence::seq_exact, Evidence::rst_retransmitted}));
+}
+
+TEST_F(Tracker, TtlMismatchAloneIsNotInjectionButWithIpIdItIs) {
+    Conn ttl_only;
+    handshake(ttl_only, 1 * sec);
+    DecodedPacket odd_ttl = ttl_only.s(rst | ack, server_next, client_next, 1 * sec + 100 * ms);
+    odd_ttl.ttl = 250;
+    feed(odd_ttl);
+
+    // The server's IP-ID counts up by one per packet (4 packets: 3 steps): a trusted counter.
+    Conn both;
+    both.client_port = 40001;
+    uint64_t t0 = 1 * sec;
+    auto with_id = [](DecodedPacket p, uint16_t id) {
+        p.has_ip_id = true;
+        p.ip_id = id;
+        return p;
+    };
+    feed(both.c(syn, 1000, 0, t0));
+    feed(with_id(both.s(syn | ack, 5000, 1001, t0 + 1 * ms), 100));
+    feed(both.c(ack, 1001, 5001, t0 + 2 * ms));
+    feed(with_id(both.s(psh | ack, 5001, 1001, t0 + 3 * ms, 10), 101));
+    feed(with_id(both.s(psh | ack, 5011, 1001, t0 + 4 * ms, 10), 102));
+    feed(with_id(both.s(psh | ack, 5021, 1001, t0 + 5 * ms, 10), 103));
+    feed(both.c(ack, 1001, 5031, t0 + 6 * ms));
+    DecodedPacket forged = with_id(both.s(rst | ack, 5031, 1001, t0 + 100 * ms), 40000);
+    forged.ttl = 250;
+    feed(forged);
+
+    t().flush_pending(10);
+    ASSERT_EQ(events(), 2u);
+    EXPECT_EQ(event(0).evidence, bits({Evidence::seq_exact, Evidence::ttl_mismatch}));
+    EXPECT_EQ(event(0).rst_ttl, 250);
+    EXPECT_EQ(event(0).usual_ttl, 60);
+    EXPECT_EQ(event(0).cause, ResetCause::resp_abort);
+    EXPECT_EQ(event(1).evidence,
+              bits({Evidence::seq_exact, Evidence::ttl_mismatch, Evidence::ipid_mismatch}));
+    EXPECT_EQ(event(1).cause, ResetCause::injected);
+    EXPECT_EQ(event(1).confidence, Confidence::low);
+}
+
+TEST_F(Tracker, IdleGapBeforeTheAnsweredPacketIsAnIdleTimeout) {
+    Conn conn;
+    handshake(conn, 1 * sec);
+    const uint64_t wake = 1 * sec + 4 * ms + 200 * sec;
+    feed(conn.c(psh | ack, client_next, server_next, wake, 10));
+    feed(conn.s(rst, server_next, 0, wake + 10 * ms));
+    t().flush_pending(10);
+    ASSERT_EQ(events(), 1u);
+    EXPECT_EQ(event(0).idle_before_ms, 200'000u);
+    EXPECT_EQ(event(0).evidence, bits({Evidence::seq_exact, Evidence::idle_before}));
+    EXPECT_EQ(event(0).cause, ResetCause::idle_timeout);
+    EXPECT_EQ(event(0).confidence, Confidence::high);
+}
+
+TEST_F(Tracker, SynSenderIsTheOriginatorWhicheverKeySideItIs) {
+    Conn conn;
+    conn.client = "10.0.0.9";  // the key's hi endpoint
+    handshake(conn, 1 * sec);
+    feed(conn.s(rst | ack, server_next, client_next, 2 * sec));
+    t().flush_pending(10);
+    ASSERT_EQ(events(), 1u);
+    EXPECT_EQ(ip_text(event(0).orig_h, IpFamily::v4), "10.0.0.9");
+    EXPECT_EQ(event(0).orig_p, 40000);
+    EXPECT_EQ(ip_text(event(0).resp_h, IpFamily::v4), "10.0.0.2");
+    EXPECT_FALSE(event(0).orig_guessed);
+    EXPECT_FALSE(event(0).rst_by_orig);
+    EXPECT_EQ(event(0).orig_pkts, 3u);
+    EXPECT_EQ(event(0).orig_bytes, 100u);
+}
+
+TEST_F(Tracker, SynAckSenderIsTheResponder) {
+    Conn conn;
+    conn.server_port = 40000;  // the ports do not decide when a SYN-ACK is seen
+    conn.client_port = 80;
+    feed(conn.s(syn | ack, 5000, 1001, 1 * sec));
+    feed(conn.s(rst | ack, 5001, 1001, 1 * sec + 10 * ms));
+    t().flush_pending(10);
+    ASSERT_EQ(events(), 1u);
+    const ResetEvent& e = event(0);
+    EXPECT_EQ(ip_text(e.orig_h, IpFamily::v4), "10.0.0.1");
+    EXPECT_EQ(e.orig_p, 80);
+    EXPECT_EQ(e.resp_p, 40000);
+    EXPECT_FALSE(e.orig_guessed);
+    EXPECT_FALSE(e.rst_by_orig);
+    EXPECT_EQ(e.seq_check, SeqCheck::exact);
+    EXPECT_EQ(e.cause, ResetCause::handshake_abort);
+    EXPECT_EQ(e.confidence, Confidence::high);
+    EXPECT_EQ(e.conn_state, ConnState::RSTRH);
+    EXPECT_EQ(e.orig_pkts, 0u);
+    EXPECT_EQ(e.resp_pkts, 2u);
+}
+
+TEST_F(Tracker, MidstreamRolesFollowZeeksPortHeuristicAndAreMarkedGuessed) {
+    struct Case {
+        uint16_t first_sender_port, peer_port;
+        bool first_sender_is_orig;
+    };
+    // Server port 80 talks first: flipped. Client port talks first: kept. Neither port a server
+    // port: the first sender. Both server ports: the lower one serves.
+    const Case cases[] = {{80, 40000, false},
+                          {40000, 80, true},
+                          {50000, 50001, true},
+                          {80, 443, false},
+                          {443, 80, true}};
+    uint64_t ts = 1 * sec;
+    for (const Case& c : cases) {
+        Conn conn;  // the first sender plays "client" here
+        conn.client_port = c.first_sender_port;
+        conn.server_port = c.peer_port;
+        conn.client = "10.1.0." + std::to_string(c.first_sender_port % 200);
+        feed(conn.c(ack, 7000, 9000, ts));
+        feed(conn.c(rst | ack, 7000, 9000, ts + 1 * ms));
+        ts += 10 * ms;
+    }
+    t().flush_pending(100);
+    ASSERT_EQ(events(), 5u);
+    for (uint32_t i = 0; i < 5; ++i) {
+        const ResetEvent& e = event(i);
+        SCOPED_TRACE(i);
+        EXPECT_TRUE(e.orig_guessed);
+        EXPECT_EQ(e.rst_by_orig, cases[i].first_sender_is_orig);
+        EXPECT_EQ(e.orig_p,
+                  cases[i].first_sender_is_orig ? cases[i].first_sender_port : cases[i].peer_port);
+        EXPECT_EQ(e.resp_p,
+                  cases[i].first_sender_is_orig ? cases[i].peer_port : cases[i].first_sender_port);
+        // Not the first packet, not established (one side only), no handshake: an abort.
+        EXPECT_EQ(e.cause,
+                  cases[i].first_sender_is_orig ? ResetCause::orig_abort : ResetCause::resp_abort);
+        EXPECT_EQ(e.seq_check, SeqCheck::exact);
+    }
+}
+
+TEST_F(Tracker, RstAsFirstPacketIsUnsolicited) {
+    Conn conn;
+    feed(conn.s(rst, 5000, 0, 1 * sec));
+    t().flush_pending(10);
+    ASSERT_EQ(events(), 1u);
+    EXPECT_EQ(event(0).cause, ResetCause::unsolicited);
+    EXPECT_EQ(event(0).confidence, Confidence::medium);
+    EXPECT_EQ(event(0).seq_check, SeqCheck::unknown);
+    EXPECT_EQ(event(0).usual_ttl, 0);
+    EXPECT_TRUE(event(0).orig_guessed);
+    // Port 80 sent it: taken as the responder.
+    EXPECT_FALSE(event(0).rst_by_orig);
+    EXPECT_EQ(event(0).orig_p, 40000);
+}
+
+TEST_F(Tracker, RefusedSynWithAndWithoutMatchingAck) {
+    Conn acked, bare, wrong;
+    bare.client_port = 40001;
+    wrong.client_port = 40002;
+    for (const Conn* c : {&acked, &bare, &wrong})
+        feed(c->c(syn, 1000, 0, 1 * sec));
+    feed(acked.s(rst | ack, 0, 1001, 1 * sec + 1 * ms));
+    feed(bare.s(rst, 0, 0, 1 * sec + 1 * ms));
+    feed(wrong.s(rst | ack, 0, 4242, 1 * sec + 1 * ms));
+    t().flush_pending(10);
+    ASSERT_EQ(events(), 3u);
+    EXPECT_EQ(event(0).cause, ResetCause::refused);
+    EXPECT_EQ(event(0).confidence, Confidence::high);
+    EXPECT_EQ(event(0).seq_check, SeqCheck::exact);
+    EXPECT_EQ(event(0).conn_state, ConnState::REJ);
+    EXPECT_EQ(event(1).cause, ResetCause::refused);
+    EXPECT_EQ(event(1).confidence, Confidence::medium);
+    EXPECT_EQ(event(1).seq_check, SeqCheck::unknown);
+    // RFC 9293 3.10.7.3: a RST in SYN-SENT that does not acknowledge the SYN is ignored.
+    EXPECT_EQ(event(2).seq_check, SeqCheck::out_of_window);
+    EXPECT_EQ(event(2).cause, ResetCause::out_of_window);
+}
+
+TEST_F(Tracker, SynAfterAResetConnectionStartsANewOne) {
+    Conn conn;
+    handshake(conn, 1 * sec);
+    feed(conn.s(rst | ack, server_next, client_next, 1 * sec + 100 * ms));
+    EXPECT_EQ(events(), 0u);
+    // The client retries within the linger: the first connection's event is written at once.
+    feed(conn.c(syn, 1000, 0, 1 * sec + 500 * ms));
+    ASSERT_EQ(events(), 1u);
+    EXPECT_EQ(event(0).rst_count, 1u);
+    EXPECT_EQ(event(0).orig_pkts, 3u);
+    EXPECT_EQ(event(0).cause, ResetCause::resp_abort);
+    feed(conn.s(rst | ack, 0, 1001, 1 * sec + 501 * ms));
+    t().advance(1 * sec + 501 * ms + config.linger_ns);
+    ASSERT_EQ(events(), 2u);
+    EXPECT_EQ(event(1).first_ts_ns, 1 * sec + 500 * ms);
+    EXPECT_EQ(event(1).rst_count, 1u);
+    EXPECT_EQ(event(1).orig_pkts, 1u);
+    EXPECT_EQ(event(1).cause, ResetCause::refused);
+    EXPECT_EQ(event(1).conn_state, ConnState::REJ);
+    EXPECT_EQ(count(WorkerCounter::flows_created), 2u);
+    EXPECT_EQ(count(WorkerCounter::reset_connections), 2u);
+    EXPECT_EQ(t().table().size(), 1u);
+}
+
+TEST_F(Tracker, IdleFlowsExpirePerLifecycle) {
+    config.half_open_timeout_ns = 10 * sec;
+    config.closed_timeout_ns = 20 * sec;
+    config.established_timeout_ns = 30 * sec;
+    Conn half_open, established, closed;
+    half_open.client_port = 40001;
+    established.client_port = 40002;
+    closed.client_port = 40003;
+    feed(half_open.c(syn, 1000, 0, 1 * sec));  // last packet at 1 s
+    handshake(established, 1 * sec);           // last packet at 1.004 s
+    handshake(closed, 1 * sec);
+    feed(closed.c(fin | ack, client_next, server_next, 1 * sec + 5 * ms));
+    feed(closed.s(fin | ack, server_next, client_next + 1, 1 * sec + 6 * ms));
+    feed(closed.c(ack, client_next + 1, server_next + 1, 1 * sec + 7 * ms));  // last at 1.007 s
+    ASSERT_EQ(t().table().size(), 3u);
+
+    t().advance(11 * sec);  // exactly the half-open timeout: kept
+    EXPECT_EQ(count(WorkerCounter::flows_expired), 0u);
+    t().advance(11 * sec + 1);
+    EXPECT_EQ(count(WorkerCounter::flows_expired), 1u);
+    EXPECT_EQ(t().table().size(), 2u);
+    t().advance(21 * sec + 7 * ms);
+    EXPECT_EQ(count(WorkerCounter::flows_expired), 1u);
+    t().advance(21 * sec + 7 * ms + 1);
+    EXPECT_EQ(count(WorkerCounter::flows_expired), 2u);
+    t().advance(31 * sec + 4 * ms);
+    EXPECT_EQ(count(WorkerCounter::flows_expired), 2u);
+    t().advance(31 * sec + 4 * ms + 1);
+    EXPECT_EQ(count(WorkerCounter::flows_expired), 3u);
+    EXPECT_EQ(t().table().size(), 0u);
+    EXPECT_EQ(events(), 0u);
+    EXPECT_EQ(count(WorkerCounter::flows_evicted), 0u);
+
+    // An expired flow's next packet opens a new entry.
+    feed(established.c(ack, client_next, server_next, 40 * sec));
+    EXPECT_EQ(count(WorkerCounter::flows_created), 4u);
+}
+
+TEST_F(Tracker, ExpiryWritesThePendingEvent) {
+    config.linger_ns = 100 * sec;
+    config.closed_timeout_ns = 20 * sec;
+    Conn conn;
+    handshake(conn, 1 * sec);
+    const uint64_t rst_ts = 1 * sec + 100 * ms;
+    feed(conn.s(rst | ack, server_next, client_next, rst_ts));
+    t().advance(rst_ts + 20 * sec);
+    EXPECT_EQ(events(), 0u);
+    t().advance(rst_ts + 20 * sec + 1);
+    ASSERT_EQ(events(), 1u);
+    EXPECT_EQ(count(WorkerCounter::flows_expired), 1u);
+    EXPECT_EQ(event(0).rst_count, 1u);
+    EXPECT_EQ(event(0).orig_pkts, 3u);
+    EXPECT_EQ(event(0).conn_state, ConnState::RSTR);
+    EXPECT_EQ(event(0).cause, ResetCause::resp_abort);
+    // The linger's end does not write it a second time.
+    t().advance(rst_ts + 200 * sec);
+    EXPECT_TRUE(t().flush_pending(10));
+    EXPECT_EQ(events(), 1u);
+}
+
+TEST_F(Tracker, FullTableEvictsAndWritesTheVictimsPendingEvent) {
+    config.flow_capacity = 16;  // two buckets of 8: every flow competes for the same 16 slots
+    for (uint16_t i = 0; i < 15; ++i) {
+        Conn c;
+        c.client_port = static_cast<uint16_t>(41000 + i);
+        feed(c.c(syn, 1000, 0, 1 * sec + i * ms));
+    }
+    Conn refused;
+    refused.client_port = 40000;
+    feed(refused.c(syn, 1000, 0, 2 * sec));
+    feed(refused.s(rst | ack, 0, 1001, 2 * sec + 1 * ms));
+    ASSERT_EQ(t().table().size(), 16u);
+    EXPECT_EQ(events(), 0u);
+
+    Conn newcomer;
+    newcomer.client_port = 42000;
+    feed(newcomer.c(syn, 1000, 0, 3 * sec));
+    EXPECT_EQ(count(WorkerCounter::flows_evicted), 1u);
+    EXPECT_EQ(count(WorkerCounter::flows_created), 17u);
+    EXPECT_EQ(t().table().size(), 16u);
+    // The closed (refused) flow was the victim, not an older half-open one.
+    ASSERT_EQ(events(), 1u);
+    EXPECT_EQ(event(0).orig_p, 40000);
+    EXPECT_EQ(event(0).cause, ResetCause::refused);
+    EXPECT_EQ(event(0).confidence, Confidence::high);
+    EXPECT_EQ(event(0).orig_pkts, 1u);
+    EXPECT_EQ(event(0).resp_pkts, 1u);
+    EXPECT_EQ(event(0).conn_state, ConnState::REJ);
+    t().advance(100 * sec);
+    EXPECT_TRUE(t().flush_pending(10));
+    EXPECT_EQ(events(), 1u);
+}
+
+TEST_F(Tracker, SynWithRstIsCountedAndDropped) {
+    Conn conn;
+    feed(conn.c(syn | rst, 1000, 0, 1 * sec));
+    feed(conn.c(syn | rst | ack, 1000, 5, 1 * sec));
+    EXPECT_EQ(count(WorkerCounter::tcp_packets), 2u);
+    EXPECT_EQ(count(WorkerCounter::rst_packets), 2u);
+    EXPECT_EQ(count(DropReason::bad_tcp_flags), 2u);
+    EXPECT_EQ(counters.total_drops(), 2u);
+    EXPECT_EQ(count(WorkerCounter::flows_created), 0u);
+    EXPECT_EQ(count(WorkerCounter::reset_connections), 0u);
+    EXPECT_EQ(t().table().size(), 0u);
+    EXPECT_TRUE(t().flush_pending(10));
+    EXPECT_EQ(events(), 0u);
+}
+
+TEST_F(Tracker, CountersCountWhatTheTrackerSaw) {
+    Conn conn;
+    handshake(conn, 1 * sec);  // 5 plain IPv4 segments
+
+    DecodedPacket v6 = packet({.src = "2001:db8::1",
+                               .src_port = 40000,
+                               .dst = "2001:db8::2",
+                               .dst_port = 443,
+                               .flags = syn,
+                               .seq = 1,
+                               .ts_ns = 2 * sec,
+                               .family = IpFamily::v6});
+    feed(v6);
+    DecodedPacket tagged = conn.c(ack, client_next, server_next, 2 * sec);
+    tagged.vlan_outer = 5;
+    tagged.encapsulation = encapsulation_vlan | encapsulation_mpls;
+    feed(tagged);
+    DecodedPacket tunnelled = conn.c(ack, client_next, server_next, 2 * sec);
+    tunnelled.encapsulation = encapsulation_tunnel;
+    tunnelled.options_malformed = true;
+    feed(tunnelled);
+    DecodedPacket cut = conn.c(psh | ack, client_next, server_next, 2 * sec, 1400);
+    cut.payload_captured = 200;
+    feed(cut);
+    feed(conn.s(rst, server_next, 0, 3 * sec));
+
+    EXPECT_EQ(count(WorkerCounter::tcp_packets), 10u);
+    EXPECT_EQ(count(WorkerCounter::ipv6_packets), 1u);
+    EXPECT_EQ(count(WorkerCounter::vlan_packets), 1u);
+    EXPECT_EQ(count(WorkerCounter::mpls_packets), 1u);
+    EXPECT_EQ(count(WorkerCounter::tunnel_packets), 1u);
+    EXPECT_EQ(count(WorkerCounter::tcp_option_malformed), 1u);
+    EXPECT_EQ(count(WorkerCounter::payload_truncated), 1u);
+    EXPECT_EQ(count(WorkerCounter::rst_packets), 1u);
+    EXPECT_EQ(count(WorkerCounter::flows_created), 3u);  // v4, v6, and the VLAN-tagged copy
+    EXPECT_EQ(count(WorkerCounter::reset_connections), 1u);
+    EXPECT_EQ(count(WorkerCounter::events_emitted), 0u);  // the worker counts those at the ring
+    EXPECT_EQ(count(WorkerCounter::packets), 0u);         // and frames, before decoding
+    EXPECT_EQ(counters.total_drops(), 0u);
+    EXPECT_EQ(t().table().size(), 3u);
+}
+
+// With no linger every event is written at its RST; none is "written early" for lack of room.
+TEST_F(Tracker, ZeroLingerNeverCountsTheLingerQueueFull) {
+    config.linger_ns = 0;
+    config.linger_capacity = 16;
+    for (uint16_t i = 0; i < 20; ++i) {
+        Conn c;
+        c.client_port = static_cast<uint16_t>(41000 + i);
+        feed(c.c(syn, 1000, 0, 1 * sec));
+        feed(c.s(rst | ack, 0, 1001, 1 * sec + 1 * ms));
+    }
+    EXPECT_EQ(events(), 20u);
+    EXPECT_EQ(count(WorkerCounter::reset_connections), 20u);
+    EXPECT_EQ(count(WorkerCounter::linger_queue_full), 0u);
+}
+
+// Events already written early (here by the client's retry SYN) leave their linger slots behind;
+// popping such a slot to make room writes nothing early, so it must not count either.
+TEST_F(Tracker, WrittenSlotsMakingRoomDoNotCountTheLingerQueueFull) {
+    config.linger_capacity = 16;
+    for (uint16_t i = 0; i < 16; ++i) {
+        Conn c;
+        c.client_port = static_cast<uint16_t>(41000 + i);
+        feed(c.c(syn, 1000, 0, 1 * sec));
+        feed(c.s(rst | ack, 0, 1001, 1 * sec + 1 * ms));
+        feed(c.c(syn, 1000, 0, 1 * sec + 2 * ms));  // the retry writes the refusal at once
+    }
+    ASSERT_EQ(events(), 16u);
+    Conn last;
+    last.client_port = 42000;
+    feed(last.c(syn, 1000, 0, 1 * sec + 3 * ms));
+    feed(last.s(rst | ack, 0, 1001, 1 * sec + 4 * ms));
+    EXPECT_EQ(events(), 16u);
+    EXPECT_EQ(count(WorkerCounter::linger_queue_full), 0u);
+}
+
+TEST_F(Tracker, FullLingerQueueWritesTheOldestEarly) {
+    config.linger_capacity = 16;
+    for (uint16_t i = 0; i < 17; ++i) {
+        Conn c;
+        c.client_port = static_cast<uint16_t>(41000 + i);
+        feed(c.c(syn, 1000, 0, 1 * sec));
+        feed(c.s(rst | ack, 0, 1001, 1 * sec + 1 * ms));
+    }
+    ASSERT_EQ(events(), 1u);
+    EXPECT_EQ(event(0).orig_p, 41000);
+    EXPECT_EQ(event(0).cause, ResetCause::refused);
+    EXPECT_EQ(count(WorkerCounter::linger_queue_full), 1u);
+    EXPECT_TRUE(t().flush_pending(100));
+    EXPECT_EQ(events(), 17u);
+}
+
+// ---- check_rst_sequence: what a passive observer can say about a RST's sequence number ----
+
+DirectionState side(uint32_t seq_next, uint32_t ack_last, uint16_t window, uint8_t scale,
+                    uint8_t known_bits) {
+    DirectionState s{};
+    s.seq_next = seq_next;
+    s.ack_last = ack_last;
+    s.window = window;
+    s.window_scale = scale;
+    s.bits = known_bits;
+    return s;
+}
+
+constexpr uint8_t all_known =
+    direction_bit::seq_known | direction_bit::ack_known | direction_bit::window_known;
+
+TEST(CheckRstSequence, ExactAnywhereBetweenTheLastAckAndTheSendersNext) {
+    // The sender sent up to 2000; the receiver acknowledged 1500 so far (ACKs in flight).
+    DirectionState sender = side(2000, 0, 1000, tcp_wscale_absent, all_known);
+    DirectionState receiver = side(0, 1500, 1000, tcp_wscale_absent, all_known);
+    EXPECT_EQ(check_rst_sequence(1500, sender, receiver), SeqCheck::exact);
+    EXPECT_EQ(check_rst_sequence(1750, sender, receiver), SeqCheck::exact);
+    EXPECT_EQ(check_rst_sequence(2000, sender, receiver), SeqCheck::exact);
+    EXPECT_EQ(check_rst_sequence(2001, sender, receiver), SeqCheck::in_window);
+    EXPECT_EQ(check_rst_sequence(2499, sender, receiver), SeqCheck::in_window);
+    EXPECT_EQ(check_rst_sequence(2500, sender, receiver), SeqCheck::out_of_window);
+    EXPECT_EQ(check_rst_sequence(1499, sender, receiver), SeqCheck::out_of_window);
+}
+
+TEST(CheckRstSequence, CaptureLossOnTheSendersSideSwapsTheRange) {
+    DirectionState sender = side(1500, 0, 0, tcp_wscale_absent, all_known);
+    DirectionState receiver = side(0, 2000, 100, tcp_wscale_absent, all_known);
+    EXPECT_EQ(check_rst_sequence(1500, sender, receiver), SeqCheck::exact);
+    EXPECT_EQ(check_rst_sequence(2000, sender, receiver), SeqCheck::exact);
+    EXPECT_EQ(check_rst_sequence(1499, sender, receiver), SeqCheck::out_of_window);
+}
+
+TEST(CheckRstSequence, RangeWrapsAroundTheSequenceSpace) {
+    DirectionState sender = side(0x10, 0, 100, tcp_wscale_absent, all_known);
+    DirectionState receiver = side(0, 0xFFFFFFF0u, 100, tcp_wscale_absent, all_known);
+    EXPECT_EQ(check_rst_sequence(0xFFFFFFF0u, sender, receiver), SeqCheck::exact);
+    EXPECT_EQ(check_rst_sequence(0, sender, receiver), SeqCheck::exact);
+    EXPECT_EQ(check_rst_sequence(0x10, sender, receiver), SeqCheck::exact);
+    EXPECT_EQ(check_rst_sequence(0x11, sender, receiver), SeqCheck::in_window);
+    EXPECT_EQ(check_rst_sequence(0xFFFFFFEFu, sender, receiver), SeqCheck::out_of_window);
+}
+
+TEST(CheckRstSequence, WindowScalingNeedsBothSyns) {
+    // Receiver window 1000 with shift 2 = 4000 bytes, but only if the sender's SYN had the option.
+    DirectionState receiver = side(0, 1000, 1000, 2, all_known);
+    DirectionState scaled_sender = side(1000, 0, 0, 0, all_known);
+    DirectionState unscaled_sender = side(1000, 0, 0, tcp_wscale_absent, all_known);
+    EXPECT_EQ(check_rst_sequence(1000 + 3999, scaled_sender, receiver), SeqCheck::in_window);
+    EXPECT_EQ(check_rst_sequence(1000 + 4000, scaled_sender, receiver), SeqCheck::out_of_window);
+    EXPECT_EQ(check_rst_sequence(1000 + 999, unscaled_sender, receiver), SeqCheck::in_window);
+    EXPECT_EQ(check_rst_sequence(1000 + 1000, unscaled_sender, receiver), SeqCheck::out_of_window);
+    EXPECT_EQ(check_rst_sequence(1000 + 3999, unscaled_sender, receiver), SeqCheck::out_of_window);
+}
+
+TEST(CheckRstSequence, ZeroWindowAcceptsOnlyTheExactRange) {
+    DirectionState sender = side(1000, 0, 0, tcp_wscale_absent, all_known);
+    DirectionState receiver = side(0, 1000, 0, tcp_wscale_absent, all_known);
+    EXPECT_EQ(check_rst_sequence(1000, sender, receiver), SeqCheck::exact);
+    EXPECT_EQ(check_rst_sequence(1001, sender, receiver), SeqCheck::out_of_window);
+}
+
+TEST(CheckRstSequence, UnknownWithoutState) {
+    DirectionState nothing{};
+    EXPECT_EQ(check_rst_sequence(1234, nothing, nothing), SeqCheck::unknown);
+    // Only one bound known: exact there, unknown elsewhere without the receiver's window.
+    DirectionState sender = side(2000, 0, 0, tcp_wscale_absent, direction_bit::seq_known);
+    EXPECT_EQ(check_rst_sequence(2000, sender, nothing), SeqCheck::exact);
+    EXPECT_EQ(check_rst_sequence(2001, sender, nothing), SeqCheck::unknown);
+    DirectionState receiver = side(0, 3000, 0, tcp_wscale_absent, direction_bit::ack_known);
+    EXPECT_EQ(check_rst_sequence(3000, nothing, receiver), SeqCheck::exact);
+    EXPECT_EQ(check_rst_sequence(2999, nothing, receiver), SeqCheck::unknown);
+    receiver.bits |= direction_bit::window_known;
+    receiver.window = 10;
+    EXPECT_EQ(check_rst_sequence(3009, nothing, receiver), SeqCheck::in_window);
+    EXPECT_EQ(check_rst_sequence(3010, nothing, receiver), SeqCheck::out_of_window);
+}
+
+TEST_F(Tracker, WindowScaleFromBothSynsWidensTheWindow) {
+    // Client SYN and server SYN-ACK both carry wscale: the client's shift 4 scales its window.
+    for (bool server_scales : {true, false}) {
+        Conn conn;
+        conn.client_port = server_scales ? 40000 : 40001;
+        DecodedPacket s = conn.c(syn, 1000, 0, 1 * sec);
+        s.options.window_scale = 4;
+        feed(s);
+        DecodedPacket sa = conn.s(syn | ack, 5000, 1001, 1 * sec + 1 * ms);
+        if (server_scales) sa.options.window_scale = 0;
+        feed(sa);
+        DecodedPacket a = conn.c(ack, 1001, 5001, 1 * sec + 2 * ms);
+        a.window = 1000;  // 16000 bytes if scaled
+        feed(a);
+        feed(conn.s(rst, 5001 + 5000, 0, 1 * sec + 3 * ms));
+    }
+    t().flush_pending(10);
+    ASSERT_EQ(events(), 2u);
+    EXPECT_EQ(event(0).seq_check, SeqCheck::in_window);
+    EXPECT_EQ(event(1).seq_check, SeqCheck::out_of_window);
+}
+
+}  // namespace
+}  // namespace rstscope
