@@ -13,6 +13,8 @@
 #include <fstream>
 #include <memory>
 #include <thread>
+
+#include <unistd.h>
 #include <vector>
 
 #include <fmt/format.h>
@@ -20,6 +22,7 @@
 #include "../mgmt/management.h"
 #include "capture_probe.h"
 #include "eal_args.h"
+#include "pcapng_rewrite.h"
 #include "ports.h"
 #include "rstscope/config/options.h"
 #include "worker.h"
@@ -35,6 +38,33 @@ RunControl* signal_target = nullptr;
 
 void on_signal(int) {
     if (signal_target) signal_target->stop.store(true, std::memory_order_relaxed);
+}
+
+// A file removed when it goes out of scope (the rewritten copy of a pcapng capture).
+class TemporaryFile {
+  public:
+    bool create() {
+        char name[] = "/tmp/rstscope-capture-XXXXXX";
+        int fd = mkstemp(name);
+        if (fd < 0) return false;
+        close(fd);
+        path_ = name;
+        return true;
+    }
+    ~TemporaryFile() {
+        if (!path_.empty()) unlink(path_.c_str());
+    }
+    const std::string& path() const { return path_; }
+
+  private:
+    std::string path_;
+};
+
+bool is_pcapng(const std::string& path) {
+    std::ifstream file(path, std::ios::binary);
+    uint32_t magic = 0;
+    file.read(reinterpret_cast<char*>(&magic), 4);
+    return file && magic == 0x0A0D0D0A;
 }
 
 int fail(int code, const std::string& message) {
@@ -74,9 +104,22 @@ int run(int argc, char** argv) {
 
     RunControl control;
     std::optional<CaptureProbe> probe;
+    Options effective = options;  // the capture actually read may be a rewritten copy
+    TemporaryFile rewritten;
     if (!options.pcap.empty()) {
         std::string error;
         probe = probe_capture(options.pcap, error);
+        if (!probe && is_pcapng(options.pcap)) {
+            // libpcap 1.10 refuses pcapng files whose interfaces differ in snapshot length.
+            std::string rewrite_error;
+            if (rewritten.create() &&
+                rewrite_pcapng_as_pcap(options.pcap, rewritten.path(), rewrite_error)) {
+                probe = probe_capture(rewritten.path(), error);
+                effective.pcap = rewritten.path();
+            } else if (!rewrite_error.empty()) {
+                error += " (" + rewrite_error + ")";
+            }
+        }
         if (!probe) return fail(exit_runtime_error, error);
         if (probe->packets == 0) {
             return fail(exit_runtime_error,
@@ -103,7 +146,7 @@ int run(int argc, char** argv) {
     }
 
     unsigned cpus = std::thread::hardware_concurrency();
-    std::vector<std::string> eal_args = build_eal_args(options, argv[0], cpus);
+    std::vector<std::string> eal_args = build_eal_args(effective, argv[0], cpus);
     std::vector<char*> eal_argv;
     for (auto& a : eal_args)
         eal_argv.push_back(a.data());
@@ -130,7 +173,7 @@ int run(int argc, char** argv) {
         CaptureClock capture_clock;
         if (control.capture) {
             std::string error;
-            if (!capture_clock.open(options.pcap, error)) throw std::runtime_error(error);
+            if (!capture_clock.open(effective.pcap, error)) throw std::runtime_error(error);
         }
 
         const unsigned n = options.workers;

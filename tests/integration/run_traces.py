@@ -29,12 +29,6 @@ TIMEOUT_S = 120
 
 # Traces whose check differs from the default, and why.
 EXCEPTIONS = {
-    "zeek__ldap-gap-data-missing.pcapng": {
-        "reason": "libpcap refuses the file: its pcapng interfaces have different snapshot "
-                  "lengths (65535 and 8192); rstscope must fail with a clear error naming the "
-                  "file instead of reporting partial results",
-        "expect_error": True,
-    },
     "esnet__nmap_80_w_service_detection.pcap": {
         "reason": "tshark's tcp.flags.reset filter also matches 6 TCP headers quoted inside ICMP "
                   "'administratively prohibited' errors; those are not segments on the wire, so "
