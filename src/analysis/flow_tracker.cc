@@ -76,6 +76,11 @@ void FlowTracker::process_burst(const DecodedPacket* packets, uint32_t count) no
             hashes[i] = FlowTable::hash(keys[i]);
             table_.prefetch(hashes[i]);
         }
+        // Two prefetch stages over the burst hide the memory latency of a large table: buckets
+        // first, then the entry each bucket points to, before the first packet is processed.
+        for (uint32_t i = 0; i < n; ++i)
+            table_.prefetch_entry(hashes[i]);
+        counters_.bump(WorkerCounter::tcp_packets, n);
         for (uint32_t i = 0; i < n; ++i)
             process_one(packets[i], keys[i], hashes[i], src_is_lo[i]);
         packets += n;
@@ -122,7 +127,6 @@ FlowEntry& FlowTracker::new_flow(uint32_t slot, const FlowKey& key, uint64_t has
 
 void FlowTracker::process_one(const DecodedPacket& p, const FlowKey& key, uint64_t hash,
                               bool src_is_lo) noexcept {
-    counters_.bump(WorkerCounter::tcp_packets);
     const uint8_t flags = p.tcp_flags;
     const bool is_rst = flags & rst;
     if (is_rst) counters_.bump(WorkerCounter::rst_packets);
@@ -442,9 +446,29 @@ void FlowTracker::advance(uint64_t now_ns) noexcept {
 }
 
 void FlowTracker::sweep() noexcept {
-    uint32_t buckets = table_.bucket_count();
-    for (uint32_t i = 0; i < config_.sweep_buckets_per_call; ++i) {
-        uint32_t bucket = sweep_cursor_++ & (buckets - 1);
+    // At most this many buckets per call, so no single poll stalls on a large table.
+    constexpr uint64_t max_buckets_per_call = 1024;
+    const uint64_t buckets = table_.bucket_count();
+    uint64_t due;
+    if (config_.sweep_period_ns == 0) {
+        due = buckets;
+    } else {
+        if (last_sweep_ns_ == 0 || now_ns_ < last_sweep_ns_) last_sweep_ns_ = now_ns_;
+        uint64_t elapsed = now_ns_ - last_sweep_ns_;
+        if (elapsed >= config_.sweep_period_ns) {
+            sweep_credit_ = buckets;
+        } else {
+            sweep_credit_ += static_cast<uint64_t>(static_cast<unsigned __int128>(buckets) *
+                                                   elapsed / config_.sweep_period_ns);
+        }
+        // Elapsed time too short to earn a bucket is kept for the next call.
+        if (sweep_credit_ > 0 || elapsed >= config_.sweep_period_ns) last_sweep_ns_ = now_ns_;
+        if (sweep_credit_ > buckets) sweep_credit_ = buckets;
+        due = std::min(sweep_credit_, max_buckets_per_call);
+        sweep_credit_ -= due;
+    }
+    for (uint64_t i = 0; i < due; ++i) {
+        uint32_t bucket = sweep_cursor_++ & static_cast<uint32_t>(buckets - 1);
         for (uint32_t way = 0; way < FlowTable::ways; ++way) {
             uint32_t slot = bucket * FlowTable::ways + way;
             if (!table_.occupied(slot)) continue;

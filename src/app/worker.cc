@@ -130,12 +130,12 @@ class WorkerLoop {
         WorkerCounters& counters = *ctx_.counters;
         uint32_t tcp = 0;
         uint32_t keep = 0;  // mbufs that stay with this worker (the others were dispatched)
+        uint64_t bytes = 0;
         for (uint32_t i = 0; i < count; ++i) {
             rte_mbuf* m = mbufs[i];
             if (i + 1 < count) rte_prefetch0(rte_pktmbuf_mtod(mbufs[i + 1], void*));
             if (from_port) {
-                counters.bump(WorkerCounter::packets);
-                counters.bump(WorkerCounter::bytes, rte_pktmbuf_pkt_len(m));
+                bytes += rte_pktmbuf_pkt_len(m);
                 if (ctx_.capture_clock) stamp(m, ctx_.capture_clock->next_ns());
             }
             DecodedPacket& p = packets_[tcp];
@@ -160,6 +160,10 @@ class WorkerLoop {
             p.ts_ns = packet_time(m);
             ++tcp;
             mbufs[keep++] = m;
+        }
+        if (from_port) {
+            counters.bump(WorkerCounter::packets, count);
+            counters.bump(WorkerCounter::bytes, bytes);
         }
         ctx_.tracker->process_burst(packets_, tcp);
         if (run_.inline_mode) {

@@ -11,10 +11,6 @@
 
 namespace rstscope {
 
-bool operator==(const FlowKey& a, const FlowKey& b) noexcept {
-    return std::memcmp(&a, &b, sizeof(FlowKey)) == 0;
-}
-
 FlowKey flow_key_of(const DecodedPacket& p, bool& src_is_lo) noexcept {
     int order = std::memcmp(p.src.bytes, p.dst.bytes, 16);
     src_is_lo = order < 0 || (order == 0 && p.src_port <= p.dst_port);
@@ -100,6 +96,22 @@ uint32_t FlowTable::secondary_bucket(uint64_t hash) const noexcept {
 void FlowTable::prefetch(uint64_t hash) const noexcept {
     __builtin_prefetch(&signatures_[primary_bucket(hash) * ways]);
     __builtin_prefetch(&signatures_[secondary_bucket(hash) * ways]);
+}
+
+void FlowTable::prefetch_entry(uint64_t hash) const noexcept {
+    uint32_t sig = signature(hash);
+    for (uint32_t bucket : {primary_bucket(hash), secondary_bucket(hash)}) {
+        const uint32_t* sigs = &signatures_[bucket * ways];
+        for (uint32_t way = 0; way < ways; ++way) {
+            if (sigs[way] == sig) {
+                const char* entry = reinterpret_cast<const char*>(&entries_[bucket * ways + way]);
+                __builtin_prefetch(entry);
+                __builtin_prefetch(entry + 64);
+                __builtin_prefetch(entry + 128);
+                return;
+            }
+        }
+    }
 }
 
 uint32_t FlowTable::find(const FlowKey& key, uint64_t hash) const noexcept {

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
+
 #include <arpa/inet.h>
 
 #include <initializer_list>
@@ -130,6 +132,7 @@ class Tracker : public ::testing::Test {
         config.flow_capacity = 64;
         config.linger_capacity = 16;
         config.worker_id = 3;
+        config.sweep_period_ns = 0;  // the whole table on every advance(): exact expiry times
     }
     FlowTracker& t() {
         if (!tracker) tracker = std::make_unique<FlowTracker>(config, counters);
@@ -880,6 +883,32 @@ TEST_F(Tracker, WindowScaleFromBothSynsWidensTheWindow) {
     ASSERT_EQ(events(), 2u);
     EXPECT_EQ(event(0).seq_check, SeqCheck::in_window);
     EXPECT_EQ(event(1).seq_check, SeqCheck::out_of_window);
+}
+
+// The default sweep visits the table a slice at a time: an idle flow expires within one sweep
+// period after its timeout, whatever the packet rate.
+TEST(TrackerSweep, TimeSlicedSweepExpiresWithinOnePeriod) {
+    TrackerConfig config;
+    config.flow_capacity = 1 << 14;
+    config.half_open_timeout_ns = 10 * sec;
+    config.sweep_period_ns = 4 * sec;
+    WorkerCounters counters;
+    FlowTracker tracker(config, counters);
+    DecodedPacket p{};
+    p.src = IpAddress::from_v4(std::array<uint8_t, 4>{198, 51, 100, 1}.data());
+    p.dst = IpAddress::from_v4(std::array<uint8_t, 4>{203, 0, 113, 1}.data());
+    p.src_port = 40000;
+    p.dst_port = 80;
+    p.tcp_flags = tcp_flag::syn;
+    p.ttl = 64;
+    p.ts_ns = 1 * sec;
+    tracker.process(p);
+    for (uint64_t now = 1 * sec; now <= 11 * sec; now += 100 * ms)
+        tracker.advance(now);
+    EXPECT_EQ(counters.get(WorkerCounter::flows_expired), 0u);  // not before its timeout
+    for (uint64_t now = 11 * sec; now <= 15 * sec + 100 * ms; now += 100 * ms)
+        tracker.advance(now);
+    EXPECT_EQ(counters.get(WorkerCounter::flows_expired), 1u);  // within one period after it
 }
 
 }  // namespace

@@ -30,7 +30,10 @@ struct TrackerConfig {
     uint64_t established_timeout_ns = 7200 * ns_per_second;
     uint64_t half_open_timeout_ns = 60 * ns_per_second;
     uint64_t closed_timeout_ns = 60 * ns_per_second;
-    uint32_t sweep_buckets_per_call = 16;
+    // The idle-flow sweep visits the whole table once per this much time (packet time for
+    // captures), a slice per advance(): its cost follows time, not packets. 0: the whole table on
+    // every advance() (exact expiry, for tests).
+    uint64_t sweep_period_ns = 5 * ns_per_second;
     uint8_t worker_id = 0;
 };
 
@@ -99,6 +102,8 @@ class FlowTracker {
     std::unique_ptr<ResetEvent[]> outbox_;
     uint32_t outbox_count_ = 0;
     uint32_t sweep_cursor_ = 0;
+    uint64_t sweep_credit_ = 0;  // buckets due for a visit
+    uint64_t last_sweep_ns_ = 0;
     uint64_t now_ns_ = 0;
 };
 

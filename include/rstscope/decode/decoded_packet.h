@@ -10,6 +10,7 @@ namespace rstscope {
 
 inline constexpr uint8_t tcp_wscale_absent = 0xFF;
 
+// Parsed on SYN and RST segments only: the only ones whose options the analysis uses.
 struct TcpOptions {
     uint16_t mss = 0;                          // 0: absent
     uint8_t window_scale = tcp_wscale_absent;  // RFC 7323 shift count, clamped to 14

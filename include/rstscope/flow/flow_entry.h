@@ -6,7 +6,9 @@
 // the draft verdict) does: that waits in the linger queue instead (flow_tracker.h).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <cstring>
 
 #include "rstscope/analysis/zeek_state.h"
 #include "rstscope/common/endpoint.h"
@@ -25,7 +27,22 @@ struct FlowKey {
     IpFamily family;
     uint8_t padding[3];  // kept zero: keys compare bytewise
 
-    friend bool operator==(const FlowKey& a, const FlowKey& b) noexcept;
+    // Inline word compare: a lookup compares keys on every signature hit.
+    friend bool operator==(const FlowKey& a, const FlowKey& b) noexcept {
+        const auto* x = reinterpret_cast<const unsigned char*>(&a);
+        const auto* y = reinterpret_cast<const unsigned char*>(&b);
+        uint64_t difference = 0;
+        for (size_t i = 0; i < 40; i += 8) {
+            uint64_t u, v;
+            std::memcpy(&u, x + i, 8);
+            std::memcpy(&v, y + i, 8);
+            difference |= u ^ v;
+        }
+        uint32_t u, v;
+        std::memcpy(&u, x + 40, 4);
+        std::memcpy(&v, y + 40, 4);
+        return (difference | (u ^ v)) == 0;
+    }
 };
 static_assert(sizeof(FlowKey) == 44);
 

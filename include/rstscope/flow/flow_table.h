@@ -35,6 +35,10 @@ class FlowTable {
     // Brings the key's buckets into cache ahead of find(); worthwhile across a burst.
     void prefetch(uint64_t hash) const noexcept;
 
+    // Second prefetch stage, once the buckets are in cache: brings in the entry whose signature
+    // matches (the likely hit), all three of its cache lines.
+    void prefetch_entry(uint64_t hash) const noexcept;
+
     // Returns the slot holding `key`, or no_slot.
     uint32_t find(const FlowKey& key, uint64_t hash) const noexcept;
 
