@@ -274,6 +274,18 @@ void zeek_repeat_rst(ZeekTracking& t, bool from_orig_caller) noexcept {
 
 void zeek_track(ZeekTracking& t, const ZeekSegment& s) noexcept {
     bool from_orig = s.from_orig != ((t.letters_seen & roles_inverted_bit) != 0);
+    // The bulk of all segments: an ACK or data on a connection established both ways, whose
+    // letter this side already has, with nothing unusual about it. None of the rules below would
+    // change anything: leave at once (measured: about half of this function's instructions).
+    constexpr uint8_t plain = tcp_flag::ack | tcp_flag::psh | tcp_flag::ece | tcp_flag::cwr;
+    if ((s.flags & ~plain) == 0 && (s.flags & tcp_flag::ack) && !s.zero_window &&
+        !s.retransmission && !s.content_gap && t.orig == ZeekEndpoint::established &&
+        t.resp == ZeekEndpoint::established) {
+        const unsigned side = from_orig ? orig_side : resp_side;
+        if (seen(t, s.payload_length > 0 ? k_data : k_ack, side) &&
+            !flag_bit(t, gap_pending_bit, 1 - side) && !flag_bit(t, gap_pending_bit, side))
+            return;
+    }
     if (!t.flipped && t.orig == ZeekEndpoint::syn_ack_sent && t.resp == ZeekEndpoint::inactive &&
         is_ack_or_data_only(s)) {
         flip_roles(t);

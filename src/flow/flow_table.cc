@@ -12,8 +12,23 @@
 namespace rstscope {
 
 FlowKey flow_key_of(const DecodedPacket& p, bool& src_is_lo) noexcept {
-    int order = std::memcmp(p.src.bytes, p.dst.bytes, 16);
-    src_is_lo = order < 0 || (order == 0 && p.src_port <= p.dst_port);
+    // Byte order of addresses as two big-endian words: the same order as memcmp, without a call.
+    uint64_t src_high, src_low, dst_high, dst_low;
+    std::memcpy(&src_high, p.src.bytes, 8);
+    std::memcpy(&src_low, p.src.bytes + 8, 8);
+    std::memcpy(&dst_high, p.dst.bytes, 8);
+    std::memcpy(&dst_low, p.dst.bytes + 8, 8);
+    src_high = __builtin_bswap64(src_high);
+    src_low = __builtin_bswap64(src_low);
+    dst_high = __builtin_bswap64(dst_high);
+    dst_low = __builtin_bswap64(dst_low);
+    if (src_high != dst_high) {
+        src_is_lo = src_high < dst_high;
+    } else if (src_low != dst_low) {
+        src_is_lo = src_low < dst_low;
+    } else {
+        src_is_lo = p.src_port <= p.dst_port;
+    }
     FlowKey k{};
     k.addr_lo = src_is_lo ? p.src : p.dst;
     k.addr_hi = src_is_lo ? p.dst : p.src;
