@@ -58,7 +58,8 @@ int main(int argc, char** argv) {
     }
     std::FILE* out = std::fopen(out_path.c_str(), "wb");
     if (!out) {
-        std::fprintf(stderr, "gen_big_pcap: cannot write %s: %s\n", out_path.c_str(), std::strerror(errno));
+        std::fprintf(stderr, "gen_big_pcap: cannot write %s: %s\n", out_path.c_str(),
+                     std::strerror(errno));
         return 1;
     }
     std::vector<char> buffer(1 << 22);
@@ -87,7 +88,8 @@ int main(int argc, char** argv) {
         if (flags & 0x04) {
             ++rst;
             bool vlan = frame[12] == 0x81 && frame[13] == 0x00;
-            bool v6 = vlan ? (frame[16] == 0x86 && frame[17] == 0xDD) : (frame[12] == 0x86 && frame[13] == 0xDD);
+            bool v6 = vlan ? (frame[16] == 0x86 && frame[17] == 0xDD)
+                           : (frame[12] == 0x86 && frame[13] == 0xDD);
             if (vlan) ++rst_vlan;
             if (v6) ++rst_v6;
             if (!vlan && !v6) ++rst_plain_v4;
@@ -99,7 +101,7 @@ int main(int argc, char** argv) {
     }
     std::printf("packets=%llu rst=%llu rst_ipv4_untagged=%llu rst_ipv6=%llu rst_vlan=%llu\n",
                 static_cast<unsigned long long>(packets), static_cast<unsigned long long>(rst),
-                static_cast<unsigned long long>(rst_plain_v4), static_cast<unsigned long long>(rst_v6),
-                static_cast<unsigned long long>(rst_vlan));
+                static_cast<unsigned long long>(rst_plain_v4),
+                static_cast<unsigned long long>(rst_v6), static_cast<unsigned long long>(rst_vlan));
     return 0;
 }

@@ -28,29 +28,83 @@ constexpr uint8_t S = flag::syn, SA = flag::syn | flag::ack, A = flag::ack,
                   RA = flag::rst | flag::ack;
 constexpr bool C = true, V = false;  // client (originator), server (responder)
 
-constexpr Steps fin_close{{{S, C, 0}, {SA, V, 0}, {A, C, 0}, {PA, C, 32}, {A, V, 0},
-                           {PA, V, 32}, {A, C, 0}, {FA, C, 0}, {FA, V, 0}, {A, C, 0}}};
-constexpr Steps long_lived{{{PA, C, 32}, {A, V, 0}, {PA, V, 32}, {A, C, 0}, {PA, C, 16},
-                            {PA, V, 16}, {A, C, 0}, {PA, C, 32}, {A, V, 0}, {A, C, 0}}};
-constexpr Steps responder_abort{{{S, C, 0}, {SA, V, 0}, {A, C, 0}, {PA, C, 32}, {A, V, 0},
-                                 {PA, V, 32}, {A, C, 0}, {RA, V, 0}, {PA, C, 32}, {RA, V, 0}}};
-constexpr Steps originator_abort{{{S, C, 0}, {SA, V, 0}, {A, C, 0}, {PA, C, 32}, {A, V, 0},
-                                  {PA, V, 32}, {A, C, 0}, {PA, V, 32}, {RA, C, 0}, {PA, V, 16}}};
-constexpr Steps refused{{{S, C, 0}, {RA, V, 0}, {S, C, 0}, {RA, V, 0}, {S, C, 0},
-                         {RA, V, 0}, {S, C, 0}, {RA, V, 0}, {S, C, 0}, {RA, V, 0}}};
-constexpr Steps injected_reset{{{S, C, 0}, {SA, V, 0}, {A, C, 0}, {PA, C, 32}, {A, V, 0},
-                                {R, V, 0, Mark::injected}, {PA, V, 32}, {A, C, 0}, {FA, C, 0},
+constexpr Steps fin_close{{{S, C, 0},
+                           {SA, V, 0},
+                           {A, C, 0},
+                           {PA, C, 32},
+                           {A, V, 0},
+                           {PA, V, 32},
+                           {A, C, 0},
+                           {FA, C, 0},
+                           {FA, V, 0},
+                           {A, C, 0}}};
+constexpr Steps long_lived{{{PA, C, 32},
+                            {A, V, 0},
+                            {PA, V, 32},
+                            {A, C, 0},
+                            {PA, C, 16},
+                            {PA, V, 16},
+                            {A, C, 0},
+                            {PA, C, 32},
+                            {A, V, 0},
+                            {A, C, 0}}};
+constexpr Steps responder_abort{{{S, C, 0},
+                                 {SA, V, 0},
+                                 {A, C, 0},
+                                 {PA, C, 32},
+                                 {A, V, 0},
+                                 {PA, V, 32},
+                                 {A, C, 0},
+                                 {RA, V, 0},
+                                 {PA, C, 32},
+                                 {RA, V, 0}}};
+constexpr Steps originator_abort{{{S, C, 0},
+                                  {SA, V, 0},
+                                  {A, C, 0},
+                                  {PA, C, 32},
+                                  {A, V, 0},
+                                  {PA, V, 32},
+                                  {A, C, 0},
+                                  {PA, V, 32},
+                                  {RA, C, 0},
+                                  {PA, V, 16}}};
+constexpr Steps refused{{{S, C, 0},
+                         {RA, V, 0},
+                         {S, C, 0},
+                         {RA, V, 0},
+                         {S, C, 0},
+                         {RA, V, 0},
+                         {S, C, 0},
+                         {RA, V, 0},
+                         {S, C, 0},
+                         {RA, V, 0}}};
+constexpr Steps injected_reset{{{S, C, 0},
+                                {SA, V, 0},
+                                {A, C, 0},
+                                {PA, C, 32},
+                                {A, V, 0},
+                                {R, V, 0, Mark::injected},
+                                {PA, V, 32},
+                                {A, C, 0},
+                                {FA, C, 0},
                                 {FA, V, 0}}};
 
 constexpr const Steps& steps_of(Script s) {
     switch (s) {
-        case Script::fin_close: return fin_close;
-        case Script::long_lived: return long_lived;
-        case Script::responder_abort: return responder_abort;
-        case Script::originator_abort: return originator_abort;
-        case Script::refused: return refused;
-        case Script::injected_reset: return injected_reset;
-        case Script::count: break;
+        case Script::fin_close:
+            return fin_close;
+        case Script::long_lived:
+            return long_lived;
+        case Script::responder_abort:
+            return responder_abort;
+        case Script::originator_abort:
+            return originator_abort;
+        case Script::refused:
+            return refused;
+        case Script::injected_reset:
+            return injected_reset;
+        case Script::count:
+            break;
     }
     return fin_close;
 }
@@ -73,7 +127,8 @@ constexpr Offsets offsets_of(const Steps& steps) {
         o.client[i] = client;
         o.server[i] = server;
         if (s.flags & flag::rst) continue;
-        uint32_t length = s.payload + ((s.flags & flag::syn) ? 1 : 0) + ((s.flags & flag::fin) ? 1 : 0);
+        uint32_t length =
+            s.payload + ((s.flags & flag::syn) ? 1 : 0) + ((s.flags & flag::fin) ? 1 : 0);
         (s.from_client ? client : server) += length;
     }
     o.client_per_pass = client;
@@ -82,7 +137,7 @@ constexpr Offsets offsets_of(const Steps& steps) {
 }
 
 constexpr std::array<Offsets, static_cast<size_t>(Script::count)> all_offsets{
-    offsets_of(fin_close),       offsets_of(long_lived), offsets_of(responder_abort),
+    offsets_of(fin_close),        offsets_of(long_lived), offsets_of(responder_abort),
     offsets_of(originator_abort), offsets_of(refused),    offsets_of(injected_reset)};
 
 // SplitMix64 finaliser: decorrelates flow numbers from everything derived from them.
@@ -105,8 +160,10 @@ inline uint8_t* put32(uint8_t* p, uint32_t v) {
 
 uint16_t ipv4_checksum(const uint8_t* header) {
     uint32_t sum = 0;
-    for (int i = 0; i < 20; i += 2) sum += static_cast<uint32_t>(header[i] << 8 | header[i + 1]);
-    while (sum >> 16) sum = (sum & 0xFFFF) + (sum >> 16);
+    for (int i = 0; i < 20; i += 2)
+        sum += static_cast<uint32_t>(header[i] << 8 | header[i + 1]);
+    while (sum >> 16)
+        sum = (sum & 0xFFFF) + (sum >> 16);
     return static_cast<uint16_t>(~sum);
 }
 
@@ -119,19 +176,27 @@ FlowShape TrafficModel::shape(uint32_t flow) const noexcept {
     uint64_t h = mix(flow);
     FlowShape s{};
     uint32_t slot = static_cast<uint32_t>(h & 63);
-    if (storm_) s.script = Script::refused;
-    else if (slot == 0) s.script = Script::responder_abort;
-    else if (slot == 1) s.script = Script::originator_abort;
-    else if (slot == 2) s.script = Script::refused;
-    else if (slot == 3) s.script = Script::injected_reset;
-    else if (slot < 20) s.script = Script::long_lived;
-    else s.script = Script::fin_close;
+    if (storm_)
+        s.script = Script::refused;
+    else if (slot == 0)
+        s.script = Script::responder_abort;
+    else if (slot == 1)
+        s.script = Script::originator_abort;
+    else if (slot == 2)
+        s.script = Script::refused;
+    else if (slot == 3)
+        s.script = Script::injected_reset;
+    else if (slot < 20)
+        s.script = Script::long_lived;
+    else
+        s.script = Script::fin_close;
     s.ipv6 = ((h >> 8) & 3) == 0;
     s.vlan = ((h >> 16) & 3) == 0;
     return s;
 }
 
-uint32_t TrafficModel::write_frame(uint64_t index, uint8_t* out, uint8_t* tcp_flags) const noexcept {
+uint32_t TrafficModel::write_frame(uint64_t index, uint8_t* out,
+                                   uint8_t* tcp_flags) const noexcept {
     const uint64_t per_pass = packets_per_pass();
     const uint64_t pass = index / per_pass;
     const uint32_t within = static_cast<uint32_t>(index % per_pass);
@@ -159,12 +224,12 @@ uint32_t TrafficModel::write_frame(uint64_t index, uint8_t* out, uint8_t* tcp_fl
         client_isn += static_cast<uint32_t>(pass) * off.client_per_pass;
         server_isn += static_cast<uint32_t>(pass) * off.server_per_pass;
     }
-    uint32_t seq = from_client ? client_isn + off.client[step_index] : server_isn + off.server[step_index];
-    uint32_t ack = from_client ? server_isn + off.server[step_index] : client_isn + off.client[step_index];
-    if (shape.script == Script::refused || (storm_ && !from_client)) {
-        // The refusal: RFC 9293 3.10.7.1, <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>.
-        if (!from_client) seq = 0;
-    }
+    uint32_t seq =
+        from_client ? client_isn + off.client[step_index] : server_isn + off.server[step_index];
+    uint32_t ack =
+        from_client ? server_isn + off.server[step_index] : client_isn + off.client[step_index];
+    // The refusal: RFC 9293 3.10.7.1, <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>.
+    if (shape.script == Script::refused && !from_client) seq = 0;
     const bool injected = step.mark == Mark::injected;
     if (injected) seq += 700;  // inside the receive window, not where the sender is
 
@@ -181,9 +246,10 @@ uint32_t TrafficModel::write_frame(uint64_t index, uint8_t* out, uint8_t* tcp_fl
     const uint32_t options_length = (step.flags & flag::syn) ? 20 : 12;
     const uint32_t tcp_length = 20 + options_length + step.payload;
     const uint8_t ttl = injected ? 120 : from_client ? 64 : 57;
-    const uint16_t ip_id = injected ? static_cast<uint16_t>(0x9999 ^ flow)
-                           : static_cast<uint16_t>((from_client ? flow * 31 : flow * 17 + 5000) +
-                                                   pass * 16 + step_index);
+    const uint16_t ip_id =
+        injected ? static_cast<uint16_t>(0x9999 ^ flow)
+                 : static_cast<uint16_t>((from_client ? flow * 31 : flow * 17 + 5000) + pass * 16 +
+                                         step_index);
     uint8_t client_addr[16] = {}, server_addr[16] = {};
     if (shape.ipv6) {
         p = put16(p, 0x86DD);
@@ -246,7 +312,8 @@ uint32_t TrafficModel::write_frame(uint64_t index, uint8_t* out, uint8_t* tcp_fl
         put32(o + 8, ts_value - 1);
     }
     uint8_t* payload = o + options_length;
-    for (uint32_t i = 0; i < step.payload; ++i) payload[i] = static_cast<uint8_t>('a' + i % 26);
+    for (uint32_t i = 0; i < step.payload; ++i)
+        payload[i] = static_cast<uint8_t>('a' + i % 26);
     uint32_t length = static_cast<uint32_t>(payload + step.payload - out);
     if (length < 60) {  // Ethernet minimum (without FCS): captured padded, as on the wire
         std::memset(out + length, 0, 60 - length);

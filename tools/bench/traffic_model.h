@@ -47,7 +47,7 @@ struct FlowShape {
 };
 
 class TrafficModel {
-public:
+  public:
     // `first_flow` offsets the flow numbers so that two models (two benchmark threads) never
     // share a connection. `storm`: every connection is a handshake answered by a RST (a reset
     // storm for the management lcore), instead of the mix above.
@@ -69,7 +69,7 @@ public:
     static constexpr uint64_t t0_ns = 1'700'000'000ull * 1'000'000'000ull;
     static constexpr uint64_t spacing_ns = 1000;  // 1 Mpps of packet time
 
-private:
+  private:
     uint32_t flows_;
     uint32_t first_flow_;
     bool storm_;

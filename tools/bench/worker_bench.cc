@@ -8,9 +8,8 @@
 // inside the TSC reads.
 //
 // --dpdk: the real worker loop, src/app/worker.cc's worker_main() on its own lcore, polling a
-// net_ring port (rte_eth_from_rings). The main lcore plays the NIC: it copies pre-built frames
-// into mbufs from the worker's pool, enqueues them on the port's receive ring and drains the
-// event ring as management would.
+// net_ring port (rte_eth_from_rings). The main lcore plays the NIC (--feed replay or copy, see
+// run_dpdk) and drains the event ring as management would.
 //
 // --callgrind: a fixed small workload (10 000 flows, one warm pass, then 200 000 packets) with
 // callgrind's collection switched on only around the processing of the measured chunks; the
@@ -42,8 +41,8 @@
 #include <thread>
 #include <vector>
 
-#include <boost/program_options.hpp>
 #include <fmt/format.h>
+#include <boost/program_options.hpp>
 
 #if __has_include(<valgrind/callgrind.h>)
 #include <valgrind/callgrind.h>
@@ -66,13 +65,15 @@ namespace {
 constexpr uint32_t burst_size = 32;  // rstscope's default --burst
 constexpr uint32_t chunk_frames = 2048;
 constexpr uint32_t event_sink_capacity = 16384;  // rstscope's default --event-ring-size
+// The timed packets are played in this many equal segments; the table reports the fastest (the
+// machine is shared: the best segment is the path's cost, the mean includes the neighbours).
+constexpr uint32_t segments = 10;
 
 struct Settings {
     std::vector<uint64_t> flow_counts;
     uint64_t packets = 30'000'000;  // timed, per flow count, after one warm pass
     unsigned threads = 1;
     bool callgrind = false;
-    bool quick = false;
 };
 
 // TSC ticks per second, measured against CLOCK_MONOTONIC over 100 ms.
@@ -118,17 +119,18 @@ struct Chunk {
 // Hot path under test: one worker's tracker, counters and event hand-over, with the loop body of
 // WorkerLoop::handle() and the per-poll tail of WorkerLoop::run().
 class WorkerPath {
-public:
+  public:
     explicit WorkerPath(const TrackerConfig& config)
         : tracker_(config, counters_), sink_(new ResetEvent[event_sink_capacity]) {}
 
+    // Keep in step with WorkerLoop::handle() (src/app/worker.cc); --dpdk runs the original.
     void receive_burst(const Chunk& chunk, uint32_t first, uint32_t count) noexcept {
         uint32_t tcp = 0;
+        uint64_t bytes = 0;
         for (uint32_t i = 0; i < count; ++i) {
             const uint32_t k = first + i;
             if (i + 1 < count) __builtin_prefetch(chunk.frame(k + 1));
-            counters_.bump(WorkerCounter::packets);
-            counters_.bump(WorkerCounter::bytes, chunk.lengths[k]);
+            bytes += chunk.lengths[k];
             DecodedPacket& p = packets_[tcp];
             DecodeResult r = decode_frame(LinkType::ethernet, chunk.frame(k), chunk.lengths[k], p);
             if (!r.is_tcp) {
@@ -138,6 +140,8 @@ public:
             p.ts_ns = chunk.times[k];
             ++tcp;
         }
+        counters_.bump(WorkerCounter::packets, count);
+        counters_.bump(WorkerCounter::bytes, bytes);
         tracker_.process_burst(packets_, tcp);
         tracker_.advance(tracker_.now_ns());
         hand_over_events();
@@ -146,7 +150,8 @@ public:
     // What EventRing::sp_enqueue costs: the events copied by value into ring slots.
     void hand_over_events() noexcept {
         uint32_t count = tracker_.event_count();
-        for (uint32_t i = 0; i < count; ++i) sink_[sink_next_++ % event_sink_capacity] = tracker_.events()[i];
+        for (uint32_t i = 0; i < count; ++i)
+            sink_[sink_next_++ % event_sink_capacity] = tracker_.events()[i];
         counters_.bump(WorkerCounter::events_emitted, count);
         tracker_.clear_events();
     }
@@ -154,7 +159,7 @@ public:
     const FlowTracker& tracker() const { return tracker_; }
     const WorkerCounters& counters() const { return counters_; }
 
-private:
+  private:
     WorkerCounters counters_;
     FlowTracker tracker_;
     DecodedPacket packets_[burst_size];
@@ -172,6 +177,8 @@ struct RunResult {
     uint64_t flows = 0;
     uint64_t packets = 0;
     uint64_t cycles = 0;
+    double best_cycles_per_packet = 0;  // fastest segment
+    std::vector<double> segment_mpps;   // each segment's rate, in play order
     size_t table_bytes = 0;
     uint32_t table_capacity = 0;
     uint32_t table_size = 0;
@@ -184,8 +191,8 @@ struct RunResult {
 };
 
 // One worker: build its path, play one warm pass, then time `packets` more.
-RunResult run_worker(uint64_t flows, uint32_t first_flow, uint64_t packets, bool toggle_callgrind,
-                     std::barrier<>* sync) {
+RunResult run_worker(uint64_t flows, uint32_t first_flow, uint64_t packets, uint64_t tsc_hz,
+                     bool toggle_callgrind, std::barrier<>* sync) {
     TrafficModel model(static_cast<uint32_t>(flows), first_flow);
     auto path = std::make_unique<WorkerPath>(tracker_config_for(flows));
     Chunk chunk;
@@ -210,13 +217,27 @@ RunResult run_worker(uint64_t flows, uint32_t first_flow, uint64_t packets, bool
     const WorkerCounters& c = path->counters();
     uint64_t events_before = c.get(WorkerCounter::events_emitted);
     uint64_t rst_before = c.get(WorkerCounter::rst_packets);
-    play(packets, true, cycles);
+    double best = 0;
+    std::vector<double> segment_mpps;
+    for (uint32_t k = 0; k < segments; ++k) {
+        uint64_t segment = packets / segments + (k < packets % segments ? 1 : 0);
+        uint64_t segment_cycles = 0;
+        // Workers start each segment together, so segment k of one overlaps segment k of the other.
+        if (sync) sync->arrive_and_wait();
+        play(segment, true, segment_cycles);
+        double per_packet = static_cast<double>(segment_cycles) / static_cast<double>(segment);
+        if (k == 0 || per_packet < best) best = per_packet;
+        segment_mpps.push_back(static_cast<double>(tsc_hz) / per_packet / 1e6);
+        cycles += segment_cycles;
+    }
     if (sync) sync->arrive_and_wait();
 
     RunResult r;
     r.flows = flows;
     r.packets = packets;
     r.cycles = cycles;
+    r.best_cycles_per_packet = best;
+    r.segment_mpps = std::move(segment_mpps);
     const FlowTable& table = path->tracker().table();
     r.table_bytes = table.memory_bytes();
     r.table_capacity = table.capacity();
@@ -237,16 +258,17 @@ std::string human_count(uint64_t n) {
 }
 
 void print_header() {
-    std::printf("| mode | flows | workers | Mpps/worker | cycles/pkt | table MiB | bytes/flow | "
-                "events/Mpkt | linger full | evicted |\n");
-    std::printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    std::printf(
+        "| mode | flows | workers | Mpps/worker | cycles/pkt | mean cycles/pkt | table MiB | "
+        "bytes/flow | events/Mpkt | linger full | evicted |\n");
+    std::printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
 }
 
 void print_row(const char* mode, const RunResult& r, unsigned workers, uint64_t tsc_hz) {
-    double cpp = static_cast<double>(r.cycles) / static_cast<double>(r.packets);
-    double mpps = static_cast<double>(tsc_hz) / cpp / 1e6;
-    std::printf("| %s | %s | %u | %.2f | %.0f | %.1f | %.0f | %.0f | %llu | %llu |\n", mode,
-                human_count(r.flows).c_str(), workers, mpps, cpp,
+    double mean = static_cast<double>(r.cycles) / static_cast<double>(r.packets);
+    double mpps = static_cast<double>(tsc_hz) / r.best_cycles_per_packet / 1e6;
+    std::printf("| %s | %s | %u | %.2f | %.0f | %.0f | %.1f | %.0f | %.0f | %llu | %llu |\n", mode,
+                human_count(r.flows).c_str(), workers, mpps, r.best_cycles_per_packet, mean,
                 static_cast<double>(r.table_bytes) / (1 << 20),
                 r.table_size ? static_cast<double>(r.table_bytes) / r.table_size : 0.0,
                 static_cast<double>(r.events) * 1e6 / static_cast<double>(r.packets),
@@ -256,16 +278,21 @@ void print_row(const char* mode, const RunResult& r, unsigned workers, uint64_t 
 }
 
 int run_eal_free(const Settings& s, uint64_t tsc_hz) {
-    std::printf("# worker path without EAL: TSC %.3f GHz, sizeof(FlowEntry) %zu B + 4 B signature "
-                "per slot, table sized 2 x flows (rounded up to a power of two of 8-way buckets)\n",
-                static_cast<double>(tsc_hz) / 1e9, sizeof(FlowEntry));
+    TrackerConfig defaults;
+    std::printf(
+        "# worker path without EAL: TSC %.3f GHz, sizeof(FlowEntry) %zu B + 4 B signature "
+        "per slot, table sized 2 x flows (rounded up to a power of two of 8-way buckets); "
+        "per tracker besides: linger queue %u x %zu B, outbox %u x %zu B\n",
+        static_cast<double>(tsc_hz) / 1e9, sizeof(FlowEntry), defaults.linger_capacity,
+        sizeof(PendingReset), FlowTracker::outbox_capacity, sizeof(ResetEvent));
     print_header();
     for (uint64_t flows : s.flow_counts) {
         if (s.threads <= 1) {
             pin_to_cpu(1);
-            RunResult r = run_worker(flows, 0, s.packets, false, nullptr);
+            RunResult r = run_worker(flows, 0, s.packets, tsc_hz, false, nullptr);
             print_row("worker path", r, 1, tsc_hz);
-            std::fprintf(stderr, "flows %llu: table %u/%u slots used, %llu RST packets timed, "
+            std::fprintf(stderr,
+                         "flows %llu: table %u/%u slots used, %llu RST packets timed, "
                          "%llu expired, %llu dropped\n",
                          static_cast<unsigned long long>(flows), r.table_size, r.table_capacity,
                          static_cast<unsigned long long>(r.rst_packets),
@@ -273,32 +300,55 @@ int run_eal_free(const Settings& s, uint64_t tsc_hz) {
                          static_cast<unsigned long long>(r.drops));
             continue;
         }
-        // Shared nothing: each worker thread has its own tracker and its own flows, as two
-        // worker lcores fed by symmetric RSS would.
+        // Shared nothing: each worker thread has its own tracker and its own flows, as worker
+        // lcores fed by symmetric RSS would. One worker alone first, then all together, starting
+        // every segment at a barrier; the speed-up compares the best single segment with the best
+        // concurrent one (on a shared machine, the segments that no neighbour disturbed).
+        double one = 0;
+        {
+            std::thread single([&] {
+                pin_to_cpu(1);
+                RunResult r = run_worker(flows, 0, s.packets, tsc_hz, false, nullptr);
+                print_row("worker path, alone", r, 1, tsc_hz);
+                one = static_cast<double>(tsc_hz) / r.best_cycles_per_packet / 1e6;
+            });
+            single.join();
+        }
         std::barrier<> sync(s.threads);
         std::vector<RunResult> results(s.threads);
         std::vector<std::thread> threads;
         for (unsigned t = 0; t < s.threads; ++t) {
             threads.emplace_back([&, t] {
                 pin_to_cpu(t);
-                results[t] = run_worker(flows, static_cast<uint32_t>(t * flows), s.packets, false, &sync);
+                results[t] = run_worker(flows, static_cast<uint32_t>(t * flows), s.packets, tsc_hz,
+                                        false, &sync);
             });
         }
-        for (auto& t : threads) t.join();
-        double total_mpps = 0;
-        for (unsigned t = 0; t < s.threads; ++t) {
-            print_row(fmt::format("worker path, thread {}", t).c_str(), results[t], s.threads, tsc_hz);
-            total_mpps += static_cast<double>(tsc_hz) * static_cast<double>(results[t].packets) /
-                          static_cast<double>(results[t].cycles) / 1e6;
+        for (auto& t : threads)
+            t.join();
+        for (unsigned t = 0; t < s.threads; ++t)
+            print_row(fmt::format("worker path, thread {}", t).c_str(), results[t], s.threads,
+                      tsc_hz);
+        size_t best_segment = 0;
+        double best_total = 0;
+        for (size_t k = 0; k < segments; ++k) {
+            double total = 0;
+            for (const RunResult& r : results)
+                total += r.segment_mpps[k];
+            if (total > best_total) best_total = total, best_segment = k;
         }
-        std::printf("# %u workers together: %.2f Mpps\n", s.threads, total_mpps);
+        std::string each;
+        for (unsigned t = 0; t < s.threads; ++t)
+            each += fmt::format("{}{:.2f}", t ? "+" : "", results[t].segment_mpps[best_segment]);
+        std::printf("scaling flows=%s one=%.2f each=%s total=%.2f speedup=%.2f\n",
+                    human_count(flows).c_str(), one, each.c_str(), best_total, best_total / one);
     }
     return 0;
 }
 
 int run_callgrind_workload() {
     constexpr uint64_t flows = 10'000, packets = 200'000;
-    RunResult r = run_worker(flows, 0, packets, true, nullptr);
+    RunResult r = run_worker(flows, 0, packets, 1, true, nullptr);  // rates unused
     std::printf("callgrind_packets=%llu flows=%llu events=%llu\n",
                 static_cast<unsigned long long>(r.packets), static_cast<unsigned long long>(flows),
                 static_cast<unsigned long long>(r.events));
@@ -357,11 +407,12 @@ int run_management(uint64_t tsc_hz) {
 enum class Feed { replay, copy };
 
 int run_dpdk(const Settings& s, const char* program, Feed feed_mode) {
-    std::vector<std::string> args{program,        "--no-huge",  "--no-pci",     "--no-shconf", "-m",
-                                  "1024",         "--lcores",   "0@0,1@1",      "--log-level", "*:error",
-                                  "--no-telemetry"};
+    std::vector<std::string> args{program,       "--no-huge", "--no-pci",      "--no-shconf",
+                                  "-m",          "1024",      "--lcores",      "0@0,1@1",
+                                  "--log-level", "*:error",   "--no-telemetry"};
     std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
+    for (auto& a : args)
+        argv.push_back(a.data());
     argv.push_back(nullptr);
     if (rte_eal_init(static_cast<int>(args.size()), argv.data()) < 0)
         throw std::runtime_error(fmt::format("EAL init failed: {}", rte_strerror(rte_errno)));
@@ -384,7 +435,8 @@ int run_dpdk(const Settings& s, const char* program, Feed feed_mode) {
         TrafficModel model(static_cast<uint32_t>(flows));
         const uint64_t pass = model.packets_per_pass();
         if (feed_mode == Feed::replay && (pass > 2'000'000 || (pass + s.packets) / pass > 60'000)) {
-            std::fprintf(stderr, "flows %llu: skipped, replay holds one pass in mbufs (at most "
+            std::fprintf(stderr,
+                         "flows %llu: skipped, replay holds one pass in mbufs (at most "
                          "200K flows) and replays it at most 60000 times\n",
                          static_cast<unsigned long long>(flows));
             continue;
@@ -396,8 +448,8 @@ int run_dpdk(const Settings& s, const char* program, Feed feed_mode) {
 
         const uint32_t pool_size = feed_mode == Feed::replay ? static_cast<uint32_t>(pass) : 16383;
         rte_mempool* pool = rte_pktmbuf_pool_create(fmt::format("bench_mbufs_{}", flows).c_str(),
-                                                    pool_size, feed_mode == Feed::replay ? 0 : 256, 0,
-                                                    RTE_PKTMBUF_HEADROOM + frame_stride, socket);
+                                                    pool_size, feed_mode == Feed::replay ? 0 : 256,
+                                                    0, RTE_PKTMBUF_HEADROOM + frame_stride, socket);
         if (!pool) throw std::runtime_error(fmt::format("mbuf pool: {}", rte_strerror(rte_errno)));
         rte_eth_conf conf{};
         if (rte_eth_dev_configure(port_id, 1, 1, &conf) != 0 ||
@@ -451,8 +503,10 @@ int run_dpdk(const Settings& s, const char* program, Feed feed_mode) {
                 if (rte_ring_count(rx) == 0) ++starved;
                 if (feed_mode == Feed::replay) {
                     uint64_t k = fed % pass;
-                    unsigned n = static_cast<unsigned>(std::min<uint64_t>({room, pass - k, until - fed}));
-                    fed += rte_ring_sp_enqueue_burst(rx, reinterpret_cast<void**>(&replay[k]), n, nullptr);
+                    unsigned n =
+                        static_cast<unsigned>(std::min<uint64_t>({room, pass - k, until - fed}));
+                    fed += rte_ring_sp_enqueue_burst(rx, reinterpret_cast<void**>(&replay[k]), n,
+                                                     nullptr);
                     continue;
                 }
                 uint32_t n = static_cast<uint32_t>(std::min<uint64_t>(burst_size, until - fed));
@@ -460,7 +514,8 @@ int run_dpdk(const Settings& s, const char* program, Feed feed_mode) {
                 for (uint32_t i = 0; i < n; ++i) {
                     uint64_t k = (fed + i) % pass;
                     rte_mbuf* m = burst[i];
-                    std::memcpy(rte_pktmbuf_mtod(m, uint8_t*), &frames[k * frame_stride], lengths[k]);
+                    std::memcpy(rte_pktmbuf_mtod(m, uint8_t*), &frames[k * frame_stride],
+                                lengths[k]);
                     m->data_len = lengths[k];
                     m->pkt_len = lengths[k];
                 }
@@ -473,9 +528,18 @@ int run_dpdk(const Settings& s, const char* program, Feed feed_mode) {
         feed(pass);  // warm: every flow in the table
         uint64_t events_before = counters.get(WorkerCounter::events_emitted);
         starved = 0;
-        uint64_t t0 = rte_rdtsc();
-        feed(pass + s.packets);
-        uint64_t t1 = rte_rdtsc();
+        uint64_t cycles = 0, target = pass;
+        double best = 0;
+        for (uint32_t k = 0; k < segments; ++k) {
+            uint64_t segment = s.packets / segments + (k < s.packets % segments ? 1 : 0);
+            target += segment;
+            uint64_t t0 = rte_rdtsc();
+            feed(target);
+            uint64_t segment_cycles = rte_rdtsc() - t0;
+            double per_packet = static_cast<double>(segment_cycles) / static_cast<double>(segment);
+            if (k == 0 || per_packet < best) best = per_packet;
+            cycles += segment_cycles;
+        }
         control.stop.store(true);
         rte_eal_wait_lcore(worker_lcore);
         while (events.sc_dequeue(drained.data(), static_cast<uint32_t>(drained.size())) > 0) {
@@ -485,18 +549,22 @@ int run_dpdk(const Settings& s, const char* program, Feed feed_mode) {
         RunResult r;
         r.flows = flows;
         r.packets = s.packets;
-        r.cycles = t1 - t0;
+        r.cycles = cycles;
+        r.best_cycles_per_packet = best;
         r.table_bytes = tracker.table().memory_bytes();
         r.table_size = tracker.table().size();
         r.table_capacity = tracker.table().capacity();
         r.events = counters.get(WorkerCounter::events_emitted) - events_before;
         r.linger_full = counters.get(WorkerCounter::linger_queue_full);
         r.evicted = counters.get(WorkerCounter::flows_evicted);
-        print_row(feed_mode == Feed::replay ? "worker_main, replay" : "worker_main, copy", r, 1, tsc_hz);
-        std::fprintf(stderr, "flows %llu: receive ring found empty %llu times (feeder behind), "
-                     "events_ring_full %llu\n",
-                     static_cast<unsigned long long>(flows), static_cast<unsigned long long>(starved),
-                     static_cast<unsigned long long>(counters.get(WorkerCounter::events_ring_full)));
+        print_row(feed_mode == Feed::replay ? "worker_main, replay" : "worker_main, copy", r, 1,
+                  tsc_hz);
+        std::fprintf(
+            stderr,
+            "flows %llu: receive ring found empty %llu times (feeder behind), "
+            "events_ring_full %llu\n",
+            static_cast<unsigned long long>(flows), static_cast<unsigned long long>(starved),
+            static_cast<unsigned long long>(counters.get(WorkerCounter::events_ring_full)));
         // Replay mbufs hold references on purpose: the pool goes with the EAL at exit.
         if (feed_mode == Feed::copy) rte_mempool_free(pool);
     }
@@ -513,10 +581,13 @@ std::vector<uint64_t> parse_counts(const std::string& text) {
         if (end == std::string::npos) end = text.size();
         std::string item = text.substr(start, end - start);
         uint64_t scale = 1;
-        if (!item.empty() && (item.back() == 'K' || item.back() == 'k')) scale = 1000, item.pop_back();
-        else if (!item.empty() && (item.back() == 'M' || item.back() == 'm')) scale = 1'000'000, item.pop_back();
+        if (!item.empty() && (item.back() == 'K' || item.back() == 'k'))
+            scale = 1000, item.pop_back();
+        else if (!item.empty() && (item.back() == 'M' || item.back() == 'm'))
+            scale = 1'000'000, item.pop_back();
         uint64_t value = std::stoull(item) * scale;
-        if (value == 0 || value > 100'000'000) throw std::invalid_argument("flow count out of range: " + text);
+        if (value == 0 || value > 100'000'000)
+            throw std::invalid_argument("flow count out of range: " + text);
         out.push_back(value);
         start = end + 1;
     }
@@ -532,15 +603,21 @@ int main(int argc, char** argv) {
         bool dpdk = false, management = false;
         std::string feed = "replay";
         po::options_description d("worker_bench: times rstscope's worker path on in-memory frames");
-        d.add_options()
-            ("help,h", "show this help")
-            ("flows", po::value(&flows_text)->default_value(flows_text), "flow counts, comma separated (K, M suffixes)")
-            ("packets", po::value(&s.packets)->default_value(s.packets), "packets timed per flow count, after one warm pass")
-            ("threads", po::value(&s.threads)->default_value(s.threads), "worker threads, each with its own tracker and flows")
-            ("dpdk", po::bool_switch(&dpdk), "time the real worker loop (EAL, net_ring port, rte_eth_rx_burst)")
-            ("feed", po::value(&feed)->default_value(feed), "--dpdk: replay (pointers to pre-filled mbufs) or copy (frames copied into fresh mbufs)")
-            ("callgrind", po::bool_switch(&s.callgrind), "fixed workload for valgrind --tool=callgrind --collect-atstart=no")
-            ("mgmt", po::bool_switch(&management), "management cost per event (JSON line and write)");
+        d.add_options()("help,h", "show this help")(
+            "flows", po::value(&flows_text)->default_value(flows_text),
+            "flow counts, comma separated (K, M suffixes)")(
+            "packets", po::value(&s.packets)->default_value(s.packets),
+            "packets timed per flow count, after one warm pass")(
+            "threads", po::value(&s.threads)->default_value(s.threads),
+            "worker threads, each with its own tracker and flows")(
+            "dpdk", po::bool_switch(&dpdk),
+            "time the real worker loop (EAL, net_ring port, rte_eth_rx_burst)")(
+            "feed", po::value(&feed)->default_value(feed),
+            "--dpdk: replay (pointers to pre-filled mbufs) or copy (frames copied into fresh "
+            "mbufs)")("callgrind", po::bool_switch(&s.callgrind),
+                      "fixed workload for valgrind --tool=callgrind --collect-atstart=no")(
+            "mgmt", po::bool_switch(&management),
+            "management cost per event (JSON line and write)");
         po::variables_map vm;
         po::store(po::parse_command_line(argc, argv, d), vm);
         po::notify(vm);
@@ -552,7 +629,8 @@ int main(int argc, char** argv) {
         if (s.callgrind) return run_callgrind_workload();
         uint64_t tsc_hz = measure_tsc_hz();
         if (management) return run_management(tsc_hz);
-        if (feed != "replay" && feed != "copy") throw std::invalid_argument("--feed: replay or copy");
+        if (feed != "replay" && feed != "copy")
+            throw std::invalid_argument("--feed: replay or copy");
         if (dpdk) return run_dpdk(s, argv[0], feed == "replay" ? Feed::replay : Feed::copy);
         return run_eal_free(s, tsc_hz);
     } catch (const std::exception& e) {
