@@ -75,12 +75,12 @@ class WorkerLoop {
         return received + errors >= run_.capture_packets;
     }
 
-    uint64_t packet_time(const rte_mbuf* m) const noexcept {
+    uint64_t packet_time(const rte_mbuf* m, uint64_t burst_now) const noexcept {
         const PortPlan& plan = *run_.plan;
         if (run_.capture && (m->ol_flags & plan.timestamp_flag)) {
             return *RTE_MBUF_DYNFIELD(m, plan.timestamp_offset, const rte_mbuf_timestamp_t*);
         }
-        return now_ns();
+        return burst_now;
     }
 
     // Inline: every packet leaves by the peer of the port it came in on (mbuf->port), in runs of
@@ -130,6 +130,9 @@ class WorkerLoop {
         WorkerCounters& counters = *ctx_.counters;
         uint32_t tcp = 0;
         uint32_t keep = 0;  // mbufs that stay with this worker (the others were dispatched)
+        // One clock read per burst, not per packet: live packets of a burst share their time
+        // (they arrived within microseconds); captures carry their own.
+        const uint64_t burst_now = now_ns();
         uint64_t bytes = 0;
         for (uint32_t i = 0; i < count; ++i) {
             rte_mbuf* m = mbufs[i];
@@ -157,7 +160,7 @@ class WorkerLoop {
                     continue;
                 }
             }
-            p.ts_ns = packet_time(m);
+            p.ts_ns = packet_time(m, burst_now);
             ++tcp;
             mbufs[keep++] = m;
         }

@@ -82,7 +82,7 @@ TEST(Options, Defaults) {
     EXPECT_EQ(o.half_open_timeout_s, 60.0);
     EXPECT_EQ(o.closed_timeout_s, 60.0);
     EXPECT_EQ(o.flow_table_size, 1u << 20);
-    EXPECT_EQ(o.linger_capacity, 8192u);
+    EXPECT_EQ(o.linger_capacity, 65536u);
     EXPECT_EQ(o.event_ring_size, 16384u);
     EXPECT_EQ(o.storm_threshold, 20u);
     EXPECT_EQ(o.storm_window_s, 1.0);

@@ -36,7 +36,7 @@ struct Options {
     double half_open_timeout_s = 60.0;
     double closed_timeout_s = 60.0;
     uint32_t flow_table_size = 1u << 20;
-    uint32_t linger_capacity = 8192;
+    uint32_t linger_capacity = 65536;
     uint32_t event_ring_size = 16384;
     uint32_t storm_threshold = 20;
     double storm_window_s = 1.0;
