@@ -402,7 +402,8 @@ void FlowTracker::finalize(PendingReset& pending, bool superseded) noexcept {
     ResetEvent& ev = pending.event;
     FlowEntry& e = table_.entry(pending.slot);
     if (table_.occupied(pending.slot) && e.generation == pending.generation) {
-        ev.rst_count = e.rst_count;
+        // A superseded RST's event does not count the RST that superseded it.
+        ev.rst_count = e.rst_count - (superseded ? 1 : 0);
         ev.last_ts_ns = e.last_ts_ns;
         ev.orig_pkts = e.orig().pkts;
         ev.resp_pkts = e.resp().pkts;

@@ -182,12 +182,58 @@ def check_trace(binary, trace, workdir, compare_tool, extra_args):
     elif summary is not None:
         problems.append("summary JSON is not an object")
 
+    check_oracle_events(base, events, problems)
     stem = re.sub(r"\.pcap(ng)?$", "", trace)
     for suffix in ORACLE_SUFFIXES:
         oracle = stem + suffix
         if os.path.exists(oracle) and os.path.exists(log):
             check_zeek(oracle, log, events, compare_tool, workdir, base, problems, notes)
     return problems, notes
+
+
+# What the other tools' oracles (traces/README.md) say about individual reset connections, as
+# event fields: (orig_h, orig_p, resp_h, resp_p) -> fields every event of that connection must
+# have. `last_rst_count` is the rst_count of the connection's last event (a RST the receiver had
+# to ignore gets its own event, so arkime's per-session total is the last one's count).
+ORACLE_EVENTS = {
+    "arkime__aerospike.pcap": {
+        ("10.0.0.1", 53226, "10.0.0.2", 3000): {"last_rst_count": 2, "vlan": None},
+    },
+    "arkime__mpls-basic.pcap": {
+        ("10.1.2.1", 11001, "10.34.0.1", 23): {"last_rst_count": 3, "rst_by": "resp"},
+    },
+    "arkime__CVE-2018-6794.pcap": {
+        ("192.168.235.1", port, "192.168.235.136", 8089): {"last_rst_count": 1, "rst_by": "orig"}
+        for port in (53648, 53649, 53656)
+    },
+    "sv__bug-6244-tcp-rst-with-data.pcap": {
+        ("1.1.1.1", 12345, "2.2.2.2", 8080): {"rst_by": "orig", "payload_in_rst": "Access Denied"},
+    },
+    "sv__bug-2646-02.pcap": {
+        ("192.168.0.253", 50282, "151.101.36.133", 443): {"rst_by": "orig"},
+    },
+    "sv__pgsql-simple-query-rollback.pcap": {
+        ("192.168.1.102", 44848, "192.168.1.74", 5432): {"rst_by": "resp"},
+    },
+}
+
+
+def check_oracle_events(name, events, problems):
+    for key, want in ORACLE_EVENTS.get(name, {}).items():
+        mine = [e for e in events if (e.get("orig_h"), e.get("orig_p"), e.get("resp_h"),
+                                      e.get("resp_p")) == key]
+        if not mine:
+            problems.append(f"oracle: no event for {key}")
+            continue
+        for field, value in want.items():
+            if field == "last_rst_count":
+                if mine[-1].get("rst_count") != value:
+                    problems.append(f"oracle: {key} rst_count {mine[-1].get('rst_count')}, want {value}")
+            elif field == "vlan":
+                if "vlan" not in mine[0]:
+                    problems.append(f"oracle: {key} has no vlan field (the trace is 802.1Q-tagged)")
+            elif any(e.get(field) != value for e in mine):
+                problems.append(f"oracle: {key} {field} {[e.get(field) for e in mine]}, want {value!r}")
 
 
 def main():
