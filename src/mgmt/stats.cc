@@ -11,7 +11,12 @@
 namespace rstscope {
 
 void StormWindow::add(const ResetEvent& event, std::string host) {
-    times_[host].insert(event.ts_ns);
+    // Kept sorted; events arrive in near time order, so this is an append but for stragglers.
+    std::deque<uint64_t>& times = times_[host];
+    if (times.empty() || times.back() <= event.ts_ns)
+        times.push_back(event.ts_ns);
+    else
+        times.insert(std::upper_bound(times.begin(), times.end(), event.ts_ns), event.ts_ns);
     Order order{event.ts_ns, {}, event.orig_p, {}, event.resp_p};
     std::memcpy(std::get<1>(order).data(), event.orig_h.bytes, 16);
     std::memcpy(std::get<3>(order).data(), event.resp_h.bytes, 16);
@@ -26,17 +31,19 @@ std::vector<StormWindow::Judged> StormWindow::release(uint64_t now_ns, bool ever
             everything || pending_.size() > max_pending_ || next.event.ts_ns + window_ns_ < now_ns;
         if (!due) break;
         uint64_t ts = next.event.ts_ns;
-        auto& times = times_[next.host];
+        auto host = times_.find(next.host);
+        std::deque<uint64_t>& times = host->second;
         uint64_t from = ts > window_ns_ ? ts - window_ns_ : 0, to = ts + window_ns_;
+        // Events are judged in time order: times before this window matter to none still waiting.
+        while (!times.empty() && times.front() < from)
+            times.pop_front();
         // Enough to know the threshold is reached: at most `threshold_` steps, whatever the storm.
         uint32_t in_window = 0;
-        for (auto it = times.lower_bound(from);
-             it != times.end() && *it <= to && in_window < threshold_; ++it)
+        for (auto it = times.begin(); it != times.end() && *it <= to && in_window < threshold_;
+             ++it)
             ++in_window;
-        out.push_back({next.event, next.host, in_window >= threshold_});
-        // Events are judged in time order: times before this window matter to none still waiting.
-        times.erase(times.begin(), times.lower_bound(from));
-        if (times.empty()) times_.erase(next.host);
+        if (times.empty()) times_.erase(host);
+        out.push_back({next.event, std::move(next.host), in_window >= threshold_});
         pending_.erase(pending_.begin());
     }
     if (pending_.empty()) times_.clear();

@@ -6,9 +6,9 @@
 #include <cstdint>
 #include <deque>
 #include <map>
-#include <set>
 #include <string>
 #include <tuple>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -69,7 +69,7 @@ class StormWindow {
     using Order =
         std::tuple<uint64_t, std::array<uint8_t, 16>, uint16_t, std::array<uint8_t, 16>, uint16_t>;
     std::multimap<Order, Pending> pending_;
-    std::map<std::string, std::multiset<uint64_t>> times_;  // per host
+    std::unordered_map<std::string, std::deque<uint64_t>> times_;  // per host, sorted
 };
 
 class ResetStatistics {
