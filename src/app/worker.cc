@@ -182,11 +182,18 @@ class WorkerLoop {
                                      ctx_.worker_count);
     }
 
+    // Live traffic cannot wait: what the ring does not take is dropped and counted. A capture
+    // can: its reader simply pauses until management has made room, so offline analysis never
+    // loses an event, whatever the storm (unless a stop is requested).
     void hand_over_events() noexcept {
         FlowTracker& tracker = *ctx_.tracker;
         uint32_t count = tracker.event_count();
         if (count == 0) return;
         uint32_t queued = ctx_.events->sp_enqueue(tracker.events(), count);
+        while (run_.capture && queued < count && !run_.stop.load(std::memory_order_relaxed)) {
+            rte_pause();
+            queued += ctx_.events->sp_enqueue(tracker.events() + queued, count - queued);
+        }
         ctx_.counters->bump(WorkerCounter::events_emitted, queued);
         if (queued < count) ctx_.counters->bump(WorkerCounter::events_ring_full, count - queued);
         tracker.clear_events();
