@@ -456,14 +456,15 @@ void FlowTracker::sweep() noexcept {
     } else {
         if (last_sweep_ns_ == 0 || now_ns_ < last_sweep_ns_) last_sweep_ns_ = now_ns_;
         uint64_t elapsed = now_ns_ - last_sweep_ns_;
-        if (elapsed >= config_.sweep_period_ns) {
-            sweep_credit_ = buckets;
-        } else {
-            sweep_credit_ += static_cast<uint64_t>(static_cast<unsigned __int128>(buckets) *
-                                                   elapsed / config_.sweep_period_ns);
-        }
+        uint64_t earned = elapsed >= config_.sweep_period_ns
+                              ? buckets
+                              : static_cast<uint64_t>(static_cast<unsigned __int128>(buckets) *
+                                                      elapsed / config_.sweep_period_ns);
         // Elapsed time too short to earn a bucket is kept for the next call.
-        if (sweep_credit_ > 0 || elapsed >= config_.sweep_period_ns) last_sweep_ns_ = now_ns_;
+        if (earned > 0) {
+            sweep_credit_ += earned;
+            last_sweep_ns_ = now_ns_;
+        }
         if (sweep_credit_ > buckets) sweep_credit_ = buckets;
         due = std::min(sweep_credit_, max_buckets_per_call);
         sweep_credit_ -= due;
