@@ -60,13 +60,6 @@ class TemporaryFile {
     std::string path_;
 };
 
-bool is_pcapng(const std::string& path) {
-    std::ifstream file(path, std::ios::binary);
-    uint32_t magic = 0;
-    file.read(reinterpret_cast<char*>(&magic), 4);
-    return file && magic == 0x0A0D0D0A;
-}
-
 int fail(int code, const std::string& message) {
     std::fprintf(stderr, "rstscope: error: %s\n", message.c_str());
     return code;
@@ -109,7 +102,7 @@ int run(int argc, char** argv) {
     if (!options.pcap.empty()) {
         std::string error;
         probe = probe_capture(options.pcap, error);
-        if (!probe && is_pcapng(options.pcap)) {
+        if (!probe && is_pcapng_file(options.pcap)) {
             // libpcap 1.10 refuses pcapng files whose interfaces differ in snapshot length.
             std::string rewrite_error;
             if (rewritten.create() &&

@@ -28,10 +28,9 @@ struct Interface {
     uint64_t units_per_second = 1'000'000;
 };
 
-class Reader {
+// Reads the section's integers in the byte order its header declared.
+class ByteOrder {
   public:
-    explicit Reader(std::ifstream& in) : in_(in) {}
-
     uint32_t u32(const uint8_t* p) const {
         uint32_t v;
         std::memcpy(&v, p, 4);
@@ -45,7 +44,6 @@ class Reader {
     void set_swap(bool swap) { swap_ = swap; }
 
   private:
-    std::ifstream& in_;
     bool swap_ = false;
 };
 
@@ -64,6 +62,13 @@ void put32(std::ofstream& out, uint32_t v) {
 
 }  // namespace
 
+bool is_pcapng_file(const std::string& path) {
+    std::ifstream file(path, std::ios::binary);
+    uint32_t magic = 0;
+    file.read(reinterpret_cast<char*>(&magic), 4);
+    return file && magic == section_header_block;
+}
+
 bool rewrite_pcapng_as_pcap(const std::string& pcapng_path, const std::string& pcap_path,
                             std::string& error) {
     std::ifstream in(pcapng_path, std::ios::binary);
@@ -71,7 +76,7 @@ bool rewrite_pcapng_as_pcap(const std::string& pcapng_path, const std::string& p
         error = "cannot open " + pcapng_path;
         return false;
     }
-    Reader r(in);
+    ByteOrder r;
     std::vector<Interface> interfaces;
     std::vector<uint8_t> block;
     std::ofstream out;  // opened at the first packet, written as packets come (streaming)

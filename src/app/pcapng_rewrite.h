@@ -7,6 +7,9 @@
 
 namespace rstscope {
 
+// True when the file starts with a pcapng section header block.
+bool is_pcapng_file(const std::string& path);
+
 // Converts `pcapng_path` to a pcap at `pcap_path`. Fails (with a one-line reason) when the file is
 // not pcapng, is malformed, or its interfaces have different link types (one pcap file holds one).
 // Enhanced and simple packet blocks are kept in file order; other blocks are skipped.
