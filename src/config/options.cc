@@ -19,58 +19,65 @@ struct RawOptions {
 
 po::options_description input_options(Options& o, RawOptions& raw) {
     po::options_description d("Input");
-    d.add_options()("pcap", po::value(&o.pcap),
-                    "read a capture file (pcap or pcapng) through the net_pcap vdev")(
-        "iface", po::value(&o.iface), "capture live from a network interface (e.g. lo)")(
-        "iface-driver", po::value(&o.iface_driver)->default_value(o.iface_driver),
-        "vdev for --iface: af_packet or pcap")(
-        "mode", po::value(&raw.mode)->default_value(raw.mode),
-        "monitor (receive only) or inline (forward every packet between port pairs)")(
-        "pcap-out", po::value(&o.pcap_out),
-        "inline mode with --pcap: write forwarded packets here")(
-        "workers", po::value(&o.workers)->default_value(o.workers), "worker lcores (1-64)")(
-        "burst", po::value(&o.burst)->default_value(o.burst), "receive burst size (1-64)")(
-        "mbufs", po::value(&o.mbufs)->default_value(o.mbufs), "mbufs per worker pool")(
-        "memory", po::value(&o.eal_memory_mb)->default_value(o.eal_memory_mb),
-        "DPDK memory in MiB for the --pcap/--iface shortcuts (-m)");
+    // One option per line reads better than clang-format's wrapping of the chained call.
+    // clang-format off
+    d.add_options()
+        ("pcap", po::value(&o.pcap), "read a capture file (pcap or pcapng) through the net_pcap vdev")
+        ("iface", po::value(&o.iface), "capture live from a network interface (e.g. lo)")
+        ("iface-driver", po::value(&o.iface_driver)->default_value(o.iface_driver),
+         "vdev for --iface: af_packet or pcap")
+        ("mode", po::value(&raw.mode)->default_value(raw.mode),
+         "monitor (receive only) or inline (forward every packet between port pairs)")
+        ("pcap-out", po::value(&o.pcap_out), "inline mode with --pcap: write forwarded packets here")
+        ("workers", po::value(&o.workers)->default_value(o.workers), "worker lcores (1-64)")
+        ("burst", po::value(&o.burst)->default_value(o.burst), "receive burst size (1-64)")
+        ("mbufs", po::value(&o.mbufs)->default_value(o.mbufs), "mbufs per worker pool")
+        ("memory", po::value(&o.eal_memory_mb)->default_value(o.eal_memory_mb),
+         "DPDK memory in MiB for the --pcap/--iface shortcuts (-m)");
+    // clang-format on
     return d;
 }
 
 po::options_description output_options(Options& o) {
     po::options_description d("Output");
-    d.add_options()("log", po::value(&o.log)->default_value(o.log),
-                    "event log, JSON lines; - for stdout")(
-        "control", po::value(&o.control)->default_value(o.control),
-        "control socket path (Unix domain); none to disable")(
-        "summary-json", po::value(&o.summary_json), "write the final statistics as JSON here")(
-        "quiet", po::bool_switch(&o.quiet), "no human summary at the end");
+    // One option per line reads better than clang-format's wrapping of the chained call.
+    // clang-format off
+    d.add_options()
+        ("log", po::value(&o.log)->default_value(o.log), "event log, JSON lines; - for stdout")
+        ("control", po::value(&o.control)->default_value(o.control),
+         "control socket path (Unix domain); none to disable")
+        ("summary-json", po::value(&o.summary_json), "write the final statistics as JSON here")
+        ("quiet", po::bool_switch(&o.quiet), "no human summary at the end");
+    // clang-format on
     return d;
 }
 
 po::options_description analysis_options(Options& o) {
     po::options_description d("Analysis");
-    d.add_options()("linger", po::value(&o.linger_s)->default_value(o.linger_s),
-                    "seconds (packet time) a reset waits for more evidence before its verdict")(
-        "idle-threshold", po::value(&o.idle_threshold_s)->default_value(o.idle_threshold_s),
-        "silence in seconds before a RST that points to an idle timeout")(
-        "established-timeout",
-        po::value(&o.established_timeout_s)->default_value(o.established_timeout_s),
-        "seconds an idle established flow is remembered")(
-        "half-open-timeout",
-        po::value(&o.half_open_timeout_s)->default_value(o.half_open_timeout_s),
-        "seconds an idle half-open flow is remembered")(
-        "closed-timeout", po::value(&o.closed_timeout_s)->default_value(o.closed_timeout_s),
-        "seconds a closed or reset flow is remembered")(
-        "flow-table-size", po::value(&o.flow_table_size)->default_value(o.flow_table_size),
-        "flow entries per worker (rounded up to a power of two)")(
-        "linger-capacity", po::value(&o.linger_capacity)->default_value(o.linger_capacity),
-        "resets per worker that can wait for their verdict at once")(
-        "event-ring-size", po::value(&o.event_ring_size)->default_value(o.event_ring_size),
-        "events per worker ring to management (power of two)")(
-        "storm-threshold", po::value(&o.storm_threshold)->default_value(o.storm_threshold),
-        "resets by one host within --storm-window that make a RST storm")(
-        "storm-window", po::value(&o.storm_window_s)->default_value(o.storm_window_s),
-        "seconds of the RST-storm window");
+    // One option per line reads better than clang-format's wrapping of the chained call.
+    // clang-format off
+    d.add_options()
+        ("linger", po::value(&o.linger_s)->default_value(o.linger_s),
+         "seconds (packet time) a reset waits for more evidence before its verdict")
+        ("idle-threshold", po::value(&o.idle_threshold_s)->default_value(o.idle_threshold_s),
+         "silence in seconds before a RST that points to an idle timeout")
+        ("established-timeout", po::value(&o.established_timeout_s)->default_value(o.established_timeout_s),
+         "seconds an idle established flow is remembered")
+        ("half-open-timeout", po::value(&o.half_open_timeout_s)->default_value(o.half_open_timeout_s),
+         "seconds an idle half-open flow is remembered")
+        ("closed-timeout", po::value(&o.closed_timeout_s)->default_value(o.closed_timeout_s),
+         "seconds a closed or reset flow is remembered")
+        ("flow-table-size", po::value(&o.flow_table_size)->default_value(o.flow_table_size),
+         "flow entries per worker (rounded up to a power of two)")
+        ("linger-capacity", po::value(&o.linger_capacity)->default_value(o.linger_capacity),
+         "resets per worker that can wait for their verdict at once")
+        ("event-ring-size", po::value(&o.event_ring_size)->default_value(o.event_ring_size),
+         "events per worker ring to management (power of two)")
+        ("storm-threshold", po::value(&o.storm_threshold)->default_value(o.storm_threshold),
+         "resets by one host within --storm-window that make a RST storm")
+        ("storm-window", po::value(&o.storm_window_s)->default_value(o.storm_window_s),
+         "seconds of the RST-storm window");
+    // clang-format on
     return d;
 }
 
