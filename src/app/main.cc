@@ -20,9 +20,9 @@
 #include <fmt/format.h>
 
 #include "../mgmt/management.h"
-#include "capture_probe.h"
+#include "../capture/capture_probe.h"
 #include "eal_args.h"
-#include "pcapng_rewrite.h"
+#include "../capture/pcapng_rewrite.h"
 #include "ports.h"
 #include "rstscope/config/options.h"
 #include "worker.h"

@@ -10,7 +10,7 @@
 #include <rte_ring.h>
 
 #include "../ring/event_ring.h"
-#include "capture_probe.h"
+#include "../capture/capture_probe.h"
 #include "ports.h"
 #include "rstscope/analysis/flow_tracker.h"
 #include "rstscope/common/counters.h"
