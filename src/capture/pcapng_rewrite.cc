@@ -1,8 +1,9 @@
 #include "pcapng_rewrite.h"
 
-#include <cstdint>
+#include <algorithm>
 #include <cstring>
 #include <fstream>
+#include <limits>
 #include <vector>
 
 #include <fmt/format.h>
@@ -18,14 +19,17 @@ constexpr uint32_t enhanced_packet_block = 0x00000006;
 constexpr uint32_t byte_order_magic = 0x1A2B3C4D;
 constexpr uint16_t option_end = 0;
 constexpr uint16_t option_if_tsresol = 9;
-constexpr uint32_t max_block = 64u << 20;  // larger blocks are not packets: refuse the file
-constexpr uint32_t max_snaplen = 262144;   // libpcap's own limit for a record
+constexpr uint32_t min_block = 12;          // type, length, trailing length
+constexpr uint32_t min_section_block = 28;  // + magic, version, section length
+constexpr uint32_t max_block = 64u << 20;   // larger blocks are not packets: refuse the file
+constexpr uint32_t max_snaplen = 262144;    // libpcap's own limit for a record
+constexpr uint8_t default_tsresol = 6;      // microseconds when if_tsresol is absent
+constexpr uint64_t ns_per_second = 1'000'000'000ull;
 
 struct Interface {
     uint16_t link_type;
-    uint32_t snaplen;
-    // Timestamp units per second: 10^6 unless if_tsresol says otherwise.
-    uint64_t units_per_second = 1'000'000;
+    uint32_t snaplen;  // 0: no limit
+    uint8_t tsresol = default_tsresol;
 };
 
 // Reads the section's integers in the byte order its header declared.
@@ -47,20 +51,257 @@ class ByteOrder {
     bool swap_ = false;
 };
 
-uint64_t units_from_tsresol(uint8_t value) {
-    uint64_t units = 1;
-    uint8_t exponent = value & 0x7F;
-    uint64_t base = (value & 0x80) ? 2 : 10;
-    for (uint8_t i = 0; i < exponent && units < (1ull << 62) / base; ++i)
-        units *= base;
-    return units;
+unsigned __int128 pow10_u128(unsigned exponent) {  // exact for exponent <= 38
+    unsigned __int128 value = 1;
+    while (exponent-- > 0)
+        value *= 10;
+    return value;
 }
 
 void put32(std::ofstream& out, uint32_t v) {
     out.write(reinterpret_cast<const char*>(&v), 4);
 }
 
+// One pass over the pcapng file, block by block; packets are written as they come (streaming).
+class Rewriter {
+  public:
+    Rewriter(std::ifstream& in, uint64_t file_size, const std::string& pcap_path)
+        : in_(in), left_(file_size), pcap_path_(pcap_path) {}
+
+    bool run(std::string& error);
+
+  private:
+    // Reads the next block into block_ (without its 8-byte head); false at the end or on error.
+    bool read_block(uint32_t& type, std::string& error);
+    bool read_section_header(std::string& error);
+    bool read_interface(std::string& error);
+    bool write_packet(uint32_t type, std::string& error);
+    bool open_output(uint16_t link_type, std::string& error);
+
+    std::ifstream& in_;
+    uint64_t left_;  // bytes of the file not read yet
+    const std::string& pcap_path_;
+    uint64_t index_ = 0;
+    ByteOrder order_;
+    std::vector<Interface> interfaces_;  // of the current section
+    std::vector<uint8_t> block_;         // body and trailing length of the current block
+    std::ofstream out_;                  // opened at the first packet
+    uint16_t link_type_ = 0;
+};
+
+bool Rewriter::run(std::string& error) {
+    for (;; ++index_) {
+        uint32_t type;
+        if (!read_block(type, error)) {
+            if (!error.empty()) return false;
+            break;
+        }
+        bool ok = true;
+        if (type == section_header_block)
+            ok = read_section_header(error);
+        else if (type == interface_description_block)
+            ok = read_interface(error);
+        else if (type == enhanced_packet_block || type == simple_packet_block)
+            ok = write_packet(type, error);
+        // Other blocks (name resolution, statistics, decryption secrets, custom) carry no packet.
+        if (!ok) return false;
+    }
+    if (!out_.is_open()) {
+        error = index_ == 0 ? "not a pcapng file (empty)" : "pcapng file holds no packet";
+        return false;
+    }
+    out_.close();
+    if (!out_) {
+        error = "cannot write " + pcap_path_;
+        return false;
+    }
+    return true;
+}
+
+bool Rewriter::read_block(uint32_t& type, std::string& error) {
+    uint8_t head[12];
+    in_.read(reinterpret_cast<char*>(head), 8);
+    if (in_.gcount() == 0) return false;  // the end of the file, between blocks
+    if (in_.gcount() != 8) {
+        error = fmt::format("pcapng block {} is truncated", index_);
+        return false;
+    }
+    left_ -= 8;
+    uint32_t raw_type;
+    std::memcpy(&raw_type, head, 4);
+    bool section = raw_type == section_header_block;  // the same in either byte order
+    if (section) {
+        // The byte-order magic decides how to read this block's length and the whole section.
+        in_.read(reinterpret_cast<char*>(head + 8), 4);
+        if (in_.gcount() != 4) {
+            error = fmt::format("pcapng block {} is truncated", index_);
+            return false;
+        }
+        left_ -= 4;
+        uint32_t magic;
+        std::memcpy(&magic, head + 8, 4);
+        if (magic != byte_order_magic && magic != __builtin_bswap32(byte_order_magic)) {
+            error = "not a pcapng file (bad byte-order magic)";
+            return false;
+        }
+        order_.set_swap(magic != byte_order_magic);
+    } else if (index_ == 0) {
+        error = "not a pcapng file";
+        return false;
+    }
+    type = order_.u32(head);
+    uint32_t length = order_.u32(head + 4);
+    if (length < min_block || length % 4 != 0 || length > max_block ||
+        (section && length < min_section_block)) {
+        error = fmt::format("pcapng block {} has an invalid length {}", index_, length);
+        return false;
+    }
+    // Checked before allocating: a length near max_block in a small file is a truncation.
+    uint64_t to_read = length - (section ? 12 : 8);
+    if (to_read > left_) {
+        error = fmt::format("pcapng block {} is truncated ({} bytes declared, {} left)", index_,
+                            length, left_ + (length - to_read));
+        return false;
+    }
+    block_.resize(length - 8);
+    size_t at = 0;
+    if (section) {
+        std::memcpy(block_.data(), head + 8, 4);
+        at = 4;
+    }
+    in_.read(reinterpret_cast<char*>(block_.data() + at), static_cast<std::streamsize>(to_read));
+    if (static_cast<uint64_t>(in_.gcount()) != to_read) {
+        error = fmt::format("pcapng block {} is truncated", index_);
+        return false;
+    }
+    left_ -= to_read;
+    uint32_t trailing = order_.u32(block_.data() + block_.size() - 4);
+    if (trailing != length) {
+        error = fmt::format("pcapng block {} has mismatched lengths ({} and {})", index_, length,
+                            trailing);
+        return false;
+    }
+    return true;
+}
+
+bool Rewriter::read_section_header(std::string& error) {
+    uint16_t major = order_.u16(block_.data() + 4);
+    if (major != 1) {
+        error = fmt::format("pcapng section {} has unsupported version {}.{}", index_, major,
+                            order_.u16(block_.data() + 6));
+        return false;
+    }
+    interfaces_.clear();  // interface numbers restart with every section
+    return true;
+}
+
+bool Rewriter::read_interface(std::string& error) {
+    const uint8_t* body = block_.data();
+    size_t body_length = block_.size() - 4;  // without the trailing length
+    if (body_length < 8) {
+        error = fmt::format("pcapng interface block {} is too short", index_);
+        return false;
+    }
+    Interface iface{order_.u16(body), order_.u32(body + 4)};
+    for (size_t at = 8; at + 4 <= body_length;) {
+        uint16_t code = order_.u16(body + at), size = order_.u16(body + at + 2);
+        if (code == option_end || at + 4 + size > body_length) break;
+        if (code == option_if_tsresol && size >= 1) iface.tsresol = body[at + 4];
+        at += 4 + ((size + 3u) & ~3u);
+    }
+    interfaces_.push_back(iface);
+    return true;
+}
+
+bool Rewriter::open_output(uint16_t link_type, std::string& error) {
+    link_type_ = link_type;
+    out_.open(pcap_path_, std::ios::binary | std::ios::trunc);
+    put32(out_, 0xA1B23C4D);  // nanosecond-resolution pcap
+    uint16_t version[2] = {2, 4};
+    out_.write(reinterpret_cast<const char*>(version), 4);
+    put32(out_, 0);
+    put32(out_, 0);
+    put32(out_, max_snaplen);  // interfaces may differ: the largest libpcap accepts
+    put32(out_, link_type);
+    if (!out_) error = "cannot write " + pcap_path_;
+    return static_cast<bool>(out_);
+}
+
+bool Rewriter::write_packet(uint32_t type, std::string& error) {
+    const uint8_t* body = block_.data();
+    size_t body_length = block_.size() - 4;
+    bool enhanced = type == enhanced_packet_block;
+    size_t header = enhanced ? 20 : 4;
+    if (body_length < header || interfaces_.empty()) {
+        error = fmt::format("pcapng packet block {} is malformed", index_);
+        return false;
+    }
+    uint32_t iface_id = enhanced ? order_.u32(body) : 0;
+    if (iface_id >= interfaces_.size()) {
+        error = fmt::format("pcapng packet block {} names unknown interface {}", index_, iface_id);
+        return false;
+    }
+    const Interface& iface = interfaces_[iface_id];
+    // Interfaces that carry no packet do not matter; those that do must share a link type.
+    if (!out_.is_open()) {
+        if (!open_output(iface.link_type, error)) return false;
+    } else if (iface.link_type != link_type_) {
+        error = fmt::format(
+            "pcapng packets come from interfaces of different link types "
+            "({} and {}): a pcap holds one; split the capture per interface",
+            link_type_, iface.link_type);
+        return false;
+    }
+    uint32_t original = enhanced ? order_.u32(body + 16) : order_.u32(body);
+    uint32_t captured;
+    if (enhanced) {
+        captured = order_.u32(body + 12);
+        if (captured > body_length - header || captured > max_snaplen) {
+            error = fmt::format("pcapng packet block {} claims more data than it holds", index_);
+            return false;
+        }
+    } else {
+        // A simple packet block has no captured length: the packet, cut to the interface's
+        // snapshot length, then padding to 32 bits.
+        size_t room = body_length - header;
+        if (iface.snaplen != 0) room = std::min<size_t>(room, iface.snaplen);
+        captured = static_cast<uint32_t>(std::min<size_t>({room, original, max_snaplen}));
+    }
+    uint64_t ts_ns = 0;
+    if (enhanced) {
+        uint64_t units = (uint64_t{order_.u32(body + 4)} << 32) | order_.u32(body + 8);
+        ts_ns = pcapng_timestamp_ns(units, iface.tsresol);
+    }
+    // A pcap record's seconds are 32 bits, and libpcap (hence the capture clock) reads them as
+    // signed: later times (after 2038-01-19) are clamped to the last nanosecond it reads back
+    // rather than wrapped to 1901.
+    constexpr uint64_t max_pcap_ns =
+        (uint64_t{std::numeric_limits<int32_t>::max()} + 1) * ns_per_second - 1;
+    ts_ns = std::min(ts_ns, max_pcap_ns);
+    put32(out_, static_cast<uint32_t>(ts_ns / ns_per_second));
+    put32(out_, static_cast<uint32_t>(ts_ns % ns_per_second));
+    put32(out_, captured);
+    put32(out_, original);
+    out_.write(reinterpret_cast<const char*>(body + header), captured);
+    return true;
+}
+
 }  // namespace
+
+uint64_t pcapng_timestamp_ns(uint64_t units, uint8_t if_tsresol) {
+    // Exact integer arithmetic: units * 10^9 < 2^94 and any divisor up to 10^38 or 2^93 fit in
+    // 128 bits. Only a quotient above 2^64 ns (possible for resolutions coarser than 1 ns) is
+    // clamped.
+    unsigned base_two = if_tsresol & 0x80;
+    unsigned exponent = if_tsresol & 0x7F;
+    unsigned __int128 ns = static_cast<unsigned __int128>(units) * ns_per_second;
+    if (base_two)
+        ns = exponent >= 94 ? 0 : ns >> exponent;
+    else
+        ns = exponent > 38 ? 0 : ns / pow10_u128(exponent);  // 10^39 > 2^94 > the product
+    constexpr uint64_t max_ns = std::numeric_limits<uint64_t>::max();
+    return ns > max_ns ? max_ns : static_cast<uint64_t>(ns);
+}
 
 bool is_pcapng_file(const std::string& path) {
     std::ifstream file(path, std::ios::binary);
@@ -71,136 +312,20 @@ bool is_pcapng_file(const std::string& path) {
 
 bool rewrite_pcapng_as_pcap(const std::string& pcapng_path, const std::string& pcap_path,
                             std::string& error) {
-    std::ifstream in(pcapng_path, std::ios::binary);
+    error.clear();
+    std::ifstream in(pcapng_path, std::ios::binary | std::ios::ate);
     if (!in) {
         error = "cannot open " + pcapng_path;
         return false;
     }
-    ByteOrder r;
-    std::vector<Interface> interfaces;
-    std::vector<uint8_t> block;
-    std::ofstream out;  // opened at the first packet, written as packets come (streaming)
-    uint16_t link_type = 0;
-    for (uint64_t index = 0;; ++index) {
-        uint8_t head[8];
-        in.read(reinterpret_cast<char*>(head), 8);
-        if (in.gcount() == 0) break;
-        if (in.gcount() != 8) {
-            error = fmt::format("pcapng block {} is truncated", index);
-            return false;
-        }
-        uint32_t raw_type;
-        std::memcpy(&raw_type, head, 4);
-        if (raw_type == section_header_block) {
-            uint8_t magic[4];
-            in.read(reinterpret_cast<char*>(magic), 4);
-            uint32_t bom;
-            std::memcpy(&bom, magic, 4);
-            if (bom == byte_order_magic)
-                r.set_swap(false);
-            else if (bom == __builtin_bswap32(byte_order_magic))
-                r.set_swap(true);
-            else {
-                error = "not a pcapng file (bad byte-order magic)";
-                return false;
-            }
-            interfaces.clear();  // interface numbers restart with every section
-            in.seekg(-4, std::ios::cur);
-        } else if (index == 0) {
-            error = "not a pcapng file";
-            return false;
-        }
-        uint32_t type = r.u32(head);
-        uint32_t length = r.u32(head + 4);
-        if (length < 12 || length % 4 != 0 || length > max_block) {
-            error = fmt::format("pcapng block {} has an invalid length {}", index, length);
-            return false;
-        }
-        block.resize(length - 8);
-        in.read(reinterpret_cast<char*>(block.data()), static_cast<std::streamsize>(block.size()));
-        if (static_cast<size_t>(in.gcount()) != block.size()) {
-            error = fmt::format("pcapng block {} is truncated", index);
-            return false;
-        }
-        const uint8_t* body = block.data();
-        size_t body_length = block.size() - 4;  // the trailing length copy
-        if (type == interface_description_block) {
-            if (body_length < 8) {
-                error = fmt::format("pcapng interface block {} is too short", index);
-                return false;
-            }
-            Interface iface{r.u16(body), r.u32(body + 4)};
-            for (size_t at = 8; at + 4 <= body_length;) {
-                uint16_t code = r.u16(body + at), size = r.u16(body + at + 2);
-                if (code == option_end || at + 4 + size > body_length) break;
-                if (code == option_if_tsresol && size >= 1)
-                    iface.units_per_second = units_from_tsresol(body[at + 4]);
-                at += 4 + ((size + 3u) & ~3u);
-            }
-            interfaces.push_back(iface);
-        } else if (type == enhanced_packet_block || type == simple_packet_block) {
-            bool enhanced = type == enhanced_packet_block;
-            size_t header = enhanced ? 20 : 4;
-            if (body_length < header || interfaces.empty()) {
-                error = fmt::format("pcapng packet block {} is malformed", index);
-                return false;
-            }
-            uint32_t iface_id = enhanced ? r.u32(body) : 0;
-            if (iface_id >= interfaces.size()) {
-                error = fmt::format("pcapng packet block {} names unknown interface {}", index,
-                                    iface_id);
-                return false;
-            }
-            const Interface& iface = interfaces[iface_id];
-            // Interfaces that carry no packet do not matter; those that do must share a link type.
-            if (!out.is_open()) {
-                link_type = iface.link_type;
-                out.open(pcap_path, std::ios::binary | std::ios::trunc);
-                put32(out, 0xA1B23C4D);  // nanosecond-resolution pcap
-                uint16_t version[2] = {2, 4};
-                out.write(reinterpret_cast<const char*>(version), 4);
-                put32(out, 0);
-                put32(out, 0);
-                put32(out, max_snaplen);  // interfaces may differ: the largest libpcap accepts
-                put32(out, link_type);
-            } else if (iface.link_type != link_type) {
-                error = fmt::format(
-                    "pcapng packets come from interfaces of different link types "
-                    "({} and {}): a pcap holds one; split the capture per interface",
-                    link_type, iface.link_type);
-                return false;
-            }
-            uint32_t captured =
-                enhanced ? r.u32(body + 12) : static_cast<uint32_t>(body_length - 4);
-            uint32_t original = enhanced ? r.u32(body + 16) : r.u32(body);
-            if (captured > body_length - header || captured > max_snaplen) {
-                error = fmt::format("pcapng packet block {} claims more data than it holds", index);
-                return false;
-            }
-            uint64_t ts_ns = 0;
-            if (enhanced) {
-                uint64_t units = (uint64_t{r.u32(body + 4)} << 32) | r.u32(body + 8);
-                uint64_t per_second = iface.units_per_second;
-                ts_ns = units / per_second * 1'000'000'000ull +
-                        (units % per_second) * 1'000'000'000ull / per_second;
-            }
-            put32(out, static_cast<uint32_t>(ts_ns / 1'000'000'000ull));
-            put32(out, static_cast<uint32_t>(ts_ns % 1'000'000'000ull));
-            put32(out, captured);
-            put32(out, original);
-            out.write(reinterpret_cast<const char*>(body + header), captured);
-        }
-    }
-    if (!out.is_open()) {
-        error = "pcapng file holds no packet";
+    std::streamoff size = in.tellg();
+    in.seekg(0);
+    if (size < 0 || !in) {
+        error = "cannot read " + pcapng_path;
         return false;
     }
-    out.close();
-    if (!out) {
-        error = "cannot write " + pcap_path;
-        return false;
-    }
-    return true;
+    Rewriter rewriter(in, static_cast<uint64_t>(size), pcap_path);
+    return rewriter.run(error);
 }
 
 }  // namespace rstscope
