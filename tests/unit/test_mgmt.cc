@@ -1,13 +1,70 @@
-// Unit tests for the management side: the RST-storm window, the verdict statistics and their two
-// renderings (stats JSON, summary text), and the control protocol's parser and error answers.
+// Unit tests for the management side: the RST-storm window (against a brute-force reference),
+// the top resetting hosts (Space-Saving: exact under capacity, bounded error beyond), the
+// verdict statistics and their two renderings (stats JSON, summary text) with every loss
+// counted, a flood of distinct hosts in bounded memory, and the control protocol's parser.
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <new>
+#include <random>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "rstscope/mgmt/control_protocol.h"
 #include "rstscope/mgmt/stats.h"
+
+// Every operator new of this program counts here, so a test can assert that a loop allocates
+// nothing. The deletes pair with the news (malloc/free), as the sanitizers require; GCC, which
+// assumes the standard pairing once these are inlined, is told so.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+namespace {
+std::atomic<uint64_t> allocations{0};
+void* counted_alloc(std::size_t n) noexcept {
+    allocations.fetch_add(1, std::memory_order_relaxed);
+    return std::malloc(n ? n : 1);
+}
+}  // namespace
+void* operator new(std::size_t n) {
+    if (void* p = counted_alloc(n)) return p;
+    throw std::bad_alloc();
+}
+void* operator new[](std::size_t n) {
+    if (void* p = counted_alloc(n)) return p;
+    throw std::bad_alloc();
+}
+void* operator new(std::size_t n, const std::nothrow_t&) noexcept {
+    return counted_alloc(n);
+}
+void* operator new[](std::size_t n, const std::nothrow_t&) noexcept {
+    return counted_alloc(n);
+}
+void operator delete(void* p) noexcept {
+    std::free(p);
+}
+void operator delete[](void* p) noexcept {
+    std::free(p);
+}
+void operator delete(void* p, std::size_t) noexcept {
+    std::free(p);
+}
+void operator delete[](void* p, std::size_t) noexcept {
+    std::free(p);
+}
+void operator delete(void* p, const std::nothrow_t&) noexcept {
+    std::free(p);
+}
+void operator delete[](void* p, const std::nothrow_t&) noexcept {
+    std::free(p);
+}
+#pragma GCC diagnostic pop
 
 namespace rstscope {
 namespace {
@@ -15,12 +72,47 @@ namespace {
 constexpr uint64_t ms = 1'000'000;
 constexpr uint64_t sec = 1'000'000'000;
 
-ResetEvent at(uint64_t ts_ns, uint16_t orig_port = 40000) {
+IpAddress address(const char* text, IpFamily& family) {
+    uint8_t bytes[16]{};
+    if (inet_pton(AF_INET, text, bytes) == 1) {
+        family = IpFamily::v4;
+        return IpAddress::from_v4(bytes);
+    }
+    EXPECT_EQ(inet_pton(AF_INET6, text, bytes), 1) << text;
+    family = IpFamily::v6;
+    return IpAddress::from_v6(bytes);
+}
+
+// A reset by the responder `host` at `ts_ns`; the port tells events apart.
+ResetEvent at(uint64_t ts_ns, const char* host = "192.0.2.1", uint16_t orig_port = 40000) {
     ResetEvent e{};
     e.ts_ns = ts_ns;
     e.orig_p = orig_port;
+    e.resp_h = address(host, e.family);
+    e.rst_by_orig = false;
     return e;
 }
+
+std::string resetter(const ResetEvent& e) {
+    return host_text(HostKey::resetter_of(e));
+}
+
+// The window as management drives it: what add() judged early goes out with the next release.
+struct Storms {
+    StormWindow window;
+    std::vector<StormWindow::Judged> out;
+
+    Storms(uint32_t threshold, uint64_t window_ns, uint32_t max_pending = 1024,
+           uint32_t max_hosts = 1024)
+        : window(threshold, window_ns, max_pending, max_hosts) {}
+    void add(const ResetEvent& e) { window.add(e, out); }
+    std::vector<StormWindow::Judged> release(uint64_t now_ns, bool everything = false) {
+        window.release(now_ns, everything, out);
+        std::vector<StormWindow::Judged> judged;
+        judged.swap(out);
+        return judged;
+    }
+};
 
 struct Released {
     std::vector<uint64_t> ts;
@@ -32,58 +124,62 @@ Released summarize(const std::vector<StormWindow::Judged>& judged) {
     Released r;
     for (const auto& j : judged) {
         r.ts.push_back(j.event.ts_ns);
-        r.hosts.push_back(j.host);
+        r.hosts.push_back(resetter(j.event));
         r.storm.push_back(j.storm);
     }
     return r;
 }
 
+const char* const host_a = "192.0.2.10";
+const char* const host_b = "192.0.2.11";
+const char* const host_c = "192.0.2.12";
+
 TEST(StormWindow, ThresholdCountsResetsOnBothSidesOfAnEvent) {
-    StormWindow window(3, 1 * sec);
+    Storms window(3, 1 * sec);
     // Host A: 10.0, 10.5, 11.4 s. Only 10.5 has all three within one second on either side.
-    window.add(at(10 * sec), "192.0.2.1");
-    window.add(at(10 * sec + 500 * ms), "192.0.2.1");
-    window.add(at(11 * sec + 400 * ms), "192.0.2.1");
+    window.add(at(10 * sec, "192.0.2.1"));
+    window.add(at(10 * sec + 500 * ms, "192.0.2.1"));
+    window.add(at(11 * sec + 400 * ms, "192.0.2.1"));
     Released r = summarize(window.release(0, true));
     EXPECT_EQ(r.ts, (std::vector<uint64_t>{10 * sec, 10 * sec + 500 * ms, 11 * sec + 400 * ms}));
     EXPECT_EQ(r.storm, (std::vector<bool>{false, true, false}));
     EXPECT_EQ(r.hosts, (std::vector<std::string>(3, "192.0.2.1")));
-    EXPECT_EQ(window.pending(), 0u);
+    EXPECT_EQ(window.window.pending(), 0u);
 }
 
 TEST(StormWindow, FirstAndLastResetsOfAStormAreStorms) {
-    StormWindow window(3, 1 * sec);
+    Storms window(3, 1 * sec);
     for (uint64_t t : {10 * sec, 10 * sec + 200 * ms, 10 * sec + 400 * ms})
-        window.add(at(t), "192.0.2.1");
+        window.add(at(t, "192.0.2.1"));
     EXPECT_EQ(summarize(window.release(0, true)).storm, (std::vector<bool>{true, true, true}));
 }
 
 TEST(StormWindow, WindowBoundsAreInclusive) {
-    StormWindow window(2, 1 * sec);
-    window.add(at(10 * sec), "a");
-    window.add(at(11 * sec), "a");  // exactly one window later: together
-    window.add(at(20 * sec), "b");
-    window.add(at(21 * sec + 1), "b");  // one nanosecond more: apart
+    Storms window(2, 1 * sec);
+    window.add(at(10 * sec, host_a));
+    window.add(at(11 * sec, host_a));  // exactly one window later: together
+    window.add(at(20 * sec, host_b));
+    window.add(at(21 * sec + 1, host_b));  // one nanosecond more: apart
     EXPECT_EQ(summarize(window.release(0, true)).storm,
               (std::vector<bool>{true, true, false, false}));
 }
 
 TEST(StormWindow, SpreadOutOrOtherHostsAreNoStorm) {
-    StormWindow window(2, 1 * sec);
+    Storms window(2, 1 * sec);
     for (int i = 0; i < 5; ++i)
-        window.add(at((10 + 2 * i) * sec), "192.0.2.1");
-    window.add(at(30 * sec), "192.0.2.1");
-    window.add(at(30 * sec + 1 * ms), "192.0.2.2");  // another host: does not add up
+        window.add(at((10 + 2 * i) * sec, "192.0.2.1"));
+    window.add(at(30 * sec, "192.0.2.1"));
+    window.add(at(30 * sec + 1 * ms, "192.0.2.2"));  // another host: does not add up
     Released r = summarize(window.release(0, true));
     EXPECT_EQ(r.storm, (std::vector<bool>(7, false)));
 }
 
 TEST(StormWindow, ReleasesOnlyClosedWindowsInTimeOrder) {
-    StormWindow window(2, 1 * sec);
-    window.add(at(10 * sec, 1), "a");
-    window.add(at(10 * sec + 100 * ms, 2), "b");
-    window.add(at(10 * sec + 50 * ms, 3), "a");  // from a slower worker: arrives late
-    window.add(at(12 * sec, 4), "c");
+    Storms window(2, 1 * sec);
+    window.add(at(10 * sec, host_a, 1));
+    window.add(at(10 * sec + 100 * ms, host_b, 2));
+    window.add(at(10 * sec + 50 * ms, host_a, 3));  // from a slower worker: arrives late
+    window.add(at(12 * sec, host_c, 4));
     EXPECT_TRUE(window.release(11 * sec).empty());  // 10 s + 1 s is not yet before now
     auto first = window.release(11 * sec + 1);
     ASSERT_EQ(first.size(), 1u);
@@ -97,22 +193,22 @@ TEST(StormWindow, ReleasesOnlyClosedWindowsInTimeOrder) {
     auto third = window.release(11 * sec + 100 * ms + 1);
     ASSERT_EQ(third.size(), 1u);
     EXPECT_EQ(third[0].event.orig_p, 2);
-    EXPECT_EQ(third[0].host, "b");
+    EXPECT_EQ(resetter(third[0].event), host_b);
     EXPECT_FALSE(third[0].storm);
-    EXPECT_EQ(window.pending(), 1u);
+    EXPECT_EQ(window.window.pending(), 1u);
     auto rest = window.release(11 * sec + 100 * ms + 1, true);
     ASSERT_EQ(rest.size(), 1u);
     EXPECT_EQ(rest[0].event.orig_p, 4);
-    EXPECT_EQ(rest[0].host, "c");
-    EXPECT_EQ(window.pending(), 0u);
+    EXPECT_EQ(resetter(rest[0].event), host_c);
+    EXPECT_EQ(window.window.pending(), 0u);
     EXPECT_TRUE(window.release(100 * sec, true).empty());
 }
 
 TEST(StormWindow, SameTimeIsOrderedByConnection) {
-    StormWindow window(2, 1 * sec);
-    window.add(at(10 * sec, 9), "a");
-    window.add(at(10 * sec, 5), "b");
-    window.add(at(10 * sec, 7), "c");
+    Storms window(2, 1 * sec);
+    window.add(at(10 * sec, host_a, 9));
+    window.add(at(10 * sec, host_b, 5));
+    window.add(at(10 * sec, host_c, 7));
     auto judged = window.release(0, true);
     ASSERT_EQ(judged.size(), 3u);
     EXPECT_EQ(judged[0].event.orig_p, 5);
@@ -121,20 +217,21 @@ TEST(StormWindow, SameTimeIsOrderedByConnection) {
 }
 
 TEST(StormWindow, MaxPendingJudgesTheOldestEarly) {
-    StormWindow window(2, 1 * sec, 2);
-    window.add(at(10 * sec, 1), "a");
-    window.add(at(10 * sec + 1 * ms, 2), "a");
+    Storms window(2, 1 * sec, 2);
+    window.add(at(10 * sec, host_a, 1));
+    window.add(at(10 * sec + 1 * ms, host_a, 2));
     EXPECT_TRUE(window.release(0).empty());
-    window.add(at(10 * sec + 2 * ms, 3), "a");
+    window.add(at(10 * sec + 2 * ms, host_a, 3));
     auto early = window.release(0);
     ASSERT_EQ(early.size(), 1u);
     EXPECT_EQ(early[0].event.orig_p, 1);
     EXPECT_TRUE(early[0].storm);
-    EXPECT_EQ(window.pending(), 2u);
+    EXPECT_EQ(window.window.pending(), 2u);
+    EXPECT_EQ(window.window.early_judged(), 1u);
 }
 
-ResetEvent with_verdict(ResetCause cause, ConnState state) {
-    ResetEvent e{};
+ResetEvent with_verdict(ResetCause cause, ConnState state, const char* host = "192.0.2.1") {
+    ResetEvent e = at(0, host);
     e.cause = cause;
     e.conn_state = state;
     return e;
@@ -144,7 +241,7 @@ TEST(ResetStatistics, TalliesAndTopHostsByCountThenName) {
     ResetStatistics stats;
     auto record = [&](const char* host, int n, ResetCause cause = ResetCause::resp_abort) {
         for (int i = 0; i < n; ++i)
-            stats.record(with_verdict(cause, ConnState::RSTR), host);
+            stats.record(with_verdict(cause, ConnState::RSTR, host));
     };
     record("10.0.0.3", 2);
     record("10.0.0.1", 5);
@@ -157,11 +254,14 @@ TEST(ResetStatistics, TalliesAndTopHostsByCountThenName) {
     EXPECT_EQ(stats.by_cause(ResetCause::injected), 0u);
     EXPECT_EQ(stats.by_state(ConnState::RSTR), 17u);
 
-    using Top = std::vector<std::pair<std::string, uint64_t>>;
-    EXPECT_EQ(
-        stats.top_hosts(10),
-        (Top{{"10.0.0.4", 7}, {"10.0.0.1", 5}, {"10.0.0.2", 2}, {"10.0.0.3", 2}, {"10.0.0.0", 1}}));
-    EXPECT_EQ(stats.top_hosts(3), (Top{{"10.0.0.4", 7}, {"10.0.0.1", 5}, {"10.0.0.2", 2}}));
+    using Top = std::vector<TopHost>;
+    EXPECT_EQ(stats.top_hosts(10), (Top{{"10.0.0.4", 7, 0},
+                                        {"10.0.0.1", 5, 0},
+                                        {"10.0.0.2", 2, 0},
+                                        {"10.0.0.3", 2, 0},
+                                        {"10.0.0.0", 1, 0}}));
+    EXPECT_EQ(stats.top_hosts(3),
+              (Top{{"10.0.0.4", 7, 0}, {"10.0.0.1", 5, 0}, {"10.0.0.2", 2, 0}}));
     EXPECT_EQ(stats.top_hosts(0), Top{});
     EXPECT_EQ(ResetStatistics{}.top_hosts(5), Top{});
 }
@@ -182,9 +282,9 @@ struct Fixture {
                 a.drop(static_cast<DropReason>(i));
         for (size_t i = 0; i < management_counter_count; ++i)
             management[i] = 500 + i;
-        resets.record(with_verdict(ResetCause::refused, ConnState::REJ), "198.51.100.7");
-        resets.record(with_verdict(ResetCause::refused, ConnState::REJ), "198.51.100.7");
-        resets.record(with_verdict(ResetCause::idle_timeout, ConnState::RSTR), "quote\"host");
+        resets.record(with_verdict(ResetCause::refused, ConnState::REJ, "198.51.100.7"));
+        resets.record(with_verdict(ResetCause::refused, ConnState::REJ, "198.51.100.7"));
+        resets.record(with_verdict(ResetCause::idle_timeout, ConnState::RSTR, "2001:db8::7"));
     }
     CounterTotals totals() const { return sum_counters({&a, &b}, management); }
 };
@@ -194,10 +294,12 @@ TEST(Stats, SumCountersAddsWorkers) {
     CounterTotals t = f.totals();
     EXPECT_EQ(t.workers, 2u);
     EXPECT_EQ(t.get(WorkerCounter::packets), 3000u);
-    EXPECT_EQ(t.get(WorkerCounter::tx_dropped), 3000u + 2 * (worker_counter_count - 1));
+    EXPECT_EQ(t.get(WorkerCounter::tx_dropped),
+              3000u + 2 * static_cast<size_t>(WorkerCounter::tx_dropped));
     EXPECT_EQ(t.get(DropReason::not_ip), 1u);
     EXPECT_EQ(t.get(DropReason::unsupported_link), drop_reason_count);
-    EXPECT_EQ(t.get(ManagementCounter::rx_errors), 500u + management_counter_count - 1);
+    EXPECT_EQ(t.get(ManagementCounter::rx_errors),
+              500u + static_cast<size_t>(ManagementCounter::rx_errors));
 }
 
 TEST(Stats, JsonHasEveryCounterAndDropReason) {
@@ -214,8 +316,20 @@ TEST(Stats, JsonHasEveryCounterAndDropReason) {
             "\"" + std::string(management_counter_names[i]) + "\":" + std::to_string(500 + i);
         EXPECT_NE(json.find(field), std::string::npos) << field;
     }
-    uint64_t dropped = drop_reason_count * (drop_reason_count + 1) / 2;
-    std::string drops = ",\"dropped\":" + std::to_string(dropped) + ",\"drops\":{";
+    // `dropped` is every drop reason and every loss counter, named here one by one.
+    auto worker = [](WorkerCounter c) { return 3000 + 2 * static_cast<uint64_t>(c); };
+    auto management = [](ManagementCounter c) { return 500 + static_cast<uint64_t>(c); };
+    uint64_t lost = worker(WorkerCounter::events_ring_full) +
+                    worker(WorkerCounter::events_outbox_full) +
+                    worker(WorkerCounter::events_lost_shutdown) +
+                    management(ManagementCounter::log_lines_dropped);
+    uint64_t dropped =
+        drop_reason_count * (drop_reason_count + 1) / 2 + lost +
+        worker(WorkerCounter::dispatch_ring_full) + worker(WorkerCounter::linger_queue_full) +
+        worker(WorkerCounter::tx_dropped) + management(ManagementCounter::log_write_errors) +
+        management(ManagementCounter::rx_missed) + management(ManagementCounter::rx_errors);
+    std::string drops = ",\"events_lost\":" + std::to_string(lost) +
+                        ",\"dropped\":" + std::to_string(dropped) + ",\"drops\":{";
     for (size_t i = 0; i < drop_reason_count; ++i) {
         drops += (i ? "," : "") + ("\"" + std::string(drop_reason_names[i]) + "\":") +
                  std::to_string(i + 1);
@@ -226,8 +340,8 @@ TEST(Stats, JsonHasEveryCounterAndDropReason) {
     EXPECT_NE(json.find("\"refused\":2,"), std::string::npos);
     EXPECT_NE(json.find("\"idle_timeout\":1,"), std::string::npos);
     EXPECT_NE(json.find("\"REJ\":2,"), std::string::npos);
-    EXPECT_NE(json.find(R"("top_resetting_hosts":[{"host":"198.51.100.7","resets":2},)"
-                        R"({"host":"quote\"host","resets":1}]})"),
+    EXPECT_NE(json.find(R"("top_resetting_hosts":[{"host":"198.51.100.7","resets":2,"error":0},)"
+                        R"({"host":"2001:db8::7","resets":1,"error":0}]})"),
               std::string::npos)
         << json;
 }
@@ -235,7 +349,8 @@ TEST(Stats, JsonHasEveryCounterAndDropReason) {
 TEST(Stats, JsonWithNothingRecorded) {
     CounterTotals empty{};
     std::string json = stats_json(empty, ResetStatistics{});
-    EXPECT_NE(json.find(R"("dropped":0,"drops":{"not_ip":0,)"), std::string::npos) << json;
+    EXPECT_NE(json.find(R"("events_lost":0,"dropped":0,"drops":{"not_ip":0,)"), std::string::npos)
+        << json;
     EXPECT_NE(json.find(R"("top_resetting_hosts":[]})"), std::string::npos) << json;
 }
 
@@ -264,6 +379,485 @@ TEST(Stats, SummaryListsEveryDropReason) {
     EXPECT_EQ(text.find("  injected "), std::string::npos);  // zero tallies are left out
     EXPECT_NE(text.find("top resetting hosts\n  198.51.100.7"), std::string::npos) << text;
     EXPECT_NE(text.find("  rx_missed"), std::string::npos);
+}
+
+// Every loss counter, named here independently of the lists in stats.h.
+constexpr WorkerCounter worker_losses[] = {
+    WorkerCounter::events_ring_full,   WorkerCounter::events_outbox_full,
+    WorkerCounter::dispatch_ring_full, WorkerCounter::linger_queue_full,
+    WorkerCounter::tx_dropped,         WorkerCounter::events_lost_shutdown};
+constexpr ManagementCounter management_losses[] = {
+    ManagementCounter::log_lines_dropped, ManagementCounter::log_write_errors,
+    ManagementCounter::rx_missed, ManagementCounter::rx_errors};
+
+TEST(Stats, DroppedIsTheSumOfEveryLoss) {
+    CounterTotals t{};
+    // Distinct powers of two: a loss left out or counted twice changes the sum.
+    uint64_t bit = 1, expected = 0;
+    auto next = [&] {
+        expected += bit;
+        uint64_t value = bit;
+        bit <<= 1;
+        return value;
+    };
+    for (size_t i = 0; i < drop_reason_count; ++i)
+        t.drops[i] = next();
+    for (WorkerCounter c : worker_losses)
+        t.worker[static_cast<size_t>(c)] = next();
+    for (ManagementCounter c : management_losses)
+        t.management[static_cast<size_t>(c)] = next();
+    // Volumes, anomalies and approximations are not losses.
+    t.worker[static_cast<size_t>(WorkerCounter::packets)] = 1ull << 50;
+    t.worker[static_cast<size_t>(WorkerCounter::payload_truncated)] = 1ull << 51;
+    t.management[static_cast<size_t>(ManagementCounter::storm_early_judged)] = 1ull << 52;
+    t.management[static_cast<size_t>(ManagementCounter::events_logged)] = 1ull << 53;
+    EXPECT_EQ(total_losses(t), expected);
+    EXPECT_EQ(events_lost(t), t.get(WorkerCounter::events_ring_full) +
+                                  t.get(WorkerCounter::events_outbox_full) +
+                                  t.get(WorkerCounter::events_lost_shutdown) +
+                                  t.get(ManagementCounter::log_lines_dropped));
+    std::string json = stats_json(t, ResetStatistics{});
+    EXPECT_NE(json.find(",\"events_lost\":" + std::to_string(events_lost(t)) +
+                        ",\"dropped\":" + std::to_string(expected) + ","),
+              std::string::npos)
+        << json;
+}
+
+TEST(Stats, EveryCounterNamedAsALossIsInTheLossList) {
+    auto named_as_loss = [](std::string_view name) {
+        return name.ends_with("_full") || name.find("dropped") != std::string_view::npos ||
+               name.find("lost") != std::string_view::npos || name.ends_with("_missed") ||
+               name.ends_with("_errors");
+    };
+    auto listed = [](CounterRef c) {
+        return std::find(loss_counters.begin(), loss_counters.end(), c) != loss_counters.end();
+    };
+    for (size_t i = 0; i < worker_counter_count; ++i) {
+        if (named_as_loss(worker_counter_names[i])) {
+            EXPECT_TRUE(listed(static_cast<WorkerCounter>(i))) << worker_counter_names[i];
+        }
+    }
+    for (size_t i = 0; i < management_counter_count; ++i) {
+        if (named_as_loss(management_counter_names[i])) {
+            EXPECT_TRUE(listed(static_cast<ManagementCounter>(i))) << management_counter_names[i];
+        }
+    }
+    EXPECT_EQ(loss_counters.size(), std::size(worker_losses) + std::size(management_losses));
+}
+
+// The summary line for `name` after the line `section`; empty when there is none.
+std::string summary_line(const std::string& text, const std::string& section,
+                         const std::string& name) {
+    size_t from = text.find(section + "\n");
+    if (from == std::string::npos) return {};
+    size_t at = text.find("\n  " + name + " ", from);
+    if (at == std::string::npos) return {};
+    return text.substr(at + 1, text.find('\n', at + 1) - at - 1);
+}
+
+TEST(Stats, SummaryListsEveryLossCounterAndTheEventsLost) {
+    Fixture f;
+    CounterTotals t = f.totals();
+    std::string text = summary_text(t, f.resets);
+    const std::string section = "drops and losses (every counter)";
+    auto value_of = [](const std::string& line) { return line.substr(line.find_last_of(' ') + 1); };
+    for (WorkerCounter c : worker_losses) {
+        std::string name(worker_counter_names[static_cast<size_t>(c)]);
+        std::string line = summary_line(text, section, name);
+        ASSERT_FALSE(line.empty()) << name << "\n" << text;
+        EXPECT_EQ(value_of(line), std::to_string(t.get(c))) << line;
+    }
+    for (ManagementCounter c : management_losses) {
+        std::string name(management_counter_names[static_cast<size_t>(c)]);
+        std::string line = summary_line(text, section, name);
+        ASSERT_FALSE(line.empty()) << name << "\n" << text;
+        EXPECT_EQ(value_of(line), std::to_string(t.get(c))) << line;
+    }
+    EXPECT_EQ(value_of(summary_line(text, section, "total")), std::to_string(total_losses(t)));
+    EXPECT_NE(text.find("  tx_dropped "), std::string::npos) << text;
+    std::string lost = "  EVENTS LOST      " +
+                       std::string(12 - std::to_string(events_lost(t)).size(), ' ') +
+                       std::to_string(events_lost(t)) + "   (";
+    EXPECT_NE(text.find(lost), std::string::npos) << text;
+
+    CounterTotals quiet{};
+    EXPECT_EQ(summary_text(quiet, ResetStatistics{}).find("EVENTS LOST"), std::string::npos);
+    quiet.management[static_cast<size_t>(ManagementCounter::log_lines_dropped)] = 3;
+    std::string one = summary_text(quiet, ResetStatistics{});
+    EXPECT_NE(one.find("EVENTS LOST                 3   ("), std::string::npos) << one;
+    EXPECT_NE(one.find("log_lines_dropped 3)"), std::string::npos) << one;
+}
+
+HostKey v4_host(uint32_t n) {
+    HostKey key{};
+    key.family = IpFamily::v4;
+    uint8_t bytes[4] = {static_cast<uint8_t>(n >> 24), static_cast<uint8_t>(n >> 16),
+                        static_cast<uint8_t>(n >> 8), static_cast<uint8_t>(n)};
+    std::memcpy(key.address.bytes, bytes, 4);
+    return key;
+}
+
+TEST(TopHosts, ExactWhileTheHostsFitTheCapacity) {
+    TopHostCounter top(64);
+    std::mt19937 random(7);
+    std::map<std::string, uint64_t> truth;
+    for (int i = 0; i < 20000; ++i) {
+        uint32_t n = 0x0a000000 + random() % 8 * (random() % 8);  // skewed: small numbers often
+        top.add(v4_host(n));
+        ++truth[host_text(v4_host(n))];
+    }
+    std::vector<TopHost> all = top.top(1000);
+    ASSERT_EQ(all.size(), truth.size());
+    for (const TopHost& host : all) {
+        EXPECT_EQ(host.resets, truth[host.host]) << host.host;
+        EXPECT_EQ(host.error, 0u) << host.host;
+    }
+    for (size_t i = 1; i < all.size(); ++i) {
+        EXPECT_TRUE(all[i - 1].resets > all[i].resets ||
+                    (all[i - 1].resets == all[i].resets && all[i - 1].host < all[i].host))
+            << i;
+    }
+    EXPECT_EQ(top.evicted(), 0u);
+    EXPECT_EQ(top.tracked(), truth.size());
+}
+
+TEST(TopHosts, FamilyIsPartOfTheHost) {
+    TopHostCounter top(8);
+    HostKey v4 = v4_host(0x01020304), v6 = v4;
+    v6.family = IpFamily::v6;  // the same 16 bytes as ::, another host
+    top.add(v4);
+    top.add(v6);
+    top.add(v6);
+    EXPECT_EQ(top.top(5), (std::vector<TopHost>{{"102:304::", 2, 0}, {"1.2.3.4", 1, 0}}));
+}
+
+TEST(TopHosts, BeyondCapacityCountsOverestimateByAtMostTheirErrorAndNOverM) {
+    constexpr uint32_t m = 50;
+    TopHostCounter top(m);
+    std::mt19937 random(11);
+    std::map<std::string, uint64_t> truth;
+    uint64_t n = 0;
+    for (int i = 0; i < 100000; ++i, ++n) {
+        // Ten heavy hitters with about 3 % of the stream each, among 5000 rare hosts.
+        uint32_t host = random() % 100 < 30 ? random() % 10 : 1000 + random() % 5000;
+        top.add(v4_host(host));
+        ++truth[host_text(v4_host(host))];
+    }
+    std::vector<TopHost> all = top.top(m);
+    ASSERT_EQ(all.size(), m);
+    uint64_t sum = 0;
+    for (const TopHost& host : all) {
+        uint64_t real = truth.count(host.host) ? truth[host.host] : 0;
+        EXPECT_LE(host.resets - host.error, real) << host.host;
+        EXPECT_GE(host.resets, real) << host.host;
+        EXPECT_LE(host.error, n / m) << host.host;
+        sum += host.resets;
+    }
+    EXPECT_EQ(sum, n);  // Space-Saving's counters always add up to the stream's length
+    for (const auto& [host, count] : truth) {
+        if (count <= n / m) continue;
+        bool reported =
+            std::any_of(all.begin(), all.end(), [&](const TopHost& t) { return t.host == host; });
+        EXPECT_TRUE(reported) << host << " with " << count << " > N/m";
+    }
+    for (const TopHost& host : top.top(10))
+        EXPECT_EQ(host.host.rfind("0.0.0.", 0), 0u) << host.host;  // the ten heavy hitters
+    EXPECT_GT(top.evicted(), 0u);
+}
+
+TEST(TopHosts, ANewcomerTakesASmallestCounterAndItsCountAsError) {
+    TopHostCounter top(2);
+    top.add(v4_host(1));
+    top.add(v4_host(1));
+    top.add(v4_host(2));
+    top.add(v4_host(3));  // evicts 0.0.0.2 (1 reset): 0.0.0.3 starts at 2 with error 1
+    EXPECT_EQ(top.top(5), (std::vector<TopHost>{{"0.0.0.1", 2, 0}, {"0.0.0.3", 2, 1}}));
+    EXPECT_EQ(top.evicted(), 1u);
+    top.add(v4_host(4));  // a smallest counter has 2: the newcomer has 3, error 2
+    EXPECT_EQ(top.evicted(), 2u);
+    EXPECT_EQ(top.top(1), (std::vector<TopHost>{{"0.0.0.4", 3, 2}}));
+    for (uint32_t n = 10; n < 20; ++n)
+        top.add(v4_host(n));
+    EXPECT_EQ(top.evicted(), 12u);
+    EXPECT_EQ(top.tracked(), 2u);
+
+    ResetStatistics stats(4);
+    for (int n = 0; n < 10; ++n) {
+        std::string host = "10.0.0." + std::to_string(n);
+        stats.record(with_verdict(ResetCause::refused, ConnState::REJ, host.c_str()));
+    }
+    EXPECT_EQ(stats.top_hosts_evicted(), 6u);
+    EXPECT_EQ(stats.total(), 10u);
+    StormWindow storms(2, 1 * sec, 4, 4);
+    std::array<uint64_t, management_counter_count> management{};
+    copy_table_counters(storms, stats, management);
+    EXPECT_EQ(management[static_cast<size_t>(ManagementCounter::top_hosts_evicted)], 6u);
+}
+
+// The storm verdict by brute force: every event kept, each counted against all the others.
+struct ReferenceWindow {
+    uint32_t threshold;
+    uint64_t window;
+    std::vector<ResetEvent> all, waiting;
+
+    static auto order(const ResetEvent& e) {
+        return std::tuple(e.ts_ns, std::to_array(e.orig_h.bytes), e.orig_p,
+                          std::to_array(e.resp_h.bytes), e.resp_p, e.rst_seq);
+    }
+    void add(const ResetEvent& e) {
+        all.push_back(e);
+        waiting.push_back(e);
+    }
+    bool storm(const ResetEvent& e) const {
+        HostKey host = HostKey::resetter_of(e);
+        uint64_t from = e.ts_ns > window ? e.ts_ns - window : 0, to = e.ts_ns + window;
+        uint32_t n = 0;
+        for (const ResetEvent& other : all)
+            n += HostKey::resetter_of(other) == host && other.ts_ns >= from && other.ts_ns <= to;
+        return n >= threshold;
+    }
+    void release(uint64_t now, bool everything, std::vector<std::pair<uint32_t, bool>>& out) {
+        std::sort(waiting.begin(), waiting.end(),
+                  [](const ResetEvent& x, const ResetEvent& y) { return order(x) < order(y); });
+        size_t n = 0;
+        while (n < waiting.size() && (everything || waiting[n].ts_ns + window < now))
+            ++n;
+        for (size_t i = 0; i < n; ++i)
+            out.emplace_back(waiting[i].rst_seq, storm(waiting[i]));
+        waiting.erase(waiting.begin(), waiting.begin() + static_cast<std::ptrdiff_t>(n));
+    }
+};
+
+// A random event among three addresses of either family, ports 1-2, at or after `from`.
+ResetEvent random_event(std::mt19937& random, uint64_t from, uint32_t seq) {
+    static const uint8_t pool[3][4] = {{10, 0, 0, 1}, {10, 0, 0, 2}, {10, 0, 0, 3}};
+    ResetEvent e{};
+    e.ts_ns = from + random() % 50;
+    e.family = random() % 4 == 0 ? IpFamily::v6 : IpFamily::v4;
+    e.orig_h = IpAddress::from_v4(pool[random() % 3]);
+    e.resp_h = IpAddress::from_v4(pool[random() % 3]);
+    e.orig_p = static_cast<uint16_t>(1 + random() % 2);
+    e.resp_p = 80;
+    e.rst_by_orig = random() % 2;
+    e.rst_seq = seq;
+    return e;
+}
+
+TEST(StormWindow, SameVerdictsAndOrderAsBruteForceWithinBounds) {
+    for (uint32_t trial = 0; trial < 500; ++trial) {
+        std::mt19937 random(trial);
+        uint32_t threshold = 1 + random() % 4;
+        uint64_t window_ns = random() % 40;
+        Storms mine(threshold, window_ns, 4096, 4096);
+        ReferenceWindow reference{threshold, window_ns, {}, {}};
+        std::vector<std::pair<uint32_t, bool>> expected, got;
+        auto take = [&](const std::vector<StormWindow::Judged>& judged) {
+            for (const auto& j : judged)
+                got.emplace_back(j.event.rst_seq, j.storm);
+        };
+        uint64_t now = 0;
+        uint32_t seq = 0;
+        for (int step = 0, steps = 1 + random() % 80; step < steps; ++step) {
+            if (random() % 10 < 7) {
+                ResetEvent e = random_event(random, now, seq++);  // never before `now`
+                mine.add(e);
+                reference.add(e);
+            } else {
+                now += random() % 30;
+                reference.release(now, false, expected);
+                take(mine.release(now));
+            }
+        }
+        reference.release(now, true, expected);
+        take(mine.release(now, true));
+        ASSERT_EQ(got, expected) << "trial " << trial << ", threshold " << threshold << ", window "
+                                 << window_ns;
+        EXPECT_EQ(mine.window.early_judged(), 0u);
+        EXPECT_EQ(mine.window.hosts_evicted(), 0u);
+    }
+}
+
+TEST(StormWindow, BeyondBoundsEveryEventLeavesOnceAndNoStormIsInvented) {
+    for (uint32_t trial = 0; trial < 300; ++trial) {
+        std::mt19937 random(1000 + trial);
+        uint32_t threshold = 1 + random() % 4, max_pending = 1 + random() % 4,
+                 max_hosts = 1 + random() % 3;
+        uint64_t window_ns = random() % 40;
+        Storms mine(threshold, window_ns, max_pending, max_hosts);
+        ReferenceWindow reference{threshold, window_ns, {}, {}};
+        std::vector<std::pair<uint32_t, bool>> got;
+        auto take = [&](const std::vector<StormWindow::Judged>& judged) {
+            for (const auto& j : judged)
+                got.emplace_back(j.event.rst_seq, j.storm);
+        };
+        uint64_t now = 100;
+        uint32_t seq = 0;
+        for (int step = 0; step < 120; ++step) {
+            if (random() % 10 < 8) {
+                // Stragglers too: up to 40 ns before `now`.
+                ResetEvent e = random_event(random, now - random() % 40, seq++);
+                mine.add(e);
+                reference.all.push_back(e);
+            } else {
+                now += random() % 30;
+                take(mine.release(now));
+            }
+            ASSERT_LE(mine.window.pending(), max_pending);
+            ASSERT_LE(mine.window.hosts(), max_hosts);
+        }
+        take(mine.release(now, true));
+        std::vector<uint32_t> seen;
+        for (const auto& [id, storm] : got) {
+            seen.push_back(id);
+            // The window counts a subset of what happened: it may miss a storm, never invent one.
+            if (storm) {
+                EXPECT_TRUE(reference.storm(reference.all[id])) << "trial " << trial;
+            }
+        }
+        std::sort(seen.begin(), seen.end());
+        std::vector<uint32_t> every(seq);
+        for (uint32_t i = 0; i < seq; ++i)
+            every[i] = i;
+        ASSERT_EQ(seen, every) << "trial " << trial;
+        EXPECT_EQ(mine.window.pending(), 0u);
+    }
+}
+
+TEST(StormWindow, HostsWhoseTimesLeftTheWindowArePruned) {
+    Storms storms(3, 1 * sec, 16, 16);
+    storms.add(at(10 * sec, host_a));
+    storms.add(at(10 * sec + 500 * ms, host_b));
+    EXPECT_EQ(storms.window.hosts(), 2u);
+    ASSERT_EQ(storms.release(11 * sec + 1).size(), 1u);
+    // host_a's reset at 10 s still lies within the window of host_b's waiting one: kept.
+    EXPECT_EQ(storms.window.hosts(), 2u);
+    EXPECT_EQ(storms.window.hosts_pruned(), 0u);
+    ASSERT_EQ(storms.release(11 * sec + 500 * ms + 1).size(), 1u);
+    // Nothing to come is earlier than 11.5 s: both hosts' times are out of every future window.
+    EXPECT_EQ(storms.window.hosts(), 0u);
+    EXPECT_EQ(storms.window.hosts_pruned(), 2u);
+    EXPECT_EQ(storms.window.hosts_evicted(), 0u);
+    storms.add(at(12 * sec, host_a));
+    EXPECT_EQ(storms.window.hosts(), 1u);
+}
+
+TEST(StormWindow, ANewHostBeyondMaxHostsEvictsTheOldestIdleHost) {
+    Storms storms(2, 1 * sec, 16, 2);
+    storms.add(at(10 * sec, host_a, 1));
+    storms.add(at(10 * sec + 100 * ms, host_b, 2));
+    // Both hosts have a waiting event: the oldest is judged early so that host_a goes idle, then
+    // host_a makes room for host_c.
+    storms.add(at(10 * sec + 200 * ms, host_c, 3));
+    EXPECT_EQ(storms.window.early_judged(), 1u);
+    EXPECT_EQ(storms.window.hosts_evicted(), 1u);
+    EXPECT_EQ(storms.window.hosts(), 2u);
+    auto judged = storms.release(0, true);
+    ASSERT_EQ(judged.size(), 3u);
+    EXPECT_EQ(judged[0].event.orig_p, 1);
+    EXPECT_EQ(judged[1].event.orig_p, 2);
+    EXPECT_EQ(judged[2].event.orig_p, 3);
+
+    // An idle host that still matters is evicted too when a new one needs its place.
+    Storms idle(2, 1 * sec, 16, 2);
+    idle.add(at(10 * sec, host_a, 1));
+    idle.add(at(10 * sec + 500 * ms, host_b, 2));
+    ASSERT_EQ(idle.release(11 * sec + 1).size(), 1u);  // host_a idle, inside host_b's window
+    idle.add(at(11 * sec + 10 * ms, host_c, 3));
+    EXPECT_EQ(idle.window.hosts_evicted(), 1u);
+    EXPECT_EQ(idle.window.early_judged(), 0u);
+    EXPECT_EQ(idle.window.hosts(), 2u);
+}
+
+TEST(StormWindow, MemoryIsTheStatedFormula) {
+    for (uint32_t threshold : {1u, 2u, 20u})
+        for (uint32_t bound : {1u, 100u, 4096u}) {
+            StormWindow storms(threshold, 1 * sec, bound, bound / 2 + 1);
+            EXPECT_EQ(storms.memory_bytes(),
+                      StormWindow::memory_for(threshold, bound, bound / 2 + 1));
+        }
+    // The header's formula, with its constants.
+    EXPECT_EQ(StormWindow::memory_for(20, 1u << 18, 1u << 16),
+              (1u << 18) * (sizeof(ResetEvent) + 52) + (1u << 16) * (8 * 19 + 57) + 4 * (1u << 17) +
+                  4 * 22);
+}
+
+// A flood of resets from a million distinct addresses, as a scan's backscatter or a spoofed
+// flood brings: memory stays what the constructors allocated, and nothing is allocated per event.
+TEST(Flood, MillionDistinctHostsInBoundedMemoryWithoutAllocating) {
+    constexpr uint32_t max_pending = 1u << 14, max_hosts = 1u << 14, capacity = 1024;
+    constexpr uint32_t events = 1'000'000;
+    StormWindow storms(20, 10 * ms, max_pending, max_hosts);
+    ResetStatistics stats(capacity);
+    const size_t storm_bytes = storms.memory_bytes(), top_bytes = stats.hosts().memory_bytes();
+    EXPECT_EQ(storm_bytes, StormWindow::memory_for(20, max_pending, max_hosts));
+    EXPECT_EQ(top_bytes, TopHostCounter::memory_for(capacity));
+    std::vector<StormWindow::Judged> out;
+    out.reserve(max_pending + 1024);
+
+    uint64_t released = 0, storms_seen = 0, allocated = 0;
+    uint32_t most_pending = 0, most_hosts = 0;
+    auto write = [&] {
+        for (const auto& j : out) {
+            stats.record(j.event);
+            storms_seen += j.storm;
+        }
+        released += out.size();
+        out.clear();
+    };
+    uint64_t before = allocations.load();
+    for (uint32_t i = 0; i < events; ++i) {
+        ResetEvent e{};
+        e.ts_ns = 100 * sec + uint64_t{i} * 4000;  // 250 K resets per second of packet time
+        e.family = IpFamily::v4;
+        uint32_t address = i * 2654435761u;  // an odd multiplier: a million distinct addresses
+        std::memcpy(e.resp_h.bytes, &address, 4);
+        e.orig_p = static_cast<uint16_t>(i);
+        storms.add(e, out);
+        if (i % 256 == 255) {
+            // First half: management lags 2 s (a slow worker): the window fills and judges early,
+            // and hosts that may still matter are evicted. Second half: 5 ms behind, within the
+            // bounds: events leave as their window closes, hosts are pruned as they go stale.
+            uint64_t lag = i < events / 2 ? 2 * sec : 5 * ms;
+            storms.release(e.ts_ns - lag, false, out);
+            most_pending = std::max(most_pending, storms.pending());
+            most_hosts = std::max(most_hosts, storms.hosts());
+            write();
+        }
+    }
+    storms.release(0, true, out);
+    write();
+    allocated = allocations.load() - before;
+
+    EXPECT_EQ(allocated, 0u);
+    EXPECT_EQ(released, events);
+    EXPECT_EQ(storms_seen, 0u);  // one reset per host
+    EXPECT_LE(most_pending, max_pending);
+    EXPECT_LE(most_hosts, max_hosts);
+    EXPECT_GT(storms.early_judged(), 0u);
+    EXPECT_GT(storms.hosts_evicted(), 0u);
+    EXPECT_GT(storms.hosts_pruned(), 0u);
+    EXPECT_EQ(storms.memory_bytes(), storm_bytes);
+    EXPECT_EQ(stats.hosts().memory_bytes(), top_bytes);
+    EXPECT_EQ(stats.total(), events);
+    EXPECT_EQ(stats.top_hosts_evicted(), events - capacity);
+    EXPECT_EQ(stats.hosts().tracked(), capacity);
+
+    CounterTotals totals{};
+    copy_table_counters(storms, stats, totals.management);
+    EXPECT_EQ(totals.get(ManagementCounter::top_hosts_evicted), events - capacity);
+    EXPECT_EQ(totals.get(ManagementCounter::storm_early_judged), storms.early_judged());
+    EXPECT_EQ(totals.get(ManagementCounter::storm_hosts_evicted), storms.hosts_evicted());
+    std::string json = stats_json(totals, stats);
+    EXPECT_LT(json.size(), 4096u) << json;  // ten hosts, whatever the number seen
+    size_t hosts = 0;
+    for (size_t at = json.find("{\"host\":"); at != std::string::npos;
+         at = json.find("{\"host\":", at + 1))
+        ++hosts;
+    EXPECT_EQ(hosts, 10u);
+    for (const TopHost& host : stats.top_hosts(10)) {
+        EXPECT_LE(host.resets - host.error, 1u) << host.host;  // each really reset once
+        EXPECT_LE(host.error, events / capacity) << host.host;
+    }
 }
 
 TEST(ControlProtocol, KnownCommands) {

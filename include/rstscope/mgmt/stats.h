@@ -1,31 +1,39 @@
-// Statistics the management lcore keeps: worker counters summed, reset verdicts aggregated, the
-// RST-storm detector, and the two renderings (stats JSON for the control socket, the human
-// summary at the end of a capture). Management thread only.
+// Statistics the management lcore keeps: worker counters summed, reset verdicts aggregated, and
+// the two renderings (stats JSON for the control socket, the human summary at the end of a
+// capture). The bounded tables behind them are in top_hosts.h (top resetting hosts) and
+// storm_window.h (RST storms). Management thread only.
 #pragma once
 
+#include <algorithm>
+#include <array>
 #include <cstdint>
-#include <deque>
-#include <map>
 #include <string>
-#include <tuple>
-#include <unordered_map>
-#include <utility>
+#include <string_view>
 #include <vector>
 
 #include "rstscope/analysis/reset_event.h"
 #include "rstscope/common/counters.h"
+#include "rstscope/mgmt/storm_window.h"
+#include "rstscope/mgmt/top_hosts.h"
 
 namespace rstscope {
 
-#define RSTSCOPE_MANAGEMENT_COUNTERS(X)                                                        \
-    X(events_received, "reset events taken from the worker rings")                             \
-    X(events_logged, "reset events written to the event log")                                  \
-    X(log_write_errors, "event log writes that failed (disk full, closed pipe)")               \
-    X(storm_upgrades, "aborts reclassified as overload because their host was in a RST storm") \
-    X(control_requests, "requests answered on the control socket")                             \
-    X(control_bad_requests, "control requests refused as malformed or unknown")                \
-    X(control_clients_refused, "control connections refused: too many clients")                \
-    X(rx_missed, "packets the NIC or vdev dropped before rstscope saw them (imissed)")         \
+#define RSTSCOPE_MANAGEMENT_COUNTERS(X)                                                           \
+    X(events_received, "reset events taken from the worker rings")                                \
+    X(events_logged, "reset events written to the event log")                                     \
+    X(log_write_errors, "event log writes that failed (disk full, closed pipe)")                  \
+    X(log_lines_dropped,                                                                          \
+      "event lines never written: the log buffer was full, the log failed, or shutdown came "     \
+      "before it drained")                                                                        \
+    X(log_reopens, "times the event log was reopened (SIGHUP or control request)")                \
+    X(storm_upgrades, "aborts reclassified as overload because their host was in a RST storm")    \
+    X(storm_early_judged, "events judged before their storm window closed: too many waiting")     \
+    X(storm_hosts_evicted, "hosts whose recent resets the storm window forgot: too many hosts")   \
+    X(top_hosts_evicted, "hosts that lost their top-hosts counter to a newcomer (count bounded)") \
+    X(control_requests, "requests answered on the control socket")                                \
+    X(control_bad_requests, "control requests refused as malformed or unknown")                   \
+    X(control_clients_refused, "control connections refused: too many clients")                   \
+    X(rx_missed, "packets the NIC or vdev dropped before rstscope saw them (imissed)")            \
     X(rx_errors, "receive errors reported by the ports (ierrors, rx_nombuf)")
 
 enum class ManagementCounter : uint8_t { RSTSCOPE_MANAGEMENT_COUNTERS(RSTSCOPE_ENUM_ENTRY) count };
@@ -35,55 +43,25 @@ inline constexpr std::array<std::string_view, management_counter_count> manageme
 inline constexpr std::array<std::string_view, management_counter_count>
     management_counter_descriptions{RSTSCOPE_MANAGEMENT_COUNTERS(RSTSCOPE_DESCRIPTION_ENTRY)};
 
-// RST storms: a host that resets many connections within a short time is shedding load. Events
-// wait here for one storm window of time so that a storm's first resets are recognised as well as
-// its last: an event is judged on the resets by the same host within its window on both sides.
-// Memory is bounded: past `max_pending` events the oldest are judged early.
-class StormWindow {
-  public:
-    struct Judged {
-        ResetEvent event;
-        std::string host;  // the resetting host, as text
-        bool storm;
-    };
-
-    StormWindow(uint32_t threshold, uint64_t window_ns, size_t max_pending = 1u << 18)
-        : threshold_(threshold), window_ns_(window_ns), max_pending_(max_pending) {}
-
-    void add(const ResetEvent& event, std::string host);
-    // Judges and hands out, in time order, the events whose window closed before `now_ns` (a
-    // time before which no further event can arrive); every event when `everything`.
-    std::vector<Judged> release(uint64_t now_ns, bool everything = false);
-    size_t pending() const { return pending_.size(); }
-
-  private:
-    struct Pending {
-        ResetEvent event;
-        std::string host;
-    };
-    uint32_t threshold_;
-    uint64_t window_ns_;
-    size_t max_pending_;
-    // By RST time, then by connection, so the log's order does not depend on which worker was
-    // faster: one worker or several write the same file.
-    using Order =
-        std::tuple<uint64_t, std::array<uint8_t, 16>, uint16_t, std::array<uint8_t, 16>, uint16_t>;
-    std::multimap<Order, Pending> pending_;
-    std::unordered_map<std::string, std::deque<uint64_t>> times_;  // per host, sorted
-};
-
 class ResetStatistics {
   public:
-    void record(const ResetEvent& event, const std::string& resetting_host);
+    // `top_hosts_capacity` counters for the top resetting hosts (top_hosts.h: exact while that
+    // many distinct hosts or fewer reset, within a stated error beyond).
+    explicit ResetStatistics(uint32_t top_hosts_capacity = 1024) : hosts_(top_hosts_capacity) {}
+
+    // O(1), no allocation: the host is counted by its binary address.
+    void record(const ResetEvent& event) noexcept;
     uint64_t by_cause(ResetCause c) const { return causes_[static_cast<size_t>(c)]; }
     uint64_t by_state(ConnState s) const { return states_[static_cast<size_t>(s)]; }
     uint64_t total() const { return total_; }
-    std::vector<std::pair<std::string, uint64_t>> top_hosts(size_t n) const;
+    std::vector<TopHost> top_hosts(size_t n) const { return hosts_.top(n); }
+    uint64_t top_hosts_evicted() const { return hosts_.evicted(); }
+    const TopHostCounter& hosts() const { return hosts_; }
 
   private:
     std::array<uint64_t, enum_count<ResetCause>> causes_{};
     std::array<uint64_t, enum_count<ConnState>> states_{};
-    std::map<std::string, uint64_t> hosts_;
+    TopHostCounter hosts_;
     uint64_t total_ = 0;
 };
 
@@ -102,7 +80,76 @@ struct CounterTotals {
 CounterTotals sum_counters(const std::vector<const WorkerCounters*>& workers,
                            const std::array<uint64_t, management_counter_count>& management);
 
-// The `stats` answer: flat counters (every drop reason included, zero or not) and verdict tallies.
+// One worker or management counter, named in a constexpr list.
+struct CounterRef {
+    enum class Block : uint8_t { worker, management };
+    Block block;
+    uint8_t index;
+
+    constexpr CounterRef(WorkerCounter c) : block(Block::worker), index(static_cast<uint8_t>(c)) {}
+    constexpr CounterRef(ManagementCounter c)
+        : block(Block::management), index(static_cast<uint8_t>(c)) {}
+    constexpr std::string_view name() const {
+        return block == Block::worker ? worker_counter_names[index]
+                                      : management_counter_names[index];
+    }
+    uint64_t value(const CounterTotals& t) const {
+        return block == Block::worker ? t.worker[index] : t.management[index];
+    }
+    friend constexpr bool operator==(CounterRef, CounterRef) = default;
+};
+
+// Every loss besides the drop reasons (which are all losses): packets not analysed, received or
+// forwarded, and reset events that never reached the log. `dropped` in stats, the summary's
+// "drops and losses" section, total_losses() and events_lost() all read these two lists.
+inline constexpr std::array<CounterRef, 10> loss_counters{
+    WorkerCounter::events_ring_full,
+    WorkerCounter::events_outbox_full,
+    WorkerCounter::dispatch_ring_full,
+    WorkerCounter::linger_queue_full,
+    WorkerCounter::tx_dropped,
+    WorkerCounter::events_lost_shutdown,
+    ManagementCounter::log_lines_dropped,
+    ManagementCounter::log_write_errors,
+    ManagementCounter::rx_missed,
+    ManagementCounter::rx_errors,
+};
+// The losses that are reset events missing from the log (each is also in loss_counters).
+inline constexpr std::array<CounterRef, 4> event_loss_counters{
+    WorkerCounter::events_ring_full,
+    WorkerCounter::events_outbox_full,
+    WorkerCounter::events_lost_shutdown,
+    ManagementCounter::log_lines_dropped,
+};
+static_assert(std::all_of(event_loss_counters.begin(), event_loss_counters.end(), [](auto c) {
+    return std::find(loss_counters.begin(), loss_counters.end(), c) != loss_counters.end();
+}));
+// Anomalies: counted, yet the packet was analysed.
+inline constexpr std::array<CounterRef, 2> anomaly_counters{
+    WorkerCounter::payload_truncated,
+    WorkerCounter::tcp_option_malformed,
+};
+// Bounded tables that forgot something: verdicts or tallies approximated, nothing lost.
+inline constexpr std::array<CounterRef, 3> approximation_counters{
+    ManagementCounter::storm_early_judged,
+    ManagementCounter::storm_hosts_evicted,
+    ManagementCounter::top_hosts_evicted,
+};
+
+// Every drop reason plus every loss counter: the `dropped` of stats.
+uint64_t total_losses(const CounterTotals& totals);
+// Reset events that never reached the log: events_ring_full + events_outbox_full +
+// events_lost_shutdown + log_lines_dropped.
+uint64_t events_lost(const CounterTotals& totals);
+
+// Copies the bounded tables' eviction counts into management's counters (storm_early_judged,
+// storm_hosts_evicted, top_hosts_evicted): the tables own them, management reports them.
+void copy_table_counters(const StormWindow& storms, const ResetStatistics& resets,
+                         std::array<uint64_t, management_counter_count>& management);
+
+// The `stats` answer: flat counters (every drop reason included, zero or not), `dropped` (every
+// loss) and `events_lost`, verdict tallies and the top resetting hosts with their error bound.
+// Its size is bounded: ten hosts at most.
 std::string stats_json(const CounterTotals& totals, const ResetStatistics& resets);
 
 // The end-of-capture summary for people.

@@ -1,0 +1,92 @@
+#include "rstscope/mgmt/host_index.h"
+
+#include <algorithm>
+#include <cstring>
+#include <random>
+
+#include "rstscope/mgmt/event_json.h"
+
+namespace rstscope {
+namespace {
+
+// The 64-bit finaliser of MurmurHash3: every input bit reaches every output bit.
+uint64_t mix(uint64_t x) noexcept {
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ULL;
+    x ^= x >> 33;
+    return x;
+}
+
+}  // namespace
+
+std::string host_text(const HostKey& key) {
+    return ip_text(key.address, key.family);
+}
+
+size_t HostIndex::table_size_for(uint32_t capacity) noexcept {
+    size_t size = 2;
+    while (size < 2 * static_cast<size_t>(capacity))
+        size *= 2;
+    return size;
+}
+
+size_t HostIndex::memory_for(uint32_t capacity) noexcept {
+    capacity = std::max<uint32_t>(capacity, 1);
+    return capacity * sizeof(HostKey) + table_size_for(capacity) * sizeof(uint32_t);
+}
+
+HostIndex::HostIndex(uint32_t capacity)
+    : keys_(std::max<uint32_t>(capacity, 1)),
+      table_(table_size_for(std::max<uint32_t>(capacity, 1)), none),
+      mask_(table_.size() - 1) {
+    std::random_device random;
+    seed_ = (static_cast<uint64_t>(random()) << 32) ^ random();
+}
+
+size_t HostIndex::memory_bytes() const noexcept {
+    return keys_.capacity() * sizeof(HostKey) + table_.capacity() * sizeof(uint32_t);
+}
+
+size_t HostIndex::home(const HostKey& key) const noexcept {
+    uint64_t low, high;
+    std::memcpy(&low, key.address.bytes, 8);
+    std::memcpy(&high, key.address.bytes + 8, 8);
+    uint64_t h = mix(seed_ ^ low ^ static_cast<uint64_t>(key.family) << 56);
+    return static_cast<size_t>(mix(h ^ high)) & mask_;
+}
+
+uint32_t HostIndex::find(const HostKey& key) const noexcept {
+    for (size_t i = home(key);; i = (i + 1) & mask_) {
+        uint32_t id = table_[i];
+        if (id == none || keys_[id] == key) return id;
+    }
+}
+
+void HostIndex::insert(const HostKey& key, uint32_t id) noexcept {
+    keys_[id] = key;
+    size_t i = home(key);
+    while (table_[i] != none)
+        i = (i + 1) & mask_;
+    table_[i] = id;
+}
+
+void HostIndex::erase(uint32_t id) noexcept {
+    size_t hole = home(keys_[id]);
+    while (table_[hole] != id)
+        hole = (hole + 1) & mask_;
+    // Backward shift: pull later members of the probe run into the hole when the hole lies on
+    // their way from their home slot, so a lookup never meets an empty slot before its key.
+    for (size_t next = (hole + 1) & mask_; table_[next] != none; next = (next + 1) & mask_) {
+        size_t wanted = home(keys_[table_[next]]);
+        bool hole_on_the_way = ((next - wanted) & mask_) >= ((next - hole) & mask_);
+        if (hole_on_the_way) {
+            table_[hole] = table_[next];
+            hole = next;
+        }
+    }
+    table_[hole] = none;
+}
+
+}  // namespace rstscope

@@ -1,0 +1,291 @@
+#include "rstscope/mgmt/storm_window.h"
+
+#include <algorithm>
+#include <cassert>
+#include <cstring>
+#include <utility>
+
+namespace rstscope {
+
+StormWindow::StormWindow(uint32_t threshold, uint64_t window_ns, uint32_t max_pending,
+                         uint32_t max_hosts)
+    : threshold_(std::max<uint32_t>(threshold, 1)),
+      window_ns_(window_ns),
+      past_capacity_(threshold_ - 1),
+      events_(std::max<uint32_t>(max_pending, 1)),
+      slots_(events_.size()),
+      in_order_(events_.size()),
+      stragglers_(events_.size()),
+      index_(max_hosts),
+      hosts_(index_.capacity()),
+      past_(static_cast<size_t>(index_.capacity()) * past_capacity_),
+      stack_(threshold_ + 2) {
+    for (uint32_t s = 0; s < slots_.size(); ++s)
+        slots_[s].left = s + 1 < slots_.size() ? s + 1 : nil;
+    free_slots_ = 0;
+    for (uint32_t h = 0; h < hosts_.size(); ++h)
+        hosts_[h] = {0, nil, nil, nil, nil, h + 1 < hosts_.size() ? h + 1 : nil, 0, 0};
+    free_hosts_ = 0;
+}
+
+size_t StormWindow::memory_for(uint32_t threshold, uint32_t max_pending,
+                               uint32_t max_hosts) noexcept {
+    threshold = std::max<uint32_t>(threshold, 1);
+    size_t pending = std::max<uint32_t>(max_pending, 1), hosts = std::max<uint32_t>(max_hosts, 1);
+    return pending * (sizeof(ResetEvent) + sizeof(Slot) + sizeof(uint32_t) + sizeof(Due)) +
+           hosts * (sizeof(Host) + sizeof(uint64_t) * (threshold - 1)) +
+           HostIndex::memory_for(static_cast<uint32_t>(hosts)) + sizeof(uint32_t) * (threshold + 2);
+}
+
+size_t StormWindow::memory_bytes() const noexcept {
+    return events_.capacity() * sizeof(ResetEvent) + slots_.capacity() * sizeof(Slot) +
+           in_order_.capacity() * sizeof(uint32_t) + stragglers_.capacity() * sizeof(Due) +
+           hosts_.capacity() * sizeof(Host) + past_.capacity() * sizeof(uint64_t) +
+           index_.memory_bytes() + stack_.capacity() * sizeof(uint32_t);
+}
+
+// (ts, orig_h bytes, orig_p, resp_h bytes, resp_p, arrival): the connection breaks ties of time
+// so one worker or several write the same log.
+bool StormWindow::before(uint32_t a, uint32_t b) const noexcept {
+    if (slots_[a].ts != slots_[b].ts) return slots_[a].ts < slots_[b].ts;
+    const ResetEvent& x = events_[a];
+    const ResetEvent& y = events_[b];
+    if (int c = std::memcmp(x.orig_h.bytes, y.orig_h.bytes, 16)) return c < 0;
+    if (x.orig_p != y.orig_p) return x.orig_p < y.orig_p;
+    if (int c = std::memcmp(x.resp_h.bytes, y.resp_h.bytes, 16)) return c < 0;
+    if (x.resp_p != y.resp_p) return x.resp_p < y.resp_p;
+    return slots_[a].arrival < slots_[b].arrival;
+}
+
+// Leftist heap merge: recursion follows right spines only, each at most log2(n + 1) long.
+uint32_t StormWindow::merge(uint32_t a, uint32_t b) noexcept {
+    if (a == nil) return b;
+    if (b == nil) return a;
+    if (before(b, a)) std::swap(a, b);
+    Slot& root = slots_[a];
+    root.right = merge(root.right, b);
+    auto rank = [this](uint32_t s) { return s == nil ? 0u : slots_[s].rank; };
+    if (rank(root.left) < rank(root.right)) std::swap(root.left, root.right);
+    root.rank = rank(root.right) + 1;
+    return a;
+}
+
+void StormWindow::push_due(uint32_t slot) noexcept {
+    ++pending_;
+    auto ring = [this](uint32_t i) {
+        uint32_t k = in_order_first_ + i;
+        return k >= in_order_.size() ? k - static_cast<uint32_t>(in_order_.size()) : k;
+    };
+    if (in_order_size_ == 0 || !before(slot, in_order_[ring(in_order_size_ - 1)])) {
+        in_order_[ring(in_order_size_++)] = slot;
+        return;
+    }
+    auto less = [this](const Due& x, const Due& y) {
+        return x.ts != y.ts ? x.ts < y.ts : before(x.slot, y.slot);
+    };
+    Due entry{slots_[slot].ts, slot};
+    uint32_t i = stragglers_size_++;
+    while (i > 0 && less(entry, stragglers_[(i - 1) / 2])) {
+        stragglers_[i] = stragglers_[(i - 1) / 2];
+        i = (i - 1) / 2;
+    }
+    stragglers_[i] = entry;
+}
+
+uint32_t StormWindow::first_due() const noexcept {
+    if (stragglers_size_ == 0) return in_order_[in_order_first_];
+    uint32_t straggler = stragglers_[0].slot;
+    if (in_order_size_ == 0) return straggler;
+    uint32_t head = in_order_[in_order_first_];
+    return before(straggler, head) ? straggler : head;
+}
+
+void StormWindow::pop_due(uint32_t slot) noexcept {
+    --pending_;
+    if (in_order_size_ > 0 && in_order_[in_order_first_] == slot) {
+        in_order_first_ = in_order_first_ + 1 == in_order_.size() ? 0 : in_order_first_ + 1;
+        --in_order_size_;
+        return;
+    }
+    assert(stragglers_size_ > 0 && stragglers_[0].slot == slot);
+    auto less = [this](const Due& x, const Due& y) {
+        return x.ts != y.ts ? x.ts < y.ts : before(x.slot, y.slot);
+    };
+    Due last = stragglers_[--stragglers_size_];
+    uint32_t i = 0;
+    for (;;) {
+        uint32_t child = 2 * i + 1;
+        if (child >= stragglers_size_) break;
+        if (child + 1 < stragglers_size_ && less(stragglers_[child + 1], stragglers_[child]))
+            ++child;
+        if (!less(stragglers_[child], last)) break;
+        stragglers_[i] = stragglers_[child];
+        i = child;
+    }
+    stragglers_[i] = last;
+}
+
+void StormWindow::unlink_idle(uint32_t h) noexcept {
+    Host& host = hosts_[h];
+    (host.prev != nil ? hosts_[host.prev].next : idle_first_) = host.next;
+    (host.next != nil ? hosts_[host.next].prev : idle_last_) = host.prev;
+    host.prev = host.next = nil;
+}
+
+void StormWindow::release_host(uint32_t h) noexcept {
+    unlink_idle(h);
+    index_.erase(h);
+    hosts_[h].next = free_hosts_;
+    free_hosts_ = h;
+    --hosts_in_use_;
+}
+
+uint32_t StormWindow::acquire_host(const HostKey& key, std::vector<Judged>& out) {
+    if (free_hosts_ == nil) {
+        // Every slot holds a host with waiting events: judge the oldest until one goes idle.
+        while (idle_first_ == nil)
+            judge_oldest(out, true);
+    }
+    if (free_hosts_ == nil) {
+        const Host& victim = hosts_[idle_first_];
+        bool stale = horizon_ > window_ns_ && victim.latest < horizon_ - window_ns_;
+        ++(stale ? hosts_pruned_ : hosts_evicted_);
+        release_host(idle_first_);
+    }
+    uint32_t h = free_hosts_;
+    free_hosts_ = hosts_[h].next;
+    ++hosts_in_use_;
+    hosts_[h] = {0, nil, nil, nil, nil, nil, 0, 0};
+    index_.insert(key, h);
+    return h;
+}
+
+void StormWindow::add(const ResetEvent& event, std::vector<Judged>& out) {
+    if (pending_ == slots_.size()) judge_oldest(out, true);
+    HostKey key = HostKey::resetter_of(event);
+    uint32_t h = index_.find(key);
+    if (h == HostIndex::none)
+        h = acquire_host(key, out);
+    else if (hosts_[h].first == nil && hosts_[h].heap == nil)
+        unlink_idle(h);  // idle no more
+    uint32_t s = free_slots_;
+    free_slots_ = slots_[s].left;
+    events_[s] = event;
+    slots_[s] = {event.ts_ns, arrivals_++, h, nil, nil, 1};
+    Host& host = hosts_[h];
+    if (host.first == nil) {
+        host.first = host.last = s;
+    } else if (!before(s, host.last)) {
+        slots_[host.last].left = s;
+        host.last = s;
+    } else {
+        host.heap = merge(host.heap, s);
+    }
+    push_due(s);
+}
+
+// The host's judged times in [from, to], newest first, up to `limit`.
+uint32_t StormWindow::count_past(const Host& host, const uint64_t* past, uint64_t from, uint64_t to,
+                                 uint32_t limit) const noexcept {
+    uint32_t n = 0;
+    for (uint32_t i = host.past_size; i-- > 0 && n < limit;) {
+        uint32_t at = host.past_first + i;
+        uint64_t t = past[at >= past_capacity_ ? at - past_capacity_ : at];
+        if (t < from) break;
+        if (t <= to) ++n;
+    }
+    return n;
+}
+
+// The host's waiting events up to `to`, up to `limit`: its in-order list from the head while
+// times are in range, then a walk of its stragglers' heap that stops below any later event, so it
+// visits at most 2 * limit + 1 of them and holds at most limit + 1 on its stack.
+uint32_t StormWindow::count_waiting(const Host& host, uint64_t to, uint32_t limit) noexcept {
+    uint32_t n = 0;
+    for (uint32_t s = host.first; s != nil && n < limit && slots_[s].ts <= to; s = slots_[s].left)
+        ++n;
+    if (host.heap == nil) return n;
+    uint32_t depth = 0;
+    stack_[depth++] = host.heap;
+    while (depth > 0 && n < limit) {
+        const Slot& slot = slots_[stack_[--depth]];
+        if (slot.ts > to) continue;
+        ++n;
+        if (slot.left != nil) stack_[depth++] = slot.left;
+        if (slot.right != nil) stack_[depth++] = slot.right;
+    }
+    return n;
+}
+
+// Keeps the host's `past_capacity_` most recent judged times, in order. In order is the rule
+// (events are judged in time order); an early-judged straggler is put in its place.
+void StormWindow::remember(Host& host, uint64_t* past, uint64_t ts) noexcept {
+    if (past_capacity_ == 0) return;
+    auto at = [&](uint32_t i) -> uint64_t& {
+        uint32_t k = host.past_first + i;
+        return past[k >= past_capacity_ ? k - past_capacity_ : k];
+    };
+    if (host.past_size == past_capacity_) {
+        if (ts < at(0)) return;  // older than every time kept: not among the most recent
+        host.past_first = host.past_first + 1 == past_capacity_ ? 0 : host.past_first + 1;
+        --host.past_size;
+    }
+    uint32_t i = host.past_size++;
+    for (; i > 0 && at(i - 1) > ts; --i)
+        at(i) = at(i - 1);
+    at(i) = ts;
+}
+
+void StormWindow::judge_oldest(std::vector<Judged>& out, bool early) {
+    uint32_t s = first_due();
+    pop_due(s);
+    Slot& slot = slots_[s];
+    uint32_t h = slot.host;
+    Host& host = hosts_[h];
+    // The first waiting event overall is its host's first too: all orders are the same order.
+    assert(host.first == s || host.heap == s);
+    uint64_t ts = slot.ts;
+    uint64_t from = ts > window_ns_ ? ts - window_ns_ : 0;
+    uint64_t to = ts > UINT64_MAX - window_ns_ ? UINT64_MAX : ts + window_ns_;
+    uint64_t* past = past_.data() + static_cast<size_t>(h) * past_capacity_;
+    uint32_t earlier = count_past(host, past, from, to, threshold_ - 1);
+    uint32_t waiting = count_waiting(host, to, threshold_ - earlier);
+    out.push_back({events_[s], earlier + waiting >= threshold_});
+
+    if (host.first == s) {
+        host.first = slot.left;
+        if (host.first == nil) host.last = nil;
+    } else {
+        host.heap = merge(slot.left, slot.right);
+    }
+    remember(host, past, ts);
+    host.latest = std::max(host.latest, ts);
+    slot.left = free_slots_;
+    free_slots_ = s;
+    if (host.first == nil && host.heap == nil) {  // idle: to the idle list's tail, oldest first
+        host.prev = idle_last_;
+        host.next = nil;
+        (idle_last_ != nil ? hosts_[idle_last_].next : idle_first_) = h;
+        idle_last_ = h;
+    }
+    if (early) ++early_judged_;
+}
+
+void StormWindow::release(uint64_t now_ns, bool everything, std::vector<Judged>& out) {
+    while (pending_ > 0) {
+        uint64_t ts = slots_[first_due()].ts;
+        bool window_closed = ts < now_ns && now_ns - ts > window_ns_;  // ts + window < now
+        if (!everything && !window_closed) break;
+        judge_oldest(out, false);
+    }
+    // Events still to come are no older than `now_ns`, those waiting no older than the first.
+    uint64_t horizon = pending_ > 0 ? std::min(now_ns, slots_[first_due()].ts) : now_ns;
+    horizon_ = std::max(horizon_, horizon);
+    while (idle_first_ != nil && horizon_ > window_ns_ &&
+           hosts_[idle_first_].latest < horizon_ - window_ns_) {
+        release_host(idle_first_);
+        ++hosts_pruned_;
+    }
+}
+
+}  // namespace rstscope
