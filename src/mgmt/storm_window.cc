@@ -271,8 +271,9 @@ void StormWindow::judge_oldest(std::vector<Judged>& out, bool early) {
     if (early) ++early_judged_;
 }
 
-void StormWindow::release(uint64_t now_ns, bool everything, std::vector<Judged>& out) {
-    while (pending_ > 0) {
+void StormWindow::release(uint64_t now_ns, bool everything, std::vector<Judged>& out,
+                          size_t max_events) {
+    for (size_t n = 0; pending_ > 0 && n < max_events; ++n) {
         uint64_t ts = slots_[first_due()].ts;
         bool window_closed = ts < now_ns && now_ns - ts > window_ns_;  // ts + window < now
         if (!everything && !window_closed) break;

@@ -204,6 +204,23 @@ TEST(StormWindow, ReleasesOnlyClosedWindowsInTimeOrder) {
     EXPECT_TRUE(window.release(100 * sec, true).empty());
 }
 
+TEST(StormWindow, ReleaseHandsOutAtMostMaxEventsPerCall) {
+    StormWindow window(2, 1 * sec, 16, 16);
+    std::vector<StormWindow::Judged> out;
+    for (uint16_t port = 1; port <= 5; ++port)
+        window.add(at(10 * sec + port, host_a, port), out);
+    window.release(20 * sec, false, out, 2);
+    ASSERT_EQ(out.size(), 2u);
+    window.release(20 * sec, false, out, 2);
+    window.release(20 * sec, false, out, 2);
+    ASSERT_EQ(out.size(), 5u);
+    for (uint16_t i = 0; i < 5; ++i) {
+        EXPECT_EQ(out[i].event.orig_p, i + 1);
+        EXPECT_TRUE(out[i].storm);
+    }
+    EXPECT_EQ(window.pending(), 0u);
+}
+
 TEST(StormWindow, SameTimeIsOrderedByConnection) {
     Storms window(2, 1 * sec);
     window.add(at(10 * sec, host_a, 9));

@@ -69,7 +69,10 @@ class StormWindow {
 
     // Judges and appends to `out`, in release order, the events whose window closed before
     // `now_ns` (a time before which no further event can arrive); every event when `everything`.
-    void release(uint64_t now_ns, bool everything, std::vector<Judged>& out);
+    // At most `max_events` per call, so a caller can serve other work between slices (a jump of
+    // `now_ns` can make max_pending events due at once).
+    void release(uint64_t now_ns, bool everything, std::vector<Judged>& out,
+                 size_t max_events = SIZE_MAX);
 
     uint32_t pending() const noexcept { return pending_; }
     uint32_t hosts() const noexcept { return hosts_in_use_; }
