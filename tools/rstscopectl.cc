@@ -13,9 +13,7 @@
 #include <iostream>
 #include <string>
 
-#include <boost/program_options.hpp>
-
-namespace po = boost::program_options;
+#include "rstscope/config/ctl_options.h"
 
 namespace {
 
@@ -70,37 +68,19 @@ std::string pretty(const std::string& json) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    std::string socket_path = "/run/rstscope/control.sock";
-    std::string command;
-    double timeout_s = 5.0;
-    bool raw_json = false;
-    po::options_description options(
-        "usage: rstscopectl [options] COMMAND (stats, help, version, ping)");
-    options.add_options()("help,h", "show this help")(
-        "socket", po::value(&socket_path)->default_value(socket_path),
-        "control socket of rstscope")("json", po::bool_switch(&raw_json),
-                                      "print the answer as one line of JSON")(
-        "timeout", po::value(&timeout_s)->default_value(timeout_s),
-        "seconds to wait for the answer");
-    po::options_description hidden;
-    hidden.add_options()("command", po::value(&command));
-    po::options_description all;
-    all.add(options).add(hidden);
-    po::positional_options_description positional;
-    positional.add("command", 1);
-    try {
-        po::variables_map vm;
-        po::store(po::command_line_parser(argc, argv).options(all).positional(positional).run(),
-                  vm);
-        po::notify(vm);
-        if (vm.count("help") || command.empty()) {
-            std::cout << options << "\n";
-            return vm.count("help") ? 0 : 2;
-        }
-    } catch (const std::exception& e) {
-        std::cerr << "rstscopectl: error: " << e.what() << "\n";
+    rstscope::CtlParseOutcome parsed = rstscope::parse_ctl_options(argc, argv);
+    if (parsed.status == rstscope::CtlParseOutcome::Status::exit_ok) {
+        std::cout << parsed.message;
+        return 0;
+    }
+    if (parsed.status == rstscope::CtlParseOutcome::Status::error) {
+        std::cerr << "rstscopectl: error: " << parsed.message << "\n";
         return 2;
     }
+    const std::string& socket_path = parsed.options.socket_path;
+    const std::string& command = parsed.options.command;
+    const double timeout_s = parsed.options.timeout_s;
+    const bool raw_json = parsed.options.json;
 
     sockaddr_un address{};
     address.sun_family = AF_UNIX;

@@ -1,201 +1,494 @@
 #include "rstscope/config/options.h"
 
+#include <fcntl.h>
+#include <net/if.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <bit>
+#include <cerrno>
 #include <filesystem>
-#include <fstream>
+#include <set>
 #include <sstream>
+#include <stdexcept>
 #include <string_view>
+#include <system_error>
+#include <type_traits>
+#include <variant>
 
 #include <fmt/format.h>
 #include <boost/program_options.hpp>
+
+#include "option_text.h"
 
 namespace po = boost::program_options;
 
 namespace rstscope {
 namespace {
 
-struct RawOptions {
-    std::string mode = "monitor";
+using option_text::shield;
+using option_text::unshield;
+
+// ---- Every setting, once: its name (command line and configuration key), its field, its range
+// ---- and its help. The descriptions, the --help text and the checks are all made from here.
+
+enum class Group { input, output, analysis };
+
+enum class Kind {
+    text,          // a string; `needs` set: it may not be empty
+    count,         // an unsigned integer from min to max
+    power_of_two,  // a count that is a power of two
+    seconds,       // a duration from min to max seconds (finite, so seconds_to_ns never saturates)
+    mebibytes,     // a count kept as its decimal text (the EAL -m argument)
+    mode,          // monitor or inline
+    flag,          // a switch without value
 };
 
-po::options_description input_options(Options& o, RawOptions& raw) {
-    po::options_description d("Input");
-    // One option per line reads better than clang-format's wrapping of the chained call.
-    // clang-format off
-    d.add_options()
-        ("pcap", po::value(&o.pcap), "read a capture file (pcap or pcapng) through the net_pcap vdev")
-        ("iface", po::value(&o.iface), "capture live from a network interface (e.g. lo)")
-        ("iface-driver", po::value(&o.iface_driver)->default_value(o.iface_driver),
-         "vdev for --iface: af_packet or pcap")
-        ("mode", po::value(&raw.mode)->default_value(raw.mode),
-         "monitor (receive only) or inline (forward every packet between port pairs)")
-        ("pcap-out", po::value(&o.pcap_out), "inline mode with --pcap: write forwarded packets here")
-        ("workers", po::value(&o.workers)->default_value(o.workers), "worker lcores (1-64)")
-        ("burst", po::value(&o.burst)->default_value(o.burst), "receive burst size (1-64)")
-        ("mbufs", po::value(&o.mbufs)->default_value(o.mbufs), "mbufs per worker pool")
-        ("memory", po::value(&o.eal_memory_mb)->default_value(o.eal_memory_mb),
-         "DPDK memory in MiB for the --pcap/--iface shortcuts (-m)");
-    // clang-format on
-    return d;
+using Field = std::variant<std::string Options::*, uint32_t Options::*, double Options::*,
+                           bool Options::*, Mode Options::*>;
+
+struct Setting {
+    Group group;
+    const char* name;
+    Kind kind;
+    Field field;
+    double min = 0;
+    double max = 0;
+    const char* needs = nullptr;   // text: what an empty value lacks ("a path")
+    const char* unit = nullptr;    // shown after counts: "MiB", "KiB"
+    const char* value_name = "N";  // shown in --help: "--workers N"
+    const char* help = "";
+};
+
+// Timeouts up to 1e7 s (115 days) outlast any middlebox timer; the linger and storm windows are
+// held in memory and meant to be short, so an hour is plenty.
+constexpr double max_timeout_s = 1e7;
+constexpr double max_window_s = 3600;
+constexpr double min_duration_s = 0.001;
+
+// clang-format off
+const Setting settings_table[] = {
+    {.group = Group::input, .name = "pcap", .kind = Kind::text, .field = &Options::pcap,
+     .needs = "a path", .value_name = "FILE",
+     .help = "read a capture file (pcap or pcapng) through the net_pcap vdev"},
+    {.group = Group::input, .name = "iface", .kind = Kind::text, .field = &Options::iface,
+     .needs = "an interface name", .value_name = "NAME",
+     .help = "capture live from a network interface (e.g. lo)"},
+    {.group = Group::input, .name = "iface-driver", .kind = Kind::text,
+     .field = &Options::iface_driver, .value_name = "DRIVER",
+     .help = "vdev for --iface: af_packet or pcap"},
+    {.group = Group::input, .name = "mode", .kind = Kind::mode, .field = &Options::mode,
+     .value_name = "MODE",
+     .help = "monitor (receive only) or inline (forward every packet between port pairs)"},
+    {.group = Group::input, .name = "pcap-out", .kind = Kind::text, .field = &Options::pcap_out,
+     .needs = "a path", .value_name = "FILE",
+     .help = "inline mode with --pcap: write forwarded packets here"},
+    {.group = Group::input, .name = "workers", .kind = Kind::count, .field = &Options::workers,
+     .min = 1, .max = 64, .help = "worker lcores"},
+    {.group = Group::input, .name = "burst", .kind = Kind::count, .field = &Options::burst,
+     .min = 1, .max = 64, .help = "receive burst size"},
+    {.group = Group::input, .name = "mbufs", .kind = Kind::count, .field = &Options::mbufs,
+     .min = 512, .max = 1 << 24, .help = "mbufs per worker pool"},
+    {.group = Group::input, .name = "memory", .kind = Kind::mebibytes,
+     .field = &Options::eal_memory_mb, .min = 64, .max = 1048576, .unit = "MiB",
+     .value_name = "MIB", .help = "DPDK memory for the --pcap/--iface shortcuts (-m)"},
+
+    {.group = Group::output, .name = "log", .kind = Kind::text, .field = &Options::log,
+     .needs = "a path or -", .value_name = "FILE", .help = "event log, JSON lines; - for stdout"},
+    {.group = Group::output, .name = "log-buffer", .kind = Kind::count,
+     .field = &Options::log_buffer_kib, .min = 64, .max = 1048576, .unit = "KiB",
+     .value_name = "KIB", .help = "write buffer of the event log"},
+    {.group = Group::output, .name = "control", .kind = Kind::text, .field = &Options::control,
+     .needs = "a path or none", .value_name = "PATH",
+     .help = "control socket path (Unix domain); none to disable"},
+    {.group = Group::output, .name = "control-idle-timeout", .kind = Kind::seconds,
+     .field = &Options::control_idle_timeout_s, .min = 0.1, .max = 3600, .value_name = "SECONDS",
+     .help = "a control client without a complete request for this long is disconnected"},
+    {.group = Group::output, .name = "control-max-clients", .kind = Kind::count,
+     .field = &Options::control_max_clients, .min = 1, .max = 4096,
+     .help = "control clients connected at once"},
+    {.group = Group::output, .name = "summary-json", .kind = Kind::text,
+     .field = &Options::summary_json, .needs = "a path", .value_name = "FILE",
+     .help = "write the final statistics as JSON here"},
+    {.group = Group::output, .name = "quiet", .kind = Kind::flag, .field = &Options::quiet,
+     .help = "no human summary at the end"},
+    {.group = Group::output, .name = "shutdown-timeout", .kind = Kind::seconds,
+     .field = &Options::shutdown_timeout_s, .min = 0.1, .max = 3600, .value_name = "SECONDS",
+     .help = "at shutdown, wait this long for workers to hand over pending resets and for the "
+             "event log to drain; what is left then is counted as lost"},
+
+    {.group = Group::analysis, .name = "linger", .kind = Kind::seconds, .field = &Options::linger_s,
+     .min = 0, .max = max_window_s, .value_name = "SECONDS",
+     .help = "seconds (packet time) a reset waits for more evidence before its verdict"},
+    {.group = Group::analysis, .name = "idle-threshold", .kind = Kind::seconds,
+     .field = &Options::idle_threshold_s, .min = min_duration_s, .max = max_timeout_s,
+     .value_name = "SECONDS", .help = "silence in seconds before a RST that points to an idle timeout"},
+    {.group = Group::analysis, .name = "established-timeout", .kind = Kind::seconds,
+     .field = &Options::established_timeout_s, .min = min_duration_s, .max = max_timeout_s,
+     .value_name = "SECONDS", .help = "seconds an idle established flow is remembered"},
+    {.group = Group::analysis, .name = "half-open-timeout", .kind = Kind::seconds,
+     .field = &Options::half_open_timeout_s, .min = min_duration_s, .max = max_timeout_s,
+     .value_name = "SECONDS", .help = "seconds an idle half-open flow is remembered"},
+    {.group = Group::analysis, .name = "closed-timeout", .kind = Kind::seconds,
+     .field = &Options::closed_timeout_s, .min = min_duration_s, .max = max_timeout_s,
+     .value_name = "SECONDS", .help = "seconds a closed or reset flow is remembered"},
+    {.group = Group::analysis, .name = "flow-table-size", .kind = Kind::count,
+     .field = &Options::flow_table_size, .min = 64, .max = 1 << 30,
+     .help = "flow entries per worker (rounded up to a power of two)"},
+    {.group = Group::analysis, .name = "linger-capacity", .kind = Kind::count,
+     .field = &Options::linger_capacity, .min = 16, .max = 1 << 24,
+     .help = "resets per worker that can wait for their verdict at once"},
+    {.group = Group::analysis, .name = "event-ring-size", .kind = Kind::power_of_two,
+     .field = &Options::event_ring_size, .min = 64, .max = 1 << 24,
+     .help = "events per worker ring to management"},
+    {.group = Group::analysis, .name = "storm-threshold", .kind = Kind::count,
+     .field = &Options::storm_threshold, .min = 2, .max = 1 << 20,
+     .help = "resets by one host within --storm-window that make a RST storm"},
+    {.group = Group::analysis, .name = "storm-window", .kind = Kind::seconds,
+     .field = &Options::storm_window_s, .min = min_duration_s, .max = max_window_s,
+     .value_name = "SECONDS", .help = "seconds of the RST-storm window"},
+    {.group = Group::analysis, .name = "storm-max-pending", .kind = Kind::count,
+     .field = &Options::storm_max_pending, .min = 1024, .max = 4194304,
+     .help = "events waiting in the RST-storm window at most"},
+    {.group = Group::analysis, .name = "storm-max-hosts", .kind = Kind::count,
+     .field = &Options::storm_max_hosts, .min = 1024, .max = 4194304,
+     .help = "resetting hosts the RST-storm window tracks at most"},
+    {.group = Group::analysis, .name = "top-hosts", .kind = Kind::count,
+     .field = &Options::top_hosts_capacity, .min = 16, .max = 65536,
+     .help = "counters of the heavy-hitter sketch behind \"top resetting hosts\""},
+};
+// clang-format on
+
+// 2^k for the large powers of two of plain counts, as people write them; decimal otherwise.
+std::string count_text(double value, const char* unit) {
+    auto n = static_cast<uint64_t>(value);
+    if (!unit && n >= (1u << 20) && (n & (n - 1)) == 0)
+        return fmt::format("2^{}", std::countr_zero(n));
+    return fmt::format("{}", n);
 }
 
-po::options_description output_options(Options& o) {
-    po::options_description d("Output");
-    // One option per line reads better than clang-format's wrapping of the chained call.
-    // clang-format off
-    d.add_options()
-        ("log", po::value(&o.log)->default_value(o.log), "event log, JSON lines; - for stdout")
-        ("control", po::value(&o.control)->default_value(o.control),
-         "control socket path (Unix domain); none to disable")
-        ("summary-json", po::value(&o.summary_json), "write the final statistics as JSON here")
-        ("quiet", po::bool_switch(&o.quiet), "no human summary at the end");
-    // clang-format on
-    return d;
-}
-
-po::options_description analysis_options(Options& o) {
-    po::options_description d("Analysis");
-    // One option per line reads better than clang-format's wrapping of the chained call.
-    // clang-format off
-    d.add_options()
-        ("linger", po::value(&o.linger_s)->default_value(o.linger_s),
-         "seconds (packet time) a reset waits for more evidence before its verdict")
-        ("idle-threshold", po::value(&o.idle_threshold_s)->default_value(o.idle_threshold_s),
-         "silence in seconds before a RST that points to an idle timeout")
-        ("established-timeout", po::value(&o.established_timeout_s)->default_value(o.established_timeout_s),
-         "seconds an idle established flow is remembered")
-        ("half-open-timeout", po::value(&o.half_open_timeout_s)->default_value(o.half_open_timeout_s),
-         "seconds an idle half-open flow is remembered")
-        ("closed-timeout", po::value(&o.closed_timeout_s)->default_value(o.closed_timeout_s),
-         "seconds a closed or reset flow is remembered")
-        ("flow-table-size", po::value(&o.flow_table_size)->default_value(o.flow_table_size),
-         "flow entries per worker (rounded up to a power of two)")
-        ("linger-capacity", po::value(&o.linger_capacity)->default_value(o.linger_capacity),
-         "resets per worker that can wait for their verdict at once")
-        ("event-ring-size", po::value(&o.event_ring_size)->default_value(o.event_ring_size),
-         "events per worker ring to management (power of two)")
-        ("storm-threshold", po::value(&o.storm_threshold)->default_value(o.storm_threshold),
-         "resets by one host within --storm-window that make a RST storm")
-        ("storm-window", po::value(&o.storm_window_s)->default_value(o.storm_window_s),
-         "seconds of the RST-storm window");
-    // clang-format on
-    return d;
-}
-
-std::string check(const Options& o) {
-    auto bad = [](std::string_view name, auto value, std::string_view expected) {
-        return fmt::format("invalid value '{}' for --{}: expected {}", value, name, expected);
-    };
-    if (o.workers < 1 || o.workers > 64) return bad("workers", o.workers, "1 to 64");
-    if (o.burst < 1 || o.burst > 64) return bad("burst", o.burst, "1 to 64");
-    if (o.mbufs < 512) return bad("mbufs", o.mbufs, "at least 512");
-    if (!(o.linger_s >= 0 && o.linger_s <= 3600))
-        return bad("linger", o.linger_s, "0 to 3600 seconds");
-    if (!(o.idle_threshold_s > 0))
-        return bad("idle-threshold", o.idle_threshold_s, "a positive number of seconds");
-    for (auto [name, value] : {std::pair{"established-timeout", o.established_timeout_s},
-                               std::pair{"half-open-timeout", o.half_open_timeout_s},
-                               std::pair{"closed-timeout", o.closed_timeout_s}}) {
-        if (!(value > 0 && value < 1e9)) return bad(name, value, "a positive number of seconds");
+// What a valid value looks like, for --help and for error messages.
+std::string range_text(const Setting& s) {
+    std::string unit = s.unit ? std::string(" ") + s.unit : "";
+    switch (s.kind) {
+        case Kind::count:
+        case Kind::mebibytes:
+            return count_text(s.min, s.unit) + " to " + count_text(s.max, s.unit) + unit;
+        case Kind::power_of_two:
+            return "a power of two from " + count_text(s.min, s.unit) + " to " +
+                   count_text(s.max, s.unit);
+        case Kind::seconds:
+            return fmt::format("{} to {} seconds", s.min, s.max);
+        default:
+            return {};
     }
-    if (o.flow_table_size < 64 || o.flow_table_size > (1u << 30))
-        return bad("flow-table-size", o.flow_table_size, "64 to 2^30");
-    if (o.linger_capacity < 16 || o.linger_capacity > (1u << 24))
-        return bad("linger-capacity", o.linger_capacity, "16 to 2^24");
-    if (o.event_ring_size < 64 || o.event_ring_size > (1u << 24) ||
-        (o.event_ring_size & (o.event_ring_size - 1)) != 0)
-        return bad("event-ring-size", o.event_ring_size, "a power of two from 64 to 2^24");
-    if (o.storm_threshold < 2) return bad("storm-threshold", o.storm_threshold, "at least 2");
-    if (!(o.storm_window_s > 0))
-        return bad("storm-window", o.storm_window_s, "a positive number of seconds");
+}
+
+std::string default_text(const Setting& s) {
+    static const Options defaults;
+    return std::visit(
+        [](auto member) -> std::string {
+            const auto& value = defaults.*member;
+            using T = std::decay_t<decltype(value)>;
+            if constexpr (std::is_same_v<T, Mode>)
+                return value == Mode::monitor ? "monitor" : "inline";
+            else if constexpr (std::is_same_v<T, bool>)
+                return {};
+            else
+                return fmt::format("{}", value);
+        },
+        s.field);
+}
+
+po::options_description describe(Group group, const char* caption) {
+    po::options_description d(caption);
+    for (const Setting& s : settings_table) {
+        if (s.group != group) continue;
+        std::string help = s.help;
+        std::string range = range_text(s);
+        if (!range.empty()) help += " (" + range + ")";
+        if (s.kind == Kind::flag) {
+            d.add_options()(s.name, po::bool_switch(), help.c_str());
+            continue;
+        }
+        // Values stay text here and are converted by apply_setting(): Boost's own conversion
+        // takes "-1" as a huge unsigned and puts the raw value into its placeholder messages.
+        auto* value = po::value<std::string>()->value_name(s.value_name);
+        std::string fallback = default_text(s);
+        if (!fallback.empty()) value->default_value(fallback);
+        d.add_options()(s.name, value, help.c_str());
+    }
+    return d;
+}
+
+std::string invalid(const Setting& s, const std::string& text) {
+    return fmt::format("invalid value '{}' for --{}: expected {}", text, s.name, range_text(s));
+}
+
+// Converts and checks one setting given on the command line or in the configuration file;
+// returns the error line, or "".
+std::string apply_setting(const Setting& s, const po::variable_value& given, Options& o) {
+    if (s.kind == Kind::flag) {
+        o.*std::get<bool Options::*>(s.field) = given.as<bool>();
+        return {};
+    }
+    const std::string text = unshield(given.as<std::string>());
+    switch (s.kind) {
+        case Kind::text:
+            if (s.needs && text.empty()) return fmt::format("--{} needs {}", s.name, s.needs);
+            o.*std::get<std::string Options::*>(s.field) = text;
+            return {};
+        case Kind::mode:
+            if (text == "monitor")
+                o.mode = Mode::monitor;
+            else if (text == "inline")
+                o.mode = Mode::inline_forward;
+            else
+                return fmt::format("invalid value '{}' for --mode: expected monitor or inline",
+                                   text);
+            return {};
+        case Kind::count:
+        case Kind::power_of_two:
+        case Kind::mebibytes: {
+            uint64_t n = 0;
+            if (!option_text::parse_count(text, n) || n < s.min || n > s.max ||
+                (s.kind == Kind::power_of_two && (n & (n - 1)) != 0))
+                return invalid(s, text);
+            if (s.kind == Kind::mebibytes)
+                o.*std::get<std::string Options::*>(s.field) = std::to_string(n);
+            else
+                o.*std::get<uint32_t Options::*>(s.field) = static_cast<uint32_t>(n);
+            return {};
+        }
+        case Kind::seconds: {
+            double seconds = 0;
+            // NaN fails both comparisons; infinity and 1e30 fail the upper bound.
+            if (!option_text::parse_seconds(text, seconds) ||
+                !(seconds >= s.min && seconds <= s.max))
+                return invalid(s, text);
+            o.*std::get<double Options::*>(s.field) = seconds;
+            return {};
+        }
+        case Kind::flag:
+            break;
+    }
+    return {};
+}
+
+// Checks between settings and limits of the system, after each setting is valid on its own.
+std::string check_combinations(const Options& o) {
     if (o.iface_driver != "af_packet" && o.iface_driver != "pcap")
-        return bad("iface-driver", o.iface_driver, "af_packet or pcap");
+        return fmt::format("invalid value '{}' for --iface-driver: expected af_packet or pcap",
+                           o.iface_driver);
     if (!o.pcap.empty() && !o.iface.empty()) return "--pcap and --iface exclude each other";
     if (!o.pcap_out.empty() && o.mode != Mode::inline_forward)
         return "--pcap-out needs --mode inline";
-    if (o.log.empty()) return "--log needs a path or -";
+    // The shortcuts hand these to DPDK inside a comma-separated device argument list
+    // ("net_pcap0,rx_pcap=FILE"): a comma would end the value and start another argument.
+    for (auto [name, value] : {std::pair{"pcap", &o.pcap}, std::pair{"pcap-out", &o.pcap_out},
+                               std::pair{"iface", &o.iface}}) {
+        if (value->find(',') != std::string::npos)
+            return fmt::format(
+                "invalid value '{}' for --{}: a ',' cannot be passed in DPDK device arguments",
+                *value, name);
+    }
+    if (o.iface.size() >= IFNAMSIZ)
+        return fmt::format("invalid value '{}' for --iface: interface names have at most {} bytes",
+                           o.iface, IFNAMSIZ - 1);
+    if (o.control != "none" && o.control.size() >= sizeof(sockaddr_un::sun_path))
+        return fmt::format("invalid value '{}' for --control: a socket path has at most {} bytes",
+                           o.control, sizeof(sockaddr_un::sun_path) - 1);
     return {};
 }
+
+// ---- Configuration file
+
+constexpr size_t config_size_limit = 1 << 20;
+
+const char* file_type_name(mode_t mode) {
+    if (S_ISDIR(mode)) return "a directory";
+    if (S_ISFIFO(mode)) return "a FIFO";
+    if (S_ISCHR(mode)) return "a character device";
+    if (S_ISBLK(mode)) return "a block device";
+    if (S_ISSOCK(mode)) return "a socket";
+    return "not a regular file";
+}
+
+std::string too_large(const std::string& path, const std::string& size) {
+    return fmt::format("config file {} is {} bytes, more than the limit of {} bytes (1 MiB)", path,
+                       size, config_size_limit);
+}
+
+// Reads a configuration file; throws std::runtime_error with the message. Only a regular file
+// (or /dev/null, the usual "no configuration") of at most 1 MiB: /dev/zero would be read forever
+// and a FIFO or terminal would block. O_NONBLOCK keeps open() itself from waiting for a FIFO's
+// writer; fstat() then refuses anything but a regular file before the first read.
+std::string read_config_file(const std::string& path) {
+    int fd = open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) throw std::runtime_error("cannot read config file " + path);
+    struct Closer {
+        int fd;
+        ~Closer() { close(fd); }
+    } closer{fd};
+    struct stat st {};
+    if (fstat(fd, &st) != 0) throw std::runtime_error("cannot read config file " + path);
+    if (S_ISCHR(st.st_mode) && st.st_rdev == makedev(1, 3)) return {};  // /dev/null
+    if (!S_ISREG(st.st_mode))
+        throw std::runtime_error(fmt::format("config file {} is {}, not a regular file", path,
+                                             file_type_name(st.st_mode)));
+    if (static_cast<uint64_t>(st.st_size) > config_size_limit)
+        throw std::runtime_error(too_large(path, std::to_string(st.st_size)));
+    // A regular file may still grow while read, or report size 0 (/proc): read at most one byte
+    // past the limit.
+    std::string text(config_size_limit + 1, '\0');
+    size_t length = 0;
+    while (length < text.size()) {
+        ssize_t n = read(fd, text.data() + length, text.size() - length);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) throw std::runtime_error("cannot read config file " + path);
+        if (n == 0) break;
+        length += static_cast<size_t>(n);
+    }
+    if (length > config_size_limit)
+        throw std::runtime_error(too_large(path, "more than " + std::to_string(config_size_limit)));
+    text.resize(length);
+    return text;
+}
+
+// The configuration text ready for Boost: CRLF line ends accepted, no control character but
+// tab, every '%' shielded. Throws with "path:line: ..." otherwise.
+std::string prepare_config_text(const std::string& path, const std::string& text) {
+    std::string out;
+    out.reserve(text.size());
+    size_t line_number = 1;
+    for (size_t start = 0; start < text.size(); ++line_number) {
+        size_t end = text.find('\n', start);
+        if (end == std::string::npos) end = text.size();
+        std::string_view line(text.data() + start, end - start);
+        if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+        for (char c : line) {
+            if (option_text::is_control(c) && c != '\t')
+                throw std::runtime_error(fmt::format(
+                    "{}:{}: control character 0x{:02x} (a configuration file holds printable text)",
+                    path, line_number, static_cast<unsigned char>(c)));
+        }
+        out += shield(line);
+        out += '\n';
+        start = end + 1;
+    }
+    return out;
+}
+
+// Arguments before the first "--" go to DPDK unchanged; the others come back shielded for Boost.
+std::vector<std::string> split_eal_arguments(int argc, const char* const* argv, Options& o) {
+    int separator = -1;
+    for (int i = 1; i < argc && separator < 0; ++i) {
+        if (std::string_view(argv[i]) == "--") separator = i;
+    }
+    std::vector<std::string> app_args;
+    for (int i = 1; i < argc; ++i) {
+        if (i < separator)
+            o.eal_args.emplace_back(argv[i]);
+        else if (i != separator)
+            app_args.push_back(shield(argv[i]));
+    }
+    return app_args;
+}
+
+// --config, else the default configuration when it exists, else none ("").
+std::string config_to_read(const po::variables_map& vm, const std::string& default_config) {
+    if (vm.count("config")) {
+        std::string path = unshield(vm["config"].as<std::string>());
+        if (path.empty()) throw std::runtime_error("--config needs a path");
+        return path;
+    }
+    std::error_code ec;
+    if (!default_config.empty() && std::filesystem::exists(default_config, ec))
+        return default_config;
+    return {};
+}
+
+// Stores the file's settings beneath those already in `vm` (the command line's).
+void store_config_file(const std::string& path, const po::options_description& settings,
+                       po::variables_map& vm) {
+    std::istringstream file(prepare_config_text(path, read_config_file(path)));
+    try {
+        po::store(po::parse_config_file(file, settings, false), vm);
+    } catch (const po::error& e) {
+        throw std::runtime_error(path + ": " + e.what());
+    }
+}
+
+void apply_settings(const po::variables_map& vm, const std::set<std::string>& on_command_line,
+                    const std::string& config_path, Options& o) {
+    for (const Setting& s : settings_table) {
+        const po::variable_value& given = vm[s.name];
+        if (given.empty() || given.defaulted()) continue;
+        std::string problem = apply_setting(s, given, o);
+        if (problem.empty()) continue;
+        // A value that is not from the command line came from the configuration file.
+        if (!on_command_line.count(s.name)) problem = config_path + ": " + problem;
+        throw std::runtime_error(problem);
+    }
+    std::string problem = check_combinations(o);
+    if (!problem.empty()) throw std::runtime_error(problem);
+}
+
+constexpr const char* usage =
+    "usage: rstscope [EAL options --] [options]\n"
+    "Finds TCP resets and explains who reset which connection, when and why.\n"
+    "Shortcuts --pcap/--iface set up DPDK without EAL options; for a NIC give EAL\n"
+    "options (e.g. -l 0-2 -a 0000:03:00.0) before --. Every value must lie in\n"
+    "the range shown (bounds included); durations are seconds.\n\n";
 
 }  // namespace
 
 ParseOutcome parse_options(int argc, const char* const* argv, const std::string& default_config) {
     ParseOutcome out;
     Options& o = out.options;
-    std::vector<std::string> app_args;
-    int separator = -1;
-    for (int i = 1; i < argc; ++i) {
-        if (std::string_view(argv[i]) == "--") {
-            separator = i;
-            break;
-        }
-    }
-    for (int i = 1; i < argc; ++i) {
-        if (separator >= 0 && i < separator)
-            o.eal_args.emplace_back(argv[i]);
-        else if (i != separator)
-            app_args.emplace_back(argv[i]);
-    }
-
-    RawOptions raw;
-    std::string config_path;
     po::options_description generic("General");
     generic.add_options()("help,h", "show this help and exit")(
-        "config", po::value(&config_path), "configuration file (INI; command line wins)");
+        "config", po::value<std::string>()->value_name("FILE"),
+        "configuration file (INI, at most 1 MiB; command line wins)");
     po::options_description settings;
-    settings.add(input_options(o, raw)).add(output_options(o)).add(analysis_options(o));
+    settings.add(describe(Group::input, "Input"))
+        .add(describe(Group::output, "Output"))
+        .add(describe(Group::analysis, "Analysis"));
     po::options_description all;
     all.add(generic).add(settings);
-
     try {
-        po::variables_map vm;
+        std::string problem = option_text::check_arguments({argv + 1, argv + argc});
+        if (!problem.empty()) throw std::runtime_error(problem);
+        std::vector<std::string> app_args = split_eal_arguments(argc, argv, o);
         po::parsed_options parsed = po::command_line_parser(app_args).options(all).run();
         // No positional arguments: a stray word (a file name without --pcap, a value after a
         // switch) is an error naming it, not silently ignored.
+        std::set<std::string> on_command_line;
         for (const po::option& option : parsed.options) {
             if (option.position_key >= 0 && !option.value.empty())
                 throw std::runtime_error("unexpected argument '" + option.value.front() +
                                          "' (options take the form --name value)");
+            on_command_line.insert(option.string_key);
         }
+        po::variables_map vm;
         po::store(parsed, vm);
         if (vm.count("help")) {
             std::ostringstream text;
-            text << "usage: rstscope [EAL options --] [options]\n"
-                    "Finds TCP resets and explains who reset which connection, when and why.\n"
-                    "Shortcuts --pcap/--iface set up DPDK without EAL options; for a NIC give EAL\n"
-                    "options (e.g. -l 0-2 -a 0000:03:00.0) before --.\n\n"
-                 << all;
+            text << usage << all;
             out.status = ParseOutcome::Status::exit_ok;
             out.message = text.str();
             return out;
         }
-        if (vm.count("config")) {
-            config_path = vm["config"].as<std::string>();
-        } else if (!default_config.empty() && std::filesystem::exists(default_config)) {
-            config_path = default_config;
-        }
-        if (!config_path.empty()) {
-            std::ifstream file(config_path);
-            if (!file) throw std::runtime_error("cannot read config file " + config_path);
-            try {
-                po::store(po::parse_config_file(file, settings, false), vm);
-            } catch (const po::error& e) {
-                throw std::runtime_error(config_path + ": " + e.what());
-            }
-        }
+        o.config_file = config_to_read(vm, default_config);
+        if (!o.config_file.empty()) store_config_file(o.config_file, settings, vm);
         po::notify(vm);
-        o.config_file = config_path;
-        if (raw.mode == "monitor")
-            o.mode = Mode::monitor;
-        else if (raw.mode == "inline")
-            o.mode = Mode::inline_forward;
-        else
-            throw std::runtime_error("invalid value '" + raw.mode +
-                                     "' for --mode: expected monitor or inline");
-        std::string problem = check(o);
-        if (!problem.empty()) throw std::runtime_error(problem);
+        apply_settings(vm, on_command_line, o.config_file, o);
     } catch (const std::exception& e) {
         out.status = ParseOutcome::Status::error;
-        out.message = e.what();
+        // Every '%' of the user's comes back; Boost's own text has none.
+        out.message = unshield(e.what());
     }
     return out;
 }

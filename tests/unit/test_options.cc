@@ -3,15 +3,25 @@
 
 #include <gtest/gtest.h>
 
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cctype>
+#include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <limits>
+#include <memory>
 #include <ostream>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "rstscope/config/ctl_options.h"
+#include "rstscope/config/duration.h"
 #include "rstscope/config/options.h"
 
 namespace rstscope {
@@ -253,15 +263,14 @@ TEST(Options, InvalidValuesNameTheOption) {
     expect_error({"--workers", "0"}, "invalid value '0' for --workers: expected 1 to 64");
     expect_error({"--workers", "65"}, "invalid value '65' for --workers: expected 1 to 64");
     expect_error({"--burst", "0"}, "invalid value '0' for --burst: expected 1 to 64");
-    expect_error({"--mbufs", "511"}, "invalid value '511' for --mbufs: expected at least 512");
+    expect_error({"--mbufs", "511"}, "invalid value '511' for --mbufs: expected 512 to 2^24");
     expect_error({"--linger=-1"}, "invalid value '-1' for --linger: expected 0 to 3600 seconds");
     expect_error({"--linger", "3601"},
                  "invalid value '3601' for --linger: expected 0 to 3600 seconds");
     expect_error({"--idle-threshold", "0"},
-                 "invalid value '0' for --idle-threshold: expected a positive number of seconds");
+                 "invalid value '0' for --idle-threshold: expected 0.001 to 10000000 seconds");
     expect_error({"--half-open-timeout", "0"},
-                 "invalid value '0' for --half-open-timeout: expected a positive number of "
-                 "seconds");
+                 "invalid value '0' for --half-open-timeout: expected 0.001 to 10000000 seconds");
     expect_error({"--flow-table-size", "63"},
                  "invalid value '63' for --flow-table-size: expected 64 to 2^30");
     expect_error({"--linger-capacity", "15"},
@@ -273,9 +282,9 @@ TEST(Options, InvalidValuesNameTheOption) {
                  "invalid value '32' for --event-ring-size: expected a power of two from 64 to "
                  "2^24");
     expect_error({"--storm-threshold", "1"},
-                 "invalid value '1' for --storm-threshold: expected at least 2");
+                 "invalid value '1' for --storm-threshold: expected 2 to 2^20");
     expect_error({"--storm-window", "0"},
-                 "invalid value '0' for --storm-window: expected a positive number of seconds");
+                 "invalid value '0' for --storm-window: expected 0.001 to 3600 seconds");
     expect_error({"--iface-driver", "xdp"},
                  "invalid value 'xdp' for --iface-driver: expected af_packet or pcap");
     expect_error({"--mode", "bogus"},
@@ -309,10 +318,15 @@ TEST(Options, UnknownOptionsAndMissingFiles) {
     EXPECT_EQ(out.message.rfind(unknown_key.path() + ": ", 0), 0u) << out.message;
     EXPECT_NE(out.message.find("bogus-key"), std::string::npos) << out.message;
 
+    // A bad value from the file names the file; the command line's value wins over it.
     TempFile bad_value("workers = 99\n");
     out = parse({"--config", bad_value.path()});
     EXPECT_EQ(out.status, Status::error);
-    EXPECT_EQ(out.message, "invalid value '99' for --workers: expected 1 to 64");
+    EXPECT_EQ(out.message,
+              bad_value.path() + ": invalid value '99' for --workers: expected 1 to 64");
+    EXPECT_EQ(parse({"--config", bad_value.path(), "--workers", "2"}).status, Status::run);
+    expect_error({"--workers", "0", "--config", bad_value.path()},
+                 "invalid value '0' for --workers: expected 1 to 64");
 }
 
 // True when `option` appears as a whole name: "--pcap" is not found in "--pcap-out".
@@ -362,12 +376,657 @@ TEST(Options, HelpMentionsEveryOption) {
                              "--linger-capacity",
                              "--event-ring-size",
                              "--storm-threshold",
-                             "--storm-window"}) {
+                             "--storm-window",
+                             "--storm-max-pending",
+                             "--storm-max-hosts",
+                             "--top-hosts",
+                             "--shutdown-timeout",
+                             "--log-buffer",
+                             "--control-idle-timeout",
+                             "--control-max-clients"}) {
         EXPECT_TRUE(mentions(out.message, name)) << name;
     }
     EXPECT_EQ(parse({"-h"}).status, Status::exit_ok);
     // Help wins over errors elsewhere on the line.
     EXPECT_EQ(parse({"--workers", "0", "--help"}).status, Status::exit_ok);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bounded parsing: Boost.Program_options 1.74 substitutes %placeholders% in its error messages in
+// a loop that never ends when the substituted text contains the placeholder again, so a user
+// value such as "%value%" used to spin at 100% CPU. Each batch of parses below runs first in a
+// child process that is killed after a deadline (a hang fails the test instead of stalling the
+// suite), then again in this process to check the outcomes.
+
+constexpr std::chrono::seconds parse_deadline{10};
+
+// Calls work(i) for i from 0 to count - 1 in a child process, telling the parent through a pipe
+// which call it starts. Returns -1 when every call returned within `parse_deadline` (all of them
+// together), otherwise the index of the call that hung or crashed (the child is killed).
+template <class Work>
+long stuck_call(size_t count, Work work) {
+    int progress[2];
+    if (pipe(progress) != 0) return 0;
+    pid_t child = fork();
+    if (child < 0) return 0;
+    if (child == 0) {
+        close(progress[0]);
+        for (size_t i = 0; i < count; ++i) {
+            if (write(progress[1], &i, sizeof i) != sizeof i) _exit(1);
+            work(i);
+        }
+        _exit(0);
+    }
+    close(progress[1]);
+    auto deadline = std::chrono::steady_clock::now() + parse_deadline;
+    int status = 0;
+    while (waitpid(child, &status, WNOHANG) == 0) {
+        if (std::chrono::steady_clock::now() > deadline) {
+            kill(child, SIGKILL);
+            waitpid(child, &status, 0);
+            break;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    long last = 0;
+    for (size_t i = 0; read(progress[0], &i, sizeof i) == sizeof i;)
+        last = static_cast<long>(i);
+    close(progress[0]);
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? -1 : last;
+}
+
+using Args = std::vector<std::string>;
+
+std::string shown(const Args& args) {
+    std::string text;
+    for (const std::string& a : args)
+        text += "'" + a + "' ";
+    return text;
+}
+
+CtlParseOutcome parse_ctl(const Args& args) {
+    std::vector<const char*> argv{"rstscopectl"};
+    for (const std::string& a : args)
+        argv.push_back(a.c_str());
+    return parse_ctl_options(static_cast<int>(argv.size()), argv.data());
+}
+
+// Parses every command line of `batch` in a child first; a hang (or crash) there fails the test
+// naming the command line, and returns false so that the caller does not parse in this process.
+bool batch_finishes(const std::vector<Args>& batch, const std::string& default_config = "") {
+    long stuck = stuck_call(batch.size(), [&](size_t i) { parse(batch[i], default_config); });
+    EXPECT_EQ(stuck, -1) << "parse_options hangs (or crashes) on " << shown(batch.at(stuck));
+    return stuck == -1;
+}
+
+ParseOutcome parse_bounded(const Args& args, const std::string& default_config = "") {
+    if (!batch_finishes({args}, default_config)) {
+        ParseOutcome hung;
+        hung.status = Status::error;
+        hung.message = "<hung>";
+        return hung;
+    }
+    return parse(args, default_config);
+}
+
+bool ctl_batch_finishes(const std::vector<Args>& batch) {
+    long stuck = stuck_call(batch.size(), [&](size_t i) { parse_ctl(batch[i]); });
+    EXPECT_EQ(stuck, -1) << "parse_ctl_options hangs (or crashes) on " << shown(batch.at(stuck));
+    return stuck == -1;
+}
+
+bool contains(const std::string& text, const std::string& part) {
+    return text.find(part) != std::string::npos;
+}
+
+// Every placeholder Boost 1.74 substitutes (errors.hpp and the templates in the library:
+// canonical_option, option, original_token, prefix, value, invalid_line), a few near misses, and
+// placeholders inside other text.
+const std::vector<std::string> placeholders{"%value%",
+                                            "%option%",
+                                            "%canonical_option%",
+                                            "%original_token%",
+                                            "%prefix%",
+                                            "%invalid_line%",
+                                            "%prefix_option%",
+                                            "%%",
+                                            "%",
+                                            "a%value%b",
+                                            "%value%%value%",
+                                            "%canonical_option%x",
+                                            "x%original_token%"};
+
+const std::vector<std::string> value_options{
+    "--workers", "--linger",       "--memory",    "--storm-window",    "--flow-table-size",
+    "--mode",    "--iface-driver", "--top-hosts", "--shutdown-timeout"};
+
+TEST(OptionsPlaceholders, ValuesAreShownAsGiven) {
+    std::vector<Args> batch;
+    for (const std::string& p : placeholders) {
+        for (const std::string& option : value_options) {
+            batch.push_back({option, p});
+            batch.push_back({option + "=" + p});
+        }
+    }
+    ASSERT_TRUE(batch_finishes(batch));
+    for (const std::string& p : placeholders) {
+        for (const std::string& option : value_options) {
+            for (const Args& args : {Args{option, p}, Args{option + "=" + p}}) {
+                ParseOutcome out = parse(args);
+                EXPECT_EQ(out.status, Status::error) << shown(args);
+                EXPECT_TRUE(contains(out.message, option + ":")) << out.message;
+                EXPECT_TRUE(contains(out.message, "invalid value '" + p + "'")) << out.message;
+            }
+        }
+    }
+    // The exact message, for one of each kind.
+    expect_error({"--workers", "%value%"},
+                 "invalid value '%value%' for --workers: expected 1 to 64");
+    expect_error({"--linger=%canonical_option%"},
+                 "invalid value '%canonical_option%' for --linger: expected 0 to 3600 seconds");
+    expect_error({"--mode", "%original_token%"},
+                 "invalid value '%original_token%' for --mode: expected monitor or inline");
+}
+
+TEST(OptionsPlaceholders, OptionNamesAndStrayWords) {
+    auto refused = [](const std::string& p) {
+        return std::vector<Args>{{"--" + p}, {"-" + p},      {"--" + p + "=1"},
+                                 {p},        {"--quiet", p}, {"--workers", "2", p}};
+    };
+    std::vector<Args> batch;
+    for (const std::string& p : placeholders) {
+        for (const Args& args : refused(p))
+            batch.push_back(args);
+        batch.push_back({"--quiet=" + p});
+        batch.push_back({p, "--"});
+    }
+    ASSERT_TRUE(batch_finishes(batch));
+    for (const std::string& p : placeholders) {
+        for (const Args& args : refused(p)) {
+            ParseOutcome out = parse(args);
+            EXPECT_EQ(out.status, Status::error) << shown(args);
+            EXPECT_TRUE(contains(out.message, p)) << shown(args) << " -> " << out.message;
+        }
+        // Boost's message for a value given to a switch names the switch, not the value.
+        EXPECT_EQ(parse({"--quiet=" + p}).message, "option '--quiet' does not take any arguments");
+        // Before "--" it is an EAL argument, passed on unchanged.
+        ParseOutcome eal = parse({p, "--"});
+        ASSERT_EQ(eal.status, Status::run) << p << " -> " << eal.message;
+        EXPECT_EQ(eal.options.eal_args, Args{p});
+    }
+    expect_error({"--%value%"}, "unrecognised option '--%value%'");
+    expect_error({"%canonical_option%"},
+                 "unexpected argument '%canonical_option%' (options take the form --name value)");
+}
+
+TEST(OptionsPlaceholders, ConfigFileLines) {
+    std::vector<std::unique_ptr<TempFile>> files;  // files[0] serves as the default configuration
+    for (const std::string& p : placeholders) {
+        for (const std::string& text :
+             {"workers = " + p + "\n", "linger = " + p + "\n", p + " = 1\n", p + "\n",
+              "[" + p + "]\nworkers = 2\n", "workers = 1\n" + p + "\n", "mode = " + p + "\n",
+              "memory = " + p + "\n", "control-idle-timeout = " + p + "\n"}) {
+            files.push_back(std::make_unique<TempFile>(text));
+        }
+    }
+    std::vector<Args> batch;
+    for (const auto& file : files)
+        batch.push_back({"--config", file->path()});
+    for (const std::string& p : placeholders)
+        batch.push_back({"--config", "/nonexistent/" + p});
+    ASSERT_TRUE(batch_finishes(batch));
+    for (const auto& file : files) {
+        ParseOutcome out = parse({"--config", file->path()});
+        EXPECT_EQ(out.status, Status::error) << file->path();
+        EXPECT_EQ(out.message.rfind(file->path() + ": ", 0), 0u) << out.message;
+        EXPECT_TRUE(contains(out.message, "%")) << out.message;
+        EXPECT_EQ(out.message.find('\n'), std::string::npos) << out.message;
+    }
+    for (const std::string& p : placeholders) {
+        TempFile as_default("workers = " + p + "\n");
+        ASSERT_TRUE(batch_finishes({{}}, as_default.path()));
+        EXPECT_EQ(
+            parse({}, as_default.path()).message,
+            as_default.path() + ": invalid value '" + p + "' for --workers: expected 1 to 64");
+        EXPECT_EQ(parse({"--config", "/nonexistent/" + p}).message,
+                  "cannot read config file /nonexistent/" + p);
+    }
+    TempFile line("workers = 1\n%value%\n");
+    expect_error(
+        {"--config", line.path()},
+        line.path() + ": the options configuration file contains an invalid line '%value%'");
+}
+
+// '%' is ordinary text: paths that contain it, even a whole placeholder, arrive unchanged.
+TEST(OptionsPlaceholders, PercentInLegitimateValues) {
+    const Args args{
+        "--pcap",         "/tmp/100%.pcap",      "--log",     "/tmp/%value%.jsonl",
+        "--summary-json", "/tmp/%option%%.json", "--control", "/tmp/%canonical_option%.sock"};
+    TempFile config("pcap = /tmp/50%.pcap\nlog = %original_token%\n");
+    // A configuration file whose name holds a placeholder is read like any other.
+    std::string odd = (std::filesystem::temp_directory_path() /
+                       ("rstscope_%value%_" + std::to_string(getpid()) + ".conf"))
+                          .string();
+    std::ofstream(odd) << "workers = 3\n";
+    if (!batch_finishes({args, {"--config", config.path()}, {"--config", odd}})) {
+        std::filesystem::remove(odd);
+        return;
+    }
+    ParseOutcome out = parse(args);
+    ASSERT_EQ(out.status, Status::run) << out.message;
+    EXPECT_EQ(out.options.pcap, "/tmp/100%.pcap");
+    EXPECT_EQ(out.options.log, "/tmp/%value%.jsonl");
+    EXPECT_EQ(out.options.summary_json, "/tmp/%option%%.json");
+    EXPECT_EQ(out.options.control, "/tmp/%canonical_option%.sock");
+
+    ParseOutcome from_file = parse({"--config", config.path()});
+    ASSERT_EQ(from_file.status, Status::run) << from_file.message;
+    EXPECT_EQ(from_file.options.pcap, "/tmp/50%.pcap");
+    EXPECT_EQ(from_file.options.log, "%original_token%");
+
+    ParseOutcome odd_name = parse({"--config", odd});
+    std::filesystem::remove(odd);
+    ASSERT_EQ(odd_name.status, Status::run) << odd_name.message;
+    EXPECT_EQ(odd_name.options.workers, 3u);
+    EXPECT_EQ(odd_name.options.config_file, odd);
+}
+
+TEST(OptionsPlaceholders, Rstscopectl) {
+    auto refused = [](const std::string& p) {
+        return std::vector<Args>{{"--timeout", p, "stats"},
+                                 {"--timeout=" + p, "stats"},
+                                 {"--" + p, "stats"},
+                                 {"-" + p, "stats"},
+                                 {"stats", p},
+                                 {"--socket", p, "--" + p}};
+    };
+    std::vector<Args> batch;
+    for (const std::string& p : placeholders) {
+        for (const Args& args : refused(p))
+            batch.push_back(args);
+        batch.push_back({"--json=" + p, "stats"});
+        batch.push_back({"--socket", "/tmp/" + p + ".sock", p});
+    }
+    ASSERT_TRUE(ctl_batch_finishes(batch));
+    for (const std::string& p : placeholders) {
+        for (const Args& args : refused(p)) {
+            CtlParseOutcome out = parse_ctl(args);
+            EXPECT_EQ(out.status, CtlParseOutcome::Status::error) << shown(args);
+            EXPECT_TRUE(contains(out.message, p)) << shown(args) << " -> " << out.message;
+            EXPECT_EQ(out.message.find('\n'), std::string::npos) << out.message;
+        }
+        EXPECT_EQ(parse_ctl({"--timeout", p, "stats"}).message,
+                  "invalid value '" + p + "' for --timeout: expected 0.001 to 3600 seconds");
+        EXPECT_EQ(
+            parse_ctl({"stats", p}).message,
+            "unexpected argument '" + p + "' after the command 'stats' (one command at a time)");
+        EXPECT_EQ(parse_ctl({"--json=" + p, "stats"}).message,
+                  "option '--json' does not take any arguments");
+        // A placeholder is a word like any other: as a command the server answers it with an
+        // error; in a socket path it stays as given.
+        CtlParseOutcome plain = parse_ctl({"--socket", "/tmp/" + p + ".sock", p});
+        ASSERT_EQ(plain.status, CtlParseOutcome::Status::run) << plain.message;
+        EXPECT_EQ(plain.options.command, p);
+        EXPECT_EQ(plain.options.socket_path, "/tmp/" + p + ".sock");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Configuration files: a regular file of at most 1 MiB. /dev/zero used to be read until memory
+// ran out, a FIFO without writer blocked in open(), a directory gave an empty configuration.
+
+TEST(OptionsConfigFile, OnlyRegularFiles) {
+    // Bounded: an unchecked read of /dev/zero runs until memory is exhausted.
+    EXPECT_EQ(parse_bounded({"--config", "/dev/zero"}).message,
+              "config file /dev/zero is a character device, not a regular file");
+    EXPECT_EQ(parse_bounded({"--config", "/dev/urandom"}).message,
+              "config file /dev/urandom is a character device, not a regular file");
+
+    std::string dir = std::filesystem::temp_directory_path().string();
+    EXPECT_EQ(parse_bounded({"--config", dir}).message,
+              "config file " + dir + " is a directory, not a regular file");
+    // The default configuration is refused the same way, not skipped.
+    EXPECT_EQ(parse_bounded({}, dir).message,
+              "config file " + dir + " is a directory, not a regular file");
+
+    std::string fifo = (std::filesystem::temp_directory_path() /
+                        ("rstscope_test_options_fifo_" + std::to_string(getpid())))
+                           .string();
+    ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+    ParseOutcome from_fifo = parse_bounded({"--config", fifo});
+    std::filesystem::remove(fifo);
+    EXPECT_EQ(from_fifo.message, "config file " + fifo + " is a FIFO, not a regular file");
+
+    // /dev/null is the usual "no configuration" (the live integration test passes it).
+    ParseOutcome null = parse_bounded({"--config", "/dev/null"});
+    ASSERT_EQ(null.status, Status::run) << null.message;
+    EXPECT_EQ(null.options.config_file, "/dev/null");
+    EXPECT_EQ(null.options.workers, 1u);
+}
+
+TEST(OptionsConfigFile, AtMostOneMebibyte) {
+    std::string padding = "# " + std::string(1023, 'x') + "\n";
+    std::string text;
+    while (text.size() + padding.size() <= (1u << 20) - 12)
+        text += padding;
+    text += "workers = 3\n";
+    ASSERT_LE(text.size(), 1u << 20);
+    TempFile at_limit(text);
+    ParseOutcome ok = parse_bounded({"--config", at_limit.path()});
+    ASSERT_EQ(ok.status, Status::run) << ok.message;
+    EXPECT_EQ(ok.options.workers, 3u);
+
+    TempFile too_large(std::string((1u << 20) + 1, '#'));
+    expect_error({"--config", too_large.path()},
+                 "config file " + too_large.path() +
+                     " is 1048577 bytes, more than the limit of 1048576 bytes (1 MiB)");
+}
+
+TEST(OptionsConfigFile, MissingOrUnreadable) {
+    expect_error({"--config", "/nonexistent/rstscope.conf"},
+                 "cannot read config file /nonexistent/rstscope.conf");
+    expect_error({"--config", ""}, "--config needs a path");
+    TempFile locked("workers = 2\n");
+    std::filesystem::permissions(locked.path(), std::filesystem::perms::none);
+    if (access(locked.path().c_str(), R_OK) != 0)  // root reads it anyway
+        expect_error({"--config", locked.path()}, "cannot read config file " + locked.path());
+}
+
+TEST(OptionsConfigFile, ControlCharactersAndLineEnds) {
+    TempFile crlf("workers = 4\r\nlog = /tmp/events.jsonl\r\n\tlinger = 2\n");
+    ParseOutcome ok = parse_bounded({"--config", crlf.path()});
+    ASSERT_EQ(ok.status, Status::run) << ok.message;
+    EXPECT_EQ(ok.options.workers, 4u);
+    EXPECT_EQ(ok.options.log, "/tmp/events.jsonl");
+    EXPECT_EQ(ok.options.linger_s, 2.0);
+
+    TempFile control(
+        "workers = 2\nlog = /tmp/a\x01"
+        "b\n");
+    expect_error(
+        {"--config", control.path()},
+        control.path() + ":2: control character 0x01 (a configuration file holds printable text)");
+    TempFile nul(std::string("workers = 2\0\n", 13));
+    expect_error({"--config", nul.path()},
+                 nul.path() +
+                     ":1: control character 0x00 (a configuration file holds printable "
+                     "text)");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Ranges: every numeric option refuses what is out of range, NaN, infinity and garbage, with one
+// message naming the option, the value as given and the range.
+
+struct Range {
+    const char* option;
+    std::vector<std::string> refused;
+    std::string expected;  // the message's tail after "for --option: expected "
+};
+
+TEST(OptionsRanges, EveryNumericOption) {
+    const std::vector<Range> ranges{
+        {"workers", {"0", "65", "-1", "abc", "1.5", " 2", "+2", "0x10", ""}, "1 to 64"},
+        {"burst", {"0", "65", "18446744073709551616"}, "1 to 64"},
+        {"mbufs", {"511", "16777217", "-1", "4294967295"}, "512 to 2^24"},
+        {"memory", {"abc", "0", "63", "1048577", "-512", "512M", ""}, "64 to 1048576 MiB"},
+        {"log-buffer", {"63", "1048577", "1e3"}, "64 to 1048576 KiB"},
+        {"control-max-clients", {"0", "4097"}, "1 to 4096"},
+        {"flow-table-size", {"63", "1073741825", "4294967296"}, "64 to 2^30"},
+        {"linger-capacity", {"15", "16777217"}, "16 to 2^24"},
+        {"event-ring-size", {"32", "1000", "33554432"}, "a power of two from 64 to 2^24"},
+        {"storm-threshold", {"1", "1048577"}, "2 to 2^20"},
+        {"storm-max-pending", {"1023", "4194305"}, "1024 to 2^22"},
+        {"storm-max-hosts", {"1023", "4194305"}, "1024 to 2^22"},
+        {"top-hosts", {"15", "65537"}, "16 to 65536"},
+        {"linger", {"-1", "3600.5", "nan", "inf", "1e30", "soon", ""}, "0 to 3600 seconds"},
+        {"storm-window", {"0", "3601", "1e30", "nan", "-inf", "1e400"}, "0.001 to 3600 seconds"},
+        {"idle-threshold",
+         {"0", "0.0009", "1e7.5", "10000001", "inf"},
+         "0.001 to 10000000 seconds"},
+        {"established-timeout", {"0", "1e30", "NaN", "-5"}, "0.001 to 10000000 seconds"},
+        {"half-open-timeout", {"0", "1e8"}, "0.001 to 10000000 seconds"},
+        {"closed-timeout", {"-0.5", "infinity"}, "0.001 to 10000000 seconds"},
+        {"shutdown-timeout", {"0", "0.09", "3601", "nan"}, "0.1 to 3600 seconds"},
+        {"control-idle-timeout", {"0", "0.05", "3601", "inf"}, "0.1 to 3600 seconds"},
+    };
+    for (const Range& r : ranges) {
+        for (const std::string& value : r.refused) {
+            std::string option = std::string("--") + r.option;
+            // Boost refuses "--name=" itself; an empty value is given as a separate argument.
+            expect_error(
+                value.empty() ? Args{option, value} : Args{option + "=" + value},
+                "invalid value '" + value + "' for " + option + ": expected " + r.expected);
+        }
+    }
+}
+
+TEST(OptionsRanges, BoundsAreIncluded) {
+    ParseOutcome low =
+        parse({"--workers=1", "--memory=64", "--log-buffer=64", "--linger=0",
+               "--storm-window=0.001", "--established-timeout=0.001", "--shutdown-timeout=0.1",
+               "--control-idle-timeout=0.1", "--control-max-clients=1", "--storm-max-pending=1024",
+               "--storm-max-hosts=1024", "--top-hosts=16", "--event-ring-size=64"});
+    ASSERT_EQ(low.status, Status::run) << low.message;
+    EXPECT_EQ(low.options.linger_s, 0.0);
+    EXPECT_EQ(low.options.eal_memory_mb, "64");
+    ParseOutcome high =
+        parse({"--workers=64", "--memory=1048576", "--log-buffer=1048576", "--linger=3600",
+               "--storm-window=3600", "--established-timeout=1e7", "--shutdown-timeout=3600",
+               "--control-idle-timeout=3600", "--control-max-clients=4096",
+               "--storm-max-pending=4194304", "--storm-max-hosts=4194304", "--top-hosts=65536",
+               "--event-ring-size=16777216", "--flow-table-size=1073741824", "--mbufs=16777216"});
+    ASSERT_EQ(high.status, Status::run) << high.message;
+    EXPECT_EQ(high.options.established_timeout_s, 1e7);
+    EXPECT_EQ(high.options.eal_memory_mb, "1048576");
+}
+
+// --memory used to be any text, passed to DPDK's -m as given ("abc" and "0" were ignored there).
+TEST(OptionsRanges, MemoryIsANumberOfMebibytes) {
+    ParseOutcome out = parse({"--memory", "0256"});
+    ASSERT_EQ(out.status, Status::run) << out.message;
+    EXPECT_EQ(out.options.eal_memory_mb, "256");  // canonical decimal, ready for -m
+    TempFile config("memory = 1024\n");
+    ParseOutcome from_file = parse({"--config", config.path()});
+    ASSERT_EQ(from_file.status, Status::run) << from_file.message;
+    EXPECT_EQ(from_file.options.eal_memory_mb, "1024");
+}
+
+// Every bound of a duration fits in 64-bit nanoseconds, and the one conversion saturates.
+TEST(OptionsRanges, SecondsToNanoseconds) {
+    EXPECT_EQ(seconds_to_ns(1.5), 1'500'000'000u);
+    EXPECT_EQ(seconds_to_ns(0.3), 300'000'000u);  // nearest, not truncated to 299999999
+    EXPECT_EQ(seconds_to_ns(1e-9), 1u);
+    EXPECT_EQ(seconds_to_ns(0), 0u);
+    EXPECT_EQ(seconds_to_ns(-1), 0u);
+    EXPECT_EQ(seconds_to_ns(std::numeric_limits<double>::quiet_NaN()), 0u);
+    EXPECT_EQ(seconds_to_ns(-std::numeric_limits<double>::infinity()), 0u);
+    constexpr uint64_t max = std::numeric_limits<uint64_t>::max();
+    EXPECT_EQ(seconds_to_ns(std::numeric_limits<double>::infinity()), max);
+    EXPECT_EQ(seconds_to_ns(1e30), max);
+    EXPECT_EQ(seconds_to_ns(18446744073.709553), max);
+    EXPECT_LT(seconds_to_ns(18446744073.0), max);
+    EXPECT_EQ(seconds_to_ns(1e7), 10'000'000'000'000'000u);
+    static_assert(seconds_to_ns(2) == 2'000'000'000u);
+}
+
+TEST(OptionsRanges, EmptyValues) {
+    expect_error({"--pcap", ""}, "--pcap needs a path");
+    expect_error({"--iface", ""}, "--iface needs an interface name");
+    expect_error({"--pcap-out", ""}, "--pcap-out needs a path");
+    expect_error({"--summary-json", ""}, "--summary-json needs a path");
+    expect_error({"--control", ""}, "--control needs a path or none");
+    expect_error({"--log", ""}, "--log needs a path or -");
+    expect_error({"--iface-driver", ""},
+                 "invalid value '' for --iface-driver: expected af_packet or pcap");
+    TempFile config("pcap =\n");
+    expect_error({"--config", config.path()}, config.path() + ": --pcap needs a path");
+}
+
+TEST(OptionsRanges, SystemLimitsOfTexts) {
+    expect_error({"--iface", "abcdefghijklmnop"},
+                 "invalid value 'abcdefghijklmnop' for --iface: interface names have at most 15 "
+                 "bytes");
+    EXPECT_EQ(parse({"--iface", "abcdefghijklmno"}).status, Status::run);
+    std::string long_path = "/tmp/" + std::string(103, 's');  // 108 bytes
+    expect_error({"--control", long_path}, "invalid value '" + long_path +
+                                               "' for --control: a socket path has at most "
+                                               "107 bytes");
+    EXPECT_EQ(parse({"--control", long_path.substr(1)}).status, Status::run);
+    expect_error({"--pcap", "a.pcap,tx_pcap=/etc/x"},
+                 "invalid value 'a.pcap,tx_pcap=/etc/x' for --pcap: a ',' cannot be passed in "
+                 "DPDK device arguments");
+}
+
+TEST(OptionsRanges, ControlCharactersInArguments) {
+    expect_error({"--pcap", "a\nb.pcap"},
+                 "invalid argument 'a\\x0ab.pcap' for --pcap: control character 0x0a (arguments "
+                 "must be printable text)");
+    expect_error({"--log=x\ty"},
+                 "invalid argument '--log=x\\x09y' for --log: control character 0x09 (arguments "
+                 "must be printable text)");
+    expect_error({std::string("cap\x1b[0m")},
+                 "invalid argument 'cap\\x1b[0m': control character 0x1b (arguments must be "
+                 "printable text)");
+    // EAL arguments too, and the value of any option; 0x7f and UTF-8 are text.
+    EXPECT_EQ(parse({"-l", "0\x01", "--"}).status, Status::error);
+    EXPECT_EQ(parse({"--pcap", "caf\xc3\xa9\x7f.pcap"}).status, Status::run);
+    CtlParseOutcome ctl = parse_ctl({"stats\nversion"});
+    EXPECT_EQ(ctl.status, CtlParseOutcome::Status::error);
+    EXPECT_EQ(ctl.message,
+              "invalid argument 'stats\\x0aversion': control character 0x0a (arguments must be "
+              "printable text)");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Options for the shutdown, the event log, the storm window, the top-hosts sketch and the
+// control socket.
+
+TEST(OptionsNew, DefaultsCommandLineAndConfigFile) {
+    ParseOutcome defaults = parse({});
+    ASSERT_EQ(defaults.status, Status::run) << defaults.message;
+    const Options& d = defaults.options;
+    EXPECT_EQ(d.shutdown_timeout_s, 10.0);
+    EXPECT_EQ(d.log_buffer_kib, 4096u);
+    EXPECT_EQ(d.storm_max_pending, 65536u);
+    EXPECT_EQ(d.storm_max_hosts, 65536u);
+    EXPECT_EQ(d.top_hosts_capacity, 1024u);
+    EXPECT_EQ(d.control_idle_timeout_s, 5.0);
+    EXPECT_EQ(d.control_max_clients, 64u);
+
+    ParseOutcome given =
+        parse({"--shutdown-timeout", "2.5", "--log-buffer", "128", "--storm-max-pending", "2048",
+               "--storm-max-hosts", "4096", "--top-hosts", "32", "--control-idle-timeout", "0.5",
+               "--control-max-clients", "8"});
+    ASSERT_EQ(given.status, Status::run) << given.message;
+    const Options& g = given.options;
+    EXPECT_EQ(g.shutdown_timeout_s, 2.5);
+    EXPECT_EQ(g.log_buffer_kib, 128u);
+    EXPECT_EQ(g.storm_max_pending, 2048u);
+    EXPECT_EQ(g.storm_max_hosts, 4096u);
+    EXPECT_EQ(g.top_hosts_capacity, 32u);
+    EXPECT_EQ(g.control_idle_timeout_s, 0.5);
+    EXPECT_EQ(g.control_max_clients, 8u);
+
+    TempFile config(
+        "shutdown-timeout = 30\nlog-buffer = 8192\nstorm-max-pending = 100000\n"
+        "storm-max-hosts = 5000\ntop-hosts = 2048\ncontrol-idle-timeout = 60\n"
+        "control-max-clients = 4\n");
+    ParseOutcome from_file = parse({"--config", config.path(), "--top-hosts", "64"});
+    ASSERT_EQ(from_file.status, Status::run) << from_file.message;
+    const Options& f = from_file.options;
+    EXPECT_EQ(f.shutdown_timeout_s, 30.0);
+    EXPECT_EQ(f.log_buffer_kib, 8192u);
+    EXPECT_EQ(f.storm_max_pending, 100000u);
+    EXPECT_EQ(f.storm_max_hosts, 5000u);
+    EXPECT_EQ(f.top_hosts_capacity, 64u);  // the command line wins
+    EXPECT_EQ(f.control_idle_timeout_s, 60.0);
+    EXPECT_EQ(f.control_max_clients, 4u);
+
+    TempFile bad("top-hosts = 8\n");
+    expect_error({"--config", bad.path()},
+                 bad.path() + ": invalid value '8' for --top-hosts: expected 16 to 65536");
+}
+
+// The shipped configuration parses and repeats the defaults, new options included.
+TEST(OptionsNew, ShippedConfigurationHoldsTheDefaults) {
+    std::filesystem::path config;
+    std::filesystem::path source_dir = std::filesystem::path(__FILE__).parent_path();
+    for (const char* base : {".", "..", "../.."}) {
+        std::filesystem::path candidate = base / source_dir / "../../conf/rstscope.conf";
+        if (std::filesystem::exists(candidate)) config = candidate;
+    }
+    if (config.empty()) GTEST_SKIP() << "conf/rstscope.conf not found from " << __FILE__;
+    ParseOutcome shipped = parse({"--config", config.string()});
+    ASSERT_EQ(shipped.status, Status::run) << shipped.message;
+    const Options& o = shipped.options;
+    const Options d;
+    EXPECT_EQ(o.workers, d.workers);
+    EXPECT_EQ(o.log_buffer_kib, d.log_buffer_kib);
+    EXPECT_EQ(o.control_idle_timeout_s, d.control_idle_timeout_s);
+    EXPECT_EQ(o.control_max_clients, d.control_max_clients);
+    EXPECT_EQ(o.shutdown_timeout_s, d.shutdown_timeout_s);
+    EXPECT_EQ(o.storm_window_s, d.storm_window_s);
+    EXPECT_EQ(o.storm_max_pending, d.storm_max_pending);
+    EXPECT_EQ(o.storm_max_hosts, d.storm_max_hosts);
+    EXPECT_EQ(o.top_hosts_capacity, d.top_hosts_capacity);
+    EXPECT_EQ(o.flow_table_size, d.flow_table_size);
+}
+
+TEST(OptionsNew, HelpShowsEveryRange) {
+    ParseOutcome out = parse({"--help"});
+    ASSERT_EQ(out.status, Status::exit_ok);
+    // Boost wraps the descriptions: compare with every run of white space as one space.
+    std::string flat;
+    for (char c : out.message) {
+        if (!std::isspace(static_cast<unsigned char>(c)))
+            flat += c;
+        else if (!flat.empty() && flat.back() != ' ')
+            flat += ' ';
+    }
+    out.message = flat;
+    for (const char* text :
+         {"--shutdown-timeout SECONDS (=10)", "(0.1 to 3600 seconds)", "--log-buffer KIB (=4096)",
+          "(64 to 1048576 KiB)", "--storm-max-pending N (=65536)", "(1024 to 2^22)",
+          "--storm-max-hosts N (=65536)", "--top-hosts N (=1024)", "(16 to 65536)",
+          "--control-idle-timeout SECONDS (=5)", "--control-max-clients N (=64)", "(1 to 4096)",
+          "--memory MIB (=512)", "(64 to 1048576 MiB)", "(0 to 3600 seconds)",
+          "(0.001 to 10000000 seconds)", "(a power of two from 64 to 2^24)", "--workers N (=1)",
+          "(1 to 64)"}) {
+        EXPECT_TRUE(contains(out.message, text)) << text << "\n" << out.message;
+    }
+}
+
+TEST(OptionsNew, RstscopectlOptions) {
+    CtlParseOutcome out =
+        parse_ctl({"--socket", "/tmp/c.sock", "--json", "--timeout", "0.5", "stats"});
+    ASSERT_EQ(out.status, CtlParseOutcome::Status::run) << out.message;
+    EXPECT_EQ(out.options.socket_path, "/tmp/c.sock");
+    EXPECT_TRUE(out.options.json);
+    EXPECT_EQ(out.options.timeout_s, 0.5);
+    EXPECT_EQ(out.options.command, "stats");
+
+    CtlParseOutcome defaults = parse_ctl({"ping"});
+    ASSERT_EQ(defaults.status, CtlParseOutcome::Status::run) << defaults.message;
+    EXPECT_EQ(defaults.options.socket_path, "/run/rstscope/control.sock");
+    EXPECT_EQ(defaults.options.timeout_s, 5.0);
+    EXPECT_FALSE(defaults.options.json);
+
+    for (const char* timeout : {"0", "-1", "nan", "inf", "1e30", "3601", "soon", ""}) {
+        EXPECT_EQ(parse_ctl({"--timeout", timeout, "stats"}).message,
+                  std::string("invalid value '") + timeout +
+                      "' for --timeout: expected 0.001 to 3600 seconds");
+    }
+    EXPECT_EQ(parse_ctl({"--socket", "", "stats"}).message, "--socket needs a path");
+    std::string long_path = "/tmp/" + std::string(103, 's');
+    EXPECT_EQ(
+        parse_ctl({"--socket", long_path, "stats"}).message,
+        "invalid value '" + long_path + "' for --socket: a socket path has at most 107 bytes");
+    EXPECT_EQ(parse_ctl({}).message,
+              "no command given (stats, help, version, ping); rstscopectl --help lists the "
+              "options");
+    CtlParseOutcome help = parse_ctl({"--help"});
+    EXPECT_EQ(help.status, CtlParseOutcome::Status::exit_ok);
+    EXPECT_TRUE(contains(help.message, "--timeout SECONDS (=5)")) << help.message;
 }
 
 }  // namespace

@@ -12,6 +12,9 @@ namespace rstscope {
 
 enum class Mode { monitor, inline_forward };
 
+// Every setting has a validated range, listed once in src/config/options.cc (settings_table) and
+// shown by --help; parse_options() returns only Options within those ranges. Durations are
+// seconds; convert them with seconds_to_ns() (rstscope/config/duration.h), never by hand.
 struct Options {
     // Input
     std::vector<std::string> eal_args;  // given before "--": passed to DPDK unchanged
@@ -23,12 +26,20 @@ struct Options {
     unsigned workers = 1;
     unsigned burst = 32;
     unsigned mbufs = 8191;
+    // MiB for EAL's -m with --pcap/--iface: the decimal text of a validated 64 to 1048576, kept
+    // as text because it is only ever an EAL argument.
     std::string eal_memory_mb = "512";
     // Output
     std::string log = "-";
+    uint32_t log_buffer_kib = 4096;                      // the event log's write buffer
     std::string control = "/run/rstscope/control.sock";  // "none" disables the socket
+    double control_idle_timeout_s = 5.0;  // a client without a complete request is disconnected
+    uint32_t control_max_clients = 64;
     std::string summary_json;
     bool quiet = false;
+    // Shutdown waits this long for workers to hand over pending resets and for the event log to
+    // drain, then counts what is left as lost.
+    double shutdown_timeout_s = 10.0;
     // Analysis
     double linger_s = 3.0;
     double idle_threshold_s = 180.0;
@@ -40,6 +51,9 @@ struct Options {
     uint32_t event_ring_size = 16384;
     uint32_t storm_threshold = 20;
     double storm_window_s = 1.0;
+    uint32_t storm_max_pending = 65536;  // events waiting in the RST-storm window at most
+    uint32_t storm_max_hosts = 65536;    // resetting hosts the storm window tracks at most
+    uint32_t top_hosts_capacity = 1024;  // counters of the "top resetting hosts" sketch
     std::string config_file;
 };
 
@@ -50,7 +64,9 @@ struct ParseOutcome {
 };
 
 // Splits "EAL args -- app args" and parses the application part with the config file beneath
-// the command line. `default_config` is read when present and no --config is given.
+// the command line. `default_config` is read when present and no --config is given. A
+// configuration file must be a regular file of at most 1 MiB (or /dev/null). Any argument or
+// configuration line holding a control character is refused.
 ParseOutcome parse_options(int argc, const char* const* argv,
                            const std::string& default_config = "conf/rstscope.conf");
 

@@ -1,0 +1,25 @@
+// rstscopectl's command line: the control socket, the output form, the answer timeout and one
+// command. Setup only, like options.h: a plain function over argv so tests and the fuzz driver
+// can run it without a socket.
+#pragma once
+
+#include <string>
+
+namespace rstscope {
+
+struct CtlOptions {
+    std::string socket_path = "/run/rstscope/control.sock";
+    std::string command;  // one control request (stats, help, version, ping)
+    double timeout_s = 5.0;
+    bool json = false;  // print the answer as one line of JSON
+};
+
+struct CtlParseOutcome {
+    enum class Status { run, exit_ok, error } status = Status::run;
+    std::string message;  // help text (exit_ok) or the error line (error)
+    CtlOptions options;
+};
+
+CtlParseOutcome parse_ctl_options(int argc, const char* const* argv);
+
+}  // namespace rstscope
