@@ -340,20 +340,19 @@ std::string read_config_file(const std::string& path) {
                                              file_type_name(st.st_mode)));
     if (static_cast<uint64_t>(st.st_size) > config_size_limit)
         throw std::runtime_error(too_large(path, std::to_string(st.st_size)));
-    // A regular file may still grow while read, or report size 0 (/proc): read at most one byte
-    // past the limit.
-    std::string text(config_size_limit + 1, '\0');
-    size_t length = 0;
-    while (length < text.size()) {
-        ssize_t n = read(fd, text.data() + length, text.size() - length);
+    // A regular file may still grow while read, or report size 0 (/proc): stop reading once past
+    // the limit.
+    std::string text;
+    char chunk[1 << 16];
+    while (text.size() <= config_size_limit) {
+        ssize_t n = read(fd, chunk, sizeof chunk);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) throw std::runtime_error("cannot read config file " + path);
         if (n == 0) break;
-        length += static_cast<size_t>(n);
+        text.append(chunk, static_cast<size_t>(n));
     }
-    if (length > config_size_limit)
+    if (text.size() > config_size_limit)
         throw std::runtime_error(too_large(path, "more than " + std::to_string(config_size_limit)));
-    text.resize(length);
     return text;
 }
 
