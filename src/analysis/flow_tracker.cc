@@ -435,7 +435,9 @@ void FlowTracker::finalize_flow(uint32_t slot) noexcept {
 
 void FlowTracker::advance(uint64_t now_ns) noexcept {
     if (now_ns > now_ns_) now_ns_ = now_ns;
-    for (uint32_t budget = 256; budget > 0 && pending_head_ != pending_tail_; --budget) {
+    for (uint32_t budget = 256;
+         budget > 0 && pending_head_ != pending_tail_ && outbox_count_ < outbox_capacity;
+         --budget) {
         PendingReset& oldest = pending_[pending_head_ & pending_mask_];
         if (oldest.slot != FlowTable::no_slot) {
             if (oldest.deadline_ns > now_ns_) break;
@@ -470,6 +472,12 @@ void FlowTracker::sweep() noexcept {
         sweep_credit_ -= due;
     }
     for (uint64_t i = 0; i < due; ++i) {
+        // A bucket can write one event per way: stop while the outbox could not take them, and
+        // keep the rest of the credit for the next call.
+        if (outbox_capacity - outbox_count_ < FlowTable::ways) {
+            sweep_credit_ += due - i;
+            break;
+        }
         uint32_t bucket = sweep_cursor_++ & static_cast<uint32_t>(buckets - 1);
         for (uint32_t way = 0; way < FlowTable::ways; ++way) {
             uint32_t slot = bucket * FlowTable::ways + way;
@@ -488,6 +496,7 @@ void FlowTracker::sweep() noexcept {
 }
 
 bool FlowTracker::flush_pending(uint32_t limit) noexcept {
+    limit = std::min(limit, outbox_capacity - outbox_count_);
     for (; limit > 0 && pending_head_ != pending_tail_; --limit) {
         PendingReset& oldest = pending_[pending_head_ & pending_mask_];
         if (oldest.slot != FlowTable::no_slot) finalize(oldest);
@@ -497,10 +506,11 @@ bool FlowTracker::flush_pending(uint32_t limit) noexcept {
 }
 
 void FlowTracker::emit(const ResetEvent& event) noexcept {
-    // The outbox is sized beyond what one burst plus one advance() can produce, so this cannot
-    // overflow; if it ever did, the loss is counted with the ring's.
+    // Bounded by construction: the worker empties the outbox after every burst (at most
+    // max_events_per_segment events per segment) and advance() and flush_pending() stop
+    // while it lacks room. Should that ever fail, the loss has its own counter.
     if (outbox_count_ == outbox_capacity) {
-        counters_.bump(WorkerCounter::events_ring_full);
+        counters_.bump(WorkerCounter::events_outbox_full);
         return;
     }
     outbox_[outbox_count_++] = event;

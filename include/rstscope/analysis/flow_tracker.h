@@ -4,7 +4,8 @@
 //
 // Thread contract: one tracker per worker lcore, used by that lcore only. Hot path: process*,
 // advance and flush are noexcept, never allocate, lock, log or make system calls; they count.
-// Events go to a bounded outbox that the worker empties into its event ring after every burst.
+// Events go to a bounded outbox that the worker empties into its event ring after every burst;
+// advance() and flush_pending() write only what it has room for.
 #pragma once
 
 #include <cstdint>
@@ -54,7 +55,11 @@ struct PendingReset {
 class FlowTracker {
   public:
     static constexpr uint32_t max_burst = 64;
+    // One segment writes at most three events (a superseded RST, its successor with no linger,
+    // and an evicted or reused flow's), so one burst fits with room to spare.
+    static constexpr uint32_t max_events_per_segment = 3;
     static constexpr uint32_t outbox_capacity = 1024;
+    static_assert(outbox_capacity >= max_burst * max_events_per_segment);
 
     FlowTracker(const TrackerConfig& config, WorkerCounters& counters);
 

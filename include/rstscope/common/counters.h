@@ -51,9 +51,11 @@ namespace rstscope {
     X(reset_connections, "connections with at least one RST (one event each)")              \
     X(events_emitted, "reset events handed to the event ring")                              \
     X(events_ring_full, "reset events dropped because the ring to management was full")     \
+    X(events_outbox_full, "reset events lost in the tracker's outbox (never expected)")     \
     X(linger_queue_full, "events written early because the linger queue was full")          \
     X(dispatch_ring_full, "packets dropped because a peer worker's dispatch ring was full") \
-    X(tx_dropped, "inline mode: packets the peer port did not accept for transmission")
+    X(tx_dropped, "inline mode: packets the peer port did not accept for transmission")     \
+    X(events_lost_shutdown, "reset events not handed over before the shutdown deadline")
 
 #define RSTSCOPE_ENUM_ENTRY(name, description) name,
 #define RSTSCOPE_NAME_ENTRY(name, description) std::string_view{#name},
