@@ -1,30 +1,37 @@
-// rstscope: wiring. Parses options, probes the capture, starts EAL, sets up ports, rings and one
-// FlowTracker per worker, launches the workers and runs management on the main lcore.
+// rstscope: the composition root, one named step per call: signals, options, the capture, the
+// outputs, EAL, the pipeline, management, the report. Each step either succeeds or returns a
+// one-line error; everything set up is torn down in reverse by the objects that own it.
 #include <rte_cycles.h>
 #include <rte_eal.h>
 #include <rte_errno.h>
-#include <rte_lcore.h>
-#include <rte_ring.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <filesystem>
 #include <fstream>
 #include <memory>
+#include <new>
+#include <optional>
 #include <thread>
-
-#include <unistd.h>
 #include <vector>
 
 #include <fmt/format.h>
 
-#include "../mgmt/management.h"
 #include "../capture/capture_probe.h"
-#include "eal_args.h"
 #include "../capture/pcapng_rewrite.h"
-#include "ports.h"
+#include "../mgmt/management.h"
+#include "eal_args.h"
+#include "pipeline.h"
+#include "rstscope/config/duration.h"
 #include "rstscope/config/options.h"
+#include "rstscope/mgmt/event_log.h"
 #include "worker.h"
 
 using namespace rstscope;
@@ -33,227 +40,337 @@ namespace {
 
 constexpr int exit_runtime_error = 1;
 constexpr int exit_usage = 2;
+constexpr int exit_events_lost = 3;
 
-RunControl* signal_target = nullptr;
+// The one object signal handlers touch; it lives as long as the process.
+RunControl run_control;
 
-void on_signal(int) {
-    if (signal_target) signal_target->stop.store(true, std::memory_order_relaxed);
+void on_stop_signal(int signal) {
+    run_control.stop_signal.store(signal, std::memory_order_relaxed);
+    run_control.stop.store(true, std::memory_order_relaxed);
 }
 
-// A file removed when it goes out of scope (the rewritten copy of a pcapng capture).
-class TemporaryFile {
-  public:
-    bool create() {
-        char name[] = "/tmp/rstscope-capture-XXXXXX";
-        int fd = mkstemp(name);
-        if (fd < 0) return false;
-        close(fd);
-        path_ = name;
-        return true;
-    }
-    ~TemporaryFile() {
-        if (!path_.empty()) unlink(path_.c_str());
-    }
-    const std::string& path() const { return path_; }
+void on_hangup(int) {
+    run_control.reopen_log.store(true, std::memory_order_relaxed);
+}
 
-  private:
-    std::string path_;
-};
+// First thing in main: a SIGTERM during start-up ends the run cleanly, SIGHUP (logrotate) reopens
+// the log instead of killing the process, and a log reader that leaves is an error to count
+// (EPIPE), not a SIGPIPE death.
+void install_signal_handlers() {
+    struct sigaction action {};
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = SA_RESTART;
+    action.sa_handler = on_stop_signal;
+    sigaction(SIGINT, &action, nullptr);
+    sigaction(SIGTERM, &action, nullptr);
+    action.sa_handler = on_hangup;
+    sigaction(SIGHUP, &action, nullptr);
+    action.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &action, nullptr);
+}
 
 int fail(int code, const std::string& message) {
     std::fprintf(stderr, "rstscope: error: %s\n", message.c_str());
     return code;
 }
 
+bool stopped_during_startup() {
+    if (!run_control.stop.load()) return false;
+    std::fprintf(stderr, "rstscope: stopped by signal %d before the analysis started\n",
+                 run_control.stop_signal.load());
+    return true;
+}
+
 uint64_t wall_clock_ns() {
     timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
-    return static_cast<uint64_t>(now.tv_sec) * 1'000'000'000ull +
-           static_cast<uint64_t>(now.tv_nsec);
+    return static_cast<uint64_t>(now.tv_sec) * ns_per_second + static_cast<uint64_t>(now.tv_nsec);
 }
 
-TrackerConfig tracker_config(const Options& o, unsigned worker) {
+// A private directory for the files DPDK must be given by name. Paths reach net_pcap through
+// DPDK's kvargs, where ',' and '=' separate arguments: a user's path goes in as a link with a
+// plain name here, so no path can smuggle in device arguments. Removed with its content.
+class PrivateDirectory {
+  public:
+    ~PrivateDirectory() {
+        if (!path_.empty()) {
+            std::error_code ec;
+            std::filesystem::remove_all(path_, ec);
+        }
+    }
+    // A link named `name` here that points to `target`; empty with `error` set on failure.
+    std::string link(const std::string& name, const std::string& target, std::string& error) {
+        std::string link_path = file(name, error);
+        if (link_path.empty()) return {};
+        std::error_code ec;
+        std::filesystem::path absolute = std::filesystem::absolute(target, ec);
+        if (ec || symlink(absolute.c_str(), link_path.c_str()) != 0) {
+            error = "cannot link " + target + " for DPDK: " + std::strerror(errno);
+            return {};
+        }
+        return link_path;
+    }
+    // A path named `name` here (not created); empty with `error` set on failure.
+    std::string file(const std::string& name, std::string& error) {
+        if (path_.empty()) {
+            char pattern[] = "/tmp/rstscope-XXXXXX";
+            if (!mkdtemp(pattern)) {
+                error = std::string("cannot create a temporary directory: ") + std::strerror(errno);
+                return {};
+            }
+            path_ = pattern;
+        }
+        return path_ + "/" + name;
+    }
+
+  private:
+    std::string path_;
+};
+
+// What the capture step hands on: the probe's findings and the paths DPDK and the capture clock
+// read (the user's file, or its rewritten copy).
+struct CaptureInput {
+    CaptureProbe probe;
+    std::string read_path;  // for libpcap (capture clock): any path
+    std::string vdev_path;  // for net_pcap's kvargs: a plain link
+};
+
+std::optional<CaptureInput> prepare_capture(const Options& options, PrivateDirectory& private_dir,
+                                            std::string& error) {
+    CaptureInput input;
+    input.read_path = options.pcap;
+    std::optional<CaptureProbe> probe = probe_capture(options.pcap, error);
+    if (!probe && is_pcapng_file(options.pcap)) {
+        // libpcap 1.10 refuses pcapng files whose interfaces differ in snapshot length.
+        std::string rewrite_error;
+        std::string copy = private_dir.file("rewritten.pcap", rewrite_error);
+        if (!copy.empty() && rewrite_pcapng_as_pcap(options.pcap, copy, rewrite_error)) {
+            probe = probe_capture(copy, error);
+            input.read_path = copy;
+        } else if (!rewrite_error.empty()) {
+            error += " (" + rewrite_error + ")";
+        }
+    }
+    if (!probe) return std::nullopt;
+    if (probe->packets == 0) {
+        error = fmt::format("capture {} holds no complete packet{}", options.pcap,
+                            probe->truncated ? " (" + probe->truncation_error + ")" : "");
+        return std::nullopt;
+    }
+    input.probe = *probe;
+    input.vdev_path = private_dir.link("capture", input.read_path, error);
+    if (input.vdev_path.empty()) return std::nullopt;
+    return input;
+}
+
+// The outputs are opened (or, for the summary, checked) before any analysis: a run never works
+// for minutes and then fails to write its results. The control socket comes first, so that an
+// instance refused because another one serves that socket creates no file.
+struct Outputs {
+    std::unique_ptr<ControlSocket> control;
+    std::unique_ptr<EventLog> log;
+};
+
+bool summary_writable(const std::string& path, std::string& error) {
+    std::filesystem::path file(path);
+    std::filesystem::path dir = file.has_parent_path() ? file.parent_path() : ".";
+    bool ok = access(path.c_str(), F_OK) == 0 ? access(path.c_str(), W_OK) == 0
+                                              : access(dir.c_str(), W_OK | X_OK) == 0;
+    if (!ok) error = "cannot write the summary " + path + ": " + std::strerror(errno);
+    return ok;
+}
+
+std::optional<Outputs> open_outputs(const Options& options, std::string& error) {
+    Outputs out;
+    if (options.control != "none") {
+        ControlSocketConfig config;
+        config.max_clients = options.control_max_clients;
+        config.group = options.control_group;
+        config.idle_timeout =
+            std::chrono::nanoseconds(seconds_to_ns(options.control_idle_timeout_s));
+        out.control = ControlSocket::open(options.control, config, error);
+        if (!out.control) return std::nullopt;
+    }
+    if (!options.summary_json.empty() && !summary_writable(options.summary_json, error))
+        return std::nullopt;
+    out.log = EventLog::open(options.log, size_t{options.log_buffer_kib} * 1024, error);
+    if (!out.log) return std::nullopt;
+    return out;
+}
+
+uint64_t round_up_to_power_of_two(uint64_t n) {
+    uint64_t p = 1;
+    while (p < n)
+        p <<= 1;
+    return p;
+}
+
+// Per-worker sizes. A capture's probe knows how many packets there are: no worker can meet more
+// flows or resets than that, so a small capture gets a small table and queue whatever the
+// configured maximum (a NIC's configuration stays as given).
+TrackerConfig tracker_config(const Options& o, const std::optional<CaptureInput>& capture) {
     TrackerConfig c;
-    auto ns = [](double seconds) { return static_cast<uint64_t>(seconds * 1e9); };
     c.flow_capacity = o.flow_table_size;
     c.linger_capacity = o.linger_capacity;
-    c.linger_ns = ns(o.linger_s);
-    c.idle_threshold_ns = ns(o.idle_threshold_s);
-    c.established_timeout_ns = ns(o.established_timeout_s);
-    c.half_open_timeout_ns = ns(o.half_open_timeout_s);
-    c.closed_timeout_ns = ns(o.closed_timeout_s);
-    c.worker_id = static_cast<uint8_t>(worker);
+    if (capture) {
+        uint64_t packets = capture->probe.packets;
+        // Two slots per packet a worker may see: under 50 % load even if every packet opened a
+        // flow (an RST flood), where the two-choice table practically never evicts.
+        uint64_t per_worker = 2 * packets / o.workers;
+        c.flow_capacity = static_cast<uint32_t>(std::min<uint64_t>(
+            o.flow_table_size, round_up_to_power_of_two(std::max<uint64_t>(1024, per_worker))));
+        c.linger_capacity = static_cast<uint32_t>(
+            std::min<uint64_t>(o.linger_capacity, std::max<uint64_t>(16, packets)));
+    }
+    c.linger_ns = seconds_to_ns(o.linger_s);
+    c.idle_threshold_ns = seconds_to_ns(o.idle_threshold_s);
+    c.established_timeout_ns = seconds_to_ns(o.established_timeout_s);
+    c.half_open_timeout_ns = seconds_to_ns(o.half_open_timeout_s);
+    c.closed_timeout_ns = seconds_to_ns(o.closed_timeout_s);
     return c;
 }
 
+uint64_t available_memory_bytes() {
+    std::ifstream meminfo("/proc/meminfo");
+    std::string key;
+    uint64_t kib = 0;
+    std::string unit;
+    while (meminfo >> key >> kib >> unit) {
+        if (key == "MemAvailable:") return kib * 1024;
+    }
+    return UINT64_MAX;
+}
+
+// The per-worker memory the options ask for, checked against the machine before anything is
+// allocated: one line that says what does not fit, instead of an allocation failure (or the OOM
+// killer) halfway through start-up.
+std::string check_memory(const Options& o, const TrackerConfig& c) {
+    uint64_t table = uint64_t{round_up_to_power_of_two(c.flow_capacity)} *
+                     (sizeof(FlowEntry) + sizeof(uint32_t));
+    uint64_t linger = uint64_t{round_up_to_power_of_two(c.linger_capacity)} * sizeof(PendingReset);
+    uint64_t ring = uint64_t{o.event_ring_size} * sizeof(ResetEvent);
+    uint64_t needed = o.workers * (table + linger + ring) + uint64_t{o.log_buffer_kib} * 1024;
+    uint64_t available = available_memory_bytes();
+    if (needed <= available) return {};
+    auto mib = [](uint64_t bytes) { return bytes >> 20; };
+    return fmt::format(
+        "the configuration needs {} MiB ({} workers x (flow table {} MiB + linger queue {} MiB + "
+        "event ring {} MiB)) but only {} MiB are available: lower --flow-table-size, "
+        "--linger-capacity or --event-ring-size",
+        mib(needed), o.workers, mib(table), mib(linger), mib(ring), mib(available));
+}
+
+// DPDK's EAL for this process: initialised once, cleaned up when the run ends.
+class Eal {
+  public:
+    bool start(const Options& options, const char* program, std::string& error) {
+        std::vector<std::string> args =
+            build_eal_args(options, program, std::thread::hardware_concurrency());
+        std::vector<char*> argv;
+        for (auto& a : args)
+            argv.push_back(a.data());
+        argv.push_back(nullptr);
+        if (rte_eal_init(static_cast<int>(args.size()), argv.data()) < 0) {
+            error = fmt::format("DPDK EAL initialisation failed: {}", rte_strerror(rte_errno));
+            return false;
+        }
+        started_ = true;
+        return true;
+    }
+    ~Eal() {
+        if (started_) rte_eal_cleanup();
+    }
+
+  private:
+    bool started_ = false;
+};
+
+void report(const Options& options, Management& management) {
+    CounterTotals totals = management.totals();
+    if (!options.quiet) std::fputs(summary_text(totals, management.resets()).c_str(), stderr);
+    if (!options.summary_json.empty()) {
+        std::ofstream out(options.summary_json);
+        out << stats_json(totals, management.resets()) << "\n";
+        if (!out) throw std::runtime_error("cannot write " + options.summary_json);
+    }
+}
+
 int run(int argc, char** argv) {
+    install_signal_handlers();
     ParseOutcome parsed = parse_options(argc, argv);
     if (parsed.status == ParseOutcome::Status::exit_ok) {
         std::fputs(parsed.message.c_str(), stdout);
         return 0;
     }
     if (parsed.status == ParseOutcome::Status::error) return fail(exit_usage, parsed.message);
-    const Options& options = parsed.options;
+    Options options = parsed.options;
+    std::string error;
 
-    RunControl control;
-    std::optional<CaptureProbe> probe;
-    Options effective = options;  // the capture actually read may be a rewritten copy
-    TemporaryFile rewritten;
+    PrivateDirectory private_dir;
+    std::optional<CaptureInput> capture;
     if (!options.pcap.empty()) {
-        std::string error;
-        probe = probe_capture(options.pcap, error);
-        if (!probe && is_pcapng_file(options.pcap)) {
-            // libpcap 1.10 refuses pcapng files whose interfaces differ in snapshot length.
-            std::string rewrite_error;
-            if (rewritten.create() &&
-                rewrite_pcapng_as_pcap(options.pcap, rewritten.path(), rewrite_error)) {
-                probe = probe_capture(rewritten.path(), error);
-                effective.pcap = rewritten.path();
-            } else if (!rewrite_error.empty()) {
-                error += " (" + rewrite_error + ")";
-            }
-        }
-        if (!probe) return fail(exit_runtime_error, error);
-        if (probe->packets == 0) {
-            return fail(exit_runtime_error,
-                        fmt::format("capture {} holds no complete packet{}", options.pcap,
-                                    probe->truncated ? " (" + probe->truncation_error + ")" : ""));
-        }
-        control.capture = true;
-        control.capture_packets = probe->packets;
-        control.link = probe->link;
+        capture = prepare_capture(options, private_dir, error);
+        if (!capture) return fail(exit_runtime_error, error);
+        run_control.capture = true;
+        run_control.capture_packets = capture->probe.packets;
+        run_control.link = capture->probe.link;
+        options.pcap = capture->vdev_path;
     }
+    if (!options.pcap_out.empty()) {
+        std::string original = options.pcap_out;
+        options.pcap_out = private_dir.link("forwarded", original, error);
+        if (options.pcap_out.empty()) return fail(exit_runtime_error, error);
+    }
+    TrackerConfig tracker = tracker_config(options, capture);
+    error = check_memory(options, tracker);
+    if (!error.empty()) return fail(exit_runtime_error, error);
+    if (stopped_during_startup()) return 0;
 
-    std::FILE* log = stdout;
-    if (options.log != "-") {
-        log = std::fopen(options.log.c_str(), "a");
-        if (!log)
-            return fail(exit_runtime_error, fmt::format("cannot open event log {}: {}", options.log,
-                                                        std::strerror(errno)));
-    }
-    std::unique_ptr<ControlSocket> socket;
-    if (options.control != "none") {
-        std::string error;
-        socket = ControlSocket::open(options.control, error);
-        if (!socket) return fail(exit_runtime_error, error);
-    }
+    std::optional<Outputs> outputs = open_outputs(options, error);
+    if (!outputs) return fail(exit_runtime_error, error);
 
-    unsigned cpus = std::thread::hardware_concurrency();
-    std::vector<std::string> eal_args = build_eal_args(effective, argv[0], cpus);
-    std::vector<char*> eal_argv;
-    for (auto& a : eal_args)
-        eal_argv.push_back(a.data());
-    eal_argv.push_back(nullptr);
-    if (rte_eal_init(static_cast<int>(eal_args.size()), eal_argv.data()) < 0)
-        return fail(exit_runtime_error,
-                    fmt::format("DPDK EAL initialisation failed: {}", rte_strerror(rte_errno)));
+    Eal eal;
+    if (!eal.start(options, argv[0], error)) return fail(exit_runtime_error, error);
+    if (stopped_during_startup()) return 0;
 
     int status = 0;
     try {
-        if (rte_lcore_count() < options.workers + 1) {
-            throw std::runtime_error(
-                fmt::format("{} lcores available, need {} ({} workers + management)",
-                            rte_lcore_count(), options.workers + 1, options.workers));
-        }
-        PortPlan plan = setup_ports(options);
-        control.plan = &plan;
-        control.inline_mode = options.mode == Mode::inline_forward;
-        control.tsc_hz = rte_get_tsc_hz();
-        control.tsc_start = rte_rdtsc();
-        control.wall_start_ns = wall_clock_ns();
-        if (plan.timestamp_offset < 0)
-            throw std::runtime_error("cannot register the mbuf timestamp field");
+        run_control.inline_mode = options.mode == Mode::inline_forward;
+        run_control.tsc_hz = rte_get_tsc_hz();
+        run_control.tsc_start = rte_rdtsc();
+        run_control.wall_start_ns = wall_clock_ns();
         CaptureClock capture_clock;
-        if (control.capture) {
-            std::string error;
-            if (!capture_clock.open(effective.pcap, error)) throw std::runtime_error(error);
-        }
-
-        const unsigned n = options.workers;
-        std::vector<std::unique_ptr<WorkerCounters>> counters;
-        std::vector<std::unique_ptr<FlowTracker>> trackers;
-        std::vector<std::unique_ptr<EventRing>> rings;
-        std::vector<std::unique_ptr<WorkerContext>> contexts;
-        std::vector<rte_ring*> dispatch;
-        for (unsigned w = 0; w < n; ++w) {
-            counters.push_back(std::make_unique<WorkerCounters>());
-            trackers.push_back(
-                std::make_unique<FlowTracker>(tracker_config(options, w), *counters.back()));
-            rings.push_back(std::make_unique<EventRing>(fmt::format("rstscope_events_{}", w),
-                                                        options.event_ring_size,
-                                                        (int)rte_socket_id()));
-            if (plan.needs_dispatch) {
-                rte_ring* r = rte_ring_create(fmt::format("rstscope_dispatch_{}", w).c_str(), 8192,
-                                              (int)rte_socket_id(), RING_F_SC_DEQ);
-                if (!r) throw std::runtime_error("cannot create dispatch ring");
-                dispatch.push_back(r);
-            }
-        }
-        for (unsigned w = 0; w < n; ++w) {
-            auto ctx = std::make_unique<WorkerContext>();
-            ctx->id = w;
-            ctx->worker_count = n;
-            ctx->burst = options.burst;
-            ctx->run = &control;
-            ctx->tracker = trackers[w].get();
-            ctx->counters = counters[w].get();
-            ctx->events = rings[w].get();
-            ctx->dispatch = dispatch;
-            if (!plan.queues_of_worker[w].empty()) {
-                ++control.readers;
-                // The capture vdev has one queue: its reader stamps every frame with its time.
-                if (control.capture) ctx->capture_clock = &capture_clock;
-            }
-            contexts.push_back(std::move(ctx));
-        }
-
-        signal_target = &control;
-        std::signal(SIGINT, on_signal);
-        std::signal(SIGTERM, on_signal);
-
-        unsigned launched = 0;
-        unsigned lcore;
-        RTE_LCORE_FOREACH_WORKER(lcore) {
-            if (launched == n) break;
-            int rc = rte_eal_remote_launch(worker_main, contexts[launched].get(), lcore);
-            if (rc != 0) throw std::runtime_error("cannot launch worker lcore");
-            ++launched;
-        }
-        std::vector<WorkerContext*> views;
-        for (auto& c : contexts)
-            views.push_back(c.get());
-        Management management(options, control, views, log, std::move(socket));
+        if (capture && !capture_clock.open(capture->read_path, error))
+            throw std::runtime_error(error);
+        Pipeline pipeline(options, tracker, run_control, capture ? &capture_clock : nullptr);
+        pipeline.launch();
+        Management management(options, run_control, pipeline.workers(), std::move(outputs->log),
+                              std::move(outputs->control));
         management.run();
-        rte_eal_mp_wait_lcore();
-
-        CounterTotals totals = management.totals();
-        if (!options.quiet) std::fputs(summary_text(totals, management.resets()).c_str(), stderr);
-        if (!options.summary_json.empty()) {
-            std::ofstream out(options.summary_json);
-            out << stats_json(totals, management.resets()) << "\n";
-            if (!out) throw std::runtime_error("cannot write " + options.summary_json);
-        }
-        for (rte_ring* r : dispatch)
-            rte_ring_free(r);
-        rings.clear();
-        stop_ports();
-        if (probe && probe->truncated) {
+        pipeline.join();
+        report(options, management);
+        if (capture && capture->probe.truncated) {
             status = fail(exit_runtime_error,
                           fmt::format("capture {} is truncated after {} complete packets ({}); "
                                       "those were analysed",
-                                      options.pcap, probe->packets, probe->truncation_error));
+                                      parsed.options.pcap, capture->probe.packets,
+                                      capture->probe.truncation_error));
         }
+        uint64_t lost = events_lost(management.totals());
+        if (lost > 0 && status == 0) {
+            std::fprintf(
+                stderr, "rstscope: %llu reset event(s) were lost (see the losses in the summary)\n",
+                static_cast<unsigned long long>(lost));
+            status = exit_events_lost;
+        }
+    } catch (const std::bad_alloc&) {
+        status = fail(exit_runtime_error,
+                      "out of memory while setting up the workers: lower --flow-table-size or "
+                      "--linger-capacity");
     } catch (const std::exception& e) {
-        if (signal_target) signal_target->stop.store(true);
-        rte_eal_mp_wait_lcore();
         status = fail(exit_runtime_error, e.what());
     }
-    signal_target = nullptr;
-    if (log != stdout)
-        std::fclose(log);
-    else
-        std::fflush(stdout);
-    rte_eal_cleanup();
     return status;
 }
 

@@ -2,8 +2,11 @@
 // system call; anomalies are counted in the worker's own WorkerCounters.
 #include "worker.h"
 
+#include <algorithm>
+
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
+#include <rte_lcore.h>
 #include <rte_mbuf.h>
 #include <rte_pause.h>
 
@@ -19,17 +22,20 @@ class WorkerLoop {
 
     void run() noexcept {
         const auto& queues = run_.plan->queues_of_worker[ctx_.id];
-        bool reader = !queues.empty();
-        bool input_done = false;
+        bool input_done = queues.empty();
         uint64_t received = 0;
-        while (!run_.stop.load(std::memory_order_relaxed)) {
+        for (;;) {
             uint32_t got = 0;
-            for (const RxQueueRef& q : queues) {
-                uint16_t n =
-                    rte_eth_rx_burst(q.port, q.queue, mbufs_, static_cast<uint16_t>(ctx_.burst));
-                if (n) handle(mbufs_, n, true);
-                got += n;
-                received += n;
+            if (!input_done && run_.stop.load(std::memory_order_relaxed)) finish_input(input_done);
+            if (!input_done) {
+                for (const RxQueueRef& q : queues) {
+                    if (run_.capture && !pool_has_room()) break;
+                    uint16_t n = rte_eth_rx_burst(q.port, q.queue, mbufs_,
+                                                  static_cast<uint16_t>(ctx_.burst));
+                    if (n) handle(mbufs_, n, true);
+                    got += n;
+                    received += n;
+                }
             }
             if (!ctx_.dispatch.empty()) {
                 unsigned n = rte_ring_sc_dequeue_burst(
@@ -39,25 +45,62 @@ class WorkerLoop {
             }
             uint64_t now = now_ns();
             ctx_.tracker->advance(now);
-            hand_over_events();
+            hand_over_events(run_.capture);
             publish_progress(now);
-            if (run_.capture && reader && !input_done && capture_exhausted(received)) {
-                input_done = true;
-                run_.readers_done.fetch_add(1, std::memory_order_release);
-            }
-            if (run_.capture && got == 0 &&
-                run_.readers_done.load(std::memory_order_acquire) == run_.readers &&
+            if (run_.capture && !input_done && capture_exhausted(received))
+                finish_input(input_done);
+            // Input ends for everyone at once: a worker fed by dispatch stays until every reader
+            // is done and its own dispatch ring is empty, so no packet is left in a ring.
+            if (got == 0 && run_.readers_done.load(std::memory_order_acquire) == run_.readers &&
                 (ctx_.dispatch.empty() || rte_ring_empty(ctx_.dispatch[ctx_.id])))
                 break;
-            if (got == 0) rte_pause();
+            if (got == 0) idle();
         }
-        // End of input or shutdown: every reset still lingering gets its verdict now.
+        // End of input or shutdown: every reset still lingering gets its verdict now, and waits
+        // for ring space until management has taken it or the shutdown deadline has passed.
         while (!ctx_.tracker->flush_pending(flush_batch))
-            hand_over_events();
-        hand_over_events();
+            hand_over_events(true);
+        hand_over_events(true);
     }
 
   private:
+    void finish_input(bool& input_done) noexcept {
+        input_done = true;
+        run_.readers_done.fetch_add(1, std::memory_order_release);
+    }
+
+    // A capture's reader takes a burst only when its pool can supply it: the vdev drops a record
+    // it has no mbuf for, and the mbufs it lends to other workers come back only as fast as
+    // those workers get through their dispatch rings. What counts is what this lcore can
+    // allocate: the shared pool plus its own cache (others' caches are out of its reach).
+    bool pool_has_room() const noexcept {
+        rte_mempool* pool = ctx_.pool;
+        const unsigned self = rte_lcore_id();
+        const rte_mempool_cache* own = rte_mempool_default_cache(pool, self);
+        if (own && own->len >= ctx_.burst) return true;
+        unsigned reachable = rte_mempool_avail_count(pool);  // the shared pool and every cache
+        unsigned lcore;
+        RTE_LCORE_FOREACH(lcore) {
+            if (lcore == self) continue;
+            const rte_mempool_cache* other = rte_mempool_default_cache(pool, lcore);
+            if (other) reachable -= std::min(reachable, other->len);
+        }
+        return reachable >= ctx_.burst;
+    }
+
+    // Nothing arrived. On a capture, mbufs this worker freed for the reader's pool may sit in
+    // its own per-lcore cache, out of the reader's reach: give them back before pausing.
+    void idle() noexcept {
+        if (run_.capture) {
+            for (rte_mempool* pool : run_.plan->pools) {
+                if (pool == ctx_.pool) continue;
+                rte_mempool_cache* cache = rte_mempool_default_cache(pool, rte_lcore_id());
+                if (cache && cache->len) rte_mempool_cache_flush(cache, pool);
+            }
+        }
+        rte_pause();
+    }
+
     uint64_t now_ns() const noexcept {
         if (run_.capture) return ctx_.tracker->now_ns();
         uint64_t ticks = rte_rdtsc() - run_.tsc_start;
@@ -66,13 +109,14 @@ class WorkerLoop {
     }
 
     // The pcap vdev returns nothing once the file is read; the probe's record count says when
-    // that is (a record the vdev could not take is counted in ierrors, so it is included).
+    // that is. A record the vdev could not take (ierrors, or rx_nombuf should the pool ever run
+    // dry) is counted as a loss and included, so the run always ends.
     bool capture_exhausted(uint64_t received) const noexcept {
         if (received >= run_.capture_packets) return true;
         rte_eth_stats stats;
-        uint64_t errors = 0;
-        if (rte_eth_stats_get(0, &stats) == 0) errors = stats.ierrors;
-        return received + errors >= run_.capture_packets;
+        uint64_t lost = 0;
+        if (rte_eth_stats_get(0, &stats) == 0) lost = stats.ierrors + stats.rx_nombuf;
+        return received + lost >= run_.capture_packets;
     }
 
     uint64_t packet_time(const rte_mbuf* m, uint64_t burst_now) const noexcept {
@@ -153,10 +197,7 @@ class WorkerLoop {
             if (from_port && !ctx_.dispatch.empty()) {
                 unsigned owner = owner_of(p);
                 if (owner != ctx_.id) {
-                    if (rte_ring_mp_enqueue(ctx_.dispatch[owner], m) != 0) {
-                        counters.bump(WorkerCounter::dispatch_ring_full);
-                        rte_pktmbuf_free(m);
-                    }
+                    dispatch(m, owner);
                     continue;
                 }
             }
@@ -169,10 +210,26 @@ class WorkerLoop {
             counters.bump(WorkerCounter::bytes, bytes);
         }
         ctx_.tracker->process_burst(packets_, tcp);
+        hand_over_events(run_.capture);
         if (run_.inline_mode) {
             forward(mbufs, keep);
         } else {
             rte_pktmbuf_free_bulk(mbufs, keep);
+        }
+    }
+
+    // Live traffic cannot wait for a peer worker: what its ring does not take is dropped and
+    // counted. A capture waits, so N workers see exactly the packets one worker would.
+    void dispatch(rte_mbuf* m, unsigned owner) noexcept {
+        rte_ring* ring = ctx_.dispatch[owner];
+        int rc = rte_ring_mp_enqueue(ring, m);
+        while (rc != 0 && run_.capture && !run_.abandon.load(std::memory_order_relaxed)) {
+            rte_pause();
+            rc = rte_ring_mp_enqueue(ring, m);
+        }
+        if (rc != 0) {
+            ctx_.counters->bump(WorkerCounter::dispatch_ring_full);
+            rte_pktmbuf_free(m);
         }
     }
 
@@ -182,20 +239,26 @@ class WorkerLoop {
                                      ctx_.worker_count);
     }
 
-    // Live traffic cannot wait: what the ring does not take is dropped and counted. A capture
-    // can: its reader simply pauses until management has made room, so offline analysis never
-    // loses an event, whatever the storm (unless a stop is requested).
-    void hand_over_events() noexcept {
+    // Live traffic cannot wait: what the ring does not take is dropped and counted
+    // (events_ring_full). A capture, and every worker at shutdown, waits until management has made
+    // room, so neither offline analysis nor a stop loses an event; only the shutdown deadline
+    // (`abandon`) ends the wait, and what is left then is counted as events_lost_shutdown.
+    void hand_over_events(bool may_wait) noexcept {
         FlowTracker& tracker = *ctx_.tracker;
         uint32_t count = tracker.event_count();
         if (count == 0) return;
         uint32_t queued = ctx_.events->sp_enqueue(tracker.events(), count);
-        while (run_.capture && queued < count && !run_.stop.load(std::memory_order_relaxed)) {
+        while (may_wait && queued < count && !run_.abandon.load(std::memory_order_relaxed)) {
             rte_pause();
             queued += ctx_.events->sp_enqueue(tracker.events() + queued, count - queued);
         }
         ctx_.counters->bump(WorkerCounter::events_emitted, queued);
-        if (queued < count) ctx_.counters->bump(WorkerCounter::events_ring_full, count - queued);
+        if (queued < count) {
+            bool abandoned = run_.abandon.load(std::memory_order_relaxed);
+            ctx_.counters->bump(
+                abandoned ? WorkerCounter::events_lost_shutdown : WorkerCounter::events_ring_full,
+                count - queued);
+        }
         tracker.clear_events();
     }
 

@@ -9,8 +9,8 @@
 
 #include <rte_ring.h>
 
-#include "../ring/event_ring.h"
 #include "../capture/capture_probe.h"
+#include "../ring/event_ring.h"
 #include "ports.h"
 #include "rstscope/analysis/flow_tracker.h"
 #include "rstscope/common/counters.h"
@@ -20,8 +20,14 @@ namespace rstscope {
 
 // Shared by all workers and management; written at setup, then only through the atomics.
 struct RunControl {
-    std::atomic<bool> stop{false};            // signal or fatal error: finish now
-    std::atomic<unsigned> readers_done{0};    // workers whose queues reached the end of the capture
+    // Shutdown in two steps. `stop`: read no more input, hand over every pending reset (waiting
+    // for ring space), then finish. `abandon`: the shutdown deadline passed, so stop waiting and
+    // count what is left as events_lost_shutdown.
+    std::atomic<bool> stop{false};
+    std::atomic<bool> abandon{false};
+    std::atomic<int> stop_signal{0};          // the signal that asked for the stop, if one did
+    std::atomic<bool> reopen_log{false};      // SIGHUP: management reopens the event log
+    std::atomic<unsigned> readers_done{0};    // readers whose input ended (end of capture, stop)
     unsigned readers = 0;                     // workers that poll at least one queue
     bool capture = false;                     // offline: the input ends, time is packet time
     uint64_t capture_packets = 0;             // records in the capture (from the probe)
@@ -42,6 +48,7 @@ struct alignas(64) WorkerContext {
     FlowTracker* tracker = nullptr;
     WorkerCounters* counters = nullptr;
     EventRing* events = nullptr;
+    rte_mempool* pool = nullptr;      // where this worker's receive queues take their mbufs
     std::vector<rte_ring*> dispatch;  // [worker] → its inbound ring; empty when not dispatching
     CaptureClock* capture_clock = nullptr;  // the worker reading an offline capture
     // No event this worker writes from now on has a RST older than progress_ns - linger: the

@@ -109,6 +109,10 @@ const Setting settings_table[] = {
     {.group = Group::output, .name = "control-max-clients", .kind = Kind::count,
      .field = &Options::control_max_clients, .min = 1, .max = 4096,
      .help = "control clients connected at once"},
+    {.group = Group::output, .name = "control-group", .kind = Kind::text,
+     .field = &Options::control_group, .value_name = "GROUP",
+     .help = "group whose members may use the control socket besides root and rstscope's own "
+             "user (default: the socket file's group)"},
     {.group = Group::output, .name = "summary-json", .kind = Kind::text,
      .field = &Options::summary_json, .needs = "a path", .value_name = "FILE",
      .help = "write the final statistics as JSON here"},
@@ -285,15 +289,13 @@ std::string check_combinations(const Options& o) {
     if (!o.pcap.empty() && !o.iface.empty()) return "--pcap and --iface exclude each other";
     if (!o.pcap_out.empty() && o.mode != Mode::inline_forward)
         return "--pcap-out needs --mode inline";
-    // The shortcuts hand these to DPDK inside a comma-separated device argument list
-    // ("net_pcap0,rx_pcap=FILE"): a comma would end the value and start another argument.
-    for (auto [name, value] : {std::pair{"pcap", &o.pcap}, std::pair{"pcap-out", &o.pcap_out},
-                               std::pair{"iface", &o.iface}}) {
-        if (value->find(',') != std::string::npos)
-            return fmt::format(
-                "invalid value '{}' for --{}: a ',' cannot be passed in DPDK device arguments",
-                *value, name);
-    }
+    // --iface goes to DPDK inside a comma-separated device argument list
+    // ("net_af_packet0,iface=NAME"): a comma would end the value and start another argument.
+    // Capture paths may hold any character: main hands them to DPDK as links with plain names.
+    if (o.iface.find_first_of(",=") != std::string::npos)
+        return fmt::format(
+            "invalid value '{}' for --iface: ',' and '=' cannot be passed in DPDK device arguments",
+            o.iface);
     if (o.iface.size() >= IFNAMSIZ)
         return fmt::format("invalid value '{}' for --iface: interface names have at most {} bytes",
                            o.iface, IFNAMSIZ - 1);

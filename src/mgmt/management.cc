@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "../app/ports.h"
+#include "rstscope/config/duration.h"
 #include "rstscope/mgmt/control_protocol.h"
 #include "rstscope/mgmt/event_json.h"
 
@@ -12,53 +13,84 @@ namespace rstscope {
 namespace {
 
 constexpr uint32_t dequeue_batch = 256;
+// A pass takes at most this many events from one ring, so that one busy worker (a capture's
+// reader that waits for room) cannot starve the other rings, the storm release or the control
+// socket.
+constexpr uint32_t ring_budget_per_pass = 1024;
 // Idle back-off: from a spin to this sleep. A busy-polling manager on a CPU shared with a worker
 // halved that worker's rate in a prototype (12.9 → 5.5 Mpps).
 constexpr long max_idle_sleep_ns = 1'000'000;
+// While waiting for the log at the end of a run.
+constexpr long finish_poll_ns = 200'000;
 
 void bump(std::array<uint64_t, management_counter_count>& c, ManagementCounter which,
           uint64_t n = 1) {
     c[static_cast<size_t>(which)] += n;
 }
 
+uint64_t monotonic_ns() {
+    timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return static_cast<uint64_t>(now.tv_sec) * ns_per_second + static_cast<uint64_t>(now.tv_nsec);
+}
+
+void sleep_ns(long ns) {
+    timespec pause{0, ns};
+    nanosleep(&pause, nullptr);
+}
+
 }  // namespace
 
 Management::Management(const Options& options, RunControl& run, std::vector<WorkerContext*> workers,
-                       std::FILE* log, std::unique_ptr<ControlSocket> control)
+                       std::unique_ptr<EventLog> log, std::unique_ptr<ControlSocket> control)
     : options_(options),
       run_(run),
       workers_(std::move(workers)),
-      log_(log),
+      log_(std::move(log)),
       control_(std::move(control)),
-      storms_(options.storm_threshold, static_cast<uint64_t>(options.storm_window_s * 1e9)),
+      resets_(options.top_hosts_capacity),
+      storms_(options.storm_threshold, seconds_to_ns(options.storm_window_s),
+              options.storm_max_pending, options.storm_max_hosts),
       batch_(dequeue_batch) {}
 
-void Management::receive(const ResetEvent& event) {
-    bump(counters_, ManagementCounter::events_received);
-    IpAddress resetter = event.rst_by_orig ? event.orig_h : event.resp_h;
-    storms_.add(event, ip_text(resetter, event.family));
+// Writes the settled events in order. A capture may wait for a log that is slow but working (a pipe
+// whose reader lags): released events stay unwritten, management stops taking new ones, the rings
+// fill and the reader pauses. Live traffic cannot wait, and a log that fails (a full disk) is not
+// waited for: what does not fit in its buffer is dropped and counted.
+bool Management::write_judged() {
+    while (judged_written_ < judged_settled_) {
+        const ResetEvent& event = judged_[judged_written_].event;
+        line_.clear();
+        append_event_json(line_, event);
+        line_.push_back('\n');
+        bool wait = run_.capture && log_->last_error() == 0 && !log_->reader_gone();
+        if (wait && log_->room() < line_.size()) return false;
+        log_->append(std::string_view(line_.data(), line_.size()));
+        ++judged_written_;
+    }
+    if (judged_written_ < judged_.size()) return false;
+    judged_.clear();
+    judged_written_ = judged_settled_ = 0;
+    return true;
 }
 
 // Storms are a verdict about many connections, so only management, which sees every worker's
-// events, can give it: a responder aborting while it resets many others is shedding load.
-void Management::write(StormWindow::Judged& judged) {
-    ResetEvent& event = judged.event;
-    if (judged.storm) {
-        event.evidence |= evidence_bit(Evidence::rst_storm);
-        if (event.cause == ResetCause::resp_abort) {
-            event.cause = ResetCause::overload;
-            event.confidence = Confidence::medium;
-            bump(counters_, ManagementCounter::storm_upgrades);
+// events, can give it: a responder aborting while it resets many others is shedding load. Each
+// judged event is settled once: its storm verdict applied and its tallies recorded.
+void Management::settle_judged() {
+    for (; judged_settled_ < judged_.size(); ++judged_settled_) {
+        StormWindow::Judged& judged = judged_[judged_settled_];
+        ResetEvent& event = judged.event;
+        if (judged.storm) {
+            event.evidence |= evidence_bit(Evidence::rst_storm);
+            if (event.cause == ResetCause::resp_abort) {
+                event.cause = ResetCause::overload;
+                event.confidence = Confidence::medium;
+                bump(counters_, ManagementCounter::storm_upgrades);
+            }
         }
+        resets_.record(event);
     }
-    resets_.record(event, judged.host);
-    line_.clear();
-    append_event_json(line_, event);
-    line_.push_back('\n');
-    if (std::fwrite(line_.data(), 1, line_.size(), log_) == line_.size())
-        bump(counters_, ManagementCounter::events_logged);
-    else
-        bump(counters_, ManagementCounter::log_write_errors);
 }
 
 void Management::release(bool everything) {
@@ -69,29 +101,74 @@ void Management::release(bool everything) {
         if (w->finished.load(std::memory_order_acquire)) continue;
         watermark = std::min(watermark, w->progress_ns.load(std::memory_order_acquire));
     }
-    uint64_t linger_ns = static_cast<uint64_t>(options_.linger_s * 1e9);
+    uint64_t linger_ns = seconds_to_ns(options_.linger_s);
     watermark = watermark > linger_ns ? watermark - linger_ns : 0;
-    auto judged = storms_.release(watermark, everything);
-    for (auto& j : judged)
-        write(j);
-    if (!judged.empty()) std::fflush(log_);
+    storms_.release(watermark, everything, judged_);
+    settle_judged();
+    write_judged();
 }
 
 uint32_t Management::drain() {
+    if (!write_judged()) return 0;
     uint32_t total = 0;
     for (WorkerContext* w : workers_) {
-        uint32_t n;
-        while ((n = w->events->sc_dequeue(batch_.data(), dequeue_batch)) > 0) {
+        uint32_t taken = 0, n;
+        while (taken < ring_budget_per_pass &&
+               (n = w->events->sc_dequeue(batch_.data(), dequeue_batch)) > 0) {
             for (uint32_t i = 0; i < n; ++i)
-                receive(batch_[i]);
-            total += n;
+                storms_.add(batch_[i], judged_);  // may judge the oldest early, at its bounds
+            taken += n;
         }
+        total += taken;
     }
+    bump(counters_, ManagementCounter::events_received, total);
     release(false);
     return total;
 }
 
+void Management::serve_control() {
+    if (!control_) return;
+    ControlSocket::Tally tally;
+    control_->serve([this](std::string_view line) { return answer(line); }, tally);
+    bump(counters_, ManagementCounter::control_requests, tally.requests);
+    bump(counters_, ManagementCounter::control_clients_refused, tally.refused_clients);
+    bump(counters_, ManagementCounter::control_clients_idle_closed, tally.evicted_idle);
+    bump(counters_, ManagementCounter::control_clients_evicted, tally.evicted_for_room);
+    bump(counters_, ManagementCounter::control_clients_not_reading, tally.dropped_not_reading);
+    bump(counters_, ManagementCounter::control_requests_too_long, tally.requests_too_long);
+}
+
+// Signals and the log's state, looked at once per pass: SIGHUP reopens the log; a stop (signal,
+// or standard output's reader gone) starts the shutdown clock; past the deadline the workers are
+// told to give up waiting.
+void Management::watch_requests(uint64_t now_ns) {
+    if (run_.reopen_log.exchange(false)) {
+        std::string error;
+        if (log_->reopen(error))
+            bump(counters_, ManagementCounter::log_reopens);
+        else
+            std::fprintf(stderr, "rstscope: error: %s (still writing to the old file)\n",
+                         error.c_str());
+    }
+    if (log_->reader_gone() && !reader_gone_reported_) {
+        reader_gone_reported_ = true;
+        std::fprintf(stderr,
+                     "rstscope: the event log's reader (standard output) went away: "
+                     "stopping\n");
+        run_.stop.store(true);
+    }
+    if (run_.stop.load() && shutdown_started_ns_ == 0) shutdown_started_ns_ = now_ns;
+    if (shutdown_started_ns_ != 0 && !run_.abandon.load() &&
+        now_ns - shutdown_started_ns_ > seconds_to_ns(options_.shutdown_timeout_s))
+        run_.abandon.store(true);
+}
+
 CounterTotals Management::totals() {
+    counters_[static_cast<size_t>(ManagementCounter::events_logged)] = log_->lines_written();
+    counters_[static_cast<size_t>(ManagementCounter::log_write_errors)] = log_->write_errors();
+    counters_[static_cast<size_t>(ManagementCounter::log_lines_dropped)] =
+        log_->lines_dropped() + unwritten_at_exit_;
+    copy_table_counters(storms_, resets_, counters_);
     std::vector<const WorkerCounters*> counters;
     for (WorkerContext* w : workers_)
         counters.push_back(w->counters);
@@ -131,23 +208,51 @@ void Management::run() {
     for (;;) {
         bool finished = all_finished();  // read before draining: nothing can follow it
         uint32_t drained = drain();
-        if (control_) {
-            ControlSocket::Tally tally;
-            control_->serve([this](std::string_view line) { return answer(line); }, tally);
-            bump(counters_, ManagementCounter::control_requests, tally.requests);
-            bump(counters_, ManagementCounter::control_clients_refused, tally.refused_clients);
-        }
+        uint64_t now = monotonic_ns();
+        log_->flush(now);
+        serve_control();
+        watch_requests(now);
         if (finished) break;
         if (drained) {
             idle_sleep_ns = 0;
             continue;
         }
         idle_sleep_ns = std::min(max_idle_sleep_ns, idle_sleep_ns * 2 + 1000);
-        timespec pause{0, idle_sleep_ns};
-        nanosleep(&pause, nullptr);
+        sleep_ns(idle_sleep_ns);
     }
-    drain();
-    release(true);
+    finish();
+}
+
+// Every worker has finished: what is left is in the rings, the storm window and the log's buffer.
+// It is written unless the wait would be useless or past its bound: a stop's deadline, or
+// --shutdown-timeout from now for a log that fails. A capture's log that is merely slow is waited
+// for (as a blocking writer would), but a signal still ends the wait at its deadline.
+void Management::finish() {
+    const uint64_t started = monotonic_ns();
+    const uint64_t timeout = seconds_to_ns(options_.shutdown_timeout_s);
+    for (;;) {
+        uint64_t now = monotonic_ns();
+        bool rings_empty = std::all_of(workers_.begin(), workers_.end(),
+                                       [](WorkerContext* w) { return w->events->count() == 0; });
+        uint32_t drained = drain();
+        if (rings_empty && drained == 0) release(true);
+        bool written = write_judged() && storms_.pending() == 0;
+        if (log_->flush(now) && written && rings_empty) break;
+        serve_control();
+        watch_requests(now);
+        if (log_->reader_gone()) break;
+        bool slow_but_working = run_.capture && log_->last_error() == 0;
+        uint64_t from = shutdown_started_ns_ ? shutdown_started_ns_ : started;
+        bool bounded = shutdown_started_ns_ != 0 || !slow_but_working;
+        if (bounded && now - from > timeout) break;
+        if (drained == 0) sleep_ns(finish_poll_ns);
+    }
+    // Whatever did not reach the log now never will: say how much.
+    uint64_t unwritten = (judged_.size() - judged_written_) + storms_.pending();
+    for (WorkerContext* w : workers_)
+        unwritten += w->events->count();
+    unwritten_at_exit_ = unwritten;
+    log_->close();
 }
 
 }  // namespace rstscope

@@ -1,6 +1,13 @@
 // The management lcore: drains every worker's event ring, finishes each verdict that needs more
 // than one connection (RST storms), writes the event log, keeps statistics and serves the control
-// socket. It backs off when idle so that it does not steal a shared CPU from a worker.
+// socket. It never blocks: the log is written without waiting (EventLog), clients are served
+// without waiting (ControlSocket), and it backs off when idle so that it does not steal a shared
+// CPU from a worker.
+//
+// Shutdown (a signal, the log's reader gone): the workers stop reading and hand over every pending
+// reset while management keeps draining and writing; after --shutdown-timeout it tells them to
+// give up (`abandon`) and what is left is counted as lost. A capture's end is the same without the
+// deadline, except for a log that fails (a full disk), which gets the same bounded wait.
 #pragma once
 
 #include <array>
@@ -14,6 +21,7 @@
 #include "../app/worker.h"
 #include "control_socket.h"
 #include "rstscope/config/options.h"
+#include "rstscope/mgmt/event_log.h"
 #include "rstscope/mgmt/stats.h"
 
 namespace rstscope {
@@ -21,9 +29,9 @@ namespace rstscope {
 class Management {
   public:
     Management(const Options& options, RunControl& run, std::vector<WorkerContext*> workers,
-               std::FILE* log, std::unique_ptr<ControlSocket> control);
+               std::unique_ptr<EventLog> log, std::unique_ptr<ControlSocket> control);
 
-    // Runs until the capture is fully analysed or a stop is requested, then drains what is left.
+    // Runs until every worker has finished and the log is written (or the deadline passed).
     void run();
 
     CounterTotals totals();
@@ -31,21 +39,30 @@ class Management {
 
   private:
     uint32_t drain();
-    void receive(const ResetEvent& event);
-    void write(StormWindow::Judged& judged);
+    bool write_judged();
+    void settle_judged();
     void release(bool everything);
+    void serve_control();
+    void watch_requests(uint64_t now_ns);
+    void finish();
     std::string answer(std::string_view request);
 
     const Options& options_;
     RunControl& run_;
     std::vector<WorkerContext*> workers_;
-    std::FILE* log_;
+    std::unique_ptr<EventLog> log_;
     std::unique_ptr<ControlSocket> control_;
     ResetStatistics resets_;
     StormWindow storms_;
     std::array<uint64_t, management_counter_count> counters_{};
     std::vector<ResetEvent> batch_;
+    std::vector<StormWindow::Judged> judged_;  // released, in log order, not yet written
+    size_t judged_settled_ = 0;                // storm verdict applied and tallied
+    size_t judged_written_ = 0;
     fmt::memory_buffer line_;
+    uint64_t unwritten_at_exit_ = 0;  // events that never reached the log's buffer
+    uint64_t shutdown_started_ns_ = 0;
+    bool reader_gone_reported_ = false;
 };
 
 }  // namespace rstscope

@@ -872,9 +872,11 @@ TEST(OptionsRanges, SystemLimitsOfTexts) {
                                                "' for --control: a socket path has at most "
                                                "107 bytes");
     EXPECT_EQ(parse({"--control", long_path.substr(1)}).status, Status::run);
-    expect_error({"--pcap", "a.pcap,tx_pcap=/etc/x"},
-                 "invalid value 'a.pcap,tx_pcap=/etc/x' for --pcap: a ',' cannot be passed in "
-                 "DPDK device arguments");
+    expect_error({"--iface", "lo,x=y"},
+                 "invalid value 'lo,x=y' for --iface: ',' and '=' cannot be passed in DPDK device "
+                 "arguments");
+    // Capture paths are not parsed by DPDK (main links them under plain names): any is fine.
+    EXPECT_EQ(parse({"--pcap", "a.pcap,tx_pcap=/etc/x"}).status, Status::run);
 }
 
 TEST(OptionsRanges, ControlCharactersInArguments) {

@@ -35,6 +35,7 @@ struct Options {
     std::string control = "/run/rstscope/control.sock";  // "none" disables the socket
     double control_idle_timeout_s = 5.0;  // a client without a complete request is disconnected
     uint32_t control_max_clients = 64;
+    std::string control_group;  // empty: the socket file's group
     std::string summary_json;
     bool quiet = false;
     // Shutdown waits this long for workers to hand over pending resets and for the event log to

@@ -32,7 +32,11 @@ namespace rstscope {
     X(top_hosts_evicted, "hosts that lost their top-hosts counter to a newcomer (count bounded)") \
     X(control_requests, "requests answered on the control socket")                                \
     X(control_bad_requests, "control requests refused as malformed or unknown")                   \
-    X(control_clients_refused, "control connections refused: too many clients")                   \
+    X(control_clients_refused, "control connections refused: peer credentials not allowed")       \
+    X(control_clients_idle_closed, "control clients closed after the idle timeout")               \
+    X(control_clients_evicted, "idlest control clients closed to make room for a new one")        \
+    X(control_clients_not_reading, "control clients closed for not reading their answers")        \
+    X(control_requests_too_long, "control requests over the size limit (client closed)")          \
     X(rx_missed, "packets the NIC or vdev dropped before rstscope saw them (imissed)")            \
     X(rx_errors, "receive errors reported by the ports (ierrors, rx_nombuf)")
 

@@ -1,0 +1,113 @@
+#include "pipeline.h"
+
+#include <rte_launch.h>
+#include <rte_lcore.h>
+
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+#include "../capture/capture_probe.h"
+
+namespace rstscope {
+namespace {
+
+// Packets in flight from a reader to one peer worker: a few bursts' worth per worker keeps the
+// hand-off smooth; the reader's pool, not this ring, bounds what a capture lends out.
+constexpr unsigned dispatch_ring_size = 8192;
+
+}  // namespace
+
+Pipeline::Pipeline(const Options& options, const TrackerConfig& tracker, RunControl& run,
+                   CaptureClock* capture_clock)
+    : run_(run) {
+    if (rte_lcore_count() < options.workers + 1) {
+        throw std::runtime_error(
+            fmt::format("{} lcores available, need {} ({} workers + management)", rte_lcore_count(),
+                        options.workers + 1, options.workers));
+    }
+    ports_started_ = true;  // setup_ports may start some ports before it throws
+    plan_ = setup_ports(options);
+    if (plan_.timestamp_offset < 0)
+        throw std::runtime_error("cannot register the mbuf timestamp field");
+    run_.plan = &plan_;
+
+    const unsigned n = options.workers;
+    for (unsigned w = 0; w < n; ++w) {
+        TrackerConfig config = tracker;
+        config.worker_id = static_cast<uint8_t>(w);
+        counters_.push_back(std::make_unique<WorkerCounters>());
+        trackers_.push_back(std::make_unique<FlowTracker>(config, *counters_.back()));
+        rings_.push_back(std::make_unique<EventRing>(fmt::format("rstscope_events_{}", w),
+                                                     options.event_ring_size,
+                                                     static_cast<int>(rte_socket_id())));
+        if (plan_.needs_dispatch) {
+            rte_ring* r =
+                rte_ring_create(fmt::format("rstscope_dispatch_{}", w).c_str(), dispatch_ring_size,
+                                static_cast<int>(rte_socket_id()), RING_F_SC_DEQ);
+            if (!r) throw std::runtime_error("cannot create dispatch ring");
+            dispatch_.push_back(r);
+        }
+    }
+    for (unsigned w = 0; w < n; ++w) {
+        auto ctx = std::make_unique<WorkerContext>();
+        ctx->id = w;
+        ctx->worker_count = n;
+        ctx->burst = options.burst;
+        ctx->run = &run_;
+        ctx->tracker = trackers_[w].get();
+        ctx->counters = counters_[w].get();
+        ctx->events = rings_[w].get();
+        ctx->pool = plan_.pools[w];
+        ctx->dispatch = dispatch_;
+        if (!plan_.queues_of_worker[w].empty()) {
+            ++run_.readers;
+            // The capture vdev has one queue: its reader stamps every frame with its time.
+            if (run_.capture) ctx->capture_clock = capture_clock;
+        }
+        contexts_.push_back(std::move(ctx));
+    }
+}
+
+void Pipeline::launch() {
+    launched_ = true;  // from here the destructor must join whatever was started
+    unsigned launched = 0;
+    unsigned lcore;
+    RTE_LCORE_FOREACH_WORKER(lcore) {
+        if (launched == contexts_.size()) break;
+        if (rte_eal_remote_launch(worker_main, contexts_[launched].get(), lcore) != 0)
+            throw std::runtime_error(fmt::format("cannot launch a worker on lcore {}", lcore));
+        ++launched;
+    }
+}
+
+void Pipeline::join() {
+    if (!launched_ || joined_) return;
+    rte_eal_mp_wait_lcore();
+    joined_ = true;
+}
+
+Pipeline::~Pipeline() {
+    if (launched_ && !joined_) {
+        // An error path: nobody drains the rings any more, so workers must not wait for them.
+        run_.stop.store(true);
+        run_.abandon.store(true);
+        join();
+    }
+    run_.plan = nullptr;
+    contexts_.clear();
+    for (rte_ring* r : dispatch_)
+        rte_ring_free(r);
+    rings_.clear();
+    trackers_.clear();
+    if (ports_started_) stop_ports();
+}
+
+std::vector<WorkerContext*> Pipeline::workers() const {
+    std::vector<WorkerContext*> views;
+    for (const auto& c : contexts_)
+        views.push_back(c.get());
+    return views;
+}
+
+}  // namespace rstscope

@@ -1,0 +1,52 @@
+// The packet pipeline as one object: ports, per-worker trackers, counters, event rings and
+// dispatch rings, and the worker lcores running on them. Its destructor stops and joins the
+// workers before anything they use is freed, so an exception anywhere after launch (a later
+// launch failing, management failing to start) cannot free memory a worker still reads.
+// Setup and teardown only, on the main lcore.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include <rte_ring.h>
+
+#include "ports.h"
+#include "rstscope/analysis/flow_tracker.h"
+#include "rstscope/config/options.h"
+#include "worker.h"
+
+namespace rstscope {
+
+class CaptureClock;
+
+class Pipeline {
+  public:
+    // Sets up ports, pools and rings for `options` (throws std::runtime_error with a one-line
+    // reason). `capture_clock` stamps packet times when reading a capture.
+    Pipeline(const Options& options, const TrackerConfig& tracker, RunControl& run,
+             CaptureClock* capture_clock);
+    ~Pipeline();
+    Pipeline(const Pipeline&) = delete;
+    Pipeline& operator=(const Pipeline&) = delete;
+
+    // Starts one worker lcore per worker (throws when an lcore cannot be launched).
+    void launch();
+    // Waits for every launched worker to return.
+    void join();
+
+    std::vector<WorkerContext*> workers() const;
+
+  private:
+    RunControl& run_;
+    PortPlan plan_;
+    bool ports_started_ = false;
+    std::vector<std::unique_ptr<WorkerCounters>> counters_;
+    std::vector<std::unique_ptr<FlowTracker>> trackers_;
+    std::vector<std::unique_ptr<EventRing>> rings_;
+    std::vector<rte_ring*> dispatch_;
+    std::vector<std::unique_ptr<WorkerContext>> contexts_;
+    bool launched_ = false;
+    bool joined_ = false;
+};
+
+}  // namespace rstscope
