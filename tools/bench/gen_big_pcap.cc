@@ -1,9 +1,11 @@
 // gen_big_pcap: writes traffic_model.h's mix (or a reset storm) as a classic pcap file, with the
 // exact number of RST segments it contains, for the side-by-side with tshark and tcpdump.
 //
-// usage: gen_big_pcap OUT.pcap [--flows N] [--storm]
-//   --flows N  connections (10 packets each); default 120000, i.e. 1.2 M packets
-//   --storm    every connection is refused: (SYN, RST-ACK) five times, five resets per flow
+// usage: gen_big_pcap OUT.pcap [--flows N] [--storm | --rst-flood]
+//   --flows N    connections (10 packets each); default 120000, i.e. 1.2 M packets
+//   --storm      every connection is refused: (SYN, RST-ACK) five times, five resets per flow
+//   --rst-flood  10 x N bare RSTs, each from another pseudo-random source address and port to
+//                one server: the spoofed flood (or backscatter) a SPAN port sees in an attack
 // Prints one line: packets=... rst=... rst_ipv4_untagged=... rst_ipv6=... rst_vlan=...
 //
 // Records are written with one buffered fwrite each (no libpcap, no per-packet scapy): about
@@ -31,8 +33,43 @@ struct RecordHeader {
 };
 
 int usage() {
-    std::fprintf(stderr, "usage: gen_big_pcap OUT.pcap [--flows N] [--storm]\n");
+    std::fprintf(stderr, "usage: gen_big_pcap OUT.pcap [--flows N] [--storm | --rst-flood]\n");
     return 2;
+}
+
+uint32_t mix(uint64_t x) {
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdull;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ull;
+    x ^= x >> 33;
+    return static_cast<uint32_t>(x);
+}
+
+// An Ethernet/IPv4/TCP RST of packet `index` of a flood from random sources to 203.0.113.80:443.
+uint32_t write_flood_rst(uint64_t index, uint8_t* f) {
+    std::memset(f, 0, 54);
+    f[12] = 0x08;  // IPv4
+    uint8_t* ip = f + 14;
+    ip[0] = 0x45;
+    ip[3] = 40;  // total length
+    ip[8] = 64;  // TTL
+    ip[9] = 6;   // TCP
+    uint32_t source = mix(index);
+    std::memcpy(ip + 12, &source, 4);
+    const uint8_t server[4] = {203, 0, 113, 80};
+    std::memcpy(ip + 16, server, 4);
+    uint8_t* tcp = ip + 20;
+    uint16_t source_port = static_cast<uint16_t>(1024 + mix(index ^ 0x5eed) % 60000);
+    tcp[0] = static_cast<uint8_t>(source_port >> 8);
+    tcp[1] = static_cast<uint8_t>(source_port);
+    tcp[2] = 443 >> 8;
+    tcp[3] = 443 & 0xff;
+    uint32_t seq = mix(index ^ 0xabcdef);
+    std::memcpy(tcp + 4, &seq, 4);
+    tcp[12] = 5 << 4;
+    tcp[13] = 0x04;  // RST
+    return 54;
 }
 
 }  // namespace
@@ -42,12 +79,15 @@ int main(int argc, char** argv) {
     std::string out_path = argv[1];
     uint64_t flows = 120'000;
     bool storm = false;
+    bool flood = false;
     for (int i = 2; i < argc; ++i) {
         std::string arg = argv[i];
         if (arg == "--flows" && i + 1 < argc) {
             flows = std::stoull(argv[++i]);
         } else if (arg == "--storm") {
             storm = true;
+        } else if (arg == "--rst-flood") {
+            flood = true;
         } else {
             return usage();
         }
@@ -79,7 +119,8 @@ int main(int argc, char** argv) {
     uint8_t frame[frame_stride];
     for (uint64_t i = 0; i < packets; ++i) {
         uint8_t flags = 0;
-        uint32_t length = model.write_frame(i, frame, &flags);
+        uint32_t length = flood ? write_flood_rst(i, frame) : model.write_frame(i, frame, &flags);
+        if (flood) flags = 0x04;
         uint64_t us = model.time_ns(i) / 1000;
         RecordHeader h{static_cast<uint32_t>(us / 1'000'000), static_cast<uint32_t>(us % 1'000'000),
                        length, length};

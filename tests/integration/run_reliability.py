@@ -1,0 +1,497 @@
+#!/usr/bin/env python3
+"""Reliability of the real binary: never lose, never hang, stay bounded (docs/reliability.md).
+
+usage: run_reliability.py RSTSCOPE RSTSCOPECTL GEN_BIG_PCAP WORKDIR DEMO_PCAP
+
+Each check is one promise of docs/reliability.md, run against the binary as an operator or an
+attacker would: a large capture with 1, 2 and 3 workers, SIGTERM mid-run, a full disk, logrotate's
+SIGHUP, a log reader that leaves or never reads, an RST flood from random sources, hostile paths
+and option values. Prints one line per check and `N passed, N failed`; exit 1 on any failure.
+Every wait is bounded; every process this script starts is stopped by it.
+"""
+import json
+import os
+import resource
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from event_log import read_events  # noqa: E402
+
+RSTSCOPE, RSTSCOPECTL, GEN, WORKDIR, DEMO = sys.argv[1:6]
+results = []
+BASE = ["--control", "none", "--config", os.devnull, "--quiet"]
+
+
+def check(name, ok, detail=""):
+    results.append(bool(ok))
+    print(f"{'PASS' if ok else 'FAIL'} {name}{': ' + str(detail) if detail else ''}", flush=True)
+
+
+def path(name):
+    return os.path.join(WORKDIR, name)
+
+
+def run(args, timeout=300, **kw):
+    """Runs rstscope to the end; returns (returncode, stderr, peak RSS in MiB)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    p = subprocess.run([RSTSCOPE, *args], capture_output=True, text=True, timeout=timeout, **kw)
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return p.returncode, p.stderr, (peak if peak > before else 0) / 1024
+
+
+def summary(json_path):
+    with open(json_path) as f:
+        return json.load(f)
+
+
+def whole_lines(log):
+    """Every line of the file is one JSON object and the file ends with a newline."""
+    with open(log, "rb") as f:
+        data = f.read()
+    if data and not data.endswith(b"\n"):
+        return False, "the log ends inside a line"
+    problems = []
+    events = read_events(log, problems)
+    return not problems, problems[:2] or len(events)
+
+
+def count_lines(log):
+    with open(log, "rb") as f:
+        return sum(1 for _ in f)
+
+
+def generate(name, *args):
+    out = path(name)
+    if not os.path.exists(out):
+        subprocess.run([GEN, out, *args], check=True, capture_output=True, timeout=120)
+    return out
+
+
+def ctl_stats(sock, timeout=5):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    start = time.monotonic()
+    try:
+        s.connect(sock)
+        s.sendall(b"stats\n")
+        data = b""
+        while not data.endswith(b"\n"):
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        return json.loads(data), time.monotonic() - start
+    finally:
+        s.close()
+
+
+def wait_for(predicate, seconds):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def stop(proc, sig=signal.SIGTERM, timeout=60):
+    if proc.poll() is None:
+        proc.send_signal(sig)
+    try:
+        return proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)
+        return None
+
+
+# 1. One, two and three workers on a capture of a million packets: the same log, nothing lost,
+#    and the run ends by itself (the reader waits for its pool and the dispatch rings).
+def workers_agree():
+    capture = generate("mixed.pcap", "--flows", "100000")
+    logs = {}
+    for n in (1, 2, 3):
+        log, js = path(f"workers{n}.jsonl"), path(f"workers{n}.json")
+        try:
+            rc, err, _ = run(["--pcap", capture, "--workers", str(n), "--log", log,
+                              "--summary-json", js, *BASE], timeout=400)
+        except subprocess.TimeoutExpired:
+            check(f"{n} worker(s): the run ends by itself", False, "still running after 400 s")
+            return
+        s = summary(js) if os.path.exists(js) else {}
+        check(f"{n} worker(s): exit 0, nothing dropped",
+              rc == 0 and s.get("dropped") == 0 and s.get("dispatch_ring_full") == 0 and
+              s.get("rx_errors") == 0, f"rc={rc} {err.strip()[-200:]}")
+        with open(log, "rb") as f:
+            logs[n] = f.read()
+        check(f"{n} worker(s): every reset connection logged",
+              s.get("events_logged") == s.get("reset_connections") == count_lines(log) > 0,
+              f"logged={s.get('events_logged')} seen={s.get('reset_connections')}")
+    check("2 workers write the log of 1, byte for byte", logs[1] == logs[2])
+    check("3 workers write the log of 1, byte for byte", logs[1] == logs[3])
+
+
+# 2. SIGTERM mid-run: every reset seen is written, nothing is left in a linger queue or a ring.
+def sigterm_drains():
+    capture = generate("mixed.pcap", "--flows", "100000")
+    log, js, sock = path("sigterm.jsonl"), path("sigterm.json"), path("sigterm.sock")
+    for f in (log, js):
+        if os.path.exists(f):
+            os.unlink(f)
+    # A long linger keeps every reset pending at the moment of the signal.
+    proc = subprocess.Popen([RSTSCOPE, "--pcap", capture, "--log", log, "--summary-json", js,
+                             "--linger", "3600", "--control", sock, "--config", os.devnull,
+                             "--quiet"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True)
+
+    def mid_run():
+        try:
+            return os.path.exists(sock) and ctl_stats(sock)[0].get("packets", 0) > 100000
+        except (OSError, ValueError):
+            return False
+
+    signalled_mid_run = wait_for(mid_run, 120) and proc.poll() is None
+    rc = stop(proc)
+    err = proc.stderr.read()
+    check("SIGTERM mid-run: signalled after 100 000 packets, before the end", signalled_mid_run)
+    check("SIGTERM mid-run: exit 0", rc == 0, f"rc={rc} {err.strip()[-200:]}")
+    s = summary(js) if os.path.exists(js) else {}
+    lines = count_lines(log) if os.path.exists(log) else -1
+    check("SIGTERM mid-run: resets seen = events written = log lines",
+          s.get("reset_connections", -1) == s.get("events_logged") == lines > 0 and
+          s.get("events_lost_shutdown") == 0 and s.get("events_ring_full") == 0 and
+          s.get("packets", 0) < 1000000,
+          f"seen={s.get('reset_connections')} logged={s.get('events_logged')} lines={lines} "
+          f"packets={s.get('packets')}")
+    check("SIGTERM mid-run: the log is whole JSON lines", *whole_lines(log))
+
+
+# 3. A full disk: nothing counted as logged that was not written, whole lines only, losses named
+#    and the exit status says events were lost.
+def full_disk():
+    js = path("devfull.json")
+    rc, err, _ = run(["--pcap", DEMO, "--log", "/dev/full", "--summary-json", js,
+                      "--shutdown-timeout", "0.5", *BASE], timeout=60)
+    s = summary(js) if os.path.exists(js) else {}
+    check("/dev/full: nothing counted as logged, every event counted as dropped",
+          s.get("events_logged") == 0 and s.get("log_write_errors", 0) > 0 and
+          s.get("log_lines_dropped") == s.get("reset_connections", -1) > 0,
+          {k: s.get(k) for k in ("events_logged", "log_write_errors", "log_lines_dropped")})
+    check("/dev/full: `dropped` includes the lost lines", s.get("dropped", 0) >= s.get(
+        "log_lines_dropped", 1))
+    check("/dev/full: exit status 3 and a message", rc == 3 and "lost" in err, f"rc={rc}")
+
+    mount = tempfile.mkdtemp(prefix="rstscope-tmpfs-", dir=WORKDIR)
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", mount],
+                             capture_output=True).returncode == 0
+    if not mounted:
+        print("SKIP 64 KiB tmpfs: mounting a tmpfs is not permitted here "
+              "(the /dev/full case above covers the same code)")
+        return
+    try:
+        log, js = os.path.join(mount, "events.jsonl"), path("tmpfs.json")
+        capture = generate("storm.pcap", "--flows", "2000", "--storm")
+        rc, err, _ = run(["--pcap", capture, "--log", log, "--summary-json", js,
+                          "--shutdown-timeout", "0.5", *BASE], timeout=120)
+        s = summary(js) if os.path.exists(js) else {}
+        ok, detail = whole_lines(log)
+        check("64 KiB tmpfs: the log holds whole lines only", ok, detail)
+        check("64 KiB tmpfs: logged = lines in the file; logged + dropped = reset connections",
+              s.get("events_logged") == count_lines(log) and
+              s.get("events_logged", 0) + s.get("log_lines_dropped", 0) ==
+              s.get("reset_connections", -1), {k: s.get(k) for k in (
+                  "events_logged", "log_lines_dropped", "reset_connections")})
+        check("64 KiB tmpfs: exit status 3", rc == 3, f"rc={rc} {err.strip()[-200:]}")
+    finally:
+        subprocess.run(["umount", mount], capture_output=True)
+        os.rmdir(mount)
+
+
+# 4. logrotate: SIGHUP reopens the log at its path; nothing is lost, the process lives on.
+def sighup_reopens():
+    sock, log, js = path("hup.sock"), path("hup.jsonl"), path("hup.json")
+    for f in (sock, log, log + ".1", js):
+        if os.path.exists(f):
+            os.unlink(f)
+    proc = subprocess.Popen([RSTSCOPE, "--iface", "lo", "--control", sock, "--log", log,
+                             "--summary-json", js, "--linger", "0.2", "--config", os.devnull,
+                             "--quiet"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        if not wait_for(lambda: os.path.exists(sock), 30):
+            check("SIGHUP: rstscope starts on lo", False, proc.stderr.read()[-300:]
+                  if proc.poll() is not None else "no control socket")
+            return
+        time.sleep(1.0)
+
+        def refused_connection():
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+            s.close()
+            c = socket.socket()
+            c.settimeout(5)
+            try:
+                c.connect(("127.0.0.1", port))
+            except ConnectionRefusedError:
+                pass
+            c.close()
+
+        refused_connection()
+        wait_for(lambda: os.path.exists(log) and count_lines(log) >= 1, 10)
+        os.rename(log, log + ".1")
+        proc.send_signal(signal.SIGHUP)
+        time.sleep(0.5)
+        alive = proc.poll() is None
+        refused_connection()
+        wait_for(lambda: os.path.exists(log) and count_lines(log) >= 1, 10)
+        rc = stop(proc)
+        s = summary(js) if os.path.exists(js) else {}
+        check("SIGHUP: the process survives it", alive and rc == 0, f"rc={rc}")
+        check("SIGHUP: old events stay in the moved file, new ones go to a new file",
+              os.path.exists(log + ".1") and count_lines(log + ".1") >= 1 and
+              os.path.exists(log) and count_lines(log) >= 1)
+        check("SIGHUP: counted as a reopen", s.get("log_reopens") == 1, s.get("log_reopens"))
+    finally:
+        stop(proc, signal.SIGKILL)
+
+
+# 5. A log reader that leaves (`| head -1`): no SIGPIPE death, a message, events counted as lost.
+def reader_leaves():
+    capture = generate("storm.pcap", "--flows", "2000", "--storm")
+    proc = subprocess.Popen([RSTSCOPE, "--pcap", capture, "--log", "-", "--linger", "0",
+                             *BASE], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    head = proc.stdout.readline()
+    proc.stdout.close()  # the reader leaves
+    try:
+        rc = proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        rc = None
+    err = proc.stderr.read().decode()
+    check("stdout reader leaves: first line was an event", head.startswith(b"{"))
+    check("stdout reader leaves: not killed by SIGPIPE; exit 3 with a message",
+          rc == 3 and "went away" in err, f"rc={rc} {err.strip()[-200:]}")
+
+
+# 6. A FIFO: without a reader a clear error; with a reader that never reads, management keeps
+#    answering and SIGTERM still ends the run within --shutdown-timeout.
+def fifo_log():
+    fifo = path("events.fifo")
+    if os.path.exists(fifo):
+        os.unlink(fifo)
+    os.mkfifo(fifo)
+    rc, err, _ = run(["--pcap", DEMO, "--log", fifo, *BASE], timeout=30)
+    check("FIFO without a reader: a one-line error, exit 1", rc == 1 and "no reader" in err, err)
+
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # opened, never read
+    sock, js = path("fifo.sock"), path("fifo.json")
+    capture = generate("storm.pcap", "--flows", "2000", "--storm")
+    proc = subprocess.Popen([RSTSCOPE, "--pcap", capture, "--log", fifo, "--control", sock,
+                             "--summary-json", js, "--shutdown-timeout", "1", "--linger", "0",
+                             "--config", os.devnull, "--quiet"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(lambda: os.path.exists(sock), 30)
+        time.sleep(1.0)  # the pipe is full by now
+        answered, latency = False, None
+        try:
+            stats, latency = ctl_stats(sock)
+            answered = "events_received" in stats
+        except (OSError, ValueError):
+            pass
+        check("blocked FIFO log: the control socket still answers", answered,
+              f"{latency:.3f} s" if latency is not None else "no answer")
+        start = time.monotonic()
+        rc = stop(proc, timeout=30)
+        took = time.monotonic() - start
+        s = summary(js) if os.path.exists(js) else {}
+        check("blocked FIFO log: SIGTERM ends the run after the shutdown timeout",
+              rc == 3 and took < 15, f"rc={rc} after {took:.1f} s")
+        check("blocked FIFO log: what could not be written is counted",
+              s.get("log_lines_dropped", 0) + s.get("events_lost_shutdown", 0) > 0 and
+              s.get("events_logged", 0) + s.get("log_lines_dropped", 0) +
+              s.get("events_lost_shutdown", 0) == s.get("reset_connections", -1),
+              {k: s.get(k) for k in ("events_logged", "log_lines_dropped",
+                                     "events_lost_shutdown", "reset_connections")})
+    finally:
+        stop(proc, signal.SIGKILL)
+        os.close(reader)
+
+
+# 7. An RST flood from random sources: memory bounded by configuration whatever the number of
+#    sources, `stats` answered throughout.
+def flood_run(rsts, sock=None):
+    capture = generate(f"flood{rsts}.pcap", "--flows", str(rsts // 10), "--rst-flood")
+    js = path(f"flood{rsts}.json")
+    args = [RSTSCOPE, "--pcap", capture, "--log", os.devnull, "--summary-json", js,
+            "--flow-table-size", "65536", "--control", sock or "none", "--config", os.devnull,
+            "--quiet"]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    latencies = []
+    deadline = time.monotonic() + 600
+    try:
+        while sock and proc.poll() is None and time.monotonic() < deadline:
+            try:
+                stats, latency = ctl_stats(sock)
+                if "events_received" in stats:
+                    latencies.append(latency)
+            except (OSError, ValueError):
+                pass
+            time.sleep(0.1)
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+    finally:
+        stop(proc, signal.SIGKILL)
+    return proc.returncode, (summary(js) if os.path.exists(js) else {}), usage.ru_maxrss / 1024, \
+        latencies
+
+
+def flood_bounded():
+    rc_small, _, rss_small, _ = flood_run(50000)
+    rc, s, rss, latencies = flood_run(500000, path("flood.sock"))
+    check("RST flood: every reset logged", rc == 0 and s.get("events_logged") ==
+          s.get("reset_connections", -1) == 500000, f"rc={rc} logged={s.get('events_logged')}")
+    check("RST flood: the top-hosts sketch stays at its capacity",
+          len(s.get("top_resetting_hosts", [])) <= 10 and s.get("top_hosts_evicted", 0) > 0,
+          s.get("top_hosts_evicted"))
+    # Ten times the sources must not cost ten times the memory: the flow table is capped by its
+    # option and management's state by theirs.
+    check("RST flood: memory bounded (10x the sources, < 100 MiB more)",
+          rc_small == 0 and rss - rss_small < 100,
+          f"50 000 RSTs {rss_small:.0f} MiB, 500 000 RSTs {rss:.0f} MiB peak RSS")
+    check("RST flood: `stats` answered throughout", len(latencies) >= 1,
+          f"{len(latencies)} answers, slowest {max(latencies, default=0) * 1000:.0f} ms")
+
+
+# 8. Hostile paths and values: refused in one line before any analysis, never a hang.
+def hostile_input():
+    odd = path("x,tx_pcap=evil.pcap")
+    shutil.copy(DEMO, odd)
+    js = path("comma.json")
+    cwd = tempfile.mkdtemp(prefix="cwd-", dir=WORKDIR)
+    rc, err, _ = run(["--pcap", odd, "--log", os.devnull, "--summary-json", js, *BASE],
+                     timeout=60, cwd=cwd)
+    demo_js = path("demo.json")
+    run(["--pcap", DEMO, "--log", os.devnull, "--summary-json", demo_js, *BASE], timeout=60)
+    same = os.path.exists(js) and summary(js).get("reset_connections") == summary(
+        demo_js).get("reset_connections")
+    check("a --pcap path with ',' and '=' is read as a path, nothing else",
+          rc == 0 and same and not os.listdir(cwd), f"rc={rc} files={os.listdir(cwd)}")
+
+    for args, needle in [(["--pcap", ""], "needs a path"),
+                         (["--pcap", DEMO, "--workers", "%value%"], "workers"),
+                         (["--pcap", DEMO, "--%original_token%", "1"], "original_token"),
+                         (["--pcap", DEMO, "--storm-window", "1e30"], "storm-window"),
+                         (["--pcap", DEMO, "--memory", "abc"], "memory"),
+                         (["--pcap", DEMO, "--memory", "0"], "memory"),
+                         (["--pcap", DEMO, "--config", "/dev/zero"], "/dev/zero"),
+                         (["--pcap", DEMO, "--config", WORKDIR], WORKDIR)]:
+        try:
+            rc, err, _ = run(args + ["--log", os.devnull, "--control", "none"], timeout=20)
+            check(f"refused in one line: {' '.join(args[-2:])}",
+                  rc == 2 and needle in err and len(err.strip().splitlines()) == 1, err.strip())
+        except subprocess.TimeoutExpired:
+            check(f"refused in one line: {' '.join(args[-2:])}", False, "hangs")
+    try:
+        p = subprocess.run([RSTSCOPECTL, "--timeout", "%value%", "stats"], capture_output=True,
+                           text=True, timeout=20)
+        check("rstscopectl --timeout %value%: refused", p.returncode == 2, p.stderr.strip())
+    except subprocess.TimeoutExpired:
+        check("rstscopectl --timeout %value%: refused", False, "hangs")
+
+    missing_dir = path("no-such-dir/summary.json")
+    log = path("never.jsonl")
+    if os.path.exists(log):
+        os.unlink(log)
+    start = time.monotonic()
+    rc, err, _ = run(["--pcap", generate("mixed.pcap", "--flows", "100000"), "--log", log,
+                      "--summary-json", missing_dir, *BASE], timeout=60)
+    check("an unwritable --summary-json is refused before the analysis, leaving no log",
+          rc == 1 and "summary" in err and not os.path.exists(log) and
+          time.monotonic() - start < 10, f"rc={rc} {err.strip()}")
+
+    rc, _, peak = run(["--pcap", DEMO, "--log", os.devnull, "--linger-capacity", "16777216",
+                       "--flow-table-size", str(1 << 30), *BASE], timeout=60)
+    check("maximum sizes on a small capture are sized from the capture", rc == 0,
+          f"rc={rc}, peak RSS {peak:.0f} MiB")
+
+
+# 9. Start-up: SIGTERM during it is a clean outcome; a stopped first instance does not block a
+#    second one, which is refused and leaves no files.
+def startup():
+    capture = generate("mixed.pcap", "--flows", "100000")
+    proc = subprocess.Popen([RSTSCOPE, "--pcap", capture, "--log", os.devnull, *BASE],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+    def reading_the_capture():  # the probe has the file open: start-up is under way
+        try:
+            return any(os.readlink(f"/proc/{proc.pid}/fd/{fd}") == capture
+                       for fd in os.listdir(f"/proc/{proc.pid}/fd"))
+        except OSError:
+            return False
+
+    in_startup = wait_for(reading_the_capture, 30)
+    rc = stop(proc)
+    err = proc.stderr.read()
+    check("SIGTERM during start-up: exit 0 with one line, not killed", in_startup and rc == 0,
+          f"rc={rc} {err.strip()}")
+
+    sock = path("first.sock")
+    first = subprocess.Popen([RSTSCOPE, "--iface", "lo", "--control", sock, "--log", os.devnull,
+                              "--config", os.devnull, "--quiet"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        if not wait_for(lambda: os.path.exists(sock), 30):
+            check("second instance: the first one starts", False)
+            return
+        first.send_signal(signal.SIGSTOP)
+        # Fill the stopped instance's accept backlog, as clients of a frozen daemon would.
+        hanging = []
+        for _ in range(300):
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.setblocking(False)
+            try:
+                s.connect(sock)
+            except (BlockingIOError, OSError):
+                s.close()
+                break
+            hanging.append(s)
+        log, js = path("second.jsonl"), path("second.json")
+        start = time.monotonic()
+        try:
+            rc, err, _ = run(["--pcap", DEMO, "--control", sock, "--log", log,
+                              "--summary-json", js, "--config", os.devnull], timeout=20)
+            check("second instance against a stopped first: refused quickly, leaves no files",
+                  rc == 1 and "another" in err and not os.path.exists(log) and
+                  not os.path.exists(js), f"rc={rc} in {time.monotonic() - start:.1f} s {err}")
+        except subprocess.TimeoutExpired:
+            check("second instance against a stopped first: refused quickly", False, "blocks")
+        for s in hanging:
+            s.close()
+    finally:
+        first.send_signal(signal.SIGCONT)
+        stop(first)
+
+
+def main():
+    os.makedirs(WORKDIR, exist_ok=True)
+    for case in (workers_agree, sigterm_drains, full_disk, sighup_reopens, reader_leaves,
+                 fifo_log, flood_bounded, hostile_input, startup):
+        try:
+            case()
+        except Exception as e:  # a broken case is a failure, not a crash of the whole script
+            check(f"{case.__name__} ran", False, repr(e))
+    passed = sum(results)
+    print(f"reliability: {passed} passed, {len(results) - passed} failed")
+    return 0 if passed == len(results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
