@@ -8,18 +8,33 @@
 
 #include <fmt/format.h>
 
+#include "rstscope/flow/symmetric_rss.h"
+
 namespace rstscope {
 namespace {
 
-// RSS key with a repeating 16-bit pattern: the Toeplitz hash of (src, dst) then equals that of
-// (dst, src), so a connection's two directions land in the same queue (Woo and Park, 2012).
-constexpr uint8_t symmetric_rss_key[52] = {
-    0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d,
-    0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a,
-    0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d,
-    0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a};
+// The symmetric RSS key at its longest; a device takes the prefix of the length it reports.
+// Static, because a driver may read the key through the configuration's pointer after
+// rte_eth_dev_configure returns (at start, or at a restart).
+const RssKey& longest_symmetric_rss_key() {
+    static const RssKey key = symmetric_rss_key(RssKey::max_length);
+    return key;
+}
+
+// For a device that reports no key size: 52 bytes (the largest common size, i40e) covers IPv6
+// addresses and ports, and was the only length before devices were asked.
+constexpr uint8_t default_rss_key_length = 52;
 
 constexpr uint16_t rx_descriptors = 1024;
+
+// Per-lcore mbuf caches make allocation cheap, but the mbufs a capture's reader lends to other
+// workers then come back into those workers' caches, out of its reach, and a cache being flushed
+// is briefly counted twice by rte_mempool_avail_count(). A capture shared between workers waits
+// for its pool instead of losing records, so it needs an exact count: no caches there.
+unsigned mempool_cache_size(const Options& o) {
+    constexpr unsigned live_cache = 256;
+    return !o.pcap.empty() && o.workers > 1 ? 0 : live_cache;
+}
 constexpr uint16_t tx_descriptors = 1024;
 
 void fail(uint16_t port, const char* what, int rc) {
@@ -40,8 +55,9 @@ PortPlan setup_ports(const Options& o) {
     plan.queues_of_worker.resize(workers);
     for (unsigned w = 0; w < workers; ++w) {
         std::string name = fmt::format("rstscope_mbufs_{}", w);
-        rte_mempool* pool = rte_pktmbuf_pool_create(
-            name.c_str(), o.mbufs, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE, (int)rte_socket_id());
+        rte_mempool* pool =
+            rte_pktmbuf_pool_create(name.c_str(), o.mbufs, mempool_cache_size(o), 0,
+                                    RTE_MBUF_DEFAULT_BUF_SIZE, (int)rte_socket_id());
         if (pool == nullptr) {
             throw std::runtime_error(fmt::format("cannot create mbuf pool of {} mbufs: {}", o.mbufs,
                                                  rte_strerror(rte_errno)));
@@ -64,9 +80,11 @@ PortPlan setup_ports(const Options& o) {
         if (rss) {
             rx_queues = static_cast<uint16_t>(workers);
             conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
-            conf.rx_adv_conf.rss_conf.rss_key = const_cast<uint8_t*>(symmetric_rss_key);
+            // The key length the device asks for (some ask for 128 bytes): DPDK reads that many.
+            conf.rx_adv_conf.rss_conf.rss_key =
+                const_cast<uint8_t*>(longest_symmetric_rss_key().bytes.data());
             conf.rx_adv_conf.rss_conf.rss_key_len =
-                info.hash_key_size ? info.hash_key_size : sizeof(symmetric_rss_key);
+                info.hash_key_size ? info.hash_key_size : default_rss_key_length;
             conf.rx_adv_conf.rss_conf.rss_hf = info.flow_type_rss_offloads & wanted_rss;
         } else if (workers > 1) {
             // af_packet's fanout and single-queue vdevs do not promise symmetry: redistribute.

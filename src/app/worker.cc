@@ -29,7 +29,7 @@ class WorkerLoop {
             if (!input_done && run_.stop.load(std::memory_order_relaxed)) finish_input(input_done);
             if (!input_done) {
                 for (const RxQueueRef& q : queues) {
-                    if (run_.capture && !pool_has_room()) break;
+                    if (run_.capture && !ctx_.dispatch.empty() && !pool_has_room()) break;
                     uint16_t n = rte_eth_rx_burst(q.port, q.queue, mbufs_,
                                                   static_cast<uint16_t>(ctx_.burst));
                     if (n) handle(mbufs_, n, true);
@@ -54,7 +54,7 @@ class WorkerLoop {
             if (got == 0 && run_.readers_done.load(std::memory_order_acquire) == run_.readers &&
                 (ctx_.dispatch.empty() || rte_ring_empty(ctx_.dispatch[ctx_.id])))
                 break;
-            if (got == 0) idle();
+            if (got == 0) rte_pause();
         }
         // End of input or shutdown: every reset still lingering gets its verdict now, and waits
         // for ring space until management has taken it or the shutdown deadline has passed.
@@ -71,35 +71,9 @@ class WorkerLoop {
 
     // A capture's reader takes a burst only when its pool can supply it: the vdev drops a record
     // it has no mbuf for, and the mbufs it lends to other workers come back only as fast as
-    // those workers get through their dispatch rings. What counts is what this lcore can
-    // allocate: the shared pool plus its own cache (others' caches are out of its reach).
-    bool pool_has_room() const noexcept {
-        rte_mempool* pool = ctx_.pool;
-        const unsigned self = rte_lcore_id();
-        const rte_mempool_cache* own = rte_mempool_default_cache(pool, self);
-        if (own && own->len >= ctx_.burst) return true;
-        unsigned reachable = rte_mempool_avail_count(pool);  // the shared pool and every cache
-        unsigned lcore;
-        RTE_LCORE_FOREACH(lcore) {
-            if (lcore == self) continue;
-            const rte_mempool_cache* other = rte_mempool_default_cache(pool, lcore);
-            if (other) reachable -= std::min(reachable, other->len);
-        }
-        return reachable >= ctx_.burst;
-    }
-
-    // Nothing arrived. On a capture, mbufs this worker freed for the reader's pool may sit in
-    // its own per-lcore cache, out of the reader's reach: give them back before pausing.
-    void idle() noexcept {
-        if (run_.capture) {
-            for (rte_mempool* pool : run_.plan->pools) {
-                if (pool == ctx_.pool) continue;
-                rte_mempool_cache* cache = rte_mempool_default_cache(pool, rte_lcore_id());
-                if (cache && cache->len) rte_mempool_cache_flush(cache, pool);
-            }
-        }
-        rte_pause();
-    }
+    // those workers get through their dispatch rings. A shared capture's pool has no per-lcore
+    // caches (ports.cc), so its count is exact and only grows until this lcore allocates.
+    bool pool_has_room() const noexcept { return rte_mempool_avail_count(ctx_.pool) >= ctx_.burst; }
 
     uint64_t now_ns() const noexcept {
         if (run_.capture) return ctx_.tracker->now_ns();
@@ -233,10 +207,11 @@ class WorkerLoop {
         }
     }
 
+    // The owner comes from the hash bits the flow table leaves to it, so each worker's flows
+    // still spread over all of its table's buckets (FlowTable::owner_of).
     unsigned owner_of(const DecodedPacket& p) const noexcept {
         bool src_is_lo;
-        return static_cast<unsigned>((FlowTable::hash(flow_key_of(p, src_is_lo)) >> 20) %
-                                     ctx_.worker_count);
+        return FlowTable::owner_of(FlowTable::hash(flow_key_of(p, src_is_lo)), ctx_.worker_count);
     }
 
     // Live traffic cannot wait: what the ring does not take is dropped and counted

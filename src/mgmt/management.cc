@@ -51,7 +51,8 @@ Management::Management(const Options& options, RunControl& run, std::vector<Work
       resets_(options.top_hosts_capacity),
       storms_(options.storm_threshold, seconds_to_ns(options.storm_window_s),
               options.storm_max_pending, options.storm_max_hosts),
-      batch_(dequeue_batch) {}
+      batch_(dequeue_batch),
+      settled_progress_(workers_.size(), 0) {}
 
 // Writes the settled events in order. A capture may wait for a log that is slow but working (a pipe
 // whose reader lags): released events stay unwritten, management stops taking new ones, the rings
@@ -94,13 +95,9 @@ void Management::settle_judged() {
 }
 
 void Management::release(bool everything) {
-    // Judge only events no earlier event can still follow: the slowest worker's progress, less
-    // the linger window its waiting resets may still spend.
-    uint64_t watermark = UINT64_MAX;
-    for (WorkerContext* w : workers_) {
-        if (w->finished.load(std::memory_order_acquire)) continue;
-        watermark = std::min(watermark, w->progress_ns.load(std::memory_order_acquire));
-    }
+    // Judge only events no earlier event can still follow: the slowest worker's settled progress,
+    // less the linger window its waiting resets may still spend.
+    uint64_t watermark = *std::min_element(settled_progress_.begin(), settled_progress_.end());
     uint64_t linger_ns = seconds_to_ns(options_.linger_s);
     watermark = watermark > linger_ns ? watermark - linger_ns : 0;
     storms_.release(watermark, everything, judged_);
@@ -111,14 +108,22 @@ void Management::release(bool everything) {
 uint32_t Management::drain() {
     if (!write_judged()) return 0;
     uint32_t total = 0;
-    for (WorkerContext* w : workers_) {
-        uint32_t taken = 0, n;
+    for (size_t i = 0; i < workers_.size(); ++i) {
+        WorkerContext* w = workers_[i];
+        // Read before draining: a worker publishes its progress after handing over its events,
+        // so once the ring has been emptied every event older than that progress is here. A ring
+        // left non-empty by the per-pass budget keeps the progress of its last emptying.
+        bool finished = w->finished.load(std::memory_order_acquire);
+        uint64_t progress = w->progress_ns.load(std::memory_order_acquire);
+        uint32_t taken = 0, n = 0;
         while (taken < ring_budget_per_pass &&
                (n = w->events->sc_dequeue(batch_.data(), dequeue_batch)) > 0) {
-            for (uint32_t i = 0; i < n; ++i)
-                storms_.add(batch_[i], judged_);  // may judge the oldest early, at its bounds
+            for (uint32_t k = 0; k < n; ++k)
+                storms_.add(batch_[k], judged_);  // may judge the oldest early, at its bounds
             taken += n;
         }
+        if (n == 0 || w->events->count() == 0)
+            settled_progress_[i] = finished ? UINT64_MAX : progress;
         total += taken;
     }
     bump(counters_, ManagementCounter::events_received, total);

@@ -56,6 +56,7 @@ class Management {
     StormWindow storms_;
     std::array<uint64_t, management_counter_count> counters_{};
     std::vector<ResetEvent> batch_;
+    std::vector<uint64_t> settled_progress_;   // per worker: all its events older than this are in
     std::vector<StormWindow::Judged> judged_;  // released, in log order, not yet written
     size_t judged_settled_ = 0;                // storm verdict applied and tallied
     size_t judged_written_ = 0;

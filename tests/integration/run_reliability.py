@@ -337,18 +337,26 @@ def flood_run(rsts, sock=None):
     latencies = []
     deadline = time.monotonic() + 600
     try:
-        while sock and proc.poll() is None and time.monotonic() < deadline:
-            try:
-                stats, latency = ctl_stats(sock)
-                if "events_received" in stats:
-                    latencies.append(latency)
-            except (OSError, ValueError):
-                pass
+        # Reaped here with wait4, for this process's own peak memory (not Popen.poll's waitpid).
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid == proc.pid or time.monotonic() > deadline:
+                break
+            if sock:
+                try:
+                    stats, latency = ctl_stats(sock)
+                    if "events_received" in stats:
+                        latencies.append(latency)
+                except (OSError, ValueError):
+                    pass
             time.sleep(0.1)
-        _, status, usage = os.wait4(proc.pid, 0)
+        if pid != proc.pid:
+            proc.kill()
+            pid, status, usage = os.wait4(proc.pid, 0)
         proc.returncode = os.waitstatus_to_exitcode(status)
     finally:
-        stop(proc, signal.SIGKILL)
+        if proc.returncode is None:
+            proc.kill()
     return proc.returncode, (summary(js) if os.path.exists(js) else {}), usage.ru_maxrss / 1024, \
         latencies
 
