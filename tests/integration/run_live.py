@@ -8,10 +8,13 @@ usage: run_live.py RSTSCOPE RSTSCOPECTL WORKDIR SCENARIO_PCAP
    `ping` and garbage on its control socket, and stops cleanly on SIGTERM (exit 0, socket removed).
 2. Inline mode: every packet of a capture is forwarded (written to --pcap-out), none lost.
 3. Two workers (software redistribution on a one-queue vdev) write exactly the events of one.
-Prints one line per check and `N passed, N failed`; exit 1 on any failure. Every wait is bounded.
+Prints one line per check and `N passed, N failed, N skipped`. Exit 1 on any failure; otherwise
+77 (meson's SKIP) when a part could not run here (not root, no network namespaces), 0 when every
+part ran and passed. Every wait is bounded.
 """
 import json
 import os
+import shutil
 import signal
 import socket
 import struct
@@ -20,11 +23,18 @@ import sys
 import time
 
 results = []
+skipped = []
 
 
 def check(name, ok, detail=""):
     results.append(ok)
     print(f"{'PASS' if ok else 'FAIL'} {name}{': ' + detail if detail else ''}")
+
+
+def skip(part, why):
+    """A part that cannot run on this machine: not a pass, so the whole test reports SKIP."""
+    skipped.append(part)
+    print(f"SKIP {part}: {why}")
 
 
 def ctl(rstscopectl, sock, *args):
@@ -172,6 +182,10 @@ HOST_ADDR, PEER_ADDR = "198.51.100.1", "198.51.100.2"
 def veth(rstscope, rstscopectl, workdir):
     """A real second host: a network namespace behind a veth pair, captured with net_af_packet on
     the host's end. Everything created here is removed, whatever happens."""
+    if not shutil.which("ip"):
+        skip("veth", "the ip command (iproute2) is not installed; the same path is covered on lo")
+        return
+
     def ip(*args):
         return subprocess.run(["ip", *args], capture_output=True, text=True, timeout=20)
 
@@ -189,8 +203,8 @@ def veth(rstscope, rstscopectl, workdir):
         for step in steps:
             r = ip(*step)
             if r.returncode != 0:
-                print(f"SKIP veth: cannot set up a network namespace here (ip {' '.join(step)}: "
-                      f"{r.stderr.strip()}); the same path is covered on lo")
+                skip("veth", f"cannot set up a network namespace here (ip {' '.join(step)}: "
+                             f"{r.stderr.strip()}); the same path is covered on lo")
                 return
         live(rstscope, rstscopectl, workdir, iface=HOST_IF, target=PEER_ADDR, label="veth",
              server_prefix=["ip", "netns", "exec", NAMESPACE])
@@ -245,15 +259,17 @@ def main():
     rstscope, rstscopectl, workdir, pcap = sys.argv[1:]
     os.makedirs(workdir, exist_ok=True)
     if os.geteuid() != 0:
-        print("SKIP live capture needs root (packet socket on lo)")
+        skip("live", "live capture needs root (packet socket on lo); so do the namespaces")
     else:
         live(rstscope, rstscopectl, workdir)
         veth(rstscope, rstscopectl, workdir)
     inline(rstscope, workdir, pcap)
     two_workers(rstscope, workdir, pcap)
     failed = results.count(False)
-    print(f"{len(results) - failed} passed, {failed} failed")
-    return 1 if failed else 0
+    print(f"{len(results) - failed} passed, {failed} failed, {len(skipped)} skipped")
+    if failed:
+        return 1
+    return 77 if skipped else 0
 
 
 if __name__ == "__main__":

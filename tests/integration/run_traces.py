@@ -10,7 +10,11 @@ For every *.pcap / *.pcapng in TRACES_DIR:
   - SUMMARY.json `rst_packets` == `tshark -r F -Y tcp.flags.reset==1 | wc -l` (computed live) and
     `packets` == the number of frames tshark reads;
   - where the trace has a Zeek conn.log oracle (F.oracle.zeek-conn.log or .zeek-conn.log.cut):
-    ../tools/zeek_compare.py ORACLE EVENTS, printed, with `found` required to be 100%.
+    ../tools/zeek_compare.py ORACLE EVENTS, printed, with `found` and `same conn_state` required
+    to be 100% and no event for a connection Zeek did not see reset; a cut baseline without the
+    4-tuple is compared on the number of reset connections and their histories, both exact;
+  - ORACLE_EVENTS below: the fields other tools' oracles fix, and for an oracle that lists every
+    session (arkime's), no event for a connection it does not list.
 Known exceptions, each with its reason, are in EXCEPTIONS below.
 Prints one verdict line per trace (details indented), then `N passed, N failed`. Exit 0 when all
 pass, 1 otherwise, 77 (skip) when TRACES_DIR or tshark is absent.
@@ -96,13 +100,19 @@ def check_zeek(oracle, events_log, events, compare_tool, workdir, base, problems
                     continue
                 rows.append(dict(zip(fields, line.rstrip("\n").split("\t"))))
         resets = [r for r in rows if any(c in r.get("history", "") for c in "Rr")]
-        found = min(len(resets), len(events))
-        notes.append(f"zeek oracle {name} has no 4-tuple columns: comparing counts only")
+        notes.append(f"zeek oracle {name} has no 4-tuple columns: comparing counts and histories")
         notes.append(f"  zeek reset connections: {len(resets)}, rstscope events: {len(events)}")
-        notes.append(f"  zeek histories: {sorted(r.get('history') for r in resets)}; "
-                     f"rstscope histories: {sorted(str(e.get('history')) for e in events)}")
-        if not resets or found != len(resets):
-            problems.append(f"zeek oracle: found {found} of {len(resets)} reset connections")
+        want = sorted(str(r.get("history")) for r in resets)
+        got = sorted(str(e.get("history")) for e in events)
+        notes.append(f"  zeek histories: {want}; rstscope histories: {got}")
+        if not resets:
+            problems.append("zeek oracle: no reset connection in the oracle")
+        elif len(events) != len(resets):
+            # One event per reset connection: an extra event is one the oracle does not expect.
+            problems.append(f"zeek oracle: {len(resets)} reset connections, rstscope wrote "
+                            f"{len(events)} events")
+        elif "history" in fields and want != got:
+            problems.append(f"zeek oracle: histories {want}, rstscope {got}")
         return
     if not os.path.exists(compare_tool):
         problems.append(f"zeek oracle present but {compare_tool} is missing")
@@ -115,11 +125,20 @@ def check_zeek(oracle, events_log, events, compare_tool, workdir, base, problems
         notes.extend("  stderr: " + l for l in proc.stderr.strip().splitlines()[-3:])
     total = re.search(r"^zeek reset connections:\s*(\d+)", proc.stdout, re.M)
     found = re.search(r"^found by rstscope:\s*(\d+)", proc.stdout, re.M)
-    if not total or not found:
+    same_state = re.search(r"^same conn_state:\s*(\d+)", proc.stdout, re.M)
+    extra = re.search(r"^rstscope events not reset in zeek:\s*(\d+)", proc.stdout, re.M)
+    if not total or not found or not same_state or not extra:
         problems.append("zeek_compare.py output not understood")
-    elif int(total.group(1)) == 0 or found.group(1) != total.group(1):
+        return
+    if int(total.group(1)) == 0 or found.group(1) != total.group(1):
         problems.append(f"zeek oracle: found {found.group(1)} of {total.group(1)} reset "
                         f"connections (must be 100%)")
+    if same_state.group(1) != total.group(1):
+        problems.append(f"zeek oracle: same conn_state for {same_state.group(1)} of "
+                        f"{total.group(1)} reset connections (must be 100%)")
+    if int(extra.group(1)) != 0:
+        problems.append(f"zeek oracle: {extra.group(1)} rstscope event(s) for connections Zeek "
+                        f"did not see reset")
 
 
 def check_trace(binary, trace, workdir, compare_tool, extra_args):
@@ -194,7 +213,8 @@ def check_trace(binary, trace, workdir, compare_tool, extra_args):
 # What the other tools' oracles (traces/README.md) say about individual reset connections, as
 # event fields: (orig_h, orig_p, resp_h, resp_p) -> fields every event of that connection must
 # have. `last_rst_count` is the rst_count of the connection's last event (a RST the receiver had
-# to ignore gets its own event, so arkime's per-session total is the last one's count).
+# to ignore gets its own event, so arkime's per-session total is the last one's count; every
+# event before the last must then be such an out_of_window one).
 ORACLE_EVENTS = {
     "arkime__aerospike.pcap": {
         ("10.0.0.1", 53226, "10.0.0.2", 3000): {"last_rst_count": 2, "vlan": None},
@@ -218,8 +238,20 @@ ORACLE_EVENTS = {
 }
 
 
+# Oracles that list every session of the capture (arkime's session documents, rst count included):
+# an event for a connection they do not list with a RST is one they do not expect.
+COMPLETE_ORACLES = {"arkime__aerospike.pcap", "arkime__mpls-basic.pcap",
+                    "arkime__CVE-2018-6794.pcap"}
+
+
 def check_oracle_events(name, events, problems):
-    for key, want in ORACLE_EVENTS.get(name, {}).items():
+    expected = ORACLE_EVENTS.get(name, {})
+    if name in COMPLETE_ORACLES:
+        for e in events:
+            key = (e.get("orig_h"), e.get("orig_p"), e.get("resp_h"), e.get("resp_p"))
+            if key not in expected:
+                problems.append(f"oracle: event for {key}, which the oracle does not list as reset")
+    for key, want in expected.items():
         mine = [e for e in events if (e.get("orig_h"), e.get("orig_p"), e.get("resp_h"),
                                       e.get("resp_p")) == key]
         if not mine:
@@ -229,6 +261,10 @@ def check_oracle_events(name, events, problems):
             if field == "last_rst_count":
                 if mine[-1].get("rst_count") != value:
                     problems.append(f"oracle: {key} rst_count {mine[-1].get('rst_count')}, want {value}")
+                ignored = [e.get("cause") for e in mine[:-1]]
+                if any(c != "out_of_window" for c in ignored):
+                    problems.append(f"oracle: {key} has {len(mine)} events; before the last, "
+                                    f"causes {ignored}, want only out_of_window")
             elif field == "vlan":
                 if "vlan" not in mine[0]:
                     problems.append(f"oracle: {key} has no vlan field (the trace is 802.1Q-tagged)")

@@ -311,11 +311,37 @@ TEST_F(Tracker, ExactRstAnsweringTheChallengeIsTheReset) {
     feed(conn.c(ack, client_next, server_next, 1 * sec + 101 * ms));
     feed(conn.s(rst | ack, server_next, client_next, 1 * sec + 102 * ms));
     t().advance(10 * sec);
-    t().flush_pending(10);
-    ASSERT_GE(events(), 1u);
-    const ResetEvent& last = event(events() - 1);
-    EXPECT_EQ(last.cause, ResetCause::resp_abort);
-    EXPECT_EQ(last.seq_check, SeqCheck::exact);
+    EXPECT_TRUE(t().flush_pending(10));
+    std::string all;
+    for (uint32_t i = 0; i < events(); ++i)
+        all += event_json(event(i)) + "\n";
+    SCOPED_TRACE(all);
+    // Two events, each pinned: the ignored RST, then the reset.
+    ASSERT_EQ(events(), 2u);
+
+    const ResetEvent& ignored = event(0);
+    EXPECT_EQ(ignored.ts_ns, 1 * sec + 100 * ms);
+    EXPECT_FALSE(ignored.rst_by_orig);
+    EXPECT_EQ(ignored.rst_seq, server_next + 1000);
+    EXPECT_EQ(ignored.seq_check, SeqCheck::in_window);
+    EXPECT_EQ(ignored.evidence, bits({Evidence::seq_in_window, Evidence::challenge_ack}));
+    EXPECT_EQ(ignored.cause, ResetCause::out_of_window);
+    EXPECT_EQ(ignored.confidence, Confidence::medium);
+    EXPECT_EQ(ignored.rst_count, 1u);
+
+    const ResetEvent& reset = event(1);
+    EXPECT_EQ(reset.ts_ns, 1 * sec + 102 * ms);
+    EXPECT_FALSE(reset.rst_by_orig);
+    EXPECT_EQ(reset.rst_seq, server_next);
+    EXPECT_EQ(reset.seq_check, SeqCheck::exact);
+    EXPECT_EQ(reset.evidence, bits({Evidence::seq_exact}));
+    EXPECT_EQ(reset.cause, ResetCause::resp_abort);
+    EXPECT_EQ(reset.confidence, Confidence::high);
+    EXPECT_EQ(reset.conn_state, ConnState::RSTR);
+    EXPECT_EQ(reset.rst_count, 2u);
+
+    EXPECT_EQ(count(WorkerCounter::reset_connections), 2u);
+    EXPECT_EQ(count(WorkerCounter::rst_packets), 2u);
 }
 
 TEST_F(Tracker, AckAfterAnExactRstIsNoChallenge) {
