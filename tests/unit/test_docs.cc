@@ -9,6 +9,7 @@
 
 #include "rstscope/analysis/verdict.h"
 #include "rstscope/common/counters.h"
+#include "rstscope/mgmt/stats.h"
 
 namespace rstscope {
 namespace {
@@ -49,6 +50,32 @@ TEST(Docs, CausesDocumentEveryCauseEvidenceStateAndSeqCheck) {
 
 TEST(Docs, ReliabilityDocumentsEveryDropReason) {
     expect_table_rows(read_doc("reliability.md"), drop_reason_names, "drop reason");
+}
+
+// Every key of `stats` besides the drop reasons: an operator who reads one there must find what
+// it counts in the reliability document, which lists the counters (control.md only names them).
+template <size_t N>
+void expect_list_entries(const std::string& doc, const std::array<std::string_view, N>& names,
+                         const char* what) {
+    ASSERT_FALSE(doc.empty()) << "cannot read the document for " << what;
+    for (std::string_view name : names) {
+        bool listed = false;
+        std::istringstream lines(doc);
+        for (std::string line; std::getline(lines, line);) {
+            bool item = line.rfind("- ", 0) == 0;
+            if (item && line.find("`" + std::string(name) + "`") != std::string::npos)
+                listed = true;
+        }
+        EXPECT_TRUE(listed) << what << " " << name << " is in no list of docs/reliability.md";
+    }
+}
+
+TEST(Docs, ReliabilityDocumentsEveryWorkerCounter) {
+    expect_list_entries(read_doc("reliability.md"), worker_counter_names, "worker counter");
+}
+
+TEST(Docs, ReliabilityDocumentsEveryManagementCounter) {
+    expect_list_entries(read_doc("reliability.md"), management_counter_names, "management counter");
 }
 
 }  // namespace
