@@ -1,5 +1,8 @@
-// Hot path: the poll loop below allocates nothing, takes no lock, logs nothing and makes no
-// system call; anomalies are counted in the worker's own WorkerCounters.
+// Hot path: the poll loop below allocates nothing, takes no lock and logs nothing; anomalies are
+// counted in the worker's own WorkerCounters. On live traffic it makes no system call. Reading a
+// capture is the exception, by nature: the vdev and CaptureClock read the file (libpcap), and the
+// reader asks the port's statistics each poll until every record has arrived
+// (docs/architecture.md).
 #include "worker.h"
 
 #include <algorithm>
