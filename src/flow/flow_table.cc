@@ -57,7 +57,7 @@ int lifecycle_rank(Lifecycle l) {
 FlowTable::FlowTable(uint32_t capacity) {
     uint32_t buckets = 2;
     while (static_cast<uint64_t>(buckets) * ways < capacity) {
-        if (buckets >= (1u << 28)) throw std::invalid_argument("flow table capacity too large");
+        if (buckets >= max_buckets) throw std::invalid_argument("flow table capacity too large");
         buckets <<= 1;
     }
     bucket_mask_ = buckets - 1;
@@ -82,30 +82,19 @@ FlowTable::~FlowTable() {
 }
 
 uint64_t FlowTable::hash(const FlowKey& key) noexcept {
-    // Two independent CRC32C chains (one instruction per 8 bytes each) give 64 well-mixed bits:
-    // the low bits pick buckets, the high bits the signature.
+    // Two CRC32C chains (one instruction per 8 bytes each) give the 64 bits the header divides.
+    // CRC is linear: two chains over the same words, however seeded or XORed with a constant,
+    // differ by a constant (the high half was the low half XOR 0x95bb33ed, 32 bits of entropy in
+    // all). The second chain therefore reads each word times an odd constant, a bijection that is
+    // not linear over GF(2), so its 32 bits are independent of the first chain's.
     uint64_t words[6] = {};
     std::memcpy(words, &key, sizeof(FlowKey));
     uint64_t a = 0x9E3779B9u, b = 0x85EBCA6Bu;
     for (uint64_t w : words) {
         a = _mm_crc32_u64(a, w);
-        b = _mm_crc32_u64(b, w ^ 0xC2B2AE3D27D4EB4Full);
+        b = _mm_crc32_u64(b, w * 0xC2B2AE3D27D4EB4Full);
     }
     return a | (b << 32);
-}
-
-uint32_t FlowTable::signature(uint64_t hash) noexcept {
-    return static_cast<uint32_t>(hash >> 32) | 1u;  // never 0: 0 marks an empty slot
-}
-
-uint32_t FlowTable::primary_bucket(uint64_t hash) const noexcept {
-    return static_cast<uint32_t>(hash) & bucket_mask_;
-}
-
-uint32_t FlowTable::secondary_bucket(uint64_t hash) const noexcept {
-    uint32_t primary = primary_bucket(hash);
-    uint32_t secondary = static_cast<uint32_t>(hash >> 40) & bucket_mask_;
-    return secondary == primary ? primary ^ 1u : secondary;
 }
 
 void FlowTable::prefetch(uint64_t hash) const noexcept {

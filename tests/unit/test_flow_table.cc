@@ -7,11 +7,15 @@
 #include <arpa/inet.h>
 
 #include <cstring>
+#include <functional>
+#include <random>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "rstscope/flow/flow_table.h"
+#include "rstscope/flow/symmetric_rss.h"
 
 namespace rstscope {
 namespace {
@@ -303,6 +307,246 @@ TEST(FlowTable, ReleaseFreesTheSlotAndBumpsGeneration) {
     EXPECT_EQ(table.free_slot(hash), slot);
     EXPECT_EQ(table.occupy(slot, key, hash).generation, 4u);
     EXPECT_EQ(table.size(), 1u);
+}
+
+// --- How the hash is spent (issue #8): owner, buckets and signature from disjoint bits. ---
+
+// Bucket masks worth checking: 16 Mi slots (where the old `hash >> 20` owner met the primary
+// bucket bits), the largest --flow-table-size (2^30 entries) and the most the table allows.
+constexpr uint32_t masks_to_check[] = {(1u << 21) - 1, (1u << 27) - 1, FlowTable::max_buckets - 1};
+
+TEST(FlowHashBits, EachBitFeedsExactlyOneChoice) {
+    // Flipping one hash bit may change the owner, or the bucket, or the signature: never two.
+    std::mt19937_64 random(8);
+    constexpr uint32_t mask = FlowTable::max_buckets - 1;
+    for (int round = 0; round < 64; ++round) {
+        uint64_t h = random();
+        for (unsigned bit = 0; bit < 64; ++bit) {
+            uint64_t flipped = h ^ (uint64_t{1} << bit);
+            bool bucket_moved =
+                FlowTable::primary_bucket(h, mask) != FlowTable::primary_bucket(flipped, mask);
+            bool signature_moved = FlowTable::signature(h) != FlowTable::signature(flipped);
+            bool owner_moved = false;
+            for (unsigned owners = 2; owners <= 64; ++owners)
+                owner_moved |=
+                    FlowTable::owner_of(h, owners) != FlowTable::owner_of(flipped, owners);
+            EXPECT_LE(int{bucket_moved} + int{signature_moved} + int{owner_moved}, 1)
+                << "bit " << bit << " of " << std::hex << h;
+        }
+    }
+}
+
+TEST(FlowHashBits, OwnerSignatureAndBucketsStayInRange) {
+    std::mt19937_64 random(9);
+    for (int i = 0; i < 10000; ++i) {
+        uint64_t h = random();
+        for (unsigned owners = 1; owners <= 64; ++owners)
+            EXPECT_LT(FlowTable::owner_of(h, owners), owners);
+        EXPECT_NE(FlowTable::signature(h), 0u);
+        for (uint32_t mask : {1u, 3u, (1u << 21) - 1, FlowTable::max_buckets - 1}) {
+            uint32_t primary = FlowTable::primary_bucket(h, mask);
+            uint32_t secondary = FlowTable::secondary_bucket(h, mask);
+            EXPECT_LE(primary, mask);
+            EXPECT_LE(secondary, mask);
+            EXPECT_NE(primary, secondary);
+        }
+    }
+    // All-zero and all-one hashes are no special case.
+    EXPECT_NE(FlowTable::signature(0), 0u);
+    EXPECT_NE(FlowTable::secondary_bucket(0, 7), FlowTable::primary_bucket(0, 7));
+}
+
+// The hashes of real keys: random IPv4 and IPv6 connections, and the structured traffic of many
+// clients with consecutive ports on one server (what a linear hash handles worst).
+std::vector<uint64_t> hashes_of_many_keys() {
+    std::vector<uint64_t> hashes;
+    std::mt19937_64 random(10);
+    for (int i = 0; i < 100000; ++i) {
+        DecodedPacket p;
+        uint8_t bytes[16];
+        for (auto& b : bytes)
+            b = static_cast<uint8_t>(random());
+        p.family = i % 4 == 0 ? IpFamily::v6 : IpFamily::v4;
+        p.src = p.family == IpFamily::v6 ? IpAddress::from_v6(bytes) : IpAddress::from_v4(bytes);
+        for (auto& b : bytes)
+            b = static_cast<uint8_t>(random());
+        p.dst = p.family == IpFamily::v6 ? IpAddress::from_v6(bytes) : IpAddress::from_v4(bytes);
+        p.src_port = static_cast<uint16_t>(random());
+        p.dst_port = static_cast<uint16_t>(random());
+        hashes.push_back(FlowTable::hash(key_of(p)));
+    }
+    for (int client = 0; client < 4; ++client) {
+        for (uint16_t port = 10000; port < 35000; ++port) {
+            hashes.push_back(FlowTable::hash(
+                key_of(segment("10.0.0." + std::to_string(client + 1), port, "192.0.2.80", 443))));
+        }
+    }
+    return hashes;
+}
+
+// Every pair of values (f, g) occurs about as often as independence predicts.
+void expect_independent(const std::vector<uint64_t>& hashes, const std::string& what,
+                        uint32_t f_values, const std::function<uint32_t(uint64_t)>& f,
+                        uint32_t g_values, const std::function<uint32_t(uint64_t)>& g) {
+    std::vector<uint64_t> joint(f_values * g_values), f_count(f_values), g_count(g_values);
+    for (uint64_t h : hashes) {
+        uint32_t a = f(h), b = g(h);
+        ++joint[a * g_values + b];
+        ++f_count[a];
+        ++g_count[b];
+    }
+    int bad = 0;
+    for (uint32_t a = 0; a < f_values; ++a) {
+        for (uint32_t b = 0; b < g_values; ++b) {
+            double expected = double(f_count[a]) * double(g_count[b]) / double(hashes.size());
+            double seen = double(joint[a * g_values + b]);
+            // About 1500 per cell here: 25 % off is over 9 standard deviations.
+            if (seen < 0.75 * expected || seen > 1.25 * expected) {
+                if (++bad <= 3) {
+                    ADD_FAILURE() << what << ": (" << a << ", " << b << ") seen " << seen
+                                  << " times, expected about " << expected;
+                }
+            }
+        }
+    }
+}
+
+TEST(FlowHashBits, EveryOwnerReachesEveryBucketOfALargeTable) {
+    const std::vector<uint64_t> hashes = hashes_of_many_keys();
+    for (unsigned owners = 2; owners <= 4; ++owners) {
+        auto owner = [owners](uint64_t h) { return FlowTable::owner_of(h, owners); };
+        for (uint32_t mask : masks_to_check) {
+            unsigned top = 31 - static_cast<unsigned>(__builtin_clz(mask));
+            // Every bucket bit, the highest included, takes both values among each owner's keys,
+            // in the primary bucket and in the secondary.
+            using BucketOf = uint32_t (*)(uint64_t, uint32_t);
+            for (BucketOf bucket_of : {static_cast<BucketOf>(&FlowTable::primary_bucket),
+                                       static_cast<BucketOf>(&FlowTable::secondary_bucket)}) {
+                std::vector<uint32_t> ones(owners), zeros(owners);
+                for (uint64_t h : hashes) {
+                    ones[owner(h)] |= bucket_of(h, mask);
+                    zeros[owner(h)] |= ~bucket_of(h, mask) & mask;
+                }
+                for (unsigned w = 0; w < owners; ++w) {
+                    EXPECT_EQ(ones[w], mask) << "owner " << w << " of " << owners;
+                    EXPECT_EQ(zeros[w], mask) << "owner " << w << " of " << owners;
+                }
+            }
+            std::string what = std::to_string(owners) + " owners, " +
+                               std::to_string(uint64_t{mask} + 1) + " buckets";
+            // And evenly: the top four and the low four bucket bits, primary and secondary.
+            for (unsigned shift : {0u, top - 3}) {
+                expect_independent(hashes, what + ", primary bits from " + std::to_string(shift),
+                                   owners, owner, 16, [=](uint64_t h) {
+                                       return FlowTable::primary_bucket(h, mask) >> shift & 15;
+                                   });
+                expect_independent(hashes, what + ", secondary bits from " + std::to_string(shift),
+                                   owners, owner, 16, [=](uint64_t h) {
+                                       return FlowTable::secondary_bucket(h, mask) >> shift & 15;
+                                   });
+            }
+        }
+    }
+}
+
+TEST(FlowHashBits, SignatureIsIndependentOfOwnerAndBucket) {
+    const std::vector<uint64_t> hashes = hashes_of_many_keys();
+    constexpr uint32_t mask = (1u << 21) - 1;
+    for (unsigned shift : {0u, 8u, 16u, 20u}) {
+        auto signature = [=](uint64_t h) { return FlowTable::signature(h) >> shift & 15; };
+        for (unsigned owners = 2; owners <= 4; ++owners) {
+            expect_independent(
+                hashes, std::to_string(owners) + " owners, signature bits " + std::to_string(shift),
+                owners, [owners](uint64_t h) { return FlowTable::owner_of(h, owners); }, 16,
+                signature);
+        }
+        // Within a bucket the signature must still tell flows apart.
+        for (unsigned bucket_shift : {0u, 8u, 17u}) {
+            expect_independent(
+                hashes,
+                "primary bits " + std::to_string(bucket_shift) + ", signature bits " +
+                    std::to_string(shift),
+                16,
+                [=](uint64_t h) { return FlowTable::primary_bucket(h, mask) >> bucket_shift & 15; },
+                16, signature);
+        }
+    }
+    // The two buckets of a flow are independent choices.
+    expect_independent(
+        hashes, "primary and secondary", 16,
+        [](uint64_t h) { return FlowTable::primary_bucket(h, mask) >> 17; }, 16,
+        [](uint64_t h) { return FlowTable::secondary_bucket(h, mask) >> 17; });
+}
+
+// --- The symmetric RSS key (issue #8): as long as the device asks, symmetric at every length. ---
+
+// Toeplitz as a NIC computes it: each set input bit, from the most significant, XORs in the 32 key
+// bits starting at that bit's position.
+uint32_t toeplitz(const uint8_t* key, size_t key_length, const std::vector<uint8_t>& input) {
+    uint64_t window = 0;  // the next 64 key bits; the high 32 are the current window
+    size_t next = 0;
+    for (; next < 8; ++next)
+        window = window << 8 | (next < key_length ? key[next] : 0);
+    uint32_t result = 0;
+    for (uint8_t byte : input) {
+        for (int bit = 7; bit >= 0; --bit) {
+            if (byte >> bit & 1) result ^= static_cast<uint32_t>(window >> 32);
+            window <<= 1;
+        }
+        window |= next < key_length ? key[next] : 0;
+        ++next;
+    }
+    return result;
+}
+
+// The IPv4 TCP input: source address, destination address, source port, destination port.
+std::vector<uint8_t> tcp4_input(uint32_t src, uint32_t dst, uint16_t sport, uint16_t dport) {
+    return {uint8_t(src >> 24),  uint8_t(src >> 16), uint8_t(src >> 8),   uint8_t(src),
+            uint8_t(dst >> 24),  uint8_t(dst >> 16), uint8_t(dst >> 8),   uint8_t(dst),
+            uint8_t(sport >> 8), uint8_t(sport),     uint8_t(dport >> 8), uint8_t(dport)};
+}
+
+// The verification key and first IPv4 example of Microsoft's RSS documentation ("Verifying the
+// RSS Hash Calculation"): the software Toeplitz above is the one NICs implement.
+constexpr uint8_t microsoft_rss_key[40] = {
+    0x6d, 0x5a, 0x56, 0xda, 0x25, 0x5b, 0x0e, 0xc2, 0x41, 0x67, 0x25, 0x3d, 0x43, 0xa3,
+    0x8f, 0xb0, 0xd0, 0xca, 0x2b, 0xcb, 0xae, 0x7b, 0x30, 0xb4, 0x77, 0xcb, 0x2d, 0xa3,
+    0x80, 0x30, 0xf2, 0x0c, 0x6a, 0x42, 0xb7, 0x3b, 0xbe, 0xac, 0x01, 0xfa};
+
+TEST(SymmetricRss, SoftwareToeplitzMatchesTheReferenceExample) {
+    // 66.9.149.187:2794 -> 161.142.100.80:1766
+    std::vector<uint8_t> input = tcp4_input(0x420995bb, 0xa18e6450, 2794, 1766);
+    EXPECT_EQ(toeplitz(microsoft_rss_key, sizeof(microsoft_rss_key), input), 0x51ccc178u);
+}
+
+TEST(SymmetricRss, KeyHasTheLengthTheDeviceAsksFor) {
+    for (size_t length : {size_t{40}, size_t{52}, size_t{128}, size_t{1}, RssKey::max_length}) {
+        RssKey key = symmetric_rss_key(length);
+        EXPECT_EQ(key.length, length);
+        for (size_t i = 0; i < length; ++i)
+            ASSERT_EQ(key.bytes[i], i % 2 == 0 ? 0x6d : 0x5a) << "byte " << i << " of " << length;
+    }
+    EXPECT_THROW(symmetric_rss_key(0), std::invalid_argument);
+    EXPECT_THROW(symmetric_rss_key(256), std::invalid_argument);
+}
+
+TEST(SymmetricRss, BothDirectionsHashAlike) {
+    std::mt19937_64 random(11);
+    for (size_t length : {size_t{40}, size_t{52}, size_t{128}}) {
+        RssKey key = symmetric_rss_key(length);
+        for (int i = 0; i < 10000; ++i) {
+            auto src = static_cast<uint32_t>(random()), dst = static_cast<uint32_t>(random());
+            auto sport = static_cast<uint16_t>(random()), dport = static_cast<uint16_t>(random());
+            ASSERT_EQ(toeplitz(key.bytes.data(), key.length, tcp4_input(src, dst, sport, dport)),
+                      toeplitz(key.bytes.data(), key.length, tcp4_input(dst, src, dport, sport)))
+                << length << "-byte key";
+        }
+    }
+    // The check has teeth: an ordinary key does not hash both directions alike.
+    std::vector<uint8_t> forward = tcp4_input(0x420995bb, 0xa18e6450, 2794, 1766);
+    std::vector<uint8_t> backward = tcp4_input(0xa18e6450, 0x420995bb, 1766, 2794);
+    EXPECT_NE(toeplitz(microsoft_rss_key, sizeof(microsoft_rss_key), forward),
+              toeplitz(microsoft_rss_key, sizeof(microsoft_rss_key), backward));
 }
 
 }  // namespace

@@ -23,14 +23,56 @@ class FlowTable {
     static constexpr uint32_t ways = 8;
     static constexpr uint32_t no_slot = UINT32_MAX;
 
-    // `capacity` entries are rounded up to a power-of-two number of buckets. Sizing for ~50 % load
-    // at the expected flow count keeps evictions rare (two choices of 8 ways).
+    // `capacity` entries are rounded up to a power-of-two number of buckets, at most max_buckets
+    // (2^31 entries; more throws). Sizing for ~50 % load at the expected flow count keeps
+    // evictions rare (two choices of 8 ways).
     explicit FlowTable(uint32_t capacity);
     ~FlowTable();
     FlowTable(const FlowTable&) = delete;
     FlowTable& operator=(const FlowTable&) = delete;
 
     static uint64_t hash(const FlowKey& key) noexcept;
+
+    // How a hash is spent. Each choice takes its own bit range, so no choice narrows another:
+    //   bits  0..27  primary bucket (the low bits the table needs: up to 2^28 buckets)
+    //   bits 28..39  owning worker, when workers redistribute packets (owner_of)
+    //   bits 40..63  signature
+    // The secondary bucket is the primary XOR a spread of the signature (no bits of its own), so
+    // a flow's two buckets are independent and a signature says nothing about its bucket.
+    // A worker's flows thus reach every bucket, and its signatures stay 24 bits wide.
+    static constexpr unsigned bucket_bits = 28;
+    static constexpr unsigned owner_shift = 28, owner_bits = 12;
+    static constexpr unsigned signature_shift = 40, signature_bits = 24;
+    static constexpr uint32_t max_buckets = 1u << bucket_bits;
+    static_assert(bucket_bits <= owner_shift && owner_shift + owner_bits <= signature_shift &&
+                  signature_shift + signature_bits == 64);
+
+    // Which of `owners` workers (1..2^12) owns a flow with this hash; the same worker for both
+    // directions. Multiply-shift rather than modulo: 12 bits shared by 3 workers are within
+    // 1/1365 of even.
+    static constexpr unsigned owner_of(uint64_t hash, unsigned owners) noexcept {
+        uint64_t field = (hash >> owner_shift) & ((uint64_t{1} << owner_bits) - 1);
+        return static_cast<unsigned>((field * owners) >> owner_bits);
+    }
+
+    // Never 0 (0 marks an empty slot): a marker bit above the 24 signature bits, so no value is
+    // lost to the marker.
+    static constexpr uint32_t signature(uint64_t hash) noexcept {
+        return static_cast<uint32_t>(hash >> signature_shift) | (1u << signature_bits);
+    }
+
+    static constexpr uint32_t primary_bucket(uint64_t hash, uint32_t bucket_mask) noexcept {
+        return static_cast<uint32_t>(hash) & bucket_mask;
+    }
+
+    // The primary bucket XOR the signature times an odd constant (which carries the 24 signature
+    // bits into all 28 bucket bits); never the primary itself.
+    static constexpr uint32_t secondary_bucket(uint64_t hash, uint32_t bucket_mask) noexcept {
+        uint32_t primary = primary_bucket(hash, bucket_mask);
+        uint32_t offset =
+            (static_cast<uint32_t>(hash >> signature_shift) * 0x9E3779B1u) & bucket_mask;
+        return offset == 0 ? primary ^ 1u : primary ^ offset;
+    }
 
     // Brings the key's buckets into cache ahead of find(); worthwhile across a burst.
     void prefetch(uint64_t hash) const noexcept;
@@ -63,9 +105,12 @@ class FlowTable {
     size_t memory_bytes() const noexcept { return bytes_; }
 
   private:
-    static uint32_t signature(uint64_t hash) noexcept;
-    uint32_t primary_bucket(uint64_t hash) const noexcept;
-    uint32_t secondary_bucket(uint64_t hash) const noexcept;
+    uint32_t primary_bucket(uint64_t hash) const noexcept {
+        return primary_bucket(hash, bucket_mask_);
+    }
+    uint32_t secondary_bucket(uint64_t hash) const noexcept {
+        return secondary_bucket(hash, bucket_mask_);
+    }
 
     uint32_t capacity_;
     uint32_t bucket_mask_;
