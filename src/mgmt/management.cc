@@ -20,6 +20,8 @@ constexpr uint32_t ring_budget_per_pass = 1024;
 // Idle back-off: from a spin to this sleep. A busy-polling manager on a CPU shared with a worker
 // halved that worker's rate in a prototype (12.9 → 5.5 Mpps).
 constexpr long max_idle_sleep_ns = 1'000'000;
+// Events judged and written per release, between two turns of the control socket.
+constexpr size_t release_slice = 4096;
 // While waiting for the log at the end of a run.
 constexpr long finish_poll_ns = 200'000;
 
@@ -100,7 +102,9 @@ void Management::release(bool everything) {
     uint64_t watermark = *std::min_element(settled_progress_.begin(), settled_progress_.end());
     uint64_t linger_ns = seconds_to_ns(options_.linger_s);
     watermark = watermark > linger_ns ? watermark - linger_ns : 0;
-    storms_.release(watermark, everything, judged_);
+    // In slices: a watermark that jumps (a capture's reader racing ahead) makes many events due
+    // at once, and the control socket must not wait for all of them to be written.
+    storms_.release(watermark, everything, judged_, release_slice);
     settle_judged();
     write_judged();
 }
@@ -239,8 +243,10 @@ void Management::finish() {
         uint64_t now = monotonic_ns();
         bool rings_empty = std::all_of(workers_.begin(), workers_.end(),
                                        [](WorkerContext* w) { return w->events->count() == 0; });
+        uint32_t pending_before = storms_.pending();
         uint32_t drained = drain();
         if (rings_empty && drained == 0) release(true);
+        bool progressed = drained > 0 || storms_.pending() < pending_before;
         bool written = write_judged() && storms_.pending() == 0;
         if (log_->flush(now) && written && rings_empty) break;
         serve_control();
@@ -250,7 +256,7 @@ void Management::finish() {
         uint64_t from = shutdown_started_ns_ ? shutdown_started_ns_ : started;
         bool bounded = shutdown_started_ns_ != 0 || !slow_but_working;
         if (bounded && now - from > timeout) break;
-        if (drained == 0) sleep_ns(finish_poll_ns);
+        if (!progressed) sleep_ns(finish_poll_ns);
     }
     // Whatever did not reach the log now never will: say how much.
     uint64_t unwritten = (judged_.size() - judged_written_) + storms_.pending();
