@@ -5,10 +5,9 @@
 #include <rte_eal.h>
 #include <rte_errno.h>
 
-#include <fcntl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
+#include <bit>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -199,13 +198,6 @@ std::optional<Outputs> open_outputs(const Options& options, std::string& error) 
     return out;
 }
 
-uint64_t round_up_to_power_of_two(uint64_t n) {
-    uint64_t p = 1;
-    while (p < n)
-        p <<= 1;
-    return p;
-}
-
 // Per-worker sizes. A capture's probe knows how many packets there are: no worker can meet more
 // flows or resets than that, so a small capture gets a small table and queue whatever the
 // configured maximum (a NIC's configuration stays as given).
@@ -219,7 +211,7 @@ TrackerConfig tracker_config(const Options& o, const std::optional<CaptureInput>
         // flow (an RST flood), where the two-choice table practically never evicts.
         uint64_t per_worker = 2 * packets / o.workers;
         c.flow_capacity = static_cast<uint32_t>(std::min<uint64_t>(
-            o.flow_table_size, round_up_to_power_of_two(std::max<uint64_t>(1024, per_worker))));
+            o.flow_table_size, std::bit_ceil(std::max<uint64_t>(1024, per_worker))));
         c.linger_capacity = static_cast<uint32_t>(
             std::min<uint64_t>(o.linger_capacity, std::max<uint64_t>(16, packets)));
     }
@@ -246,9 +238,9 @@ uint64_t available_memory_bytes() {
 // allocated: one line that says what does not fit, instead of an allocation failure (or the OOM
 // killer) halfway through start-up.
 std::string check_memory(const Options& o, const TrackerConfig& c) {
-    uint64_t table = uint64_t{round_up_to_power_of_two(c.flow_capacity)} *
-                     (sizeof(FlowEntry) + sizeof(uint32_t));
-    uint64_t linger = uint64_t{round_up_to_power_of_two(c.linger_capacity)} * sizeof(PendingReset);
+    uint64_t table =
+        uint64_t{std::bit_ceil(c.flow_capacity)} * (sizeof(FlowEntry) + sizeof(uint32_t));
+    uint64_t linger = uint64_t{std::bit_ceil(c.linger_capacity)} * sizeof(PendingReset);
     uint64_t ring = uint64_t{o.event_ring_size} * sizeof(ResetEvent);
     uint64_t needed = o.workers * (table + linger + ring) + uint64_t{o.log_buffer_kib} * 1024;
     uint64_t available = available_memory_bytes();
