@@ -25,13 +25,13 @@
 
 #include "../capture/capture_probe.h"
 #include "../capture/pcapng_rewrite.h"
+#include "../datapath/ports.h"
 #include "../mgmt/management.h"
 #include "eal_args.h"
 #include "pipeline.h"
 #include "rstscope/config/duration.h"
 #include "rstscope/config/options.h"
 #include "rstscope/mgmt/event_log.h"
-#include "worker.h"
 
 using namespace rstscope;
 
@@ -130,6 +130,7 @@ class PrivateDirectory {
 // What the capture step hands on: the probe's findings and the paths DPDK and the capture clock
 // read (the user's file, or its rewritten copy).
 struct CaptureInput {
+    std::string user_path;  // as given, for messages
     CaptureProbe probe;
     std::string read_path;  // for libpcap (capture clock): any path
     std::string vdev_path;  // for net_pcap's kvargs: a plain link
@@ -138,6 +139,7 @@ struct CaptureInput {
 std::optional<CaptureInput> prepare_capture(const Options& options, PrivateDirectory& private_dir,
                                             std::string& error) {
     CaptureInput input;
+    input.user_path = options.pcap;
     input.read_path = options.pcap;
     std::optional<CaptureProbe> probe = probe_capture(options.pcap, error);
     if (!probe && is_pcapng_file(options.pcap)) {
@@ -278,6 +280,54 @@ class Eal {
     bool started_ = false;
 };
 
+// Management's view of the ports: the datapath's receive losses over every port.
+class EthdevPortStats final : public PortStatsSource {
+  public:
+    PortDropTotals drop_totals() const override {
+        PortDropTotals totals;
+        port_drop_totals(totals.missed, totals.errors);
+        return totals;
+    }
+};
+
+// What the run reads, prepared before DPDK starts: the capture (probed, perhaps rewritten), the
+// forwarded capture's path, and per-worker sizes checked against the machine's memory.
+struct Inputs {
+    std::optional<CaptureInput> capture;
+    TrackerConfig tracker;
+};
+
+std::optional<Inputs> prepare_inputs(Options& options, PrivateDirectory& private_dir,
+                                     std::string& error) {
+    Inputs inputs;
+    if (!options.pcap.empty()) {
+        inputs.capture = prepare_capture(options, private_dir, error);
+        if (!inputs.capture) return std::nullopt;
+        options.pcap = inputs.capture->vdev_path;
+    }
+    if (!options.pcap_out.empty()) {
+        std::string original = options.pcap_out;
+        options.pcap_out = private_dir.link("forwarded", original, error);
+        if (options.pcap_out.empty()) return std::nullopt;
+    }
+    inputs.tracker = tracker_config(options, inputs.capture);
+    error = check_memory(options, inputs.tracker);
+    if (!error.empty()) return std::nullopt;
+    return inputs;
+}
+
+// What every worker reads: the capture's link type, the mode, and the clock's anchor (TSC and
+// wall clock read together, once EAL knows the TSC's rate).
+WorkerSettings worker_settings(const Options& options, const std::optional<CaptureInput>& capture) {
+    WorkerSettings settings;
+    if (capture) settings.link = capture->probe.link;
+    settings.inline_mode = options.mode == Mode::inline_forward;
+    settings.tsc_hz = rte_get_tsc_hz();
+    settings.tsc_start = rte_rdtsc();
+    settings.wall_start_ns = wall_clock_ns();
+    return settings;
+}
+
 void report(const Options& options, Management& management) {
     CounterTotals totals = management.totals();
     if (!options.quiet) std::fputs(summary_text(totals, management.resets()).c_str(), stderr);
@@ -285,6 +335,56 @@ void report(const Options& options, Management& management) {
         std::ofstream out(options.summary_json);
         out << stats_json(totals, management.resets()) << "\n";
         if (!out) throw std::runtime_error("cannot write " + options.summary_json);
+    }
+}
+
+// A truncated capture is an error even though its complete packets were analysed; lost events
+// are exit status 3 (docs/reliability.md).
+int exit_status(const std::optional<CaptureInput>& capture, Management& management) {
+    if (capture && capture->probe.truncated) {
+        return fail(exit_runtime_error,
+                    fmt::format("capture {} is truncated after {} complete packets ({}); "
+                                "those were analysed",
+                                capture->user_path, capture->probe.packets,
+                                capture->probe.truncation_error));
+    }
+    uint64_t lost = events_lost(management.totals());
+    if (lost == 0) return 0;
+    std::fprintf(stderr,
+                 "rstscope: %llu reset event(s) were lost (see the losses in the summary)\n",
+                 static_cast<unsigned long long>(lost));
+    return exit_events_lost;
+}
+
+// The workers and management from launch to report. Anything thrown after the launch unwinds
+// through the Pipeline, whose destructor stops and joins the workers before freeing what they use.
+int analyse(const Options& options, const Inputs& inputs, Outputs& outputs) {
+    const std::optional<CaptureInput>& capture = inputs.capture;
+    if (capture) {
+        run_control.capture = true;
+        run_control.capture_packets = capture->probe.packets;
+    }
+    try {
+        std::string error;
+        CaptureClock capture_clock;
+        if (capture && !capture_clock.open(capture->read_path, error))
+            throw std::runtime_error(error);
+        EthdevPortStats port_stats;
+        Pipeline pipeline(options, inputs.tracker, run_control, worker_settings(options, capture),
+                          capture ? &capture_clock : nullptr);
+        pipeline.launch();
+        Management management(options, run_control, pipeline.channels(), port_stats,
+                              std::move(outputs.log), std::move(outputs.control));
+        management.run();
+        pipeline.join();
+        report(options, management);
+        return exit_status(capture, management);
+    } catch (const std::bad_alloc&) {
+        return fail(exit_runtime_error,
+                    "out of memory while setting up the workers: lower --flow-table-size or "
+                    "--linger-capacity");
+    } catch (const std::exception& e) {
+        return fail(exit_runtime_error, e.what());
     }
 }
 
@@ -300,23 +400,8 @@ int run(int argc, char** argv) {
     std::string error;
 
     PrivateDirectory private_dir;
-    std::optional<CaptureInput> capture;
-    if (!options.pcap.empty()) {
-        capture = prepare_capture(options, private_dir, error);
-        if (!capture) return fail(exit_runtime_error, error);
-        run_control.capture = true;
-        run_control.capture_packets = capture->probe.packets;
-        run_control.link = capture->probe.link;
-        options.pcap = capture->vdev_path;
-    }
-    if (!options.pcap_out.empty()) {
-        std::string original = options.pcap_out;
-        options.pcap_out = private_dir.link("forwarded", original, error);
-        if (options.pcap_out.empty()) return fail(exit_runtime_error, error);
-    }
-    TrackerConfig tracker = tracker_config(options, capture);
-    error = check_memory(options, tracker);
-    if (!error.empty()) return fail(exit_runtime_error, error);
+    std::optional<Inputs> inputs = prepare_inputs(options, private_dir, error);
+    if (!inputs) return fail(exit_runtime_error, error);
     if (stopped_during_startup()) return 0;
 
     std::optional<Outputs> outputs = open_outputs(options, error);
@@ -326,44 +411,7 @@ int run(int argc, char** argv) {
     if (!eal.start(options, argv[0], error)) return fail(exit_runtime_error, error);
     if (stopped_during_startup()) return 0;
 
-    int status = 0;
-    try {
-        run_control.inline_mode = options.mode == Mode::inline_forward;
-        run_control.tsc_hz = rte_get_tsc_hz();
-        run_control.tsc_start = rte_rdtsc();
-        run_control.wall_start_ns = wall_clock_ns();
-        CaptureClock capture_clock;
-        if (capture && !capture_clock.open(capture->read_path, error))
-            throw std::runtime_error(error);
-        Pipeline pipeline(options, tracker, run_control, capture ? &capture_clock : nullptr);
-        pipeline.launch();
-        Management management(options, run_control, pipeline.workers(), std::move(outputs->log),
-                              std::move(outputs->control));
-        management.run();
-        pipeline.join();
-        report(options, management);
-        if (capture && capture->probe.truncated) {
-            status = fail(exit_runtime_error,
-                          fmt::format("capture {} is truncated after {} complete packets ({}); "
-                                      "those were analysed",
-                                      parsed.options.pcap, capture->probe.packets,
-                                      capture->probe.truncation_error));
-        }
-        uint64_t lost = events_lost(management.totals());
-        if (lost > 0 && status == 0) {
-            std::fprintf(
-                stderr, "rstscope: %llu reset event(s) were lost (see the losses in the summary)\n",
-                static_cast<unsigned long long>(lost));
-            status = exit_events_lost;
-        }
-    } catch (const std::bad_alloc&) {
-        status = fail(exit_runtime_error,
-                      "out of memory while setting up the workers: lower --flow-table-size or "
-                      "--linger-capacity");
-    } catch (const std::exception& e) {
-        status = fail(exit_runtime_error, e.what());
-    }
-    return status;
+    return analyse(options, *inputs, *outputs);
 }
 
 }  // namespace

@@ -19,8 +19,8 @@ constexpr unsigned dispatch_ring_size = 8192;
 }  // namespace
 
 Pipeline::Pipeline(const Options& options, const TrackerConfig& tracker, RunControl& run,
-                   CaptureClock* capture_clock)
-    : run_(run) {
+                   const WorkerSettings& settings, CaptureClock* capture_clock)
+    : run_(run), settings_(settings) {
     if (rte_lcore_count() < options.workers + 1) {
         throw std::runtime_error(
             fmt::format("{} lcores available, need {} ({} workers + management)", rte_lcore_count(),
@@ -30,7 +30,7 @@ Pipeline::Pipeline(const Options& options, const TrackerConfig& tracker, RunCont
     plan_ = setup_ports(options);
     if (plan_.timestamp_offset < 0)
         throw std::runtime_error("cannot register the mbuf timestamp field");
-    run_.plan = &plan_;
+    settings_.plan = &plan_;
 
     const unsigned n = options.workers;
     for (unsigned w = 0; w < n; ++w) {
@@ -55,9 +55,10 @@ Pipeline::Pipeline(const Options& options, const TrackerConfig& tracker, RunCont
         ctx->worker_count = n;
         ctx->burst = options.burst;
         ctx->run = &run_;
+        ctx->settings = &settings_;
         ctx->tracker = trackers_[w].get();
-        ctx->counters = counters_[w].get();
-        ctx->events = rings_[w].get();
+        ctx->channel.counters = counters_[w].get();
+        ctx->channel.events = rings_[w].get();
         ctx->pool = plan_.pools[w];
         ctx->dispatch = dispatch_;
         if (!plan_.queues_of_worker[w].empty()) {
@@ -94,7 +95,6 @@ Pipeline::~Pipeline() {
         run_.abandon.store(true);
         join();
     }
-    run_.plan = nullptr;
     contexts_.clear();
     for (rte_ring* r : dispatch_)
         rte_ring_free(r);
@@ -103,11 +103,11 @@ Pipeline::~Pipeline() {
     if (ports_started_) stop_ports();
 }
 
-std::vector<WorkerContext*> Pipeline::workers() const {
-    std::vector<WorkerContext*> views;
+std::vector<WorkerChannel*> Pipeline::channels() const {
+    std::vector<WorkerChannel*> channels;
     for (const auto& c : contexts_)
-        views.push_back(c.get());
-    return views;
+        channels.push_back(&c->channel);
+    return channels;
 }
 
 }  // namespace rstscope

@@ -10,10 +10,11 @@
 
 #include <rte_ring.h>
 
-#include "ports.h"
+#include "../channel/worker_channel.h"
+#include "../datapath/ports.h"
+#include "../datapath/worker.h"
 #include "rstscope/analysis/flow_tracker.h"
 #include "rstscope/config/options.h"
-#include "worker.h"
 
 namespace rstscope {
 
@@ -22,9 +23,10 @@ class CaptureClock;
 class Pipeline {
   public:
     // Sets up ports, pools and rings for `options` (throws std::runtime_error with a one-line
-    // reason). `capture_clock` stamps packet times when reading a capture.
+    // reason). `settings` are every worker's (the port plan is filled in here); `capture_clock`
+    // stamps packet times when reading a capture.
     Pipeline(const Options& options, const TrackerConfig& tracker, RunControl& run,
-             CaptureClock* capture_clock);
+             const WorkerSettings& settings, CaptureClock* capture_clock);
     ~Pipeline();
     Pipeline(const Pipeline&) = delete;
     Pipeline& operator=(const Pipeline&) = delete;
@@ -34,11 +36,13 @@ class Pipeline {
     // Waits for every launched worker to return.
     void join();
 
-    std::vector<WorkerContext*> workers() const;
+    // What management sees of each worker, in worker order.
+    std::vector<WorkerChannel*> channels() const;
 
   private:
     RunControl& run_;
     PortPlan plan_;
+    WorkerSettings settings_;
     bool ports_started_ = false;
     std::vector<std::unique_ptr<WorkerCounters>> counters_;
     std::vector<std::unique_ptr<FlowTracker>> trackers_;

@@ -4,7 +4,7 @@
 
 #include <algorithm>
 
-#include "../app/ports.h"
+#include "rstscope/analysis/flow_tracker.h"  // ns_per_second
 #include "rstscope/config/duration.h"
 #include "rstscope/mgmt/control_protocol.h"
 #include "rstscope/mgmt/event_json.h"
@@ -43,11 +43,13 @@ void sleep_ns(long ns) {
 
 }  // namespace
 
-Management::Management(const Options& options, RunControl& run, std::vector<WorkerContext*> workers,
-                       std::unique_ptr<EventLog> log, std::unique_ptr<ControlSocket> control)
+Management::Management(const Options& options, RunControl& run, std::vector<WorkerChannel*> workers,
+                       const PortStatsSource& ports, std::unique_ptr<EventLog> log,
+                       std::unique_ptr<ControlSocket> control)
     : options_(options),
       run_(run),
       workers_(std::move(workers)),
+      ports_(ports),
       log_(std::move(log)),
       control_(std::move(control)),
       resets_(options.top_hosts_capacity),
@@ -113,7 +115,7 @@ uint32_t Management::drain() {
     if (!write_judged()) return 0;
     uint32_t total = 0;
     for (size_t i = 0; i < workers_.size(); ++i) {
-        WorkerContext* w = workers_[i];
+        WorkerChannel* w = workers_[i];
         // Read before draining: a worker publishes its progress after handing over its events,
         // so once the ring has been emptied every event older than that progress is here. A ring
         // left non-empty by the per-pass budget keeps the progress of its last emptying.
@@ -179,13 +181,12 @@ CounterTotals Management::totals() {
         log_->lines_dropped() + unwritten_at_exit_;
     copy_table_counters(storms_, resets_, counters_);
     std::vector<const WorkerCounters*> counters;
-    for (WorkerContext* w : workers_)
+    for (WorkerChannel* w : workers_)
         counters.push_back(w->counters);
-    uint64_t missed = 0, errors = 0;
-    port_drop_totals(missed, errors);
+    PortDropTotals ports = ports_.drop_totals();
     auto management = counters_;
-    management[static_cast<size_t>(ManagementCounter::rx_missed)] = missed;
-    management[static_cast<size_t>(ManagementCounter::rx_errors)] = errors;
+    management[static_cast<size_t>(ManagementCounter::rx_missed)] = ports.missed;
+    management[static_cast<size_t>(ManagementCounter::rx_errors)] = ports.errors;
     return sum_counters(counters, management);
 }
 
@@ -210,7 +211,7 @@ std::string Management::answer(std::string_view request) {
 void Management::run() {
     long idle_sleep_ns = 0;
     auto all_finished = [this] {
-        return std::all_of(workers_.begin(), workers_.end(), [](WorkerContext* w) {
+        return std::all_of(workers_.begin(), workers_.end(), [](WorkerChannel* w) {
             return w->finished.load(std::memory_order_acquire);
         });
     };
@@ -242,7 +243,7 @@ void Management::finish() {
     for (;;) {
         uint64_t now = monotonic_ns();
         bool rings_empty = std::all_of(workers_.begin(), workers_.end(),
-                                       [](WorkerContext* w) { return w->events->count() == 0; });
+                                       [](WorkerChannel* w) { return w->events->count() == 0; });
         uint32_t pending_before = storms_.pending();
         uint32_t drained = drain();
         if (rings_empty && drained == 0) release(true);
@@ -260,7 +261,7 @@ void Management::finish() {
     }
     // Whatever did not reach the log now never will: say how much.
     uint64_t unwritten = (judged_.size() - judged_written_) + storms_.pending();
-    for (WorkerContext* w : workers_)
+    for (WorkerChannel* w : workers_)
         unwritten += w->events->count();
     unwritten_at_exit_ = unwritten;
     log_->close();

@@ -18,7 +18,7 @@
 
 #include <fmt/format.h>
 
-#include "../app/worker.h"
+#include "../channel/worker_channel.h"
 #include "control_socket.h"
 #include "rstscope/config/options.h"
 #include "rstscope/mgmt/event_log.h"
@@ -26,10 +26,28 @@
 
 namespace rstscope {
 
+// The receive losses of every port, summed: what the NIC could not take (imissed) and what it
+// failed on (ierrors + rx_nombuf).
+struct PortDropTotals {
+    uint64_t missed = 0;
+    uint64_t errors = 0;
+};
+
+// Where management gets the ports' statistics: the composition root passes the datapath's, so
+// management needs neither the ports nor DPDK's ethdev. Called on a stats request and at the end
+// only, never per packet, from the management lcore.
+class PortStatsSource {
+  public:
+    virtual ~PortStatsSource() = default;
+    virtual PortDropTotals drop_totals() const = 0;
+};
+
 class Management {
   public:
-    Management(const Options& options, RunControl& run, std::vector<WorkerContext*> workers,
-               std::unique_ptr<EventLog> log, std::unique_ptr<ControlSocket> control);
+    // `workers`: each worker's channel, in worker order; `ports` must outlive management.
+    Management(const Options& options, RunControl& run, std::vector<WorkerChannel*> workers,
+               const PortStatsSource& ports, std::unique_ptr<EventLog> log,
+               std::unique_ptr<ControlSocket> control);
 
     // Runs until every worker has finished and the log is written (or the deadline passed).
     void run();
@@ -49,7 +67,8 @@ class Management {
 
     const Options& options_;
     RunControl& run_;
-    std::vector<WorkerContext*> workers_;
+    std::vector<WorkerChannel*> workers_;
+    const PortStatsSource& ports_;
     std::unique_ptr<EventLog> log_;
     std::unique_ptr<ControlSocket> control_;
     ResetStatistics resets_;

@@ -1,13 +1,14 @@
 // worker_bench: the worker's per-packet path, timed on frames built in memory (no I/O).
 //
-// Default mode (no EAL): exactly what src/app/worker.cc does per receive burst, minus
+// Default mode (no EAL): the worker's own burst body, BurstPath
+// (include/rstscope/datapath/burst.h), as src/datapath/worker.cc runs it per receive burst, minus
 // rte_eth_rx_burst and the mbuf free: decode_frame() for each frame, FlowTracker::process_burst()
-// on the burst, advance() on packet time, then the event outbox copied out as the ring enqueue
-// would. Frames come from traffic_model.h in chunks written just before they are timed (so they
-// sit in the cache as a NIC's DDIO writes would put them); only the processing of each chunk is
-// inside the TSC reads.
+// on the burst, the event outbox copied out as the ring enqueue would, then the per-poll advance()
+// on packet time. Frames come from traffic_model.h in chunks written just before they are timed (so
+// they sit in the cache as a NIC's DDIO writes would put them); only the processing of each chunk
+// is inside the TSC reads.
 //
-// --dpdk: the real worker loop, src/app/worker.cc's worker_main() on its own lcore, polling a
+// --dpdk: the real worker loop, src/datapath/worker.cc's worker_main() on its own lcore, polling a
 // net_ring port (rte_eth_from_rings). The main lcore plays the NIC (--feed replay or copy, see
 // run_dpdk) and drains the event ring as management would.
 //
@@ -50,11 +51,12 @@
 #define CALLGRIND_TOGGLE_COLLECT
 #endif
 
+#include "datapath/worker.h"  // the real worker loop, for --dpdk
 #include "rstscope/analysis/flow_tracker.h"
+#include "rstscope/datapath/burst.h"
 #include "rstscope/decode/packet_decoder.h"
 #include "rstscope/mgmt/event_json.h"
 #include "traffic_model.h"
-#include "worker.h"  // src/app: the real worker loop, for --dpdk
 
 namespace po = boost::program_options;
 using namespace rstscope;
@@ -116,55 +118,65 @@ struct Chunk {
     const uint8_t* frame(uint32_t i) const { return &frames[size_t{i} * frame_stride]; }
 };
 
-// Hot path under test: one worker's tracker, counters and event hand-over, with the loop body of
-// WorkerLoop::handle() and the per-poll tail of WorkerLoop::run().
+// Hot path under test: one worker's tracker, counters and event hand-over, run by the worker's
+// own BurstPath: one receive burst, then the per-poll tail of WorkerLoop::run().
 class WorkerPath {
   public:
     explicit WorkerPath(const TrackerConfig& config)
-        : tracker_(config, counters_), sink_(new ResetEvent[event_sink_capacity]) {}
+        : tracker_(config, counters_), path_(tracker_, counters_) {}
 
-    // Keep in step with WorkerLoop::handle() (src/app/worker.cc); --dpdk runs the original.
     void receive_burst(const Chunk& chunk, uint32_t first, uint32_t count) noexcept {
-        uint32_t tcp = 0;
-        uint64_t bytes = 0;
-        for (uint32_t i = 0; i < count; ++i) {
-            const uint32_t k = first + i;
-            if (i + 1 < count) __builtin_prefetch(chunk.frame(k + 1));
-            bytes += chunk.lengths[k];
-            DecodedPacket& p = packets_[tcp];
-            DecodeResult r = decode_frame(LinkType::ethernet, chunk.frame(k), chunk.lengths[k], p);
-            if (!r.is_tcp) {
-                counters_.drop(r.reason);
-                continue;
-            }
-            p.ts_ns = chunk.times[k];
-            ++tcp;
-        }
-        counters_.bump(WorkerCounter::packets, count);
-        counters_.bump(WorkerCounter::bytes, bytes);
-        tracker_.process_burst(packets_, tcp);
-        tracker_.advance(tracker_.now_ns());
-        hand_over_events();
-    }
-
-    // What EventRing::sp_enqueue costs: the events copied by value into ring slots.
-    void hand_over_events() noexcept {
-        uint32_t count = tracker_.event_count();
-        for (uint32_t i = 0; i < count; ++i)
-            sink_[sink_next_++ % event_sink_capacity] = tracker_.events()[i];
-        counters_.bump(WorkerCounter::events_emitted, count);
-        tracker_.clear_events();
+        ChunkFrames frames(chunk, first);
+        path_.track(LinkType::ethernet, frames, count);
+        // One poll of one burst: the worker hands over after the burst and again after advance();
+        // with nothing in between, one hand-over after both takes the same events.
+        path_.advance(tracker_.now_ns());
+        path_.hand_over(sink_, false);
     }
 
     const FlowTracker& tracker() const { return tracker_; }
     const WorkerCounters& counters() const { return counters_; }
 
   private:
+    // A chunk's frames as BurstPath's Frames: all fresh from the "port", none dispatched.
+    struct ChunkFrames {
+        const uint8_t* frames;
+        const uint32_t* lengths;
+        const uint64_t* times;
+
+        ChunkFrames(const Chunk& chunk, uint32_t first) noexcept
+            : frames(chunk.frame(first)), lengths(chunk.lengths + first), times(chunk.times + first) {}
+        static constexpr bool arriving() noexcept { return true; }
+        void prefetch(uint32_t i) const noexcept { __builtin_prefetch(data(i)); }
+        static void arrived(uint32_t) noexcept {}
+        const uint8_t* data(uint32_t i) const noexcept { return frames + size_t{i} * frame_stride; }
+        uint32_t data_length(uint32_t i) const noexcept { return lengths[i]; }
+        uint32_t packet_length(uint32_t i) const noexcept { return lengths[i]; }
+        static bool stays(uint32_t, const DecodedPacket&) noexcept { return true; }
+        uint64_t time_ns(uint32_t i) const noexcept { return times[i]; }
+        static void keep(uint32_t) noexcept {}
+    };
+
+    // What EventRing::sp_enqueue costs: the events copied by value into ring slots.
+    class RingCopySink {
+      public:
+        uint32_t enqueue(const ResetEvent* events, uint32_t count) noexcept {
+            for (uint32_t i = 0; i < count; ++i)
+                slots_[next_++ % event_sink_capacity] = events[i];
+            return count;
+        }
+        static bool abandoned() noexcept { return false; }
+        static void pause() noexcept {}
+
+      private:
+        std::unique_ptr<ResetEvent[]> slots_{new ResetEvent[event_sink_capacity]};
+        uint64_t next_ = 0;
+    };
+
     WorkerCounters counters_;
     FlowTracker tracker_;
-    DecodedPacket packets_[burst_size];
-    std::unique_ptr<ResetEvent[]> sink_;
-    uint64_t sink_next_ = 0;
+    BurstPath path_;
+    RingCopySink sink_;
 };
 
 // The measured region: kept out of line so callgrind and perf attribute it cleanly.
@@ -475,18 +487,20 @@ int run_dpdk(const Settings& s, const char* program, Feed feed_mode) {
         plan.queues_of_worker = {{RxQueueRef{port_id, 0}}};
         RunControl control;
         control.readers = 1;
-        control.plan = &plan;
-        control.tsc_hz = tsc_hz;
-        control.tsc_start = rte_rdtsc();
-        control.wall_start_ns = TrafficModel::t0_ns;
+        WorkerSettings settings;
+        settings.plan = &plan;
+        settings.tsc_hz = tsc_hz;
+        settings.tsc_start = rte_rdtsc();
+        settings.wall_start_ns = TrafficModel::t0_ns;
         WorkerCounters counters;
         FlowTracker tracker(tracker_config_for(flows), counters);
         EventRing events(fmt::format("bench_events_{}", flows), 16384, socket);
         WorkerContext ctx;
         ctx.run = &control;
+        ctx.settings = &settings;
         ctx.tracker = &tracker;
-        ctx.counters = &counters;
-        ctx.events = &events;
+        ctx.channel.counters = &counters;
+        ctx.channel.events = &events;
         if (rte_eal_remote_launch(worker_main, &ctx, worker_lcore) != 0)
             throw std::runtime_error("cannot launch the worker lcore");
 

@@ -3,6 +3,9 @@
 // capture is the exception, by nature: the vdev and CaptureClock read the file (libpcap), and the
 // reader asks the port's statistics each poll until every record has arrived
 // (docs/architecture.md).
+//
+// The burst itself (decode, track, hand over) is BurstPath (include/rstscope/datapath/burst.h);
+// this file is its DPDK shell: mbufs, the dispatch rings, the event ring, forwarding and time.
 #include "worker.h"
 
 #include <algorithm>
@@ -13,18 +16,41 @@
 #include <rte_mbuf.h>
 #include <rte_pause.h>
 
+#include "rstscope/datapath/burst.h"
+
 namespace rstscope {
 namespace {
 
-constexpr uint32_t max_burst = 64;
+// Pending resets given their verdict per try at the end of the input, between hand-overs.
 constexpr uint32_t flush_batch = 256;
+
+// The event ring as BurstPath's sink: a capture, and every worker at shutdown, waits for room
+// until the shutdown deadline (`abandon`).
+class EventRingSink {
+  public:
+    EventRingSink(EventRing& ring, const RunControl& run) noexcept : ring_(ring), run_(run) {}
+    uint32_t enqueue(const ResetEvent* events, uint32_t count) noexcept {
+        return ring_.sp_enqueue(events, count);
+    }
+    bool abandoned() const noexcept { return run_.abandon.load(std::memory_order_relaxed); }
+    void pause() const noexcept { rte_pause(); }
+
+  private:
+    EventRing& ring_;
+    const RunControl& run_;
+};
 
 class WorkerLoop {
   public:
-    explicit WorkerLoop(WorkerContext& ctx) noexcept : ctx_(ctx), run_(*ctx.run) {}
+    explicit WorkerLoop(WorkerContext& ctx) noexcept
+        : ctx_(ctx),
+          run_(*ctx.run),
+          settings_(*ctx.settings),
+          path_(*ctx.tracker, *ctx.channel.counters),
+          events_(*ctx.channel.events, *ctx.run) {}
 
     void run() noexcept {
-        const auto& queues = run_.plan->queues_of_worker[ctx_.id];
+        const auto& queues = settings_.plan->queues_of_worker[ctx_.id];
         bool input_done = queues.empty();
         uint64_t received = 0;
         for (;;) {
@@ -47,8 +73,8 @@ class WorkerLoop {
                 got += n;
             }
             uint64_t now = now_ns();
-            ctx_.tracker->advance(now);
-            hand_over_events(run_.capture);
+            path_.advance(now);
+            path_.hand_over(events_, run_.capture);
             publish_progress(now);
             if (run_.capture && !input_done && capture_exhausted(received))
                 finish_input(input_done);
@@ -62,11 +88,69 @@ class WorkerLoop {
         // End of input or shutdown: every reset still lingering gets its verdict now, and waits
         // for ring space until management has taken it or the shutdown deadline has passed.
         while (!ctx_.tracker->flush_pending(flush_batch))
-            hand_over_events(true);
-        hand_over_events(true);
+            path_.hand_over(events_, true);
+        path_.hand_over(events_, true);
     }
 
   private:
+    // One burst of mbufs as BurstPath's Frames: what stays with this worker is compacted to the
+    // front of the array (`kept`), to be freed or forwarded after the burst.
+    class MbufBurst {
+      public:
+        MbufBurst(WorkerLoop& loop, rte_mbuf** mbufs, bool from_port) noexcept
+            : loop_(loop),
+              mbufs_(mbufs),
+              from_port_(from_port),
+              // One clock read per burst, not per packet: live packets of a burst share their
+              // time (they arrived within microseconds); captures carry their own.
+              burst_now_(loop.now_ns()) {}
+
+        bool arriving() const noexcept { return from_port_; }
+        void prefetch(uint32_t i) const noexcept {
+            rte_prefetch0(rte_pktmbuf_mtod(mbufs_[i], void*));
+        }
+        void arrived(uint32_t i) const noexcept {
+            if (loop_.ctx_.capture_clock)
+                loop_.stamp(mbufs_[i], loop_.ctx_.capture_clock->next_ns());
+        }
+        // Headers sit in the first segment; a chained jumbo's later payload is not needed.
+        const uint8_t* data(uint32_t i) const noexcept {
+            return rte_pktmbuf_mtod(mbufs_[i], const uint8_t*);
+        }
+        uint32_t data_length(uint32_t i) const noexcept { return rte_pktmbuf_data_len(mbufs_[i]); }
+        uint32_t packet_length(uint32_t i) const noexcept { return rte_pktmbuf_pkt_len(mbufs_[i]); }
+        bool stays(uint32_t i, const DecodedPacket& p) const noexcept {
+            if (loop_.ctx_.dispatch.empty()) return true;
+            unsigned owner = loop_.owner_of(p);
+            if (owner == loop_.ctx_.id) return true;
+            loop_.dispatch(mbufs_[i], owner);
+            return false;
+        }
+        uint64_t time_ns(uint32_t i) const noexcept {
+            return loop_.packet_time(mbufs_[i], burst_now_);
+        }
+        void keep(uint32_t i) noexcept { mbufs_[kept_++] = mbufs_[i]; }
+        uint32_t kept() const noexcept { return kept_; }
+
+      private:
+        WorkerLoop& loop_;
+        rte_mbuf** mbufs_;
+        const bool from_port_;
+        const uint64_t burst_now_;
+        uint32_t kept_ = 0;
+    };
+
+    void handle(rte_mbuf** mbufs, uint32_t count, bool from_port) noexcept {
+        MbufBurst burst(*this, mbufs, from_port);
+        path_.track(settings_.link, burst, count);
+        path_.hand_over(events_, run_.capture);
+        if (settings_.inline_mode) {
+            forward(mbufs, burst.kept());
+        } else {
+            rte_pktmbuf_free_bulk(mbufs, burst.kept());
+        }
+    }
+
     void finish_input(bool& input_done) noexcept {
         input_done = true;
         run_.readers_done.fetch_add(1, std::memory_order_release);
@@ -80,9 +164,10 @@ class WorkerLoop {
 
     uint64_t now_ns() const noexcept {
         if (run_.capture) return ctx_.tracker->now_ns();
-        uint64_t ticks = rte_rdtsc() - run_.tsc_start;
-        return run_.wall_start_ns + static_cast<uint64_t>(static_cast<double>(ticks) * 1e9 /
-                                                          static_cast<double>(run_.tsc_hz));
+        uint64_t ticks = rte_rdtsc() - settings_.tsc_start;
+        return settings_.wall_start_ns +
+               static_cast<uint64_t>(static_cast<double>(ticks) * 1e9 /
+                                     static_cast<double>(settings_.tsc_hz));
     }
 
     // The pcap vdev returns nothing once the file is read; the probe's record count says when
@@ -97,7 +182,7 @@ class WorkerLoop {
     }
 
     uint64_t packet_time(const rte_mbuf* m, uint64_t burst_now) const noexcept {
-        const PortPlan& plan = *run_.plan;
+        const PortPlan& plan = *settings_.plan;
         if (run_.capture && (m->ol_flags & plan.timestamp_flag)) {
             return *RTE_MBUF_DYNFIELD(m, plan.timestamp_offset, const rte_mbuf_timestamp_t*);
         }
@@ -115,10 +200,10 @@ class WorkerLoop {
                 ++end;
             uint16_t run_length = static_cast<uint16_t>(end - start);
             uint16_t sent =
-                rte_eth_tx_burst(run_.plan->tx_peer[in_port], static_cast<uint16_t>(ctx_.id),
+                rte_eth_tx_burst(settings_.plan->tx_peer[in_port], static_cast<uint16_t>(ctx_.id),
                                  mbufs + start, run_length);
             if (sent < run_length) {
-                ctx_.counters->bump(WorkerCounter::tx_dropped, run_length - sent);
+                ctx_.channel.counters->bump(WorkerCounter::tx_dropped, run_length - sent);
                 rte_pktmbuf_free_bulk(mbufs + start + sent, run_length - sent);
             }
             start = end;
@@ -138,61 +223,13 @@ class WorkerLoop {
             if (idle)
                 progress = std::max(progress, run_.capture_now_ns.load(std::memory_order_relaxed));
         }
-        ctx_.progress_ns.store(progress, std::memory_order_release);
+        ctx_.channel.progress_ns.store(progress, std::memory_order_release);
     }
 
     void stamp(rte_mbuf* m, uint64_t ts_ns) const noexcept {
-        const PortPlan& plan = *run_.plan;
+        const PortPlan& plan = *settings_.plan;
         *RTE_MBUF_DYNFIELD(m, plan.timestamp_offset, rte_mbuf_timestamp_t*) = ts_ns;
         m->ol_flags |= plan.timestamp_flag;
-    }
-
-    void handle(rte_mbuf** mbufs, uint32_t count, bool from_port) noexcept {
-        WorkerCounters& counters = *ctx_.counters;
-        uint32_t tcp = 0;
-        uint32_t keep = 0;  // mbufs that stay with this worker (the others were dispatched)
-        // One clock read per burst, not per packet: live packets of a burst share their time
-        // (they arrived within microseconds); captures carry their own.
-        const uint64_t burst_now = now_ns();
-        uint64_t bytes = 0;
-        for (uint32_t i = 0; i < count; ++i) {
-            rte_mbuf* m = mbufs[i];
-            if (i + 1 < count) rte_prefetch0(rte_pktmbuf_mtod(mbufs[i + 1], void*));
-            if (from_port) {
-                bytes += rte_pktmbuf_pkt_len(m);
-                if (ctx_.capture_clock) stamp(m, ctx_.capture_clock->next_ns());
-            }
-            DecodedPacket& p = packets_[tcp];
-            // Headers sit in the first segment; a chained jumbo's later payload is not needed.
-            DecodeResult r = decode_frame(run_.link, rte_pktmbuf_mtod(m, const uint8_t*),
-                                          rte_pktmbuf_data_len(m), p);
-            if (!r.is_tcp) {
-                counters.drop(r.reason);
-                mbufs[keep++] = m;
-                continue;
-            }
-            if (from_port && !ctx_.dispatch.empty()) {
-                unsigned owner = owner_of(p);
-                if (owner != ctx_.id) {
-                    dispatch(m, owner);
-                    continue;
-                }
-            }
-            p.ts_ns = packet_time(m, burst_now);
-            ++tcp;
-            mbufs[keep++] = m;
-        }
-        if (from_port) {
-            counters.bump(WorkerCounter::packets, count);
-            counters.bump(WorkerCounter::bytes, bytes);
-        }
-        ctx_.tracker->process_burst(packets_, tcp);
-        hand_over_events(run_.capture);
-        if (run_.inline_mode) {
-            forward(mbufs, keep);
-        } else {
-            rte_pktmbuf_free_bulk(mbufs, keep);
-        }
     }
 
     // Live traffic cannot wait for a peer worker: what its ring does not take is dropped and
@@ -205,7 +242,7 @@ class WorkerLoop {
             rc = rte_ring_mp_enqueue(ring, m);
         }
         if (rc != 0) {
-            ctx_.counters->bump(WorkerCounter::dispatch_ring_full);
+            ctx_.channel.counters->bump(WorkerCounter::dispatch_ring_full);
             rte_pktmbuf_free(m);
         }
     }
@@ -217,33 +254,12 @@ class WorkerLoop {
         return FlowTable::owner_of(FlowTable::hash(flow_key_of(p, src_is_lo)), ctx_.worker_count);
     }
 
-    // Live traffic cannot wait: what the ring does not take is dropped and counted
-    // (events_ring_full). A capture, and every worker at shutdown, waits until management has made
-    // room, so neither offline analysis nor a stop loses an event; only the shutdown deadline
-    // (`abandon`) ends the wait, and what is left then is counted as events_lost_shutdown.
-    void hand_over_events(bool may_wait) noexcept {
-        FlowTracker& tracker = *ctx_.tracker;
-        uint32_t count = tracker.event_count();
-        if (count == 0) return;
-        uint32_t queued = ctx_.events->sp_enqueue(tracker.events(), count);
-        while (may_wait && queued < count && !run_.abandon.load(std::memory_order_relaxed)) {
-            rte_pause();
-            queued += ctx_.events->sp_enqueue(tracker.events() + queued, count - queued);
-        }
-        ctx_.counters->bump(WorkerCounter::events_emitted, queued);
-        if (queued < count) {
-            bool abandoned = run_.abandon.load(std::memory_order_relaxed);
-            ctx_.counters->bump(
-                abandoned ? WorkerCounter::events_lost_shutdown : WorkerCounter::events_ring_full,
-                count - queued);
-        }
-        tracker.clear_events();
-    }
-
     WorkerContext& ctx_;
     RunControl& run_;
-    rte_mbuf* mbufs_[max_burst];
-    DecodedPacket packets_[max_burst];
+    const WorkerSettings& settings_;
+    BurstPath path_;
+    EventRingSink events_;
+    rte_mbuf* mbufs_[BurstPath::max_burst];
 };
 
 }  // namespace
@@ -252,7 +268,7 @@ int worker_main(void* arg) {
     auto& ctx = *static_cast<WorkerContext*>(arg);
     WorkerLoop loop(ctx);
     loop.run();
-    ctx.finished.store(true, std::memory_order_release);
+    ctx.channel.finished.store(true, std::memory_order_release);
     return 0;
 }
 

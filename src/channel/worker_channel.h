@@ -1,24 +1,22 @@
-// Worker lcore: polls its receive queues, decodes, tracks flows and resets, hands reset events to
-// its ring. Shared-nothing: each worker owns its tracker, counters, mbuf pool and ring; the only
-// shared state is the stop flag and the end-of-input handshake below.
+// What passes between the worker lcores and the management lcore, and nothing else: the run's
+// shared control flags, and per worker its event ring, its counters, its progress watermark and
+// its end. Management includes this header, not the worker's: it sees what a worker publishes,
+// never how the worker gets it.
+//
+// Threads: each WorkerChannel has one writer, its worker (the ring's single producer, the
+// counters' single writer, progress and finished), and one reader, management (the ring's single
+// consumer, relaxed loads of the counters). RunControl is written by signal handlers and
+// management and read by everyone, through its atomics only once the workers run.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
-#include <vector>
 
-#include <rte_ring.h>
-
-#include "../capture/capture_probe.h"
-#include "../ring/event_ring.h"
-#include "ports.h"
-#include "rstscope/analysis/flow_tracker.h"
+#include "event_ring.h"
 #include "rstscope/common/counters.h"
-#include "rstscope/decode/packet_decoder.h"
 
 namespace rstscope {
 
-// Shared by all workers and management; written at setup, then only through the atomics.
 struct RunControl {
     // Shutdown in two steps. `stop`: read no more input, hand over every pending reset (waiting
     // for ring space), then finish. `abandon`: the shutdown deadline passed, so stop waiting and
@@ -32,32 +30,15 @@ struct RunControl {
     bool capture = false;                     // offline: the input ends, time is packet time
     uint64_t capture_packets = 0;             // records in the capture (from the probe)
     std::atomic<uint64_t> capture_now_ns{0};  // time of the latest record read (captures)
-    LinkType link = LinkType::ethernet;
-    const PortPlan* plan = nullptr;
-    bool inline_mode = false;
-    uint64_t tsc_hz = 0;
-    uint64_t tsc_start = 0;
-    uint64_t wall_start_ns = 0;
 };
 
-struct alignas(64) WorkerContext {
-    unsigned id = 0;
-    unsigned worker_count = 1;
-    unsigned burst = 32;
-    RunControl* run = nullptr;
-    FlowTracker* tracker = nullptr;
-    WorkerCounters* counters = nullptr;
+struct alignas(64) WorkerChannel {
     EventRing* events = nullptr;
-    rte_mempool* pool = nullptr;      // where this worker's receive queues take their mbufs
-    std::vector<rte_ring*> dispatch;  // [worker] → its inbound ring; empty when not dispatching
-    CaptureClock* capture_clock = nullptr;  // the worker reading an offline capture
+    WorkerCounters* counters = nullptr;
     // No event this worker writes from now on has a RST older than progress_ns - linger: the
     // watermark management judges RST storms by. Written once per poll.
     std::atomic<uint64_t> progress_ns{0};
     std::atomic<bool> finished{false};
 };
-
-// lcore entry point (rte_eal_remote_launch); `arg` is a WorkerContext.
-int worker_main(void* arg);
 
 }  // namespace rstscope
