@@ -31,9 +31,9 @@ constexpr uint16_t rx_descriptors = 1024;
 // workers then come back into those workers' caches, out of its reach, and a cache being flushed
 // is briefly counted twice by rte_mempool_avail_count(). A capture shared between workers waits
 // for its pool instead of losing records, so it needs an exact count: no caches there.
+constexpr unsigned live_mempool_cache = 256;  // mbufs per lcore cache, DPDK's usual size
 unsigned mempool_cache_size(const Options& o) {
-    constexpr unsigned live_cache = 256;
-    return !o.pcap.empty() && o.workers > 1 ? 0 : live_cache;
+    return !o.pcap.empty() && o.workers > 1 ? 0 : live_mempool_cache;
 }
 constexpr uint16_t tx_descriptors = 1024;
 
@@ -41,19 +41,8 @@ void fail(uint16_t port, const char* what, int rc) {
     throw std::runtime_error(fmt::format("port {}: {} failed: {}", port, what, rte_strerror(-rc)));
 }
 
-}  // namespace
-
-PortPlan setup_ports(const Options& o) {
-    PortPlan plan;
-    uint16_t port_count = rte_eth_dev_count_avail();
-    if (port_count == 0) {
-        throw std::runtime_error(
-            "no network ports: give --pcap FILE or --iface NAME, or EAL options that name a NIC "
-            "(e.g. -a 0000:03:00.0) or a vdev");
-    }
-    const unsigned workers = o.workers;
-    plan.queues_of_worker.resize(workers);
-    for (unsigned w = 0; w < workers; ++w) {
+void create_pools(const Options& o, PortPlan& plan) {
+    for (unsigned w = 0; w < o.workers; ++w) {
         std::string name = fmt::format("rstscope_mbufs_{}", w);
         rte_mempool* pool =
             rte_pktmbuf_pool_create(name.c_str(), o.mbufs, mempool_cache_size(o), 0,
@@ -64,75 +53,111 @@ PortPlan setup_ports(const Options& o) {
         }
         plan.pools.push_back(pool);
     }
+}
 
-    uint16_t port;
-    unsigned next_worker = 0;
-    RTE_ETH_FOREACH_DEV(port) {
-        rte_eth_dev_info info;
-        int rc = rte_eth_dev_info_get(port, &info);
-        if (rc != 0) fail(port, "dev_info_get", rc);
-
-        rte_eth_conf conf{};
-        uint16_t rx_queues = 1;
-        constexpr uint64_t wanted_rss = RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP;
-        bool rss = workers > 1 && info.max_rx_queues >= workers &&
-                   (info.flow_type_rss_offloads & wanted_rss) != 0;
-        if (rss) {
-            rx_queues = static_cast<uint16_t>(workers);
-            conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
-            // The key length the device asks for (some ask for 128 bytes): DPDK reads that many.
-            conf.rx_adv_conf.rss_conf.rss_key =
-                const_cast<uint8_t*>(longest_symmetric_rss_key().bytes.data());
-            conf.rx_adv_conf.rss_conf.rss_key_len =
-                info.hash_key_size ? info.hash_key_size : default_rss_key_length;
-            conf.rx_adv_conf.rss_conf.rss_hf = info.flow_type_rss_offloads & wanted_rss;
-        } else if (workers > 1) {
-            // af_packet's fanout and single-queue vdevs do not promise symmetry: redistribute.
-            rx_queues = static_cast<uint16_t>(std::min<unsigned>(workers, info.max_rx_queues));
-            plan.needs_dispatch = true;
-        }
-        uint16_t tx_queues =
-            o.mode == Mode::inline_forward
-                ? static_cast<uint16_t>(std::min<unsigned>(workers, info.max_tx_queues))
-                : 0;
-        if (o.mode == Mode::inline_forward && tx_queues < workers) {
-            throw std::runtime_error(fmt::format(
-                "port {} has {} transmit queue(s): inline mode needs one per worker ({})", port,
-                info.max_tx_queues, workers));
-        }
-        rc = rte_eth_dev_configure(port, rx_queues, tx_queues, &conf);
-        if (rc != 0) fail(port, "configure", rc);
-        for (uint16_t q = 0; q < rx_queues; ++q) {
-            unsigned worker = rss ? q : next_worker++ % workers;
-            rc = rte_eth_rx_queue_setup(port, q, rx_descriptors, rte_eth_dev_socket_id(port),
-                                        nullptr, plan.pools[worker]);
-            if (rc != 0) fail(port, "rx_queue_setup", rc);
-            plan.queues_of_worker[worker].push_back({port, q});
-        }
-        for (uint16_t q = 0; q < tx_queues; ++q) {
-            rc = rte_eth_tx_queue_setup(port, q, tx_descriptors, rte_eth_dev_socket_id(port),
-                                        nullptr);
-            if (rc != 0) fail(port, "tx_queue_setup", rc);
-        }
-        rc = rte_eth_dev_start(port);
-        if (rc != 0) fail(port, "start", rc);
-        // Promiscuous mode matters on a mirror port; some vdevs do not support it.
-        rte_eth_promiscuous_enable(port);
+// The receive side of one port: one queue per worker with the symmetric RSS key when the device
+// can spread that many, otherwise as many queues as it has (up to one per worker) and the
+// workers redistribute among themselves (`needs_dispatch`). Returns the receive queue count.
+uint16_t configure_receive(const rte_eth_dev_info& info, unsigned workers, rte_eth_conf& conf,
+                           PortPlan& plan, bool& rss) {
+    constexpr uint64_t wanted_rss = RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP;
+    rss = workers > 1 && info.max_rx_queues >= workers &&
+          (info.flow_type_rss_offloads & wanted_rss) != 0;
+    if (rss) {
+        conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+        // The key length the device asks for (some ask for 128 bytes): DPDK reads that many.
+        conf.rx_adv_conf.rss_conf.rss_key =
+            const_cast<uint8_t*>(longest_symmetric_rss_key().bytes.data());
+        conf.rx_adv_conf.rss_conf.rss_key_len =
+            info.hash_key_size ? info.hash_key_size : default_rss_key_length;
+        conf.rx_adv_conf.rss_conf.rss_hf = info.flow_type_rss_offloads & wanted_rss;
+        return static_cast<uint16_t>(workers);
     }
-    // Inline: ports forward in pairs (0↔1, 2↔3); an odd last port sends back out of itself.
+    if (workers == 1) return 1;
+    // af_packet's fanout and single-queue vdevs do not promise symmetry: redistribute.
+    plan.needs_dispatch = true;
+    return static_cast<uint16_t>(std::min<unsigned>(workers, info.max_rx_queues));
+}
+
+// Inline mode transmits on one queue per worker; otherwise the port transmits nothing.
+uint16_t transmit_queue_count(uint16_t port, const rte_eth_dev_info& info, const Options& o) {
+    if (o.mode != Mode::inline_forward) return 0;
+    if (info.max_tx_queues < o.workers) {
+        throw std::runtime_error(
+            fmt::format("port {} has {} transmit queue(s): inline mode needs one per worker ({})",
+                        port, info.max_tx_queues, o.workers));
+    }
+    return static_cast<uint16_t>(o.workers);
+}
+
+// Configures, sets up the queues of and starts one port. Queues go to workers in turn
+// (`next_worker`) when they are not one per worker by RSS.
+void start_port(uint16_t port, const Options& o, PortPlan& plan, unsigned& next_worker) {
+    rte_eth_dev_info info;
+    int rc = rte_eth_dev_info_get(port, &info);
+    if (rc != 0) fail(port, "dev_info_get", rc);
+
+    rte_eth_conf conf{};
+    bool rss = false;
+    uint16_t rx_queues = configure_receive(info, o.workers, conf, plan, rss);
+    uint16_t tx_queues = transmit_queue_count(port, info, o);
+    rc = rte_eth_dev_configure(port, rx_queues, tx_queues, &conf);
+    if (rc != 0) fail(port, "configure", rc);
+    for (uint16_t q = 0; q < rx_queues; ++q) {
+        unsigned worker = rss ? q : next_worker++ % o.workers;
+        rc = rte_eth_rx_queue_setup(port, q, rx_descriptors, rte_eth_dev_socket_id(port), nullptr,
+                                    plan.pools[worker]);
+        if (rc != 0) fail(port, "rx_queue_setup", rc);
+        plan.queues_of_worker[worker].push_back({port, q});
+    }
+    for (uint16_t q = 0; q < tx_queues; ++q) {
+        rc = rte_eth_tx_queue_setup(port, q, tx_descriptors, rte_eth_dev_socket_id(port), nullptr);
+        if (rc != 0) fail(port, "tx_queue_setup", rc);
+    }
+    rc = rte_eth_dev_start(port);
+    if (rc != 0) fail(port, "start", rc);
+    // Promiscuous mode matters on a mirror port; some vdevs do not support it.
+    rte_eth_promiscuous_enable(port);
+}
+
+// Inline: ports forward in pairs (0↔1, 2↔3); an odd last port sends back out of itself.
+void pair_ports(uint16_t port_count, PortPlan& plan) {
     plan.tx_peer.resize(port_count);
     for (uint16_t p = 0; p < port_count; ++p)
         plan.tx_peer[p] = (p ^ 1u) < port_count ? static_cast<uint16_t>(p ^ 1u) : p;
+}
 
-    // The rx timestamp field carries a capture's packet time (CaptureClock) with the mbuf, so a
-    // packet dispatched to another worker keeps it. Live traffic is timed by the TSC instead: NIC
-    // timestamp units differ per device.
+// The rx timestamp field carries a capture's packet time (CaptureClock) with the mbuf, so a
+// packet dispatched to another worker keeps it. Live traffic is timed by the TSC instead: NIC
+// timestamp units differ per device.
+void register_timestamp_field(PortPlan& plan) {
     uint64_t flag = 0;
     int offset = -1;
     if (rte_mbuf_dyn_rx_timestamp_register(&offset, &flag) == 0) {
         plan.timestamp_offset = offset;
         plan.timestamp_flag = flag;
     }
+}
+
+}  // namespace
+
+PortPlan setup_ports(const Options& o) {
+    uint16_t port_count = rte_eth_dev_count_avail();
+    if (port_count == 0) {
+        throw std::runtime_error(
+            "no network ports: give --pcap FILE or --iface NAME, or EAL options that name a NIC "
+            "(e.g. -a 0000:03:00.0) or a vdev");
+    }
+    PortPlan plan;
+    plan.queues_of_worker.resize(o.workers);
+    create_pools(o, plan);
+    uint16_t port;
+    unsigned next_worker = 0;
+    RTE_ETH_FOREACH_DEV(port) {
+        start_port(port, o, plan, next_worker);
+    }
+    pair_ports(port_count, plan);
+    register_timestamp_field(plan);
     return plan;
 }
 
