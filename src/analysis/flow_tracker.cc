@@ -17,6 +17,10 @@ constexpr uint64_t answer_window_ms = 1000;
 // IP-ID steps that make a sender's counter trustworthy, and the jump that breaks it.
 constexpr uint8_t ip_id_trusted_steps = 3;
 constexpr uint16_t ip_id_max_plausible_jump = 1024;
+// Per advance(), at most this many lingering resets get their verdict and at most this many
+// buckets are swept for idle flows, so that no single poll stalls on a long queue or a large table.
+constexpr uint32_t max_verdicts_per_advance = 256;
+constexpr uint64_t max_buckets_per_sweep = 1024;
 
 uint32_t ms_between(uint64_t earlier_ns, uint64_t later_ns) noexcept {
     if (later_ns <= earlier_ns) return 0;
@@ -125,6 +129,44 @@ FlowEntry& FlowTracker::new_flow(uint32_t slot, const FlowKey& key, uint64_t has
     return e;
 }
 
+// Segments the summary counts by kind, besides their analysis.
+void FlowTracker::count_segment_kinds(const DecodedPacket& p) noexcept {
+    if (p.family == IpFamily::v6) counters_.bump(WorkerCounter::ipv6_packets);
+    if (p.encapsulation & encapsulation_vlan) counters_.bump(WorkerCounter::vlan_packets);
+    if (p.encapsulation & encapsulation_mpls) counters_.bump(WorkerCounter::mpls_packets);
+    if (p.encapsulation & encapsulation_tunnel) counters_.bump(WorkerCounter::tunnel_packets);
+    if (p.payload_captured < p.payload_length) counters_.bump(WorkerCounter::payload_truncated);
+    if (p.options_malformed) counters_.bump(WorkerCounter::tcp_option_malformed);
+}
+
+// The segment's connection: found, or created in a free (or evicted) slot. A SYN on a finished
+// connection opens a new one on the same 4-tuple, even with the old ISN: stacks that retry a
+// refused connect() resend the same SYN (Zeek agrees: one conn.log entry per attempt).
+// Handshake steps seen, and the connection's lifecycle: established once the handshake is
+// acknowledged (or, joined midstream, once both sides spoke), closed by two FINs.
+void FlowTracker::follow_lifecycle(FlowEntry& e, const DecodedPacket& p, bool from_orig) noexcept {
+    const uint8_t flags = p.tcp_flags;
+    const bool is_rst = flags & rst;
+    if ((flags & (syn | ack)) == syn && from_orig) {
+        e.flags |= flow_bit::orig_syn_seen;
+        e.orig_syn_seq = p.seq;
+    } else if ((flags & (syn | ack)) == (syn | ack) && !from_orig) {
+        e.flags |= flow_bit::synack_seen;
+    } else if (!is_rst && (flags & ack) && from_orig && e.has(flow_bit::synack_seen)) {
+        e.flags |= flow_bit::handshake_acked;
+    }
+    if (e.lifecycle == Lifecycle::half_open && !is_rst) {
+        bool midstream = !e.has(flow_bit::orig_syn_seen) && !e.has(flow_bit::synack_seen);
+        bool both_sides = e.orig().ttl_usual != 0 && e.resp().ttl_usual != 0;
+        if (e.has(flow_bit::handshake_acked) || (midstream && both_sides)) {
+            e.lifecycle = Lifecycle::established;
+            e.was_established = true;
+        }
+    }
+    if ((e.orig().bits & direction_bit::sent_fin) && (e.resp().bits & direction_bit::sent_fin))
+        e.lifecycle = Lifecycle::closed;
+}
+
 void FlowTracker::process_one(const DecodedPacket& p, const FlowKey& key, uint64_t hash,
                               bool src_is_lo) noexcept {
     const uint8_t flags = p.tcp_flags;
@@ -134,12 +176,7 @@ void FlowTracker::process_one(const DecodedPacket& p, const FlowKey& key, uint64
         counters_.drop(DropReason::bad_tcp_flags);
         return;
     }
-    if (p.family == IpFamily::v6) counters_.bump(WorkerCounter::ipv6_packets);
-    if (p.encapsulation & encapsulation_vlan) counters_.bump(WorkerCounter::vlan_packets);
-    if (p.encapsulation & encapsulation_mpls) counters_.bump(WorkerCounter::mpls_packets);
-    if (p.encapsulation & encapsulation_tunnel) counters_.bump(WorkerCounter::tunnel_packets);
-    if (p.payload_captured < p.payload_length) counters_.bump(WorkerCounter::payload_truncated);
-    if (p.options_malformed) counters_.bump(WorkerCounter::tcp_option_malformed);
+    count_segment_kinds(p);
     if (p.ts_ns > now_ns_) now_ns_ = p.ts_ns;
 
     uint32_t slot = table_.find(key, hash);
@@ -172,8 +209,8 @@ void FlowTracker::process_one(const DecodedPacket& p, const FlowKey& key, uint64
 
     const bool seen_before = sender.ttl_usual != 0;  // a non-RST packet came from this side
     ++sender.pkts;
-    sender.flags_seen |= flags;
-    bool retransmission = false, content_gap = false, zero_window = false;
+    // Zeek's history letters need what the segment shows of its sender's sequence space.
+    ZeekSegment segment{from_orig, flags, p.payload_length, false, false, false};
     if (!is_rst) {
         sender.payload_bytes += p.payload_length;
         if (!seen_before) {
@@ -193,14 +230,14 @@ void FlowTracker::process_one(const DecodedPacket& p, const FlowKey& key, uint64
         uint32_t length = p.payload_length + ((flags & syn) ? 1 : 0) + ((flags & fin) ? 1 : 0);
         uint32_t end = p.seq + length;
         if (sender.bits & direction_bit::seq_known) {
-            if (p.payload_length > 0 && seq_le(end, sender.seq_next)) retransmission = true;
-            if (seq_gt(p.seq, sender.seq_next)) content_gap = true;
+            if (p.payload_length > 0 && seq_le(end, sender.seq_next)) segment.retransmission = true;
+            if (seq_gt(p.seq, sender.seq_next)) segment.content_gap = true;
             if (seq_gt(end, sender.seq_next)) sender.seq_next = end;
         } else {
             sender.seq_next = end;
             sender.bits |= direction_bit::seq_known;
         }
-        if (retransmission) sender.bits |= direction_bit::retransmitted;
+        if (segment.retransmission) sender.bits |= direction_bit::retransmitted;
         if (flags & ack) {
             if (!(sender.bits & direction_bit::ack_known) || seq_gt(p.ack, sender.ack_last))
                 sender.ack_last = p.ack;
@@ -211,34 +248,14 @@ void FlowTracker::process_one(const DecodedPacket& p, const FlowKey& key, uint64
         if (flags & syn) {
             sender.window_scale = p.options.window_scale;
         } else if (p.window == 0 && !(flags & fin)) {
-            zero_window = true;
+            segment.zero_window = true;
             sender.bits |= direction_bit::zero_window;
         }
         if (flags & fin) sender.bits |= direction_bit::sent_fin;
     }
 
-    // Handshake and lifecycle.
-    if ((flags & (syn | ack)) == syn && from_orig) {
-        e.flags |= flow_bit::orig_syn_seen;
-        e.orig_syn_seq = p.seq;
-    } else if ((flags & (syn | ack)) == (syn | ack) && !from_orig) {
-        e.flags |= flow_bit::synack_seen;
-    } else if (!is_rst && (flags & ack) && from_orig && e.has(flow_bit::synack_seen)) {
-        e.flags |= flow_bit::handshake_acked;
-    }
-    if (e.lifecycle == Lifecycle::half_open && !is_rst) {
-        bool midstream = !e.has(flow_bit::orig_syn_seen) && !e.has(flow_bit::synack_seen);
-        bool both_sides = e.orig().ttl_usual != 0 && e.resp().ttl_usual != 0;
-        if (e.has(flow_bit::handshake_acked) || (midstream && both_sides)) {
-            e.lifecycle = Lifecycle::established;
-            e.was_established = true;
-        }
-    }
-    if ((e.orig().bits & direction_bit::sent_fin) && (e.resp().bits & direction_bit::sent_fin))
-        e.lifecycle = Lifecycle::closed;
-
-    zeek_track(e.zeek, ZeekSegment{from_orig, flags, p.payload_length, retransmission, zero_window,
-                                   content_gap});
+    follow_lifecycle(e, p, from_orig);
+    zeek_track(e.zeek, segment);
 
     if (is_rst) {
         handle_rst(e, slot, p, from_orig);
@@ -247,68 +264,54 @@ void FlowTracker::process_one(const DecodedPacket& p, const FlowKey& key, uint64
     }
 }
 
-void FlowTracker::handle_rst(FlowEntry& e, uint32_t slot, const DecodedPacket& p,
-                             bool from_orig) noexcept {
-    ++e.rst_count;
-    DirectionState& sender = from_orig ? e.orig() : e.resp();
-    DirectionState& receiver = from_orig ? e.resp() : e.orig();
-    sender.bits |= direction_bit::sent_rst;
+// RFC 5961 acceptability of a RST, except in SYN-SENT (RFC 9293 3.10.7.3), where a RST counts
+// only if it acknowledges the SYN.
+SeqCheck FlowTracker::rst_sequence_check(const FlowEntry& e, const DecodedPacket& p,
+                                         bool in_syn_sent, const DirectionState& sender,
+                                         const DirectionState& receiver) noexcept {
+    if (!in_syn_sent) return check_rst_sequence(p.seq, sender, receiver);
+    if (!(p.tcp_flags & ack)) return SeqCheck::unknown;
+    return p.ack == e.orig_syn_seq + 1 ? SeqCheck::exact : SeqCheck::out_of_window;
+}
 
-    SeqCheck check;
-    bool in_syn_sent =
-        !from_orig && e.has(flow_bit::orig_syn_seen) && !e.has(flow_bit::synack_seen);
-    if (in_syn_sent) {
-        // RFC 9293 3.10.7.3: in SYN-SENT a RST counts only if it acknowledges the SYN.
-        check = !(p.tcp_flags & ack)          ? SeqCheck::unknown
-                : p.ack == e.orig_syn_seq + 1 ? SeqCheck::exact
-                                              : SeqCheck::out_of_window;
-    } else {
-        check = check_rst_sequence(p.seq, sender, receiver);
+// A later RST on a connection whose reset is still lingering adds evidence to it. RFC 5961: after
+// an inexact RST (and its challenge ACK) an exact one is the real reset: the first is written
+// now, as what it was, and the exact one becomes the connection's event (returns false then).
+bool FlowTracker::add_to_pending_reset(FlowEntry& e, const DecodedPacket& p, bool from_orig,
+                                       SeqCheck check, const DirectionState& receiver) noexcept {
+    PendingReset& first = pending_[e.pending_slot];
+    bool first_ignored = first.facts.seq_check == SeqCheck::in_window ||
+                         first.facts.seq_check == SeqCheck::out_of_window;
+    if (first_ignored && check == SeqCheck::exact) {
+        finalize(first, true);
+        if (!e.has(flow_bit::event_pending)) return false;
     }
-    bool accepted = check == SeqCheck::exact || check == SeqCheck::unknown;
+    PendingReset& pending = pending_[e.pending_slot];
+    if (from_orig != pending.event.rst_by_orig) return true;
+    EvidenceSet& evidence = pending.event.evidence;
+    bool same_seq = p.seq == pending.event.rst_seq;
+    set_bit(evidence, same_seq ? Evidence::rst_retransmitted : Evidence::rst_seq_change);
+    if (!same_seq) zeek_repeat_rst(e.zeek, from_orig);
+    // A different ACK on a later RST is suspicious only if the peer sent nothing new that a
+    // genuine stack would have acknowledged in between.
+    bool peer_quiet = receiver.seq_next == pending.receiver_seq_next_at_rst;
+    if ((p.tcp_flags & ack) && pending.rst_had_ack && p.ack != pending.event.rst_ack && peer_quiet)
+        set_bit(evidence, Evidence::rst_ack_change);
+    return true;
+}
 
-    if (e.has(flow_bit::event_pending)) {
-        PendingReset& first = pending_[e.pending_slot];
-        // RFC 5961: after an inexact RST (and its challenge ACK) an exact one is the real reset.
-        // The first is written now, as what it was; the exact one becomes the connection's event.
-        bool first_ignored = first.facts.seq_check == SeqCheck::in_window ||
-                             first.facts.seq_check == SeqCheck::out_of_window;
-        if (first_ignored && check == SeqCheck::exact) finalize(first, true);
-    }
-    if (e.has(flow_bit::event_pending)) {
-        PendingReset& pending = pending_[e.pending_slot];
-        if (from_orig == pending.event.rst_by_orig) {
-            EvidenceSet& evidence = pending.event.evidence;
-            bool same_seq = p.seq == pending.event.rst_seq;
-            set_bit(evidence, same_seq ? Evidence::rst_retransmitted : Evidence::rst_seq_change);
-            if (!same_seq) zeek_repeat_rst(e.zeek, from_orig);
-            // A different ACK on a later RST is suspicious only if the peer sent nothing new
-            // that a genuine stack would have acknowledged in between.
-            bool peer_quiet = receiver.seq_next == pending.receiver_seq_next_at_rst;
-            if ((p.tcp_flags & ack) && pending.rst_had_ack && p.ack != pending.event.rst_ack &&
-                peer_quiet)
-                set_bit(evidence, Evidence::rst_ack_change);
-        }
-        if (accepted) e.lifecycle = Lifecycle::closed;
-        return;
-    }
-    if (e.has(flow_bit::event_done)) {
-        if (accepted) e.lifecycle = Lifecycle::closed;
-        return;
-    }
-
-    counters_.bump(WorkerCounter::reset_connections);
-    PendingReset& pending = push_pending(slot, e);
-    ResetEvent& ev = pending.event;
+// The event as far as the RST itself tells: who, when, the addresses, the RST's own fields.
+void FlowTracker::draft_event(ResetEvent& ev, const FlowEntry& e, const DecodedPacket& p,
+                              bool from_orig, SeqCheck check,
+                              const DirectionState& sender) noexcept {
     std::memset(static_cast<void*>(&ev), 0, sizeof(ev));
     ev.ts_ns = p.ts_ns;
     ev.first_ts_ns = e.first_ts_ns;
     ev.last_ts_ns = p.ts_ns;
-    bool orig_is_src = from_orig;
-    ev.orig_h = orig_is_src ? p.src : p.dst;
-    ev.resp_h = orig_is_src ? p.dst : p.src;
-    ev.orig_p = orig_is_src ? p.src_port : p.dst_port;
-    ev.resp_p = orig_is_src ? p.dst_port : p.src_port;
+    ev.orig_h = from_orig ? p.src : p.dst;
+    ev.resp_h = from_orig ? p.dst : p.src;
+    ev.orig_p = from_orig ? p.src_port : p.dst_port;
+    ev.resp_p = from_orig ? p.dst_port : p.src_port;
     ev.vlan_outer = p.vlan_outer;
     ev.vlan_inner = p.vlan_inner;
     ev.family = p.family;
@@ -324,7 +327,13 @@ void FlowTracker::handle_rst(FlowEntry& e, uint32_t slot, const DecodedPacket& p
         static_cast<uint8_t>(std::min<uint32_t>(p.payload_captured, rst_payload_capacity));
     if (ev.rst_payload_length) std::memcpy(ev.rst_payload, p.payload, ev.rst_payload_length);
     ev.mptcp_reset_reason = p.options.mptcp_reset_reason;
+}
 
+// The evidence the connection's past gives about its RST (docs/causes.md); returns whether a
+// silence long enough to be idle came before it.
+bool FlowTracker::gather_evidence(ResetEvent& ev, const FlowEntry& e, const DecodedPacket& p,
+                                  SeqCheck check, const DirectionState& sender,
+                                  const DirectionState& receiver) noexcept {
     EvidenceSet& evidence = ev.evidence;
     set_bit(evidence, Evidence::seq_exact, check == SeqCheck::exact);
     set_bit(evidence, Evidence::seq_in_window, check == SeqCheck::in_window);
@@ -348,6 +357,32 @@ void FlowTracker::handle_rst(FlowEntry& e, uint32_t slot, const DecodedPacket& p
     ev.idle_before_ms = idle_ms;
     bool idle = uint64_t{idle_ms} * ns_per_ms >= config_.idle_threshold_ns;
     set_bit(evidence, Evidence::idle_before, idle);
+    return idle;
+}
+
+void FlowTracker::handle_rst(FlowEntry& e, uint32_t slot, const DecodedPacket& p,
+                             bool from_orig) noexcept {
+    ++e.rst_count;
+    DirectionState& sender = from_orig ? e.orig() : e.resp();
+    DirectionState& receiver = from_orig ? e.resp() : e.orig();
+    sender.bits |= direction_bit::sent_rst;
+
+    const bool in_syn_sent =
+        !from_orig && e.has(flow_bit::orig_syn_seen) && !e.has(flow_bit::synack_seen);
+    const SeqCheck check = rst_sequence_check(e, p, in_syn_sent, sender, receiver);
+    const bool accepted = check == SeqCheck::exact || check == SeqCheck::unknown;
+    // Only one event per connection: a later RST adds to the lingering one, or to none.
+    bool added =
+        e.has(flow_bit::event_pending) && add_to_pending_reset(e, p, from_orig, check, receiver);
+    if (added || e.has(flow_bit::event_done)) {
+        if (accepted) e.lifecycle = Lifecycle::closed;
+        return;
+    }
+
+    counters_.bump(WorkerCounter::reset_connections);
+    PendingReset& pending = push_pending(slot, e);
+    draft_event(pending.event, e, p, from_orig, check, sender);
+    bool idle = gather_evidence(pending.event, e, p, check, sender, receiver);
 
     ResetFacts& facts = pending.facts;
     facts = ResetFacts{};
@@ -435,7 +470,7 @@ void FlowTracker::finalize_flow(uint32_t slot) noexcept {
 
 void FlowTracker::advance(uint64_t now_ns) noexcept {
     if (now_ns > now_ns_) now_ns_ = now_ns;
-    for (uint32_t budget = 256;
+    for (uint32_t budget = max_verdicts_per_advance;
          budget > 0 && pending_head_ != pending_tail_ && outbox_count_ < outbox_capacity;
          --budget) {
         PendingReset& oldest = pending_[pending_head_ & pending_mask_];
@@ -449,8 +484,6 @@ void FlowTracker::advance(uint64_t now_ns) noexcept {
 }
 
 void FlowTracker::sweep() noexcept {
-    // At most this many buckets per call, so no single poll stalls on a large table.
-    constexpr uint64_t max_buckets_per_call = 1024;
     const uint64_t buckets = table_.bucket_count();
     uint64_t due;
     if (config_.sweep_period_ns == 0) {
@@ -468,7 +501,7 @@ void FlowTracker::sweep() noexcept {
             last_sweep_ns_ = now_ns_;
         }
         if (sweep_credit_ > buckets) sweep_credit_ = buckets;
-        due = std::min(sweep_credit_, max_buckets_per_call);
+        due = std::min(sweep_credit_, max_buckets_per_sweep);
         sweep_credit_ -= due;
     }
     for (uint64_t i = 0; i < due; ++i) {

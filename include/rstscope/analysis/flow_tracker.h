@@ -87,10 +87,23 @@ class FlowTracker {
   private:
     void process_one(const DecodedPacket& p, const FlowKey& key, uint64_t hash,
                      bool src_is_lo) noexcept;
+    void count_segment_kinds(const DecodedPacket& p) noexcept;
+    uint32_t slot_of_connection(const DecodedPacket& p, const FlowKey& key, uint64_t hash,
+                                bool src_is_lo) noexcept;
     FlowEntry& new_flow(uint32_t slot, const FlowKey& key, uint64_t hash, const DecodedPacket& p,
                         bool src_is_lo) noexcept;
     uint32_t take_slot(uint64_t hash) noexcept;
+    static void follow_lifecycle(FlowEntry& e, const DecodedPacket& p, bool from_orig) noexcept;
     void handle_rst(FlowEntry& e, uint32_t slot, const DecodedPacket& p, bool from_orig) noexcept;
+    static SeqCheck rst_sequence_check(const FlowEntry& e, const DecodedPacket& p, bool in_syn_sent,
+                                       const DirectionState& sender,
+                                       const DirectionState& receiver) noexcept;
+    bool add_to_pending_reset(FlowEntry& e, const DecodedPacket& p, bool from_orig, SeqCheck check,
+                              const DirectionState& receiver) noexcept;
+    void draft_event(ResetEvent& ev, const FlowEntry& e, const DecodedPacket& p, bool from_orig,
+                     SeqCheck check, const DirectionState& sender) noexcept;
+    bool gather_evidence(ResetEvent& ev, const FlowEntry& e, const DecodedPacket& p, SeqCheck check,
+                         const DirectionState& sender, const DirectionState& receiver) noexcept;
     void observe_after_rst(FlowEntry& e, const DecodedPacket& p, bool from_orig) noexcept;
     PendingReset& push_pending(uint32_t slot, FlowEntry& e) noexcept;
     // Classifies and emits; `superseded`: a later RST replaces it as the connection's reset.

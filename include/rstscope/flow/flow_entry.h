@@ -68,10 +68,9 @@ struct DirectionState {
     uint16_t ip_id_last;
     uint8_t window_scale;  // from this side's SYN, tcp_wscale_absent when none
     uint8_t ttl_usual;     // TTL/hop limit of this side's first packet
-    uint8_t flags_seen;
-    uint8_t bits;         // direction_bit::*
-    uint8_t ip_id_steps;  // consecutive small positive IP-ID increments (a counter-based sender)
-    uint8_t padding[3];
+    uint8_t bits;          // direction_bit::*
+    uint8_t ip_id_steps;   // consecutive small positive IP-ID increments (a counter-based sender)
+    uint8_t padding[4];
 };
 static_assert(sizeof(DirectionState) == 32);
 
