@@ -1,86 +1,252 @@
 #include "rstscope/mgmt/event_json.h"
 
+#include <algorithm>
+#include <array>
+#include <bit>
 #include <cstring>
-#include <iterator>
 
 namespace rstscope {
 namespace {
 
-// Seconds as a decimal with microsecond digits, without the rounding of a double.
-void append_seconds(fmt::memory_buffer& out, uint64_t ns) {
-    fmt::format_to(std::back_inserter(out), "{}.{:06}", ns / 1'000'000'000ull,
-                   (ns % 1'000'000'000ull) / 1000);
+// Compile-time literals copied with a constant length: the compiler turns each into a few moves.
+template <size_t N>
+char* put(char* out, const char (&literal)[N]) noexcept {
+    std::memcpy(out, literal, N - 1);
+    return out + N - 1;
 }
+
+char* put(char* out, std::string_view text) noexcept {
+    std::memcpy(out, text.data(), text.size());
+    return out + text.size();
+}
+
+constexpr std::array<uint64_t, 9> powers_of_10 = [] {
+    std::array<uint64_t, 9> p{};
+    p[0] = 1;
+    for (size_t i = 1; i < p.size(); ++i)
+        p[i] = p[i - 1] * 10;
+    return p;
+}();
+
+// The eight decimal digits of `value` < 10^8, leading zeros included, as ASCII in one word, the
+// first digit in the lowest byte (little-endian: a 8-byte copy writes them in order). SIMD within
+// a register: split in 4-digit halves, each half in 2-digit quarters, each quarter in digits, all
+// lanes at once with multiply-shift division (x * 10486 >> 20 = x / 100 for x < 10^4, x * 103 >>
+// 10 = x / 10 for x < 100). About 15 instructions for 8 digits; two digits a step (a division
+// and a table load each) took about 60.
+uint64_t eight_digits(uint32_t value) noexcept {
+    uint64_t x = value / 10'000 | uint64_t{value % 10'000} << 32;
+    uint64_t hundreds = (x * 10'486 >> 20) & 0x0000'007F'0000'007Full;
+    x = hundreds | (x - hundreds * 100) << 16;
+    uint64_t tens = (x * 103 >> 10) & 0x000F'000F'000F'000Full;
+    x = tens | (x - tens * 10) << 8;
+    return x | 0x3030'3030'3030'3030ull;
+}
+
+// Writes the last `length` (1 to 8) of eight_digits(value); writes 8 bytes, so `out` needs 7 bytes
+// of slack past the text.
+char* put_digits(char* out, uint32_t value, unsigned length) noexcept {
+    uint64_t digits = eight_digits(value) >> (8 * (8 - length));
+    std::memcpy(out, &digits, 8);
+    return out + length;
+}
+
+// Digits of `value` < 10^8: log10 from the bit width (1233 / 4096 ~ log10(2)), one comparison.
+unsigned length_below_10_8(uint32_t value) noexcept {
+    unsigned t = static_cast<unsigned>(std::bit_width(value | 1)) * 1233 >> 12;
+    return t + ((value | 1) >= powers_of_10[t]);
+}
+
+// Decimal, no leading zeros: in chunks of eight digits.
+char* put_unsigned(char* out, uint64_t value) noexcept {
+    constexpr uint64_t e8 = 100'000'000;
+    if (value < 10) {  // TTLs, packet counts, seconds of a duration: most fields
+        *out = static_cast<char>('0' + value);
+        return out + 1;
+    }
+    if (value < e8) {
+        uint32_t v = static_cast<uint32_t>(value);
+        return put_digits(out, v, length_below_10_8(v));
+    }
+    uint64_t high = value / e8;
+    uint32_t low = static_cast<uint32_t>(value % e8);
+    if (high < e8) {
+        uint32_t h = static_cast<uint32_t>(high);
+        out = put_digits(out, h, length_below_10_8(h));
+    } else {  // 17 to 20 digits
+        uint32_t top = static_cast<uint32_t>(high / e8);
+        out = put_digits(out, top, length_below_10_8(top));
+        out = put_digits(out, static_cast<uint32_t>(high % e8), 8);
+    }
+    return put_digits(out, low, 8);
+}
+
+char* put_bool(char* out, bool value) noexcept {
+    return value ? put(out, "true") : put(out, "false");
+}
+
+// Seconds as a decimal with microsecond digits, without the rounding of a double.
+char* put_seconds(char* out, uint64_t ns) noexcept {
+    out = put_unsigned(out, ns / 1'000'000'000ull);
+    *out++ = '.';
+    return put_digits(out, static_cast<uint32_t>(ns % 1'000'000'000ull / 1000), 6);
+}
+
+constexpr bool plain_json_byte(unsigned char c) noexcept {
+    return c >= 0x20 && c < 0x7F && c != '"' && c != '\\';
+}
+
+char* put_json_string(char* out, const char* text, size_t size) noexcept {
+    static constexpr char hex[] = "0123456789abcdef";
+    *out++ = '"';
+    for (size_t i = 0; i < size; ++i) {
+        unsigned char c = static_cast<unsigned char>(text[i]);
+        if (plain_json_byte(c)) {
+            *out++ = static_cast<char>(c);
+        } else if (c == '"' || c == '\\') {
+            *out++ = '\\';
+            *out++ = static_cast<char>(c);
+        } else {
+            out = put(out, "\\u00");
+            *out++ = hex[c >> 4];
+            *out++ = hex[c & 0xF];
+        }
+    }
+    *out++ = '"';
+    return out;
+}
+
+template <size_t N>
+constexpr size_t longest(const std::array<std::string_view, N>& names) {
+    size_t n = 0;
+    for (std::string_view name : names)
+        n = std::max(n, name.size());
+    return n;
+}
+
+constexpr size_t all_evidence_length() {
+    size_t n = 0;
+    for (std::string_view name : evidence_names)
+        n += name.size() + 3;  // quotes and comma
+    return n;
+}
+
+// Every field at its widest (u64 20 digits, u32 10, u16 5, seconds 11 + 7, addresses
+// ip_text_max_length), keys and punctuation counted generously, escaped strings 6 bytes a byte.
+constexpr size_t widest_line = 300 /* keys and punctuation */ + 3 * 18 /* times */ +
+                               2 * (ip_text_max_length + ip_text_slack + 5) + 2 * 5 /* vlans */ +
+                               5 /* bool */ + 4 /* rst_by */ + 3 * 10 + 2 * 20 /* counts */ +
+                               longest(conn_state_names) + longest(reset_cause_names) +
+                               longest(confidence_names) + longest(seq_check_names) +
+                               all_evidence_length() + 2 * 3 /* ttls */ + 11 /* idle */ +
+                               6 * history_capacity + 6 * rst_payload_capacity + 3 /* reason */;
+constexpr size_t digit_slack = 7;  // put_digits() writes 8 bytes
+static_assert(widest_line + digit_slack <= event_json_max_length);
 
 }  // namespace
 
 std::string ip_text(const IpAddress& address, IpFamily family) {
-    char text[64];
-    size_t n = format_ip(address, family, text, sizeof text);
-    return std::string(text, n);
+    char text[ip_text_max_length + ip_text_slack];
+    return std::string(text, write_ip(address, family, text));
 }
 
 void append_json_string(fmt::memory_buffer& out, std::string_view text) {
-    auto it = std::back_inserter(out);
-    out.push_back('"');
-    for (unsigned char c : text) {
-        if (c == '"' || c == '\\') {
-            out.push_back('\\');
-            out.push_back(static_cast<char>(c));
-        } else if (c >= 0x20 && c < 0x7F) {
-            out.push_back(static_cast<char>(c));
-        } else {
-            fmt::format_to(it, "\\u{:04x}", c);
-        }
-    }
-    out.push_back('"');
+    size_t at = out.size();
+    out.resize(at + 2 + 6 * text.size());
+    char* end = put_json_string(out.data() + at, text.data(), text.size());
+    out.resize(static_cast<size_t>(end - out.data()));
 }
 
-void append_event_json(fmt::memory_buffer& out, const ResetEvent& e) {
-    auto it = std::back_inserter(out);
-    fmt::format_to(it, "{{\"ts\":");
-    append_seconds(out, e.ts_ns);
-    fmt::format_to(it, ",\"orig_h\":\"{}\",\"orig_p\":{},\"resp_h\":\"{}\",\"resp_p\":{}",
-                   ip_text(e.orig_h, e.family), e.orig_p, ip_text(e.resp_h, e.family), e.resp_p);
-    if (e.vlan_outer != vlan_none) fmt::format_to(it, ",\"vlan\":{}", e.vlan_outer);
-    if (e.vlan_inner != vlan_none) fmt::format_to(it, ",\"vlan_inner\":{}", e.vlan_inner);
-    fmt::format_to(it,
-                   ",\"orig_guessed\":{},\"rst_by\":\"{}\",\"rst_count\":{},\"orig_pkts\":{},"
-                   "\"orig_bytes\":{},\"resp_pkts\":{},\"resp_bytes\":{},\"duration\":",
-                   e.orig_guessed, e.rst_by_orig ? "orig" : "resp", e.rst_count, e.orig_pkts,
-                   e.orig_bytes, e.resp_pkts, e.resp_bytes);
-    append_seconds(out, e.last_ts_ns >= e.first_ts_ns ? e.last_ts_ns - e.first_ts_ns : 0);
-    fmt::format_to(it, ",\"age_at_rst\":");
-    append_seconds(out, e.ts_ns >= e.first_ts_ns ? e.ts_ns - e.first_ts_ns : 0);
-    fmt::format_to(it, ",\"conn_state\":\"{}\",\"history\":", name_of(e.conn_state));
-    append_json_string(out, std::string_view(e.history, strnlen(e.history, history_capacity)));
-    fmt::format_to(it,
-                   ",\"cause\":\"{}\",\"confidence\":\"{}\",\"seq_check\":\"{}\",\"evidence\":[",
-                   name_of(e.cause), name_of(e.confidence), name_of(e.seq_check));
-    bool first = true;
-    for (size_t i = 0; i < enum_count<Evidence>; ++i) {
-        if (!e.has(static_cast<Evidence>(i))) continue;
-        fmt::format_to(it, "{}\"{}\"", first ? "" : ",", evidence_names[i]);
-        first = false;
+char* write_event_json(const ResetEvent& e, char* out) noexcept {
+    out = put(out, "{\"ts\":");
+    out = put_seconds(out, e.ts_ns);
+    out = put(out, ",\"orig_h\":\"");
+    out = write_ip(e.orig_h, e.family, out);
+    out = put(out, "\",\"orig_p\":");
+    out = put_unsigned(out, e.orig_p);
+    out = put(out, ",\"resp_h\":\"");
+    out = write_ip(e.resp_h, e.family, out);
+    out = put(out, "\",\"resp_p\":");
+    out = put_unsigned(out, e.resp_p);
+    if (e.vlan_outer != vlan_none) {
+        out = put(out, ",\"vlan\":");
+        out = put_unsigned(out, e.vlan_outer);
     }
-    fmt::format_to(it, "],\"rst_ttl\":{}", e.rst_ttl);
-    if (e.usual_ttl != 0) fmt::format_to(it, ",\"usual_ttl\":{}", e.usual_ttl);
-    fmt::format_to(it, ",\"idle_before\":{}.{:03}", e.idle_before_ms / 1000,
-                   e.idle_before_ms % 1000);
+    if (e.vlan_inner != vlan_none) {
+        out = put(out, ",\"vlan_inner\":");
+        out = put_unsigned(out, e.vlan_inner);
+    }
+    out = put(out, ",\"orig_guessed\":");
+    out = put_bool(out, e.orig_guessed);
+    out = e.rst_by_orig ? put(out, ",\"rst_by\":\"orig\"") : put(out, ",\"rst_by\":\"resp\"");
+    out = put(out, ",\"rst_count\":");
+    out = put_unsigned(out, e.rst_count);
+    out = put(out, ",\"orig_pkts\":");
+    out = put_unsigned(out, e.orig_pkts);
+    out = put(out, ",\"orig_bytes\":");
+    out = put_unsigned(out, e.orig_bytes);
+    out = put(out, ",\"resp_pkts\":");
+    out = put_unsigned(out, e.resp_pkts);
+    out = put(out, ",\"resp_bytes\":");
+    out = put_unsigned(out, e.resp_bytes);
+    out = put(out, ",\"duration\":");
+    out = put_seconds(out, e.last_ts_ns >= e.first_ts_ns ? e.last_ts_ns - e.first_ts_ns : 0);
+    out = put(out, ",\"age_at_rst\":");
+    out = put_seconds(out, e.ts_ns >= e.first_ts_ns ? e.ts_ns - e.first_ts_ns : 0);
+    out = put(out, ",\"conn_state\":\"");
+    out = put(out, name_of(e.conn_state));
+    out = put(out, "\",\"history\":");
+    out = put_json_string(out, e.history, strnlen(e.history, history_capacity));
+    out = put(out, ",\"cause\":\"");
+    out = put(out, name_of(e.cause));
+    out = put(out, "\",\"confidence\":\"");
+    out = put(out, name_of(e.confidence));
+    out = put(out, "\",\"seq_check\":\"");
+    out = put(out, name_of(e.seq_check));
+    out = put(out, "\",\"evidence\":[");
+    // Set bits in ascending order are the vocabulary's order.
+    constexpr EvidenceSet known = (EvidenceSet{1} << enum_count<Evidence>)-1;
+    char separator = '\0';
+    for (EvidenceSet bits = e.evidence & known; bits != 0; bits &= bits - 1) {
+        if (separator) *out++ = separator;
+        separator = ',';
+        *out++ = '"';
+        out = put(out, evidence_names[static_cast<size_t>(std::countr_zero(bits))]);
+        *out++ = '"';
+    }
+    out = put(out, "],\"rst_ttl\":");
+    out = put_unsigned(out, e.rst_ttl);
+    if (e.usual_ttl != 0) {
+        out = put(out, ",\"usual_ttl\":");
+        out = put_unsigned(out, e.usual_ttl);
+    }
+    out = put(out, ",\"idle_before\":");
+    out = put_unsigned(out, e.idle_before_ms / 1000);
+    *out++ = '.';
+    out = put_digits(out, e.idle_before_ms % 1000, 3);
     if (e.rst_payload_length > 0) {
-        fmt::format_to(it, ",\"payload_in_rst\":");
-        append_json_string(out, std::string_view(reinterpret_cast<const char*>(e.rst_payload),
-                                                 e.rst_payload_length));
+        out = put(out, ",\"payload_in_rst\":");
+        out = put_json_string(out, reinterpret_cast<const char*>(e.rst_payload),
+                              std::min<size_t>(e.rst_payload_length, rst_payload_capacity));
     }
-    if (e.has(Evidence::mptcp_reset_reason))
-        fmt::format_to(it, ",\"mptcp_reset_reason\":{}", e.mptcp_reset_reason);
-    out.push_back('}');
+    if (e.has(Evidence::mptcp_reset_reason)) {
+        out = put(out, ",\"mptcp_reset_reason\":");
+        out = put_unsigned(out, e.mptcp_reset_reason);
+    }
+    *out++ = '}';
+    return out;
+}
+
+void append_event_json(fmt::memory_buffer& out, const ResetEvent& event) {
+    size_t at = out.size();
+    out.resize(at + event_json_max_length);
+    char* end = write_event_json(event, out.data() + at);
+    out.resize(static_cast<size_t>(end - out.data()));
 }
 
 std::string event_json(const ResetEvent& event) {
-    fmt::memory_buffer out;
-    append_event_json(out, event);
-    return fmt::to_string(out);
+    char line[event_json_max_length];
+    return std::string(line, write_event_json(event, line));
 }
 
 }  // namespace rstscope

@@ -1,12 +1,16 @@
-// Unit tests for event_json(): the exact event log line for hand-filled events, and that every
-// line is well-formed JSON as far as brackets, strings and escapes go.
+// Unit tests for event_json() and write_ip(): the exact event log line for hand-filled events,
+// that every line is well-formed JSON as far as brackets, strings and escapes go, and that
+// addresses read exactly as glibc's inet_ntop writes them (the log's text before the hand-rolled
+// writer).
 
 #include <gtest/gtest.h>
 
 #include <arpa/inet.h>
 
 #include <cctype>
+#include <cstdint>
 #include <cstring>
+#include <random>
 #include <string>
 #include <string_view>
 
@@ -294,6 +298,216 @@ TEST(EventJson, HistoryWithoutTerminatorStopsAtCapacity) {
     EXPECT_NE(json.find("\"history\":\"" + std::string(history_capacity, 'S') + "\","),
               std::string::npos)
         << json;
+}
+
+// glibc's inet_ntop, the oracle: the log must keep the text it always had.
+std::string inet_ntop_text(const IpAddress& a, IpFamily family) {
+    char text[INET6_ADDRSTRLEN];
+    int af = family == IpFamily::v4 ? AF_INET : AF_INET6;
+    EXPECT_NE(inet_ntop(af, a.bytes, text, sizeof text), nullptr);
+    return text;
+}
+
+IpAddress from_groups(const uint16_t (&groups)[8]) {
+    IpAddress a{};
+    for (int i = 0; i < 8; ++i) {
+        a.bytes[2 * i] = static_cast<uint8_t>(groups[i] >> 8);
+        a.bytes[2 * i + 1] = static_cast<uint8_t>(groups[i]);
+    }
+    return a;
+}
+
+TEST(IpText, Ipv6CompressionFormsAsInetNtop) {
+    struct Case {
+        const char* in;
+        const char* text;
+    };
+    const Case cases[] = {
+        {"::", "::"},
+        {"::1", "::1"},
+        {"::2", "::2"},  // seven zero groups, not ::0.0.0.2
+        {"1::", "1::"},
+        {"1:0:0:0:0:0:0:1", "1::1"},
+        {"1:0:2:0:0:3:0:0", "1:0:2::3:0:0"},     // first of two equal runs
+        {"1:0:0:2:0:0:0:3", "1:0:0:2::3"},       // the longer run wins
+        {"1:0:1:0:1:0:1:0", "1:0:1:0:1:0:1:0"},  // single zero groups stay
+        {"ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"},
+        {"2001:DB8:A:BC:DEF:0:0:1", "2001:db8:a:bc:def::1"},  // lower case, no leading zeros
+        {"::ffff:192.0.2.1", "::ffff:192.0.2.1"},             // v4-mapped
+        {"::ffff:0.0.0.0", "::ffff:0.0.0.0"},
+        {"::192.0.2.1", "::192.0.2.1"},  // IPv4-compatible (deprecated, still printed so)
+        {"::1:0:0", "::1:0:0"},
+        {"::fffe:192.0.2.1", "::fffe:c000:201"},  // not ffff: hex groups
+        {"0:0:0:0:1:ffff:c000:201", "::1:ffff:c000:201"},
+        {"64:ff9b::192.0.2.1", "64:ff9b::c000:201"},  // NAT64: hex, as inet_ntop writes it
+        {"fe80::", "fe80::"},
+        {"0:1:0:0:0:0:0:0", "0:1::"},
+    };
+    for (const Case& c : cases) {
+        IpAddress a = v6(c.in);
+        EXPECT_EQ(ip_text(a, IpFamily::v6), c.text) << c.in;
+        EXPECT_EQ(ip_text(a, IpFamily::v6), inet_ntop_text(a, IpFamily::v6)) << c.in;
+    }
+}
+
+TEST(IpText, EveryZeroPatternAndRandomAddressesAsInetNtop) {
+    // Each of the 256 patterns of zero and non-zero groups, with short and long group values.
+    const uint16_t values[] = {1, 0xa, 0xff, 0x100, 0xffff, 0x1234};
+    for (uint32_t pattern = 0; pattern < 256; ++pattern) {
+        for (uint16_t value : values) {
+            uint16_t groups[8];
+            for (int i = 0; i < 8; ++i)
+                groups[i] = (pattern >> i) & 1 ? static_cast<uint16_t>(value + i) : 0;
+            IpAddress a = from_groups(groups);
+            ASSERT_EQ(ip_text(a, IpFamily::v6), inet_ntop_text(a, IpFamily::v6)) << pattern;
+        }
+        uint16_t mapped[8] = {0,
+                              0,
+                              0,
+                              0,
+                              0,
+                              0xffff,
+                              static_cast<uint16_t>(pattern << 8),
+                              static_cast<uint16_t>(pattern)};
+        IpAddress a = from_groups(mapped);
+        ASSERT_EQ(ip_text(a, IpFamily::v6), inet_ntop_text(a, IpFamily::v6)) << pattern;
+    }
+    std::mt19937_64 random(9);
+    for (int n = 0; n < 100'000; ++n) {
+        IpAddress a{};
+        uint64_t bits = random();
+        for (int i = 0; i < 16; ++i)
+            a.bytes[i] = (bits >> (i % 8 * 8)) & 1 ? static_cast<uint8_t>(random()) : 0;
+        ASSERT_EQ(ip_text(a, IpFamily::v6), inet_ntop_text(a, IpFamily::v6));
+        ASSERT_EQ(ip_text(a, IpFamily::v4), inet_ntop_text(a, IpFamily::v4));
+    }
+}
+
+TEST(IpText, Ipv4Extremes) {
+    EXPECT_EQ(ip_text(v4("0.0.0.0"), IpFamily::v4), "0.0.0.0");
+    EXPECT_EQ(ip_text(v4("255.255.255.255"), IpFamily::v4), "255.255.255.255");
+    EXPECT_EQ(ip_text(v4("10.100.9.199"), IpFamily::v4), "10.100.9.199");
+}
+
+TEST(IpText, FormatIpRefusesABufferTooSmall) {
+    IpAddress a = v6("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff");
+    char text[INET6_ADDRSTRLEN];
+    EXPECT_EQ(format_ip(a, IpFamily::v6, text, sizeof text), 39u);
+    EXPECT_STREQ(text, "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff");
+    std::memset(text, 'x', sizeof text);
+    EXPECT_EQ(format_ip(a, IpFamily::v6, text, 39), 0u);  // no room for the NUL
+    EXPECT_STREQ(text, "");
+    EXPECT_EQ(format_ip(v4("1.2.3.4"), IpFamily::v4, text, 8), 7u);
+    EXPECT_STREQ(text, "1.2.3.4");
+}
+
+TEST(EventJson, EveryNumericFieldAtItsExtremes) {
+    ResetEvent e = sample_event();
+    e.ts_ns = UINT64_MAX;
+    e.first_ts_ns = 0;
+    e.last_ts_ns = UINT64_MAX;
+    e.orig_p = 0;
+    e.resp_p = 65535;
+    e.vlan_outer = 4095;
+    e.vlan_inner = 0xFFFE;
+    e.rst_count = UINT32_MAX;
+    e.orig_pkts = 0;
+    e.resp_pkts = UINT32_MAX;
+    e.orig_bytes = UINT64_MAX;
+    e.resp_bytes = 0;
+    e.rst_ttl = 0;
+    e.usual_ttl = 255;
+    e.idle_before_ms = UINT32_MAX;
+    e.mptcp_reset_reason = 255;
+    e.evidence |= evidence_bit(Evidence::mptcp_reset_reason);
+    EXPECT_EQ(checked_json(e),
+              R"({"ts":18446744073.709551,"orig_h":"192.0.2.1","orig_p":0,)"
+              R"("resp_h":"198.51.100.2","resp_p":65535,"vlan":4095,"vlan_inner":65534,)"
+              R"("orig_guessed":false,"rst_by":"resp","rst_count":4294967295,"orig_pkts":0,)"
+              R"("orig_bytes":18446744073709551615,"resp_pkts":4294967295,"resp_bytes":0,)"
+              R"("duration":18446744073.709551,"age_at_rst":18446744073.709551,)"
+              R"("conn_state":"RSTR","history":"ShADadFr","cause":"resp_abort",)"
+              R"("confidence":"high","seq_check":"exact",)"
+              R"("evidence":["seq_exact","fin_before","mptcp_reset_reason"],"rst_ttl":0,)"
+              R"("usual_ttl":255,"idle_before":4294967.295,"mptcp_reset_reason":255})");
+}
+
+TEST(EventJson, EveryDecimalWidth) {
+    // 0, 9, 10, 99, 100, ... 10^19: each digit count and its boundary, as fmt wrote them.
+    ResetEvent e = sample_event();
+    uint64_t power = 1;
+    for (int digits = 1; digits <= 20; ++digits) {
+        for (uint64_t value : {power - 1, power, power + 1, power * 5}) {
+            e.orig_bytes = value;
+            std::string json = checked_json(e);
+            EXPECT_NE(json.find(",\"orig_bytes\":" + std::to_string(value) + ","),
+                      std::string::npos)
+                << json;
+        }
+        if (digits < 20) power *= 10;
+    }
+    for (uint64_t us : {0ull, 1ull, 9ull, 10ull, 99'999ull, 100'000ull, 999'999ull}) {
+        e.ts_ns = 7'000'000'000ull + us * 1000 + 999;
+        std::string json = checked_json(e);
+        char expected[32];
+        std::snprintf(expected, sizeof expected, "{\"ts\":7.%06llu,",
+                      static_cast<unsigned long long>(us));
+        EXPECT_EQ(json.rfind(expected, 0), 0u) << json;
+    }
+    for (uint32_t ms : {0u, 5u, 50u, 500u, 1000u, 1005u, 999'999u}) {
+        e.idle_before_ms = ms;
+        char expected[32];
+        std::snprintf(expected, sizeof expected, ",\"idle_before\":%u.%03u}", ms / 1000, ms % 1000);
+        EXPECT_NE(checked_json(e).find(expected), std::string::npos) << ms;
+    }
+}
+
+TEST(EventJson, HistoryEscapesEveryByteOutsidePrintableAscii) {
+    ResetEvent e = sample_event();
+    const unsigned char history[] = {'S', '"', '\\', 0x01, 0x7f, 0xc3, 0xa9, 'R', 0};
+    std::memcpy(e.history, history, sizeof history);
+    EXPECT_NE(checked_json(e).find(R"("history":"S\"\\\u0001\u007f\u00c3\u00a9R",)"),
+              std::string::npos)
+        << checked_json(e);
+}
+
+// A worker never hands over more payload than the event holds; a length beyond it (a corrupted
+// event) must not read past the array.
+TEST(EventJson, PayloadLengthBeyondCapacityIsCut) {
+    ResetEvent e = sample_event();
+    std::memset(e.rst_payload, 'p', rst_payload_capacity);
+    e.rst_payload_length = 255;
+    std::string json = checked_json(e);
+    EXPECT_NE(json.find("\"payload_in_rst\":\"" + std::string(rst_payload_capacity, 'p') + "\"}"),
+              std::string::npos)
+        << json;
+}
+
+TEST(EventJson, WidestLineFitsTheStatedBound) {
+    ResetEvent e = sample_event();
+    e.family = IpFamily::v6;
+    e.orig_h = v6("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff");
+    e.resp_h = v6("::ffff:255.255.255.255");
+    e.ts_ns = e.last_ts_ns = e.orig_bytes = e.resp_bytes = UINT64_MAX;
+    e.first_ts_ns = 0;
+    e.rst_count = e.orig_pkts = e.resp_pkts = e.idle_before_ms = UINT32_MAX;
+    e.vlan_outer = e.vlan_inner = 0xFFFE;
+    e.usual_ttl = e.rst_ttl = e.mptcp_reset_reason = 255;
+    e.conn_state = ConnState::RSTOS0;
+    e.cause = ResetCause::handshake_abort;
+    e.evidence = ~EvidenceSet{0};
+    std::memset(e.history, 0x01, history_capacity);
+    std::memset(e.rst_payload, 0xff, rst_payload_capacity);
+    e.rst_payload_length = rst_payload_capacity;
+    std::string json = checked_json(e);
+    EXPECT_LE(json.size(), event_json_max_length);
+    EXPECT_GT(json.size(), 1200u) << json;  // the case is as wide as it means to be
+
+    // append_event_json appends the same line after what the buffer holds.
+    fmt::memory_buffer out;
+    out.append(std::string_view("prefix"));
+    append_event_json(out, e);
+    EXPECT_EQ(std::string(out.data(), out.size()), "prefix" + json);
 }
 
 }  // namespace

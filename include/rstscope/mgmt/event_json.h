@@ -1,7 +1,14 @@
 // Formats a ResetEvent as one JSON object (one line of the event log). docs/events.md documents
-// every field. Management thread only: allocates and formats.
+// every field. Management thread only.
+//
+// write_event_json() is management's per-event path: a hand-rolled writer into a caller's fixed
+// buffer, no format string parsed at run time, no allocation, each address formatted once. Measured
+// with callgrind on the same events (docs/performance.md): fmt with runtime format strings and
+// inet_ntop about 16 000 instructions a line, fmt's compile-time formats (FMT_COMPILE) 3 100, this
+// writer 1 000 to 1 500 (fmt writes integers two digits a step; this writer eight at once).
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 
@@ -11,6 +18,15 @@
 
 namespace rstscope {
 
+// Room write_event_json() may need, newline excluded: every field at its widest, every evidence
+// name, history and payload bytes all escaped (event_json.cc checks the sum at compile time).
+inline constexpr size_t event_json_max_length = 2048;
+
+// Writes the event's line (without newline) to `out`, which has room for event_json_max_length
+// bytes; returns the end of the text.
+char* write_event_json(const ResetEvent& event, char* out) noexcept;
+
+// The same line appended to a buffer, and as a string: for tests, tools and the fuzz target.
 void append_event_json(fmt::memory_buffer& out, const ResetEvent& event);
 std::string event_json(const ResetEvent& event);
 
