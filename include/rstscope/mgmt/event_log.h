@@ -41,7 +41,8 @@ class EventLog {
     EventLog(const EventLog&) = delete;
     EventLog& operator=(const EventLog&) = delete;
 
-    // Queues one line (its newline included). False when it does not fit: dropped and counted.
+    // Queues one line, ending in its newline (one line a call: the count of lines written relies
+    // on it). False when it does not fit: dropped and counted.
     bool append(std::string_view line) noexcept;
 
     // Writes what the sink takes now without waiting; `now_ns` (monotonic) paces retries after
@@ -87,9 +88,10 @@ class EventLog {
     void* write_context_ = nullptr;
     std::unique_ptr<char[]> buffer_;
     size_t capacity_;
-    size_t line_start_ = 0;  // first byte of the oldest line not yet wholly written
-    size_t written_ = 0;     // first byte not yet written
-    size_t tail_ = 0;        // end of the queued bytes
+    size_t line_start_ = 0;         // first byte of the oldest line not yet wholly written
+    size_t written_ = 0;            // first byte not yet written
+    size_t tail_ = 0;               // end of the queued bytes
+    uint64_t unwritten_lines_ = 0;  // queued lines whose newline is not written yet
     bool sink_full_ = false;
     bool reader_gone_ = false;
     bool closed_ = false;
