@@ -79,23 +79,11 @@ bool Management::write_judged() {
     return true;
 }
 
-// Storms are a verdict about many connections, so only management, which sees every worker's
-// events, can give it: a responder aborting while it resets many others is shedding load. Each
-// judged event is settled once: its storm verdict applied and its tallies recorded.
+// Each judged event is settled once: its storm verdict applied and its tallies recorded.
 void Management::settle_judged() {
-    for (; judged_settled_ < judged_.size(); ++judged_settled_) {
-        StormWindow::Judged& judged = judged_[judged_settled_];
-        ResetEvent& event = judged.event;
-        if (judged.storm) {
-            event.evidence |= evidence_bit(Evidence::rst_storm);
-            if (event.cause == ResetCause::resp_abort) {
-                event.cause = ResetCause::overload;
-                event.confidence = Confidence::medium;
-                bump(counters_, ManagementCounter::storm_upgrades);
-            }
-        }
-        resets_.record(event);
-    }
+    for (; judged_settled_ < judged_.size(); ++judged_settled_)
+        if (resets_.settle(judged_[judged_settled_]))
+            bump(counters_, ManagementCounter::storm_upgrades);
 }
 
 void Management::release(bool everything) {

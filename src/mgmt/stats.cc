@@ -16,6 +16,23 @@ void ResetStatistics::record(const ResetEvent& event) noexcept {
     hosts_.add(HostKey::resetter_of(event));
 }
 
+// Storms are a verdict about many connections, so only management, which sees every worker's
+// events, can give it: a responder aborting while it resets many others is shedding load.
+bool ResetStatistics::settle(StormWindow::Judged& judged) noexcept {
+    ResetEvent& event = judged.event;
+    bool upgraded = false;
+    if (judged.storm) {
+        event.evidence |= evidence_bit(Evidence::rst_storm);
+        if (event.cause == ResetCause::resp_abort) {
+            event.cause = ResetCause::overload;
+            event.confidence = Confidence::medium;
+            upgraded = true;
+        }
+    }
+    record(event);
+    return upgraded;
+}
+
 CounterTotals sum_counters(const std::vector<const WorkerCounters*>& workers,
                            const std::array<uint64_t, management_counter_count>& management) {
     CounterTotals totals;

@@ -306,6 +306,36 @@ struct Fixture {
     CounterTotals totals() const { return sum_counters({&a, &b}, management); }
 };
 
+// Management's per-event step: a storm verdict marks the event and turns a responder's abort
+// into overload (counted by management as an upgrade); every settled event is tallied as settled.
+TEST(ResetStatistics, SettleAppliesTheStormVerdictThenTallies) {
+    ResetStatistics stats;
+    StormWindow::Judged abort_in_storm{
+        with_verdict(ResetCause::resp_abort, ConnState::RSTR, "10.0.0.1"), true};
+    abort_in_storm.event.confidence = Confidence::high;
+    EXPECT_TRUE(stats.settle(abort_in_storm));
+    EXPECT_EQ(abort_in_storm.event.cause, ResetCause::overload);
+    EXPECT_EQ(abort_in_storm.event.confidence, Confidence::medium);
+    EXPECT_TRUE(abort_in_storm.event.has(Evidence::rst_storm));
+
+    StormWindow::Judged refusal_in_storm{
+        with_verdict(ResetCause::refused, ConnState::REJ, "10.0.0.1"), true};
+    EXPECT_FALSE(stats.settle(refusal_in_storm));  // marked, not reclassified
+    EXPECT_EQ(refusal_in_storm.event.cause, ResetCause::refused);
+    EXPECT_TRUE(refusal_in_storm.event.has(Evidence::rst_storm));
+
+    StormWindow::Judged abort_alone{
+        with_verdict(ResetCause::resp_abort, ConnState::RSTR, "10.0.0.2"), false};
+    EXPECT_FALSE(stats.settle(abort_alone));
+    EXPECT_EQ(abort_alone.event.cause, ResetCause::resp_abort);
+    EXPECT_FALSE(abort_alone.event.has(Evidence::rst_storm));
+
+    EXPECT_EQ(stats.total(), 3u);
+    EXPECT_EQ(stats.by_cause(ResetCause::overload), 1u);
+    EXPECT_EQ(stats.by_cause(ResetCause::resp_abort), 1u);
+    EXPECT_EQ(stats.by_cause(ResetCause::refused), 1u);
+}
+
 TEST(Stats, SumCountersAddsWorkers) {
     Fixture f;
     CounterTotals t = f.totals();

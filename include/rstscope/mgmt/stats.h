@@ -55,6 +55,10 @@ class ResetStatistics {
 
     // O(1), no allocation: the host is counted by its binary address.
     void record(const ResetEvent& event) noexcept;
+    // Management's step for each event the storm window judged: the storm verdict applied (its
+    // evidence, and an abort by a storming responder becomes overload), then the tallies recorded.
+    // Returns true for such an upgrade (management counts them as storm_upgrades).
+    bool settle(StormWindow::Judged& judged) noexcept;
     uint64_t by_cause(ResetCause c) const { return causes_[static_cast<size_t>(c)]; }
     uint64_t by_state(ConnState s) const { return states_[static_cast<size_t>(s)]; }
     uint64_t total() const { return total_; }
