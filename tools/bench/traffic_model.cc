@@ -89,6 +89,31 @@ constexpr Steps injected_reset{{{S, C, 0},
                                 {FA, C, 0},
                                 {FA, V, 0}}};
 
+// Reset-heavy scripts: 2 or 6 packets, then steps without a packet (flags 0).
+constexpr Step none{0, C, 0};
+constexpr Steps refused_once{
+    {{S, C, 0}, {RA, V, 0}, none, none, none, none, none, none, none, none}};
+constexpr Steps reset_by_client{{{S, C, 0},
+                                 {SA, V, 0},
+                                 {A, C, 0},
+                                 {PA, C, 32},
+                                 {PA, V, 32},
+                                 {RA, C, 0},
+                                 none,
+                                 none,
+                                 none,
+                                 none}};
+constexpr Steps reset_by_server{{{S, C, 0},
+                                 {SA, V, 0},
+                                 {A, C, 0},
+                                 {PA, C, 32},
+                                 {PA, V, 32},
+                                 {RA, V, 0},
+                                 none,
+                                 none,
+                                 none,
+                                 none}};
+
 constexpr const Steps& steps_of(Script s) {
     switch (s) {
         case Script::fin_close:
@@ -103,6 +128,12 @@ constexpr const Steps& steps_of(Script s) {
             return refused;
         case Script::injected_reset:
             return injected_reset;
+        case Script::refused_once:
+            return refused_once;
+        case Script::reset_by_client:
+            return reset_by_client;
+        case Script::reset_by_server:
+            return reset_by_server;
         case Script::count:
             break;
     }
@@ -137,8 +168,9 @@ constexpr Offsets offsets_of(const Steps& steps) {
 }
 
 constexpr std::array<Offsets, static_cast<size_t>(Script::count)> all_offsets{
-    offsets_of(fin_close),        offsets_of(long_lived), offsets_of(responder_abort),
-    offsets_of(originator_abort), offsets_of(refused),    offsets_of(injected_reset)};
+    offsets_of(fin_close),        offsets_of(long_lived),      offsets_of(responder_abort),
+    offsets_of(originator_abort), offsets_of(refused),         offsets_of(injected_reset),
+    offsets_of(refused_once),     offsets_of(reset_by_client), offsets_of(reset_by_server)};
 
 // SplitMix64 finaliser: decorrelates flow numbers from everything derived from them.
 constexpr uint64_t mix(uint64_t x) {
@@ -169,15 +201,19 @@ uint16_t ipv4_checksum(const uint8_t* header) {
 
 }  // namespace
 
-TrafficModel::TrafficModel(uint32_t flows, uint32_t first_flow, bool storm)
-    : flows_(flows ? flows : 1), first_flow_(first_flow), storm_(storm) {}
+TrafficModel::TrafficModel(uint32_t flows, uint32_t first_flow, Mix mix)
+    : flows_(flows ? flows : 1), first_flow_(first_flow), mix_(mix) {}
 
 FlowShape TrafficModel::shape(uint32_t flow) const noexcept {
     uint64_t h = mix(flow);
     FlowShape s{};
     uint32_t slot = static_cast<uint32_t>(h & 63);
-    if (storm_)
+    if (mix_ == Mix::storm)
         s.script = Script::refused;
+    else if (mix_ == Mix::reset_heavy)
+        s.script = flow % 5 == 4   ? Script::refused_once
+                   : (h >> 24) & 1 ? Script::reset_by_client
+                                   : Script::reset_by_server;
     else if (slot == 0)
         s.script = Script::responder_abort;
     else if (slot == 1)
@@ -207,11 +243,15 @@ uint32_t TrafficModel::write_frame(uint64_t index, uint8_t* out,
     const Step& step = steps_of(shape.script)[step_index];
     const Offsets& off = all_offsets[static_cast<size_t>(shape.script)];
     const bool from_client = step.from_client;
+    if (step.flags == 0) return 0;  // a reset-heavy connection already ended
 
     // Connection identity: unique per flow number (client address and port), servers shared.
-    const uint32_t client_host = flow & 0xFFFF;
-    const uint16_t client_port = static_cast<uint16_t>(1024 + (flow >> 16));
-    const uint32_t server_host = 1 + flow % 200;
+    const bool reset_heavy = mix_ == Mix::reset_heavy;
+    const uint32_t client_host = reset_heavy ? flow % 65'000 : flow & 0xFFFF;
+    const uint16_t client_port =
+        static_cast<uint16_t>(1024 + (reset_heavy ? flow / 65'000 : flow >> 16));
+    const uint32_t server_host =
+        reset_heavy ? 1 + static_cast<uint32_t>(mix(flow ^ 0x5e4e4) % 4'000) : 1 + flow % 200;
     const uint16_t server_port = (flow % 5 == 0) ? 80 : 443;
 
     // Sequence numbers: connection scripts start over each pass with new ISNs; long-lived flows
@@ -229,7 +269,8 @@ uint32_t TrafficModel::write_frame(uint64_t index, uint8_t* out,
     uint32_t ack =
         from_client ? server_isn + off.server[step_index] : client_isn + off.client[step_index];
     // The refusal: RFC 9293 3.10.7.1, <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>.
-    if (shape.script == Script::refused && !from_client) seq = 0;
+    const bool refusal = shape.script == Script::refused || shape.script == Script::refused_once;
+    if (refusal && !from_client) seq = 0;
     const bool injected = step.mark == Mark::injected;
     if (injected) seq += 700;  // inside the receive window, not where the sender is
 
@@ -258,7 +299,7 @@ uint32_t TrafficModel::write_frame(uint64_t index, uint8_t* out,
         std::memcpy(server_addr, prefix, 6);
         client_addr[5] = 0x0c;
         server_addr[5] = 0x05;
-        put32(client_addr + 12, flow);
+        put32(client_addr + 12, reset_heavy ? 1 + client_host : flow);
         put32(server_addr + 12, server_host);
         put32(p, 0x60000000);
         put16(p + 4, static_cast<uint16_t>(tcp_length));

@@ -1,0 +1,215 @@
+// mgmt_bench: the management lcore's cost per reset event, EAL-free (issue 9, goal 1).
+//
+// usage: mgmt_bench [--events N] [--log FILE] [--callgrind]
+//   --events N   events fed through management (default 2 000 000)
+//   --log FILE   where the event log goes (default /tmp/rstscope-mgmt-bench.jsonl; removed after)
+//   --callgrind  under `valgrind --tool=callgrind --collect-atstart=no`: collects only the timed
+//                loop, and prints the event count for instructions/event
+// Prints one line: events=... seconds=... events_per_s=... cpu_seconds=... events_per_cpu_s=...
+// log_bytes=... bytes_per_event=... storm_upgrades=... (cpu: this thread's user and system time,
+// what the rate would be with a CPU of its own on a shared machine; the kernel's write(2)
+// included).
+//
+// The events are real: the reset-heavy traffic of traffic_model.h (200 000 connections, each
+// ending in a reset; a quarter IPv6, a quarter VLAN-tagged; 4 000 servers, so the servers that
+// reset storm) run through the worker's FlowTracker, outside the timed region. They are replayed
+// with shifted times until N have been fed. The timed loop does what Management::drain() and
+// release() do with each event (src/mgmt/management.cc): the storm window (add, release behind the
+// watermark, in slices), the storm verdict and the tallies (ResetStatistics::settle), the JSON line
+// (append_event_json) and the log (EventLog::append, flush after each pass) to a regular file,
+// with rstscope's default sizes.
+#include <fcntl.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#if __has_include(<valgrind/callgrind.h>)
+#include <valgrind/callgrind.h>
+#else
+#define CALLGRIND_START_INSTRUMENTATION
+#define CALLGRIND_STOP_INSTRUMENTATION
+#define CALLGRIND_TOGGLE_COLLECT
+#endif
+
+#include "rstscope/analysis/flow_tracker.h"
+#include "rstscope/config/options.h"
+#include "rstscope/decode/packet_decoder.h"
+#include "rstscope/mgmt/event_json.h"
+#include "rstscope/mgmt/event_log.h"
+#include "rstscope/mgmt/stats.h"
+#include "rstscope/mgmt/storm_window.h"
+#include "traffic_model.h"
+
+using namespace rstscope;
+using namespace rstscope::bench;
+
+namespace {
+
+// As Management: events taken per pass, and judged and written per release.
+constexpr size_t events_per_pass = 1024;
+constexpr size_t release_slice = 4096;
+
+struct Handed {
+    ResetEvent event;
+    uint64_t progress_ns;  // the worker's packet time when it handed the event over
+};
+
+// The events a worker hands over for the reset-heavy capture, in hand-over order.
+std::vector<Handed> worker_events(uint32_t flows) {
+    TrafficModel model(flows, 0, Mix::reset_heavy);
+    WorkerCounters counters;
+    TrackerConfig config;
+    config.flow_capacity = 2 * flows;
+    FlowTracker tracker(config, counters);
+    std::vector<Handed> out;
+    auto take = [&] {
+        for (uint32_t i = 0; i < tracker.event_count(); ++i)
+            out.push_back({tracker.events()[i], tracker.now_ns()});
+        tracker.clear_events();
+    };
+    uint8_t frame[frame_stride];
+    for (uint64_t i = 0; i < model.packets_per_pass(); ++i) {
+        uint32_t length = model.write_frame(i, frame);
+        if (length == 0) continue;
+        DecodedPacket p;
+        if (!decode_frame(LinkType::ethernet, frame, length, p).is_tcp) continue;
+        p.ts_ns = model.time_ns(i);
+        tracker.process(p);
+        tracker.advance(p.ts_ns);
+        take();
+    }
+    while (!tracker.flush_pending(FlowTracker::outbox_capacity))
+        take();
+    take();
+    return out;
+}
+
+struct Result {
+    uint64_t events = 0;
+    uint64_t storm_upgrades = 0;
+    uint64_t log_bytes = 0;
+    double seconds = 0;
+    double cpu_seconds = 0;
+};
+
+double thread_cpu_seconds() {
+    timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) * 1e-9;
+}
+
+Result run(const std::vector<Handed>& source, uint64_t events, int fd, bool callgrind) {
+    Options defaults;
+    StormWindow storms(defaults.storm_threshold,
+                       static_cast<uint64_t>(defaults.storm_window_s * 1e9),
+                       defaults.storm_max_pending, defaults.storm_max_hosts);
+    ResetStatistics resets(defaults.top_hosts_capacity);
+    EventLog log(fd, false, size_t{defaults.log_buffer_kib} * 1024);
+    const uint64_t linger_ns = static_cast<uint64_t>(defaults.linger_s * 1e9);
+    // Each replay starts after the previous one's last event, so time only moves forward.
+    const uint64_t replay_span =
+        source.back().progress_ns - source.front().event.first_ts_ns + 10 * linger_ns;
+
+    std::vector<StormWindow::Judged> judged;
+    judged.reserve(2 * release_slice);
+    fmt::memory_buffer line;
+    Result r;
+    auto write_judged = [&] {
+        for (StormWindow::Judged& j : judged) {
+            r.storm_upgrades += resets.settle(j);
+            line.clear();
+            append_event_json(line, j.event);
+            line.push_back('\n');
+            log.append(std::string_view(line.data(), line.size()));
+        }
+        judged.clear();
+    };
+
+    auto t0 = std::chrono::steady_clock::now();
+    double cpu0 = thread_cpu_seconds();
+    if (callgrind) CALLGRIND_TOGGLE_COLLECT;
+    uint64_t fed = 0;
+    for (uint64_t replay = 0; fed < events; ++replay) {
+        const uint64_t shift = replay * replay_span;
+        for (size_t at = 0; at < source.size() && fed < events;) {
+            size_t n = std::min<size_t>({events_per_pass, source.size() - at, events - fed});
+            for (size_t k = 0; k < n; ++k) {
+                ResetEvent e = source[at + k].event;
+                e.ts_ns += shift, e.first_ts_ns += shift, e.last_ts_ns += shift;
+                storms.add(e, judged);
+            }
+            at += n, fed += n;
+            uint64_t progress = source[at - 1].progress_ns + shift;
+            uint64_t watermark = progress > linger_ns ? progress - linger_ns : 0;
+            storms.release(watermark, false, judged, release_slice);
+            write_judged();
+            log.flush(0);
+        }
+    }
+    while (storms.pending() > 0) {
+        storms.release(0, true, judged, release_slice);
+        write_judged();
+        log.flush(0);
+    }
+    if (callgrind) CALLGRIND_TOGGLE_COLLECT;
+    r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    r.cpu_seconds = thread_cpu_seconds() - cpu0;
+    r.events = fed;
+    r.log_bytes = static_cast<uint64_t>(::lseek(fd, 0, SEEK_CUR));
+    if (log.lines_written() != fed || resets.total() != fed)
+        throw std::runtime_error(fmt::format("events lost: {} fed, {} settled, {} written", fed,
+                                             resets.total(), log.lines_written()));
+    return r;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    uint64_t events = 2'000'000;
+    std::string log_path = "/tmp/rstscope-mgmt-bench.jsonl";
+    bool callgrind = false;
+    for (int i = 1; i < argc; ++i) {
+        std::string arg = argv[i];
+        if (arg == "--events" && i + 1 < argc) {
+            events = std::stoull(argv[++i]);
+        } else if (arg == "--log" && i + 1 < argc) {
+            log_path = argv[++i];
+        } else if (arg == "--callgrind") {
+            callgrind = true;
+        } else {
+            std::fprintf(stderr, "usage: mgmt_bench [--events N] [--log FILE] [--callgrind]\n");
+            return 2;
+        }
+    }
+    try {
+        std::vector<Handed> source = worker_events(200'000);
+        if (source.empty()) throw std::runtime_error("the tracker wrote no events");
+        int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (fd < 0)
+            throw std::runtime_error("cannot write " + log_path + ": " + std::strerror(errno));
+        Result r = run(source, events, fd, callgrind);
+        ::close(fd);
+        ::unlink(log_path.c_str());
+        std::printf(
+            "events=%llu seconds=%.3f events_per_s=%.0f cpu_seconds=%.3f events_per_cpu_s=%.0f "
+            "log_bytes=%llu bytes_per_event=%.0f storm_upgrades=%llu\n",
+            static_cast<unsigned long long>(r.events), r.seconds,
+            static_cast<double>(r.events) / r.seconds, r.cpu_seconds,
+            static_cast<double>(r.events) / r.cpu_seconds,
+            static_cast<unsigned long long>(r.log_bytes),
+            static_cast<double>(r.log_bytes) / static_cast<double>(r.events),
+            static_cast<unsigned long long>(r.storm_upgrades));
+        return 0;
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "mgmt_bench: error: %s\n", e.what());
+        return 1;
+    }
+}
