@@ -20,15 +20,35 @@ constexpr uint16_t ethertype_pppoe_session = 0x8864;
 constexpr uint16_t ethertype_transparent_bridging = 0x6558;  // GRE carrying Ethernet (NVGRE too)
 constexpr uint16_t ethertype_erspan_2 = 0x88BE;              // ERSPAN type I (no S bit) and II
 constexpr uint16_t ethertype_erspan_3 = 0x22EB;
-constexpr uint16_t ethertype_aruba_80211 = 0x8200;  // Aruba controllers tunnel raw 802.11 in GRE
+constexpr uint16_t ethertype_pbb = 0x88E7;         // IEEE 802.1ah backbone I-TAG
+constexpr uint16_t ethertype_vntag = 0x8926;       // Cisco VN-Tag (802.1Qbh)
+constexpr uint16_t ethertype_fabricpath = 0x8903;  // Cisco FabricPath outer header
+constexpr uint16_t ethertype_ppp = 0x880B;         // enhanced GRE (PPTP) payload
+constexpr uint16_t ethertype_max_length = 1500;    // below: an IEEE 802.3 length, LLC follows
+
+constexpr uint16_t ppp_ipv4 = 0x0021;
+constexpr uint16_t ppp_ipv6 = 0x0057;
+constexpr uint16_t ppp_mpls = 0x0281;
 
 constexpr uint8_t ip_proto_ipip = 4;
 constexpr uint8_t ip_proto_tcp = 6;
+constexpr uint8_t ip_proto_udp = 17;
 constexpr uint8_t ip_proto_ipv6 = 41;
 constexpr uint8_t ip_proto_gre = 47;
 
-// Nested tunnels followed before giving up; real deployments rarely exceed two.
+// UDP ports Zeek's tunnel analyzers are registered for (its defaults).
+constexpr uint16_t port_gtp_u = 2152;
+constexpr uint16_t port_teredo = 3544;
+constexpr uint16_t port_gre_in_udp = 4754;
+constexpr uint16_t port_vxlan = 4789;
+constexpr uint16_t port_ayiya = 5072;
+constexpr uint16_t port_geneve = 6081;
+
+// Nested tunnels followed before giving up; real deployments rarely exceed two (Zeek stops at two,
+// Tunnel::max_depth; a mirror feed in ERSPAN or VXLAN already spends one).
 constexpr int max_tunnel_depth = 4;
+// Link-level headers that can repeat (PBB, VN-Tag, FabricPath, LLC/SNAP) walked per frame.
+constexpr int max_link_headers = 8;
 constexpr int max_vlan_tags = 4;
 constexpr int max_mpls_labels = 12;
 constexpr int max_ipv6_extensions = 8;
@@ -36,12 +56,49 @@ constexpr int max_ipv6_extensions = 8;
 inline uint16_t be16(const uint8_t* p) noexcept {
     return static_cast<uint16_t>(p[0] << 8 | p[1]);
 }
+inline uint32_t be24(const uint8_t* p) noexcept {
+    return static_cast<uint32_t>(p[0]) << 16 | static_cast<uint32_t>(p[1]) << 8 | p[2];
+}
 inline uint32_t be32(const uint8_t* p) noexcept {
     return static_cast<uint32_t>(p[0]) << 24 | static_cast<uint32_t>(p[1]) << 16 |
            static_cast<uint32_t>(p[2]) << 8 | p[3];
 }
 
-enum class Layer { ethernet, ethertype, ip_by_version, ipv4, ipv6, mpls, ieee80211 };
+enum class Layer { ethernet, ethertype, ip_by_version, ipv4, ipv6, mpls, ieee80211, ppp };
+
+// The tunnel a UDP port belongs to, or none.
+TunnelType udp_tunnel_at(uint16_t port) noexcept {
+    switch (port) {
+        case port_gtp_u:
+            return TunnelType::gtp_u;
+        case port_teredo:
+            return TunnelType::teredo;
+        case port_gre_in_udp:
+            return TunnelType::gre_in_udp;
+        case port_vxlan:
+            return TunnelType::vxlan;
+        case port_ayiya:
+            return TunnelType::ayiya;
+        case port_geneve:
+            return TunnelType::geneve;
+        default:
+            return TunnelType::none;
+    }
+}
+
+// RFC 4380 2.6: Teredo addresses are in 2001:0000::/32.
+bool has_teredo_prefix(const uint8_t* address) noexcept {
+    return address[0] == 0x20 && address[1] == 0x01 && address[2] == 0 && address[3] == 0;
+}
+
+// Zeek's content check for Teredo on other ports: an IPv6 header with a Teredo source or
+// destination address, or a Teredo authentication or origin indication header first. The full
+// parse (FrameDecoder::teredo_headers) then has to agree.
+bool looks_like_teredo(const uint8_t* data, uint32_t left) noexcept {
+    if (left < 40) return false;
+    if ((data[0] >> 4) == 6) return has_teredo_prefix(data + 8) || has_teredo_prefix(data + 24);
+    return data[0] == 0 && (data[1] == 0 || data[1] == 1);
+}
 
 // Decoding state: the unread rest of the frame, walked layer by layer.
 struct Cursor {
@@ -113,6 +170,12 @@ class FrameDecoder {
                     if (!ieee80211(cursor, ethertype)) return dropped(fault_);
                     layer = Layer::ethertype;
                     break;
+                case Layer::ppp: {
+                    auto next = ppp(cursor);
+                    if (!next) return dropped(fault_);
+                    layer = *next;
+                    break;
+                }
             }
         }
     }
@@ -125,6 +188,10 @@ class FrameDecoder {
     bool fail_bool(DropReason reason) noexcept {
         fault_ = reason;
         return false;
+    }
+    std::optional<uint32_t> fail_length(DropReason reason) noexcept {
+        fault_ = reason;
+        return std::nullopt;
     }
 
     std::optional<Layer> after_ethertype(Cursor& cursor, uint16_t& ethertype) noexcept {
@@ -152,17 +219,81 @@ class FrameDecoder {
             case ethertype_mpls_multicast:
                 return Layer::mpls;
             case ethertype_pppoe_session: {
-                // RFC 2516: 6-byte PPPoE header, then the 2-byte PPP protocol (0x0021 IPv4, 0x0057
-                // IPv6).
+                // RFC 2516: 6-byte PPPoE header, then the 2-byte PPP protocol.
                 if (!cursor.has(8)) return fail(DropReason::truncated_l2);
                 uint16_t ppp_protocol = be16(cursor.data + 6);
                 cursor.skip(8);
-                if (ppp_protocol == 0x0021) return Layer::ipv4;
-                if (ppp_protocol == 0x0057) return Layer::ipv6;
-                return fail(DropReason::not_ip);
+                return after_ppp(ppp_protocol);
             }
+            case ethertype_pbb:
+            case ethertype_vntag:
+            case ethertype_fabricpath:
+                return more_link_headers(cursor, ethertype);
             default:
+                if (ethertype <= ethertype_max_length) return llc_snap(cursor, ethertype);
                 return fail(DropReason::not_ip);
+        }
+    }
+
+    // Link headers that wrap another link header; Zeek opens each of them.
+    std::optional<Layer> more_link_headers(Cursor& cursor, uint16_t& ethertype) noexcept {
+        if (++link_headers_ > max_link_headers) return fail(DropReason::tunnel_too_deep);
+        switch (ethertype) {
+            case ethertype_pbb:  // 802.1ah: a 4-byte I-TAG, then the customer's Ethernet header
+                if (!cursor.has(4)) return fail(DropReason::truncated_l2);
+                cursor.skip(4);
+                return Layer::ethernet;
+            case ethertype_vntag:  // a 4-byte tag, then the EtherType
+                if (!cursor.has(6)) return fail(DropReason::truncated_l2);
+                ethertype = be16(cursor.data + 4);
+                cursor.skip(6);
+                return Layer::ethertype;
+            default:  // FabricPath: 2 more bytes (FTag, TTL), then the inner Ethernet header
+                if (!cursor.has(2)) return fail(DropReason::truncated_l2);
+                cursor.skip(2);
+                return Layer::ethernet;
+        }
+    }
+
+    // IEEE 802.2 LLC after an 802.3 length (or a Linux cooked header's LLC protocol): only SNAP
+    // with OUI 0 (RFC 1042) carries an EtherType; STP, NetBIOS and IPX carry no IP.
+    std::optional<Layer> llc_snap(Cursor& cursor, uint16_t& ethertype) noexcept {
+        if (++link_headers_ > max_link_headers) return fail(DropReason::tunnel_too_deep);
+        if (!cursor.has(3)) return fail(DropReason::truncated_l2);
+        if (cursor.data[0] != 0xAA || cursor.data[1] != 0xAA) return fail(DropReason::not_ip);
+        // An unnumbered control field is one byte, the others two.
+        uint32_t llc = (cursor.data[2] & 0x03) == 0x03 ? 3 : 4;
+        if (!cursor.has(llc + 5)) return fail(DropReason::truncated_l2);
+        const uint8_t* snap = cursor.data + llc;
+        if (snap[0] != 0 || snap[1] != 0 || snap[2] != 0) return fail(DropReason::not_ip);
+        ethertype = be16(snap + 3);
+        cursor.skip(llc + 5);
+        return Layer::ethertype;
+    }
+
+    // PPP (RFC 1661), with or without RFC 1662's address and control bytes (FF 03): no PPP
+    // protocol number starts with FF, so the two cannot be confused.
+    std::optional<Layer> ppp(Cursor& cursor) noexcept {
+        if (!cursor.has(2)) return fail(DropReason::truncated_l2);
+        if (cursor.data[0] == 0xFF && cursor.data[1] == 0x03) {
+            if (!cursor.has(4)) return fail(DropReason::truncated_l2);
+            cursor.skip(2);
+        }
+        uint16_t protocol = be16(cursor.data);
+        cursor.skip(2);
+        return after_ppp(protocol);
+    }
+
+    std::optional<Layer> after_ppp(uint16_t protocol) noexcept {
+        switch (protocol) {
+            case ppp_ipv4:
+                return Layer::ipv4;
+            case ppp_ipv6:
+                return Layer::ipv6;
+            case ppp_mpls:
+                return Layer::mpls;
+            default:
+                return fail(DropReason::not_ip);  // LCP, IPCP, CHAP, compressed data
         }
     }
 
@@ -210,6 +341,7 @@ class FrameDecoder {
         }
         if (!cursor.has(header_length)) return fail_bool(DropReason::truncated_ip);
         protocol = h[9];
+        ip_header_ = h;
         uint16_t fragment = be16(h + 6);
         bool more_fragments = fragment & 0x2000;
         if (more_fragments || (fragment & 0x1FFF) != 0) return fail_bool(DropReason::ip_fragment);
@@ -231,6 +363,7 @@ class FrameDecoder {
         set_addresses(IpFamily::v6, IpAddress::from_v6(h + 8), IpAddress::from_v6(h + 24), h[7]);
         packet_.has_ip_id = false;
         packet_.dont_fragment = false;
+        ip_header_ = h;
         uint8_t next = h[6];
         enter_payload(cursor, 40, payload_length);
         for (int n = 0;; ++n) {
@@ -285,35 +418,74 @@ class FrameDecoder {
     }
 
     std::optional<Layer> after_ip(Cursor& cursor, uint8_t protocol, uint16_t& ethertype) noexcept {
-        if (protocol == ip_proto_ipip || protocol == ip_proto_ipv6) {
-            if (!enter_tunnel()) return std::nullopt;
-            return protocol == ip_proto_ipip ? Layer::ipv4 : Layer::ipv6;
+        switch (protocol) {
+            case ip_proto_ipip:
+            case ip_proto_ipv6:
+                if (!enter_tunnel(TunnelType::ip_in_ip)) return std::nullopt;
+                return protocol == ip_proto_ipip ? Layer::ipv4 : Layer::ipv6;
+            case ip_proto_gre:
+                return gre(cursor, ethertype, false);
+            case ip_proto_udp:
+                return udp(cursor, ethertype);
+            default:
+                return fail(DropReason::not_tcp);
         }
-        if (protocol == ip_proto_gre) {
-            if (!enter_tunnel()) return std::nullopt;
-            return gre(cursor, ethertype);
-        }
-        return fail(DropReason::not_tcp);
     }
 
-    bool enter_tunnel() noexcept {
+    // Counts one more tunnel and records it as the innermost (and, if first, the outermost); the
+    // IP header just read is its outer header.
+    bool enter_tunnel(TunnelType type) noexcept {
         packet_.encapsulation |= encapsulation_tunnel;
         if (++tunnel_depth_ > max_tunnel_depth) return fail_bool(DropReason::tunnel_too_deep);
         // The inner packet's VLAN tags, if any, belong to another segment: keep the outer ones.
+        auto code = static_cast<uint8_t>(type);
+        uint8_t outermost = tunnel_depth_ == 1 ? static_cast<uint8_t>(code << 4)
+                                               : static_cast<uint8_t>(packet_.tunnels & 0xF0);
+        packet_.tunnels = static_cast<uint8_t>(outermost | code);
+        packet_.tunnel_id = 0;
+        tunnel_header_ = ip_header_;
         return true;
     }
 
-    // RFC 2784/2890 GRE version 0, with ERSPAN types I-III and Aruba's 802.11 payload.
-    std::optional<Layer> gre(Cursor& cursor, uint16_t& ethertype) noexcept {
+    // GRE version 0 (RFC 2784/2890) with ERSPAN types I-III and Aruba's 802.11 payload, and
+    // enhanced GRE version 1 (RFC 2637, PPTP). Like Zeek: the checksum, key, sequence and
+    // acknowledgement fields are skipped by their flags; routing (RFC 1701, deprecated) and the
+    // reserved flags are refused.
+    std::optional<Layer> gre(Cursor& cursor, uint16_t& ethertype, bool in_udp) noexcept {
         if (!cursor.has(4)) return fail(DropReason::truncated_l2);
-        uint8_t flags = cursor.data[0];
-        uint8_t version = cursor.data[1] & 0x07;
-        if (version != 0) return fail(DropReason::unsupported_tunnel);  // v1 is PPTP's PPP
+        uint16_t flags = be16(cursor.data);
         uint16_t protocol = be16(cursor.data + 2);
-        bool has_checksum = flags & 0x80, has_key = flags & 0x20, has_sequence = flags & 0x10;
-        uint32_t length = 4 + (has_checksum ? 4 : 0) + (has_key ? 4 : 0) + (has_sequence ? 4 : 0);
+        unsigned version = flags & 0x0007;
+        if (version > 1) return fail(DropReason::unsupported_tunnel);
+        if (flags & 0x4078) return fail(DropReason::bad_tunnel_header);
+        bool has_checksum = flags & 0x8000, has_key = flags & 0x2000;
+        bool has_sequence = flags & 0x1000, has_ack = flags & 0x0080;
+        uint32_t length = 4 + (has_checksum ? 4 : 0) + (has_key ? 4 : 0) + (has_sequence ? 4 : 0) +
+                          (has_ack ? 4 : 0);
         if (!cursor.has(length)) return fail(DropReason::truncated_l2);
+        uint32_t key = has_key ? be32(cursor.data + (has_checksum ? 8 : 4)) : 0;
         cursor.skip(length);
+        TunnelType type = TunnelType::gre;
+        std::optional<Layer> next;
+        if (version == 1) {
+            // Enhanced GRE carries PPP only; its key field holds the payload length and call ID.
+            if (protocol != ethertype_ppp) return fail(DropReason::bad_tunnel_header);
+            type = TunnelType::pptp;
+            key &= 0xFFFF;
+            next = Layer::ppp;
+        } else {
+            next = gre_payload(cursor, protocol, has_sequence, ethertype);
+            if (!next) return std::nullopt;
+            if (protocol == ethertype_erspan_2 || protocol == ethertype_erspan_3)
+                type = TunnelType::erspan;
+        }
+        if (!enter_tunnel(in_udp ? TunnelType::gre_in_udp : type)) return std::nullopt;
+        packet_.tunnel_id = key;
+        return next;
+    }
+
+    std::optional<Layer> gre_payload(Cursor& cursor, uint16_t protocol, bool has_sequence,
+                                     uint16_t& ethertype) noexcept {
         switch (protocol) {
             case ethertype_ipv4:
                 return Layer::ipv4;
@@ -338,12 +510,145 @@ class FrameDecoder {
                 cursor.skip(header);
                 return Layer::ethernet;
             }
-            case ethertype_aruba_80211:
-                ethertype = 0;
-                return Layer::ieee80211;
             default:
+                // Aruba's protocol types for 802.11 payloads, as Zeek recognises them.
+                if (((protocol & 0x8200) == 0x8200 && (protocol & 0x0F) == 0) ||
+                    ((protocol & 0x8300) == 0x8300 && (protocol & 0x0F) == 0 &&
+                     protocol <= 0x8370) ||
+                    protocol == 0x9000) {
+                    ethertype = 0;
+                    return Layer::ieee80211;
+                }
                 return fail(DropReason::unsupported_tunnel);
         }
+    }
+
+    // A UDP datagram is a tunnel when a port is one of the tunnels' (Zeek looks at the
+    // responder's port, which a stateless decoder cannot know: the destination port is tried
+    // first, then the source port), or, on any port, when it is Teredo by content.
+    std::optional<Layer> udp(Cursor& cursor, uint16_t& ethertype) noexcept {
+        if (!cursor.has(8)) return fail(DropReason::not_tcp);
+        TunnelType type = udp_tunnel_at(be16(cursor.data + 2));
+        if (type == TunnelType::none) type = udp_tunnel_at(be16(cursor.data));
+        // The UDP payload on the wire, from the IP lengths (Zeek's choice too, not the UDP
+        // length field); the cursor stops at what was captured.
+        uint32_t wire_length = payload_left_ - 8;
+        cursor.skip(8);
+        if (type == TunnelType::none) {
+            if (!looks_like_teredo(cursor.data, cursor.left) ||
+                !teredo_headers(cursor, wire_length))
+                return fail(DropReason::not_tcp);
+            type = TunnelType::teredo;
+        }
+        if (type == TunnelType::gre_in_udp) return gre(cursor, ethertype, true);
+        if (!enter_tunnel(type)) return std::nullopt;
+        switch (type) {
+            case TunnelType::vxlan:
+                return vxlan(cursor);
+            case TunnelType::geneve:
+                return geneve(cursor, ethertype);
+            case TunnelType::teredo: {
+                auto skip = teredo_headers(cursor, wire_length);
+                if (!skip) return std::nullopt;
+                cursor.skip(*skip);
+                return Layer::ipv6;
+            }
+            case TunnelType::ayiya:
+                return ayiya(cursor);
+            default:
+                return gtp_u(cursor);
+        }
+    }
+
+    // RFC 7348 5: an 8-byte header whose I flag says the VNI is valid, then an Ethernet frame.
+    std::optional<Layer> vxlan(Cursor& cursor) noexcept {
+        if (!cursor.has(8)) return fail(DropReason::truncated_l2);
+        if (!(cursor.data[0] & 0x08)) return fail(DropReason::bad_tunnel_header);
+        packet_.tunnel_id = be24(cursor.data + 4);
+        cursor.skip(8);
+        return Layer::ethernet;
+    }
+
+    // RFC 8926 3.4: version 0, options in 4-byte words, then a protocol type that is an EtherType
+    // (0x6558: an Ethernet frame).
+    std::optional<Layer> geneve(Cursor& cursor, uint16_t& ethertype) noexcept {
+        if (!cursor.has(8)) return fail(DropReason::truncated_l2);
+        if ((cursor.data[0] >> 6) != 0) return fail(DropReason::bad_tunnel_header);
+        uint32_t header = 8 + (cursor.data[0] & 0x3Fu) * 4;
+        if (!cursor.has(header)) return fail(DropReason::truncated_l2);
+        ethertype = be16(cursor.data + 2);
+        packet_.tunnel_id = be24(cursor.data + 4);
+        cursor.skip(header);
+        return ethertype == ethertype_transparent_bridging ? Layer::ethernet : Layer::ethertype;
+    }
+
+    // RFC 4380 5.1.1: an optional authentication header, an optional origin indication, then the
+    // IPv6 packet, whose lengths must account for the whole datagram as Zeek requires (a bubble,
+    // which carries no next header, may be followed by more). Returns the bytes before the IPv6
+    // header. Lengths are checked against the wire, so a capture's snap length does not turn
+    // Teredo into something else.
+    std::optional<uint32_t> teredo_headers(const Cursor& cursor, uint32_t wire_length) noexcept {
+        const uint8_t* d = cursor.data;
+        uint32_t at = 0;
+        if (cursor.has(2) && d[0] == 0 && d[1] == 1) {
+            // Client identifier and authenticator lengths, then a nonce (8) and confirmation (1).
+            if (!cursor.has(4)) return fail_length(DropReason::truncated_l2);
+            at = 4u + d[2] + d[3] + 9u;
+        }
+        if (cursor.has(at + 2) && d[at] == 0 && d[at + 1] == 0) at += 8;  // origin indication
+        if (!cursor.has(at + 40)) return fail_length(DropReason::truncated_l2);
+        const uint8_t* ipv6 = d + at;
+        if ((ipv6[0] >> 4) != 6) return fail_length(DropReason::bad_tunnel_header);
+        uint32_t ipv6_length = 40u + be16(ipv6 + 4);
+        bool bubble = ipv6_length == 40 && ipv6[6] == 59;  // no next header
+        if (at + ipv6_length != wire_length && !(bubble && at + 40 <= wire_length))
+            return fail_length(DropReason::bad_tunnel_header);
+        return at;
+    }
+
+    // AYIYA: identity length (a power of two) and signature length (4-byte words) in the first two
+    // bytes' high nibbles, the opcode in byte 2 (1: forward a packet), the carried IP protocol in
+    // byte 3, then an epoch (4 bytes), the identity and the signature.
+    std::optional<Layer> ayiya(Cursor& cursor) noexcept {
+        if (!cursor.has(8)) return fail(DropReason::truncated_l2);
+        const uint8_t* d = cursor.data;
+        uint32_t header = 8 + (1u << (d[0] >> 4)) + (d[1] >> 4) * 4u;
+        if (!cursor.has(header)) return fail(DropReason::truncated_l2);
+        if ((d[2] & 0x0F) != 1) return fail(DropReason::tunnel_control);
+        uint8_t next = d[3];
+        cursor.skip(header);
+        if (next == ip_proto_ipip) return Layer::ipv4;
+        if (next == ip_proto_ipv6) return Layer::ipv6;
+        return fail(DropReason::unsupported_tunnel);
+    }
+
+    // 3GPP TS 29.281 5: version 1 and protocol type GTP (not GTP'); message type 255 (G-PDU)
+    // carries a user packet, the others are signalling. The sequence/N-PDU/next-extension word is
+    // present when any of E, S or PN is set; extension headers chain through their last byte.
+    std::optional<Layer> gtp_u(Cursor& cursor) noexcept {
+        if (!cursor.has(8)) return fail(DropReason::truncated_l2);
+        const uint8_t* d = cursor.data;
+        uint8_t flags = d[0];
+        if ((flags >> 5) != 1 || !(flags & 0x10)) return fail(DropReason::bad_tunnel_header);
+        if (d[1] != 0xFF) return fail(DropReason::tunnel_control);
+        packet_.tunnel_id = be32(d + 4);
+        uint32_t header = 8;
+        if (flags & 0x07) {
+            if (!cursor.has(12)) return fail(DropReason::truncated_l2);
+            header = 12;
+            uint8_t next_extension = (flags & 0x04) ? d[11] : 0;
+            // Each extension is at least 4 bytes, so the frame's length bounds this walk.
+            while (next_extension != 0) {
+                if (!cursor.has(header + 1)) return fail(DropReason::truncated_l2);
+                uint32_t length = d[header] * 4u;  // in 4-byte words, including this byte
+                if (length == 0) return fail(DropReason::bad_tunnel_header);
+                if (!cursor.has(header + length)) return fail(DropReason::truncated_l2);
+                next_extension = d[header + length - 1];
+                header += length;
+            }
+        }
+        cursor.skip(header);
+        return Layer::ip_by_version;
     }
 
     // IEEE 802.11 data frame followed by LLC/SNAP: yields the SNAP ethertype.
@@ -356,11 +661,17 @@ class FrameDecoder {
         if (type != 2 || (subtype & 0x04)) return fail_bool(DropReason::not_ip);  // not data / null
         uint32_t header = 24;
         if ((frame_flags & 0x03) == 0x03) header += 6;  // ToDS and FromDS: fourth address
+        bool aggregate = false;
         if (subtype & 0x08) {
-            header += 2;                          // QoS control
+            // QoS control; its first byte's top bit marks an A-MSDU (several packets in one frame).
+            if (!cursor.has(header + 1)) return fail_bool(DropReason::truncated_l2);
+            aggregate = cursor.data[header] & 0x80;
+            header += 2;
             if (frame_flags & 0x80) header += 4;  // +HTC when the order bit is set
         }
         if (frame_flags & 0x40) return fail_bool(DropReason::unsupported_tunnel);  // encrypted
+        // The decoder yields one packet per frame: an aggregate is counted, not half-analysed.
+        if (aggregate) return fail_bool(DropReason::unsupported_tunnel);
         if (!cursor.has(header + 8)) return fail_bool(DropReason::truncated_l2);
         const uint8_t* llc = cursor.data + header;
         if (llc[0] != 0xAA || llc[1] != 0xAA || llc[2] != 0x03)
@@ -396,6 +707,10 @@ class FrameDecoder {
         packet_.payload_captured = static_cast<uint16_t>(
             cursor.left < packet_.payload_length ? cursor.left : packet_.payload_length);
         packet_.payload = cursor.data;
+        if (tunnel_header_ != nullptr) {
+            auto back = static_cast<uint64_t>(cursor.data - tunnel_header_);
+            packet_.tunnel_header_back = back <= 0xFFFF ? static_cast<uint16_t>(back) : 0;
+        }
         return DecodeResult{true, DropReason::not_ip};
     }
 
@@ -403,7 +718,59 @@ class FrameDecoder {
     DropReason fault_ = DropReason::not_ip;
     uint32_t payload_left_ = 0;
     int tunnel_depth_ = 0;
+    int link_headers_ = 0;
+    const uint8_t* ip_header_ = nullptr;      // the latest IP header read
+    const uint8_t* tunnel_header_ = nullptr;  // the innermost tunnel's outer IP header
 };
+
+// LINKTYPE_NFLOG: address family, version 0, resource ID, then TLVs whose length and type are in
+// the capturing host's byte order (libpcap swaps them when the file's order is not ours), padded
+// to 4 bytes; type 9 (NFULA_PAYLOAD) is the packet.
+DecodeResult decode_nflog(Cursor cursor, DecodedPacket& packet) noexcept {
+    constexpr uint16_t nflog_payload = 9;
+    if (!cursor.has(4)) return dropped(DropReason::truncated_l2);
+    uint8_t family = cursor.data[0];
+    if (cursor.data[1] != 0) return dropped(DropReason::bad_tunnel_header);
+    cursor.skip(4);
+    for (;;) {
+        if (cursor.left == 0) return dropped(DropReason::not_ip);  // a record without the packet
+        if (!cursor.has(4)) return dropped(DropReason::truncated_l2);
+        uint16_t length, type;
+        std::memcpy(&length, cursor.data, 2);
+        std::memcpy(&type, cursor.data + 2, 2);
+        if (type == nflog_payload) {
+            cursor.skip(4);
+            break;
+        }
+        if (length < 4) return dropped(DropReason::bad_tunnel_header);
+        uint32_t padded = (length + 3u) & ~3u;
+        if (!cursor.has(padded)) return dropped(DropReason::truncated_l2);
+        cursor.skip(padded);
+    }
+    // AF_INET and AF_INET6 as Linux numbers them.
+    if (family != 2 && family != 10) return dropped(DropReason::not_ip);
+    return FrameDecoder(packet).run(Layer::ip_by_version, cursor, 0);
+}
+
+// FDDI: frame control and two addresses (13 bytes), then 802.2 LLC/SNAP carrying an EtherType.
+DecodeResult decode_fddi(Cursor cursor, DecodedPacket& packet) noexcept {
+    if (!cursor.has(21)) return dropped(DropReason::truncated_l2);
+    const uint8_t* llc = cursor.data + 13;
+    if (llc[0] != 0xAA || llc[1] != 0xAA || llc[2] != 0x03) return dropped(DropReason::not_ip);
+    uint16_t ethertype = be16(llc + 6);
+    cursor.skip(21);
+    return FrameDecoder(packet).run(Layer::ethertype, cursor, ethertype);
+}
+
+// Radiotap: version, pad, then the header's own length (little-endian), then an 802.11 frame.
+DecodeResult decode_radiotap(Cursor cursor, DecodedPacket& packet) noexcept {
+    if (!cursor.has(4)) return dropped(DropReason::truncated_l2);
+    uint32_t length = cursor.data[2] | static_cast<uint32_t>(cursor.data[3]) << 8;
+    if (length < 8) return dropped(DropReason::bad_tunnel_header);
+    if (!cursor.has(length)) return dropped(DropReason::truncated_l2);
+    cursor.skip(length);
+    return FrameDecoder(packet).run(Layer::ieee80211, cursor, 0);
+}
 
 }  // namespace
 
@@ -417,14 +784,26 @@ std::optional<LinkType> link_type_from_dlt(int dlt) noexcept {
         case 14:   // DLT_RAW on OpenBSD
         case 101:  // LINKTYPE_RAW as stored in files
             return LinkType::raw_ip;
+        case 9:
+            return LinkType::ppp;
+        case 10:
+            return LinkType::fddi;
+        case 50:
+            return LinkType::ppp_serial;
+        case 105:
+            return LinkType::ieee802_11;
         case 108:
             return LinkType::loop;
         case 113:
             return LinkType::linux_sll;
+        case 127:
+            return LinkType::ieee802_11_radiotap;
         case 228:
             return LinkType::ipv4;
         case 229:
             return LinkType::ipv6;
+        case 239:
+            return LinkType::nflog;
         case 276:
             return LinkType::linux_sll2;
         default:
@@ -484,6 +863,7 @@ DecodeResult decode_frame(LinkType link, const uint8_t* frame, uint32_t captured
     packet.vlan_outer = vlan_none;
     packet.vlan_inner = vlan_none;
     packet.encapsulation = 0;
+    packet.tunnels = 0;
     Cursor cursor{frame, captured_length};
     FrameDecoder decoder(packet);
     switch (link) {
@@ -523,8 +903,45 @@ DecodeResult decode_frame(LinkType link, const uint8_t* frame, uint32_t captured
             cursor.skip(20);
             return decoder.run(Layer::ethertype, cursor, protocol);
         }
+        case LinkType::ppp:
+            return decoder.run(Layer::ppp, cursor, 0);
+        case LinkType::ppp_serial:
+            // Address and control (FF 03) always precede the protocol here; Zeek skips them unread.
+            if (!cursor.has(4)) return dropped(DropReason::truncated_l2);
+            cursor.skip(2);
+            return decoder.run(Layer::ppp, cursor, 0);
+        case LinkType::fddi:
+            return decode_fddi(cursor, packet);
+        case LinkType::ieee802_11:
+            return decoder.run(Layer::ieee80211, cursor, 0);
+        case LinkType::ieee802_11_radiotap:
+            return decode_radiotap(cursor, packet);
+        case LinkType::nflog:
+            return decode_nflog(cursor, packet);
     }
     return dropped(DropReason::unsupported_link);
+}
+
+}  // namespace rstscope
+
+namespace rstscope {
+
+bool innermost_tunnel_endpoints(const DecodedPacket& packet, IpFamily& family, IpAddress& src,
+                                IpAddress& dst) noexcept {
+    if (packet.tunnels == 0 || packet.tunnel_header_back == 0 || packet.payload == nullptr)
+        return false;
+    // The decoder checked this header's length before it walked past it.
+    const uint8_t* header = packet.payload - packet.tunnel_header_back;
+    if ((header[0] >> 4) == 4) {
+        family = IpFamily::v4;
+        src = IpAddress::from_v4(header + 12);
+        dst = IpAddress::from_v4(header + 16);
+    } else {
+        family = IpFamily::v6;
+        src = IpAddress::from_v6(header + 8);
+        dst = IpAddress::from_v6(header + 24);
+    }
+    return true;
 }
 
 }  // namespace rstscope

@@ -26,9 +26,20 @@ namespace {
 
 using namespace test;
 
-constexpr LinkType all_links[] = {LinkType::null_bsd, LinkType::ethernet,  LinkType::raw_ip,
-                                  LinkType::loop,     LinkType::linux_sll, LinkType::ipv4,
-                                  LinkType::ipv6,     LinkType::linux_sll2};
+constexpr LinkType all_links[] = {LinkType::null_bsd,
+                                  LinkType::ethernet,
+                                  LinkType::raw_ip,
+                                  LinkType::loop,
+                                  LinkType::linux_sll,
+                                  LinkType::ipv4,
+                                  LinkType::ipv6,
+                                  LinkType::linux_sll2,
+                                  LinkType::ppp,
+                                  LinkType::fddi,
+                                  LinkType::ppp_serial,
+                                  LinkType::ieee802_11,
+                                  LinkType::ieee802_11_radiotap,
+                                  LinkType::nflog};
 
 Bytes concat(std::initializer_list<Bytes> parts) {
     Bytes out;
@@ -130,6 +141,36 @@ std::vector<Bytes> seed_frames() {
     sll2[0] = 0x86;
     sll2[1] = 0xDD;
     seeds.push_back(concat({sll2, ext6}));
+    // Tunnels over UDP and enhanced GRE, in Ethernet.
+    auto udp_frame = [](uint16_t dport, const Bytes& payload) {
+        return ethernet(0x0800, ipv4_udp(50000, dport, payload));
+    };
+    seeds.push_back(udp_frame(4789, vxlan(0x1234, inner_eth)));
+    seeds.push_back(udp_frame(6081, geneve(7, 0x6558, inner_eth, Bytes(4, 0))));
+    seeds.push_back(udp_frame(2152, gtp_u(9, rst4, 0xFF, {1, 0, 9, 0})));
+    seeds.push_back(udp_frame(
+        3544, teredo(ipv6("2001:0:db8::1", "2001:db8::2", 6, rst_with_text()), true, true)));
+    seeds.push_back(udp_frame(5072, ayiya(41, syn6)));
+    seeds.push_back(ethernet(
+        0x0800, ipv4("192.0.2.1", "192.0.2.2", 47, gre_pptp(3, 0x0021, rst4, false, true))));
+    // PBB, then VN-Tag, then an 802.3 length with LLC/SNAP.
+    Bytes snap = llc_snap(0x0800, rst4);
+    Bytes vntag{0x80, 0x01, 0x00, 0x02};
+    put16(vntag, static_cast<uint16_t>(snap.size()));
+    seeds.push_back(
+        ethernet(0x88E7, concat({{0, 0, 0, 1}, ethernet(0x8926, concat({vntag, snap}))})));
+    // Link types: PPP, FDDI, PPP serial, 802.11, radiotap, NFLOG.
+    seeds.push_back(concat({{0xFF, 0x03, 0x00, 0x21}, rst4}));
+    seeds.push_back(concat({Bytes(13, 0x50), snap}));
+    seeds.push_back(concat({{0xFF, 0x03, 0x00, 0x57}, syn6}));
+    seeds.push_back(ieee80211_data(rst4, true));
+    seeds.push_back(concat({{0, 0, 8, 0, 0, 0, 0, 0}, ieee80211_data(rst4)}));
+    Bytes nflog{2, 0, 0, 1, 8, 0, 1, 0, 0, 0, 0, 0};  // header, a packet-header TLV
+    const auto payload_length = static_cast<uint16_t>(4 + rst4.size());
+    nflog.push_back(static_cast<uint8_t>(payload_length));  // little-endian host order
+    nflog.push_back(static_cast<uint8_t>(payload_length >> 8));
+    append(nflog, {9, 0});
+    seeds.push_back(concat({nflog, rst4}));
     return seeds;
 }
 
@@ -220,13 +261,42 @@ void mutate(Bytes& frame, std::mt19937& rng) {
 TEST(Robustness, SeedsDecodeAsTcp) {
     // The fuzzer starts from frames the decoder must accept: check that it does.
     const std::vector<Bytes> seeds = seed_frames();
-    const LinkType link_of[] = {
-        LinkType::ethernet, LinkType::ethernet,  LinkType::ethernet,  LinkType::ethernet,
-        LinkType::ethernet, LinkType::ethernet,  LinkType::ethernet,  LinkType::ethernet,
-        LinkType::ethernet, LinkType::ethernet,  LinkType::ethernet,  LinkType::ethernet,
-        LinkType::ethernet, LinkType::ethernet,  LinkType::ethernet,  LinkType::ethernet,
-        LinkType::ethernet, LinkType::raw_ip,    LinkType::raw_ip,    LinkType::null_bsd,
-        LinkType::loop,     LinkType::linux_sll, LinkType::linux_sll2};
+    const LinkType link_of[] = {LinkType::ethernet,
+                                LinkType::ethernet,
+                                LinkType::ethernet,
+                                LinkType::ethernet,
+                                LinkType::ethernet,
+                                LinkType::ethernet,
+                                LinkType::ethernet,
+                                LinkType::ethernet,
+                                LinkType::ethernet,
+                                LinkType::ethernet,
+                                LinkType::ethernet,
+                                LinkType::ethernet,
+                                LinkType::ethernet,
+                                LinkType::ethernet,
+                                LinkType::ethernet,
+                                LinkType::ethernet,
+                                LinkType::ethernet,
+                                LinkType::raw_ip,
+                                LinkType::raw_ip,
+                                LinkType::null_bsd,
+                                LinkType::loop,
+                                LinkType::linux_sll,
+                                LinkType::linux_sll2,
+                                LinkType::ethernet,
+                                LinkType::ethernet,
+                                LinkType::ethernet,
+                                LinkType::ethernet,
+                                LinkType::ethernet,
+                                LinkType::ethernet,
+                                LinkType::ethernet,
+                                LinkType::ppp,
+                                LinkType::fddi,
+                                LinkType::ppp_serial,
+                                LinkType::ieee802_11,
+                                LinkType::ieee802_11_radiotap,
+                                LinkType::nflog};
     ASSERT_EQ(seeds.size(), std::size(link_of));
     for (size_t i = 0; i < seeds.size(); ++i) {
         DecodedPacket p;

@@ -30,7 +30,9 @@ namespace rstscope {
     X(bad_tcp_flags, "impossible flag combination (SYN with RST): counted, not analysed")       \
     X(tunnel_too_deep, "encapsulation nested deeper than the decoder follows")                  \
     X(unsupported_tunnel, "GRE or other encapsulation whose payload the decoder does not know") \
-    X(unsupported_link, "pcap record of a link type the decoder does not know")
+    X(unsupported_link, "pcap record of a link type the decoder does not know")                 \
+    X(bad_tunnel_header, "tunnel or link header with a refused version, flag or length")        \
+    X(tunnel_control, "tunnel signalling that carries no packet (GTP-U echo, AYIYA non-forward)")
 
 // Everything else a worker counts: volumes, anomalies that do not stop analysis, flow table and
 // event-path health.

@@ -22,6 +22,22 @@ struct TcpOptions {
     uint32_t ts_echo = 0;
 };
 
+// What carried a segment found inside a tunnel. Numbered for the 4-bit halves of
+// DecodedPacket::tunnels; `none` is 0.
+enum class TunnelType : uint8_t {
+    none = 0,
+    ip_in_ip,    // IPv4 or IPv6 directly in IPv4 or IPv6 (protocols 4 and 41)
+    gre,         // GRE version 0 (RFC 2784/2890), NVGRE, Aruba 802.11
+    erspan,      // GRE carrying ERSPAN type I, II or III
+    pptp,        // enhanced GRE version 1 carrying PPP (RFC 2637)
+    gre_in_udp,  // RFC 8086, UDP port 4754
+    vxlan,       // RFC 7348, UDP port 4789
+    geneve,      // RFC 8926, UDP port 6081
+    teredo,      // RFC 4380, UDP port 3544 or recognised by content
+    ayiya,       // "Anything In Anything", UDP port 5072
+    gtp_u,       // GTPv1-U G-PDU, UDP port 2152
+};
+
 struct DecodedPacket {
     uint64_t ts_ns = 0;  // capture or NIC time, nanoseconds since the epoch
     IpAddress src{};
@@ -35,6 +51,9 @@ struct DecodedPacket {
     uint8_t tcp_flags = 0;
     bool has_ip_id = false;  // IPv4 only (IPv6 has no identification outside fragments)
     bool dont_fragment = false;
+    // Outermost tunnel type in the high nibble, innermost in the low one; 0 when not tunnelled.
+    // Sits in what was padding: see the size check below.
+    uint8_t tunnels = 0;
     uint16_t ip_id = 0;
     uint32_t seq = 0;
     uint32_t ack = 0;
@@ -45,7 +64,24 @@ struct DecodedPacket {
     TcpOptions options{};
     bool options_malformed = false;
     uint8_t encapsulation = 0;  // bit set of encapsulation_* below
+    // Meaningful only when `tunnels` is not 0, and like `payload` only while the frame is.
+    // The innermost tunnel's outer IP header starts `tunnel_header_back` bytes before `payload`
+    // (0: further back than 65535 bytes, not recorded); read it with innermost_tunnel_endpoints().
+    uint16_t tunnel_header_back = 0;
+    uint32_t tunnel_id = 0;  // the innermost tunnel's VXLAN/Geneve VNI, GTP TEID or GRE key; else 0
+
+    TunnelType outermost_tunnel() const noexcept { return static_cast<TunnelType>(tunnels >> 4); }
+    TunnelType innermost_tunnel() const noexcept { return static_cast<TunnelType>(tunnels & 0x0F); }
 };
+
+// The burst arrays hold one DecodedPacket per frame; the tunnel fields were fitted into what was
+// padding so that it stays 104 bytes. Growing it is a hot-path change: measure it (tools/bench).
+static_assert(sizeof(DecodedPacket) == 104, "DecodedPacket grew: measure before accepting it");
+
+// The outer addresses of the tunnel that carried `packet` (the innermost one): false when it was
+// not tunnelled or the header was not recorded. Valid only while the frame is (as `payload`).
+bool innermost_tunnel_endpoints(const DecodedPacket& packet, IpFamily& family, IpAddress& src,
+                                IpAddress& dst) noexcept;
 
 inline constexpr uint8_t encapsulation_vlan = 0x01;
 inline constexpr uint8_t encapsulation_mpls = 0x02;

@@ -1,5 +1,8 @@
-// Frame decoder: link layer → VLAN/QinQ, MPLS, PPPoE, tunnels (GRE, ERSPAN, IP-in-IP, 802.11 inside
-// Aruba GRE) → IPv4/IPv6 (options, extension headers) → TCP (options).
+// Frame decoder: link layer → VLAN/QinQ, PBB, VN-Tag, FabricPath, LLC/SNAP, MPLS, PPPoE → tunnels
+// (IP-in-IP, GRE with ERSPAN, Aruba 802.11 and PPTP's PPP, and over UDP: VXLAN, Geneve, Teredo,
+// AYIYA, GTPv1-U, GRE-in-UDP) → IPv4/IPv6 (options, extension headers) → TCP (options). A segment
+// found inside tunnels is decoded as its own packet: addresses, ports and TTL are the innermost
+// ones; DecodedPacket records what carried it. docs/architecture.md lists the rules and limits.
 //
 // Hot path: noexcept, no allocation, no I/O. Every read is bounds-checked against the captured
 // length; a frame that ends early or lies about its lengths yields a DropReason, never a read past
@@ -20,11 +23,17 @@ namespace rstscope {
 enum class LinkType : uint16_t {
     null_bsd = 0,  // 4-byte address family in the capturing host's byte order
     ethernet = 1,
+    ppp = 9,          // PPP (RFC 1661), with or without RFC 1662's address and control bytes
+    fddi = 10,        // FDDI header, then 802.2 LLC/SNAP
+    ppp_serial = 50,  // PPP in HDLC-like framing (RFC 1662)
     raw_ip = 101,     // no link header: IPv4 or IPv6 by version nibble
-    loop = 108,       // OpenBSD loopback: 4-byte address family in network order
-    linux_sll = 113,  // Linux "cooked" capture v1
+    ieee802_11 = 105,
+    loop = 108,                 // OpenBSD loopback: 4-byte address family in network order
+    linux_sll = 113,            // Linux "cooked" capture v1
+    ieee802_11_radiotap = 127,  // radiotap header, then an 802.11 frame
     ipv4 = 228,
     ipv6 = 229,
+    nflog = 239,       // Linux netfilter log: a header and TLVs, one of them the packet
     linux_sll2 = 276,  // Linux "cooked" capture v2
 };
 
