@@ -42,7 +42,8 @@ std::optional<CaptureProbe> probe_capture(const std::string& path, std::string& 
         const char* name = pcap_datalink_val_to_name(dlt);
         error = fmt::format(
             "capture {} has link type {} ({}), which rstscope does not decode; "
-            "supported: EN10MB, RAW, NULL, LOOP, LINUX_SLL, LINUX_SLL2, IPV4, IPV6",
+            "supported: EN10MB, RAW, NULL, LOOP, LINUX_SLL, LINUX_SLL2, IPV4, IPV6, PPP, "
+            "PPP_SERIAL, FDDI, IEEE802_11, IEEE802_11_RADIO, NFLOG",
             path, dlt, name ? name : "unknown");
         pcap_close(handle);
         return std::nullopt;
