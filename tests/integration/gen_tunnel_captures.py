@@ -1,0 +1,145 @@
+#!/usr/bin/python3
+"""Build one small capture per tunnel and link type the decoder opens, each holding one TCP
+connection that the server resets, plus what rstscope must report for it.
+
+usage: gen_tunnel_captures.py OUTDIR
+
+Writes OUTDIR/<name>.pcap and OUTDIR/expected.json:
+    {name: {"pcap": "<name>.pcap", "tunnel_packets": N, "event": {field: value}}}
+The inner connection is 198.51.100.20:41000 → 203.0.113.20:8080 (IPv6 for Teredo): handshake,
+one request, its acknowledgement, then a RST from the server. The event must carry the inner
+addresses and ports, never the tunnel's. Deterministic: fixed times, sequence numbers and IP-IDs;
+scapy builds the frame bytes, the writer below the microsecond pcap.
+"""
+import json
+import os
+import struct
+import sys
+
+from scapy.all import IP, IPv6, TCP, UDP, Ether, Raw  # noqa: E402
+from scapy.contrib.geneve import GENEVE  # noqa: E402
+from scapy.contrib.gtp import GTP_U_Header  # noqa: E402
+from scapy.layers.vxlan import VXLAN  # noqa: E402
+
+START_US = 1_700_000_000_000_000
+CLIENT4, SERVER4 = "198.51.100.20", "203.0.113.20"
+# A Teredo client address (2001:0::/32 carries server and mapped client address) and a native one.
+CLIENT6, SERVER6 = "2001:0:c000:201:0:f227:3dfe:ffeb", "2001:db8::20"
+VTEP_A, VTEP_B = "192.0.2.1", "192.0.2.2"
+
+
+def write_pcap(path, frames, linktype):
+    """frames: list of (abs_usec, bytes). Classic pcap, microsecond resolution."""
+    with open(path, "wb") as f:
+        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, linktype))
+        for us, data in frames:
+            f.write(struct.pack("<IIII", us // 1_000_000, us % 1_000_000, len(data), len(data)))
+            f.write(data)
+
+
+def connection(ipv6=False):
+    """The inner packets in order: (from_client, scapy IP packet)."""
+    ip = IPv6 if ipv6 else IP
+    c, s = (CLIENT6, SERVER6) if ipv6 else (CLIENT4, SERVER4)
+
+    def pkt(from_client, flags, seq, ack, load=b""):
+        src, dst = (c, s) if from_client else (s, c)
+        sport, dport = (41000, 8080) if from_client else (8080, 41000)
+        l3 = ip(src=src, dst=dst, hlim=60) if ipv6 else ip(src=src, dst=dst, ttl=60, id=0x100)
+        p = l3 / TCP(sport=sport, dport=dport, flags=flags, seq=seq, ack=ack, window=64240)
+        return from_client, (p / Raw(load) if load else p)
+
+    request = b"GET / HTTP/1.1\r\n\r\n"
+    return [
+        pkt(True, "S", 1000, 0),
+        pkt(False, "SA", 5000, 1001),
+        pkt(True, "A", 1001, 5001),
+        pkt(True, "PA", 1001, 5001, request),
+        pkt(False, "A", 5001, 1001 + len(request)),
+        pkt(False, "R", 5001, 0),
+    ]
+
+
+def outer(from_client):
+    """Outer Ethernet + IPv4 between two tunnel endpoints, turned round for the server's side."""
+    a, b = (VTEP_A, VTEP_B) if from_client else (VTEP_B, VTEP_A)
+    return Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02") / IP(src=a, dst=b, ttl=64, id=7)
+
+
+def inner_ether(inner):
+    return Ether(src="02:00:00:00:01:01", dst="02:00:00:00:01:02") / inner
+
+
+def vxlan(from_client, inner):
+    return outer(from_client) / UDP(sport=50000, dport=4789) / VXLAN(vni=5001) / inner_ether(inner)
+
+
+def geneve(from_client, inner):
+    return outer(from_client) / UDP(sport=50001, dport=6081) / GENEVE(vni=6001, proto=0x6558) / \
+        inner_ether(inner)
+
+
+def gtp_u(from_client, inner):
+    return outer(from_client) / UDP(sport=2152, dport=2152) / GTP_U_Header(teid=0x1234, gtp_type=255) / inner
+
+
+def teredo(from_client, inner):
+    # Client behind NAT ↔ Teredo relay on 3544; the IPv6 packet follows the UDP header directly.
+    sport, dport = (40000, 3544) if from_client else (3544, 40000)
+    return outer(from_client) / UDP(sport=sport, dport=dport) / inner
+
+
+def ppp_serial(from_client, inner):
+    proto = b"\x00\x57" if inner.version == 6 else b"\x00\x21"
+    return b"\xff\x03" + proto + bytes(inner)
+
+
+def radiotap(from_client, inner):
+    header = struct.pack("<BBHI", 0, 0, 8, 0)  # version, pad, length 8, no fields present
+    fc = b"\x08\x01" if from_client else b"\x08\x02"  # data frame, to DS / from DS
+    dot11 = fc + b"\x00\x00" + bytes(range(18)) + b"\x10\x00"
+    llc = b"\xaa\xaa\x03\x00\x00\x00\x08\x00"
+    return header + dot11 + llc + bytes(inner)
+
+
+CAPTURES = {
+    # name: (builder, inner IPv6?, link type)
+    "vxlan": (vxlan, False, 1),
+    "geneve": (geneve, False, 1),
+    "gtp_u": (gtp_u, False, 1),
+    "teredo": (teredo, True, 1),
+    "ppp_serial": (ppp_serial, False, 50),
+    "radiotap": (radiotap, False, 127),
+}
+
+
+def main():
+    outdir = sys.argv[1]
+    os.makedirs(outdir, exist_ok=True)
+    expected = {}
+    for name, (build, ipv6, linktype) in CAPTURES.items():
+        frames = []
+        for i, (from_client, inner) in enumerate(connection(ipv6)):
+            frames.append((START_US + i * 1000, bytes(build(from_client, inner))))
+        write_pcap(os.path.join(outdir, name + ".pcap"), frames, linktype)
+        tunnelled = linktype == 1
+        expected[name] = {
+            "pcap": name + ".pcap",
+            "tunnel_packets": len(frames) if tunnelled else 0,
+            "event": {
+                "orig_h": CLIENT6 if ipv6 else CLIENT4,
+                "orig_p": 41000,
+                "resp_h": SERVER6 if ipv6 else SERVER4,
+                "resp_p": 8080,
+                "rst_by": "resp",
+                "rst_count": 1,
+                "orig_pkts": 3,
+                "resp_pkts": 3,
+            },
+        }
+    with open(os.path.join(outdir, "expected.json"), "w") as f:
+        json.dump(expected, f, indent=1, sort_keys=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,63 @@
+#!/usr/bin/python3
+"""Run rstscope on captures of tunnelled connections and other link types
+(tests/integration/gen_tunnel_captures.py) and check that each yields the inner connection's reset.
+
+usage: run_tunnels.py RSTSCOPE_BINARY GEN_TUNNEL_CAPTURES WORKDIR
+
+For every capture: exactly one event, whose addresses, ports and counters are the inner
+connection's (never the tunnel endpoints'), and a summary whose tunnel_packets counts every
+tunnelled frame and whose drops are all zero. Exit status 0 when all pass, 1 otherwise.
+"""
+import json
+import os
+import subprocess
+import sys
+
+
+def main():
+    rstscope, generator, workdir = sys.argv[1:4]
+    os.makedirs(workdir, exist_ok=True)
+    subprocess.run(["/usr/bin/python3", generator, workdir], check=True)
+    with open(os.path.join(workdir, "expected.json")) as f:
+        expected = json.load(f)
+    failures = 0
+    for name, want in sorted(expected.items()):
+        log = os.path.join(workdir, name + ".jsonl")
+        summary_path = os.path.join(workdir, name + ".summary.json")
+        for path in (log, summary_path):
+            if os.path.exists(path):
+                os.unlink(path)
+        p = subprocess.run([rstscope, "--pcap", os.path.join(workdir, want["pcap"]), "--log", log,
+                            "--control", "none", "--summary-json", summary_path],
+                           capture_output=True, text=True, timeout=120)
+        problems = []
+        if p.returncode != 0:
+            problems.append(f"exit status {p.returncode}: {p.stderr.strip()[-300:]}")
+        events = []
+        if os.path.exists(log):
+            with open(log) as f:
+                events = [json.loads(line) for line in f if line.strip()]
+        if len(events) != 1:
+            problems.append(f"{len(events)} events, expected 1")
+        else:
+            for field, value in want["event"].items():
+                if events[0].get(field) != value:
+                    problems.append(f"{field} = {events[0].get(field)!r}, expected {value!r}")
+        if os.path.exists(summary_path):
+            with open(summary_path) as f:
+                summary = json.load(f)
+            if summary.get("tunnel_packets") != want["tunnel_packets"]:
+                problems.append(f"tunnel_packets = {summary.get('tunnel_packets')}, "
+                                f"expected {want['tunnel_packets']}")
+            if summary.get("dropped") != 0:
+                problems.append(f"dropped = {summary.get('dropped')}: {summary.get('drops')}")
+        else:
+            problems.append("no summary written")
+        print(f"{'PASS' if not problems else 'FAIL'} {name}" +
+              ("" if not problems else ": " + "; ".join(problems)))
+        failures += bool(problems)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
