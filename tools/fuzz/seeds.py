@@ -37,6 +37,50 @@ FRAMES = [tcp_frame(SYN), tcp_frame(RST | ACK, seq=0, ack=1001, sport=80, dport=
           tcp_frame(PSH | ACK, payload=b'GET / HTTP/1.0\r\n\r\n'), tcp_frame(RST, seq=1018)]
 
 
+def tunnel_seeds():
+    """Frames for the tunnels and link types, keyed by fuzz_decoder's link-type byte (0 Ethernet,
+    8 PPP, 9 FDDI, 10 PPP serial, 11 802.11, 12 radiotap, 13 NFLOG)."""
+    inner_eth = tcp_frame(RST)
+    inner_ip = inner_eth[14:]
+    eth_ip = inner_eth[:12] + b'\x08\x00'
+
+    def ip_udp(dport, payload, sport=50000):
+        udp = struct.pack('!HHHH', sport, dport, 8 + len(payload), 0) + payload
+        return struct.pack('!BBHHHBBH4s4s', 0x45, 0, 28 + len(payload), 1, 0, 64, 17, 0,
+                           bytes([192, 0, 2, 9]), bytes([192, 0, 2, 10])) + udp
+
+    ipv6 = struct.pack('!IHBB', 0x60000000, len(inner_ip) - 20, 6, 64) + \
+        bytes.fromhex('20010000' + '00' * 12) + bytes.fromhex('20010db8' + '00' * 11 + '01') + \
+        inner_ip[20:]
+    gre_pptp = struct.pack('!HHHH', 0x3081, 0x880B, len(inner_ip) + 4, 7) + struct.pack(
+        '!II', 1, 2) + b'\xff\x03\x00\x21' + inner_ip
+    dot11 = b'\x88\x01\0\0' + bytes(18) + b'\x10\0' + b'\0\0' + \
+        b'\xaa\xaa\x03\0\0\0\x08\x00' + inner_ip
+    return {
+        'vxlan': (0, eth_ip + ip_udp(4789, b'\x08\0\0\0\0\x12\x34\0' + inner_eth)),
+        'geneve': (0, eth_ip + ip_udp(6081, b'\x01\0\x65\x58\0\0\x07\0' + bytes(4) +
+                                     inner_eth)),
+        'gtp_u': (0, eth_ip + ip_udp(2152, b'\x34\xff' + struct.pack('!HI', len(inner_ip) + 8, 9) +
+                                    b'\0\0\0\x85' + b'\x01\0\x09\0' + inner_ip)),
+        'teredo': (0, eth_ip + ip_udp(40000, b'\0\0\xf0\x0f\x3f\xff\xff\xfe' + ipv6, 3544)),
+        'ayiya': (0, eth_ip + ip_udp(5072, b'\x20\0\x11\x04\0\0\0\x01' + bytes(4) + inner_ip)),
+        'pptp': (0, eth_ip[:12] + b'\x08\x00' + struct.pack(
+            '!BBHHHBBH4s4s', 0x45, 0, 20 + len(gre_pptp), 1, 0, 64, 47, 0, bytes(4), bytes(4)) +
+            gre_pptp),
+        'pbb_vntag_snap': (0, inner_eth[:12] + b'\x88\xe7' + bytes(4) + inner_eth[:12] +
+                           b'\x89\x26' + b'\x80\x01\0\x02' +
+                           struct.pack('!H', len(inner_ip) + 8) + b'\xaa\xaa\x03\0\0\0\x08\x00' +
+                           inner_ip),
+        'ppp': (8, b'\xff\x03\x00\x21' + inner_ip),
+        'fddi': (9, b'\x50' + bytes(12) + b'\xaa\xaa\x03\0\0\0\x08\x00' + inner_ip),
+        'ppp_serial': (10, b'\xff\x03\x00\x21' + inner_ip),
+        'ieee802_11': (11, dot11),
+        'radiotap': (12, b'\0\0\x08\0\0\0\0\0' + dot11),
+        'nflog': (13, b'\x02\0\0\x01' + struct.pack('<HH', 8, 1) + bytes(4) +
+                  struct.pack('<HH', 4 + len(inner_ip), 9) + inner_ip),
+    }
+
+
 def demo_frames(limit):
     """The first `limit` frames of the demo capture (a microsecond Ethernet pcap), if present."""
     try:
@@ -135,7 +179,8 @@ def main():
     frames = FRAMES + demo_frames(12)
     corpora = {
         # fuzz_decoder: the first byte picks the link type, 0 is Ethernet.
-        'fuzz_decoder': {f'frame{i}': bytes([0]) + f for i, f in enumerate(frames)},
+        'fuzz_decoder': {**{f'frame{i}': bytes([0]) + f for i, f in enumerate(frames)},
+                         **{name: bytes([link]) + f for name, (link, f) in tunnel_seeds().items()}},
         'fuzz_control': control_seeds(),
         'fuzz_config': config_seeds(),
         'fuzz_event_json': event_seeds(),
