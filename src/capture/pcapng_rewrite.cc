@@ -19,12 +19,29 @@ constexpr uint32_t enhanced_packet_block = 0x00000006;
 constexpr uint32_t byte_order_magic = 0x1A2B3C4D;
 constexpr uint16_t option_end = 0;
 constexpr uint16_t option_if_tsresol = 9;
-constexpr uint32_t min_block = 12;          // type, length, trailing length
+constexpr uint32_t block_head = 8;  // type, length
+constexpr uint32_t block_tail = 4;  // trailing length
+constexpr uint32_t min_block = block_head + block_tail;
+constexpr uint32_t magic_size = 4;          // a section header's byte-order magic
 constexpr uint32_t min_section_block = 28;  // + magic, version, section length
-constexpr uint32_t max_block = 64u << 20;   // larger blocks are not packets: refuse the file
-constexpr uint32_t max_snaplen = 262144;    // libpcap's own limit for a record
-constexpr uint8_t default_tsresol = 6;      // microseconds when if_tsresol is absent
+constexpr uint16_t supported_major_version = 1;
+constexpr size_t interface_fixed_part = 8;    // link type, reserved, snaplen
+constexpr size_t option_head = 4;             // code, length
+constexpr size_t enhanced_packet_fixed = 20;  // interface, timestamp (2 words), lengths (2)
+constexpr size_t simple_packet_fixed = 4;     // original length
+constexpr uint32_t max_block = 64u << 20;     // larger blocks are not packets: refuse the file
+constexpr uint32_t max_snaplen = 262144;      // libpcap's own limit for a record
+constexpr uint8_t default_tsresol = 6;        // microseconds when if_tsresol is absent
 constexpr uint64_t ns_per_second = 1'000'000'000ull;
+// The pcap file written: nanosecond-resolution magic, format version 2.4.
+constexpr uint32_t pcap_nanosecond_magic = 0xA1B23C4D;
+constexpr uint16_t pcap_version_major = 2;
+constexpr uint16_t pcap_version_minor = 4;
+// A pcap record's seconds are 32 bits, and libpcap (hence the capture clock) reads them as
+// signed: later times (after 2038-01-19) are clamped to the last nanosecond it reads back rather
+// than wrapped to 1901.
+constexpr uint64_t max_pcap_ns =
+    (uint64_t{std::numeric_limits<int32_t>::max()} + 1) * ns_per_second - 1;
 
 struct Interface {
     uint16_t link_type;
@@ -73,9 +90,18 @@ class Rewriter {
   private:
     // Reads the next block into block_ (without its 8-byte head); false at the end or on error.
     bool read_block(uint32_t& type, std::string& error);
+    // Reads `size` bytes; false on a short read (an error unless nothing at all was left and
+    // `end_allowed`).
+    bool read_exactly(uint8_t* into, uint64_t size, bool end_allowed, std::string& error);
+    bool read_byte_order(uint8_t* magic_bytes, std::string& error);
+    bool read_body(uint32_t length, const uint8_t* magic, std::string& error);
     bool read_section_header(std::string& error);
     bool read_interface(std::string& error);
     bool write_packet(uint32_t type, std::string& error);
+    const Interface* packet_interface(uint32_t iface_id, std::string& error);
+    bool captured_length(bool enhanced, const Interface& iface, uint32_t original,
+                         uint32_t& captured, std::string& error) const;
+    void write_record(uint64_t ts_ns, uint32_t captured, uint32_t original, const uint8_t* data);
     bool open_output(uint16_t link_type, std::string& error);
 
     std::ifstream& in_;
@@ -119,32 +145,13 @@ bool Rewriter::run(std::string& error) {
 }
 
 bool Rewriter::read_block(uint32_t& type, std::string& error) {
-    uint8_t head[12];
-    in_.read(reinterpret_cast<char*>(head), 8);
-    if (in_.gcount() == 0) return false;  // the end of the file, between blocks
-    if (in_.gcount() != 8) {
-        error = fmt::format("pcapng block {} is truncated", index_);
-        return false;
-    }
-    left_ -= 8;
+    uint8_t head[block_head + magic_size];
+    if (!read_exactly(head, block_head, true, error)) return false;
     uint32_t raw_type;
     std::memcpy(&raw_type, head, 4);
     bool section = raw_type == section_header_block;  // the same in either byte order
     if (section) {
-        // The byte-order magic decides how to read this block's length and the whole section.
-        in_.read(reinterpret_cast<char*>(head + 8), 4);
-        if (in_.gcount() != 4) {
-            error = fmt::format("pcapng block {} is truncated", index_);
-            return false;
-        }
-        left_ -= 4;
-        uint32_t magic;
-        std::memcpy(&magic, head + 8, 4);
-        if (magic != byte_order_magic && magic != __builtin_bswap32(byte_order_magic)) {
-            error = "not a pcapng file (bad byte-order magic)";
-            return false;
-        }
-        order_.set_swap(magic != byte_order_magic);
+        if (!read_byte_order(head + block_head, error)) return false;
     } else if (index_ == 0) {
         error = "not a pcapng file";
         return false;
@@ -156,26 +163,53 @@ bool Rewriter::read_block(uint32_t& type, std::string& error) {
         error = fmt::format("pcapng block {} has an invalid length {}", index_, length);
         return false;
     }
+    return read_body(length, section ? head + block_head : nullptr, error);
+}
+
+bool Rewriter::read_exactly(uint8_t* into, uint64_t size, bool end_allowed, std::string& error) {
+    in_.read(reinterpret_cast<char*>(into), static_cast<std::streamsize>(size));
+    uint64_t got = static_cast<uint64_t>(in_.gcount());
+    if (got == 0 && end_allowed) return false;  // the end of the file, between blocks
+    if (got != size) {
+        error = fmt::format("pcapng block {} is truncated", index_);
+        return false;
+    }
+    left_ -= size;
+    return true;
+}
+
+// The byte-order magic decides how to read this block's length and the whole section.
+bool Rewriter::read_byte_order(uint8_t* magic_bytes, std::string& error) {
+    if (!read_exactly(magic_bytes, magic_size, false, error)) return false;
+    uint32_t magic;
+    std::memcpy(&magic, magic_bytes, 4);
+    if (magic != byte_order_magic && magic != __builtin_bswap32(byte_order_magic)) {
+        error = "not a pcapng file (bad byte-order magic)";
+        return false;
+    }
+    order_.set_swap(magic != byte_order_magic);
+    return true;
+}
+
+// The rest of a block of `length` bytes into block_; `magic` (a section header's, already read)
+// goes first.
+bool Rewriter::read_body(uint32_t length, const uint8_t* magic, std::string& error) {
+    uint32_t already = block_head + (magic ? magic_size : 0);
     // Checked before allocating: a length near max_block in a small file is a truncation.
-    uint64_t to_read = length - (section ? 12 : 8);
+    uint64_t to_read = length - already;
     if (to_read > left_) {
         error = fmt::format("pcapng block {} is truncated ({} bytes declared, {} left)", index_,
                             length, left_ + (length - to_read));
         return false;
     }
-    block_.resize(length - 8);
+    block_.resize(length - block_head);
     size_t at = 0;
-    if (section) {
-        std::memcpy(block_.data(), head + 8, 4);
-        at = 4;
+    if (magic) {
+        std::memcpy(block_.data(), magic, magic_size);
+        at = magic_size;
     }
-    in_.read(reinterpret_cast<char*>(block_.data() + at), static_cast<std::streamsize>(to_read));
-    if (static_cast<uint64_t>(in_.gcount()) != to_read) {
-        error = fmt::format("pcapng block {} is truncated", index_);
-        return false;
-    }
-    left_ -= to_read;
-    uint32_t trailing = order_.u32(block_.data() + block_.size() - 4);
+    if (!read_exactly(block_.data() + at, to_read, false, error)) return false;
+    uint32_t trailing = order_.u32(block_.data() + block_.size() - block_tail);
     if (trailing != length) {
         error = fmt::format("pcapng block {} has mismatched lengths ({} and {})", index_, length,
                             trailing);
@@ -186,7 +220,7 @@ bool Rewriter::read_block(uint32_t& type, std::string& error) {
 
 bool Rewriter::read_section_header(std::string& error) {
     uint16_t major = order_.u16(block_.data() + 4);
-    if (major != 1) {
+    if (major != supported_major_version) {
         error = fmt::format("pcapng section {} has unsupported version {}.{}", index_, major,
                             order_.u16(block_.data() + 6));
         return false;
@@ -197,17 +231,17 @@ bool Rewriter::read_section_header(std::string& error) {
 
 bool Rewriter::read_interface(std::string& error) {
     const uint8_t* body = block_.data();
-    size_t body_length = block_.size() - 4;  // without the trailing length
-    if (body_length < 8) {
+    size_t body_length = block_.size() - block_tail;
+    if (body_length < interface_fixed_part) {
         error = fmt::format("pcapng interface block {} is too short", index_);
         return false;
     }
     Interface iface{order_.u16(body), order_.u32(body + 4)};
-    for (size_t at = 8; at + 4 <= body_length;) {
+    for (size_t at = interface_fixed_part; at + option_head <= body_length;) {
         uint16_t code = order_.u16(body + at), size = order_.u16(body + at + 2);
-        if (code == option_end || at + 4 + size > body_length) break;
-        if (code == option_if_tsresol && size >= 1) iface.tsresol = body[at + 4];
-        at += 4 + ((size + 3u) & ~3u);
+        if (code == option_end || at + option_head + size > body_length) break;
+        if (code == option_if_tsresol && size >= 1) iface.tsresol = body[at + option_head];
+        at += option_head + ((size + 3u) & ~3u);  // option values are padded to 32 bits
     }
     interfaces_.push_back(iface);
     return true;
@@ -216,8 +250,8 @@ bool Rewriter::read_interface(std::string& error) {
 bool Rewriter::open_output(uint16_t link_type, std::string& error) {
     link_type_ = link_type;
     out_.open(pcap_path_, std::ios::binary | std::ios::trunc);
-    put32(out_, 0xA1B23C4D);  // nanosecond-resolution pcap
-    uint16_t version[2] = {2, 4};
+    put32(out_, pcap_nanosecond_magic);
+    uint16_t version[2] = {pcap_version_major, pcap_version_minor};
     out_.write(reinterpret_cast<const char*>(version), 4);
     put32(out_, 0);
     put32(out_, 0);
@@ -229,61 +263,73 @@ bool Rewriter::open_output(uint16_t link_type, std::string& error) {
 
 bool Rewriter::write_packet(uint32_t type, std::string& error) {
     const uint8_t* body = block_.data();
-    size_t body_length = block_.size() - 4;
+    size_t body_length = block_.size() - block_tail;
     bool enhanced = type == enhanced_packet_block;
-    size_t header = enhanced ? 20 : 4;
+    size_t header = enhanced ? enhanced_packet_fixed : simple_packet_fixed;
     if (body_length < header || interfaces_.empty()) {
         error = fmt::format("pcapng packet block {} is malformed", index_);
         return false;
     }
-    uint32_t iface_id = enhanced ? order_.u32(body) : 0;
+    const Interface* iface = packet_interface(enhanced ? order_.u32(body) : 0, error);
+    if (!iface) return false;
+    uint32_t original = enhanced ? order_.u32(body + 16) : order_.u32(body);
+    uint32_t captured;
+    if (!captured_length(enhanced, *iface, original, captured, error)) return false;
+    uint64_t ts_ns = 0;
+    if (enhanced) {
+        uint64_t units = (uint64_t{order_.u32(body + 4)} << 32) | order_.u32(body + 8);
+        ts_ns = pcapng_timestamp_ns(units, iface->tsresol);
+    }
+    write_record(std::min(ts_ns, max_pcap_ns), captured, original, body + header);
+    return true;
+}
+
+// The interface a packet names. Interfaces that carry no packet do not matter; those that do
+// must share a link type, the one the output is opened with at the first packet.
+const Interface* Rewriter::packet_interface(uint32_t iface_id, std::string& error) {
     if (iface_id >= interfaces_.size()) {
         error = fmt::format("pcapng packet block {} names unknown interface {}", index_, iface_id);
-        return false;
+        return nullptr;
     }
     const Interface& iface = interfaces_[iface_id];
-    // Interfaces that carry no packet do not matter; those that do must share a link type.
     if (!out_.is_open()) {
-        if (!open_output(iface.link_type, error)) return false;
+        if (!open_output(iface.link_type, error)) return nullptr;
     } else if (iface.link_type != link_type_) {
         error = fmt::format(
             "pcapng packets come from interfaces of different link types "
             "({} and {}): a pcap holds one; split the capture per interface",
             link_type_, iface.link_type);
-        return false;
+        return nullptr;
     }
-    uint32_t original = enhanced ? order_.u32(body + 16) : order_.u32(body);
-    uint32_t captured;
+    return &iface;
+}
+
+bool Rewriter::captured_length(bool enhanced, const Interface& iface, uint32_t original,
+                               uint32_t& captured, std::string& error) const {
+    size_t room =
+        block_.size() - block_tail - (enhanced ? enhanced_packet_fixed : simple_packet_fixed);
     if (enhanced) {
-        captured = order_.u32(body + 12);
-        if (captured > body_length - header || captured > max_snaplen) {
+        captured = order_.u32(block_.data() + 12);
+        if (captured > room || captured > max_snaplen) {
             error = fmt::format("pcapng packet block {} claims more data than it holds", index_);
             return false;
         }
-    } else {
-        // A simple packet block has no captured length: the packet, cut to the interface's
-        // snapshot length, then padding to 32 bits.
-        size_t room = body_length - header;
-        if (iface.snaplen != 0) room = std::min<size_t>(room, iface.snaplen);
-        captured = static_cast<uint32_t>(std::min<size_t>({room, original, max_snaplen}));
+        return true;
     }
-    uint64_t ts_ns = 0;
-    if (enhanced) {
-        uint64_t units = (uint64_t{order_.u32(body + 4)} << 32) | order_.u32(body + 8);
-        ts_ns = pcapng_timestamp_ns(units, iface.tsresol);
-    }
-    // A pcap record's seconds are 32 bits, and libpcap (hence the capture clock) reads them as
-    // signed: later times (after 2038-01-19) are clamped to the last nanosecond it reads back
-    // rather than wrapped to 1901.
-    constexpr uint64_t max_pcap_ns =
-        (uint64_t{std::numeric_limits<int32_t>::max()} + 1) * ns_per_second - 1;
-    ts_ns = std::min(ts_ns, max_pcap_ns);
+    // A simple packet block has no captured length: the packet, cut to the interface's snapshot
+    // length, then padding to 32 bits.
+    if (iface.snaplen != 0) room = std::min<size_t>(room, iface.snaplen);
+    captured = static_cast<uint32_t>(std::min<size_t>({room, original, max_snaplen}));
+    return true;
+}
+
+void Rewriter::write_record(uint64_t ts_ns, uint32_t captured, uint32_t original,
+                            const uint8_t* data) {
     put32(out_, static_cast<uint32_t>(ts_ns / ns_per_second));
     put32(out_, static_cast<uint32_t>(ts_ns % ns_per_second));
     put32(out_, captured);
     put32(out_, original);
-    out_.write(reinterpret_cast<const char*>(body + header), captured);
-    return true;
+    out_.write(reinterpret_cast<const char*>(data), captured);
 }
 
 }  // namespace
