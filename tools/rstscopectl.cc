@@ -1,6 +1,6 @@
 // rstscopectl: asks a running rstscope over its control socket and prints the answer.
-//   rstscopectl [--socket PATH] [--json] [--timeout SECONDS] COMMAND     (stats, help, version,
-//   ping)
+//   rstscopectl [--socket PATH] [--json] [--timeout SECONDS] COMMAND   (`rstscopectl help` lists
+//   the commands rstscope serves)
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>

@@ -38,12 +38,13 @@ CtlParseOutcome parse_ctl_options(int argc, const char* const* argv) {
         arg = option_text::shield(arg);
 
     po::options_description options(
-        "usage: rstscopectl [options] COMMAND (stats, help, version, ping)");
+        "usage: rstscopectl [options] COMMAND (`rstscopectl help` lists the commands)");
     const std::string timeout_help =
         fmt::format("seconds to wait for the answer ({} to {})", min_timeout_s, max_timeout_s);
     // clang-format off
     options.add_options()
         ("help,h", "show this help")
+        ("version", "show the version and exit")
         ("socket", po::value<std::string>()->value_name("PATH")->default_value(o.socket_path),
          "control socket of rstscope")
         ("json", po::bool_switch(&o.json), "print the answer as one line of JSON")
@@ -68,6 +69,11 @@ CtlParseOutcome parse_ctl_options(int argc, const char* const* argv) {
             out.message = text.str();
             return out;
         }
+        if (vm.count("version")) {
+            out.status = CtlParseOutcome::Status::exit_ok;
+            out.message = fmt::format("rstscopectl {}\n", rstscope_version);
+            return out;
+        }
         o.socket_path = unshield(vm["socket"].as<std::string>());
         if (o.socket_path.empty()) throw std::runtime_error("--socket needs a path");
         if (o.socket_path.size() >= sizeof(sockaddr_un::sun_path))
@@ -90,8 +96,8 @@ CtlParseOutcome parse_ctl_options(int argc, const char* const* argv) {
         }
         if (o.command.empty())
             throw std::runtime_error(
-                "no command given (stats, help, version, ping); rstscopectl --help lists the "
-                "options");
+                "no command given (`rstscopectl help` asks rstscope for the list); rstscopectl "
+                "--help lists the options");
     } catch (const std::exception& e) {
         out.status = CtlParseOutcome::Status::error;
         out.message = unshield(e.what());

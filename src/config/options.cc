@@ -22,6 +22,8 @@
 #include <boost/program_options.hpp>
 
 #include "option_text.h"
+#include "rstscope/analysis/flow_tracker.h"
+#include "rstscope/config/build_facts.h"
 
 namespace po = boost::program_options;
 
@@ -67,6 +69,8 @@ struct Setting {
 constexpr double max_timeout_s = 1e7;
 constexpr double max_window_s = 3600;
 constexpr double min_duration_s = 0.001;
+// The tracker takes a burst in one pass through arrays of this size.
+constexpr double max_burst = FlowTracker::max_burst;
 
 // clang-format off
 const Setting settings_table[] = {
@@ -88,7 +92,7 @@ const Setting settings_table[] = {
     {.group = Group::input, .name = "workers", .kind = Kind::count, .field = &Options::workers,
      .min = 1, .max = 64, .help = "worker lcores"},
     {.group = Group::input, .name = "burst", .kind = Kind::count, .field = &Options::burst,
-     .min = 1, .max = 64, .help = "receive burst size"},
+     .min = 1, .max = max_burst, .help = "receive burst size"},
     {.group = Group::input, .name = "mbufs", .kind = Kind::count, .field = &Options::mbufs,
      .min = 512, .max = 1 << 24, .help = "mbufs per worker pool"},
     {.group = Group::input, .name = "memory", .kind = Kind::mebibytes,
@@ -308,6 +312,10 @@ std::string check_combinations(const Options& o) {
 // ---- Configuration file
 
 constexpr size_t config_size_limit = 1 << 20;
+constexpr size_t config_read_chunk = 1 << 16;
+// Linux's /dev/null: character device 1:3 (Documentation/admin-guide/devices.txt).
+constexpr unsigned dev_null_major = 1;
+constexpr unsigned dev_null_minor = 3;
 
 const char* file_type_name(mode_t mode) {
     if (S_ISDIR(mode)) return "a directory";
@@ -336,7 +344,7 @@ std::string read_config_file(const std::string& path) {
     } closer{fd};
     struct stat st {};
     if (fstat(fd, &st) != 0) throw std::runtime_error("cannot read config file " + path);
-    if (S_ISCHR(st.st_mode) && st.st_rdev == makedev(1, 3)) return {};  // /dev/null
+    if (S_ISCHR(st.st_mode) && st.st_rdev == makedev(dev_null_major, dev_null_minor)) return {};
     if (!S_ISREG(st.st_mode))
         throw std::runtime_error(fmt::format("config file {} is {}, not a regular file", path,
                                              file_type_name(st.st_mode)));
@@ -345,7 +353,7 @@ std::string read_config_file(const std::string& path) {
     // A regular file may still grow while read, or report size 0 (/proc): stop reading once past
     // the limit.
     std::string text;
-    char chunk[1 << 16];
+    char chunk[config_read_chunk];
     while (text.size() <= config_size_limit) {
         ssize_t n = read(fd, chunk, sizeof chunk);
         if (n < 0 && errno == EINTR) continue;
@@ -450,15 +458,21 @@ ParseOutcome parse_options(int argc, const char* const* argv, const std::string&
     ParseOutcome out;
     Options& o = out.options;
     po::options_description generic("General");
-    generic.add_options()("help,h", "show this help and exit")(
-        "config", po::value<std::string>()->value_name("FILE"),
-        "configuration file (INI, at most 1 MiB; command line wins)");
+    const std::string config_help =
+        "configuration file (INI, at most 1 MiB; command line wins)" +
+        (default_config.empty() ? std::string()
+                                : "; without it " + default_config + " is read when it exists");
+    generic.add_options()("help,h", "show this help and exit")("version",
+                                                               "show the version and exit")(
+        "config", po::value<std::string>()->value_name("FILE"), config_help.c_str());
     po::options_description settings;
     settings.add(describe(Group::input, "Input"))
         .add(describe(Group::output, "Output"))
         .add(describe(Group::analysis, "Analysis"));
+    po::options_description visible;
+    visible.add(generic).add(settings);
     po::options_description all;
-    all.add(generic).add(settings);
+    all.add(visible);
     try {
         std::string problem = option_text::check_arguments({argv + 1, argv + argc});
         if (!problem.empty()) throw std::runtime_error(problem);
@@ -477,9 +491,14 @@ ParseOutcome parse_options(int argc, const char* const* argv, const std::string&
         po::store(parsed, vm);
         if (vm.count("help")) {
             std::ostringstream text;
-            text << usage << all;
+            text << usage << visible;
             out.status = ParseOutcome::Status::exit_ok;
             out.message = text.str();
+            return out;
+        }
+        if (vm.count("version")) {
+            out.status = ParseOutcome::Status::exit_ok;
+            out.message = fmt::format("rstscope {}\n", rstscope_version);
             return out;
         }
         o.config_file = config_to_read(vm, default_config);

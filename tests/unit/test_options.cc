@@ -11,6 +11,7 @@
 #include <cctype>
 #include <chrono>
 #include <cstdint>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <limits>
@@ -972,6 +973,7 @@ TEST(OptionsNew, ShippedConfigurationHoldsTheDefaults) {
     EXPECT_EQ(o.storm_max_hosts, d.storm_max_hosts);
     EXPECT_EQ(o.top_hosts_capacity, d.top_hosts_capacity);
     EXPECT_EQ(o.flow_table_size, d.flow_table_size);
+    EXPECT_EQ(o.control, d.control);
 }
 
 TEST(OptionsNew, HelpShowsEveryRange) {
@@ -1024,11 +1026,82 @@ TEST(OptionsNew, RstscopectlOptions) {
         parse_ctl({"--socket", long_path, "stats"}).message,
         "invalid value '" + long_path + "' for --socket: a socket path has at most 107 bytes");
     EXPECT_EQ(parse_ctl({}).message,
-              "no command given (stats, help, version, ping); rstscopectl --help lists the "
-              "options");
+              "no command given (`rstscopectl help` asks rstscope for the list); rstscopectl "
+              "--help lists the options");
     CtlParseOutcome help = parse_ctl({"--help"});
     EXPECT_EQ(help.status, CtlParseOutcome::Status::exit_ok);
     EXPECT_TRUE(contains(help.message, "--timeout SECONDS (=5)")) << help.message;
+}
+
+// The build's facts, each from one place (build_facts.h, meson.build): the test is given meson's
+// own values.
+std::string from_meson(const char* name) {
+    const char* value = std::getenv(name);
+    return value ? value : "";
+}
+
+TEST(BuildFacts, VersionIsMesonsProjectVersion) {
+    std::string version = from_meson("RSTSCOPE_MESON_VERSION");
+    if (version.empty()) GTEST_SKIP() << "RSTSCOPE_MESON_VERSION not set (run through meson test)";
+    EXPECT_EQ(std::string(rstscope_version), version);
+    ParseOutcome out = parse({"--version"});
+    EXPECT_EQ(out.status, Status::exit_ok) << out.message;
+    EXPECT_EQ(out.message, "rstscope " + version + "\n");
+    CtlParseOutcome ctl = parse_ctl({"--version"});
+    EXPECT_EQ(ctl.status, CtlParseOutcome::Status::exit_ok) << ctl.message;
+    EXPECT_EQ(ctl.message, "rstscopectl " + version + "\n");
+    ParseOutcome help = parse({"--help"});
+    EXPECT_TRUE(contains(help.message, "--version")) << help.message;
+}
+
+TEST(BuildFacts, RstscopeAndRstscopectlAgreeOnTheSocket) {
+    ParseOutcome daemon = parse({});
+    CtlParseOutcome client = parse_ctl({"ping"});
+    ASSERT_EQ(daemon.status, Status::run) << daemon.message;
+    ASSERT_EQ(client.status, CtlParseOutcome::Status::run) << client.message;
+    EXPECT_EQ(daemon.options.control, client.options.socket_path);
+    EXPECT_EQ(daemon.options.control, default_control_socket);
+}
+
+// Changes the working directory for the object's lifetime.
+class WorkingDirectory {
+  public:
+    explicit WorkingDirectory(const std::filesystem::path& dir)
+        : previous_(std::filesystem::current_path()) {
+        std::filesystem::current_path(dir);
+    }
+    ~WorkingDirectory() { std::filesystem::current_path(previous_); }
+
+  private:
+    std::filesystem::path previous_;
+};
+
+// Without --config the installed file (prefix/sysconfdir/rstscope/rstscope.conf) is read, never
+// a conf/rstscope.conf that happens to lie in the working directory.
+TEST(BuildFacts, DefaultConfigurationIsTheInstalledOne) {
+    std::string installed = from_meson("RSTSCOPE_MESON_INSTALLED_CONFIG");
+    if (installed.empty())
+        GTEST_SKIP() << "RSTSCOPE_MESON_INSTALLED_CONFIG not set (run through meson test)";
+    EXPECT_EQ(std::string(installed_config_path), installed);
+    if (std::filesystem::exists(installed_config_path))
+        GTEST_SKIP() << installed_config_path << " exists on this machine";
+
+    std::filesystem::path dir =
+        std::filesystem::temp_directory_path() / ("rstscope_test_cwd_" + std::to_string(getpid()));
+    std::filesystem::create_directories(dir / "conf");
+    std::ofstream(dir / "conf" / "rstscope.conf") << "workers = 7\n";
+    {
+        WorkingDirectory inside(dir);
+        const char* argv[] = {"rstscope"};
+        ParseOutcome out = parse_options(1, argv);
+        ASSERT_EQ(out.status, Status::run) << out.message;
+        EXPECT_EQ(out.options.workers, 1u);
+        EXPECT_EQ(out.options.config_file, "");
+        ParseOutcome named = parse({"--config", "conf/rstscope.conf"});
+        ASSERT_EQ(named.status, Status::run) << named.message;
+        EXPECT_EQ(named.options.workers, 7u);
+    }
+    std::filesystem::remove_all(dir);
 }
 
 }  // namespace

@@ -5,11 +5,13 @@
 
 #include <string>
 
+#include "rstscope/config/build_facts.h"
+
 namespace rstscope {
 
 struct CtlOptions {
-    std::string socket_path = "/run/rstscope/control.sock";
-    std::string command;  // one control request (stats, help, version, ping)
+    std::string socket_path = default_control_socket;
+    std::string command;  // one control request (control_protocol.h registers them)
     double timeout_s = 5.0;
     bool json = false;  // print the answer as one line of JSON
 };

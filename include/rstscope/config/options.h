@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "rstscope/config/build_facts.h"
+
 namespace rstscope {
 
 enum class Mode { monitor, inline_forward };
@@ -31,8 +33,8 @@ struct Options {
     std::string eal_memory_mb = "512";
     // Output
     std::string log = "-";
-    uint32_t log_buffer_kib = 4096;                      // the event log's write buffer
-    std::string control = "/run/rstscope/control.sock";  // "none" disables the socket
+    uint32_t log_buffer_kib = 4096;                // the event log's write buffer
+    std::string control = default_control_socket;  // "none" disables the socket
     double control_idle_timeout_s = 5.0;  // a client without a complete request is disconnected
     uint32_t control_max_clients = 64;
     std::string control_group;  // empty: the socket file's group
@@ -65,10 +67,11 @@ struct ParseOutcome {
 };
 
 // Splits "EAL args -- app args" and parses the application part with the config file beneath
-// the command line. `default_config` is read when present and no --config is given. A
+// the command line. `default_config` (the installed one, see build_facts.h) is read when present
+// and no --config is given. --help and --version end with Status::exit_ok and their text. A
 // configuration file must be a regular file of at most 1 MiB (or /dev/null). Any argument or
 // configuration line holding a control character is refused.
 ParseOutcome parse_options(int argc, const char* const* argv,
-                           const std::string& default_config = "conf/rstscope.conf");
+                           const std::string& default_config = installed_config_path);
 
 }  // namespace rstscope
