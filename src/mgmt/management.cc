@@ -56,7 +56,9 @@ Management::Management(const Options& options, RunControl& run, std::vector<Work
       storms_(options.storm_threshold, seconds_to_ns(options.storm_window_s),
               options.storm_max_pending, options.storm_max_hosts),
       batch_(dequeue_batch),
-      settled_progress_(workers_.size(), 0) {}
+      settled_progress_(workers_.size(), 0) {
+    register_control_commands(commands_, [this] { return stats_json(totals(), resets_); });
+}
 
 // Writes the settled events in order. A capture may wait for a log that is slow but working (a pipe
 // whose reader lags): released events stay unwritten, management stops taking new ones, the rings
@@ -179,21 +181,9 @@ CounterTotals Management::totals() {
 }
 
 std::string Management::answer(std::string_view request) {
-    ControlRequest r = parse_control_request(request);
-    switch (r.command) {
-        case ControlCommand::stats:
-            return stats_json(totals(), resets_);
-        case ControlCommand::help:
-            return control_help_json();
-        case ControlCommand::version:
-            return R"({"version":"0.1.0"})";
-        case ControlCommand::ping:
-            return R"({"pong":true})";
-        case ControlCommand::invalid:
-            break;
-    }
-    bump(counters_, ManagementCounter::control_bad_requests);
-    return control_error_json(r.error);
+    ControlCommands::Answer a = commands_.answer(request);
+    if (!a.known) bump(counters_, ManagementCounter::control_bad_requests);
+    return std::move(a.json);
 }
 
 void Management::run() {

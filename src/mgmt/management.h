@@ -71,6 +71,7 @@ class Management {
     const PortStatsSource& ports_;
     std::unique_ptr<EventLog> log_;
     std::unique_ptr<ControlSocket> control_;
+    ControlCommands commands_;  // registered by the constructor; answer() dispatches through it
     ResetStatistics resets_;
     StormWindow storms_;
     std::array<uint64_t, management_counter_count> counters_{};

@@ -9,6 +9,7 @@
 
 #include "rstscope/analysis/verdict.h"
 #include "rstscope/common/counters.h"
+#include "rstscope/mgmt/control_protocol.h"
 #include "rstscope/mgmt/stats.h"
 
 namespace rstscope {
@@ -76,6 +77,18 @@ TEST(Docs, ReliabilityDocumentsEveryWorkerCounter) {
 
 TEST(Docs, ReliabilityDocumentsEveryManagementCounter) {
     expect_list_entries(read_doc("reliability.md"), management_counter_names, "management counter");
+}
+
+// The commands come from the table rstscope registers (control_protocol.cc), not from a copy.
+TEST(Docs, ControlDocumentsEveryRegisteredCommand) {
+    ControlCommands commands;
+    register_control_commands(commands, [] { return std::string("{}"); });
+    std::string doc = read_doc("control.md");
+    ASSERT_FALSE(doc.empty()) << "cannot read docs/control.md";
+    for (const ControlCommands::Command& c : commands.commands()) {
+        std::string row = "| `" + c.name + "` |";
+        EXPECT_NE(doc.find(row), std::string::npos) << "command " << c.name << " has no table row";
+    }
 }
 
 }  // namespace
