@@ -24,6 +24,7 @@
 #include "option_text.h"
 #include "rstscope/analysis/flow_tracker.h"
 #include "rstscope/config/build_facts.h"
+#include "rstscope/mgmt/vocabulary.h"
 
 namespace po = boost::program_options;
 
@@ -465,6 +466,9 @@ ParseOutcome parse_options(int argc, const char* const* argv, const std::string&
     generic.add_options()("help,h", "show this help and exit")("version",
                                                                "show the version and exit")(
         "config", po::value<std::string>()->value_name("FILE"), config_help.c_str());
+    // For tools, not people: the vocabularies and the event schema as JSON (vocabulary.h).
+    po::options_description hidden;
+    hidden.add_options()("list-vocabulary", "");
     po::options_description settings;
     settings.add(describe(Group::input, "Input"))
         .add(describe(Group::output, "Output"))
@@ -472,7 +476,7 @@ ParseOutcome parse_options(int argc, const char* const* argv, const std::string&
     po::options_description visible;
     visible.add(generic).add(settings);
     po::options_description all;
-    all.add(visible);
+    all.add(visible).add(hidden);
     try {
         std::string problem = option_text::check_arguments({argv + 1, argv + argc});
         if (!problem.empty()) throw std::runtime_error(problem);
@@ -499,6 +503,11 @@ ParseOutcome parse_options(int argc, const char* const* argv, const std::string&
         if (vm.count("version")) {
             out.status = ParseOutcome::Status::exit_ok;
             out.message = fmt::format("rstscope {}\n", rstscope_version);
+            return out;
+        }
+        if (vm.count("list-vocabulary")) {
+            out.status = ParseOutcome::Status::exit_ok;
+            out.message = vocabulary_json() + "\n";
             return out;
         }
         o.config_file = config_to_read(vm, default_config);

@@ -1,6 +1,8 @@
-"""Shared by the integration scripts: reading rstscope's JSON-lines event log and judging its exit."""
+"""Shared by the integration scripts: reading rstscope's JSON-lines event log, checking each event
+against the schema the binary itself prints (`rstscope --list-vocabulary`), and judging its exit."""
 import json
 import os
+import subprocess
 
 
 def exit_problem(proc):
@@ -33,3 +35,53 @@ def read_events(log, problems):
             else:
                 problems.append(f"log line {i} is not a JSON object")
     return events
+
+
+def load_schema(binary):
+    """The event fields and vocabularies as `binary` knows them (include/rstscope/mgmt/
+    vocabulary.h): nothing here retypes them, so the checker cannot drift from the binary."""
+    proc = subprocess.run([binary, "--list-vocabulary"], capture_output=True, text=True,
+                          timeout=60)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{binary} --list-vocabulary: exit code {proc.returncode}: "
+                           f"{proc.stderr.strip()[-300:]}")
+    return json.loads(proc.stdout)
+
+
+def _type_ok(kind, value):
+    if kind == "number":
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if kind == "integer":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind == "boolean":
+        return isinstance(value, bool)
+    if kind == "string":
+        return isinstance(value, str)
+    if kind == "string_list":
+        return isinstance(value, list) and all(isinstance(v, str) for v in value)
+    return False
+
+
+def schema_problems(ev, schema):
+    """What is wrong with one event against the schema: missing fields, fields the schema does
+    not know, wrong types, values outside their vocabulary."""
+    fields = {f["name"]: f for f in schema["event_fields"]}
+    missing = [name for name, f in fields.items() if f["always"] and name not in ev]
+    problems = [f"missing field(s) {', '.join(missing)}"] if missing else []
+    unknown = [name for name in ev if name not in fields]
+    if unknown:
+        problems.append(f"field(s) not in the schema: {', '.join(unknown)}")
+    for name, value in ev.items():
+        f = fields.get(name)
+        if f is None:
+            continue
+        if not _type_ok(f["type"], value):
+            problems.append(f"{name}={value!r} is not {f['type']}")
+            continue
+        allowed = set(f["values"])
+        if allowed:
+            outside = [v for v in (value if isinstance(value, list) else [value])
+                       if v not in allowed]
+            if outside:
+                problems.append(f"{name}: {outside!r} not in {sorted(allowed)}")
+    return problems

@@ -9,7 +9,8 @@ $RSTSCOPE_PYTHON, else /usr/bin/python3, else this interpreter), then for each s
 with a 60 s timeout. Expected events are matched to logged events by (orig_h, orig_p, resp_h,
 resp_p); each expected field must be equal (floats within 10 us, idle_before within 1 ms),
 `evidence_includes` / `evidence_excludes` / `cause_not` / `fields_absent` are checked, and every
-logged event must be expected (no extras) and well-formed. One verdict line per scenario, its
+logged event must be expected (no extras) and match the event schema the binary prints
+(`RSTSCOPE_BINARY --list-vocabulary`), against which expected.json is checked first. One verdict line per scenario, its
 differences indented below it, then `N passed, N failed`. Exit 0 when all pass, 1 otherwise,
 77 (skip) when scapy is missing.
 """
@@ -20,28 +21,10 @@ import shlex
 import subprocess
 import sys
 
-from event_log import exit_problem, read_events
+from event_log import exit_problem, load_schema, read_events, schema_problems
 
 TIMEOUT_S = 60
 
-# The event contract: what every logged event must carry, and the allowed values.
-REQUIRED = {
-    "ts": float, "orig_h": str, "orig_p": int, "resp_h": str, "resp_p": int, "orig_guessed": bool,
-    "rst_by": str, "rst_count": int, "orig_pkts": int, "orig_bytes": int, "resp_pkts": int,
-    "resp_bytes": int, "duration": float, "conn_state": str, "history": str, "cause": str,
-    "confidence": str, "evidence": list, "seq_check": str,
-}
-OPTIONAL = {"vlan": int, "rst_ttl": int, "usual_ttl": int, "idle_before": float,
-            "payload_in_rst": str}
-ENUMS = {
-    "rst_by": {"orig", "resp"},
-    "conn_state": {"REJ", "RSTO", "RSTR", "RSTOS0", "RSTRH", "SH", "SHR", "S0", "S1", "SF", "S2",
-                   "S3", "OTH"},
-    "cause": {"unsolicited", "out_of_window", "idle_timeout", "injected", "refused",
-              "handshake_abort", "after_close", "overload", "orig_abort", "resp_abort"},
-    "confidence": {"low", "medium", "high"},
-    "seq_check": {"exact", "in_window", "out_of_window", "unknown"},
-}
 FLOAT_TOLERANCE = {"idle_before": 1e-3}
 DEFAULT_FLOAT_TOLERANCE = 1e-5
 SPECIAL = {"evidence_includes", "evidence_excludes", "cause_not", "fields_absent"}
@@ -59,19 +42,28 @@ def flow_key(ev):
             ev.get("resp_p"))
 
 
-def schema_problems(ev):
-    missing = [f for f in REQUIRED if f not in ev]
-    problems = [f"missing field(s) {', '.join(missing)}"] if missing else []
-    for field, typ in list(REQUIRED.items()) + list(OPTIONAL.items()):
-        if field not in ev:
-            continue
-        v = ev[field]
-        ok = (isinstance(v, (int, float)) and not isinstance(v, bool)) if typ is float else \
-            (isinstance(v, int) and not isinstance(v, bool)) if typ is int else isinstance(v, typ)
-        if not ok:
-            problems.append(f"{field}={v!r} is not {typ.__name__}")
-        elif field in ENUMS and v not in ENUMS[field]:
-            problems.append(f"{field}={v!r} not one of {sorted(ENUMS[field])}")
+def expectation_problems(expected, schema):
+    """Expected events that name a field, cause or evidence the binary does not know: a typo in
+    tools/gen_scenarios.py must fail here, not pass as an absent field."""
+    fields = {f["name"]: f for f in schema["event_fields"]}
+    vocab = schema["vocabularies"]
+    problems = []
+    for name, spec in sorted(expected.items()):
+        for want in spec["events"]:
+            for field, value in want.items():
+                if field in SPECIAL:
+                    continue
+                if field not in fields:
+                    problems.append(f"{name}: expects unknown field {field!r}")
+                elif fields[field]["values"] and value not in fields[field]["values"]:
+                    problems.append(f"{name}: expects {field}={value!r}, not in the vocabulary")
+            for key, words in (("evidence_includes", vocab["evidence"]),
+                               ("evidence_excludes", vocab["evidence"]),
+                               ("cause_not", vocab["cause"]),
+                               ("fields_absent", list(fields))):
+                for word in want.get(key, []):
+                    if word not in words:
+                        problems.append(f"{name}: {key} names unknown {word!r}")
     return problems
 
 
@@ -114,7 +106,7 @@ def fmt_key(k):
     return f"{k[0]}:{k[1]} -> {k[2]}:{k[3]}"
 
 
-def check_scenario(binary, name, spec, capdir, logdir, extra_args):
+def check_scenario(binary, schema, name, spec, capdir, logdir, extra_args):
     """Returns (problems, n_events)."""
     pcap = os.path.join(capdir, spec["pcap"])
     log = os.path.join(logdir, name + ".jsonl")
@@ -137,7 +129,7 @@ def check_scenario(binary, name, spec, capdir, logdir, extra_args):
     actual = read_events(log, problems) if (os.path.exists(log) or proc.returncode == 0) else []
 
     for ev in actual:
-        for p in schema_problems(ev):
+        for p in schema_problems(ev, schema):
             problems.append(f"schema {fmt_key(flow_key(ev))}: {p}")
 
     by_key = {}
@@ -205,13 +197,20 @@ def main():
         print(f"run_scenarios: unknown scenario(s): {', '.join(sorted(unknown))}", file=sys.stderr)
         return 2
     extra_args = shlex.split(os.environ.get("RSTSCOPE_EXTRA_ARGS", ""))
+    schema = load_schema(binary)
+    bad_expectations = expectation_problems(expected, schema)
+    if bad_expectations:
+        print("run_scenarios: expected.json does not match the binary's schema:")
+        for p in bad_expectations:
+            print(f"    {p}")
+        return 1
 
     passed = failed = 0
     for name in sorted(expected):
         if only and name not in only:
             continue
         spec = expected[name]
-        problems, n = check_scenario(binary, name, spec, capdir, logdir, extra_args)
+        problems, n = check_scenario(binary, schema, name, spec, capdir, logdir, extra_args)
         if problems:
             failed += 1
             print(f"FAIL {name}: {len(problems)} difference(s), {n} event(s) logged, "

@@ -27,7 +27,7 @@ import shutil
 import subprocess
 import sys
 
-from event_log import exit_problem, read_events
+from event_log import exit_problem, load_schema, read_events, schema_problems
 
 TIMEOUT_S = 120
 
@@ -141,7 +141,7 @@ def check_zeek(oracle, events_log, events, compare_tool, workdir, base, problems
                         f"did not see reset")
 
 
-def check_trace(binary, trace, workdir, compare_tool, extra_args):
+def check_trace(binary, schema, trace, workdir, compare_tool, extra_args):
     """Returns (problems, notes)."""
     base = os.path.basename(trace)
     log = os.path.join(workdir, base + ".jsonl")
@@ -176,6 +176,10 @@ def check_trace(binary, trace, workdir, compare_tool, extra_args):
     if why:
         problems.append("rstscope " + why)
     events = read_events(log, problems)
+    # Every event well-formed by the binary's own schema; the first few faults are enough.
+    schema_faults = [f"event {i}: {p}" for i, ev in enumerate(events, 1)
+                     for p in schema_problems(ev, schema)]
+    problems.extend(schema_faults[:5])
 
     summary = None
     try:
@@ -290,11 +294,12 @@ def main():
     compare_tool = os.path.join(os.path.dirname(os.path.abspath(traces.rstrip("/"))), "tools",
                                 "zeek_compare.py")
     extra_args = shlex.split(os.environ.get("RSTSCOPE_EXTRA_ARGS", ""))
+    schema = load_schema(binary)
     files = sorted(f for f in os.listdir(traces) if f.endswith((".pcap", ".pcapng")))
     passed = failed = 0
     for f in files:
-        problems, notes = check_trace(binary, os.path.join(traces, f), workdir, compare_tool,
-                                      extra_args)
+        problems, notes = check_trace(binary, schema, os.path.join(traces, f), workdir,
+                                      compare_tool, extra_args)
         if problems:
             failed += 1
             print(f"FAIL {f}: " + "; ".join(problems))

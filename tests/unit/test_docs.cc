@@ -11,6 +11,7 @@
 #include "rstscope/common/counters.h"
 #include "rstscope/mgmt/control_protocol.h"
 #include "rstscope/mgmt/stats.h"
+#include "rstscope/mgmt/vocabulary.h"
 
 namespace rstscope {
 namespace {
@@ -88,6 +89,25 @@ TEST(Docs, ControlDocumentsEveryRegisteredCommand) {
     for (const ControlCommands::Command& c : commands.commands()) {
         std::string row = "| `" + c.name + "` |";
         EXPECT_NE(doc.find(row), std::string::npos) << "command " << c.name << " has no table row";
+    }
+}
+
+// Every field of the event schema (what event_json writes, test_vocabulary.cc) has a row in
+// docs/events.md; rows may document two fields at once ("| `orig_h`, `orig_p` |").
+TEST(Docs, EventsDocumentEveryField) {
+    std::string doc = read_doc("events.md");
+    ASSERT_FALSE(doc.empty()) << "cannot read docs/events.md";
+    for (const EventField& field : event_fields) {
+        bool documented = false;
+        std::istringstream lines(doc);
+        for (std::string line; std::getline(lines, line);) {
+            size_t name_cell_end = line.find(" | ", 2);
+            if (line.rfind("| `", 0) == 0 && name_cell_end != std::string::npos &&
+                line.substr(0, name_cell_end).find("`" + std::string(field.name) + "`") !=
+                    std::string::npos)
+                documented = true;
+        }
+        EXPECT_TRUE(documented) << "event field " << field.name << " has no row in docs/events.md";
     }
 }
 

@@ -1050,8 +1050,10 @@ TEST(BuildFacts, VersionIsMesonsProjectVersion) {
     CtlParseOutcome ctl = parse_ctl({"--version"});
     EXPECT_EQ(ctl.status, CtlParseOutcome::Status::exit_ok) << ctl.message;
     EXPECT_EQ(ctl.message, "rstscopectl " + version + "\n");
+    // --help does not list the hidden --list-vocabulary, and --version is listed.
     ParseOutcome help = parse({"--help"});
     EXPECT_TRUE(contains(help.message, "--version")) << help.message;
+    EXPECT_FALSE(contains(help.message, "list-vocabulary")) << help.message;
 }
 
 TEST(BuildFacts, RstscopeAndRstscopectlAgreeOnTheSocket) {

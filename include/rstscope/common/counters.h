@@ -34,37 +34,66 @@ namespace rstscope {
     X(bad_tunnel_header, "tunnel or link header with a refused version, flag or length")        \
     X(tunnel_control, "tunnel signalling that carries no packet (GTP-U echo, AYIYA non-forward)")
 
-// Everything else a worker counts: volumes, anomalies that do not stop analysis, flow table and
-// event-path health.
-#define RSTSCOPE_WORKER_COUNTERS(X)                                                         \
-    X(packets, "frames received by this worker")                                            \
-    X(bytes, "frame bytes received (as captured)")                                          \
-    X(tcp_packets, "TCP segments decoded")                                                  \
-    X(ipv6_packets, "TCP segments over IPv6")                                               \
-    X(vlan_packets, "TCP segments carrying at least one 802.1Q/802.1ad tag")                \
-    X(mpls_packets, "TCP segments inside an MPLS label stack")                              \
-    X(tunnel_packets, "TCP segments found inside GRE, ERSPAN or IP-in-IP")                  \
-    X(rst_packets, "TCP segments with RST set (every one, including repeats)")              \
-    X(payload_truncated, "TCP segments whose payload was cut by the capture snap length")   \
-    X(tcp_option_malformed, "TCP option list malformed: options ignored, segment analysed") \
-    X(flows_created, "flow entries created")                                                \
-    X(flows_expired, "flow entries expired after their idle timeout")                       \
-    X(flows_evicted, "live flow entries evicted because both candidate buckets were full")  \
-    X(reset_connections, "connections with at least one RST (one event each)")              \
-    X(events_emitted, "reset events handed to the event ring")                              \
-    X(events_ring_full, "reset events dropped because the ring to management was full")     \
-    X(events_outbox_full, "reset events lost in the tracker's outbox (never expected)")     \
-    X(linger_queue_full, "events written early because the linger queue was full")          \
-    X(dispatch_ring_full, "packets dropped because a peer worker's dispatch ring was full") \
-    X(tx_dropped, "inline mode: packets the peer port did not accept for transmission")     \
-    X(events_lost_shutdown, "reset events not handed over before the shutdown deadline")
+// Everything else a worker counts, each with its kind (CounterKind below): volumes, anomalies that
+// do not stop analysis, and losses (events or packets that went missing). The summary prints every
+// loss and every anomaly from these kinds, so a new loss cannot be left out of it.
+#define RSTSCOPE_WORKER_COUNTERS(X)                                                                \
+    X(packets, volume, "frames received by this worker")                                           \
+    X(bytes, volume, "frame bytes received (as captured)")                                         \
+    X(tcp_packets, volume, "TCP segments decoded")                                                 \
+    X(ipv6_packets, volume, "TCP segments over IPv6")                                              \
+    X(vlan_packets, volume, "TCP segments carrying at least one 802.1Q/802.1ad tag")               \
+    X(mpls_packets, volume, "TCP segments inside an MPLS label stack")                             \
+    X(tunnel_packets, volume, "TCP segments found inside GRE, ERSPAN or IP-in-IP")                 \
+    X(rst_packets, volume, "TCP segments with RST set (every one, including repeats)")             \
+    X(payload_truncated, anomaly, "TCP segments whose payload was cut by the capture snap length") \
+    X(tcp_option_malformed, anomaly,                                                               \
+      "TCP option list malformed: options ignored, segment analysed")                              \
+    X(flows_created, volume, "flow entries created")                                               \
+    X(flows_expired, volume, "flow entries expired after their idle timeout")                      \
+    X(flows_evicted, volume, "live flow entries evicted because both candidate buckets were full") \
+    X(reset_connections, volume, "connections with at least one RST (one event each)")             \
+    X(events_emitted, volume, "reset events handed to the event ring")                             \
+    X(events_ring_full, loss, "reset events dropped because the ring to management was full")      \
+    X(events_outbox_full, loss, "reset events lost in the tracker's outbox (never expected)")      \
+    X(linger_queue_full, loss, "events written early because the linger queue was full")           \
+    X(dispatch_ring_full, loss, "packets dropped because a peer worker's dispatch ring was full")  \
+    X(tx_dropped, loss, "inline mode: packets the peer port did not accept for transmission")      \
+    X(events_lost_shutdown, loss, "reset events not handed over before the shutdown deadline")
 
 #define RSTSCOPE_ENUM_ENTRY(name, description) name,
 #define RSTSCOPE_NAME_ENTRY(name, description) std::string_view{#name},
 #define RSTSCOPE_DESCRIPTION_ENTRY(name, description) std::string_view{description},
+// The same for lists with a kind column.
+#define RSTSCOPE_KINDED_ENUM_ENTRY(name, kind, description) name,
+#define RSTSCOPE_KINDED_NAME_ENTRY(name, kind, description) std::string_view{#name},
+#define RSTSCOPE_KINDED_DESCRIPTION_ENTRY(name, kind, description) std::string_view{description},
+#define RSTSCOPE_KIND_ENTRY(name, kind, description) CounterKind::kind,
+
+// What a counter tells an operator, and so where the summary and `stats` readers put it.
+enum class CounterKind : uint8_t {
+    volume,         // how much went through: packets, flows, events
+    anomaly,        // something odd, counted, and analysed anyway
+    loss,           // a packet not analysed or forwarded, or a reset event missing from the log
+    approximation,  // a bounded table forgot something: a verdict or tally approximated
+};
+
+constexpr std::string_view name_of(CounterKind kind) noexcept {
+    switch (kind) {
+        case CounterKind::volume:
+            return "volume";
+        case CounterKind::anomaly:
+            return "anomaly";
+        case CounterKind::loss:
+            return "loss";
+        case CounterKind::approximation:
+            return "approximation";
+    }
+    return "unknown";
+}
 
 enum class DropReason : uint8_t { RSTSCOPE_DROP_REASONS(RSTSCOPE_ENUM_ENTRY) count };
-enum class WorkerCounter : uint8_t { RSTSCOPE_WORKER_COUNTERS(RSTSCOPE_ENUM_ENTRY) count };
+enum class WorkerCounter : uint8_t { RSTSCOPE_WORKER_COUNTERS(RSTSCOPE_KINDED_ENUM_ENTRY) count };
 
 inline constexpr size_t drop_reason_count = static_cast<size_t>(DropReason::count);
 inline constexpr size_t worker_counter_count = static_cast<size_t>(WorkerCounter::count);
@@ -74,9 +103,12 @@ inline constexpr std::array<std::string_view, drop_reason_count> drop_reason_nam
 inline constexpr std::array<std::string_view, drop_reason_count> drop_reason_descriptions{
     RSTSCOPE_DROP_REASONS(RSTSCOPE_DESCRIPTION_ENTRY)};
 inline constexpr std::array<std::string_view, worker_counter_count> worker_counter_names{
-    RSTSCOPE_WORKER_COUNTERS(RSTSCOPE_NAME_ENTRY)};
+    RSTSCOPE_WORKER_COUNTERS(RSTSCOPE_KINDED_NAME_ENTRY)};
 inline constexpr std::array<std::string_view, worker_counter_count> worker_counter_descriptions{
-    RSTSCOPE_WORKER_COUNTERS(RSTSCOPE_DESCRIPTION_ENTRY)};
+    RSTSCOPE_WORKER_COUNTERS(RSTSCOPE_KINDED_DESCRIPTION_ENTRY)};
+inline constexpr std::array<CounterKind, worker_counter_count> worker_counter_kinds{
+    RSTSCOPE_WORKER_COUNTERS(RSTSCOPE_KIND_ENTRY)};
+// Every drop reason is a loss: the packet was not analysed.
 
 // One worker's counters, alone on its cache lines so two workers never share one (no false
 // sharing). Written by the owning worker only; read by management.

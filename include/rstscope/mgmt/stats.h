@@ -18,34 +18,44 @@
 
 namespace rstscope {
 
-#define RSTSCOPE_MANAGEMENT_COUNTERS(X)                                                           \
-    X(events_received, "reset events taken from the worker rings")                                \
-    X(events_logged, "reset events written to the event log")                                     \
-    X(log_write_errors, "event log writes that failed (disk full, closed pipe)")                  \
-    X(log_lines_dropped,                                                                          \
-      "event lines never written: the log buffer was full, the log failed, or shutdown came "     \
-      "before it drained")                                                                        \
-    X(log_reopens, "times the event log was reopened (SIGHUP or control request)")                \
-    X(storm_upgrades, "aborts reclassified as overload because their host was in a RST storm")    \
-    X(storm_early_judged, "events judged before their storm window closed: too many waiting")     \
-    X(storm_hosts_evicted, "hosts whose recent resets the storm window forgot: too many hosts")   \
-    X(top_hosts_evicted, "hosts that lost their top-hosts counter to a newcomer (count bounded)") \
-    X(control_requests, "requests answered on the control socket")                                \
-    X(control_bad_requests, "control requests refused as malformed or unknown")                   \
-    X(control_clients_refused, "control connections refused: peer credentials not allowed")       \
-    X(control_clients_idle_closed, "control clients closed after the idle timeout")               \
-    X(control_clients_evicted, "idlest control clients closed to make room for a new one")        \
-    X(control_clients_not_reading, "control clients closed for not reading their answers")        \
-    X(control_requests_too_long, "control requests over the size limit (client closed)")          \
-    X(rx_missed, "packets the NIC or vdev dropped before rstscope saw them (imissed)")            \
-    X(rx_errors, "receive errors reported by the ports (ierrors, rx_nombuf)")
+#define RSTSCOPE_MANAGEMENT_COUNTERS(X)                                                            \
+    X(events_received, volume, "reset events taken from the worker rings")                         \
+    X(events_logged, volume, "reset events written to the event log")                              \
+    X(log_write_errors, loss, "event log writes that failed (disk full, closed pipe)")             \
+    X(log_lines_dropped, loss,                                                                     \
+      "event lines never written: the log buffer was full, the log failed, or shutdown came "      \
+      "before it drained")                                                                         \
+    X(log_reopens, volume, "times the event log was reopened (SIGHUP or control request)")         \
+    X(storm_upgrades, volume,                                                                      \
+      "aborts reclassified as overload because their host was in a RST storm")                     \
+    X(storm_early_judged, approximation,                                                           \
+      "events judged before their storm window closed: too many waiting")                          \
+    X(storm_hosts_evicted, approximation,                                                          \
+      "hosts whose recent resets the storm window forgot: too many hosts")                         \
+    X(top_hosts_evicted, approximation,                                                            \
+      "hosts that lost their top-hosts counter to a newcomer (count bounded)")                     \
+    X(control_requests, volume, "requests answered on the control socket")                         \
+    X(control_bad_requests, volume, "control requests refused as malformed or unknown")            \
+    X(control_clients_refused, volume,                                                             \
+      "control connections refused: peer credentials not allowed")                                 \
+    X(control_clients_idle_closed, volume, "control clients closed after the idle timeout")        \
+    X(control_clients_evicted, volume, "idlest control clients closed to make room for a new one") \
+    X(control_clients_not_reading, volume, "control clients closed for not reading their answers") \
+    X(control_requests_too_long, volume, "control requests over the size limit (client closed)")   \
+    X(rx_missed, loss, "packets the NIC or vdev dropped before rstscope saw them (imissed)")       \
+    X(rx_errors, loss, "receive errors reported by the ports (ierrors, rx_nombuf)")
 
-enum class ManagementCounter : uint8_t { RSTSCOPE_MANAGEMENT_COUNTERS(RSTSCOPE_ENUM_ENTRY) count };
+enum class ManagementCounter : uint8_t {
+    RSTSCOPE_MANAGEMENT_COUNTERS(RSTSCOPE_KINDED_ENUM_ENTRY) count
+};
 inline constexpr size_t management_counter_count = static_cast<size_t>(ManagementCounter::count);
 inline constexpr std::array<std::string_view, management_counter_count> management_counter_names{
-    RSTSCOPE_MANAGEMENT_COUNTERS(RSTSCOPE_NAME_ENTRY)};
+    RSTSCOPE_MANAGEMENT_COUNTERS(RSTSCOPE_KINDED_NAME_ENTRY)};
 inline constexpr std::array<std::string_view, management_counter_count>
-    management_counter_descriptions{RSTSCOPE_MANAGEMENT_COUNTERS(RSTSCOPE_DESCRIPTION_ENTRY)};
+    management_counter_descriptions{
+        RSTSCOPE_MANAGEMENT_COUNTERS(RSTSCOPE_KINDED_DESCRIPTION_ENTRY)};
+inline constexpr std::array<CounterKind, management_counter_count> management_counter_kinds{
+    RSTSCOPE_MANAGEMENT_COUNTERS(RSTSCOPE_KIND_ENTRY)};
 
 class ResetStatistics {
   public:
@@ -94,6 +104,7 @@ struct CounterRef {
     Block block;
     uint8_t index;
 
+    constexpr CounterRef() : CounterRef(WorkerCounter::packets) {}
     constexpr CounterRef(WorkerCounter c) : block(Block::worker), index(static_cast<uint8_t>(c)) {}
     constexpr CounterRef(ManagementCounter c)
         : block(Block::management), index(static_cast<uint8_t>(c)) {}
@@ -107,21 +118,28 @@ struct CounterRef {
     friend constexpr bool operator==(CounterRef, CounterRef) = default;
 };
 
+// The worker counters, then management's, whose kind is `kind`: made from the kind columns, so a
+// counter is listed wherever its kind is as soon as it is defined.
+constexpr size_t count_of_kind(CounterKind kind) {
+    return static_cast<size_t>(
+        std::count(worker_counter_kinds.begin(), worker_counter_kinds.end(), kind) +
+        std::count(management_counter_kinds.begin(), management_counter_kinds.end(), kind));
+}
+template <CounterKind kind>
+constexpr std::array<CounterRef, count_of_kind(kind)> counters_of_kind() {
+    std::array<CounterRef, count_of_kind(kind)> out{};
+    size_t n = 0;
+    for (size_t i = 0; i < worker_counter_count; ++i)
+        if (worker_counter_kinds[i] == kind) out[n++] = static_cast<WorkerCounter>(i);
+    for (size_t i = 0; i < management_counter_count; ++i)
+        if (management_counter_kinds[i] == kind) out[n++] = static_cast<ManagementCounter>(i);
+    return out;
+}
+
 // Every loss besides the drop reasons (which are all losses): packets not analysed, received or
 // forwarded, and reset events that never reached the log. `dropped` in stats, the summary's
 // "drops and losses" section, total_losses() and events_lost() all read these two lists.
-inline constexpr std::array<CounterRef, 10> loss_counters{
-    WorkerCounter::events_ring_full,
-    WorkerCounter::events_outbox_full,
-    WorkerCounter::dispatch_ring_full,
-    WorkerCounter::linger_queue_full,
-    WorkerCounter::tx_dropped,
-    WorkerCounter::events_lost_shutdown,
-    ManagementCounter::log_lines_dropped,
-    ManagementCounter::log_write_errors,
-    ManagementCounter::rx_missed,
-    ManagementCounter::rx_errors,
-};
+inline constexpr auto loss_counters = counters_of_kind<CounterKind::loss>();
 // The losses that are reset events missing from the log (each is also in loss_counters).
 inline constexpr std::array<CounterRef, 4> event_loss_counters{
     WorkerCounter::events_ring_full,
@@ -133,16 +151,9 @@ static_assert(std::all_of(event_loss_counters.begin(), event_loss_counters.end()
     return std::find(loss_counters.begin(), loss_counters.end(), c) != loss_counters.end();
 }));
 // Anomalies: counted, yet the packet was analysed.
-inline constexpr std::array<CounterRef, 2> anomaly_counters{
-    WorkerCounter::payload_truncated,
-    WorkerCounter::tcp_option_malformed,
-};
+inline constexpr auto anomaly_counters = counters_of_kind<CounterKind::anomaly>();
 // Bounded tables that forgot something: verdicts or tallies approximated, nothing lost.
-inline constexpr std::array<CounterRef, 3> approximation_counters{
-    ManagementCounter::storm_early_judged,
-    ManagementCounter::storm_hosts_evicted,
-    ManagementCounter::top_hosts_evicted,
-};
+inline constexpr auto approximation_counters = counters_of_kind<CounterKind::approximation>();
 
 // Every drop reason plus every loss counter: the `dropped` of stats.
 uint64_t total_losses(const CounterTotals& totals);

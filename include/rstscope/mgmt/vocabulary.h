@@ -1,0 +1,32 @@
+// The vocabularies and the event schema as the binary knows them, for tools that must not retype
+// them (`rstscope --list-vocabulary`: the scenario checker reads it). Setup only: allocates.
+#pragma once
+
+#include <array>
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace rstscope {
+
+enum class EventFieldType : uint8_t { number, integer, boolean, string, string_list };
+
+// One field of an event log line (src/mgmt/event_json.cc writes them in this order).
+struct EventField {
+    std::string_view name;
+    EventFieldType type;
+    bool always;  // false: written only when it applies (docs/events.md: *optional*)
+    // The values a string (or each string of a list) may take; empty: free text.
+    std::span<const std::string_view> values;
+};
+
+extern const std::array<EventField, 27> event_fields;
+
+// {"version":..,"event_fields":[{"name":..,"type":..,"always":..,"values":[..]}, ..],
+//  "vocabularies":{"cause":[..],"conn_state":[..],"confidence":[..],"seq_check":[..],
+//  "evidence":[..],"drop_reason":[..]},"counters":[{"name":..,"kind":..}, ..]}: one line.
+std::string vocabulary_json();
+
+std::string_view name_of(EventFieldType type);
+
+}  // namespace rstscope

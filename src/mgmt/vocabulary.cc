@@ -1,0 +1,111 @@
+#include "rstscope/mgmt/vocabulary.h"
+
+#include <iterator>
+
+#include <fmt/format.h>
+
+#include "rstscope/analysis/verdict.h"
+#include "rstscope/config/build_facts.h"
+#include "rstscope/mgmt/stats.h"
+
+namespace rstscope {
+namespace {
+
+constexpr std::array<std::string_view, 2> rst_by_names{"orig", "resp"};
+
+using Type = EventFieldType;
+
+template <size_t N>
+void append_names(fmt::memory_buffer& out, const std::array<std::string_view, N>& names) {
+    fmt::format_to(std::back_inserter(out), "[\"{}\"]", fmt::join(names, "\",\""));
+}
+
+}  // namespace
+
+// clang-format off
+const std::array<EventField, 27> event_fields{{
+    {"ts", Type::number, true, {}},
+    {"orig_h", Type::string, true, {}},
+    {"orig_p", Type::integer, true, {}},
+    {"resp_h", Type::string, true, {}},
+    {"resp_p", Type::integer, true, {}},
+    {"vlan", Type::integer, false, {}},
+    {"vlan_inner", Type::integer, false, {}},
+    {"orig_guessed", Type::boolean, true, {}},
+    {"rst_by", Type::string, true, rst_by_names},
+    {"rst_count", Type::integer, true, {}},
+    {"orig_pkts", Type::integer, true, {}},
+    {"orig_bytes", Type::integer, true, {}},
+    {"resp_pkts", Type::integer, true, {}},
+    {"resp_bytes", Type::integer, true, {}},
+    {"duration", Type::number, true, {}},
+    {"age_at_rst", Type::number, true, {}},
+    {"conn_state", Type::string, true, conn_state_names},
+    {"history", Type::string, true, {}},
+    {"cause", Type::string, true, reset_cause_names},
+    {"confidence", Type::string, true, confidence_names},
+    {"seq_check", Type::string, true, seq_check_names},
+    {"evidence", Type::string_list, true, evidence_names},
+    {"rst_ttl", Type::integer, true, {}},
+    {"usual_ttl", Type::integer, false, {}},
+    {"idle_before", Type::number, true, {}},
+    {"payload_in_rst", Type::string, false, {}},
+    {"mptcp_reset_reason", Type::integer, false, {}},
+}};
+// clang-format on
+
+std::string_view name_of(EventFieldType type) {
+    switch (type) {
+        case Type::number:
+            return "number";
+        case Type::integer:
+            return "integer";
+        case Type::boolean:
+            return "boolean";
+        case Type::string:
+            return "string";
+        case Type::string_list:
+            return "string_list";
+    }
+    return "unknown";
+}
+
+std::string vocabulary_json() {
+    fmt::memory_buffer out;
+    auto it = std::back_inserter(out);
+    fmt::format_to(it, "{{\"version\":\"{}\",\"event_fields\":[", rstscope_version);
+    bool first = true;
+    for (const EventField& f : event_fields) {
+        fmt::format_to(it, "{}{{\"name\":\"{}\",\"type\":\"{}\",\"always\":{},\"values\":[",
+                       first ? "" : ",", f.name, name_of(f.type), f.always);
+        if (!f.values.empty()) fmt::format_to(it, "\"{}\"", fmt::join(f.values, "\",\""));
+        fmt::format_to(it, "]}}");
+        first = false;
+    }
+    fmt::format_to(it, "],\"vocabularies\":{{\"cause\":");
+    append_names(out, reset_cause_names);
+    fmt::format_to(it, ",\"conn_state\":");
+    append_names(out, conn_state_names);
+    fmt::format_to(it, ",\"confidence\":");
+    append_names(out, confidence_names);
+    fmt::format_to(it, ",\"seq_check\":");
+    append_names(out, seq_check_names);
+    fmt::format_to(it, ",\"evidence\":");
+    append_names(out, evidence_names);
+    fmt::format_to(it, ",\"drop_reason\":");
+    append_names(out, drop_reason_names);
+    fmt::format_to(it, "}},\"counters\":[");
+    first = true;
+    for (size_t i = 0; i < worker_counter_count; ++i) {
+        fmt::format_to(it, "{}{{\"name\":\"{}\",\"kind\":\"{}\"}}", first ? "" : ",",
+                       worker_counter_names[i], name_of(worker_counter_kinds[i]));
+        first = false;
+    }
+    for (size_t i = 0; i < management_counter_count; ++i)
+        fmt::format_to(it, ",{{\"name\":\"{}\",\"kind\":\"{}\"}}", management_counter_names[i],
+                       name_of(management_counter_kinds[i]));
+    fmt::format_to(it, "]}}");
+    return fmt::to_string(out);
+}
+
+}  // namespace rstscope

@@ -1,0 +1,237 @@
+// The vocabularies drive everything that lists them: the schema `rstscope --list-vocabulary`
+// prints is what event_json() writes, and the summary prints every counter of the kinds it
+// promises (every loss among them).
+#include <gtest/gtest.h>
+
+#include <arpa/inet.h>
+
+#include <cstring>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "rstscope/mgmt/event_json.h"
+#include "rstscope/mgmt/stats.h"
+#include "rstscope/mgmt/vocabulary.h"
+
+namespace rstscope {
+namespace {
+
+// One member of a flat JSON object as the event log writes it: its value's type and, for strings
+// and lists of strings, the strings (escapes left as written: the vocabularies have none).
+struct Member {
+    EventFieldType type;
+    std::vector<std::string> strings;
+};
+
+// Reads the members of one event line in order; fails the test on anything it does not expect.
+std::vector<std::pair<std::string, Member>> members_of(std::string_view line) {
+    std::vector<std::pair<std::string, Member>> out;
+    size_t at = 0;
+    auto fail = [&](const char* what) {
+        ADD_FAILURE() << what << " at " << at << " in " << line;
+        at = line.size();
+    };
+    auto read_string = [&]() {
+        std::string text;
+        ++at;  // opening quote
+        while (at < line.size() && line[at] != '"') {
+            if (line[at] == '\\') text += line[at++];
+            if (at < line.size()) text += line[at++];
+        }
+        ++at;  // closing quote
+        return text;
+    };
+    if (line.empty() || line.front() != '{') fail("not an object");
+    at = 1;
+    while (at < line.size() && line[at] != '}') {
+        if (line[at] == ',') ++at;
+        if (at >= line.size() || line[at] != '"') {
+            fail("expected a key");
+            break;
+        }
+        std::string key = read_string();
+        if (at >= line.size() || line[at++] != ':') {
+            fail("expected ':'");
+            break;
+        }
+        Member m{};
+        char c = at < line.size() ? line[at] : '\0';
+        if (c == '"') {
+            m.type = EventFieldType::string;
+            m.strings.push_back(read_string());
+        } else if (c == '[') {
+            m.type = EventFieldType::string_list;
+            ++at;
+            while (at < line.size() && line[at] != ']') {
+                if (line[at] == ',') ++at;
+                if (at < line.size() && line[at] == '"')
+                    m.strings.push_back(read_string());
+                else {
+                    fail("list of something else than strings");
+                    break;
+                }
+            }
+            ++at;
+        } else if (line.compare(at, 4, "true") == 0 || line.compare(at, 5, "false") == 0) {
+            m.type = EventFieldType::boolean;
+            at += c == 't' ? 4 : 5;
+        } else {
+            size_t start = at;
+            while (at < line.size() && (std::isdigit(static_cast<unsigned char>(line[at])) ||
+                                        line[at] == '.' || line[at] == '-'))
+                ++at;
+            if (at == start) {
+                fail("unknown value");
+                break;
+            }
+            std::string_view number = line.substr(start, at - start);
+            m.type = number.find('.') == std::string_view::npos ? EventFieldType::integer
+                                                                : EventFieldType::number;
+        }
+        out.emplace_back(std::move(key), std::move(m));
+    }
+    return out;
+}
+
+IpAddress v4(const char* text) {
+    uint8_t bytes[4];
+    EXPECT_EQ(inet_pton(AF_INET, text, bytes), 1) << text;
+    return IpAddress::from_v4(bytes);
+}
+
+ResetEvent plain_event() {
+    ResetEvent e{};
+    e.ts_ns = 1'700'000'000'000'300'000ull;
+    e.first_ts_ns = 1'700'000'000'000'000'000ull;
+    e.last_ts_ns = e.ts_ns;
+    e.orig_h = v4("198.51.100.60");
+    e.resp_h = v4("203.0.113.60");
+    e.orig_p = 45000;
+    e.resp_p = 8080;
+    e.vlan_outer = vlan_none;
+    e.vlan_inner = vlan_none;
+    e.family = IpFamily::v4;
+    e.conn_state = ConnState::REJ;
+    e.cause = ResetCause::refused;
+    e.confidence = Confidence::high;
+    e.seq_check = SeqCheck::exact;
+    e.rst_ttl = 57;
+    e.rst_count = 1;
+    e.orig_pkts = 1;
+    e.resp_pkts = 1;
+    e.evidence = evidence_bit(Evidence::seq_exact);
+    std::strcpy(e.history, "Sr");
+    return e;
+}
+
+// Every field that applies only sometimes, applying.
+ResetEvent full_event() {
+    ResetEvent e = plain_event();
+    e.vlan_outer = 100;
+    e.vlan_inner = 200;
+    e.usual_ttl = 60;
+    e.rst_payload_length = 2;
+    std::memcpy(e.rst_payload, "no", 2);
+    e.mptcp_reset_reason = 3;
+    for (size_t i = 0; i < enum_count<Evidence>; ++i)
+        e.evidence |= evidence_bit(static_cast<Evidence>(i));
+    return e;
+}
+
+// The fields of `event`'s line: all in the schema, in its order, of its types and vocabularies,
+// and every field the schema says is always there.
+std::vector<std::string> check_against_schema(const ResetEvent& event) {
+    std::string line = event_json(event);
+    std::vector<std::string> seen;
+    size_t next_field = 0;
+    for (const auto& [key, member] : members_of(line)) {
+        size_t index = next_field;
+        while (index < event_fields.size() && event_fields[index].name != key)
+            ++index;
+        if (index == event_fields.size()) {
+            ADD_FAILURE() << "field " << key
+                          << " is not in the schema, or out of its order: " << line;
+            continue;
+        }
+        for (; next_field < index; ++next_field)
+            EXPECT_FALSE(event_fields[next_field].always)
+                << event_fields[next_field].name << " is always written, but is missing: " << line;
+        const EventField& field = event_fields[index];
+        next_field = index + 1;
+        bool type_ok = member.type == field.type || (field.type == EventFieldType::number &&
+                                                     member.type == EventFieldType::integer);
+        EXPECT_TRUE(type_ok) << key << " is written as " << name_of(member.type)
+                             << ", the schema says " << name_of(field.type);
+        if (!field.values.empty()) {
+            for (const std::string& value : member.strings) {
+                EXPECT_NE(std::find(field.values.begin(), field.values.end(), value),
+                          field.values.end())
+                    << key << " value " << value << " is not in the schema's vocabulary";
+            }
+        }
+        seen.push_back(key);
+    }
+    for (; next_field < event_fields.size(); ++next_field)
+        EXPECT_FALSE(event_fields[next_field].always)
+            << event_fields[next_field].name << " is always written, but is missing: " << line;
+    return seen;
+}
+
+TEST(Vocabulary, SchemaMatchesWhatEventJsonWrites) {
+    std::vector<std::string> plain = check_against_schema(plain_event());
+    std::vector<std::string> full = check_against_schema(full_event());
+    // The full event shows every field: the schema lists nothing event_json never writes.
+    EXPECT_EQ(full.size(), event_fields.size());
+    for (const EventField& field : event_fields) {
+        if (field.always) continue;
+        EXPECT_EQ(std::find(plain.begin(), plain.end(), field.name), plain.end())
+            << field.name << " is optional yet written when it does not apply";
+    }
+    ResetEvent by_orig = plain_event();
+    by_orig.rst_by_orig = true;
+    check_against_schema(by_orig);
+}
+
+TEST(Vocabulary, JsonListsEveryVocabularyAndCounterKind) {
+    std::string json = vocabulary_json();
+    for (std::string_view name : reset_cause_names)
+        EXPECT_NE(json.find("\"" + std::string(name) + "\""), std::string::npos) << name;
+    for (std::string_view name : evidence_names)
+        EXPECT_NE(json.find("\"" + std::string(name) + "\""), std::string::npos) << name;
+    for (size_t i = 0; i < worker_counter_count; ++i) {
+        std::string entry = "{\"name\":\"" + std::string(worker_counter_names[i]) +
+                            "\",\"kind\":\"" + std::string(name_of(worker_counter_kinds[i])) +
+                            "\"}";
+        EXPECT_NE(json.find(entry), std::string::npos) << entry;
+    }
+    for (const EventField& field : event_fields)
+        EXPECT_NE(json.find("{\"name\":\"" + std::string(field.name) + "\""), std::string::npos)
+            << field.name;
+}
+
+// docs/reliability.md promises a summary line for every drop; each loss, anomaly and
+// approximation counter gets one, whether it is zero or not.
+TEST(Vocabulary, SummaryPrintsEveryLossAnomalyAndApproximation) {
+    CounterTotals totals;
+    ResetStatistics resets;
+    std::string summary = summary_text(totals, resets);
+    auto printed = [&](std::string_view name) {
+        return summary.find("\n  " + std::string(name) + " ") != std::string::npos;
+    };
+    EXPECT_TRUE(printed("tx_dropped")) << summary;
+    for (size_t i = 0; i < worker_counter_count; ++i) {
+        if (worker_counter_kinds[i] == CounterKind::volume) continue;
+        EXPECT_TRUE(printed(worker_counter_names[i])) << worker_counter_names[i] << summary;
+    }
+    for (size_t i = 0; i < management_counter_count; ++i) {
+        if (management_counter_kinds[i] == CounterKind::volume) continue;
+        EXPECT_TRUE(printed(management_counter_names[i])) << management_counter_names[i] << summary;
+    }
+    for (std::string_view name : drop_reason_names)
+        EXPECT_TRUE(printed(name)) << name;
+}
+
+}  // namespace
+}  // namespace rstscope
