@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: BSD-3-Clause
 """Build one small capture per reset scenario, plus the events rstscope must report for each.
 
 usage: gen_scenarios.py OUTDIR

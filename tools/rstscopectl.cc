@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // rstscopectl: asks a running rstscope over its control socket and prints the answer.
 //   rstscopectl [--socket PATH] [--json] [--timeout SECONDS] COMMAND   (`rstscopectl help` lists
 //   the commands rstscope serves)

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 #include "capture_probe.h"
 
 #include <pcap/pcap.h>

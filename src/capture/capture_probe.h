@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Reads a capture file once with libpcap before DPDK touches it: the net_pcap vdev hands over raw
 // frames whatever the file's link type, so the link type must be known (or the file refused) up
 // front, and the packet count tells the workers when the capture has ended. Setup only.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 #include "pcapng_rewrite.h"
 
 #include <algorithm>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // A pcapng file that libpcap refuses (its interfaces differ in snapshot length, a limit of
 // libpcap 1.10, though Wireshark writes such files) is rewritten as a classic nanosecond pcap
 // before the net_pcap vdev reads it. Setup only: file I/O, allocation.

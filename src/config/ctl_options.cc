@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 #include "rstscope/config/ctl_options.h"
 
 #include <sys/un.h>

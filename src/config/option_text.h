@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // User text on its way through Boost.Program_options (private to src/config). Setup only.
 //
 // Boost 1.74 builds error messages by replacing %placeholders% (%value%, %option%,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // The control socket. Management thread only; nothing here may block: every socket is
 // non-blocking, the one poll() per serve() has a zero timeout, and each client gets a bounded
 // share of each call (ControlSocketConfig). See control_socket.h for the safety contract.

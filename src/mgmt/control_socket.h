@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // The control socket: a Unix stream socket served from the management lcore without blocking it.
 // Each request is a line; each answer a line of JSON (protocol: control_protocol.h,
 // docs/control.md). Management thread only: open() at setup, serve() from the management loop,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """Shared by the integration scripts: reading rstscope's JSON-lines event log, checking each event
 against the schema the binary itself prints (`rstscope --list-vocabulary`), and judging its exit."""
 import json

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
 """Feed rstscope bad input: it must refuse cleanly, never crash.
 
 usage: run_bad_input.py RSTSCOPE_BINARY WORKDIR

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
 """Capture formats libpcap alone cannot read, built here byte by byte.
 
 usage: run_formats.py RSTSCOPE WORKDIR

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
 """Live and control-socket checks of the real binary.
 
 usage: run_live.py RSTSCOPE RSTSCOPECTL WORKDIR SCENARIO_PCAP

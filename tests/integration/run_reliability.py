@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
 """Reliability of the real binary: never lose, never hang, stay bounded (docs/reliability.md).
 
 usage: run_reliability.py RSTSCOPE RSTSCOPECTL GEN_BIG_PCAP WORKDIR DEMO_PCAP

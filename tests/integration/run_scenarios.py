@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
 """Run rstscope on the generated reset scenarios and compare its events with the expected ones.
 
 usage: run_scenarios.py RSTSCOPE_BINARY GEN_SCRIPT WORKDIR [SCENARIO ...]

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
 """Run rstscope on the real captures in ../shared/traces and check it against tshark and Zeek.
 
 usage: run_traces.py RSTSCOPE_BINARY TRACES_DIR WORKDIR

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Unit tests for the control socket's safety (issues #7 and #12): real Unix sockets in a temporary
 // directory, serve() driven from the test thread with a fake answer function, no EAL. Each test
 // states the lock-out or stall it would catch.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // The vocabularies users see are defined once (counters.h, verdict.h); the docs must list every
 // name, so a new cause, evidence or drop reason cannot ship undocumented.
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Unit tests for parse_options(): defaults, the EAL split, the configuration file beneath the
 // command line, and a one-line error naming the option for every invalid value.
 

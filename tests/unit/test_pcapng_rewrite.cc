@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Unit tests for the pcapng → pcap rewrite (src/capture/pcapng_rewrite.h): files built block by
 // block here, in either byte order; the output read back with libpcap at nanosecond precision.
 // Each malformed block kind is refused with its exact one-line reason; each timestamp resolution

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // The vocabularies drive everything that lists them: the schema `rstscope --list-vocabulary`
 // prints is what event_json() writes, and the summary prints every counter of the kinds it
 // promises (every loss among them).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Every counter a worker keeps, defined once: the enum, the names in `stats` JSON and the summary,
 // and the descriptions in docs all come from these lists, so they cannot drift.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Facts about this build, each stated once: the version and the installed configuration file come
 // from meson.build (the generated rstscope_build.h), the default control socket is here. rstscope,
 // rstscopectl and the control socket read them from this header; nothing else may retype them.

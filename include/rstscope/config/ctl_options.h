@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // rstscopectl's command line: the control socket, the output form, the answer timeout and one
 // command. Setup only, like options.h: a plain function over argv so tests and the fuzz driver
 // can run it without a socket.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Durations: options give seconds as doubles, clocks and timers count nanoseconds in uint64_t.
 // Every conversion from an option goes through seconds_to_ns(), so none can overflow. Pure, any
 // thread.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Command line and configuration file (INI, Boost.Program_options): one description per
 // subsystem, every option documented in --help. Setup only: may allocate and throw internally,
 // reports problems as a one-line message.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // The control socket's protocol: one request per line, one JSON answer per line. Requests are
 // command words (a leading '/' is accepted, as in DPDK telemetry); anything else gets a JSON
 // error, never a dropped connection without an answer (unless the line is longer than

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // The vocabularies and the event schema as the binary knows them, for tools that must not retype
 // them (`rstscope --list-vocabulary`: the scenario checker reads it). Setup only: allocates.
 #pragma once
