@@ -27,6 +27,7 @@
 #include "../capture/pcapng_rewrite.h"
 #include "../datapath/ports.h"
 #include "../mgmt/management.h"
+#include "capture_sizes.h"
 #include "eal_args.h"
 #include "pipeline.h"
 #include "rstscope/config/duration.h"
@@ -200,22 +201,16 @@ std::optional<Outputs> open_outputs(const Options& options, std::string& error) 
     return out;
 }
 
-// Per-worker sizes. A capture's probe knows how many packets there are: no worker can meet more
-// flows or resets than that, so a small capture gets a small table and queue whatever the
-// configured maximum (a NIC's configuration stays as given).
+// Per-worker sizes: a capture's from its packet count (capture_sizes.h), live input's as
+// configured.
 TrackerConfig tracker_config(const Options& o, const std::optional<CaptureInput>& capture) {
     TrackerConfig c;
     c.flow_capacity = o.flow_table_size;
     c.linger_capacity = o.linger_capacity;
     if (capture) {
-        uint64_t packets = capture->probe.packets;
-        // Two slots per packet a worker may see: under 50 % load even if every packet opened a
-        // flow (an RST flood), where the two-choice table practically never evicts.
-        uint64_t per_worker = 2 * packets / o.workers;
-        c.flow_capacity = static_cast<uint32_t>(std::min<uint64_t>(
-            o.flow_table_size, std::bit_ceil(std::max<uint64_t>(1024, per_worker))));
-        c.linger_capacity = static_cast<uint32_t>(
-            std::min<uint64_t>(o.linger_capacity, std::max<uint64_t>(16, packets)));
+        CaptureSizes sizes = sizes_for_capture(o, capture->probe.packets);
+        c.flow_capacity = sizes.flow_capacity;
+        c.linger_capacity = sizes.linger_capacity;
     }
     c.linger_ns = seconds_to_ns(o.linger_s);
     c.idle_threshold_ns = seconds_to_ns(o.idle_threshold_s);
@@ -304,6 +299,7 @@ std::optional<Inputs> prepare_inputs(Options& options, PrivateDirectory& private
         inputs.capture = prepare_capture(options, private_dir, error);
         if (!inputs.capture) return std::nullopt;
         options.pcap = inputs.capture->vdev_path;
+        options.mbufs = sizes_for_capture(options, inputs.capture->probe.packets).mbufs;
     }
     if (!options.pcap_out.empty()) {
         std::string original = options.pcap_out;

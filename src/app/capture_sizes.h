@@ -1,0 +1,21 @@
+// What a capture file needs, from its packet count: no worker can meet more flows, resets or
+// packets in flight than the capture holds, so a small capture gets a small flow table, linger
+// queue and mbuf pool whatever the configured maximum. Live input keeps the sizes as configured:
+// a NIC's traffic has no known end. Pure logic, setup only.
+#pragma once
+
+#include <cstdint>
+
+#include "rstscope/config/options.h"
+
+namespace rstscope {
+
+struct CaptureSizes {
+    uint32_t flow_capacity;    // per worker
+    uint32_t linger_capacity;  // per worker
+    unsigned mbufs;            // per worker pool
+};
+
+CaptureSizes sizes_for_capture(const Options& options, uint64_t packets);
+
+}  // namespace rstscope
