@@ -25,6 +25,14 @@ CaptureSizes sizes_for_capture(const Options& o, uint64_t packets) {
     // run's time).
     sizes.mbufs = static_cast<unsigned>(
         std::min<uint64_t>(o.mbufs, std::max<uint64_t>(min_capture_mbufs, packets)));
+    // One more than the capture's packets: every reset event needs a packet, so the window never
+    // fills and never judges an event early, exactly as with the configured bounds. The storm
+    // window zeroes its pool when built (the defaults: 31 MiB).
+    uint64_t storm_bound = packets + 1;
+    sizes.storm_max_pending =
+        static_cast<uint32_t>(std::min<uint64_t>(o.storm_max_pending, storm_bound));
+    sizes.storm_max_hosts =
+        static_cast<uint32_t>(std::min<uint64_t>(o.storm_max_hosts, storm_bound));
     return sizes;
 }
 

@@ -1,6 +1,7 @@
 // What a capture file needs, from its packet count: no worker can meet more flows, resets or
-// packets in flight than the capture holds, so a small capture gets a small flow table, linger
-// queue and mbuf pool whatever the configured maximum. Live input keeps the sizes as configured:
+// packets in flight than the capture holds, nor can the storm window hold more reset events or
+// hosts, so a small capture gets a small flow table, linger queue, mbuf pool and storm window
+// whatever the configured maximum. Live input keeps the sizes as configured:
 // a NIC's traffic has no known end. Pure logic, setup only.
 #pragma once
 
@@ -14,6 +15,8 @@ struct CaptureSizes {
     uint32_t flow_capacity;    // per worker
     uint32_t linger_capacity;  // per worker
     unsigned mbufs;            // per worker pool
+    uint32_t storm_max_pending;
+    uint32_t storm_max_hosts;
 };
 
 CaptureSizes sizes_for_capture(const Options& options, uint64_t packets);

@@ -299,7 +299,10 @@ std::optional<Inputs> prepare_inputs(Options& options, PrivateDirectory& private
         inputs.capture = prepare_capture(options, private_dir, error);
         if (!inputs.capture) return std::nullopt;
         options.pcap = inputs.capture->vdev_path;
-        options.mbufs = sizes_for_capture(options, inputs.capture->probe.packets).mbufs;
+        CaptureSizes sizes = sizes_for_capture(options, inputs.capture->probe.packets);
+        options.mbufs = sizes.mbufs;
+        options.storm_max_pending = sizes.storm_max_pending;
+        options.storm_max_hosts = sizes.storm_max_hosts;
     }
     if (!options.pcap_out.empty()) {
         std::string original = options.pcap_out;

@@ -10,6 +10,8 @@ TEST(CaptureSizes, SmallCaptureGetsSmallTableQueueAndPool) {
     EXPECT_EQ(sizes.flow_capacity, 1024u);
     EXPECT_EQ(sizes.linger_capacity, 414u);
     EXPECT_EQ(sizes.mbufs, 1023u);
+    EXPECT_EQ(sizes.storm_max_pending, 415u);  // one more than can ever wait: never judged early
+    EXPECT_EQ(sizes.storm_max_hosts, 415u);
 }
 
 TEST(CaptureSizes, LargeCaptureKeepsConfiguredMaxima) {
@@ -18,6 +20,8 @@ TEST(CaptureSizes, LargeCaptureKeepsConfiguredMaxima) {
     EXPECT_EQ(sizes.flow_capacity, o.flow_table_size);
     EXPECT_EQ(sizes.linger_capacity, o.linger_capacity);
     EXPECT_EQ(sizes.mbufs, o.mbufs);
+    EXPECT_EQ(sizes.storm_max_pending, o.storm_max_pending);
+    EXPECT_EQ(sizes.storm_max_hosts, o.storm_max_hosts);
 }
 
 TEST(CaptureSizes, FlowTableHasTwoSlotsPerPacketOfEachWorker) {
