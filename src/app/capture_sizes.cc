@@ -2,12 +2,22 @@
 
 #include <algorithm>
 #include <bit>
+#include <string>
+
+#include "rstscope/analysis/reset_event.h"
 
 namespace rstscope {
 namespace {
 
 // The smallest pool DPDK's per-lcore mbuf cache (256) allows; 2^q - 1 is a mempool's best size.
 constexpr uint64_t min_capture_mbufs = 1023;
+
+// DPDK memory a run takes besides its pools and rings (EAL, ethdev and the vdev's queues), with
+// room to spare, and an upper bound of one mbuf in its pool (2304 bytes of mbuf, headroom and
+// data, plus the mempool's object header).
+constexpr uint64_t eal_fixed_mib = 48;
+constexpr uint64_t mbuf_bytes_bound = 2560;
+constexpr uint64_t dispatch_ring_bytes = 8192 * sizeof(void*);
 
 }  // namespace
 
@@ -33,6 +43,17 @@ CaptureSizes sizes_for_capture(const Options& o, uint64_t packets) {
         static_cast<uint32_t>(std::min<uint64_t>(o.storm_max_pending, storm_bound));
     sizes.storm_max_hosts =
         static_cast<uint32_t>(std::min<uint64_t>(o.storm_max_hosts, storm_bound));
+    // The event ring need not hold more events than the capture has packets: the reader never
+    // waits for space then, just as it would not with the configured size.
+    sizes.event_ring_size = static_cast<uint32_t>(
+        std::min<uint64_t>(o.event_ring_size, std::max<uint64_t>(64, packets + 1)));
+    // EAL describes every 4 KiB page of its memory up front (48 bytes each, written at start:
+    // 6 MiB and a tenth of a small run's time for 512 MiB), so a capture asks for what it uses.
+    // An exact-size ring takes the next power of two above its size.
+    uint64_t ring_bytes = uint64_t{std::bit_ceil(sizes.event_ring_size + 1u)} * sizeof(ResetEvent);
+    uint64_t worker_bytes = sizes.mbufs * mbuf_bytes_bound + ring_bytes + dispatch_ring_bytes;
+    uint64_t needed_mib = eal_fixed_mib + ((o.workers * worker_bytes) >> 20) + 1;
+    sizes.eal_memory_mb = std::min<uint64_t>(std::stoull(o.eal_memory_mb), needed_mib);
     return sizes;
 }
 

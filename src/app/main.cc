@@ -303,6 +303,8 @@ std::optional<Inputs> prepare_inputs(Options& options, PrivateDirectory& private
         options.mbufs = sizes.mbufs;
         options.storm_max_pending = sizes.storm_max_pending;
         options.storm_max_hosts = sizes.storm_max_hosts;
+        options.event_ring_size = sizes.event_ring_size;
+        options.eal_memory_mb = std::to_string(sizes.eal_memory_mb);
     }
     if (!options.pcap_out.empty()) {
         std::string original = options.pcap_out;

@@ -12,6 +12,9 @@ TEST(CaptureSizes, SmallCaptureGetsSmallTableQueueAndPool) {
     EXPECT_EQ(sizes.mbufs, 1023u);
     EXPECT_EQ(sizes.storm_max_pending, 415u);  // one more than can ever wait: never judged early
     EXPECT_EQ(sizes.storm_max_hosts, 415u);
+    EXPECT_EQ(sizes.event_ring_size, 415u);
+    // 48 MiB for EAL + (1023 mbufs x 2560 B + 512 ring slots x sizeof(ResetEvent) + 64 KiB).
+    EXPECT_EQ(sizes.eal_memory_mb, 48u + 2 + 1);
 }
 
 TEST(CaptureSizes, LargeCaptureKeepsConfiguredMaxima) {
@@ -22,24 +25,33 @@ TEST(CaptureSizes, LargeCaptureKeepsConfiguredMaxima) {
     EXPECT_EQ(sizes.mbufs, o.mbufs);
     EXPECT_EQ(sizes.storm_max_pending, o.storm_max_pending);
     EXPECT_EQ(sizes.storm_max_hosts, o.storm_max_hosts);
+    EXPECT_EQ(sizes.event_ring_size, o.event_ring_size);
+    EXPECT_LT(sizes.eal_memory_mb, 512u);  // what 8191 mbufs and a 16384-event ring need
+    EXPECT_GE(sizes.eal_memory_mb, 48u + 8191u * 2304u / (1u << 20) + 3u);
 }
 
-TEST(CaptureSizes, FlowTableHasTwoSlotsPerPacketOfEachWorker) {
+TEST(CaptureSizes, MemoryNeverAboveTheConfiguredAmount) {
     Options o;
-    o.workers = 2;
-    CaptureSizes sizes = sizes_for_capture(o, 100'000);
-    EXPECT_EQ(sizes.flow_capacity, 131072u);  // bit_ceil(2 * 100000 / 2)
-    EXPECT_EQ(sizes.mbufs, 8191u);
-    EXPECT_EQ(sizes.linger_capacity, 65536u);
-}
+    o.workers = 8;
+    o.eal_memory_mb = "128";
+    EXPECT_EQ(sizes_for_capture(o, 10'000'000).eal_memory_mb, 128u);
 
-TEST(CaptureSizes, SmallerConfiguredSizesWin) {
-    Options o;
-    o.flow_table_size = 64;
-    o.linger_capacity = 16;
-    o.mbufs = 512;
-    CaptureSizes sizes = sizes_for_capture(o, 414);
-    EXPECT_EQ(sizes.flow_capacity, 64u);
-    EXPECT_EQ(sizes.linger_capacity, 16u);
-    EXPECT_EQ(sizes.mbufs, 512u);
-}
+    TEST(CaptureSizes, FlowTableHasTwoSlotsPerPacketOfEachWorker) {
+        Options o;
+        o.workers = 2;
+        CaptureSizes sizes = sizes_for_capture(o, 100'000);
+        EXPECT_EQ(sizes.flow_capacity, 131072u);  // bit_ceil(2 * 100000 / 2)
+        EXPECT_EQ(sizes.mbufs, 8191u);
+        EXPECT_EQ(sizes.linger_capacity, 65536u);
+    }
+
+    TEST(CaptureSizes, SmallerConfiguredSizesWin) {
+        Options o;
+        o.flow_table_size = 64;
+        o.linger_capacity = 16;
+        o.mbufs = 512;
+        CaptureSizes sizes = sizes_for_capture(o, 414);
+        EXPECT_EQ(sizes.flow_capacity, 64u);
+        EXPECT_EQ(sizes.linger_capacity, 16u);
+        EXPECT_EQ(sizes.mbufs, 512u);
+    }
