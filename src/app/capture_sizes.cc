@@ -9,8 +9,9 @@
 namespace rstscope {
 namespace {
 
-// The smallest pool DPDK's per-lcore mbuf cache (256) allows; 2^q - 1 is a mempool's best size.
-constexpr uint64_t min_capture_mbufs = 1023;
+// DPDK wants a pool at least 1.5 times its per-lcore cache (256 mbufs); 2^q - 1 is a mempool's
+// best size.
+constexpr uint64_t min_capture_mbufs = 511;
 
 // DPDK memory a run takes besides its pools and rings (EAL, ethdev and the vdev's queues), with
 // room to spare, and an upper bound of one mbuf in its pool (2304 bytes of mbuf, headroom and

@@ -9,12 +9,12 @@ TEST(CaptureSizes, SmallCaptureGetsSmallTableQueueAndPool) {
     CaptureSizes sizes = sizes_for_capture(o, 414);
     EXPECT_EQ(sizes.flow_capacity, 1024u);
     EXPECT_EQ(sizes.linger_capacity, 414u);
-    EXPECT_EQ(sizes.mbufs, 1023u);
+    EXPECT_EQ(sizes.mbufs, 511u);
     EXPECT_EQ(sizes.storm_max_pending, 415u);  // one more than can ever wait: never judged early
     EXPECT_EQ(sizes.storm_max_hosts, 415u);
     EXPECT_EQ(sizes.event_ring_size, 415u);
-    // 48 MiB for EAL + (1023 mbufs x 2560 B + 512 ring slots x sizeof(ResetEvent) + 64 KiB).
-    EXPECT_EQ(sizes.eal_memory_mb, 48u + 2 + 1);
+    // 48 MiB for EAL + (511 mbufs x 2560 B + 512 ring slots x sizeof(ResetEvent) + 64 KiB).
+    EXPECT_EQ(sizes.eal_memory_mb, 48u + 1 + 1);
 }
 
 TEST(CaptureSizes, LargeCaptureKeepsConfiguredMaxima) {
