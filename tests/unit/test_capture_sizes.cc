@@ -35,23 +35,24 @@ TEST(CaptureSizes, MemoryNeverAboveTheConfiguredAmount) {
     o.workers = 8;
     o.eal_memory_mb = "128";
     EXPECT_EQ(sizes_for_capture(o, 10'000'000).eal_memory_mb, 128u);
+}
 
-    TEST(CaptureSizes, FlowTableHasTwoSlotsPerPacketOfEachWorker) {
-        Options o;
-        o.workers = 2;
-        CaptureSizes sizes = sizes_for_capture(o, 100'000);
-        EXPECT_EQ(sizes.flow_capacity, 131072u);  // bit_ceil(2 * 100000 / 2)
-        EXPECT_EQ(sizes.mbufs, 8191u);
-        EXPECT_EQ(sizes.linger_capacity, 65536u);
-    }
+TEST(CaptureSizes, FlowTableHasTwoSlotsPerPacketOfEachWorker) {
+    Options o;
+    o.workers = 2;
+    CaptureSizes sizes = sizes_for_capture(o, 100'000);
+    EXPECT_EQ(sizes.flow_capacity, 131072u);  // bit_ceil(2 * 100000 / 2)
+    EXPECT_EQ(sizes.mbufs, 8191u);
+    EXPECT_EQ(sizes.linger_capacity, 65536u);
+}
 
-    TEST(CaptureSizes, SmallerConfiguredSizesWin) {
-        Options o;
-        o.flow_table_size = 64;
-        o.linger_capacity = 16;
-        o.mbufs = 512;
-        CaptureSizes sizes = sizes_for_capture(o, 414);
-        EXPECT_EQ(sizes.flow_capacity, 64u);
-        EXPECT_EQ(sizes.linger_capacity, 16u);
-        EXPECT_EQ(sizes.mbufs, 512u);
-    }
+TEST(CaptureSizes, SmallerConfiguredSizesWin) {
+    Options o;
+    o.flow_table_size = 64;
+    o.linger_capacity = 16;
+    o.mbufs = 512;
+    CaptureSizes sizes = sizes_for_capture(o, 414);
+    EXPECT_EQ(sizes.flow_capacity, 64u);
+    EXPECT_EQ(sizes.linger_capacity, 16u);
+    EXPECT_EQ(sizes.mbufs, 512u);
+}
