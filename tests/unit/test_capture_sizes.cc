@@ -50,9 +50,9 @@ TEST(CaptureSizes, SmallerConfiguredSizesWin) {
     Options o;
     o.flow_table_size = 64;
     o.linger_capacity = 16;
-    o.mbufs = 512;
-    CaptureSizes sizes = sizes_for_capture(o, 414);
+    o.mbufs = 600;
+    CaptureSizes sizes = sizes_for_capture(o, 700);
     EXPECT_EQ(sizes.flow_capacity, 64u);
     EXPECT_EQ(sizes.linger_capacity, 16u);
-    EXPECT_EQ(sizes.mbufs, 512u);
+    EXPECT_EQ(sizes.mbufs, 600u);
 }
