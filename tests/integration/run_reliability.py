@@ -25,6 +25,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from event_log import read_events  # noqa: E402
 
 RSTSCOPE, RSTSCOPECTL, GEN, WORKDIR, DEMO = map(os.path.abspath, sys.argv[1:6])
+WORKDIR = os.path.join(WORKDIR, "work")  # this script's own, emptied at every start
 results = []
 BASE = ["--control", "none", "--config", os.devnull, "--quiet"]
 
@@ -507,6 +508,9 @@ def startup():
 
 
 def main():
+    # A fresh directory each run: rstscope appends to an existing log, so the logs of an earlier
+    # run in the same build directory would double every count.
+    shutil.rmtree(WORKDIR, ignore_errors=True)
     os.makedirs(WORKDIR, exist_ok=True)
     for case in (workers_agree, sigterm_drains, full_disk, sighup_reopens, reader_leaves,
                  fifo_log, flood_bounded, hostile_input, startup):

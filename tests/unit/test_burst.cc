@@ -16,9 +16,11 @@ using test::Bytes;
 
 // Frames from vectors; records what the body asked of the shell.
 struct TestFrames {
-    TestFrames(const std::vector<Bytes>& frames, bool from_port = true,
-               std::vector<bool> owned_elsewhere = {})
-        : frames(frames), from_port(from_port), owned_elsewhere(std::move(owned_elsewhere)) {}
+    TestFrames(const std::vector<Bytes>& frame_list, bool arriving_from_port = true,
+               std::vector<bool> owned_by_others = {})
+        : frames(frame_list),
+          from_port(arriving_from_port),
+          owned_elsewhere(std::move(owned_by_others)) {}
 
     const std::vector<Bytes>& frames;
     bool from_port;
@@ -41,7 +43,7 @@ struct TestFrames {
 
 // An event ring with `room` slots that management never empties, unless `abandon` is set.
 struct TestSink {
-    explicit TestSink(uint32_t room, bool abandon = false) : room(room), abandon(abandon) {}
+    explicit TestSink(uint32_t slots, bool abandoned = false) : room(slots), abandon(abandoned) {}
     uint32_t room;
     bool abandon;
     uint32_t taken = 0, pauses = 0;

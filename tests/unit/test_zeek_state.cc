@@ -465,7 +465,9 @@ INSTANTIATE_TEST_SUITE_P(
                   0,
                   ConnState::OTH,
                   "DR"}),
-    [](const testing::TestParamInfo<StateCase>& info) { return std::string(info.param.name); });
+    [](const testing::TestParamInfo<StateCase>& param_info) {
+        return std::string(param_info.param.name);
+    });
 
 // ---- History rules ----
 
