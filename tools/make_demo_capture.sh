@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # Rebuilds tools/demo/resets-demo.pcap, the capture the README's run command analyses: every
 # Ethernet scenario of tools/gen_scenarios.py (one reset cause or trap each) merged into one file.
 set -euo pipefail

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Hot path (see flow_tracker.h): noexcept, no allocation after construction, no locks, no I/O.
 #include "rstscope/analysis/flow_tracker.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 #include "rstscope/analysis/reset_classifier.h"
 
 namespace rstscope {

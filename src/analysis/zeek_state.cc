@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Zeek-compatible connection state and history; see the header for the contract and deviations.
 // Written from Zeek's behaviour as documented and as its TCP analyzer implements it
 // (src/packet_analysis/protocol/tcp/TCPSessionAdapter.cc, TCP.cc,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // What a capture file needs, from its packet count: no worker can meet more flows, resets or
 // packets in flight than the capture holds, nor can the storm window hold more reset events or
 // hosts, so a small capture gets a small flow table, linger queue, mbuf pool, event ring, storm

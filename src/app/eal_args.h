@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Builds the EAL argument list: the user's own EAL options when given before "--" (a real NIC),
 // otherwise the shortcuts (--pcap, --iface) turned into a vdev setup that needs no hugepages, no
 // PCI and no shared config, so several instances can run side by side. Setup only.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // rstscope: the composition root, one named step per call: signals, options, the capture, the
 // outputs, EAL, the pipeline, management, the report. Each step either succeeds or returns a
 // one-line error; everything set up is torn down in reverse by the objects that own it.

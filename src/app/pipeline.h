@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // The packet pipeline as one object: ports, per-worker trackers, counters, event rings and
 // dispatch rings, and the worker lcores running on them. Its destructor stops and joins the
 // workers before anything they use is freed, so an exception anywhere after launch (a later

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 #include "event_ring.h"
 
 #include <rte_errno.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Per-worker ring of ResetEvents to the management lcore: an rte_ring of fixed-size elements,
 // single producer (the worker) and single consumer (management). A full ring never blocks the
 // worker: the events that did not fit are counted as events_ring_full.

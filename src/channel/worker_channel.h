@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // What passes between the worker lcores and the management lcore, and nothing else: the run's
 // shared control flags, and per worker its event ring, its counters, its progress watermark and
 // its end. Management includes this header, not the worker's: it sees what a worker publishes,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Port setup: every ethdev port DPDK found (NIC or vdev) is configured with one receive queue per
 // worker when it offers RSS (with a symmetric key, so both directions of a connection reach the
 // same worker) or a single queue otherwise, in which case the workers redistribute packets among

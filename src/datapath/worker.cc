@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Hot path: the poll loop below allocates nothing, takes no lock and logs nothing; anomalies are
 // counted in the worker's own WorkerCounters. On live traffic it makes no system call. Reading a
 // capture is the exception, by nature: the vdev and CaptureClock read the file (libpcap), and the

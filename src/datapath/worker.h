@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Worker lcore: polls its receive queues, decodes, tracks flows and resets, hands reset events to
 // its ring. Shared-nothing: each worker owns its tracker, counters, mbuf pool and ring; what it
 // shares is the run's control flags and its channel to management (src/channel/worker_channel.h).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Hot path (see packet_decoder.h): noexcept, no allocation, every read bounds-checked.
 #include "rstscope/decode/packet_decoder.h"
 

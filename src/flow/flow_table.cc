@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Hot path except the constructor and destructor: noexcept, no allocation, no locks.
 #include "rstscope/flow/flow_table.h"
 

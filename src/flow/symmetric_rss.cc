@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Setup only: builds the symmetric RSS key ports.cc gives each device (no DPDK here).
 #include "rstscope/flow/symmetric_rss.h"
 

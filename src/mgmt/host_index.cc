@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 #include "rstscope/mgmt/host_index.h"
 
 #include <algorithm>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // The management lcore: drains every worker's event ring, finishes each verdict that needs more
 // than one connection (RST storms), writes the event log, keeps statistics and serves the control
 // socket. It never blocks: the log is written without waiting (EventLog), clients are served

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 #include "rstscope/mgmt/storm_window.h"
 
 #include <algorithm>

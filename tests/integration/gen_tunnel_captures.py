@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: BSD-3-Clause
 """Build one small capture per tunnel and link type the decoder opens, each holding one TCP
 connection that the server resets, plus what rstscope must report for it.
 

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: BSD-3-Clause
 """Run rstscope on captures of tunnelled connections and other link types
 (tests/integration/gen_tunnel_captures.py) and check that each yields the inner connection's reset.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Builds test frames byte by byte: Ethernet, VLAN tags, MPLS, IPv4/IPv6 (with extension headers),
 // GRE, UDP tunnels (VXLAN, Geneve, Teredo, AYIYA, GTPv1-U), TCP with options. Tests only.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // GoogleTest printers for the verdict vocabulary: a failed EXPECT_EQ names the value ("resp_abort")
 // instead of dumping its byte. Tests only.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // BurstPath: the worker's burst body (decode → dispatch → track → hand over), without EAL.
 #include <gtest/gtest.h>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Unit tests for event_json() and write_ip(): the exact event log line for hand-filled events,
 // that every line is well-formed JSON as far as brackets, strings and escapes go, and that
 // addresses read exactly as glibc's inet_ntop writes them (the log's text before the hand-rolled

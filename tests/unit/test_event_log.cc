@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // EventLog: whole lines only, bounded buffer, resumes when the sink takes data again, never blocks.
 #include "rstscope/mgmt/event_log.h"
 

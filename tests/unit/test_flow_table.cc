@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Unit tests for the flow table: canonical keys (both directions meet in one entry), the two-choice
 // buckets, the eviction order and slot reuse. A 16-entry table has exactly two buckets, so every
 // key's two candidates are buckets 0 and 1 and "both buckets full" is "16 flows inserted".

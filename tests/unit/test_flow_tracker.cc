@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Unit tests for the flow tracker: decoded segments in, reset events and counters out. Segments are
 // built field by field (no frames, no decoder), times are packet times in nanoseconds.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Unit tests for the management side: the RST-storm window (against a brute-force reference),
 // the top resetting hosts (Space-Saving: exact under capacity, bounded error beyond), the
 // verdict statistics and their two renderings (stats JSON, summary text) with every loss

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Unit tests for classify_reset(): each rule of src/analysis/reset_classifier.cc on its own, then
 // the order in which they apply (the first rule that matches wins).
 

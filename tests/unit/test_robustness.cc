@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Deterministic mutation fuzzing of the decoder and the flow tracker: valid frames of every
 // encapsulation the decoder knows are bit-flipped, overwritten, cut and spliced with a fixed seed,
 // copied into exactly-sized heap buffers (so a sanitizer build catches any overread) and decoded

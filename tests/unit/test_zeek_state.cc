@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Unit tests for the Zeek conn_state / history module: real Zeek outputs replayed from the traces
 // in /work/shared/traces (segments transcribed with tshark, one line per frame, frame number in
 // the comment), then synthetic sequences for every conn_state and each history rule.

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
 """Reliability figures under load, for the notes and docs/performance.md (a benchmark, not a test).
 
 usage: flood.py RSTSCOPE GEN_BIG_PCAP WORKDIR [--rsts N] [--packets N] [--baseline OTHER_RSTSCOPE]

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // gen_big_pcap: writes traffic_model.h's mix (or a reset storm) as a classic pcap file, with the
 // exact number of RST segments it contains, for the side-by-side with tshark and tcpdump.
 //

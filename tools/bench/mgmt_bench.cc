@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // mgmt_bench: the management lcore's cost per reset event, EAL-free (issue 9, goal 1).
 //
 // usage: mgmt_bench [--events N] [--log FILE] [--callgrind]

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // pcap_read_loop: the read limit of the capture path. Reads every record of a capture with
 // libpcap's pcap_next_ex and touches the TCP flags byte where an untagged IPv4 frame keeps it,
 // nothing more: what any libpcap-based reader (tcpdump, tshark, DPDK's net_pcap) pays before it

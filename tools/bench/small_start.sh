@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # Start-up and a small capture, whole process: rstscope --pcap against tshark's RST filter,
 # tcpdump and a bare libpcap read loop, each counting the capture's RST segments. Wall time is the
 # best of TRIES runs (the machine is shared), peak RSS (/usr/bin/time's maximum resident set) that

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // The connection scripts and the frame writer behind traffic_model.h. Not on the measured path:
 // frames are written before the timed region starts.
 #include "traffic_model.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Synthetic TCP traffic for the benchmarks: a deterministic mix of connections over N flows,
 // written as Ethernet frames. worker_bench feeds it to the worker's packet path; gen_big_pcap
 // writes it to a capture file for the side-by-side with tshark and tcpdump.

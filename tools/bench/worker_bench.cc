@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // worker_bench: the worker's per-packet path, timed on frames built in memory (no I/O).
 //
 // Default mode (no EAL): the worker's own burst body, BurstPath

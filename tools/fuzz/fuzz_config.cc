@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Fuzz target: the configuration file through the real option parser, parse_options() of
 // include/rstscope/config/options.h, as `rstscope --config FILE` with the input as FILE. A config
 // file can only run or fail: failing gives a one-line reason (README: "a bad option or value is a

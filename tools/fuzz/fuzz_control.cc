@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Fuzz target: the control protocol parser and the configuration/command-line parser.
 #include <cstddef>
 #include <cstdint>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Fuzz target: every link type's decoder, then the flow tracker, on arbitrary bytes, through the
 // worker's own burst body (BurstPath, include/rstscope/datapath/burst.h).
 // libFuzzer: build with clang and -Dfuzz=true (see tools/fuzz/README.md); with any other compiler

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Fuzz target: the event log line (append_event_json of include/rstscope/mgmt/event_json.h) for
 // any ResetEvent a worker could hand over: every field from the input bytes, enumerations within
 // their vocabularies, history and payload arbitrary bytes. The line must be one strict JSON object

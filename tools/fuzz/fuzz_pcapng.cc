@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Fuzz target: the pcapng → pcap rewrite (src/capture/pcapng_rewrite.h), the one parser of
 // untrusted files rstscope implements itself. The input is the pcapng file. When the rewrite
 // succeeds, its output must be a pcap that libpcap reads to the end without error, with at least

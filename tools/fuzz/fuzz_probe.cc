@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Fuzz target: the capture probe and capture clock (src/capture/capture_probe.h) on a capture file
 // made of the input: pcap or pcapng, whatever libpcap makes of it. The probe either refuses the
 // file with a reason or counts its records; a probed file must open for the clock, which then

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Runs a fuzz target over files (a corpus or a crash reproducer) without libFuzzer.
 #include <cstdint>
 #include <cstdio>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Scratch files for fuzz targets whose code under test takes a path (the capture probe, the
 // pcapng rewrite, the configuration file): one private directory per process, removed at exit.
 // Files are rewritten in place for every input, so a run leaves nothing behind but its corpus.

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
 """Writes small seed corpora for the fuzz targets: seeds.py OUT_DIR (one folder per target).
 
 Everything is generated here, byte by byte, so the seeds need no capture library and no file

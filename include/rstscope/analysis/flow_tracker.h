@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Per-worker connection tracking and reset analysis: feeds each decoded TCP segment through the
 // flow table, keeps the per-direction state the verdict needs, holds each connection's first RST
 // in a linger queue while later packets add evidence, then classifies it and emits a ResetEvent.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // The reset verdict as a pure function of what the flow tracker observed: no state, no I/O, so
 // every rule is unit-tested on its own. docs/causes.md explains the rules to an operator.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // The record a worker hands to management for each reset connection: fixed size, no pointers,
 // no heap, copied by value through the event ring.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // The vocabulary of a reset verdict, each list defined once: enum, log string and description
 // (docs/causes.md is checked against these lists by a unit test).
 #pragma once

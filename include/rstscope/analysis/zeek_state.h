@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Zeek-compatible TCP connection state: the per-endpoint state machine of Zeek's TCP analyzer
 // (TCPSessionAdapter::UpdateStateMachine), the conn.log `conn_state` it derives
 // (base/protocols/conn/main.zeek) and the `history` letters (update_history and the

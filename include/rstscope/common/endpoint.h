@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Addresses and endpoints as the flow table stores them: IPv4 and IPv6 in one 16-byte form so a
 // single key type serves both families.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // TCP header flag bits (RFC 9293 section 3.1, RFC 3168 for ECE/CWR).
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // The body of a worker's burst, EAL-free: decode every frame, let the shell dispatch the ones
 // another worker owns, track the rest, and hand the tracker's events to the shell's event ring.
 // The worker loop (src/datapath/worker.cc), the benchmark (tools/bench/worker_bench.cc) and the

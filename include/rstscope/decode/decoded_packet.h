@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // What the decoder hands to the flow tracker: a POD view of one TCP segment. Pointers refer into
 // the frame buffer, which stays valid for the duration of the burst.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Frame decoder: link layer → VLAN/QinQ, PBB, VN-Tag, FabricPath, LLC/SNAP, MPLS, PPPoE → tunnels
 // (IP-in-IP, GRE with ERSPAN, Aruba 802.11 and PPTP's PPP, and over UDP: VXLAN, Geneve, Teredo,
 // AYIYA, GTPv1-U, GRE-in-UDP) → IPv4/IPv6 (options, extension headers) → TCP (options). A segment

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // One tracked TCP connection. Layout is deliberate (192 bytes, three cache lines):
 //   line 0: key, generation and times — all a lookup and the expiry sweep touch;
 //   line 1: per-direction state — sequence/ack/window/TTL/IP-ID, what the verdict needs;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Per-worker flow table: a two-choice, 8-way set-associative hash table of FlowEntry.
 //
 // Thread contract: one worker owns a table and is its only reader and writer; no locks, no

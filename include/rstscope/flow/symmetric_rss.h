@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // The symmetric Toeplitz RSS key: what a NIC needs so that both directions of a connection reach
 // the same receive queue, hence the same worker and flow table. Pure; setup only (ports.cc).
 #pragma once

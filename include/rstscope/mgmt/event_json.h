@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Formats a ResetEvent as one JSON object (one line of the event log). docs/events.md documents
 // every field. Management thread only.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // The event log: JSON lines written from a buffer this class owns, never through stdio, and never
 // by a call that can block the management lcore (a FIFO nobody reads, a slow pipe, a terminal
 // held by Ctrl-S). Management thread only.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // A fixed-capacity map from a host (binary address and family) to a small integer id, for the
 // management lcore's bounded tables (top resetting hosts, the RST-storm window). Management thread
 // only. Everything is allocated by the constructor; find, insert and erase never allocate.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Statistics the management lcore keeps: worker counters summed, reset verdicts aggregated, and
 // the two renderings (stats JSON for the control socket, the human summary at the end of a
 // capture). The bounded tables behind them are in top_hosts.h (top resetting hosts) and

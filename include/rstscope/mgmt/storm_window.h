@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // RST storms: a host that resets many connections within a short time is shedding load. Events
 // wait here for one storm window of time so that a storm's first resets are recognised as well as
 // its last. Management thread only.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // The hosts that reset the most connections, in memory fixed by a capacity whatever the traffic:
 // the Space-Saving heavy-hitter algorithm (Metwally, Agrawal, El Abbadi, "Efficient computation
 // of frequent and top-k elements in data streams", ICDT 2005). Management thread only.
