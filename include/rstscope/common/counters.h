@@ -45,7 +45,8 @@ namespace rstscope {
     X(ipv6_packets, volume, "TCP segments over IPv6")                                              \
     X(vlan_packets, volume, "TCP segments carrying at least one 802.1Q/802.1ad tag")               \
     X(mpls_packets, volume, "TCP segments inside an MPLS label stack")                             \
-    X(tunnel_packets, volume, "TCP segments found inside GRE, ERSPAN or IP-in-IP")                 \
+    X(tunnel_packets, volume,                                                                      \
+      "TCP segments found inside a tunnel (GRE, ERSPAN, IP-in-IP, UDP tunnels)")                   \
     X(rst_packets, volume, "TCP segments with RST set (every one, including repeats)")             \
     X(payload_truncated, anomaly, "TCP segments whose payload was cut by the capture snap length") \
     X(tcp_option_malformed, anomaly,                                                               \
