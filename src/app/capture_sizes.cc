@@ -6,6 +6,7 @@
 #include <string>
 
 #include "rstscope/analysis/reset_event.h"
+#include "rstscope/datapath/burst.h"
 
 namespace rstscope {
 namespace {
@@ -19,7 +20,7 @@ constexpr uint64_t min_capture_mbufs = 511;
 // data, plus the mempool's object header).
 constexpr uint64_t eal_fixed_mib = 48;
 constexpr uint64_t mbuf_bytes_bound = 2560;
-constexpr uint64_t dispatch_ring_bytes = 8192 * sizeof(void*);
+constexpr uint64_t dispatch_ring_bytes = uint64_t{dispatch_ring_size} * sizeof(void*);
 
 }  // namespace
 

@@ -202,17 +202,12 @@ std::optional<Outputs> open_outputs(const Options& options, std::string& error) 
     return out;
 }
 
-// Per-worker sizes: a capture's from its packet count (capture_sizes.h), live input's as
-// configured.
-TrackerConfig tracker_config(const Options& o, const std::optional<CaptureInput>& capture) {
+// Per-worker sizes as the options give them (a capture's already fitted to its packet count by
+// prepare_inputs).
+TrackerConfig tracker_config(const Options& o) {
     TrackerConfig c;
     c.flow_capacity = o.flow_table_size;
     c.linger_capacity = o.linger_capacity;
-    if (capture) {
-        CaptureSizes sizes = sizes_for_capture(o, capture->probe.packets);
-        c.flow_capacity = sizes.flow_capacity;
-        c.linger_capacity = sizes.linger_capacity;
-    }
     c.linger_ns = seconds_to_ns(o.linger_s);
     c.idle_threshold_ns = seconds_to_ns(o.idle_threshold_s);
     c.established_timeout_ns = seconds_to_ns(o.established_timeout_s);
@@ -301,6 +296,8 @@ std::optional<Inputs> prepare_inputs(Options& options, PrivateDirectory& private
         if (!inputs.capture) return std::nullopt;
         options.pcap = inputs.capture->vdev_path;
         CaptureSizes sizes = sizes_for_capture(options, inputs.capture->probe.packets);
+        options.flow_table_size = sizes.flow_capacity;
+        options.linger_capacity = sizes.linger_capacity;
         options.mbufs = sizes.mbufs;
         options.storm_max_pending = sizes.storm_max_pending;
         options.storm_max_hosts = sizes.storm_max_hosts;
@@ -312,7 +309,7 @@ std::optional<Inputs> prepare_inputs(Options& options, PrivateDirectory& private
         options.pcap_out = private_dir.link("forwarded", original, error);
         if (options.pcap_out.empty()) return std::nullopt;
     }
-    inputs.tracker = tracker_config(options, inputs.capture);
+    inputs.tracker = tracker_config(options);
     error = check_memory(options, inputs.tracker);
     if (!error.empty()) return std::nullopt;
     return inputs;

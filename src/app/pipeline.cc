@@ -9,15 +9,9 @@
 #include <fmt/format.h>
 
 #include "../capture/capture_probe.h"
+#include "rstscope/datapath/burst.h"
 
 namespace rstscope {
-namespace {
-
-// Packets in flight from a reader to one peer worker: a few bursts' worth per worker keeps the
-// hand-off smooth; the reader's pool, not this ring, bounds what a capture lends out.
-constexpr unsigned dispatch_ring_size = 8192;
-
-}  // namespace
 
 Pipeline::Pipeline(const Options& options, const TrackerConfig& tracker, RunControl& run,
                    const WorkerSettings& settings, CaptureClock* capture_clock)

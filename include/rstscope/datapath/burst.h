@@ -37,6 +37,11 @@
 
 namespace rstscope {
 
+// Packets in flight from a reader to one peer worker (the ring each worker receives dispatched
+// frames on): a few bursts' worth per worker keeps the hand-off smooth; the reader's pool, not
+// this ring, bounds what a capture lends out.
+inline constexpr unsigned dispatch_ring_size = 8192;
+
 class BurstPath {
   public:
     // The longest burst a shell may hand over at once; the tracker takes bursts of that size.
