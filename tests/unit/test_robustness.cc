@@ -27,21 +27,6 @@ namespace {
 
 using namespace test;
 
-constexpr LinkType all_links[] = {LinkType::null_bsd,
-                                  LinkType::ethernet,
-                                  LinkType::raw_ip,
-                                  LinkType::loop,
-                                  LinkType::linux_sll,
-                                  LinkType::ipv4,
-                                  LinkType::ipv6,
-                                  LinkType::linux_sll2,
-                                  LinkType::ppp,
-                                  LinkType::fddi,
-                                  LinkType::ppp_serial,
-                                  LinkType::ieee802_11,
-                                  LinkType::ieee802_11_radiotap,
-                                  LinkType::nflog};
-
 Bytes concat(std::initializer_list<Bytes> parts) {
     Bytes out;
     for (const Bytes& p : parts)
@@ -313,7 +298,7 @@ TEST(Robustness, EveryPrefixOfEverySeedAsEveryLinkType) {
         for (size_t length = 0; length <= seed.size(); ++length) {
             std::unique_ptr<uint8_t[]> frame(new uint8_t[length]);
             if (length) std::memcpy(frame.get(), seed.data(), length);
-            for (LinkType link : all_links) {
+            for (LinkType link : decoded_link_types) {
                 DecodedPacket p;
                 DecodeResult r = decode_frame(link, frame.get(), static_cast<uint32_t>(length), p);
                 std::string problem =
@@ -351,7 +336,7 @@ TEST(Robustness, MutatedFramesKeepTheDecoderAndTrackerContracts) {
         std::unique_ptr<uint8_t[]> frame(new uint8_t[length]);
         if (length) std::memcpy(frame.get(), mutated.data(), length);
 
-        for (LinkType link : all_links) {
+        for (LinkType link : decoded_link_types) {
             DecodedPacket p;
             DecodeResult r = decode_frame(link, frame.get(), length, p);
             std::string problem = contract_violation(r, p, frame.get(), length);

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <iterator>
 #include <memory>
 #include <vector>
 
@@ -63,21 +64,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (size < 1) return 0;
     // The first byte picks the link type; the rest is the frame, copied to an exact-size buffer
     // so that any read past its end is caught by ASan.
-    static constexpr LinkType links[] = {LinkType::ethernet,
-                                         LinkType::raw_ip,
-                                         LinkType::null_bsd,
-                                         LinkType::loop,
-                                         LinkType::linux_sll,
-                                         LinkType::linux_sll2,
-                                         LinkType::ipv4,
-                                         LinkType::ipv6,
-                                         LinkType::ppp,
-                                         LinkType::fddi,
-                                         LinkType::ppp_serial,
-                                         LinkType::ieee802_11,
-                                         LinkType::ieee802_11_radiotap,
-                                         LinkType::nflog};
-    LinkType link = links[data[0] % (sizeof links / sizeof links[0])];
+    LinkType link = decoded_link_types[data[0] % std::size(decoded_link_types)];
     std::vector<uint8_t> frame(data + 1, data + size);
     OneFrame burst{frame};
     DiscardingSink sink;

@@ -38,6 +38,24 @@ enum class LinkType : uint16_t {
     linux_sll2 = 276,  // Linux "cooked" capture v2
 };
 
+// Every link type decode_frame() reads, in one list for whatever must try them all (the
+// robustness tests, the decoder fuzz target). The fuzz target and its seeds (tools/fuzz/seeds.py)
+// pick a link type by its index here: append, never reorder.
+inline constexpr LinkType decoded_link_types[] = {LinkType::ethernet,
+                                                  LinkType::raw_ip,
+                                                  LinkType::null_bsd,
+                                                  LinkType::loop,
+                                                  LinkType::linux_sll,
+                                                  LinkType::linux_sll2,
+                                                  LinkType::ipv4,
+                                                  LinkType::ipv6,
+                                                  LinkType::ppp,
+                                                  LinkType::fddi,
+                                                  LinkType::ppp_serial,
+                                                  LinkType::ieee802_11,
+                                                  LinkType::ieee802_11_radiotap,
+                                                  LinkType::nflog};
+
 // Maps a libpcap DLT_* value (as pcap_datalink() returns it) to a link type the decoder reads.
 std::optional<LinkType> link_type_from_dlt(int dlt) noexcept;
 
