@@ -17,7 +17,7 @@
 // callgrind's collection switched on only around the processing of the measured chunks; the
 // bench script divides the instruction count by the packets printed here.
 //
-// --mgmt: the management lcore's cost per event (JSON formatting and the log write), EAL-free.
+// Management's cost per event is tools/bench/mgmt_bench's to measure.
 #include <pthread.h>
 #include <rte_cycles.h>
 #include <rte_eal.h>
@@ -56,7 +56,6 @@
 #include "rstscope/analysis/flow_tracker.h"
 #include "rstscope/datapath/burst.h"
 #include "rstscope/decode/packet_decoder.h"
-#include "rstscope/mgmt/event_json.h"
 #include "traffic_model.h"
 
 namespace po = boost::program_options;
@@ -146,7 +145,9 @@ class WorkerPath {
         const uint64_t* times;
 
         ChunkFrames(const Chunk& chunk, uint32_t first) noexcept
-            : frames(chunk.frame(first)), lengths(chunk.lengths + first), times(chunk.times + first) {}
+            : frames(chunk.frame(first)),
+              lengths(chunk.lengths + first),
+              times(chunk.times + first) {}
         static constexpr bool arriving() noexcept { return true; }
         void prefetch(uint32_t i) const noexcept { __builtin_prefetch(data(i)); }
         static void arrived(uint32_t) noexcept {}
@@ -368,42 +369,6 @@ int run_callgrind_workload() {
     return 0;
 }
 
-// Management's per-event work that does not depend on other events: the JSON line and its write.
-int run_management(uint64_t tsc_hz) {
-    TrafficModel model(50'000, 0, /*storm=*/true);
-    WorkerCounters counters;
-    TrackerConfig config = tracker_config_for(model.flows());
-    config.linger_ns = 0;  // every reset written at once: the events are all we want here
-    FlowTracker tracker(config, counters);
-    std::vector<ResetEvent> events;
-    uint8_t frame[frame_stride];
-    for (uint64_t i = 0; i < model.packets_per_pass(); ++i) {
-        DecodedPacket p;
-        uint32_t length = model.write_frame(i, frame);
-        if (!decode_frame(LinkType::ethernet, frame, length, p).is_tcp) continue;
-        p.ts_ns = model.time_ns(i);
-        tracker.process(p);
-        events.insert(events.end(), tracker.events(), tracker.events() + tracker.event_count());
-        tracker.clear_events();
-    }
-    std::FILE* log = std::fopen("/dev/null", "w");
-    if (!log) throw std::runtime_error("cannot open /dev/null");
-    fmt::memory_buffer line;
-    uint64_t t0 = __rdtsc();
-    for (const ResetEvent& e : events) {
-        line.clear();
-        append_event_json(line, e);
-        line.push_back('\n');
-        std::fwrite(line.data(), 1, line.size(), log);
-    }
-    uint64_t cycles = __rdtsc() - t0;
-    std::fclose(log);
-    double per_event = static_cast<double>(cycles) / static_cast<double>(events.size());
-    std::printf("management_events=%zu cycles_per_event=%.0f events_per_s=%.0f\n", events.size(),
-                per_event, static_cast<double>(tsc_hz) / per_event);
-    return 0;
-}
-
 // ---- --dpdk: the real worker loop behind a net_ring port ----
 //
 // Two ways to play the NIC, both on the main lcore (the worker has the other CPU):
@@ -615,7 +580,7 @@ int main(int argc, char** argv) {
     try {
         Settings s;
         std::string flows_text = "1K,100K,1M,10M";
-        bool dpdk = false, management = false;
+        bool dpdk = false;
         std::string feed = "replay";
         po::options_description d("worker_bench: times rstscope's worker path on in-memory frames");
         d.add_options()("help,h", "show this help")(
@@ -630,9 +595,7 @@ int main(int argc, char** argv) {
             "feed", po::value(&feed)->default_value(feed),
             "--dpdk: replay (pointers to pre-filled mbufs) or copy (frames copied into fresh "
             "mbufs)")("callgrind", po::bool_switch(&s.callgrind),
-                      "fixed workload for valgrind --tool=callgrind --collect-atstart=no")(
-            "mgmt", po::bool_switch(&management),
-            "management cost per event (JSON line and write)");
+                      "fixed workload for valgrind --tool=callgrind --collect-atstart=no");
         po::variables_map vm;
         po::store(po::parse_command_line(argc, argv, d), vm);
         po::notify(vm);
@@ -643,7 +606,6 @@ int main(int argc, char** argv) {
         s.flow_counts = parse_counts(flows_text);
         if (s.callgrind) return run_callgrind_workload();
         uint64_t tsc_hz = measure_tsc_hz();
-        if (management) return run_management(tsc_hz);
         if (feed != "replay" && feed != "copy")
             throw std::invalid_argument("--feed: replay or copy");
         if (dpdk) return run_dpdk(s, argv[0], feed == "replay" ? Feed::replay : Feed::copy);
