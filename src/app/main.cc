@@ -366,7 +366,7 @@ int analyse(const Options& options, const Inputs& inputs, Outputs& outputs) {
     try {
         std::string error;
         CaptureClock capture_clock;
-        if (capture && !capture_clock.open(capture->read_path, error))
+        if (capture && !capture_clock.open(capture->read_path, capture->probe, error))
             throw std::runtime_error(error);
         EthdevPortStats port_stats;
         Pipeline pipeline(options, inputs.tracker, run_control, worker_settings(options, capture),

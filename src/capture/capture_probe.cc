@@ -1,25 +1,194 @@
 // SPDX-License-Identifier: BSD-3-Clause
 #include "capture_probe.h"
 
+#include <fcntl.h>
 #include <pcap/pcap.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstring>
 
 #include <fmt/format.h>
 
 namespace rstscope {
+namespace {
+
+constexpr size_t file_header_bytes = 24;
+constexpr size_t record_header_bytes = 16;
+constexpr size_t release_step = size_t{4} << 20;
+constexpr uint32_t magic_microsecond = 0xa1b2c3d4;
+constexpr uint32_t magic_nanosecond = 0xa1b23c4d;
+// libpcap's largest record for the link types rstscope decodes (max_snaplen_for_dlt), also the
+// snapshot length it assumes when a file's header says 0 or more.
+constexpr uint32_t libpcap_max_snaplen = 262144;
+
+uint32_t read_u32(const uint8_t* at, bool swapped) noexcept {
+    uint32_t value;
+    std::memcpy(&value, at, sizeof(value));
+    return swapped ? __builtin_bswap32(value) : value;
+}
+
+uint16_t read_u16(const uint8_t* at, bool swapped) noexcept {
+    uint16_t value;
+    std::memcpy(&value, at, sizeof(value));
+    return swapped ? __builtin_bswap16(value) : value;
+}
+
+// A file mapped read-only for a front-to-back walk (the kernel maps pages around each fault).
+class MappedFile {
+  public:
+    bool map(const std::string& path) {
+        int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd < 0) return false;
+        struct stat st;
+        if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
+            void* at =
+                mmap(nullptr, static_cast<size_t>(st.st_size), PROT_READ, MAP_PRIVATE, fd, 0);
+            if (at != MAP_FAILED) {
+                madvise(at, static_cast<size_t>(st.st_size), MADV_SEQUENTIAL);
+                data_ = static_cast<const uint8_t*>(at);
+                size_ = static_cast<size_t>(st.st_size);
+            }
+        }
+        ::close(fd);
+        return data_ != nullptr;
+    }
+    ~MappedFile() {
+        if (data_) munmap(const_cast<uint8_t*>(data_), size_);
+    }
+    // Hands the mapping over to a caller that unmaps it.
+    std::span<const uint8_t> release() noexcept {
+        std::span<const uint8_t> bytes(data_, size_);
+        data_ = nullptr;
+        return bytes;
+    }
+    std::span<const uint8_t> bytes() const noexcept { return {data_, size_}; }
+
+  private:
+    const uint8_t* data_ = nullptr;
+    size_t size_ = 0;
+};
+
+uint64_t record_time_ns(const uint8_t* header, const PlainPcapLayout& layout) noexcept {
+    uint64_t seconds = read_u32(header, layout.swapped);
+    uint64_t fraction = read_u32(header + 4, layout.swapped);
+    return seconds * 1'000'000'000ull + (layout.nanosecond ? fraction : fraction * 1000);
+}
+
+// Refuses a link type the decoder does not read, with the list of those it does.
+std::optional<LinkType> supported_link(pcap_t* handle, const std::string& path,
+                                       std::string& error) {
+    int dlt = pcap_datalink(handle);
+    auto link = link_type_from_dlt(dlt);
+    if (!link) {
+        const char* name = pcap_datalink_val_to_name(dlt);
+        error = fmt::format(
+            "capture {} has link type {} ({}), which rstscope does not decode; "
+            "supported: EN10MB, RAW, NULL, LOOP, LINUX_SLL, LINUX_SLL2, IPV4, IPV6, PPP, "
+            "PPP_SERIAL, FDDI, IEEE802_11, IEEE802_11_RADIO, NFLOG",
+            path, dlt, name ? name : "unknown");
+    }
+    return link;
+}
+
+pcap_t* open_with_libpcap(const std::string& path, std::string& error) {
+    char errbuf[PCAP_ERRBUF_SIZE] = {};
+    pcap_t* handle =
+        pcap_open_offline_with_tstamp_precision(path.c_str(), PCAP_TSTAMP_PRECISION_NANO, errbuf);
+    if (handle == nullptr) error = fmt::format("cannot read capture {}: {}", path, errbuf);
+    return handle;
+}
+
+}  // namespace
+
+std::optional<uint64_t> count_plain_pcap_records(std::span<const uint8_t> file,
+                                                 PlainPcapLayout& layout) noexcept {
+    if (file.size() < file_header_bytes) return std::nullopt;
+    const uint8_t* base = file.data();
+    uint32_t magic = read_u32(base, false);
+    layout.swapped = false;
+    if (magic != magic_microsecond && magic != magic_nanosecond) {
+        layout.swapped = true;
+        magic = __builtin_bswap32(magic);
+        if (magic != magic_microsecond && magic != magic_nanosecond) return std::nullopt;
+    }
+    layout.nanosecond = magic == magic_nanosecond;
+    layout.file_bytes = file.size();
+    // Older versions swap caplen and len in places; libpcap sorts those out itself.
+    if (read_u16(base + 4, layout.swapped) != 2 || read_u16(base + 6, layout.swapped) != 4)
+        return std::nullopt;
+    uint32_t snaplen = read_u32(base + 16, layout.swapped);
+    if (snaplen == 0 || snaplen > libpcap_max_snaplen) snaplen = libpcap_max_snaplen;
+    // Times libpcap would convert otherwise than plainly (a negative 32-bit second, a fraction
+    // beyond its unit) are left to it.
+    const uint32_t fraction_limit = layout.nanosecond ? 1'000'000'000u : 1'000'000u;
+    uint64_t records = 0;
+    size_t offset = file_header_bytes;
+    while (offset < file.size()) {
+        if (file.size() - offset < record_header_bytes) return std::nullopt;
+        const uint8_t* header = base + offset;
+        uint32_t seconds = read_u32(header, layout.swapped);
+        uint32_t fraction = read_u32(header + 4, layout.swapped);
+        uint32_t captured = read_u32(header + 8, layout.swapped);
+        if (seconds > INT32_MAX || fraction >= fraction_limit || captured > snaplen)
+            return std::nullopt;
+        if (file.size() - offset - record_header_bytes < captured) return std::nullopt;
+        offset += record_header_bytes + captured;
+        ++records;
+    }
+    return records;
+}
 
 CaptureClock::~CaptureClock() {
     if (handle_) pcap_close(handle_);
+    if (map_) munmap(const_cast<uint8_t*>(map_), map_size_);
 }
 
-bool CaptureClock::open(const std::string& path, std::string& error) {
-    char errbuf[PCAP_ERRBUF_SIZE] = {};
-    handle_ =
-        pcap_open_offline_with_tstamp_precision(path.c_str(), PCAP_TSTAMP_PRECISION_NANO, errbuf);
-    if (handle_ == nullptr) error = fmt::format("cannot read capture {}: {}", path, errbuf);
+bool CaptureClock::open(const std::string& path, const CaptureProbe& probe, std::string& error) {
+    if (probe.plain_layout) {
+        MappedFile file;
+        // The file the probe walked, unless its size has changed since: then libpcap reads it.
+        if (file.map(path) && file.bytes().size() == probe.plain_layout->file_bytes) {
+            std::span<const uint8_t> bytes = file.release();
+            map_ = bytes.data();
+            map_size_ = bytes.size();
+            offset_ = file_header_bytes;
+            layout_ = *probe.plain_layout;
+            return true;
+        }
+    }
+    handle_ = open_with_libpcap(path, error);
     return handle_ != nullptr;
 }
 
 uint64_t CaptureClock::next_ns() noexcept {
+    return map_ ? next_plain_ns() : next_libpcap_ns();
+}
+
+uint64_t CaptureClock::next_plain_ns() noexcept {
+    // The probe found whole records only; the bound keeps a file rewritten since then in the map.
+    if (map_size_ - offset_ >= record_header_bytes) {
+        const uint8_t* header = map_ + offset_;
+        last_ns_ = record_time_ns(header, layout_);
+        offset_ += record_header_bytes + read_u32(header + 8, layout_.swapped);
+        if (offset_ - released_ >= release_step) release_behind();
+    }
+    return last_ns_;
+}
+
+// Pages the walk has left are given back (the page cache keeps them), so the run's resident memory
+// does not grow by the file's size. One madvise per 4 MiB of capture.
+void CaptureClock::release_behind() noexcept {
+    size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+    size_t end = (offset_ - 1) / page * page;  // the page of the next header stays
+    if (end > released_) {
+        madvise(const_cast<uint8_t*>(map_) + released_, end - released_, MADV_DONTNEED);
+        released_ = end;
+    }
+}
+
+uint64_t CaptureClock::next_libpcap_ns() noexcept {
     pcap_pkthdr* header;
     const u_char* data;
     if (pcap_next_ex(handle_, &header, &data) == 1) {
@@ -30,22 +199,31 @@ uint64_t CaptureClock::next_ns() noexcept {
 }
 
 std::optional<CaptureProbe> probe_capture(const std::string& path, std::string& error) {
-    char errbuf[PCAP_ERRBUF_SIZE] = {};
-    pcap_t* handle = pcap_open_offline(path.c_str(), errbuf);
-    if (handle == nullptr) {
-        error = fmt::format("cannot read capture {}: {}", path, errbuf);
-        return std::nullopt;
-    }
+    // libpcap opens the file first: its refusals (not a capture, an unreadable pcapng) and the
+    // link type stay exactly libpcap's.
+    pcap_t* handle = open_with_libpcap(path, error);
+    if (handle == nullptr) return std::nullopt;
+    std::optional<LinkType> link = supported_link(handle, path, error);
+    pcap_close(handle);
+    if (!link) return std::nullopt;
+    MappedFile file;
+    PlainPcapLayout layout;
+    std::optional<uint64_t> records;
+    if (file.map(path)) records = count_plain_pcap_records(file.bytes(), layout);
+    if (!records) return probe_capture_by_reading(path, error);
     CaptureProbe probe;
-    int dlt = pcap_datalink(handle);
-    auto link = link_type_from_dlt(dlt);
+    probe.link = *link;
+    probe.packets = *records;
+    probe.plain_layout = layout;
+    return probe;
+}
+
+std::optional<CaptureProbe> probe_capture_by_reading(const std::string& path, std::string& error) {
+    pcap_t* handle = open_with_libpcap(path, error);
+    if (handle == nullptr) return std::nullopt;
+    CaptureProbe probe;
+    std::optional<LinkType> link = supported_link(handle, path, error);
     if (!link) {
-        const char* name = pcap_datalink_val_to_name(dlt);
-        error = fmt::format(
-            "capture {} has link type {} ({}), which rstscope does not decode; "
-            "supported: EN10MB, RAW, NULL, LOOP, LINUX_SLL, LINUX_SLL2, IPV4, IPV6, PPP, "
-            "PPP_SERIAL, FDDI, IEEE802_11, IEEE802_11_RADIO, NFLOG",
-            path, dlt, name ? name : "unknown");
         pcap_close(handle);
         return std::nullopt;
     }

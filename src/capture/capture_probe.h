@@ -1,11 +1,17 @@
 // SPDX-License-Identifier: BSD-3-Clause
-// Reads a capture file once with libpcap before DPDK touches it: the net_pcap vdev hands over raw
-// frames whatever the file's link type, so the link type must be known (or the file refused) up
-// front, and the packet count tells the workers when the capture has ended. Setup only.
+// What rstscope needs to know of a capture file before DPDK reads it, without reading its packets:
+// the net_pcap vdev hands over raw frames whatever the file's link type, so the link type must be
+// known (or the file refused) up front, and the record count tells the workers when the capture
+// has ended. The vdev is the one reader of packet data: the probe and the capture clock walk the
+// 16-byte record headers of a classic pcap file (mapped, nothing copied) and fall back to reading
+// the file through libpcap only for what that walk cannot vouch for (pcapng, a truncated or damaged
+// record, a record longer than the file's snapshot length). Setup, and the capture reader's lcore.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 
 #include "rstscope/decode/packet_decoder.h"
@@ -14,18 +20,37 @@ struct pcap;
 
 namespace rstscope {
 
+// A classic pcap file whose records libpcap reads exactly as stored, so their headers can be
+// walked instead of read: its byte order and timestamp unit.
+struct PlainPcapLayout {
+    bool swapped = false;     // written on a machine of the other byte order
+    bool nanosecond = false;  // magic a1b23c4d: the second header word is ns, not µs
+    uint64_t file_bytes = 0;  // the size walked
+};
+
 struct CaptureProbe {
     LinkType link = LinkType::ethernet;
     uint64_t packets = 0;    // complete records libpcap can read
     bool truncated = false;  // the file ends inside a record
     std::string truncation_error;
+    // Set when the count came from the record headers alone (the capture clock walks them too).
+    std::optional<PlainPcapLayout> plain_layout;
 };
+
+// Counts the records of a classic pcap file held in `file` when every one of them is plain: a
+// version 2.4 header, each record whole and no longer than the file's snapshot length (so libpcap
+// reads each as stored). Returns nothing for anything else, which then needs libpcap's own reading
+// (pcapng, other magic numbers, truncation, damage). Pure; reads each record header once.
+std::optional<uint64_t> count_plain_pcap_records(std::span<const uint8_t> file,
+                                                 PlainPcapLayout& layout) noexcept;
 
 // Packet times of a capture, read in step with the net_pcap vdev: Debian's DPDK 22.11 net_pcap
 // cannot hand over the file's timestamps (it registers the timestamp field but does not
 // advertise the offload, so ethdev refuses to enable it). The worker that polls the capture's only
-// queue reads the next record header here for every frame the vdev gives it: same file, same
-// order, nanosecond precision. Reading the file is what the vdev does on that lcore anyway.
+// queue takes the next record's time here for every frame the vdev gives it: same file, same
+// order, nanosecond precision. A plain pcap file's record headers are walked in a read-only
+// mapping (about 30 instructions a record, callgrind, the header lines just read by the vdev);
+// anything else is read through libpcap a second time.
 class CaptureClock {
   public:
     CaptureClock() = default;
@@ -33,18 +58,32 @@ class CaptureClock {
     CaptureClock(const CaptureClock&) = delete;
     CaptureClock& operator=(const CaptureClock&) = delete;
 
-    bool open(const std::string& path, std::string& error);
+    // `probe` is probe_capture's answer for the same path.
+    bool open(const std::string& path, const CaptureProbe& probe, std::string& error);
     // The next record's time in ns since the epoch; the last time again past the end.
     uint64_t next_ns() noexcept;
     uint64_t last_ns() const noexcept { return last_ns_; }
 
   private:
+    uint64_t next_plain_ns() noexcept;
+    uint64_t next_libpcap_ns() noexcept;
+    void release_behind() noexcept;
+
     struct pcap* handle_ = nullptr;
+    const uint8_t* map_ = nullptr;
+    size_t map_size_ = 0;
+    size_t offset_ = 0;
+    size_t released_ = 0;  // bytes from the mapping's start already given back
+    PlainPcapLayout layout_;
     uint64_t last_ns_ = 0;
 };
 
 // Returns the probe, or sets `error` to a one-line reason (missing file, not a capture, link type
 // the decoder does not read, a pcapng libpcap cannot read).
 std::optional<CaptureProbe> probe_capture(const std::string& path, std::string& error);
+
+// The same answer from libpcap reading every record (what probe_capture falls back to); the
+// tests and the probe's fuzz target hold the header walk to it.
+std::optional<CaptureProbe> probe_capture_by_reading(const std::string& path, std::string& error);
 
 }  // namespace rstscope

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // Fuzz target: the capture probe and capture clock (src/capture/capture_probe.h) on a capture file
 // made of the input: pcap or pcapng, whatever libpcap makes of it. The probe either refuses the
-// file with a reason or counts its records; a probed file must open for the clock, which then
-// reads as many records as the probe counted.
+// file with a reason or counts its records, exactly as libpcap reading every record does; a probed
+// file must open for the clock, which then gives each record's time as libpcap reads it.
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -31,13 +31,26 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         std::fprintf(stderr, "fuzz_probe: truncated without a reason\n");
         std::abort();
     }
+    std::string read_error;
+    auto read = rstscope::probe_capture_by_reading(path, read_error);
+    if (!read || read->packets != probe->packets || read->truncated != probe->truncated ||
+        read->truncation_error != probe->truncation_error) {
+        std::fprintf(stderr, "fuzz_probe: the header walk and libpcap disagree\n");
+        std::abort();
+    }
     rstscope::CaptureClock clock;
-    if (!clock.open(path, error)) {
+    rstscope::CaptureClock reference;
+    if (!clock.open(path, *probe, error) || !reference.open(path, *read, error)) {
         std::fprintf(stderr, "fuzz_probe: the probe read the file, the clock cannot: %s\n",
                      error.c_str());
         std::abort();
     }
-    for (uint64_t i = 0; i <= probe->packets; ++i)
-        (void)clock.next_ns();
+    for (uint64_t i = 0; i <= probe->packets; ++i) {
+        if (clock.next_ns() != reference.next_ns()) {
+            std::fprintf(stderr, "fuzz_probe: record %llu: the clocks disagree\n",
+                         static_cast<unsigned long long>(i));
+            std::abort();
+        }
+    }
     return 0;
 }

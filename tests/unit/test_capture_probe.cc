@@ -1,0 +1,185 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Unit tests for the capture probe and clock (src/capture/capture_probe.h): pcap files written
+// byte by byte here, in either byte order and timestamp unit. Wherever the probe walks record
+// headers instead of reading the file, its count and the clock's times must be libpcap's own
+// (probe_capture_by_reading and the libpcap clock); what the walk cannot vouch for falls back.
+
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "capture/capture_probe.h"
+
+namespace rstscope {
+namespace {
+
+using Bytes = std::vector<uint8_t>;
+
+struct Record {
+    uint32_t seconds;
+    uint32_t fraction;
+    uint32_t captured;
+    uint32_t length;
+};
+
+class PcapFile {
+  public:
+    PcapFile(bool swapped, bool nanosecond, uint32_t snaplen = 65535, uint16_t minor = 4)
+        : swapped_(swapped) {
+        put32(nanosecond ? 0xa1b23c4d : 0xa1b2c3d4);
+        put16(2);
+        put16(minor);
+        put32(0);
+        put32(0);
+        put32(snaplen);
+        put32(1);  // Ethernet
+    }
+    PcapFile& record(const Record& r) {
+        put32(r.seconds);
+        put32(r.fraction);
+        put32(r.captured);
+        put32(r.length);
+        bytes_.insert(bytes_.end(), r.captured, 0xab);
+        return *this;
+    }
+    PcapFile& raw(const Bytes& tail) {
+        bytes_.insert(bytes_.end(), tail.begin(), tail.end());
+        return *this;
+    }
+    std::string write(const std::string& name) const {
+        std::string path = (std::filesystem::temp_directory_path() /
+                            ("rstscope-probe-" + std::to_string(getpid()) + "-" + name))
+                               .string();
+        std::ofstream(path, std::ios::binary)
+            .write(reinterpret_cast<const char*>(bytes_.data()),
+                   static_cast<std::streamsize>(bytes_.size()));
+        return path;
+    }
+    const Bytes& bytes() const { return bytes_; }
+
+  private:
+    void put32(uint32_t v) {
+        for (int i = 0; i < 4; ++i)
+            bytes_.push_back(static_cast<uint8_t>(swapped_ ? v >> (24 - 8 * i) : v >> (8 * i)));
+    }
+    void put16(uint16_t v) {
+        for (int i = 0; i < 2; ++i)
+            bytes_.push_back(static_cast<uint8_t>(swapped_ ? v >> (8 - 8 * i) : v >> (8 * i)));
+    }
+    bool swapped_;
+    Bytes bytes_;
+};
+
+// The probe and clock against libpcap reading every record: same count, truncation, times.
+struct Outcome {
+    CaptureProbe probe;
+    std::vector<uint64_t> times;
+};
+
+Outcome probe_and_clock(const std::string& path) {
+    std::string error;
+    auto probe = probe_capture(path, error);
+    EXPECT_TRUE(probe) << error;
+    auto read = probe_capture_by_reading(path, error);
+    EXPECT_TRUE(read) << error;
+    if (!probe || !read) return {};
+    EXPECT_EQ(probe->packets, read->packets);
+    EXPECT_EQ(probe->truncated, read->truncated);
+    EXPECT_EQ(probe->truncation_error, read->truncation_error);
+    CaptureClock clock, reference;
+    EXPECT_TRUE(clock.open(path, *probe, error)) << error;
+    EXPECT_TRUE(reference.open(path, *read, error)) << error;
+    Outcome outcome{*probe, {}};
+    for (uint64_t i = 0; i <= probe->packets; ++i) {  // one past the end: the last time again
+        outcome.times.push_back(clock.next_ns());
+        EXPECT_EQ(outcome.times.back(), reference.next_ns()) << "record " << i;
+    }
+    std::filesystem::remove(path);
+    return outcome;
+}
+
+TEST(CaptureProbe, WalksPlainHeadersInEveryByteOrderAndUnit) {
+    for (bool swapped : {false, true}) {
+        for (bool nanosecond : {false, true}) {
+            PcapFile file(swapped, nanosecond);
+            file.record({1'700'000'000, 999'999, 60, 60})
+                .record({1'700'000'001, 5, 0, 0})
+                .record({1'700'000'002, 123, 1514, 1514});
+            Outcome o = probe_and_clock(file.write("plain"));
+            ASSERT_TRUE(o.probe.plain_layout);
+            EXPECT_EQ(o.probe.plain_layout->swapped, swapped);
+            EXPECT_EQ(o.probe.plain_layout->nanosecond, nanosecond);
+            EXPECT_EQ(o.probe.packets, 3u);
+            EXPECT_FALSE(o.probe.truncated);
+            uint64_t unit = nanosecond ? 1 : 1000;
+            EXPECT_EQ(o.times[0], 1'700'000'000'000'000'000ull + 999'999 * unit);
+            EXPECT_EQ(o.times[2], 1'700'000'002'000'000'000ull + 123 * unit);
+            EXPECT_EQ(o.times[3], o.times[2]);
+        }
+    }
+}
+
+TEST(CaptureProbe, HeaderOnlyFileHasNoRecords) {
+    Outcome o = probe_and_clock(PcapFile(false, false).write("empty"));
+    EXPECT_TRUE(o.probe.plain_layout);
+    EXPECT_EQ(o.probe.packets, 0u);
+}
+
+TEST(CaptureProbe, TruncatedRecordFallsBackToLibpcapsMessage) {
+    PcapFile file(false, false);
+    file.record({10, 0, 60, 60}).raw({1, 0, 0, 0, 2, 0, 0, 0, 60, 0, 0, 0, 60, 0, 0, 0, 7});
+    Outcome o = probe_and_clock(file.write("truncated-data"));
+    EXPECT_FALSE(o.probe.plain_layout);
+    EXPECT_EQ(o.probe.packets, 1u);
+    EXPECT_TRUE(o.probe.truncated);
+    EXPECT_NE(o.probe.truncation_error.find("truncated"), std::string::npos);
+
+    PcapFile half_header(true, true);
+    half_header.record({10, 0, 60, 60}).raw({1, 2, 3});
+    o = probe_and_clock(half_header.write("truncated-header"));
+    EXPECT_FALSE(o.probe.plain_layout);
+    EXPECT_TRUE(o.probe.truncated);
+}
+
+TEST(CaptureProbe, WhatLibpcapReadsOtherwiseIsLeftToIt) {
+    // A record longer than the snapshot length: libpcap reads the snapshot and skips the rest.
+    PcapFile longer(false, false, 100);
+    longer.record({10, 0, 60, 60}).record({11, 0, 200, 200}).record({12, 0, 60, 60});
+    Outcome o = probe_and_clock(longer.write("longer"));
+    EXPECT_FALSE(o.probe.plain_layout);
+    EXPECT_EQ(o.probe.packets, 3u);
+
+    // Times libpcap converts its own way: a second past 2^31, a fraction beyond its unit.
+    PcapFile odd_times(true, false);
+    odd_times.record({0x80000001u, 0, 60, 60}).record({10, 2'000'000, 60, 60});
+    o = probe_and_clock(odd_times.write("odd-times"));
+    EXPECT_FALSE(o.probe.plain_layout);
+    EXPECT_EQ(o.probe.packets, 2u);
+
+    // An older minor version, whose caplen and len libpcap may swap.
+    PcapFile old_version(false, false, 65535, 2);
+    old_version.record({10, 0, 60, 60});
+    o = probe_and_clock(old_version.write("old-version"));
+    EXPECT_FALSE(o.probe.plain_layout);
+    EXPECT_EQ(o.probe.packets, 1u);
+}
+
+TEST(CaptureProbe, CountsPlainRecordsFromBytesAlone) {
+    PcapFile file(false, true);
+    file.record({1, 2, 3, 3}).record({4, 5, 0, 9});
+    PlainPcapLayout layout;
+    EXPECT_EQ(count_plain_pcap_records(file.bytes(), layout), 2u);
+    EXPECT_TRUE(layout.nanosecond);
+    Bytes cut(file.bytes().begin(), file.bytes().end() - 1);
+    EXPECT_FALSE(count_plain_pcap_records(cut, layout));
+    EXPECT_FALSE(count_plain_pcap_records(Bytes(10, 0), layout));
+}
+
+}  // namespace
+}  // namespace rstscope
