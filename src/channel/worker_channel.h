@@ -24,13 +24,14 @@ struct RunControl {
     // count what is left as events_lost_shutdown.
     std::atomic<bool> stop{false};
     std::atomic<bool> abandon{false};
-    std::atomic<int> stop_signal{0};          // the signal that asked for the stop, if one did
-    std::atomic<bool> reopen_log{false};      // SIGHUP: management reopens the event log
-    std::atomic<unsigned> readers_done{0};    // readers whose input ended (end of capture, stop)
-    unsigned readers = 0;                     // workers that poll at least one queue
-    bool capture = false;                     // offline: the input ends, time is packet time
-    uint64_t capture_packets = 0;             // records in the capture (from the probe)
-    std::atomic<uint64_t> capture_now_ns{0};  // time of the latest record read (captures)
+    std::atomic<int> stop_signal{0};           // the signal that asked for the stop, if one did
+    std::atomic<bool> reopen_log{false};       // SIGHUP: management reopens the event log
+    std::atomic<unsigned> readers_done{0};     // readers whose input ended (end of capture, stop)
+    std::atomic<unsigned> readers_polling{0};  // readers that have reached their receive loop
+    unsigned readers = 0;                      // workers that poll at least one queue
+    bool capture = false;                      // offline: the input ends, time is packet time
+    uint64_t capture_packets = 0;              // records in the capture (from the probe)
+    std::atomic<uint64_t> capture_now_ns{0};   // time of the latest record read (captures)
 };
 
 struct alignas(64) WorkerChannel {

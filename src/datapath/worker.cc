@@ -54,6 +54,8 @@ class WorkerLoop {
         const auto& queues = settings_.plan->queues_of_worker[ctx_.id];
         bool input_done = queues.empty();
         uint64_t received = 0;
+        // Packets flow from here: management reports the run ready once every reader says so.
+        if (!input_done) run_.readers_polling.fetch_add(1, std::memory_order_release);
         for (;;) {
             uint32_t got = 0;
             if (!input_done && run_.stop.load(std::memory_order_relaxed)) finish_input(input_done);

@@ -81,13 +81,17 @@ std::string ControlCommands::help_json() const {
     return fmt::to_string(out);
 }
 
-void register_control_commands(ControlCommands& commands, ControlCommands::Handler stats_json) {
+void register_control_commands(ControlCommands& commands, ControlCommands::Handler stats_json,
+                               const bool& ready) {
     commands.add("stats", "every counter, drop reason and verdict tally, as JSON",
                  std::move(stats_json));
     commands.add("help", "this list", [&commands] { return commands.help_json(); });
     commands.add("version", "rstscope version",
                  [] { return fmt::format("{{\"version\":\"{}\"}}", rstscope_version); });
-    commands.add("ping", "liveness check", [] { return std::string(R"({"pong":true})"); });
+    commands.add("ping", "liveness check; ready once packets can flow", [&ready] {
+        return std::string(ready ? R"({"pong":true,"ready":true})"
+                                 : R"({"pong":true,"ready":false})");
+    });
 }
 
 }  // namespace rstscope

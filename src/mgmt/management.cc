@@ -9,6 +9,7 @@
 #include "rstscope/config/duration.h"
 #include "rstscope/mgmt/control_protocol.h"
 #include "rstscope/mgmt/event_json.h"
+#include "service_manager.h"
 
 namespace rstscope {
 namespace {
@@ -58,7 +59,8 @@ Management::Management(const Options& options, RunControl& run, std::vector<Work
               options.storm_max_pending, options.storm_max_hosts),
       batch_(dequeue_batch),
       settled_progress_(workers_.size(), 0) {
-    register_control_commands(commands_, [this] { return stats_json(totals(), resets_); });
+    register_control_commands(
+        commands_, [this] { return stats_json(totals(), resets_); }, ready_);
 }
 
 // Writes the settled events in order. A capture may wait for a log that is slow but working (a pipe
@@ -159,10 +161,21 @@ void Management::watch_requests(uint64_t now_ns) {
                      "stopping\n");
         run_.stop.store(true);
     }
-    if (run_.stop.load() && shutdown_started_ns_ == 0) shutdown_started_ns_ = now_ns;
+    if (run_.stop.load() && shutdown_started_ns_ == 0) {
+        shutdown_started_ns_ = now_ns;
+        notify_service_manager("STOPPING=1");
+    }
     if (shutdown_started_ns_ != 0 && !run_.abandon.load() &&
         now_ns - shutdown_started_ns_ > seconds_to_ns(options_.shutdown_timeout_s))
         run_.abandon.store(true);
+}
+
+// Ready once every reader polls its queues: `ping` says so, and a service manager is told (systemd
+// Type=notify starts what depends on rstscope then, not when the process starts).
+void Management::watch_readiness() {
+    if (ready_ || run_.readers_polling.load(std::memory_order_acquire) < run_.readers) return;
+    ready_ = true;
+    notify_service_manager("READY=1");
 }
 
 CounterTotals Management::totals() {
@@ -201,6 +214,7 @@ void Management::run() {
         log_->flush(now);
         serve_control();
         watch_requests(now);
+        watch_readiness();
         if (finished) break;
         if (drained) {
             idle_sleep_ns = 0;

@@ -63,6 +63,7 @@ class Management {
     void release(bool everything);
     void serve_control();
     void watch_requests(uint64_t now_ns);
+    void watch_readiness();
     void finish();
     std::string answer(std::string_view request);
 
@@ -85,6 +86,7 @@ class Management {
     uint64_t unwritten_at_exit_ = 0;  // events that never reached the log's buffer
     uint64_t shutdown_started_ns_ = 0;
     bool reader_gone_reported_ = false;
+    bool ready_ = false;  // every reader polls: `ping` answers "ready":true from then on
 };
 
 }  // namespace rstscope

@@ -105,7 +105,15 @@ def live(rstscope, rstscopectl, workdir, iface="lo", target="127.0.0.1", label="
             check(f"{label}: control socket appears", False, err.strip()[-300:])
             return
         rc, out, _ = ctl(rstscopectl, sock, "--json", "ping")
-        check("control: ping", rc == 0 and json.loads(out) == {"pong": True}, out)
+        check("control: ping", rc == 0 and json.loads(out).get("pong") is True and
+              isinstance(json.loads(out).get("ready"), bool), out)
+        # How a script waits for packets to flow (docs/control.md): ping until "ready" is true.
+        ready_by = time.time() + 20
+        while time.time() < ready_by and json.loads(out).get("ready") is not True:
+            time.sleep(0.05)
+            rc, out, _ = ctl(rstscopectl, sock, "--json", "ping")
+        check("control: ping says ready once the reader polls", rc == 0 and
+              json.loads(out) == {"pong": True, "ready": True}, out)
         time.sleep(1.0)  # the capture is open before the socket, but let the vdev settle
 
         refused_port = closed_port()  # free here; nothing listens on it at the target either

@@ -457,7 +457,10 @@ def startup():
     proc = subprocess.Popen([RSTSCOPE, "--pcap", capture, "--log", os.devnull, *BASE],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
-    def reading_the_capture():  # the probe has the file open: start-up is under way
+    # The capture is open: the probe's libpcap open, the vdev's at EAL start, or the run itself
+    # (the probe no longer reads the whole file); service_manager() below signals before READY=1,
+    # which is start-up for sure.
+    def reading_the_capture():
         try:
             return any(os.readlink(f"/proc/{proc.pid}/fd/{fd}") == capture
                        for fd in os.listdir(f"/proc/{proc.pid}/fd"))
@@ -469,6 +472,7 @@ def startup():
     err = proc.stderr.read()
     check("SIGTERM during start-up: exit 0 with one line, not killed", in_startup and rc == 0,
           f"rc={rc} {err.strip()}")
+    service_manager()
 
     sock = path("first.sock")
     first = subprocess.Popen([RSTSCOPE, "--iface", "lo", "--control", sock, "--log", os.devnull,
@@ -505,6 +509,61 @@ def startup():
     finally:
         first.send_signal(signal.SIGCONT)
         stop(first)
+
+
+# A service manager's view (sd_notify, $NOTIFY_SOCKET): SIGTERM after the control socket is bound
+# but before READY=1 (EAL and the ports still starting) is a clean exit 0; a run that is let start
+# sends READY=1 once its reader polls, answers ping with "ready":true, and STOPPING=1 on SIGTERM.
+def service_manager():
+    notify = path("notify.sock")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    listener.bind(notify)
+    listener.settimeout(0.05)
+
+    def states():
+        got = []
+        try:
+            while True:
+                got.append(listener.recv(256).decode())
+        except (socket.timeout, BlockingIOError):
+            return got
+
+    env = dict(os.environ, NOTIFY_SOCKET=notify)
+    try:
+        for stop_early in (True, False):
+            sock = path(f"notify-{stop_early}.sock")
+            proc = subprocess.Popen([RSTSCOPE, "--iface", "lo", "--control", sock, "--log",
+                                     os.devnull, "--config", os.devnull, "--quiet"], env=env,
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            seen = []
+            if stop_early:
+                bound = wait_for(lambda: os.path.exists(sock), 30)
+                before_signal = states()
+                proc.send_signal(signal.SIGTERM)
+                rc = proc.wait(timeout=60)
+                seen = before_signal + states()
+                check("service manager: SIGTERM before READY=1 (start-up under way) exits 0",
+                      bound and rc == 0 and "READY=1" not in before_signal,
+                      f"rc={rc} seen={seen} {proc.stderr.read().strip()[-200:]}")
+                continue
+            deadline = time.monotonic() + 30
+            while "READY=1" not in seen and time.monotonic() < deadline and proc.poll() is None:
+                seen += states()
+            answer = ""
+            if "READY=1" in seen:
+                with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as c:
+                    c.settimeout(10)
+                    c.connect(sock)
+                    c.sendall(b"ping\n")
+                    answer = c.recv(256).decode().strip()
+            rc = stop(proc)
+            seen += states()
+            check("service manager: READY=1 once packets flow, ping ready, STOPPING=1 at the end",
+                  seen[:1] == ["READY=1"] and "STOPPING=1" in seen and rc == 0 and
+                  answer == '{"pong":true,"ready":true}',
+                  f"rc={rc} seen={seen} ping={answer!r}")
+    finally:
+        listener.close()
 
 
 def main():

@@ -541,11 +541,15 @@ TEST_F(ControlSocketTest, NotASocketIsRefusedAndMissingDirectoriesAreCreated) {
 struct RegisteredCommands {
     ControlCommands commands;
     int stats_calls = 0;
+    bool ready = false;
     RegisteredCommands() {
-        register_control_commands(commands, [this] {
-            ++stats_calls;
-            return std::string(R"({"stats":true})");
-        });
+        register_control_commands(
+            commands,
+            [this] {
+                ++stats_calls;
+                return std::string(R"({"stats":true})");
+            },
+            ready);
     }
     std::string answer(std::string_view line) const { return commands.answer(line).json; }
 };
@@ -555,9 +559,17 @@ TEST(ControlProtocol, KnownCommandsAnswer) {
     EXPECT_EQ(r.answer("stats"), R"({"stats":true})");
     EXPECT_EQ(r.answer("/stats"), R"({"stats":true})");
     EXPECT_EQ(r.stats_calls, 2);
-    EXPECT_EQ(r.answer("/ping"), R"({"pong":true})");
+    EXPECT_EQ(r.answer("/ping"), R"({"pong":true,"ready":false})");
     EXPECT_EQ(r.answer("version"), "{\"version\":\"" + std::string(rstscope_version) + "\"}");
     EXPECT_TRUE(r.commands.answer("ping").known);
+}
+
+// `ping` reads the flag management keeps: false until every reader polls, then true.
+TEST(ControlProtocol, PingSaysWhetherPacketsFlow) {
+    RegisteredCommands r;
+    EXPECT_EQ(r.answer("ping"), R"({"pong":true,"ready":false})");
+    r.ready = true;
+    EXPECT_EQ(r.answer("ping"), R"({"pong":true,"ready":true})");
 }
 
 TEST(ControlProtocol, WhitespaceAndLineEndsAreTrimmed) {

@@ -84,7 +84,9 @@ TEST(Docs, ReliabilityDocumentsEveryManagementCounter) {
 // The commands come from the table rstscope registers (control_protocol.cc), not from a copy.
 TEST(Docs, ControlDocumentsEveryRegisteredCommand) {
     ControlCommands commands;
-    register_control_commands(commands, [] { return std::string("{}"); });
+    const bool ready = true;
+    register_control_commands(
+        commands, [] { return std::string("{}"); }, ready);
     std::string doc = read_doc("control.md");
     ASSERT_FALSE(doc.empty()) << "cannot read docs/control.md";
     for (const ControlCommands::Command& c : commands.commands()) {

@@ -14,7 +14,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     // rstscope's own command table, with a stand-in for management's stats.
     static const rstscope::ControlCommands* commands = [] {
         auto* table = new rstscope::ControlCommands;
-        rstscope::register_control_commands(*table, [] { return std::string("{}"); });
+        static const bool ready = true;
+        rstscope::register_control_commands(
+            *table, [] { return std::string("{}"); }, ready);
         return table;
     }();
     (void)commands->answer(text);

@@ -55,9 +55,10 @@ class ControlCommands {
     std::vector<Command> commands_;
 };
 
-// rstscope's commands, in the order `help` lists them: `stats` answers with `stats_json`, the
-// others need nothing from management. `commands` must stay where it is while registered (`help`
-// refers to it).
-void register_control_commands(ControlCommands& commands, ControlCommands::Handler stats_json);
+// rstscope's commands, in the order `help` lists them: `stats` answers with `stats_json`, `ping`
+// with `ready` (packets can flow: every reader polls its queues), the others need nothing from
+// management. `commands` and `ready` must stay where they are while registered.
+void register_control_commands(ControlCommands& commands, ControlCommands::Handler stats_json,
+                               const bool& ready);
 
 }  // namespace rstscope
