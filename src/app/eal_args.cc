@@ -15,7 +15,7 @@ bool interface_is_loopback(const std::string& name) {
 }
 
 std::vector<std::string> build_eal_args(const Options& o, const std::string& program,
-                                        unsigned online_cpus) {
+                                        unsigned online_cpus, const std::string& driver_directory) {
     std::vector<std::string> args{program};
     if (!o.eal_args.empty()) {
         args.insert(args.end(), o.eal_args.begin(), o.eal_args.end());
@@ -30,6 +30,7 @@ std::vector<std::string> build_eal_args(const Options& o, const std::string& pro
     }
     args.insert(args.end(), {"--lcores", lcores, "--no-huge", "--no-pci", "--no-shconf", "-m",
                              o.eal_memory_mb, "--log-level", "*:error", "--no-telemetry"});
+    std::string net_driver = "net_pcap";
     if (!o.pcap.empty()) {
         std::string vdev = "net_pcap0,rx_pcap=" + o.pcap;
         if (!o.pcap_out.empty()) vdev += ",tx_pcap=" + o.pcap_out;
@@ -43,10 +44,16 @@ std::vector<std::string> build_eal_args(const Options& o, const std::string& pro
         } else if (o.iface_driver == "pcap") {
             vdev = "net_pcap0,rx_iface=" + o.iface;
         } else {
+            net_driver = "net_af_packet";
             vdev = "net_af_packet0,iface=" + o.iface;
             if (o.workers > 1) vdev += fmt::format(",qpairs={}", o.workers);
         }
         args.insert(args.end(), {"--vdev", vdev});
+    }
+    if (!driver_directory.empty()) {
+        for (const char* driver : {"bus_vdev", "mempool_ring", net_driver.c_str()})
+            args.insert(args.end(),
+                        {"-d", fmt::format("{}/librte_{}.so", driver_directory, driver)});
     }
     return args;
 }

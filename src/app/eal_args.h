@@ -13,7 +13,10 @@ namespace rstscope {
 
 bool interface_is_loopback(const std::string& name);
 
+// `driver_directory`: DPDK's shared driver directory (driver_loading.h), or empty. When set, a
+// shortcut run names with -d the drivers it uses from there (the vdev bus, the ring mempool
+// handler, its one net PMD), so that EAL can be told to load those alone.
 std::vector<std::string> build_eal_args(const Options& options, const std::string& program,
-                                        unsigned online_cpus);
+                                        unsigned online_cpus, const std::string& driver_directory);
 
 }  // namespace rstscope

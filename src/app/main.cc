@@ -29,6 +29,7 @@
 #include "../datapath/ports.h"
 #include "../mgmt/management.h"
 #include "capture_sizes.h"
+#include "driver_loading.h"
 #include "eal_args.h"
 #include "pipeline.h"
 #include "rstscope/config/duration.h"
@@ -250,8 +251,12 @@ std::string check_memory(const Options& o, const TrackerConfig& c) {
 class Eal {
   public:
     bool start(const Options& options, const char* program, std::string& error) {
+        // A shortcut run (no EAL arguments of the user's) loads only the drivers it names.
+        bool shortcut = options.eal_args.empty();
+        std::string drivers = shortcut ? shared_driver_directory() : std::string();
         std::vector<std::string> args =
-            build_eal_args(options, program, std::thread::hardware_concurrency());
+            build_eal_args(options, program, std::thread::hardware_concurrency(), drivers);
+        if (!drivers.empty()) load_only_named_drivers();
         std::vector<char*> argv;
         for (auto& a : args)
             argv.push_back(a.data());

@@ -473,6 +473,7 @@ def startup():
     check("SIGTERM during start-up: exit 0 with one line, not killed", in_startup and rc == 0,
           f"rc={rc} {err.strip()}")
     service_manager()
+    drivers_loaded()
 
     sock = path("first.sock")
     first = subprocess.Popen([RSTSCOPE, "--iface", "lo", "--control", sock, "--log", os.devnull,
@@ -516,6 +517,8 @@ def startup():
 # sends READY=1 once its reader polls, answers ping with "ready":true, and STOPPING=1 on SIGTERM.
 def service_manager():
     notify = path("notify.sock")
+    if os.path.exists(notify):
+        os.unlink(notify)
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     listener.bind(notify)
     listener.settimeout(0.05)
@@ -564,6 +567,22 @@ def service_manager():
                   f"rc={rc} seen={seen} ping={answer!r}")
     finally:
         listener.close()
+
+
+# EAL loads only the drivers a shortcut run names (src/app/driver_loading.h), not every plugin of
+# Debian's driver directory: the dynamic loader's own record of the objects it initialised.
+def drivers_loaded():
+    env = dict(os.environ, LD_DEBUG="files")
+    proc = subprocess.run([RSTSCOPE, "--pcap", DEMO, "--log", os.devnull, *BASE], env=env,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=120)
+    plugins = sorted({line.split("/")[-1].split(".so")[0]
+                      for line in proc.stderr.splitlines()
+                      if "calling init:" in line and "/pmds-" in line})
+    shared = any("calling init:" in line and "librte_eal.so" in line
+                 for line in proc.stderr.splitlines())
+    expected = ["librte_bus_vdev", "librte_mempool_ring", "librte_net_pcap"] if shared else []
+    check("capture run: EAL loads only the drivers it names", proc.returncode == 0 and
+          plugins == expected, f"rc={proc.returncode} plugins={plugins[:8]} ({len(plugins)})")
 
 
 def main():
