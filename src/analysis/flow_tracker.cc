@@ -18,6 +18,10 @@ constexpr uint64_t answer_window_ms = 1000;
 // IP-ID steps that make a sender's counter trustworthy, and the jump that breaks it.
 constexpr uint8_t ip_id_trusted_steps = 3;
 constexpr uint16_t ip_id_max_plausible_jump = 1024;
+// The IP-ID step a RST may take from its sender's previous packet and still continue its counter.
+constexpr uint16_t ip_id_continue_max_step = 256;
+// A connection side's IP-ID behaviour is judged (for its host's fingerprint) at this packet.
+constexpr uint32_t ip_id_judged_at_packet = 5;
 // Per advance(), at most this many lingering resets get their verdict and at most this many
 // buckets are swept for idle flows, so that no single poll stalls on a long queue or a large table.
 constexpr uint32_t max_verdicts_per_advance = 256;
@@ -61,7 +65,10 @@ SeqCheck check_rst_sequence(uint32_t seq, const DirectionState& sender,
 }
 
 FlowTracker::FlowTracker(const TrackerConfig& config, WorkerCounters& counters)
-    : config_(config), counters_(counters), table_(config.flow_capacity) {
+    : config_(config),
+      counters_(counters),
+      table_(config.flow_capacity),
+      hosts_(config.host_capacity) {
     uint32_t capacity = 16;
     while (capacity < config.linger_capacity)
         capacity <<= 1;
@@ -228,6 +235,7 @@ void FlowTracker::process_one(const DecodedPacket& p, const FlowKey& key, uint64
             }
             sender.ip_id_last = p.ip_id;
         }
+        learn_host(p, sender, !seen_before);
         uint32_t length = p.payload_length + ((flags & syn) ? 1 : 0) + ((flags & fin) ? 1 : 0);
         uint32_t end = p.seq + length;
         if (sender.bits & direction_bit::seq_known) {
@@ -361,6 +369,66 @@ bool FlowTracker::gather_evidence(ResetEvent& ev, const FlowEntry& e, const Deco
     return idle;
 }
 
+// The host's fingerprint from a connection side's non-RST packets: its TTL from the first, its
+// IP-ID behaviour once a few packets tell. Twice per connection side, not per packet.
+void FlowTracker::learn_host(const DecodedPacket& p, const DirectionState& sender,
+                             bool first_packet) noexcept {
+    if (first_packet) {
+        if (hosts_.learn_ttl(p.src, p.family, p.ttl)) counters_.bump(WorkerCounter::hosts_evicted);
+    } else if (p.has_ip_id && sender.pkts == ip_id_judged_at_packet) {
+        bool counter = sender.ip_id_steps >= ip_id_trusted_steps;
+        hosts_.learn_ip_id(p.src, p.family, counter, !counter && p.ip_id == 0, p.ip_id);
+    }
+}
+
+// Who sent the RST, from its TTL and IP-ID against the sender's usual ones: the connection's,
+// or the host's fingerprint when the sender had not spoken on this connection (a refusal).
+// Kernel fingerprints (docs/causes.md): a RST sent from no socket (closed port, data after
+// close, listen overflow) carries IP-ID 0 and the system's default TTL, not a TTL the
+// application set, so with IP_TTL 255 it "breaks" both TTL and IP-ID: one fact, not two.
+void FlowTracker::gather_origin_evidence(ResetEvent& ev, const FlowEntry& e, const DecodedPacket& p,
+                                         bool from_orig, SeqCheck check,
+                                         const DirectionState& sender) noexcept {
+    EvidenceSet& evidence = ev.evidence;
+    const bool spoke = sender.ttl_usual != 0;
+    uint8_t usual = (spoke && !(sender.bits & direction_bit::ttl_varied)) ? sender.ttl_usual : 0;
+    const HostFingerprint* host = spoke ? nullptr : hosts_.find(p.src, p.family);
+    if (host != nullptr && !host->ttl_varied) usual = host->usual_ttl;
+    if (usual != 0) {
+        const uint8_t endpoint_hops = hops_of(usual);
+        const uint32_t ttl_at_source = uint32_t{p.ttl} + endpoint_hops;
+        const bool socketless =
+            p.has_ip_id && p.ip_id == 0 &&
+            (ttl_at_source == 64 || ttl_at_source == 128 || ttl_at_source == 255);
+        const bool match = p.ttl == usual;
+        const bool on_path = !match && !socketless && hops_of(p.ttl) < endpoint_hops;
+        set_bit(evidence, Evidence::ttl_match, match);
+        set_bit(evidence, Evidence::socketless_rst, socketless);
+        set_bit(evidence, Evidence::ttl_on_path, on_path);
+        if (on_path) ev.hops_from_endpoint = static_cast<uint8_t>(endpoint_hops - hops_of(p.ttl));
+        if (socketless)
+            evidence &=
+                ~(evidence_bit(Evidence::ttl_mismatch) | evidence_bit(Evidence::ipid_mismatch));
+    }
+    if (p.has_ip_id && p.ip_id != 0) {
+        uint16_t step = 0;
+        if (spoke && sender.ip_id_last != 0) {
+            step = static_cast<uint16_t>(p.ip_id - sender.ip_id_last);
+        } else if (host != nullptr && host->ip_id == IpIdBehaviour::global_counter) {
+            step = static_cast<uint16_t>(p.ip_id - host->last_ip_id);
+        }
+        set_bit(evidence, Evidence::ipid_continues, step >= 1 && step <= ip_id_continue_max_step);
+    }
+    // tcp_abort_on_overflow: the listener answers the handshake's last ACK with a bare RST at
+    // the SYN-ACK's sequence + 1 before the responder sent a byte (RFC 9293 3.10.7.1: a RST
+    // answering an ACK takes the ACK's number as its sequence and carries no ACK itself).
+    set_bit(evidence, Evidence::listen_overflow,
+            !from_orig && !(p.tcp_flags & tcp_flag::ack) && check == SeqCheck::exact &&
+                !ev.has(Evidence::idle_before) &&
+                e.has(flow_bit::synack_seen) && e.has(flow_bit::handshake_acked) &&
+                sender.payload_bytes == 0 && !(sender.bits & direction_bit::sent_fin));
+}
+
 void FlowTracker::handle_rst(FlowEntry& e, uint32_t slot, const DecodedPacket& p,
                              bool from_orig) noexcept {
     ++e.rst_count;
@@ -384,6 +452,7 @@ void FlowTracker::handle_rst(FlowEntry& e, uint32_t slot, const DecodedPacket& p
     PendingReset& pending = push_pending(slot, e);
     draft_event(pending.event, e, p, from_orig, check, sender);
     bool idle = gather_evidence(pending.event, e, p, check, sender, receiver);
+    gather_origin_evidence(pending.event, e, p, from_orig, check, sender);
 
     ResetFacts& facts = pending.facts;
     facts = ResetFacts{};
@@ -453,6 +522,9 @@ void FlowTracker::finalize(PendingReset& pending, bool superseded) noexcept {
     Verdict verdict = classify_reset(pending.facts);
     ev.cause = verdict.cause;
     ev.confidence = verdict.confidence;
+    ev.rst_origin = rst_origin_of(pending.facts, verdict.cause);
+    if (ev.rst_origin != RstOrigin::path || !ev.has(Evidence::ttl_on_path))
+        ev.hops_from_endpoint = 0;
     // A RST the receiver ignored did not end the connection: a later real one gets its own event.
     if (!superseded && verdict.cause != ResetCause::out_of_window &&
         e.generation == pending.generation)

@@ -17,9 +17,11 @@ Confidence by_sequence(SeqCheck check) noexcept {
 
 // Weaver, Sommer, Paxson, "Detecting Forged TCP Reset Packets" (NDSS 2009). The race signature
 // (the apparent sender keeps sending after its own RST) is the only strong signal; TTL and IP-ID
-// shifts also follow load balancers, route changes and NAT, so alone they never convict.
+// shifts also follow load balancers, route changes and NAT, so alone they never convict. A TTL
+// counts only when nothing innocent explains it: not the kernel's own socketless RST (IP-ID 0,
+// default TTL: then `ttl_mismatch` is not even set) and not a device on the path (`ttl_on_path`).
 bool injection(const ResetFacts& f, Confidence& confidence) noexcept {
-    bool ttl = f.has(Evidence::ttl_mismatch);
+    bool ttl = f.has(Evidence::ttl_mismatch) && !f.has(Evidence::ttl_on_path);
     bool ipid = f.has(Evidence::ipid_mismatch);
     bool seq_change = f.has(Evidence::rst_seq_change);
     bool ack_change = f.has(Evidence::rst_ack_change);
@@ -39,6 +41,13 @@ bool injection(const ResetFacts& f, Confidence& confidence) noexcept {
     return false;
 }
 
+// The RST continues what its sender's own packets show (TTL, IP-ID), or is its kernel's own.
+bool from_endpoint(const ResetFacts& f) noexcept {
+    return !f.has(Evidence::ttl_on_path) &&
+           (f.has(Evidence::ttl_match) || f.has(Evidence::ipid_continues) ||
+            f.has(Evidence::socketless_rst));
+}
+
 }  // namespace
 
 Verdict classify_reset(const ResetFacts& f) noexcept {
@@ -53,11 +62,22 @@ Verdict classify_reset(const ResetFacts& f) noexcept {
     if (f.seq_check == SeqCheck::in_window && f.has(Evidence::challenge_ack))
         return {ResetCause::out_of_window, Confidence::medium};
 
-    // A middlebox that expired the flow answers the first packet after the silence, often with a
-    // TTL that is not the endpoint's: that TTL is expected here, not a sign of injection.
+    // Linux with tcp_abort_on_overflow: the accept queue was full when the handshake's last ACK
+    // came, and the listener answered it from no socket. The application never saw the client.
+    if (f.has(Evidence::listen_overflow)) {
+        return {ResetCause::overload,
+                f.has(Evidence::socketless_rst) ? Confidence::high : Confidence::medium};
+    }
+
+    // Something expired the flow and answered the first packet after the silence. A device on the
+    // path (its TTL says so) is the classic firewall/NAT timeout: high. The endpoint's own timer
+    // (its TTL and IP-ID continue) is an application's or its stack's: medium at most, and the
+    // event says which side. An exact sequence number says nothing here: every RST a stack
+    // accepts is exact.
     if (f.idle && f.established && !f.has(Evidence::fin_before)) {
-        bool corroborated = f.has(Evidence::ttl_mismatch) || f.seq_check == SeqCheck::exact;
-        return {ResetCause::idle_timeout, corroborated ? Confidence::high : Confidence::medium};
+        bool on_path =
+            f.has(Evidence::ttl_on_path) || (f.has(Evidence::ttl_mismatch) && !from_endpoint(f));
+        return {ResetCause::idle_timeout, on_path ? Confidence::high : Confidence::medium};
     }
 
     Confidence injected_confidence = Confidence::low;
@@ -71,6 +91,13 @@ Verdict classify_reset(const ResetFacts& f) noexcept {
             return {ResetCause::handshake_abort, by_sequence(f.seq_check)};
     }
 
+    // A device between the observer and the endpoint reset an established connection: an IPS,
+    // a firewall policy, a proxy. Its TTL places it; IP-ID breaking too makes it a second fact.
+    if (f.established && f.has(Evidence::ttl_on_path)) {
+        return {ResetCause::policy_reset,
+                f.has(Evidence::ipid_mismatch) ? Confidence::high : Confidence::medium};
+    }
+
     if (f.has(Evidence::fin_before)) return {ResetCause::after_close, by_sequence(f.seq_check)};
 
     if (!f.rst_by_orig && f.has(Evidence::zero_window_before))
@@ -78,6 +105,12 @@ Verdict classify_reset(const ResetFacts& f) noexcept {
 
     return {f.rst_by_orig ? ResetCause::orig_abort : ResetCause::resp_abort,
             by_sequence(f.seq_check)};
+}
+
+RstOrigin rst_origin_of(const ResetFacts& f, ResetCause cause) noexcept {
+    if (cause == ResetCause::injected || f.has(Evidence::ttl_on_path)) return RstOrigin::path;
+    if (from_endpoint(f)) return RstOrigin::endpoint;
+    return RstOrigin::unknown;
 }
 
 }  // namespace rstscope

@@ -135,13 +135,13 @@ constexpr size_t all_evidence_length() {
 
 // Every field at its widest (u64 20 digits, u32 10, u16 5, seconds 11 + 7, addresses
 // ip_text_max_length), keys and punctuation counted generously, escaped strings 6 bytes a byte.
-constexpr size_t widest_line = 300 /* keys and punctuation */ + 3 * 18 /* times */ +
-                               2 * (ip_text_max_length + ip_text_slack + 5) + 2 * 5 /* vlans */ +
-                               5 /* bool */ + 4 /* rst_by */ + 3 * 10 + 2 * 20 /* counts */ +
-                               longest(conn_state_names) + longest(reset_cause_names) +
-                               longest(confidence_names) + longest(seq_check_names) +
-                               all_evidence_length() + 2 * 3 /* ttls */ + 11 /* idle */ +
-                               6 * history_capacity + 6 * rst_payload_capacity + 3 /* reason */;
+constexpr size_t widest_line =
+    300 /* keys and punctuation */ + 3 * 18 /* times */ +
+    2 * (ip_text_max_length + ip_text_slack + 5) + 2 * 5 /* vlans */ + 5 /* bool */ +
+    4 /* rst_by */ + 3 * 10 + 2 * 20 /* counts */ + longest(conn_state_names) +
+    longest(reset_cause_names) + longest(confidence_names) + longest(seq_check_names) +
+    all_evidence_length() + 2 * 3 /* ttls */ + 11 /* idle */ + longest(rst_origin_names) +
+    3 /* hops */ + 6 * history_capacity + 6 * rst_payload_capacity + 3 /* reason */;
 constexpr size_t digit_slack = 7;  // put_digits() writes 8 bytes
 static_assert(widest_line + digit_slack <= event_json_max_length);
 
@@ -221,6 +221,13 @@ char* write_event_json(const ResetEvent& e, char* out) noexcept {
     if (e.usual_ttl != 0) {
         out = put(out, ",\"usual_ttl\":");
         out = put_unsigned(out, e.usual_ttl);
+    }
+    out = put(out, ",\"rst_origin\":\"");
+    out = put(out, name_of(e.rst_origin));
+    *out++ = '"';
+    if (e.hops_from_endpoint != 0) {
+        out = put(out, ",\"hops_from_endpoint\":");
+        out = put_unsigned(out, e.hops_from_endpoint);
     }
     out = put(out, ",\"idle_before\":");
     out = put_unsigned(out, e.idle_before_ms / 1000);

@@ -24,7 +24,7 @@ void append_names(fmt::memory_buffer& out, const std::array<std::string_view, N>
 }  // namespace
 
 // clang-format off
-const std::array<EventField, 27> event_fields{{
+const std::array<EventField, 29> event_fields{{
     {"ts", Type::number, true, {}},
     {"orig_h", Type::string, true, {}},
     {"orig_p", Type::integer, true, {}},
@@ -49,6 +49,8 @@ const std::array<EventField, 27> event_fields{{
     {"evidence", Type::string_list, true, evidence_names},
     {"rst_ttl", Type::integer, true, {}},
     {"usual_ttl", Type::integer, false, {}},
+    {"rst_origin", Type::string, true, rst_origin_names},
+    {"hops_from_endpoint", Type::integer, false, {}},
     {"idle_before", Type::number, true, {}},
     {"payload_in_rst", Type::string, false, {}},
     {"mptcp_reset_reason", Type::integer, false, {}},
@@ -93,6 +95,8 @@ std::string vocabulary_json() {
     append_names(out, seq_check_names);
     fmt::format_to(it, ",\"evidence\":");
     append_names(out, evidence_names);
+    fmt::format_to(it, ",\"rst_origin\":");
+    append_names(out, rst_origin_names);
     fmt::format_to(it, ",\"drop_reason\":");
     append_names(out, drop_reason_names);
     fmt::format_to(it, "}},\"counters\":[");

@@ -49,6 +49,7 @@ TEST(Docs, CausesDocumentEveryCauseEvidenceStateAndSeqCheck) {
     expect_table_rows(doc, evidence_names, "evidence");
     expect_table_rows(doc, conn_state_names, "conn_state");
     expect_table_rows(doc, seq_check_names, "seq_check");
+    expect_table_rows(doc, rst_origin_names, "rst_origin");
 }
 
 TEST(Docs, ReliabilityDocumentsEveryDropReason) {

@@ -151,7 +151,7 @@ TEST(EventJson, Ipv4EventExactly) {
               R"("duration":13.500000,"age_at_rst":10.123456,"conn_state":"RSTR",)"
               R"("history":"ShADadFr","cause":"resp_abort","confidence":"high",)"
               R"("seq_check":"exact","evidence":["seq_exact","fin_before"],"rst_ttl":60,)"
-              R"("usual_ttl":60,"idle_before":1.250})");
+              R"("usual_ttl":60,"rst_origin":"unknown","idle_before":1.250})");
 }
 
 TEST(EventJson, Ipv6AddressesInRfc5952Form) {
@@ -197,8 +197,26 @@ TEST(EventJson, UsualTtlOnlyWhenKnown) {
     e.usual_ttl = 0;
     e.rst_ttl = 255;
     std::string json = checked_json(e);
-    EXPECT_NE(json.find(R"("rst_ttl":255,"idle_before":1.250})"), std::string::npos) << json;
+    EXPECT_NE(json.find(R"("rst_ttl":255,"rst_origin":"unknown","idle_before":1.250})"),
+              std::string::npos)
+        << json;
     EXPECT_EQ(json.find("usual_ttl"), std::string::npos);
+}
+
+TEST(EventJson, RstOriginAlwaysHopsOnlyWhenKnown) {
+    ResetEvent e = sample_event();
+    e.rst_origin = RstOrigin::endpoint;
+    std::string json = checked_json(e);
+    EXPECT_NE(json.find(R"("usual_ttl":60,"rst_origin":"endpoint","idle_before")"),
+              std::string::npos)
+        << json;
+    EXPECT_EQ(json.find("hops_from_endpoint"), std::string::npos) << json;
+    e.rst_origin = RstOrigin::path;
+    e.hops_from_endpoint = 3;
+    json = checked_json(e);
+    EXPECT_NE(json.find(R"("rst_origin":"path","hops_from_endpoint":3,"idle_before")"),
+              std::string::npos)
+        << json;
 }
 
 TEST(EventJson, RstPayloadIsEscaped) {
@@ -211,7 +229,7 @@ TEST(EventJson, RstPayloadIsEscaped) {
     std::string json = checked_json(e);
     const std::string expected_tail =
         R"("evidence":["seq_exact","payload_in_rst","fin_before"],"rst_ttl":60,"usual_ttl":60,)"
-        R"("idle_before":1.250,)"
+        R"("rst_origin":"unknown","idle_before":1.250,)"
         R"("payload_in_rst":"a\"b\\c\u0000\u0001\u000a\u001f ~\u007f\u0080\u00ff/"})";
     ASSERT_GE(json.size(), expected_tail.size());
     EXPECT_EQ(json.substr(json.size() - expected_tail.size()), expected_tail) << json;
@@ -430,7 +448,8 @@ TEST(EventJson, EveryNumericFieldAtItsExtremes) {
               R"("conn_state":"RSTR","history":"ShADadFr","cause":"resp_abort",)"
               R"("confidence":"high","seq_check":"exact",)"
               R"("evidence":["seq_exact","fin_before","mptcp_reset_reason"],"rst_ttl":0,)"
-              R"("usual_ttl":255,"idle_before":4294967.295,"mptcp_reset_reason":255})");
+              R"("usual_ttl":255,"rst_origin":"unknown","idle_before":4294967.295,)"
+              R"("mptcp_reset_reason":255})");
 }
 
 TEST(EventJson, EveryDecimalWidth) {
@@ -493,7 +512,8 @@ TEST(EventJson, WidestLineFitsTheStatedBound) {
     e.first_ts_ns = 0;
     e.rst_count = e.orig_pkts = e.resp_pkts = e.idle_before_ms = UINT32_MAX;
     e.vlan_outer = e.vlan_inner = 0xFFFE;
-    e.usual_ttl = e.rst_ttl = e.mptcp_reset_reason = 255;
+    e.usual_ttl = e.rst_ttl = e.mptcp_reset_reason = e.hops_from_endpoint = 255;
+    e.rst_origin = RstOrigin::endpoint;  // the longest name
     e.conn_state = ConnState::RSTOS0;
     e.cause = ResetCause::handshake_abort;
     e.evidence = ~EvidenceSet{0};

@@ -183,7 +183,7 @@ TEST_F(Tracker, ResponderAbortIsOneEventWrittenAfterTheLinger) {
     EXPECT_EQ(e.cause, ResetCause::resp_abort);
     EXPECT_EQ(e.confidence, Confidence::high);
     EXPECT_EQ(e.seq_check, SeqCheck::exact);
-    EXPECT_EQ(e.evidence, bits({Evidence::seq_exact}));
+    EXPECT_EQ(e.evidence, bits({Evidence::seq_exact, Evidence::ttl_match}));
     EXPECT_EQ(e.rst_ttl, 60);
     EXPECT_EQ(e.usual_ttl, 60);
     EXPECT_EQ(e.rst_count, 1u);
@@ -261,7 +261,8 @@ TEST_F(Tracker, DataFromTheRstSenderAfterItsRstIsTheInjectionRace) {
     t().advance(10 * sec);
     ASSERT_EQ(events(), 1u);
     const ResetEvent& e = event(0);
-    EXPECT_EQ(e.evidence, bits({Evidence::seq_exact, Evidence::data_after_rst}));
+    EXPECT_EQ(e.evidence,
+              bits({Evidence::seq_exact, Evidence::data_after_rst, Evidence::ttl_match}));
     EXPECT_EQ(e.cause, ResetCause::injected);
     EXPECT_EQ(e.confidence, Confidence::medium);
     EXPECT_EQ(e.resp_bytes, 50u);
@@ -275,7 +276,7 @@ TEST_F(Tracker, DataAfterTheLingerIsNotEvidence) {
     feed(conn.s(psh | ack, server_next, client_next, 5 * sec + 1 * ms, 50));
     t().advance(10 * sec);
     ASSERT_EQ(events(), 1u);
-    EXPECT_EQ(event(0).evidence, bits({Evidence::seq_exact}));
+    EXPECT_EQ(event(0).evidence, bits({Evidence::seq_exact, Evidence::ttl_match}));
     EXPECT_EQ(event(0).cause, ResetCause::resp_abort);
 }
 
@@ -287,7 +288,8 @@ TEST_F(Tracker, InWindowRstAnsweredWithChallengeAckDidNotReset) {
     t().advance(5 * sec);
     ASSERT_EQ(events(), 1u);
     EXPECT_EQ(event(0).seq_check, SeqCheck::in_window);
-    EXPECT_EQ(event(0).evidence, bits({Evidence::seq_in_window, Evidence::challenge_ack}));
+    EXPECT_EQ(event(0).evidence,
+              bits({Evidence::seq_in_window, Evidence::challenge_ack, Evidence::ttl_match}));
     EXPECT_EQ(event(0).cause, ResetCause::out_of_window);
     EXPECT_EQ(event(0).confidence, Confidence::medium);
 
@@ -325,7 +327,8 @@ TEST_F(Tracker, ExactRstAnsweringTheChallengeIsTheReset) {
     EXPECT_FALSE(ignored.rst_by_orig);
     EXPECT_EQ(ignored.rst_seq, server_next + 1000);
     EXPECT_EQ(ignored.seq_check, SeqCheck::in_window);
-    EXPECT_EQ(ignored.evidence, bits({Evidence::seq_in_window, Evidence::challenge_ack}));
+    EXPECT_EQ(ignored.evidence,
+              bits({Evidence::seq_in_window, Evidence::challenge_ack, Evidence::ttl_match}));
     EXPECT_EQ(ignored.cause, ResetCause::out_of_window);
     EXPECT_EQ(ignored.confidence, Confidence::medium);
     EXPECT_EQ(ignored.rst_count, 1u);
@@ -335,7 +338,7 @@ TEST_F(Tracker, ExactRstAnsweringTheChallengeIsTheReset) {
     EXPECT_FALSE(reset.rst_by_orig);
     EXPECT_EQ(reset.rst_seq, server_next);
     EXPECT_EQ(reset.seq_check, SeqCheck::exact);
-    EXPECT_EQ(reset.evidence, bits({Evidence::seq_exact}));
+    EXPECT_EQ(reset.evidence, bits({Evidence::seq_exact, Evidence::ttl_match}));
     EXPECT_EQ(reset.cause, ResetCause::resp_abort);
     EXPECT_EQ(reset.confidence, Confidence::high);
     EXPECT_EQ(reset.conn_state, ConnState::RSTR);
@@ -367,11 +370,12 @@ TEST_F(Tracker, OutOfWindowRstWithAndWithoutChallenge) {
     t().advance(5 * sec);
     ASSERT_EQ(events(), 2u);
     EXPECT_EQ(event(0).seq_check, SeqCheck::out_of_window);
-    EXPECT_EQ(event(0).evidence, bits({Evidence::seq_out_of_window}));
+    EXPECT_EQ(event(0).evidence, bits({Evidence::seq_out_of_window, Evidence::ttl_match}));
     EXPECT_EQ(event(0).cause, ResetCause::out_of_window);
     EXPECT_EQ(event(0).confidence, Confidence::medium);
     EXPECT_EQ(event(0).rst_ack, 0u);  // no ACK flag: no acknowledgment reported
-    EXPECT_EQ(event(1).evidence, bits({Evidence::seq_out_of_window, Evidence::challenge_ack}));
+    EXPECT_EQ(event(1).evidence,
+              bits({Evidence::seq_out_of_window, Evidence::challenge_ack, Evidence::ttl_match}));
     EXPECT_EQ(event(1).cause, ResetCause::out_of_window);
     EXPECT_EQ(event(1).confidence, Confidence::high);
 }
@@ -383,7 +387,8 @@ TEST_F(Tracker, RepeatedRstWithAnotherSequenceNumberIsASeqChange) {
     feed(conn.s(rst | ack, server_next + 7, client_next, 1 * sec + 110 * ms));
     t().flush_pending(10);
     ASSERT_EQ(events(), 1u);
-    EXPECT_EQ(event(0).evidence, bits({Evidence::seq_exact, Evidence::rst_seq_change}));
+    EXPECT_EQ(event(0).evidence,
+              bits({Evidence::seq_exact, Evidence::rst_seq_change, Evidence::ttl_match}));
     EXPECT_EQ(event(0).rst_seq, server_next);  // the first RST's
     EXPECT_EQ(event(0).rst_count, 2u);
     // One weak signal alone never convicts.
@@ -397,8 +402,8 @@ TEST_F(Tracker, SeqAndAckChangeTogetherAreInjected) {
     feed(conn.s(rst | ack, server_next + 7, client_next + 9, 1 * sec + 110 * ms));
     t().flush_pending(10);
     ASSERT_EQ(events(), 1u);
-    EXPECT_EQ(event(0).evidence,
-              bits({Evidence::seq_exact, Evidence::rst_seq_change, Evidence::rst_ack_change}));
+    EXPECT_EQ(event(0).evidence, bits({Evidence::seq_exact, Evidence::rst_seq_change,
+                                       Evidence::rst_ack_change, Evidence::ttl_match}));
     EXPECT_EQ(event(0).cause, ResetCause::injected);
     EXPECT_EQ(event(0).confidence, Confidence::medium);
 }
@@ -411,7 +416,8 @@ TEST_F(Tracker, AckChangeAfterNewPeerDataIsNotSuspicious) {
     feed(conn.s(rst | ack, server_next, client_next + 20, 1 * sec + 110 * ms));
     t().flush_pending(10);
     ASSERT_EQ(events(), 1u);
-    EXPECT_EQ(event(0).evidence, bits({Evidence::seq_exact, Evidence::rst_retransmitted}));
+    EXPECT_EQ(event(0).evidence,
+              bits({Evidence::seq_exact, Evidence::rst_retransmitted, Evidence::ttl_match}));
 }
 
 TEST_F(Tracker, TtlMismatchAloneIsNotInjectionButWithIpIdItIs) {
@@ -462,9 +468,13 @@ TEST_F(Tracker, IdleGapBeforeTheAnsweredPacketIsAnIdleTimeout) {
     t().flush_pending(10);
     ASSERT_EQ(events(), 1u);
     EXPECT_EQ(event(0).idle_before_ms, 200'000u);
-    EXPECT_EQ(event(0).evidence, bits({Evidence::seq_exact, Evidence::idle_before}));
+    EXPECT_EQ(event(0).evidence,
+              bits({Evidence::seq_exact, Evidence::idle_before, Evidence::ttl_match}));
+    // The endpoint's own TTL: its own idle timer, not a middlebox's (seq_exact corroborates
+    // nothing: every RST a stack accepts is exact).
     EXPECT_EQ(event(0).cause, ResetCause::idle_timeout);
-    EXPECT_EQ(event(0).confidence, Confidence::high);
+    EXPECT_EQ(event(0).confidence, Confidence::medium);
+    EXPECT_EQ(event(0).rst_origin, RstOrigin::endpoint);
 }
 
 TEST_F(Tracker, SynSenderIsTheOriginatorWhicheverKeySideItIs) {
@@ -936,6 +946,105 @@ TEST(TrackerSweep, TimeSlicedSweepExpiresWithinOnePeriod) {
     for (uint64_t now = 11 * sec; now <= 15 * sec + 100 * ms; now += 100 * ms)
         tracker.advance(now);
     EXPECT_EQ(counters.get(WorkerCounter::flows_expired), 1u);  // within one period after it
+}
+
+}  // namespace
+}  // namespace rstscope
+
+namespace rstscope {
+namespace {
+
+DecodedPacket with_ip_id(DecodedPacket p, uint16_t id) {
+    p.has_ip_id = true;
+    p.ip_id = id;
+    return p;
+}
+
+// A server with IP_TTL 255 (GTSM) closes; the client's late data is answered by the kernel from
+// no socket: IP-ID 0 and the default TTL 64 less one hop. One fact, so neither mismatch.
+TEST_F(Tracker, SocketlessRstOfAServerWithIpTtl255IsTheEndpointAfterClose) {
+    Conn conn;
+    conn.server_ttl = 254;
+    uint64_t t0 = 1 * sec;
+    feed(conn.c(syn, 1000, 0, t0));
+    feed(with_ip_id(conn.s(syn | ack, 5000, 1001, t0 + 1 * ms), 0));
+    feed(conn.c(ack, 1001, 5001, t0 + 2 * ms));
+    feed(conn.c(psh | ack, 1001, 5001, t0 + 3 * ms, 100));
+    feed(with_ip_id(conn.s(ack, 5001, 1101, t0 + 4 * ms), 700));
+    feed(with_ip_id(conn.s(psh | ack, 5001, 1101, t0 + 5 * ms, 10), 701));
+    feed(with_ip_id(conn.s(fin | ack, 5011, 1101, t0 + 6 * ms), 702));
+    feed(with_ip_id(conn.s(ack, 5012, 1101, t0 + 7 * ms), 703));
+    feed(conn.c(psh | ack, 1101, 5012, t0 + 8 * ms, 20));
+    DecodedPacket rst_packet = with_ip_id(conn.s(rst, 5012, 0, t0 + 9 * ms), 0);
+    rst_packet.ttl = 63;
+    feed(rst_packet);
+    t().flush_pending(10);
+    ASSERT_EQ(events(), 1u);
+    EXPECT_EQ(event(0).evidence,
+              bits({Evidence::seq_exact, Evidence::fin_before, Evidence::socketless_rst}));
+    EXPECT_EQ(event(0).cause, ResetCause::after_close);
+    EXPECT_EQ(event(0).rst_origin, RstOrigin::endpoint);
+}
+
+// A firewall refuses a SYN for a server that never spoke on this connection: the server's TTL,
+// learnt from an earlier connection, places the RST one hop nearer.
+TEST_F(Tracker, HostFingerprintPlacesARefusalOnThePath) {
+    Conn earlier;
+    earlier.server_ttl = 63;
+    handshake(earlier, 1 * sec);
+    Conn refused = earlier;
+    refused.client_port = 40002;
+    refused.server_port = 81;
+    feed(refused.c(syn, 7000, 0, 2 * sec));
+    DecodedPacket firewall = with_ip_id(refused.s(rst | ack, 0, 7001, 2 * sec + 1 * ms), 0);
+    firewall.ttl = 64;
+    feed(firewall);
+    Conn closed = refused;
+    closed.client_port = 40003;
+    feed(closed.c(syn, 9000, 0, 3 * sec));
+    feed(with_ip_id(closed.s(rst | ack, 0, 9001, 3 * sec + 1 * ms), 0));  // TTL 63: the server's
+    t().flush_pending(10);
+    ASSERT_EQ(events(), 2u);
+    EXPECT_EQ(event(0).cause, ResetCause::refused);
+    EXPECT_EQ(event(0).rst_origin, RstOrigin::path);
+    EXPECT_EQ(event(0).hops_from_endpoint, 1);
+    EXPECT_EQ(event(0).evidence, bits({Evidence::seq_exact, Evidence::ttl_on_path}));
+    EXPECT_EQ(event(1).cause, ResetCause::refused);
+    EXPECT_EQ(event(1).rst_origin, RstOrigin::endpoint);
+    EXPECT_EQ(event(1).hops_from_endpoint, 0);
+    EXPECT_EQ(event(1).evidence,
+              bits({Evidence::seq_exact, Evidence::ttl_match, Evidence::socketless_rst}));
+}
+
+// tcp_abort_on_overflow: the handshake's last ACK is answered by a bare RST at ISN + 1.
+TEST_F(Tracker, BareRstAtTheSynAckPlusOneAfterTheHandshakeIsAListenOverflow) {
+    Conn conn;
+    uint64_t t0 = 1 * sec;
+    feed(conn.c(syn, 1000, 0, t0));
+    feed(with_ip_id(conn.s(syn | ack, 5000, 1001, t0 + 1 * ms), 0));
+    feed(conn.c(ack, 1001, 5001, t0 + 2 * ms));
+    feed(with_ip_id(conn.s(rst, 5001, 0, t0 + 2 * ms + 20'000), 0));
+    t().flush_pending(10);
+    ASSERT_EQ(events(), 1u);
+    EXPECT_EQ(history(event(0)), "ShAr");
+    EXPECT_EQ(event(0).cause, ResetCause::overload);
+    EXPECT_EQ(event(0).confidence, Confidence::high);
+    EXPECT_EQ(event(0).rst_origin, RstOrigin::endpoint);
+    EXPECT_TRUE(event(0).has(Evidence::listen_overflow));
+}
+
+// A device on the path resets mid-connection: fewer hops than the server, not a forger.
+TEST_F(Tracker, PathTtlMidConnectionIsAPolicyReset) {
+    Conn conn;
+    handshake(conn, 1 * sec);  // server TTL 60: 4 hops
+    DecodedPacket ips = conn.s(rst | ack, server_next, client_next, 1 * sec + 100 * ms);
+    ips.ttl = 62;
+    feed(ips);
+    t().flush_pending(10);
+    ASSERT_EQ(events(), 1u);
+    EXPECT_EQ(event(0).cause, ResetCause::policy_reset);
+    EXPECT_EQ(event(0).rst_origin, RstOrigin::path);
+    EXPECT_EQ(event(0).hops_from_endpoint, 2);
 }
 
 }  // namespace

@@ -76,9 +76,10 @@ TEST(Classifier, InWindowWithChallengeAckDidNotReset) {
 }
 
 TEST(Classifier, IdleTimeoutNeedsAnEstablishedConnectionWithoutFin) {
-    ResetFacts exact = established();
+    // An exact sequence number corroborates nothing: every RST a stack accepts is exact.
+    ResetFacts exact = established({E::seq_exact});
     exact.idle = true;
-    expect_verdict(exact, C::idle_timeout, K::high);
+    expect_verdict(exact, C::idle_timeout, K::medium);
 
     ResetFacts in_window = established({}, SeqCheck::in_window);
     in_window.idle = true;
@@ -112,6 +113,65 @@ TEST(Classifier, IdleTimeoutExplainsTtlAndIpIdShifts) {
     ResetFacts f = established({E::ttl_mismatch, E::ipid_mismatch});
     f.idle = true;
     expect_verdict(f, C::idle_timeout, K::high);
+}
+
+TEST(Classifier, IdleTimeoutOfThePathIsHighOfTheEndpointMediumAtMost) {
+    ResetFacts path = established({E::ttl_mismatch, E::ttl_on_path, E::seq_exact});
+    path.idle = true;
+    expect_verdict(path, C::idle_timeout, K::high);
+    EXPECT_EQ(rst_origin_of(path, C::idle_timeout), RstOrigin::path);
+
+    // The application's own idle timer: its TTL and IP-ID continue the endpoint's.
+    ResetFacts own = established({E::ttl_match, E::ipid_continues, E::seq_exact});
+    own.idle = true;
+    expect_verdict(own, C::idle_timeout, K::medium);
+    EXPECT_EQ(rst_origin_of(own, C::idle_timeout), RstOrigin::endpoint);
+
+    // A TTL change the endpoint's IP-ID contradicts is not the path's either.
+    ResetFacts mixed = established({E::ttl_mismatch, E::ipid_continues});
+    mixed.idle = true;
+    expect_verdict(mixed, C::idle_timeout, K::medium);
+}
+
+TEST(Classifier, ListenOverflowIsOverloadNotAnAbort) {
+    // tcp_abort_on_overflow: the kernel's bare RST at ISN + 1 after the handshake (history ShAr).
+    expect_verdict(established({E::listen_overflow, E::seq_exact, E::ttl_match, E::socketless_rst}),
+                   C::overload, K::high);
+    expect_verdict(established({E::listen_overflow, E::seq_exact}), C::overload, K::medium);
+    EXPECT_EQ(rst_origin_of(established({E::listen_overflow, E::socketless_rst}), C::overload),
+              RstOrigin::endpoint);
+}
+
+TEST(Classifier, SocketlessRstIsTheEndpointNotInjection) {
+    // The tracker reports neither mismatch for a socketless RST (one fact, not two): what is
+    // left is the endpoint's kernel closing a closed socket's connection.
+    ResetFacts after_close = established({E::socketless_rst, E::fin_before, E::seq_exact});
+    expect_verdict(after_close, C::after_close, K::high);
+    EXPECT_EQ(rst_origin_of(after_close, C::after_close), RstOrigin::endpoint);
+}
+
+TEST(Classifier, PathTtlMidConnectionIsAPolicyReset) {
+    ResetFacts f = established({E::ttl_mismatch, E::ttl_on_path, E::seq_exact});
+    expect_verdict(f, C::policy_reset, K::medium);
+    EXPECT_EQ(rst_origin_of(f, C::policy_reset), RstOrigin::path);
+    // A path TTL and a broken IP-ID: two facts about the same device, not a forger.
+    expect_verdict(established({E::ttl_mismatch, E::ttl_on_path, E::ipid_mismatch}),
+                   C::policy_reset, K::high);
+    // The race still convicts, whatever the TTL says.
+    expect_verdict(established({E::ttl_mismatch, E::ttl_on_path, E::data_after_rst}), C::injected,
+                   K::medium);
+    // Before establishment a path RST keeps its handshake verdict (a firewall refusal).
+    ResetFacts refusal = syn_sent(SeqCheck::exact, true);
+    refusal.evidence = evidence_bit(E::ttl_on_path);
+    expect_verdict(refusal, C::refused, K::high);
+    EXPECT_EQ(rst_origin_of(refusal, C::refused), RstOrigin::path);
+}
+
+TEST(Classifier, OriginIsUnknownWithoutTtlOrIpIdFacts) {
+    EXPECT_EQ(rst_origin_of(established({E::seq_exact}), C::resp_abort), RstOrigin::unknown);
+    EXPECT_EQ(rst_origin_of(established({E::ttl_mismatch}), C::resp_abort), RstOrigin::unknown);
+    EXPECT_EQ(rst_origin_of(established({E::ttl_mismatch, E::ipid_mismatch}), C::injected),
+              RstOrigin::path);
 }
 
 TEST(Classifier, DataAfterRstIsInjection) {

@@ -133,6 +133,8 @@ ResetEvent full_event() {
     e.vlan_outer = 100;
     e.vlan_inner = 200;
     e.usual_ttl = 60;
+    e.rst_origin = RstOrigin::path;
+    e.hops_from_endpoint = 2;
     e.rst_payload_length = 2;
     std::memcpy(e.rst_payload, "no", 2);
     e.mptcp_reset_reason = 3;

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <memory>
 
+#include "rstscope/analysis/host_fingerprint.h"
 #include "rstscope/analysis/reset_classifier.h"
 #include "rstscope/analysis/reset_event.h"
 #include "rstscope/common/counters.h"
@@ -38,6 +39,9 @@ struct TrackerConfig {
     // captures), a slice per advance(): its cost follows time, not packets. 0: the whole table on
     // every advance() (exact expiry, for tests).
     uint64_t sweep_period_ns = 5 * ns_per_second;
+    // Hosts whose usual TTL and IP-ID behaviour a worker remembers across connections:
+    // 16384 x 32 B = 512 KiB per worker; the least recently used of a full bucket is evicted.
+    uint32_t host_capacity = 16384;
     uint8_t worker_id = 0;
 };
 
@@ -83,6 +87,7 @@ class FlowTracker {
     void clear_events() noexcept { outbox_count_ = 0; }
 
     const FlowTable& table() const noexcept { return table_; }
+    HostFingerprints& hosts() noexcept { return hosts_; }
     uint64_t now_ns() const noexcept { return now_ns_; }
 
   private:
@@ -105,6 +110,11 @@ class FlowTracker {
                      SeqCheck check, const DirectionState& sender) noexcept;
     bool gather_evidence(ResetEvent& ev, const FlowEntry& e, const DecodedPacket& p, SeqCheck check,
                          const DirectionState& sender, const DirectionState& receiver) noexcept;
+    void gather_origin_evidence(ResetEvent& ev, const FlowEntry& e, const DecodedPacket& p,
+                                bool from_orig, SeqCheck check,
+                                const DirectionState& sender) noexcept;
+    void learn_host(const DecodedPacket& p, const DirectionState& sender,
+                    bool first_packet) noexcept;
     void observe_after_rst(FlowEntry& e, const DecodedPacket& p, bool from_orig) noexcept;
     PendingReset& push_pending(uint32_t slot, FlowEntry& e) noexcept;
     // Classifies and emits; `superseded`: a later RST replaces it as the connection's reset.
@@ -116,6 +126,7 @@ class FlowTracker {
     TrackerConfig config_;
     WorkerCounters& counters_;
     FlowTable table_;
+    HostFingerprints hosts_;
     std::unique_ptr<PendingReset[]> pending_;
     uint32_t pending_mask_;
     uint32_t pending_head_ = 0;  // oldest

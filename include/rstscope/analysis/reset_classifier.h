@@ -29,4 +29,9 @@ struct Verdict {
 // Rules in order, the first that applies wins (see docs/causes.md for the why of each).
 Verdict classify_reset(const ResetFacts& facts) noexcept;
 
+// Who sent the RST: the path when its TTL places a sender nearer than the endpoint or the verdict
+// is injection; the endpoint when its TTL, IP-ID or kernel fingerprint continue the endpoint's;
+// otherwise unknown.
+RstOrigin rst_origin_of(const ResetFacts& facts, ResetCause cause) noexcept;
+
 }  // namespace rstscope

@@ -36,6 +36,9 @@ struct ResetEvent {
     uint8_t mptcp_reset_reason;
     uint8_t rst_payload_length;  // bytes kept in rst_payload
     uint8_t worker;
+    RstOrigin rst_origin;
+    uint8_t hops_from_endpoint;  // path RSTs: how many hops nearer than the endpoint; 0 unknown
+    uint8_t reserved[2];
     uint32_t rst_count;
     uint32_t orig_pkts;
     uint32_t resp_pkts;

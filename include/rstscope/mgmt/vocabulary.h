@@ -21,7 +21,7 @@ struct EventField {
     std::span<const std::string_view> values;
 };
 
-extern const std::array<EventField, 27> event_fields;
+extern const std::array<EventField, 29> event_fields;
 
 // {"version":..,"event_fields":[{"name":..,"type":..,"always":..,"values":[..]}, ..],
 //  "vocabularies":{"cause":[..],"conn_state":[..],"confidence":[..],"seq_check":[..],
