@@ -394,6 +394,17 @@ void FlowTracker::gather_origin_evidence(ResetEvent& ev, const FlowEntry& e, con
     uint8_t usual = (spoke && !(sender.bits & direction_bit::ttl_varied)) ? sender.ttl_usual : 0;
     const HostFingerprint* host = spoke ? nullptr : hosts_.find(p.src, p.family);
     if (host != nullptr && !host->ttl_varied) usual = host->usual_ttl;
+    bool ip_id_continues = false;
+    if (p.has_ip_id && p.ip_id != 0) {
+        uint16_t step = 0;
+        if (spoke && sender.ip_id_last != 0) {
+            step = static_cast<uint16_t>(p.ip_id - sender.ip_id_last);
+        } else if (host != nullptr && host->ip_id == IpIdBehaviour::global_counter) {
+            step = static_cast<uint16_t>(p.ip_id - host->last_ip_id);
+        }
+        ip_id_continues = step >= 1 && step <= ip_id_continue_max_step;
+        set_bit(evidence, Evidence::ipid_continues, ip_id_continues);
+    }
     if (usual != 0) {
         const uint8_t endpoint_hops = hops_of(usual);
         const uint32_t ttl_at_source = uint32_t{p.ttl} + endpoint_hops;
@@ -401,7 +412,9 @@ void FlowTracker::gather_origin_evidence(ResetEvent& ev, const FlowEntry& e, con
             p.has_ip_id && p.ip_id == 0 &&
             (ttl_at_source == 64 || ttl_at_source == 128 || ttl_at_source == 255);
         const bool match = p.ttl == usual;
-        const bool on_path = !match && !socketless && hops_of(p.ttl) < endpoint_hops;
+        // The endpoint's own IP-ID counter outweighs its TTL: a route or load-balancer change.
+        const bool on_path =
+            !match && !socketless && !ip_id_continues && hops_of(p.ttl) < endpoint_hops;
         set_bit(evidence, Evidence::ttl_match, match);
         set_bit(evidence, Evidence::socketless_rst, socketless);
         set_bit(evidence, Evidence::ttl_on_path, on_path);
@@ -410,21 +423,12 @@ void FlowTracker::gather_origin_evidence(ResetEvent& ev, const FlowEntry& e, con
             evidence &=
                 ~(evidence_bit(Evidence::ttl_mismatch) | evidence_bit(Evidence::ipid_mismatch));
     }
-    if (p.has_ip_id && p.ip_id != 0) {
-        uint16_t step = 0;
-        if (spoke && sender.ip_id_last != 0) {
-            step = static_cast<uint16_t>(p.ip_id - sender.ip_id_last);
-        } else if (host != nullptr && host->ip_id == IpIdBehaviour::global_counter) {
-            step = static_cast<uint16_t>(p.ip_id - host->last_ip_id);
-        }
-        set_bit(evidence, Evidence::ipid_continues, step >= 1 && step <= ip_id_continue_max_step);
-    }
     // tcp_abort_on_overflow: the listener answers the handshake's last ACK with a bare RST at
     // the SYN-ACK's sequence + 1 before the responder sent a byte (RFC 9293 3.10.7.1: a RST
     // answering an ACK takes the ACK's number as its sequence and carries no ACK itself).
     set_bit(evidence, Evidence::listen_overflow,
             !from_orig && !(p.tcp_flags & tcp_flag::ack) && check == SeqCheck::exact &&
-                !ev.has(Evidence::idle_before) &&
+                !ev.has(Evidence::idle_before) && !ev.has(Evidence::fin_before) &&
                 e.has(flow_bit::synack_seen) && e.has(flow_bit::handshake_acked) &&
                 sender.payload_bytes == 0 && !(sender.bits & direction_bit::sent_fin));
 }

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // Hot path: the poll loop below allocates nothing, takes no lock and logs nothing; anomalies are
-// counted in the worker's own WorkerCounters. On live traffic it makes no system call. Reading a
-// capture is the exception, by nature: the vdev and CaptureClock read the file (libpcap), and the
-// reader asks the port's statistics each poll until every record has arrived
+// counted in the worker's own WorkerCounters. On live traffic it makes no system call (the wall
+// clock, read every 100 ms to keep packet time true, is a vDSO call with a TSC clocksource).
+// Reading a capture is the exception, by nature: the vdev and CaptureClock read the file (libpcap),
+// and the reader asks the port's statistics each poll until every record has arrived
 // (docs/architecture.md).
 //
 // The burst itself (decode, track, hand over) is BurstPath (include/rstscope/datapath/burst.h);
@@ -10,6 +11,7 @@
 #include "worker.h"
 
 #include <algorithm>
+#include <ctime>
 
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
@@ -17,6 +19,7 @@
 #include <rte_mbuf.h>
 #include <rte_pause.h>
 
+#include "rstscope/common/live_clock.h"
 #include "rstscope/datapath/burst.h"
 
 namespace rstscope {
@@ -24,6 +27,17 @@ namespace {
 
 // Pending resets given their verdict per try at the end of the input, between hand-overs.
 constexpr uint32_t flush_batch = 256;
+// Live time is re-anchored to CLOCK_REALTIME this often (docs/architecture.md, "Time"): with a
+// TSC rate off by 5600 ppm (measured on a VM) the first period drifts 0.56 ms, later ones by
+// the rate's residual error only.
+constexpr uint64_t reanchor_period_ns = 100'000'000;
+
+uint64_t wall_clock_ns() noexcept {
+    timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    return static_cast<uint64_t>(now.tv_sec) * 1'000'000'000ull +
+           static_cast<uint64_t>(now.tv_nsec);
+}
 
 // The event ring as BurstPath's sink: a capture, and every worker at shutdown, waits for room
 // until the shutdown deadline (`abandon`).
@@ -48,7 +62,11 @@ class WorkerLoop {
           run_(*ctx.run),
           settings_(*ctx.settings),
           path_(*ctx.tracker, *ctx.channel.counters),
-          events_(*ctx.channel.events, *ctx.run) {}
+          events_(*ctx.channel.events, *ctx.run) {
+        clock_.start(settings_.tsc_start, settings_.wall_start_ns, settings_.tsc_hz);
+        anchored_ticks_ = settings_.tsc_start;
+        reanchor_ticks_ = settings_.tsc_hz / (1'000'000'000ull / reanchor_period_ns);
+    }
 
     void run() noexcept {
         const auto& queues = settings_.plan->queues_of_worker[ctx_.id];
@@ -75,6 +93,7 @@ class WorkerLoop {
                 if (n) handle(mbufs_, n, false);
                 got += n;
             }
+            keep_time_true();
             uint64_t now = now_ns();
             path_.advance(now);
             path_.hand_over(events_, run_.capture);
@@ -167,10 +186,16 @@ class WorkerLoop {
 
     uint64_t now_ns() const noexcept {
         if (run_.capture) return ctx_.tracker->now_ns();
-        uint64_t ticks = rte_rdtsc() - settings_.tsc_start;
-        return settings_.wall_start_ns +
-               static_cast<uint64_t>(static_cast<double>(ticks) * 1e9 /
-                                     static_cast<double>(settings_.tsc_hz));
+        return clock_.now_ns(rte_rdtsc());
+    }
+
+    // Live: once per period the TSC-based clock is re-anchored on the wall clock (LiveClock).
+    void keep_time_true() noexcept {
+        if (run_.capture) return;
+        uint64_t ticks = rte_rdtsc();
+        if (ticks - anchored_ticks_ < reanchor_ticks_) return;
+        clock_.reanchor(ticks, wall_clock_ns(), reanchor_period_ns);
+        anchored_ticks_ = ticks;
     }
 
     // The pcap vdev returns nothing once the file is read; the probe's record count says when
@@ -262,6 +287,9 @@ class WorkerLoop {
     const WorkerSettings& settings_;
     BurstPath path_;
     EventRingSink events_;
+    LiveClock clock_;
+    uint64_t anchored_ticks_ = 0;
+    uint64_t reanchor_ticks_ = 0;
     rte_mbuf* mbufs_[BurstPath::max_burst];
 };
 
