@@ -394,6 +394,8 @@ void FlowTracker::gather_origin_evidence(ResetEvent& ev, const FlowEntry& e, con
     uint8_t usual = (spoke && !(sender.bits & direction_bit::ttl_varied)) ? sender.ttl_usual : 0;
     const HostFingerprint* host = spoke ? nullptr : hosts_.find(p.src, p.family);
     if (host != nullptr && !host->ttl_varied) usual = host->usual_ttl;
+    // Per worker: with several workers another one may know the host, or not (docs/causes.md).
+    set_bit(evidence, Evidence::host_fingerprint, host != nullptr);
     bool ip_id_continues = false;
     if (p.has_ip_id && p.ip_id != 0) {
         uint16_t step = 0;

@@ -1008,12 +1008,13 @@ TEST_F(Tracker, HostFingerprintPlacesARefusalOnThePath) {
     EXPECT_EQ(event(0).cause, ResetCause::refused);
     EXPECT_EQ(event(0).rst_origin, RstOrigin::path);
     EXPECT_EQ(event(0).hops_from_endpoint, 1);
-    EXPECT_EQ(event(0).evidence, bits({Evidence::seq_exact, Evidence::ttl_on_path}));
+    EXPECT_EQ(event(0).evidence,
+              bits({Evidence::seq_exact, Evidence::ttl_on_path, Evidence::host_fingerprint}));
     EXPECT_EQ(event(1).cause, ResetCause::refused);
     EXPECT_EQ(event(1).rst_origin, RstOrigin::endpoint);
     EXPECT_EQ(event(1).hops_from_endpoint, 0);
-    EXPECT_EQ(event(1).evidence,
-              bits({Evidence::seq_exact, Evidence::ttl_match, Evidence::socketless_rst}));
+    EXPECT_EQ(event(1).evidence, bits({Evidence::seq_exact, Evidence::ttl_match,
+                                       Evidence::socketless_rst, Evidence::host_fingerprint}));
 }
 
 // tcp_abort_on_overflow: the handshake's last ACK is answered by a bare RST at ISN + 1.

@@ -74,7 +74,8 @@ namespace rstscope {
     X(ipid_continues, "the RST's IP-ID continues its sender's IP-ID counter")                 \
     X(socketless_rst, "IP-ID 0 and a default TTL less the sender's hops: a kernel RST")       \
     X(ttl_on_path, "the RST's TTL puts its sender on the path, fewer hops than the endpoint") \
-    X(listen_overflow, "bare RST at the responder's ISN + 1 right after the handshake")
+    X(listen_overflow, "bare RST at the responder's ISN + 1 right after the handshake")     \
+    X(host_fingerprint, "the sender never spoke on the connection: judged by its host's fingerprint")
 
 // Who sent the RST, as far as its TTL and IP-ID tell (docs/causes.md, "Who sent it").
 #define RSTSCOPE_RST_ORIGINS(X)                                                          \
