@@ -336,6 +336,14 @@ void FlowTracker::draft_event(ResetEvent& ev, const FlowEntry& e, const DecodedP
         static_cast<uint8_t>(std::min<uint32_t>(p.payload_captured, rst_payload_capacity));
     if (ev.rst_payload_length) std::memcpy(ev.rst_payload, p.payload, ev.rst_payload_length);
     ev.mptcp_reset_reason = p.options.mptcp_reset_reason;
+    if (p.tunnels != 0) {
+        EventTunnel& tunnel = ev.tunnel;
+        tunnel.types = p.tunnels;
+        tunnel.id = p.tunnel_id;
+        // The frame is still valid here (it is the burst's): the outer header can be read.
+        tunnel.outer_known =
+            innermost_tunnel_endpoints(p, tunnel.outer_family, tunnel.outer_src, tunnel.outer_dst);
+    }
 }
 
 // The evidence the connection's past gives about its RST (docs/causes.md); returns whether a

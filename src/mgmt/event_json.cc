@@ -141,9 +141,38 @@ constexpr size_t widest_line =
     4 /* rst_by */ + 3 * 10 + 2 * 20 /* counts */ + longest(conn_state_names) +
     longest(reset_cause_names) + longest(confidence_names) + longest(seq_check_names) +
     all_evidence_length() + 2 * 3 /* ttls */ + 11 /* idle */ + longest(rst_origin_names) +
-    3 /* hops */ + 6 * history_capacity + 6 * rst_payload_capacity + 3 /* reason */;
+    3 /* hops */ + 6 * history_capacity + 6 * rst_payload_capacity + 3 /* reason */ +
+    80 /* tunnel keys */ + 2 * longest(tunnel_type_names) + 10 /* id */ +
+    2 * (ip_text_max_length + ip_text_slack);
 constexpr size_t digit_slack = 7;  // put_digits() writes 8 bytes
 static_assert(widest_line + digit_slack <= event_json_max_length);
+
+// ,"tunnel":{"type":..,"id":..,"outer_src":..,"outer_dst":..,"outermost":..}: id when the type
+// carries one, the addresses when the header was recorded, outermost when another type wraps it.
+char* put_tunnel(char* out, const EventTunnel& tunnel) noexcept {
+    const TunnelType type = tunnel.innermost();
+    out = put(out, ",\"tunnel\":{\"type\":\"");
+    out = put(out, tunnel_type_names[static_cast<size_t>(type)]);
+    *out++ = '"';
+    if (tunnel_id_always_present(type) || tunnel.id != 0) {
+        out = put(out, ",\"id\":");
+        out = put_unsigned(out, tunnel.id);
+    }
+    if (tunnel.outer_known) {
+        out = put(out, ",\"outer_src\":\"");
+        out = write_ip(tunnel.outer_src, tunnel.outer_family, out);
+        out = put(out, "\",\"outer_dst\":\"");
+        out = write_ip(tunnel.outer_dst, tunnel.outer_family, out);
+        *out++ = '"';
+    }
+    if (tunnel.outermost() != type) {
+        out = put(out, ",\"outermost\":\"");
+        out = put(out, tunnel_type_names[static_cast<size_t>(tunnel.outermost())]);
+        *out++ = '"';
+    }
+    *out++ = '}';
+    return out;
+}
 
 }  // namespace
 
@@ -178,6 +207,7 @@ char* write_event_json(const ResetEvent& e, char* out) noexcept {
         out = put(out, ",\"vlan_inner\":");
         out = put_unsigned(out, e.vlan_inner);
     }
+    if (e.tunnel.types != 0) out = put_tunnel(out, e.tunnel);
     out = put(out, ",\"orig_guessed\":");
     out = put_bool(out, e.orig_guessed);
     out = e.rst_by_orig ? put(out, ",\"rst_by\":\"orig\"") : put(out, ",\"rst_by\":\"resp\"");

@@ -16,15 +16,47 @@ constexpr std::array<std::string_view, 2> rst_by_names{"orig", "resp"};
 
 using Type = EventFieldType;
 
-template <size_t N>
-void append_names(fmt::memory_buffer& out, const std::array<std::string_view, N>& names) {
+void append_names(fmt::memory_buffer& out, std::span<const std::string_view> names) {
     fmt::format_to(std::back_inserter(out), "[\"{}\"]", fmt::join(names, "\",\""));
 }
+
+// [{"name":..,"type":..,"always":..,"values":[..]}, ..]; an object's entry adds its "members".
+void append_fields(fmt::memory_buffer& out, std::span<const EventField> fields) {
+    auto it = std::back_inserter(out);
+    const char* separator = "";
+    fmt::format_to(it, "[");
+    for (const EventField& f : fields) {
+        fmt::format_to(it, "{}{{\"name\":\"{}\",\"type\":\"{}\",\"always\":{},\"values\":[",
+                       separator, f.name, name_of(f.type), f.always);
+        if (!f.values.empty()) fmt::format_to(it, "\"{}\"", fmt::join(f.values, "\",\""));
+        fmt::format_to(it, "]");
+        if (!f.members.empty()) {
+            fmt::format_to(it, ",\"members\":");
+            append_fields(out, f.members);
+        }
+        fmt::format_to(it, "}}");
+        separator = ",";
+    }
+    fmt::format_to(it, "]");
+}
+
+// The types a tunnel field may name: every type but `none` (no tunnel, no field).
+constexpr std::span<const std::string_view> tunnel_types = std::span(tunnel_type_names).subspan(1);
+
+// clang-format off
+const std::array<EventField, 5> tunnel_fields{{
+    {"type", Type::string, true, tunnel_types},
+    {"id", Type::integer, false, {}},
+    {"outer_src", Type::string, false, {}},
+    {"outer_dst", Type::string, false, {}},
+    {"outermost", Type::string, false, tunnel_types},
+}};
+// clang-format on
 
 }  // namespace
 
 // clang-format off
-const std::array<EventField, 29> event_fields{{
+const std::array<EventField, 30> event_fields{{
     {"ts", Type::number, true, {}},
     {"orig_h", Type::string, true, {}},
     {"orig_p", Type::integer, true, {}},
@@ -32,6 +64,7 @@ const std::array<EventField, 29> event_fields{{
     {"resp_p", Type::integer, true, {}},
     {"vlan", Type::integer, false, {}},
     {"vlan_inner", Type::integer, false, {}},
+    {"tunnel", Type::object, false, {}, tunnel_fields},
     {"orig_guessed", Type::boolean, true, {}},
     {"rst_by", Type::string, true, rst_by_names},
     {"rst_count", Type::integer, true, {}},
@@ -69,6 +102,8 @@ std::string_view name_of(EventFieldType type) {
             return "string";
         case Type::string_list:
             return "string_list";
+        case Type::object:
+            return "object";
     }
     return "unknown";
 }
@@ -76,16 +111,9 @@ std::string_view name_of(EventFieldType type) {
 std::string vocabulary_json() {
     fmt::memory_buffer out;
     auto it = std::back_inserter(out);
-    fmt::format_to(it, "{{\"version\":\"{}\",\"event_fields\":[", rstscope_version);
-    bool first = true;
-    for (const EventField& f : event_fields) {
-        fmt::format_to(it, "{}{{\"name\":\"{}\",\"type\":\"{}\",\"always\":{},\"values\":[",
-                       first ? "" : ",", f.name, name_of(f.type), f.always);
-        if (!f.values.empty()) fmt::format_to(it, "\"{}\"", fmt::join(f.values, "\",\""));
-        fmt::format_to(it, "]}}");
-        first = false;
-    }
-    fmt::format_to(it, "],\"vocabularies\":{{\"cause\":");
+    fmt::format_to(it, "{{\"version\":\"{}\",\"event_fields\":", rstscope_version);
+    append_fields(out, event_fields);
+    fmt::format_to(it, ",\"vocabularies\":{{\"cause\":");
     append_names(out, reset_cause_names);
     fmt::format_to(it, ",\"conn_state\":");
     append_names(out, conn_state_names);
@@ -99,8 +127,10 @@ std::string vocabulary_json() {
     append_names(out, rst_origin_names);
     fmt::format_to(it, ",\"drop_reason\":");
     append_names(out, drop_reason_names);
+    fmt::format_to(it, ",\"tunnel_type\":");
+    append_names(out, tunnel_types);
     fmt::format_to(it, "}},\"counters\":[");
-    first = true;
+    bool first = true;
     for (size_t i = 0; i < worker_counter_count; ++i) {
         fmt::format_to(it, "{}{{\"name\":\"{}\",\"kind\":\"{}\"}}", first ? "" : ",",
                        worker_counter_names[i], name_of(worker_counter_kinds[i]));

@@ -60,29 +60,38 @@ def _type_ok(kind, value):
         return isinstance(value, str)
     if kind == "string_list":
         return isinstance(value, list) and all(isinstance(v, str) for v in value)
+    if kind == "object":
+        return isinstance(value, dict)
     return False
 
 
 def schema_problems(ev, schema):
     """What is wrong with one event against the schema: missing fields, fields the schema does
-    not know, wrong types, values outside their vocabulary."""
-    fields = {f["name"]: f for f in schema["event_fields"]}
+    not know, wrong types, values outside their vocabulary; objects' members likewise."""
+    return _fields_problems(ev, schema["event_fields"])
+
+
+def _fields_problems(ev, field_list, prefix=""):
+    fields = {f["name"]: f for f in field_list}
     missing = [name for name, f in fields.items() if f["always"] and name not in ev]
-    problems = [f"missing field(s) {', '.join(missing)}"] if missing else []
+    problems = [f"missing field(s) {prefix}{', '.join(missing)}"] if missing else []
     unknown = [name for name in ev if name not in fields]
     if unknown:
-        problems.append(f"field(s) not in the schema: {', '.join(unknown)}")
+        problems.append(f"field(s) not in the schema: {prefix}{', '.join(unknown)}")
     for name, value in ev.items():
         f = fields.get(name)
         if f is None:
             continue
         if not _type_ok(f["type"], value):
-            problems.append(f"{name}={value!r} is not {f['type']}")
+            problems.append(f"{prefix}{name}={value!r} is not {f['type']}")
+            continue
+        if f["type"] == "object":
+            problems += _fields_problems(value, f.get("members", []), prefix + name + ".")
             continue
         allowed = set(f["values"])
         if allowed:
             outside = [v for v in (value if isinstance(value, list) else [value])
                        if v not in allowed]
             if outside:
-                problems.append(f"{name}: {outside!r} not in {sorted(allowed)}")
+                problems.append(f"{prefix}{name}: {outside!r} not in {sorted(allowed)}")
     return problems

@@ -9,7 +9,8 @@ Writes OUTDIR/<name>.pcap and OUTDIR/expected.json:
     {name: {"pcap": "<name>.pcap", "tunnel_packets": N, "event": {field: value}}}
 The inner connection is 198.51.100.20:41000 → 203.0.113.20:8080 (IPv6 for Teredo): handshake,
 one request, its acknowledgement, then a RST from the server. The event must carry the inner
-addresses and ports, never the tunnel's. Deterministic: fixed times, sequence numbers and IP-IDs;
+addresses and ports, never the tunnel's, and describe the tunnel in its `tunnel` object (absent
+for the link types that are not tunnels). Deterministic: fixed times, sequence numbers and IP-IDs;
 scapy builds the frame bytes, the writer below the microsecond pcap.
 """
 import json
@@ -103,14 +104,18 @@ def radiotap(from_client, inner):
     return header + dot11 + llc + bytes(inner)
 
 
+# The `tunnel` object of the event: the RST comes from the server, so its frame's outer header
+# runs from the server's tunnel endpoint to the client's. None: no tunnel, the field is absent.
+RST_OUTER = {"outer_src": VTEP_B, "outer_dst": VTEP_A}
+
 CAPTURES = {
-    # name: (builder, inner IPv6?, link type)
-    "vxlan": (vxlan, False, 1),
-    "geneve": (geneve, False, 1),
-    "gtp_u": (gtp_u, False, 1),
-    "teredo": (teredo, True, 1),
-    "ppp_serial": (ppp_serial, False, 50),
-    "radiotap": (radiotap, False, 127),
+    # name: (builder, inner IPv6?, link type, tunnel object)
+    "vxlan": (vxlan, False, 1, {"type": "vxlan", "id": 5001, **RST_OUTER}),
+    "geneve": (geneve, False, 1, {"type": "geneve", "id": 6001, **RST_OUTER}),
+    "gtp_u": (gtp_u, False, 1, {"type": "gtp_u", "id": 0x1234, **RST_OUTER}),
+    "teredo": (teredo, True, 1, {"type": "teredo", **RST_OUTER}),
+    "ppp_serial": (ppp_serial, False, 50, None),
+    "radiotap": (radiotap, False, 127, None),
 }
 
 
@@ -118,7 +123,7 @@ def main():
     outdir = sys.argv[1]
     os.makedirs(outdir, exist_ok=True)
     expected = {}
-    for name, (build, ipv6, linktype) in CAPTURES.items():
+    for name, (build, ipv6, linktype, tunnel) in CAPTURES.items():
         frames = []
         for i, (from_client, inner) in enumerate(connection(ipv6)):
             frames.append((START_US + i * 1000, bytes(build(from_client, inner))))
@@ -136,6 +141,7 @@ def main():
                 "rst_count": 1,
                 "orig_pkts": 3,
                 "resp_pkts": 3,
+                "tunnel": tunnel,
             },
         }
     with open(os.path.join(outdir, "expected.json"), "w") as f:

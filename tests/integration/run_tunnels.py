@@ -5,14 +5,18 @@
 
 usage: run_tunnels.py RSTSCOPE_BINARY GEN_TUNNEL_CAPTURES WORKDIR
 
-For every capture: exactly one event, whose addresses, ports and counters are the inner
-connection's (never the tunnel endpoints'), and a summary whose tunnel_packets counts every
+For every capture: exactly one event, valid against the binary's schema, whose addresses, ports
+and counters are the inner connection's (never the tunnel endpoints') and whose `tunnel` object
+describes the tunnel (type, VNI/TEID, outer addresses), or is absent when there is none; and a summary whose tunnel_packets counts every
 tunnelled frame and whose drops are all zero. Exit status 0 when all pass, 1 otherwise.
 """
 import json
 import os
 import subprocess
 import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from event_log import load_schema, schema_problems  # noqa: E402
 
 
 def main():
@@ -21,6 +25,7 @@ def main():
     subprocess.run(["/usr/bin/python3", generator, workdir], check=True)
     with open(os.path.join(workdir, "expected.json")) as f:
         expected = json.load(f)
+    schema = load_schema(rstscope)
     failures = 0
     for name, want in sorted(expected.items()):
         log = os.path.join(workdir, name + ".jsonl")
@@ -41,6 +46,7 @@ def main():
         if len(events) != 1:
             problems.append(f"{len(events)} events, expected 1")
         else:
+            problems += schema_problems(events[0], schema)
             for field, value in want["event"].items():
                 if events[0].get(field) != value:
                     problems.append(f"{field} = {events[0].get(field)!r}, expected {value!r}")

@@ -10,6 +10,7 @@
 
 #include "rstscope/analysis/verdict.h"
 #include "rstscope/common/counters.h"
+#include "rstscope/decode/decoded_packet.h"
 #include "rstscope/mgmt/control_protocol.h"
 #include "rstscope/mgmt/stats.h"
 #include "rstscope/mgmt/vocabulary.h"
@@ -96,22 +97,43 @@ TEST(Docs, ControlDocumentsEveryRegisteredCommand) {
     }
 }
 
+// Whether a table row of `doc` names `name` in its first cell; rows may document two fields at
+// once ("| `orig_h`, `orig_p` |").
+bool has_row_naming(const std::string& doc, const std::string& name) {
+    std::istringstream lines(doc);
+    for (std::string line; std::getline(lines, line);) {
+        size_t name_cell_end = line.find(" | ", 2);
+        if (line.rfind("| `", 0) == 0 && name_cell_end != std::string::npos &&
+            line.substr(0, name_cell_end).find("`" + name + "`") != std::string::npos)
+            return true;
+    }
+    return false;
+}
+
 // Every field of the event schema (what event_json writes, test_vocabulary.cc) has a row in
-// docs/events.md; rows may document two fields at once ("| `orig_h`, `orig_p` |").
+// docs/events.md, and every member of an object field a row of its own ("tunnel.type").
 TEST(Docs, EventsDocumentEveryField) {
     std::string doc = read_doc("events.md");
     ASSERT_FALSE(doc.empty()) << "cannot read docs/events.md";
     for (const EventField& field : event_fields) {
-        bool documented = false;
-        std::istringstream lines(doc);
-        for (std::string line; std::getline(lines, line);) {
-            size_t name_cell_end = line.find(" | ", 2);
-            if (line.rfind("| `", 0) == 0 && name_cell_end != std::string::npos &&
-                line.substr(0, name_cell_end).find("`" + std::string(field.name) + "`") !=
-                    std::string::npos)
-                documented = true;
+        EXPECT_TRUE(has_row_naming(doc, std::string(field.name)))
+            << "event field " << field.name << " has no row in docs/events.md";
+        for (const EventField& member : field.members) {
+            std::string name = std::string(field.name) + "." + std::string(member.name);
+            EXPECT_TRUE(has_row_naming(doc, name))
+                << "member " << name << " has no row in docs/events.md";
         }
-        EXPECT_TRUE(documented) << "event field " << field.name << " has no row in docs/events.md";
+    }
+}
+
+// Every tunnel type the `tunnel` object may name has a row, with the description of the list.
+TEST(Docs, EventsDocumentEveryTunnelType) {
+    std::string doc = read_doc("events.md");
+    ASSERT_FALSE(doc.empty()) << "cannot read docs/events.md";
+    for (size_t i = 1; i < tunnel_type_count; ++i) {
+        std::string row = "| `" + std::string(tunnel_type_names[i]) + "` | " +
+                          std::string(tunnel_type_descriptions[i]) + " |";
+        EXPECT_NE(doc.find(row), std::string::npos) << "no row " << row;
     }
 }
 

@@ -192,6 +192,48 @@ TEST(EventJson, VlansOnlyWhenTagged) {
     EXPECT_NE(json.find(R"("vlan":0,"orig_guessed")"), std::string::npos) << json;
 }
 
+uint8_t tunnel_types(TunnelType outermost, TunnelType innermost) {
+    return static_cast<uint8_t>(static_cast<unsigned>(outermost) << 4 |
+                                static_cast<unsigned>(innermost));
+}
+
+// The tunnel object: absent when not tunnelled; its id when the type always carries one or a
+// GRE key was set; the outer addresses when recorded; the outermost type when another wraps it.
+TEST(EventJson, TunnelOnlyWhenTunnelledWithWhatIsKnown) {
+    ResetEvent e = sample_event();
+    EXPECT_EQ(checked_json(e).find("tunnel"), std::string::npos);
+    e.tunnel.types = tunnel_types(TunnelType::vxlan, TunnelType::vxlan);
+    e.tunnel.id = 0;  // VNI 0 is a VNI
+    e.tunnel.outer_known = true;
+    e.tunnel.outer_family = IpFamily::v4;
+    e.tunnel.outer_src = v4("192.0.2.2");
+    e.tunnel.outer_dst = v4("192.0.2.1");
+    std::string json = checked_json(e);
+    EXPECT_NE(json.find(R"("resp_p":443,"tunnel":{"type":"vxlan","id":0,"outer_src":"192.0.2.2",)"
+                        R"("outer_dst":"192.0.2.1"},"orig_guessed")"),
+              std::string::npos)
+        << json;
+    e.tunnel.types = tunnel_types(TunnelType::erspan, TunnelType::gre);
+    e.tunnel.outer_known = false;
+    json = checked_json(e);
+    EXPECT_NE(json.find(R"("tunnel":{"type":"gre","outermost":"erspan"},)"), std::string::npos)
+        << json;
+    e.tunnel.types = tunnel_types(TunnelType::teredo, TunnelType::teredo);
+    e.tunnel.outer_known = true;
+    e.tunnel.outer_family = IpFamily::v6;
+    e.tunnel.outer_src = v6("2001:db8::1");
+    e.tunnel.outer_dst = v6("2001:db8::2");
+    json = checked_json(e);
+    EXPECT_NE(json.find(R"("tunnel":{"type":"teredo","outer_src":"2001:db8::1",)"
+                        R"("outer_dst":"2001:db8::2"},)"),
+              std::string::npos)
+        << json;
+    e.tunnel.types = tunnel_types(TunnelType::gtp_u, TunnelType::gtp_u);
+    e.tunnel.id = 0x1234;
+    json = checked_json(e);
+    EXPECT_NE(json.find(R"("tunnel":{"type":"gtp_u","id":4660,)"), std::string::npos) << json;
+}
+
 TEST(EventJson, UsualTtlOnlyWhenKnown) {
     ResetEvent e = sample_event();
     e.usual_ttl = 0;

@@ -8,6 +8,7 @@
 
 #include <cstring>
 #include <map>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -24,6 +25,7 @@ namespace {
 struct Member {
     EventFieldType type;
     std::vector<std::string> strings;
+    std::string object_text;  // an object's own text, braces included (its members: members_of)
 };
 
 // Reads the members of one event line in order; fails the test on anything it does not expect.
@@ -75,6 +77,16 @@ std::vector<std::pair<std::string, Member>> members_of(std::string_view line) {
                 }
             }
             ++at;
+        } else if (c == '{') {
+            // Objects nest one level and hold no strings with braces: the first '}' closes.
+            size_t close = line.find('}', at);
+            if (close == std::string_view::npos) {
+                fail("unclosed object");
+                break;
+            }
+            m.type = EventFieldType::object;
+            m.object_text = std::string(line.substr(at, close + 1 - at));
+            at = close + 1;
         } else if (line.compare(at, 4, "true") == 0 || line.compare(at, 5, "false") == 0) {
             m.type = EventFieldType::boolean;
             at += c == 't' ? 4 : 5;
@@ -138,30 +150,38 @@ ResetEvent full_event() {
     e.rst_payload_length = 2;
     std::memcpy(e.rst_payload, "no", 2);
     e.mptcp_reset_reason = 3;
+    e.tunnel.types = static_cast<uint8_t>(static_cast<unsigned>(TunnelType::erspan) << 4 |
+                                          static_cast<unsigned>(TunnelType::vxlan));
+    e.tunnel.id = 5001;
+    e.tunnel.outer_known = true;
+    e.tunnel.outer_family = IpFamily::v4;
+    e.tunnel.outer_src = v4("192.0.2.1");
+    e.tunnel.outer_dst = v4("192.0.2.2");
     for (size_t i = 0; i < enum_count<Evidence>; ++i)
         e.evidence |= evidence_bit(static_cast<Evidence>(i));
     return e;
 }
 
-// The fields of `event`'s line: all in the schema, in its order, of its types and vocabularies,
-// and every field the schema says is always there.
-std::vector<std::string> check_against_schema(const ResetEvent& event) {
-    std::string line = event_json(event);
+// The fields of an object's text (an event line, or an object inside it): all in `fields`, in
+// its order, of its types and vocabularies, and every field it says is always there. Returns the
+// names seen, an object's members as "object.member".
+std::vector<std::string> check_against_fields(const std::string& line,
+                                              std::span<const EventField> fields) {
     std::vector<std::string> seen;
     size_t next_field = 0;
     for (const auto& [key, member] : members_of(line)) {
         size_t index = next_field;
-        while (index < event_fields.size() && event_fields[index].name != key)
+        while (index < fields.size() && fields[index].name != key)
             ++index;
-        if (index == event_fields.size()) {
+        if (index == fields.size()) {
             ADD_FAILURE() << "field " << key
                           << " is not in the schema, or out of its order: " << line;
             continue;
         }
         for (; next_field < index; ++next_field)
-            EXPECT_FALSE(event_fields[next_field].always)
-                << event_fields[next_field].name << " is always written, but is missing: " << line;
-        const EventField& field = event_fields[index];
+            EXPECT_FALSE(fields[next_field].always)
+                << fields[next_field].name << " is always written, but is missing: " << line;
+        const EventField& field = fields[index];
         next_field = index + 1;
         bool type_ok = member.type == field.type || (field.type == EventFieldType::number &&
                                                      member.type == EventFieldType::integer);
@@ -175,18 +195,37 @@ std::vector<std::string> check_against_schema(const ResetEvent& event) {
             }
         }
         seen.push_back(key);
+        if (member.type == EventFieldType::object)
+            for (const std::string& inner : check_against_fields(member.object_text, field.members))
+                seen.push_back(key + "." + inner);
     }
-    for (; next_field < event_fields.size(); ++next_field)
-        EXPECT_FALSE(event_fields[next_field].always)
-            << event_fields[next_field].name << " is always written, but is missing: " << line;
+    for (; next_field < fields.size(); ++next_field)
+        EXPECT_FALSE(fields[next_field].always)
+            << fields[next_field].name << " is always written, but is missing: " << line;
     return seen;
+}
+
+std::vector<std::string> check_against_schema(const ResetEvent& event) {
+    return check_against_fields(event_json(event), event_fields);
+}
+
+// Every field and member the schema lists, objects' members as "object.member".
+std::vector<std::string> schema_names(std::span<const EventField> fields,
+                                      const std::string& prefix = "") {
+    std::vector<std::string> names;
+    for (const EventField& field : fields) {
+        names.push_back(prefix + std::string(field.name));
+        for (const std::string& inner : schema_names(field.members, names.back() + "."))
+            names.push_back(inner);
+    }
+    return names;
 }
 
 TEST(Vocabulary, SchemaMatchesWhatEventJsonWrites) {
     std::vector<std::string> plain = check_against_schema(plain_event());
     std::vector<std::string> full = check_against_schema(full_event());
     // The full event shows every field: the schema lists nothing event_json never writes.
-    EXPECT_EQ(full.size(), event_fields.size());
+    EXPECT_EQ(full, schema_names(event_fields));
     for (const EventField& field : event_fields) {
         if (field.always) continue;
         EXPECT_EQ(std::find(plain.begin(), plain.end(), field.name), plain.end())

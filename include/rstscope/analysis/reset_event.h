@@ -8,11 +8,28 @@
 
 #include "rstscope/analysis/verdict.h"
 #include "rstscope/common/endpoint.h"
+#include "rstscope/decode/decoded_packet.h"
 
 namespace rstscope {
 
 inline constexpr size_t history_capacity = 24;
 inline constexpr size_t rst_payload_capacity = 64;
+
+// The tunnel(s) that carried the frame of the first RST, copied from its DecodedPacket (the
+// mirror-source facts an operator needs on ERSPAN or VXLAN feeds). `types` 0: not tunnelled.
+struct EventTunnel {
+    IpAddress outer_src;  // the innermost tunnel's outer IP header, as the RST's frame had it
+    IpAddress outer_dst;
+    uint32_t id;  // DecodedPacket::tunnel_id: VNI, TEID, GRE key or PPTP call ID
+    IpFamily outer_family;
+    uint8_t types;     // as DecodedPacket::tunnels: outermost type high nibble, innermost low
+    bool outer_known;  // false when the outer header lay too far back to be recorded
+    uint8_t padding;
+
+    TunnelType innermost() const noexcept { return static_cast<TunnelType>(types & 0x0F); }
+    TunnelType outermost() const noexcept { return static_cast<TunnelType>(types >> 4); }
+};
+static_assert(sizeof(EventTunnel) == 40);
 
 struct ResetEvent {
     uint64_t ts_ns;        // packet time of the first RST
@@ -50,6 +67,7 @@ struct ResetEvent {
     EvidenceSet evidence;
     char history[history_capacity];  // NUL-terminated Zeek history letters
     uint8_t rst_payload[rst_payload_capacity];
+    EventTunnel tunnel;
 
     bool has(Evidence e) const noexcept { return evidence & evidence_bit(e); }
 };

@@ -3,8 +3,11 @@
 // the frame buffer, which stays valid for the duration of the burst.
 #pragma once
 
+#include <array>
 #include <cstdint>
+#include <string_view>
 
+#include "rstscope/common/counters.h"  // RSTSCOPE_*_ENTRY
 #include "rstscope/common/endpoint.h"
 
 namespace rstscope {
@@ -23,21 +26,37 @@ struct TcpOptions {
     uint32_t ts_echo = 0;
 };
 
-// What carried a segment found inside a tunnel. Numbered for the 4-bit halves of
+// What carried a segment found inside a tunnel: the enum, the names the event log writes
+// (`tunnel.type`) and docs/events.md come from this one list. Numbered for the 4-bit halves of
 // DecodedPacket::tunnels; `none` is 0.
-enum class TunnelType : uint8_t {
-    none = 0,
-    ip_in_ip,    // IPv4 or IPv6 directly in IPv4 or IPv6 (protocols 4 and 41)
-    gre,         // GRE version 0 (RFC 2784/2890), NVGRE, Aruba 802.11
-    erspan,      // GRE carrying ERSPAN type I, II or III
-    pptp,        // enhanced GRE version 1 carrying PPP (RFC 2637)
-    gre_in_udp,  // RFC 8086, UDP port 4754
-    vxlan,       // RFC 7348, UDP port 4789
-    geneve,      // RFC 8926, UDP port 6081
-    teredo,      // RFC 4380, UDP port 3544 or recognised by content
-    ayiya,       // "Anything In Anything", UDP port 5072
-    gtp_u,       // GTPv1-U G-PDU, UDP port 2152
-};
+#define RSTSCOPE_TUNNEL_TYPES(X)                                                  \
+    X(none, "not tunnelled")                                                      \
+    X(ip_in_ip, "IPv4 or IPv6 directly in IPv4 or IPv6 (protocols 4 and 41)")     \
+    X(gre, "GRE version 0 (RFC 2784/2890), NVGRE, Aruba 802.11; id: the GRE key") \
+    X(erspan, "GRE carrying ERSPAN type I, II or III; id: the GRE key")           \
+    X(pptp, "enhanced GRE version 1 carrying PPP (RFC 2637); id: the call ID")    \
+    X(gre_in_udp, "GRE in UDP (RFC 8086), port 4754; id: the GRE key")            \
+    X(vxlan, "VXLAN (RFC 7348), UDP port 4789; id: the VNI")                      \
+    X(geneve, "Geneve (RFC 8926), UDP port 6081; id: the VNI")                    \
+    X(teredo, "Teredo (RFC 4380), UDP port 3544 or recognised by content")        \
+    X(ayiya, "AYIYA (Anything In Anything), UDP port 5072")                       \
+    X(gtp_u, "GTPv1-U G-PDU, UDP port 2152; id: the TEID")
+
+enum class TunnelType : uint8_t { RSTSCOPE_TUNNEL_TYPES(RSTSCOPE_ENUM_ENTRY) count };
+inline constexpr size_t tunnel_type_count = static_cast<size_t>(TunnelType::count);
+static_assert(tunnel_type_count <= 16, "a type fits in 4 bits");
+
+inline constexpr std::array<std::string_view, tunnel_type_count> tunnel_type_names{
+    RSTSCOPE_TUNNEL_TYPES(RSTSCOPE_NAME_ENTRY)};
+inline constexpr std::array<std::string_view, tunnel_type_count> tunnel_type_descriptions{
+    RSTSCOPE_TUNNEL_TYPES(RSTSCOPE_DESCRIPTION_ENTRY)};
+
+// Whether the type's header always carries the identifier kept in DecodedPacket::tunnel_id. GRE's
+// key is optional: its types report the key only when it is not 0 (a key of 0 reads as absent).
+constexpr bool tunnel_id_always_present(TunnelType type) noexcept {
+    return type == TunnelType::vxlan || type == TunnelType::geneve || type == TunnelType::gtp_u ||
+           type == TunnelType::pptp;
+}
 
 struct DecodedPacket {
     uint64_t ts_ns = 0;  // capture or NIC time, nanoseconds since the epoch

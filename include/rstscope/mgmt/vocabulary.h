@@ -10,7 +10,7 @@
 
 namespace rstscope {
 
-enum class EventFieldType : uint8_t { number, integer, boolean, string, string_list };
+enum class EventFieldType : uint8_t { number, integer, boolean, string, string_list, object };
 
 // One field of an event log line (src/mgmt/event_json.cc writes them in this order).
 struct EventField {
@@ -19,9 +19,11 @@ struct EventField {
     bool always;  // false: written only when it applies (docs/events.md: *optional*)
     // The values a string (or each string of a list) may take; empty: free text.
     std::span<const std::string_view> values;
+    // An object's members, in the order written (an object's `values` is empty).
+    std::span<const EventField> members = {};
 };
 
-extern const std::array<EventField, 29> event_fields;
+extern const std::array<EventField, 30> event_fields;
 
 // {"version":..,"event_fields":[{"name":..,"type":..,"always":..,"values":[..]}, ..],
 //  "vocabularies":{"cause":[..],"conn_state":[..],"confidence":[..],"seq_check":[..],
