@@ -364,28 +364,52 @@ bool zeek_roles_inverted(const ZeekTracking& t) noexcept {
 }
 
 bool zeek_likely_server_port(uint16_t port) noexcept {
-    if (port != 0 && port < 1024) return true;
-    // Above 1023: ports Zeek's bundled analyzers add to likely_server_ports (HTTP and proxies
-    // 1080/3128/8000/8080/8888, IRC 6666-6669, XMPP 5222/5223/5269, MySQL, RDP, PostgreSQL,
-    // Redis, MQTT, LDAP 3268, DNP3 20000, ...) and a few common servers whose clients use
-    // ephemeral ports (SIP, VNC, MSSQL, Oracle, Elasticsearch, memcached, MongoDB). An
-    // approximation of Zeek's set, not a copy of it.
+    // Zeek's likely_server_ports as its default scripts fill it: the TCP ports its bundled
+    // analyzers register (FTP 21, SSH 22, SMTP 25/587, DNS 53, HTTP and proxies 80/81/631/1080/
+    // 3128/8000/8080/8888, IMAP, LDAP, TLS variants, IRC 6666-6669, XMPP, MySQL, RDP, PostgreSQL,
+    // Redis, MQTT, Modbus 502, DNP3 20000, ...). Not "every port below 1024": a connection
+    // between two unregistered ports keeps the first packet's sender as originator, as in Zeek.
     switch (port) {
+        case 21:
+        case 22:
+        case 25:
+        case 53:
+        case 79:
+        case 80:
+        case 81:
+        case 88:
+        case 135:
+        case 139:
+        case 143:
+        case 389:
+        case 443:
+        case 445:
+        case 465:
+        case 502:
+        case 514:
+        case 563:
+        case 585:
+        case 587:
+        case 614:
+        case 631:
+        case 636:
+        case 989:
+        case 990:
+        case 992:
+        case 993:
+        case 995:
         case 1080:
-        case 1433:
-        case 1521:
+        case 1434:
         case 1883:
         case 2811:
         case 3128:
         case 3268:
         case 3306:
         case 3389:
-        case 5060:
         case 5222:
         case 5223:
         case 5269:
         case 5432:
-        case 5900:
         case 6379:
         case 6666:
         case 6667:
@@ -393,12 +417,8 @@ bool zeek_likely_server_port(uint16_t port) noexcept {
         case 6669:
         case 8000:
         case 8080:
-        case 8443:
         case 8888:
-        case 9200:
-        case 11211:
         case 20000:
-        case 27017:
             return true;
         default:
             return false;

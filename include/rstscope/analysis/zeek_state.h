@@ -108,9 +108,8 @@ size_t zeek_history(const ZeekTracking& t, char* out, size_t capacity) noexcept;
 // (and the per-role byte counts it passes to zeek_conn_state).
 bool zeek_roles_inverted(const ZeekTracking& t) noexcept;
 
-// Approximates Zeek's likely_server_ports: every port below 1024, plus the ports above 1023 that
-// Zeek's bundled analyzers register. Zeek lists only analyzer ports, so below 1024 this says yes
-// more often than Zeek; it only matters for connections whose first packet is not a bare SYN.
+// Zeek's likely_server_ports with its default scripts loaded: the TCP ports its bundled analyzers
+// register, and no others. It only matters for connections whose first packet is not a bare SYN.
 bool zeek_likely_server_port(uint16_t port) noexcept;
 
 // Zeek's TCPAnalyzer::WantConnection rule: on a connection's first packet, should roles flip
