@@ -3,6 +3,8 @@
 
 #include <sys/un.h>
 
+#include <algorithm>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 #include <vector>
@@ -22,14 +24,105 @@ namespace {
 constexpr double min_timeout_s = 0.001;
 constexpr double max_timeout_s = 3600;
 
+// Where the command word is: the first word that is neither an option nor the value of one.
+size_t command_index(const std::vector<std::string>& args) {
+    for (size_t i = 0; i < args.size(); ++i) {
+        const std::string& a = args[i];
+        if (a == "--socket" || a == "--timeout") {
+            ++i;
+            continue;
+        }
+        if (a.empty() || a.front() != '-') return i;
+    }
+    return args.size();
+}
+
+// "90s", "10m", "2h", "1d": seconds; nothing for anything else (a bare number is absolute).
+std::optional<double> relative_seconds(const std::string& text) {
+    if (text.size() < 2) return std::nullopt;
+    double unit = 0;
+    switch (text.back()) {
+        case 's':
+            unit = 1;
+            break;
+        case 'm':
+            unit = 60;
+            break;
+        case 'h':
+            unit = 3600;
+            break;
+        case 'd':
+            unit = 86400;
+            break;
+        default:
+            return std::nullopt;
+    }
+    double n = 0;
+    if (!option_text::parse_seconds(text.substr(0, text.size() - 1), n) || !(n >= 0) || n > 1e9)
+        return std::nullopt;
+    return n * unit;
+}
+
+// The words after the command: `--name value` pairs (and --json, which may come last too).
+void parse_command_args(const std::vector<std::string>& words, double now_unix_s, CtlOptions& o) {
+    for (size_t i = 0; i < words.size(); ++i) {
+        const std::string& word = words[i];
+        if (word == "--json") {
+            o.json = true;
+            continue;
+        }
+        if (word.rfind("--", 0) != 0 || word.size() == 2)
+            throw std::runtime_error(fmt::format(
+                "unexpected argument '{}' after the command '{}': give its arguments as --name "
+                "value (rstscopectl help lists them)",
+                word, o.command));
+        std::string name = word.substr(2), value;
+        if (size_t equals = name.find('='); equals != std::string::npos) {
+            value = name.substr(equals + 1);
+            name.resize(equals);
+        } else if (i + 1 < words.size()) {
+            value = words[++i];
+        } else {
+            throw std::runtime_error(fmt::format("--{} needs a value", name));
+        }
+        std::replace(name.begin(), name.end(), '-', '_');
+        if (name.find_first_of(",=") != std::string::npos ||
+            value.find_first_of(",=") != std::string::npos || value.empty())
+            throw std::runtime_error(fmt::format(
+                "invalid value '{}' for --{}: a value is not empty and holds no ',' or '='", value,
+                name));
+        if (name == "since" || name == "until") {
+            if (auto ago = relative_seconds(value))
+                value = fmt::format("{:.3f}", std::max(0.0, now_unix_s - *ago));
+        }
+        o.args.emplace_back(name, value);
+    }
+}
+
 }  // namespace
 
-CtlParseOutcome parse_ctl_options(int argc, const char* const* argv) {
+std::string ctl_request(const CtlOptions& o) {
+    std::string request = "/" + o.command;
+    for (const auto& [name, value] : o.args)
+        request += "," + name + "=" + value;
+    return request;
+}
+
+CtlParseOutcome parse_ctl_options(int argc, const char* const* argv, double now_unix_s) {
     using option_text::unshield;
     CtlParseOutcome out;
     CtlOptions& o = out.options;
     std::vector<std::string> args(argv + 1, argv + argc);
-    if (std::string problem = option_text::check_arguments(args); !problem.empty()) {
+    // The command's own arguments follow it; Boost sees only rstscopectl's options and the word.
+    size_t command_at = command_index(args);
+    std::vector<std::string> command_words;
+    if (command_at + 1 < args.size()) {
+        command_words.assign(args.begin() + static_cast<std::ptrdiff_t>(command_at) + 1,
+                             args.end());
+        args.resize(command_at + 1);
+    }
+    if (std::string problem = option_text::check_arguments(args);
+        !problem.empty() || !(problem = option_text::check_arguments(command_words)).empty()) {
         out.status = CtlParseOutcome::Status::error;
         out.message = problem;
         return out;
@@ -39,7 +132,11 @@ CtlParseOutcome parse_ctl_options(int argc, const char* const* argv) {
         arg = option_text::shield(arg);
 
     po::options_description options(
-        "usage: rstscopectl [options] COMMAND (`rstscopectl help` lists the commands)");
+        "usage: rstscopectl [options] COMMAND [--ARGUMENT VALUE ...]\n"
+        "  (`rstscopectl help` lists the commands and their arguments; e.g.\n"
+        "   rstscopectl events --cause refused --host 203.0.113.7 --since 10m)\n"
+        "exit codes: 0 answered, 1 an error answer or no answer in time, 2 a usage error,\n"
+        "  3 rstscope is not running on the socket, 4 permission denied");
     const std::string timeout_help =
         fmt::format("seconds to wait for the answer ({} to {})", min_timeout_s, max_timeout_s);
     // clang-format off
@@ -99,6 +196,10 @@ CtlParseOutcome parse_ctl_options(int argc, const char* const* argv) {
             throw std::runtime_error(
                 "no command given (`rstscopectl help` asks rstscope for the list); rstscopectl "
                 "--help lists the options");
+        if (o.command.find_first_of(",={} \t") != std::string::npos || o.command.front() == '/')
+            throw std::runtime_error(
+                fmt::format("invalid command '{}' (`rstscopectl help` lists them)", o.command));
+        parse_command_args(command_words, now_unix_s, o);
     } catch (const std::exception& e) {
         out.status = CtlParseOutcome::Status::error;
         out.message = unshield(e.what());

@@ -21,6 +21,7 @@
 
 #include <fmt/format.h>
 #include <boost/program_options.hpp>
+#include <nlohmann/json.hpp>
 
 #include "option_text.h"
 #include "rstscope/analysis/flow_tracker.h"
@@ -167,7 +168,12 @@ const Setting settings_table[] = {
      .help = "resetting hosts the RST-storm window tracks at most"},
     {.group = Group::analysis, .name = "top-hosts", .kind = Kind::count,
      .field = &Options::top_hosts_capacity, .min = 16, .max = 65536,
-     .help = "counters of the heavy-hitter sketch behind \"top resetting hosts\""},
+     .help = "counters of each heavy-hitter sketch behind `top` (resetters, servers, clients)"},
+    // 1e6 events: 206 MiB, a stated upper bound an operator can afford on purpose.
+    {.group = Group::analysis, .name = "recent-events", .kind = Kind::count,
+     .field = &Options::recent_events, .min = 0, .max = 1000000,
+     .help = "reset events kept in memory for the control socket's `events` and `top` queries "
+             "(216 bytes each)"},
 };
 // clang-format on
 
@@ -521,6 +527,29 @@ ParseOutcome parse_options(int argc, const char* const* argv, const std::string&
         out.message = unshield(e.what());
     }
     return out;
+}
+
+std::string options_json(const Options& o) {
+    nlohmann::json out = nlohmann::json::object();
+    for (const Setting& s : settings_table) {
+        std::visit(
+            [&](auto member) {
+                const auto& value = o.*member;
+                using T = std::decay_t<decltype(value)>;
+                if constexpr (std::is_same_v<T, Mode>)
+                    out[s.name] = value == Mode::monitor ? "monitor" : "inline";
+                else if constexpr (std::is_same_v<T, std::string>)
+                    out[s.name] = s.kind == Kind::mebibytes ? nlohmann::json(std::stoull(value))
+                                                            : nlohmann::json(value);
+                else
+                    out[s.name] = value;
+            },
+            s.field);
+    }
+    out["config"] = o.config_file;
+    out["eal_args"] = o.eal_args;
+    // Paths may hold any byte: invalid UTF-8 is replaced, never thrown on.
+    return out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 }  // namespace rstscope

@@ -23,7 +23,10 @@ uint64_t mix(uint64_t x) noexcept {
 }  // namespace
 
 std::string host_text(const HostKey& key) {
-    return ip_text(key.address, key.family);
+    std::string address = ip_text(key.address, key.family);
+    if (key.port == 0) return address;
+    if (key.family == IpFamily::v6) address = "[" + address + "]";
+    return address + ":" + std::to_string(key.port);
 }
 
 size_t HostIndex::table_size_for(uint32_t capacity) noexcept {
@@ -54,7 +57,8 @@ size_t HostIndex::home(const HostKey& key) const noexcept {
     uint64_t low, high;
     std::memcpy(&low, key.address.bytes, 8);
     std::memcpy(&high, key.address.bytes + 8, 8);
-    uint64_t h = mix(seed_ ^ low ^ static_cast<uint64_t>(key.family) << 56);
+    uint64_t h = mix(seed_ ^ low ^ static_cast<uint64_t>(key.family) << 56 ^
+                     static_cast<uint64_t>(key.port) << 40);
     return static_cast<size_t>(mix(h ^ high)) & mask_;
 }
 

@@ -9,6 +9,7 @@
 #include "rstscope/config/duration.h"
 #include "rstscope/mgmt/control_protocol.h"
 #include "rstscope/mgmt/event_json.h"
+#include "rstscope/mgmt/metrics.h"
 #include "service_manager.h"
 
 namespace rstscope {
@@ -43,6 +44,19 @@ void sleep_ns(long ns) {
     nanosleep(&pause, nullptr);
 }
 
+// The enum value whose name `text` is (a schema-checked choice, so it is one of them).
+template <typename E, typename Names>
+std::optional<E> named(const std::optional<std::string>& text, const Names& names) {
+    if (!text) return std::nullopt;
+    for (size_t i = 0; i < names.size(); ++i)
+        if (names[i] == *text) return static_cast<E>(i);
+    return std::nullopt;
+}
+
+uint64_t unix_seconds_to_ns(double seconds) {
+    return static_cast<uint64_t>(seconds * static_cast<double>(ns_per_second));
+}
+
 }  // namespace
 
 Management::Management(const Options& options, RunControl& run, std::vector<WorkerChannel*> workers,
@@ -55,12 +69,98 @@ Management::Management(const Options& options, RunControl& run, std::vector<Work
       log_(std::move(log)),
       control_(std::move(control)),
       resets_(options.top_hosts_capacity),
+      recent_(options.recent_events),
+      tops_(options.top_hosts_capacity),
       storms_(options.storm_threshold, seconds_to_ns(options.storm_window_s),
               options.storm_max_pending, options.storm_max_hosts),
       batch_(dequeue_batch),
       settled_progress_(workers_.size(), 0) {
-    register_control_commands(
-        commands_, [this] { return stats_json(totals(), resets_); }, ready_);
+    ControlHandlers handlers;
+    handlers.stats = [this](const ControlArgs&) { return stats_answer(); };
+    handlers.events = [this](const ControlArgs& args) { return events_answer(args); };
+    handlers.top = [this](const ControlArgs& args) { return top_answer(args); };
+    handlers.config = [this](const ControlArgs&) { return options_json(options_); };
+    handlers.metrics = [this](const ControlArgs&) {
+        std::string text = metrics_text(totals(), resets_);
+        fmt::memory_buffer out;
+        fmt::format_to(std::back_inserter(out), "{{\"metrics\":");
+        append_json_string(out, text);
+        out.push_back('}');
+        return fmt::to_string(out);
+    };
+    handlers.log_reopen = [this](const ControlArgs&) { return log_reopen_answer(); };
+    handlers.shutdown = [this](const ControlArgs&) { return shutdown_answer(); };
+    register_control_commands(commands_, std::move(handlers), ready_);
+}
+
+// `stats` as the summary counts it, then each worker's own counters.
+std::string Management::stats_answer() {
+    std::string json = stats_json(totals(), resets_);
+    json.pop_back();  // the closing brace: the per-worker rows follow
+    fmt::memory_buffer out;
+    auto it = std::back_inserter(out);
+    fmt::format_to(it, ",\"per_worker\":[");
+    for (size_t w = 0; w < workers_.size(); ++w) {
+        fmt::format_to(it, "{}{{\"worker\":{}", w ? "," : "", w);
+        for (size_t i = 0; i < worker_counter_count; ++i)
+            fmt::format_to(it, ",\"{}\":{}", worker_counter_names[i],
+                           workers_[w]->counters->get(static_cast<WorkerCounter>(i)));
+        out.push_back('}');
+    }
+    fmt::format_to(it, "]}}");
+    return json + fmt::to_string(out);
+}
+
+std::string Management::events_answer(const ControlArgs& args) const {
+    EventFilter filter;
+    filter.cause = named<ResetCause>(args.text("cause"), reset_cause_names);
+    filter.confidence = named<Confidence>(args.text("confidence"), confidence_names);
+    filter.conn_state = named<ConnState>(args.text("conn_state"), conn_state_names);
+    if (auto host = args.text("host")) {
+        filter.host = HostPrefix::parse(*host);
+        if (!filter.host)
+            return control_error_json(
+                "invalid value for host of events: expected an address or "
+                "a prefix such as 203.0.113.0/24 or 2001:db8::/32");
+    }
+    if (auto port = args.integer("port")) filter.port = static_cast<uint16_t>(*port);
+    if (auto since = args.number("since")) filter.since_ns = unix_seconds_to_ns(*since);
+    if (auto until = args.number("until")) filter.until_ns = unix_seconds_to_ns(*until);
+    return recent_events_json(recent_, filter,
+                              static_cast<size_t>(args.integer("limit").value_or(20)));
+}
+
+std::string Management::top_answer(const ControlArgs& args) const {
+    TopQuery query;
+    std::string by = args.text("by").value_or("resetters");
+    query.by = by == "servers"   ? TopBy::servers
+               : by == "clients" ? TopBy::clients
+                                 : TopBy::resetters;
+    std::string window = args.text("window").value_or("all");
+    query.window_ns = window == "1m"    ? 60 * ns_per_second
+                      : window == "10m" ? 600 * ns_per_second
+                                        : 0;
+    query.cause = named<ResetCause>(args.text("cause"), reset_cause_names);
+    query.limit = static_cast<size_t>(args.integer("limit").value_or(10));
+    return top_json(query, resets_.hosts(), tops_, recent_);
+}
+
+std::string Management::log_reopen_answer() {
+    std::string error;
+    if (!reopen_log(error)) return control_error_json(error + " (still writing to the old file)");
+    return R"({"reopened":true})";
+}
+
+// The same path as SIGTERM: workers drain, management writes the log and the summary follows.
+std::string Management::shutdown_answer() {
+    run_.stop.store(true);
+    return R"({"stopping":true})";
+}
+
+bool Management::reopen_log(std::string& error) {
+    if (!log_->reopen(error)) return false;
+    bump(counters_, ManagementCounter::log_reopens);
+    return true;
 }
 
 // Writes the settled events in order. A capture may wait for a log that is slow but working (a pipe
@@ -86,9 +186,13 @@ bool Management::write_judged() {
 
 // Each judged event is settled once: its storm verdict applied and its tallies recorded.
 void Management::settle_judged() {
-    for (; judged_settled_ < judged_.size(); ++judged_settled_)
+    for (; judged_settled_ < judged_.size(); ++judged_settled_) {
         if (resets_.settle(judged_[judged_settled_]))
             bump(counters_, ManagementCounter::storm_upgrades);
+        // Kept as settled (storm verdict applied), so a query says what the log says.
+        recent_.push(judged_[judged_settled_].event);
+        tops_.record(judged_[judged_settled_].event);
+    }
 }
 
 void Management::release(bool everything) {
@@ -148,9 +252,7 @@ void Management::serve_control() {
 void Management::watch_requests(uint64_t now_ns) {
     if (run_.reopen_log.exchange(false)) {
         std::string error;
-        if (log_->reopen(error))
-            bump(counters_, ManagementCounter::log_reopens);
-        else
+        if (!reopen_log(error))
             std::fprintf(stderr, "rstscope: error: %s (still writing to the old file)\n",
                          error.c_str());
     }

@@ -23,7 +23,9 @@
 #include "control_socket.h"
 #include "rstscope/config/options.h"
 #include "rstscope/mgmt/event_log.h"
+#include "rstscope/mgmt/recent_events.h"
 #include "rstscope/mgmt/stats.h"
+#include "rstscope/mgmt/top_queries.h"
 
 namespace rstscope {
 
@@ -66,6 +68,13 @@ class Management {
     void watch_readiness();
     void finish();
     std::string answer(std::string_view request);
+    bool reopen_log(std::string& error);
+    // The control commands' handlers (registered once by the constructor).
+    std::string stats_answer();
+    std::string events_answer(const ControlArgs& args) const;
+    std::string top_answer(const ControlArgs& args) const;
+    std::string log_reopen_answer();
+    std::string shutdown_answer();
 
     const Options& options_;
     RunControl& run_;
@@ -75,6 +84,8 @@ class Management {
     std::unique_ptr<ControlSocket> control_;
     ControlCommands commands_;  // registered by the constructor; answer() dispatches through it
     ResetStatistics resets_;
+    RecentEvents recent_;  // the last --recent-events settled events, for `events` and `top`
+    TopTables tops_;       // servers' and clients' sketches (the resetters' is in resets_)
     StormWindow storms_;
     std::array<uint64_t, management_counter_count> counters_{};
     std::vector<ResetEvent> batch_;

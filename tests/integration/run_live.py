@@ -113,7 +113,7 @@ def live(rstscope, rstscopectl, workdir, iface="lo", target="127.0.0.1", label="
             time.sleep(0.05)
             rc, out, _ = ctl(rstscopectl, sock, "--json", "ping")
         check("control: ping says ready once the reader polls", rc == 0 and
-              json.loads(out) == {"pong": True, "ready": True}, out)
+              json.loads(out) == {"ok": True, "pong": True, "ready": True}, out)
         time.sleep(1.0)  # the capture is open before the socket, but let the vdev settle
 
         refused_port = closed_port()  # free here; nothing listens on it at the target either

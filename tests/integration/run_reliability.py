@@ -593,7 +593,7 @@ def service_manager():
             seen += states()
             check("service manager: READY=1 once packets flow, ping ready, STOPPING=1 at the end",
                   seen[:1] == ["READY=1"] and "STOPPING=1" in seen and rc == 0 and
-                  answer == '{"pong":true,"ready":true}',
+                  answer == '{"ok":true,"pong":true,"ready":true}',
                   f"rc={rc} seen={seen} ping={answer!r}")
     finally:
         listener.close()

@@ -25,7 +25,6 @@
 #include <vector>
 
 #include "../../src/mgmt/control_socket.h"
-#include "rstscope/config/build_facts.h"
 #include "rstscope/mgmt/control_protocol.h"
 
 namespace rstscope {
@@ -533,107 +532,6 @@ TEST_F(ControlSocketTest, NotASocketIsRefusedAndMissingDirectoriesAreCreated) {
     int fd = client();
     ASSERT_TRUE(send_text(fd, "ping\n"));
     EXPECT_EQ(exchange(fd).first_line(), echo_of("ping"));
-}
-
-// ---- The protocol and the command table (control_protocol.h), without a socket.
-
-// rstscope's own commands, with a stand-in for management's stats.
-struct RegisteredCommands {
-    ControlCommands commands;
-    int stats_calls = 0;
-    bool ready = false;
-    RegisteredCommands() {
-        register_control_commands(
-            commands,
-            [this] {
-                ++stats_calls;
-                return std::string(R"({"stats":true})");
-            },
-            ready);
-    }
-    std::string answer(std::string_view line) const { return commands.answer(line).json; }
-};
-
-TEST(ControlProtocol, KnownCommandsAnswer) {
-    RegisteredCommands r;
-    EXPECT_EQ(r.answer("stats"), R"({"stats":true})");
-    EXPECT_EQ(r.answer("/stats"), R"({"stats":true})");
-    EXPECT_EQ(r.stats_calls, 2);
-    EXPECT_EQ(r.answer("/ping"), R"({"pong":true,"ready":false})");
-    EXPECT_EQ(r.answer("version"), "{\"version\":\"" + std::string(rstscope_version) + "\"}");
-    EXPECT_TRUE(r.commands.answer("ping").known);
-}
-
-// `ping` reads the flag management keeps: false until every reader polls, then true.
-TEST(ControlProtocol, PingSaysWhetherPacketsFlow) {
-    RegisteredCommands r;
-    EXPECT_EQ(r.answer("ping"), R"({"pong":true,"ready":false})");
-    r.ready = true;
-    EXPECT_EQ(r.answer("ping"), R"({"pong":true,"ready":true})");
-}
-
-TEST(ControlProtocol, WhitespaceAndLineEndsAreTrimmed) {
-    RegisteredCommands r;
-    for (const char* line : {"stats\n", "stats\r\n", "  stats  ", "\tstats\t\r\n", " /stats\r\n"}) {
-        ControlCommands::Answer a = r.commands.answer(line);
-        EXPECT_TRUE(a.known) << line;
-        EXPECT_EQ(a.json, R"({"stats":true})") << line;
-    }
-}
-
-TEST(ControlProtocol, EmptyRequests) {
-    RegisteredCommands r;
-    for (const char* line : {"", "\n", "\r\n", "   \t ", "/", " / \r\n"}) {
-        ControlCommands::Answer a = r.commands.answer(line);
-        EXPECT_FALSE(a.known) << line;
-        EXPECT_EQ(a.json, R"({"error":"empty request; try help"})") << line;
-    }
-}
-
-TEST(ControlProtocol, UnknownCommandsAreQuotedInTheError) {
-    RegisteredCommands r;
-    EXPECT_FALSE(r.commands.answer("bogus\n").known);
-    EXPECT_EQ(r.answer("bogus\n"), R"({"error":"unknown command \"bogus\"; try help"})");
-    EXPECT_EQ(r.answer("STATS"), R"({"error":"unknown command \"STATS\"; try help"})");
-    EXPECT_EQ(r.answer("stats now"), R"({"error":"unknown command \"stats now\"; try help"})");
-    EXPECT_EQ(r.answer("//stats"), R"({"error":"unknown command \"/stats\"; try help"})");
-    EXPECT_EQ(r.stats_calls, 0);
-    // Long requests are shown cut to 64 bytes.
-    EXPECT_EQ(r.answer(std::string(100, 'z')),
-              R"({"error":"unknown command \")" + std::string(64, 'z') + R"(\"; try help"})");
-}
-
-TEST(ControlProtocol, BinaryGarbageIsEscapedNotEchoed) {
-    RegisteredCommands r;
-    const std::string garbage("\x00\x01\xff\"\\x", 6);
-    EXPECT_EQ(r.answer(garbage),
-              R"({"error":"unknown command \"\\u0000\\u0001\\u00ff\\\"\\\\x\"; try help"})");
-}
-
-TEST(ControlProtocol, ErrorJsonEscapes) {
-    EXPECT_EQ(control_error_json("plain"), R"({"error":"plain"})");
-    EXPECT_EQ(control_error_json("say \"hi\"\\\n\t"), R"({"error":"say \"hi\"\\\u000a\u0009"})");
-    EXPECT_EQ(control_error_json(""), R"({"error":""})");
-}
-
-// `help` is made from the table that dispatches: every registered command, in order, with its
-// help line, and nothing else.
-TEST(ControlProtocol, HelpListsEveryRegisteredCommand) {
-    RegisteredCommands r;
-    std::string expected = R"({"commands":{)";
-    for (const ControlCommands::Command& c : r.commands.commands())
-        expected += (expected.back() == '{' ? "\"" : ",\"") + c.name + "\":\"" + c.help + "\"";
-    expected += "}}";
-    EXPECT_EQ(r.answer("help"), expected);
-    ASSERT_EQ(r.commands.commands().size(), 4u);
-    EXPECT_EQ(r.commands.commands().front().name, "stats");
-}
-
-TEST(ControlProtocol, ACommandIsRegisteredOnce) {
-    ControlCommands commands;
-    commands.add("ping", "liveness check", [] { return std::string("{}"); });
-    EXPECT_THROW(commands.add("ping", "again", [] { return std::string("{}"); }), std::logic_error);
-    EXPECT_EQ(commands.commands().size(), 1u);
 }
 
 }  // namespace

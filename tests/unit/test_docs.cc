@@ -87,8 +87,7 @@ TEST(Docs, ReliabilityDocumentsEveryManagementCounter) {
 TEST(Docs, ControlDocumentsEveryRegisteredCommand) {
     ControlCommands commands;
     const bool ready = true;
-    register_control_commands(
-        commands, [] { return std::string("{}"); }, ready);
+    register_control_commands(commands, ControlHandlers{}, ready);
     std::string doc = read_doc("control.md");
     ASSERT_FALSE(doc.empty()) << "cannot read docs/control.md";
     for (const ControlCommands::Command& c : commands.commands()) {

@@ -450,7 +450,7 @@ CtlParseOutcome parse_ctl(const Args& args) {
     std::vector<const char*> argv{"rstscopectl"};
     for (const std::string& a : args)
         argv.push_back(a.c_str());
-    return parse_ctl_options(static_cast<int>(argv.size()), argv.data());
+    return parse_ctl_options(static_cast<int>(argv.size()), argv.data(), 1'700'000'000.0);
 }
 
 // Parses every command line of `batch` in a child first; a hang (or crash) there fails the test
@@ -661,7 +661,9 @@ TEST(OptionsPlaceholders, Rstscopectl) {
                   "invalid value '" + p + "' for --timeout: expected 0.001 to 3600 seconds");
         EXPECT_EQ(
             parse_ctl({"stats", p}).message,
-            "unexpected argument '" + p + "' after the command 'stats' (one command at a time)");
+            "unexpected argument '" + p +
+                "' after the command 'stats': give its arguments as --name value (rstscopectl "
+                "help lists them)");
         EXPECT_EQ(parse_ctl({"--json=" + p, "stats"}).message,
                   "option '--json' does not take any arguments");
         // A placeholder is a word like any other: as a command the server answers it with an
@@ -1032,6 +1034,32 @@ TEST(OptionsNew, RstscopectlOptions) {
     CtlParseOutcome help = parse_ctl({"--help"});
     EXPECT_EQ(help.status, CtlParseOutcome::Status::exit_ok);
     EXPECT_TRUE(contains(help.message, "--timeout SECONDS (=5)")) << help.message;
+}
+
+// A command's arguments follow it as flags and become the path-style request the daemon checks.
+TEST(OptionsNew, RstscopectlCommandArguments) {
+    CtlParseOutcome out =
+        parse_ctl({"--socket", "/tmp/c.sock", "events", "--cause", "refused", "--host=203.0.113.7",
+                   "--since", "10m", "--conn-state", "REJ", "--until", "1699999999.5", "--json"});
+    ASSERT_EQ(out.status, CtlParseOutcome::Status::run) << out.message;
+    EXPECT_TRUE(out.options.json);
+    EXPECT_EQ(ctl_request(out.options),
+              "/events,cause=refused,host=203.0.113.7,since=1699999400.000,conn_state=REJ,"
+              "until=1699999999.5");
+    EXPECT_EQ(ctl_request(parse_ctl({"stats"}).options), "/stats");
+    EXPECT_EQ(parse_ctl({"top", "--by", "servers", "--window", "1m"}).options.args.size(), 2u);
+    // Relative times in every unit; never before the epoch.
+    EXPECT_EQ(parse_ctl({"events", "--since", "90s"}).options.args[0].second, "1699999910.000");
+    EXPECT_EQ(parse_ctl({"events", "--since", "2h"}).options.args[0].second, "1699992800.000");
+    EXPECT_EQ(parse_ctl({"events", "--since", "1d"}).options.args[0].second, "1699913600.000");
+    EXPECT_EQ(parse_ctl({"events", "--since", "100000d"}).options.args[0].second, "0.000");
+    EXPECT_EQ(parse_ctl({"events", "--port"}).message, "--port needs a value");
+    EXPECT_EQ(parse_ctl({"events", "--host", "a,b"}).message,
+              "invalid value 'a,b' for --host: a value is not empty and holds no ',' or '='");
+    EXPECT_EQ(parse_ctl({"events", "--host", ""}).status, CtlParseOutcome::Status::error);
+    EXPECT_EQ(parse_ctl({"events", "cause"}).status, CtlParseOutcome::Status::error);
+    EXPECT_EQ(parse_ctl({"ev,ents"}).message,
+              "invalid command 'ev,ents' (`rstscopectl help` lists them)");
 }
 
 // The build's facts, each from one place (build_facts.h, meson.build): the test is given meson's

@@ -11,12 +11,14 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::string_view text(reinterpret_cast<const char*>(data), size);
-    // rstscope's own command table, with a stand-in for management's stats.
+    // rstscope's own command table (argument parsing and checking), with stand-ins for
+    // management's handlers.
     static const rstscope::ControlCommands* commands = [] {
         auto* table = new rstscope::ControlCommands;
+        auto stub = [](const rstscope::ControlArgs&) { return std::string("{}"); };
         static const bool ready = true;
-        rstscope::register_control_commands(
-            *table, [] { return std::string("{}"); }, ready);
+        rstscope::register_control_commands(*table, {stub, stub, stub, stub, stub, stub, stub},
+                                            ready);
         return table;
     }();
     (void)commands->answer(text);

@@ -5,6 +5,8 @@
 #pragma once
 
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "rstscope/config/build_facts.h"
 
@@ -12,7 +14,11 @@ namespace rstscope {
 
 struct CtlOptions {
     std::string socket_path = default_control_socket;
-    std::string command;  // one control request (control_protocol.h registers them)
+    std::string command;  // one control command (control_protocol.h registers them)
+    // The command's arguments, given after it as `--name value` (or --name=value; '-' in a name
+    // becomes '_'), in order. `--since`/`--until` with a unit (90s, 10m, 2h, 1d) are made
+    // absolute here (Unix seconds, that long before now); a bare number is already absolute.
+    std::vector<std::pair<std::string, std::string>> args;
     double timeout_s = 5.0;
     bool json = false;  // print the answer as one line of JSON
 };
@@ -23,6 +29,11 @@ struct CtlParseOutcome {
     CtlOptions options;
 };
 
-CtlParseOutcome parse_ctl_options(int argc, const char* const* argv);
+// `now_unix_s`: the clock relative times are counted back from (tests pass their own).
+CtlParseOutcome parse_ctl_options(int argc, const char* const* argv, double now_unix_s);
+
+// The request line for `options` (without newline): DPDK telemetry's path style,
+// `/command,name=value,...`, which the daemon checks against the command's schema.
+std::string ctl_request(const CtlOptions& options);
 
 }  // namespace rstscope

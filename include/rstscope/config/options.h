@@ -57,7 +57,8 @@ struct Options {
     double storm_window_s = 1.0;
     uint32_t storm_max_pending = 65536;  // events waiting in the RST-storm window at most
     uint32_t storm_max_hosts = 65536;    // resetting hosts the storm window tracks at most
-    uint32_t top_hosts_capacity = 1024;  // counters of the "top resetting hosts" sketch
+    uint32_t top_hosts_capacity = 1024;  // counters of each top-hosts sketch
+    uint32_t recent_events = 10000;      // events management keeps for `events` and `top` queries
     std::string config_file;
 };
 
@@ -74,5 +75,10 @@ struct ParseOutcome {
 // configuration line holding a control character is refused.
 ParseOutcome parse_options(int argc, const char* const* argv,
                            const std::string& default_config = installed_config_path);
+
+// The effective configuration as one JSON object, every setting by its option name (numbers as
+// numbers, switches as booleans), plus "config" (the file read) and "eal_args": the control
+// socket's `config` answer.
+std::string options_json(const Options& options);
 
 }  // namespace rstscope

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSD-3-Clause
-// A fixed-capacity map from a host (binary address and family) to a small integer id, for the
-// management lcore's bounded tables (top resetting hosts, the RST-storm window). Management thread
+// A fixed-capacity map from a host (binary address and family, and for a server its port) to a
+// small integer id, for the management lcore's bounded tables (the top-hosts sketches, the
+// RST-storm window). Management thread
 // only. Everything is allocated by the constructor; find, insert and erase never allocate.
 //
 // Layout: the keys in an array indexed by id, and an open-addressing table (linear probing, at
@@ -22,17 +23,27 @@ namespace rstscope {
 struct HostKey {
     IpAddress address;
     IpFamily family;
+    uint16_t port = 0;  // a server's port; 0: the host alone
 
     // The host that sent the event's RST.
     static HostKey resetter_of(const ResetEvent& event) noexcept {
         return {event.rst_by_orig ? event.orig_h : event.resp_h, event.family};
     }
+    // The responder and its port: the service whose connections were reset.
+    static HostKey server_of(const ResetEvent& event) noexcept {
+        return {event.resp_h, event.family, event.resp_p};
+    }
+    // The originator, whichever side reset.
+    static HostKey client_of(const ResetEvent& event) noexcept {
+        return {event.orig_h, event.family};
+    }
     friend bool operator==(const HostKey& x, const HostKey& y) noexcept {
-        return x.family == y.family && x.address == y.address;
+        return x.family == y.family && x.port == y.port && x.address == y.address;
     }
 };
 
-// The address as text (dotted quad or RFC 5952): formatted only when asked, never per event.
+// The address as text (dotted quad or RFC 5952), with ":port" (IPv6: "[addr]:port") when the key
+// has a port: formatted only when asked, never per event.
 std::string host_text(const HostKey& key);
 
 class HostIndex {

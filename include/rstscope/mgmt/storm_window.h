@@ -38,8 +38,8 @@
 //
 // Memory, all allocated by the constructor (memory_for() computes it exactly), in bytes, with
 // P = max_pending, H = max_hosts, T = threshold, E = sizeof(ResetEvent) = 216:
-//     P * (E + 52)  +  H * (8 * (T - 1) + 57)  +  4 * pow2ceil(2 * H)  +  4 * (T + 2)
-// The defaults P = 2^18, H = 2^16, T = 20 take 80.6 MiB, 67 MiB of it the waiting events.
+//     P * (E + 52)  +  H * (8 * (T - 1) + 60)  +  4 * pow2ceil(2 * H)  +  4 * (T + 2)
+// The defaults P = 2^18, H = 2^16, T = 20 take 80.8 MiB, 67 MiB of it the waiting events.
 #pragma once
 
 #include <cstddef>

@@ -1,0 +1,21 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Prometheus text exposition (format 0.0.4) of every counter and tally management reports: the
+// control socket's `metrics` answer and the body --metrics-listen serves. Management thread only,
+// on request: it allocates and formats, never per event.
+//
+// Names: rstscope_<counter>_total for each worker and management counter (summed over workers),
+// rstscope_drops_total{reason=..} for each drop reason, rstscope_resets_total{cause=..} and
+// rstscope_resets_by_conn_state_total{conn_state=..} for the verdict tallies, and the gauges
+// rstscope_workers, rstscope_events_lost and rstscope_dropped. Every family has HELP and TYPE
+// lines made from the same lists as the docs (counters.h, stats.h, verdict.h).
+#pragma once
+
+#include <string>
+
+#include "rstscope/mgmt/stats.h"
+
+namespace rstscope {
+
+std::string metrics_text(const CounterTotals& totals, const ResetStatistics& resets);
+
+}  // namespace rstscope

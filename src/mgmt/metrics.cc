@@ -1,0 +1,68 @@
+// SPDX-License-Identifier: BSD-3-Clause
+#include "rstscope/mgmt/metrics.h"
+
+#include <iterator>
+
+#include <fmt/format.h>
+
+namespace rstscope {
+namespace {
+
+// HELP text escapes backslash and newline (the exposition format's only two).
+std::string help_text(std::string_view text) {
+    std::string out;
+    for (char c : text) {
+        if (c == '\\')
+            out += "\\\\";
+        else if (c == '\n')
+            out += "\\n";
+        else
+            out += c;
+    }
+    return out;
+}
+
+void family(fmt::memory_buffer& out, std::string_view name, std::string_view type,
+            std::string_view help) {
+    fmt::format_to(std::back_inserter(out), "# HELP rstscope_{} {}\n# TYPE rstscope_{} {}\n", name,
+                   help_text(help), name, type);
+}
+
+}  // namespace
+
+std::string metrics_text(const CounterTotals& t, const ResetStatistics& resets) {
+    fmt::memory_buffer out;
+    auto it = std::back_inserter(out);
+    family(out, "workers", "gauge", "worker lcores");
+    fmt::format_to(it, "rstscope_workers {}\n", t.workers);
+    for (size_t i = 0; i < worker_counter_count; ++i) {
+        std::string name = fmt::format("{}_total", worker_counter_names[i]);
+        family(out, name, "counter", worker_counter_descriptions[i]);
+        fmt::format_to(it, "rstscope_{} {}\n", name, t.worker[i]);
+    }
+    for (size_t i = 0; i < management_counter_count; ++i) {
+        std::string name = fmt::format("{}_total", management_counter_names[i]);
+        family(out, name, "counter", management_counter_descriptions[i]);
+        fmt::format_to(it, "rstscope_{} {}\n", name, t.management[i]);
+    }
+    family(out, "drops_total", "counter", "packets dropped, by reason (docs/reliability.md)");
+    for (size_t i = 0; i < drop_reason_count; ++i)
+        fmt::format_to(it, "rstscope_drops_total{{reason=\"{}\"}} {}\n", drop_reason_names[i],
+                       t.drops[i]);
+    family(out, "resets_total", "counter", "reset connections, by cause (docs/causes.md)");
+    for (size_t i = 0; i < enum_count<ResetCause>; ++i)
+        fmt::format_to(it, "rstscope_resets_total{{cause=\"{}\"}} {}\n", reset_cause_names[i],
+                       resets.by_cause(static_cast<ResetCause>(i)));
+    family(out, "resets_by_conn_state_total", "counter",
+           "reset connections, by Zeek conn_state (docs/events.md)");
+    for (size_t i = 0; i < enum_count<ConnState>; ++i)
+        fmt::format_to(it, "rstscope_resets_by_conn_state_total{{conn_state=\"{}\"}} {}\n",
+                       conn_state_names[i], resets.by_state(static_cast<ConnState>(i)));
+    family(out, "events_lost", "gauge", "reset events that never reached the log (sum of losses)");
+    fmt::format_to(it, "rstscope_events_lost {}\n", events_lost(t));
+    family(out, "dropped", "gauge", "every drop reason and loss counter, summed");
+    fmt::format_to(it, "rstscope_dropped {}\n", total_losses(t));
+    return fmt::to_string(out);
+}
+
+}  // namespace rstscope
