@@ -16,7 +16,8 @@
 // reset storm) run through the worker's FlowTracker, outside the timed region. They are replayed
 // with shifted times until N have been fed. The timed loop does what Management::drain() and
 // release() do with each event (src/mgmt/management.cc): the storm window (add, release behind the
-// watermark, in slices), the storm verdict and the tallies (ResetStatistics::settle), the JSON line
+// watermark, in slices), the storm verdict and the tallies (ResetStatistics::settle), the copies
+// the control socket's queries read (RecentEvents::push, TopTables::record), the JSON line
 // (append_event_json) and the log (EventLog::append, flush after each pass) to a regular file,
 // with rstscope's default sizes.
 #include <fcntl.h>
@@ -45,8 +46,10 @@
 #include "rstscope/decode/packet_decoder.h"
 #include "rstscope/mgmt/event_json.h"
 #include "rstscope/mgmt/event_log.h"
+#include "rstscope/mgmt/recent_events.h"
 #include "rstscope/mgmt/stats.h"
 #include "rstscope/mgmt/storm_window.h"
+#include "rstscope/mgmt/top_queries.h"
 #include "traffic_model.h"
 
 using namespace rstscope;
@@ -113,6 +116,8 @@ Result run(const std::vector<Handed>& source, uint64_t events, int fd, bool call
                        static_cast<uint64_t>(defaults.storm_window_s * 1e9),
                        defaults.storm_max_pending, defaults.storm_max_hosts);
     ResetStatistics resets(defaults.top_hosts_capacity);
+    RecentEvents recent(defaults.recent_events);
+    TopTables tops(defaults.top_hosts_capacity);
     EventLog log(fd, false, size_t{defaults.log_buffer_kib} * 1024);
     const uint64_t linger_ns = static_cast<uint64_t>(defaults.linger_s * 1e9);
     // Each replay starts after the previous one's last event, so time only moves forward.
@@ -126,6 +131,8 @@ Result run(const std::vector<Handed>& source, uint64_t events, int fd, bool call
     auto write_judged = [&] {
         for (StormWindow::Judged& j : judged) {
             r.storm_upgrades += resets.settle(j);
+            recent.push(j.event);  // the control socket's queries (Management::settle_judged)
+            tops.record(j.event);
             line.clear();
             append_event_json(line, j.event);
             line.push_back('\n');
