@@ -173,6 +173,7 @@ std::optional<CaptureInput> prepare_capture(const Options& options, PrivateDirec
 // instance refused because another one serves that socket creates no file.
 struct Outputs {
     std::unique_ptr<ControlSocket> control;
+    std::unique_ptr<MetricsHttp> metrics_http;
     std::unique_ptr<EventLog> log;
 };
 
@@ -195,6 +196,10 @@ std::optional<Outputs> open_outputs(const Options& options, std::string& error) 
             std::chrono::nanoseconds(seconds_to_ns(options.control_idle_timeout_s));
         out.control = ControlSocket::open(options.control, config, error);
         if (!out.control) return std::nullopt;
+    }
+    if (!options.metrics_listen.empty()) {
+        out.metrics_http = MetricsHttp::open(options.metrics_listen, error);
+        if (!out.metrics_http) return std::nullopt;
     }
     if (!options.summary_json.empty() && !summary_writable(options.summary_json, error))
         return std::nullopt;
@@ -378,7 +383,8 @@ int analyse(const Options& options, const Inputs& inputs, Outputs& outputs) {
                           capture ? &capture_clock : nullptr);
         pipeline.launch();
         Management management(options, run_control, pipeline.channels(), port_stats,
-                              std::move(outputs.log), std::move(outputs.control));
+                              std::move(outputs.log), std::move(outputs.control),
+                              std::move(outputs.metrics_http));
         management.run();
         pipeline.join();
         report(options, management);

@@ -120,6 +120,10 @@ const Setting settings_table[] = {
      .field = &Options::control_group, .value_name = "GROUP",
      .help = "group whose members may use the control socket besides root and rstscope's own "
              "user (default: the socket file's group)"},
+    {.group = Group::output, .name = "metrics-listen", .kind = Kind::text,
+     .field = &Options::metrics_listen, .value_name = "ADDR:PORT",
+     .help = "serve Prometheus metrics over HTTP at ADDR:PORT (127.0.0.1:9100, [::1]:9100); "
+             "none when empty"},
     {.group = Group::output, .name = "summary-json", .kind = Kind::text,
      .field = &Options::summary_json, .needs = "a path", .value_name = "FILE",
      .help = "write the final statistics as JSON here"},

@@ -61,13 +61,15 @@ uint64_t unix_seconds_to_ns(double seconds) {
 
 Management::Management(const Options& options, RunControl& run, std::vector<WorkerChannel*> workers,
                        const PortStatsSource& ports, std::unique_ptr<EventLog> log,
-                       std::unique_ptr<ControlSocket> control)
+                       std::unique_ptr<ControlSocket> control,
+                       std::unique_ptr<MetricsHttp> metrics_http)
     : options_(options),
       run_(run),
       workers_(std::move(workers)),
       ports_(ports),
       log_(std::move(log)),
       control_(std::move(control)),
+      metrics_http_(std::move(metrics_http)),
       resets_(options.top_hosts_capacity),
       recent_(options.recent_events),
       tops_(options.top_hosts_capacity),
@@ -235,6 +237,9 @@ uint32_t Management::drain() {
 }
 
 void Management::serve_control() {
+    if (metrics_http_)
+        metrics_http_->serve([this] { return metrics_text(totals(), resets_); },
+                             static_cast<int64_t>(monotonic_ns()));
     if (!control_) return;
     ControlSocket::Tally tally;
     control_->serve([this](std::string_view line) { return answer(line); }, tally);

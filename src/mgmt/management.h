@@ -21,6 +21,7 @@
 
 #include "../channel/worker_channel.h"
 #include "control_socket.h"
+#include "metrics_http.h"
 #include "rstscope/config/options.h"
 #include "rstscope/mgmt/event_log.h"
 #include "rstscope/mgmt/recent_events.h"
@@ -50,7 +51,8 @@ class Management {
     // `workers`: each worker's channel, in worker order; `ports` must outlive management.
     Management(const Options& options, RunControl& run, std::vector<WorkerChannel*> workers,
                const PortStatsSource& ports, std::unique_ptr<EventLog> log,
-               std::unique_ptr<ControlSocket> control);
+               std::unique_ptr<ControlSocket> control,
+               std::unique_ptr<MetricsHttp> metrics_http = nullptr);
 
     // Runs until every worker has finished and the log is written (or the deadline passed).
     void run();
@@ -82,6 +84,7 @@ class Management {
     const PortStatsSource& ports_;
     std::unique_ptr<EventLog> log_;
     std::unique_ptr<ControlSocket> control_;
+    std::unique_ptr<MetricsHttp> metrics_http_;  // --metrics-listen; null when not asked for
     ControlCommands commands_;  // registered by the constructor; answer() dispatches through it
     ResetStatistics resets_;
     RecentEvents recent_;  // the last --recent-events settled events, for `events` and `top`

@@ -38,7 +38,8 @@ struct Options {
     std::string control = default_control_socket;  // "none" disables the socket
     double control_idle_timeout_s = 5.0;  // a client without a complete request is disconnected
     uint32_t control_max_clients = 64;
-    std::string control_group;  // empty: the socket file's group
+    std::string control_group;   // empty: the socket file's group
+    std::string metrics_listen;  // ADDR:PORT of the Prometheus HTTP endpoint; empty: none
     std::string summary_json;
     bool quiet = false;
     // Shutdown waits this long for workers to hand over pending resets and for the event log to
