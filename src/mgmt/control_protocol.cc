@@ -408,11 +408,11 @@ void register_control_commands(ControlCommands& commands, ControlHandlers h, con
     commands.add({"version", "rstscope version", {}, [](const ControlArgs&) {
                       return fmt::format("{{\"version\":\"{}\"}}", rstscope_version);
                   }});
-    commands.add({"ping", "liveness check; ready once packets can flow", {},
-                  [&ready](const ControlArgs&) {
-                      return std::string(ready ? R"({"pong":true,"ready":true})"
-                                               : R"({"pong":true,"ready":false})");
-                  }});
+    commands.add(
+        {"ping", "liveness check; ready once packets can flow", {}, [&ready](const ControlArgs&) {
+             return std::string(ready ? R"({"pong":true,"ready":true})"
+                                      : R"({"pong":true,"ready":false})");
+         }});
 }
 
 }  // namespace rstscope
