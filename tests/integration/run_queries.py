@@ -58,7 +58,7 @@ def walkthrough(rstscope, rstscopectl, workdir, control_md):
     env["PATH"] = os.pathsep.join({os.path.dirname(os.path.abspath(rstscope)),
                                    os.path.dirname(os.path.abspath(rstscopectl))}) + os.pathsep + env["PATH"]
     # A failing line must not leave the documented `rstscope &` running.
-    guarded = "trap 'kill $(jobs -p) 2>/dev/null' EXIT\n" + block
+    guarded = "trap 'rc=$?; kill $(jobs -p) 2>/dev/null || :; exit $rc' EXIT\n" + block
     p = subprocess.Popen(["bash", "-e", "-c", guarded], cwd=wdir, env=env, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
