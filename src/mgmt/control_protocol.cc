@@ -188,10 +188,13 @@ ParsedRequest parse_request(std::string_view line) {
 std::string parse_arguments(const ControlCommands::Command& command, const ParsedRequest& request,
                             ControlArgs& args) {
     if (request.is_json) {
-        for (const auto& [name, value] : request.object.items()) {
-            if (name == "cmd") continue;
+        for (const auto& item : request.object.items()) {
+            // Not a structured binding: clang 14 (the fuzz build) cannot capture one.
+            const nlohmann::json& value = item.value();
+            if (item.key() == "cmd") continue;
             std::string problem = add_argument(
-                command, name, [&](const ArgSpec& spec) { return from_json(spec, value); }, args);
+                command, item.key(), [&](const ArgSpec& spec) { return from_json(spec, value); },
+                args);
             if (!problem.empty()) return problem;
         }
         return {};
