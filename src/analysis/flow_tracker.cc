@@ -75,6 +75,7 @@ FlowTracker::FlowTracker(const TrackerConfig& config, WorkerCounters& counters)
     pending_ = std::make_unique<PendingReset[]>(capacity);
     pending_mask_ = capacity - 1;
     outbox_ = std::make_unique<ResetEvent[]>(outbox_capacity);
+    if (config.signatures) scanner_ = std::make_unique<SignatureScanner>(*config.signatures);
 }
 
 void FlowTracker::process_burst(const DecodedPacket* packets, uint32_t count) noexcept {
@@ -220,6 +221,7 @@ void FlowTracker::process_one(const DecodedPacket& p, const FlowKey& key, uint64
     // Zeek's history letters need what the segment shows of its sender's sequence space.
     ZeekSegment segment{from_orig, flags, p.payload_length, false, false, false};
     if (!is_rst) {
+        if (scanner_ && p.payload_captured > 0) scan_data(e, p, from_orig, sender.payload_bytes);
         sender.payload_bytes += p.payload_length;
         if (!seen_before) {
             sender.ttl_usual = p.ttl ? p.ttl : 1;
@@ -481,8 +483,62 @@ void FlowTracker::handle_rst(FlowEntry& e, uint32_t slot, const DecodedPacket& p
     pending.receiver_seq_next_at_rst = receiver.seq_next;
     pending.rst_had_ack = p.tcp_flags & ack;
     pending.deadline_ns = p.ts_ns + config_.linger_ns;
+    if (scanner_) add_signatures(pending, e, p);
     if (accepted) e.lifecycle = Lifecycle::closed;
     if (config_.linger_ns == 0) finalize(pending);
+}
+
+// Block-mode scan of the part of a data segment within its direction's first bytes
+// (signature_scanner.h); `offset`: the direction's payload bytes before this segment.
+void FlowTracker::scan_data(FlowEntry& e, const DecodedPacket& p, bool from_orig,
+                            uint64_t offset) noexcept {
+    const uint32_t limit = scanner_->database().data_bytes();
+    if (offset >= limit) return;
+    uint32_t length = std::min<uint32_t>(p.payload_captured, limit - static_cast<uint32_t>(offset));
+    uint8_t rule = scanner_->scan(p.payload, length,
+                                  from_orig ? SignatureWhere::orig : SignatureWhere::resp, offset);
+    if (rule == 0) return;
+    e.signature_rule[from_orig ? 0 : 1] = rule;
+    e.signature_at_ms[from_orig ? 0 : 1] = ms_between(e.first_ts_ns, p.ts_ns);
+}
+
+// The connection's signatures join its reset's event: the last match of each data direction and
+// the RST payload's own, and the causes they name join the facts.
+void FlowTracker::add_signatures(PendingReset& pending, const FlowEntry& e,
+                                 const DecodedPacket& p) noexcept {
+    ResetEvent& ev = pending.event;
+    const auto& rules = scanner_->database().rules();
+    const uint32_t rst_ms = ms_between(e.first_ts_ns, p.ts_ns);
+    size_t count = 0;
+    uint32_t latest_reply_ms = 0;
+    for (int side = 0; side < 2; ++side) {
+        uint8_t rule = e.signature_rule[side];
+        if (rule == 0) continue;
+        uint32_t at_ms = e.signature_at_ms[side];
+        ev.signatures[count++] = {
+            rst_ms - std::min(at_ms, rst_ms),
+            rule,
+            static_cast<uint8_t>(side == 0 ? SignatureWhere::orig : SignatureWhere::resp),
+            {}};
+        ResetCause cause = rules[rule - 1].cause;
+        bool later = pending.facts.reply_cause == ResetCause::count || at_ms >= latest_reply_ms;
+        if (cause != ResetCause::count && later) {
+            pending.facts.reply_cause = cause;
+            latest_reply_ms = at_ms;
+            set_bit(ev.evidence, Evidence::server_error);
+        }
+    }
+    const uint32_t rst_limit = scanner_->database().rst_bytes();
+    if (p.payload_captured == 0 || rst_limit == 0) return;
+    uint8_t rule = scanner_->scan(p.payload, std::min<uint32_t>(p.payload_captured, rst_limit),
+                                  SignatureWhere::rst, 0);
+    if (rule == 0) return;
+    ev.signatures[count] = {0, rule, static_cast<uint8_t>(SignatureWhere::rst), {}};
+    ResetCause cause = rules[rule - 1].cause;
+    if (cause != ResetCause::count) {
+        pending.facts.rst_reason_cause = cause;
+        set_bit(ev.evidence, Evidence::rst_reason);
+    }
 }
 
 void FlowTracker::observe_after_rst(FlowEntry& e, const DecodedPacket& p, bool from_orig) noexcept {

@@ -69,6 +69,12 @@ Verdict classify_reset(const ResetFacts& f) noexcept {
                 f.has(Evidence::socketless_rst) ? Confidence::high : Confidence::medium};
     }
 
+    // A RST that states its reason (RFC 9293 3.5.3 diagnostic text, matched by a signature) is
+    // taken at its word: a load balancer or firewall saying why it reset also explains the TTL
+    // and IP-ID that are not the endpoint's, which would otherwise look injected.
+    if (f.has(Evidence::rst_reason) && f.rst_reason_cause != ResetCause::count)
+        return {f.rst_reason_cause, Confidence::high};
+
     // Something expired the flow and answered the first packet after the silence. A device on the
     // path (its TTL says so) is the classic firewall/NAT timeout: high. The endpoint's own timer
     // (its TTL and IP-ID continue) is an application's or its stack's: medium at most, and the
@@ -97,6 +103,11 @@ Verdict classify_reset(const ResetFacts& f) noexcept {
         return {ResetCause::policy_reset,
                 f.has(Evidence::ipid_mismatch) ? Confidence::high : Confidence::medium};
     }
+
+    // An error reply (HTTP 503, SMTP 421, "too many connections", ...) says why the peer gave
+    // up, whether or not it closed before resetting.
+    if (f.has(Evidence::server_error) && f.reply_cause != ResetCause::count)
+        return {f.reply_cause, Confidence::medium};
 
     if (f.has(Evidence::fin_before)) return {ResetCause::after_close, by_sequence(f.seq_check)};
 

@@ -295,8 +295,21 @@ class EthdevPortStats final : public PortStatsSource {
 // forwarded capture's path, and per-worker sizes checked against the machine's memory.
 struct Inputs {
     std::optional<CaptureInput> capture;
+    std::unique_ptr<SignatureDatabase> signatures;  // tracker.signatures points here
     TrackerConfig tracker;
 };
+
+// The signatures file the options name, or signatures.conf next to the configuration file read
+// when that exists; "none" or neither: no signatures.
+std::string signatures_path(const Options& o) {
+    if (o.signatures == "none") return {};
+    if (!o.signatures.empty()) return o.signatures;
+    if (o.config_file.empty()) return {};
+    std::filesystem::path beside =
+        std::filesystem::path(o.config_file).parent_path() / "signatures.conf";
+    std::error_code ignored;
+    return std::filesystem::is_regular_file(beside, ignored) ? beside.string() : std::string();
+}
 
 std::optional<Inputs> prepare_inputs(Options& options, PrivateDirectory& private_dir,
                                      std::string& error) {
@@ -320,6 +333,11 @@ std::optional<Inputs> prepare_inputs(Options& options, PrivateDirectory& private
         if (options.pcap_out.empty()) return std::nullopt;
     }
     inputs.tracker = tracker_config(options);
+    if (std::string path = signatures_path(options); !path.empty()) {
+        inputs.signatures = SignatureDatabase::compile(load_signature_rules(path), error);
+        if (!inputs.signatures) return std::nullopt;
+        inputs.tracker.signatures = inputs.signatures.get();
+    }
     error = check_memory(options, inputs.tracker);
     if (!error.empty()) return std::nullopt;
     return inputs;

@@ -53,6 +53,7 @@ Pipeline::Pipeline(const Options& options, const TrackerConfig& tracker, RunCont
         ctx->settings = &settings_;
         ctx->tracker = trackers_[w].get();
         ctx->channel.counters = counters_[w].get();
+        ctx->channel.signatures = trackers_[w]->signature_scanner();
         ctx->channel.events = rings_[w].get();
         ctx->pool = plan_.pools[w];
         ctx->dispatch = dispatch_;

@@ -14,6 +14,7 @@
 #include <cstdint>
 
 #include "event_ring.h"
+#include "rstscope/analysis/signature_scanner.h"
 #include "rstscope/common/counters.h"
 
 namespace rstscope {
@@ -37,6 +38,8 @@ struct RunControl {
 struct alignas(64) WorkerChannel {
     EventRing* events = nullptr;
     WorkerCounters* counters = nullptr;
+    // Null without signatures: the rules events name and the per-rule match counters.
+    const SignatureScanner* signatures = nullptr;
     // No event this worker writes from now on has a RST older than progress_ns - linger: the
     // watermark management judges RST storms by. Written once per poll.
     std::atomic<uint64_t> progress_ns{0};

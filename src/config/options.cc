@@ -178,6 +178,10 @@ const Setting settings_table[] = {
      .field = &Options::recent_events, .min = 0, .max = 1000000,
      .help = "reset events kept in memory for the control socket's `events` and `top` queries "
              "(216 bytes each)"},
+    {.group = Group::analysis, .name = "signatures", .kind = Kind::text,
+     .field = &Options::signatures, .needs = "a path or none", .value_name = "FILE",
+     .help = "signature rules (format: conf/signatures.conf); by default signatures.conf beside "
+             "the configuration file read, when it exists; none for no signatures"},
 };
 // clang-format on
 

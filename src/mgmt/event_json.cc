@@ -143,7 +143,8 @@ constexpr size_t widest_line =
     all_evidence_length() + 2 * 3 /* ttls */ + 11 /* idle */ + longest(rst_origin_names) +
     3 /* hops */ + 6 * history_capacity + 6 * rst_payload_capacity + 3 /* reason */ +
     80 /* tunnel keys */ + 2 * longest(tunnel_type_names) + 10 /* id */ +
-    2 * (ip_text_max_length + ip_text_slack);
+    2 * (ip_text_max_length + ip_text_slack) + 16 +
+    signature_hits_capacity * (40 + signature_max_id_length + 11);
 constexpr size_t digit_slack = 7;  // put_digits() writes 8 bytes
 static_assert(widest_line + digit_slack <= event_json_max_length);
 
@@ -188,7 +189,32 @@ void append_json_string(fmt::memory_buffer& out, std::string_view text) {
     out.resize(static_cast<size_t>(end - out.data()));
 }
 
-char* write_event_json(const ResetEvent& e, char* out) noexcept {
+namespace {
+
+// "signatures":[{"id":"http_503","dir":"resp","before_rst":0.120},...], absent when none.
+char* put_signatures(const ResetEvent& e, char* out, SignatureRules rules) noexcept {
+    char separator = '\0';
+    for (const SignatureHit& hit : e.signatures) {
+        if (hit.rule == 0 || hit.rule > rules.size()) continue;
+        out = put(out, separator ? ",{\"id\":\"" : ",\"signatures\":[{\"id\":\"");
+        separator = ',';
+        const std::string& id = rules[hit.rule - 1].id;  // [a-z0-9_]: nothing to escape
+        out = put(out, std::string_view(id).substr(0, signature_max_id_length));
+        out = put(out, "\",\"dir\":\"");
+        out = put(out, signature_where_name(static_cast<SignatureWhere>(hit.where)));
+        out = put(out, "\",\"before_rst\":");
+        out = put_unsigned(out, hit.before_rst_ms / 1000);
+        *out++ = '.';
+        out = put_digits(out, hit.before_rst_ms % 1000, 3);
+        *out++ = '}';
+    }
+    if (separator) *out++ = ']';
+    return out;
+}
+
+}  // namespace
+
+char* write_event_json(const ResetEvent& e, char* out, SignatureRules rules) noexcept {
     out = put(out, "{\"ts\":");
     out = put_seconds(out, e.ts_ns);
     out = put(out, ",\"orig_h\":\"");
@@ -272,20 +298,21 @@ char* write_event_json(const ResetEvent& e, char* out) noexcept {
         out = put(out, ",\"mptcp_reset_reason\":");
         out = put_unsigned(out, e.mptcp_reset_reason);
     }
+    out = put_signatures(e, out, rules);
     *out++ = '}';
     return out;
 }
 
-void append_event_json(fmt::memory_buffer& out, const ResetEvent& event) {
+void append_event_json(fmt::memory_buffer& out, const ResetEvent& event, SignatureRules rules) {
     size_t at = out.size();
     out.resize(at + event_json_max_length);
-    char* end = write_event_json(event, out.data() + at);
+    char* end = write_event_json(event, out.data() + at, rules);
     out.resize(static_cast<size_t>(end - out.data()));
 }
 
-std::string event_json(const ResetEvent& event) {
+std::string event_json(const ResetEvent& event, SignatureRules rules) {
     char line[event_json_max_length];
-    return std::string(line, write_event_json(event, line));
+    return std::string(line, write_event_json(event, line, rules));
 }
 
 }  // namespace rstscope

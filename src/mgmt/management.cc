@@ -77,6 +77,8 @@ Management::Management(const Options& options, RunControl& run, std::vector<Work
               options.storm_max_pending, options.storm_max_hosts),
       batch_(dequeue_batch),
       settled_progress_(workers_.size(), 0) {
+    if (!workers_.empty() && workers_.front()->signatures)
+        signature_rules_ = workers_.front()->signatures->database().rules();
     ControlHandlers handlers;
     handlers.stats = [this](const ControlArgs&) { return stats_answer(); };
     handlers.events = [this](const ControlArgs& args) { return events_answer(args); };
@@ -173,7 +175,7 @@ bool Management::write_judged() {
     while (judged_written_ < judged_settled_) {
         const ResetEvent& event = judged_[judged_written_].event;
         line_.clear();
-        append_event_json(line_, event);
+        append_event_json(line_, event, signature_rules_);
         line_.push_back('\n');
         bool wait = run_.capture && log_->last_error() == 0 && !log_->reader_gone();
         if (wait && log_->room() < line_.size()) return false;

@@ -23,6 +23,7 @@
 #include "control_socket.h"
 #include "metrics_http.h"
 #include "rstscope/config/options.h"
+#include "rstscope/mgmt/event_json.h"
 #include "rstscope/mgmt/event_log.h"
 #include "rstscope/mgmt/recent_events.h"
 #include "rstscope/mgmt/stats.h"
@@ -97,6 +98,7 @@ class Management {
     size_t judged_settled_ = 0;                // storm verdict applied and tallied
     size_t judged_written_ = 0;
     fmt::memory_buffer line_;
+    SignatureRules signature_rules_;  // what events' signature hits name; empty without signatures
     uint64_t unwritten_at_exit_ = 0;  // events that never reached the log's buffer
     uint64_t shutdown_started_ns_ = 0;
     bool reader_gone_reported_ = false;

@@ -56,7 +56,7 @@ const std::array<EventField, 5> tunnel_fields{{
 }  // namespace
 
 // clang-format off
-const std::array<EventField, 30> event_fields{{
+const std::array<EventField, 31> event_fields{{
     {"ts", Type::number, true, {}},
     {"orig_h", Type::string, true, {}},
     {"orig_p", Type::integer, true, {}},
@@ -87,6 +87,7 @@ const std::array<EventField, 30> event_fields{{
     {"idle_before", Type::number, true, {}},
     {"payload_in_rst", Type::string, false, {}},
     {"mptcp_reset_reason", Type::integer, false, {}},
+    {"signatures", Type::object_list, false, {}},
 }};
 // clang-format on
 
@@ -104,6 +105,8 @@ std::string_view name_of(EventFieldType type) {
             return "string_list";
         case Type::object:
             return "object";
+        case Type::object_list:
+            return "object_list";
     }
     return "unknown";
 }

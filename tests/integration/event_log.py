@@ -62,6 +62,8 @@ def _type_ok(kind, value):
         return isinstance(value, list) and all(isinstance(v, str) for v in value)
     if kind == "object":
         return isinstance(value, dict)
+    if kind == "object_list":
+        return isinstance(value, list) and all(isinstance(v, dict) for v in value)
     return False
 
 

@@ -15,6 +15,7 @@
 #include "rstscope/analysis/host_fingerprint.h"
 #include "rstscope/analysis/reset_classifier.h"
 #include "rstscope/analysis/reset_event.h"
+#include "rstscope/analysis/signature_scanner.h"
 #include "rstscope/common/counters.h"
 #include "rstscope/decode/decoded_packet.h"
 #include "rstscope/flow/flow_table.h"
@@ -43,6 +44,8 @@ struct TrackerConfig {
     // 16384 x 32 B = 512 KiB per worker; the least recently used of a full bucket is evicted.
     uint32_t host_capacity = 16384;
     uint8_t worker_id = 0;
+    // Compiled once at start, shared read-only, outlives the tracker; null: no signatures.
+    const SignatureDatabase* signatures = nullptr;
 };
 
 // A reset waiting out its linger window: the event as drafted at the RST, and what the verdict
@@ -89,6 +92,8 @@ class FlowTracker {
     const FlowTable& table() const noexcept { return table_; }
     HostFingerprints& hosts() noexcept { return hosts_; }
     uint64_t now_ns() const noexcept { return now_ns_; }
+    // Null without signatures; management reads its match counters.
+    const SignatureScanner* signature_scanner() const noexcept { return scanner_.get(); }
 
   private:
     void process_one(const DecodedPacket& p, const FlowKey& key, uint64_t hash,
@@ -115,6 +120,8 @@ class FlowTracker {
                                 const DirectionState& sender) noexcept;
     void learn_host(const DecodedPacket& p, const DirectionState& sender,
                     bool first_packet) noexcept;
+    void scan_data(FlowEntry& e, const DecodedPacket& p, bool from_orig, uint64_t offset) noexcept;
+    void add_signatures(PendingReset& pending, const FlowEntry& e, const DecodedPacket& p) noexcept;
     void observe_after_rst(FlowEntry& e, const DecodedPacket& p, bool from_orig) noexcept;
     PendingReset& push_pending(uint32_t slot, FlowEntry& e) noexcept;
     // Classifies and emits; `superseded`: a later RST replaces it as the connection's reset.
@@ -137,6 +144,7 @@ class FlowTracker {
     uint64_t sweep_credit_ = 0;  // buckets due for a visit
     uint64_t last_sweep_ns_ = 0;
     uint64_t now_ns_ = 0;
+    std::unique_ptr<SignatureScanner> scanner_;
 };
 
 // Exposed for unit tests: RFC 5961 acceptability of a RST with sequence number `seq` sent by

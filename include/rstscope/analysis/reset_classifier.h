@@ -17,6 +17,11 @@ struct ResetFacts {
     bool idle = false;             // idle gap at least the configured threshold
     SeqCheck seq_check = SeqCheck::unknown;
     EvidenceSet evidence = 0;
+    // Causes named by signatures (signature_rules.h), ResetCause::count for none: the RST
+    // payload's reason (with Evidence::rst_reason) and the latest error reply before the RST
+    // (with Evidence::server_error).
+    ResetCause rst_reason_cause = ResetCause::count;
+    ResetCause reply_cause = ResetCause::count;
 
     bool has(Evidence e) const noexcept { return evidence & evidence_bit(e); }
 };

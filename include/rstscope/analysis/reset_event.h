@@ -14,6 +14,17 @@ namespace rstscope {
 
 inline constexpr size_t history_capacity = 24;
 inline constexpr size_t rst_payload_capacity = 64;
+// Signatures an event carries: the last match in each data direction and the RST payload's.
+inline constexpr size_t signature_hits_capacity = 3;
+
+// A signature that matched before the reset (signature_scanner.h). `rule` is the rule's index + 1
+// in the rule set, 0 for an unused entry.
+struct SignatureHit {
+    uint32_t before_rst_ms;
+    uint8_t rule;
+    uint8_t where;  // SignatureWhere::orig, resp or rst
+    uint8_t padding[2];
+};
 
 // The tunnel(s) that carried the frame of the first RST, copied from its DecodedPacket (the
 // mirror-source facts an operator needs on ERSPAN or VXLAN feeds). `types` 0: not tunnelled.
@@ -68,6 +79,7 @@ struct ResetEvent {
     char history[history_capacity];  // NUL-terminated Zeek history letters
     uint8_t rst_payload[rst_payload_capacity];
     EventTunnel tunnel;
+    SignatureHit signatures[signature_hits_capacity];
 
     bool has(Evidence e) const noexcept { return evidence & evidence_bit(e); }
 };

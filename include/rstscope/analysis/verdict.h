@@ -27,18 +27,19 @@ namespace rstscope {
     X(SHR, "responder sent a SYN-ACK then a FIN, no SYN from the originator seen")   \
     X(OTH, "no SYN seen, midstream traffic")
 
-#define RSTSCOPE_RESET_CAUSES(X)                                                             \
-    X(refused, "RST answering a SYN: nothing listens on the port, or a firewall rejects it") \
-    X(handshake_abort, "RST during the handshake, after the SYN-ACK")                        \
-    X(orig_abort, "the originator aborted an established connection")                        \
-    X(resp_abort, "the responder aborted an established connection")                         \
-    X(after_close, "RST after a FIN: data reached a socket already closed")                  \
-    X(idle_timeout, "RST after a long idle gap: a middlebox forgot the flow")                \
-    X(overload, "the server reset under load: zero window, error reply or a RST storm")      \
-    X(injected, "RST forged by a middlebox or an attacker")                                  \
-    X(policy_reset, "a device on the path reset an established connection mid-stream")       \
-    X(out_of_window, "RST the receiver must ignore (RFC 5961): blind attack or stale stack") \
-    X(unsolicited, "RST on no known flow: backscatter, scan reply or midstream start")
+#define RSTSCOPE_RESET_CAUSES(X)                                                                   \
+    X(refused, "RST answering a SYN: nothing listens on the port, or a firewall rejects it")       \
+    X(handshake_abort, "RST during the handshake, after the SYN-ACK")                              \
+    X(orig_abort, "the originator aborted an established connection")                              \
+    X(resp_abort, "the responder aborted an established connection")                               \
+    X(after_close, "RST after a FIN: data reached a socket already closed")                        \
+    X(idle_timeout, "RST after a long idle gap: a middlebox forgot the flow")                      \
+    X(overload, "the server reset under load: zero window, error reply or a RST storm")            \
+    X(injected, "RST forged by a middlebox or an attacker")                                        \
+    X(policy_reset, "a device on the path reset the connection by its policy (rule, port denied)") \
+    X(out_of_window, "RST the receiver must ignore (RFC 5961): blind attack or stale stack")       \
+    X(unsolicited, "RST on no known flow: backscatter, scan reply or midstream start")             \
+    X(protocol_error, "an endpoint reported a protocol error (a TLS fatal alert) before the RST")
 
 #define RSTSCOPE_CONFIDENCES(X)                                         \
     X(low, "one weak signal")                                           \
@@ -74,8 +75,11 @@ namespace rstscope {
     X(ipid_continues, "the RST's IP-ID continues its sender's IP-ID counter")                 \
     X(socketless_rst, "IP-ID 0 and a default TTL less the sender's hops: a kernel RST")       \
     X(ttl_on_path, "the RST's TTL puts its sender on the path, fewer hops than the endpoint") \
-    X(listen_overflow, "bare RST at the responder's ISN + 1 right after the handshake")     \
-    X(host_fingerprint, "the sender never spoke on the connection: judged by its host's fingerprint")
+    X(listen_overflow, "bare RST at the responder's ISN + 1 right after the handshake")       \
+    X(host_fingerprint,                                                                       \
+      "the sender never spoke on the connection: judged by its host's fingerprint")           \
+    X(server_error, "a signature matched an error reply before the RST")                      \
+    X(rst_reason, "a signature matched a reason in the RST's payload")
 
 // Who sent the RST, as far as its TTL and IP-ID tell (docs/causes.md, "Who sent it").
 #define RSTSCOPE_RST_ORIGINS(X)                                                          \

@@ -60,6 +60,9 @@ struct Options {
     uint32_t storm_max_hosts = 65536;    // resetting hosts the storm window tracks at most
     uint32_t top_hosts_capacity = 1024;  // counters of each top-hosts sketch
     uint32_t recent_events = 10000;      // events management keeps for `events` and `top` queries
+    // Signature rules (conf/signatures.conf); empty: signatures.conf beside the configuration
+    // file when it exists; "none": no signatures.
+    std::string signatures;
     std::string config_file;
 };
 

@@ -104,10 +104,14 @@ struct alignas(64) FlowEntry {
     uint32_t previous_gap_ms;  // silence before the packet before it
     uint32_t rst_count;
     uint32_t pending_slot;  // linger-queue slot while flow_bit::event_pending
-    uint8_t flags;          // flow_bit::*
+    // The last signature matched in each data direction ([0] orig, [1] resp): rule index + 1 (0:
+    // none) and when, in ms after first_ts_ns. Held in what was padding: no byte added per flow.
+    uint32_t signature_at_ms[2];
+    uint8_t signature_rule[2];
+    uint8_t flags;  // flow_bit::*
     Lifecycle lifecycle;
     bool was_established;  // reached established once (closing does not undo it)
-    uint8_t padding[17];
+    uint8_t padding[7];
 
     DirectionState& orig() noexcept { return side[(flags & flow_bit::orig_is_hi) ? 1 : 0]; }
     DirectionState& resp() noexcept { return side[(flags & flow_bit::orig_is_hi) ? 0 : 1]; }

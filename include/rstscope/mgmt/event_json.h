@@ -10,12 +10,14 @@
 #pragma once
 
 #include <cstddef>
+#include <span>
 #include <string>
 #include <string_view>
 
 #include <fmt/format.h>
 
 #include "rstscope/analysis/reset_event.h"
+#include "rstscope/analysis/signature_rules.h"
 
 namespace rstscope {
 
@@ -23,13 +25,16 @@ namespace rstscope {
 // name, history and payload bytes all escaped (event_json.cc checks the sum at compile time).
 inline constexpr size_t event_json_max_length = 2048;
 
+// The rules an event's signature hits refer to (by index + 1); a hit beyond them is left out.
+using SignatureRules = std::span<const SignatureRule>;
+
 // Writes the event's line (without newline) to `out`, which has room for event_json_max_length
 // bytes; returns the end of the text.
-char* write_event_json(const ResetEvent& event, char* out) noexcept;
+char* write_event_json(const ResetEvent& event, char* out, SignatureRules rules = {}) noexcept;
 
 // The same line appended to a buffer, and as a string: for tests, tools and the fuzz target.
-void append_event_json(fmt::memory_buffer& out, const ResetEvent& event);
-std::string event_json(const ResetEvent& event);
+void append_event_json(fmt::memory_buffer& out, const ResetEvent& event, SignatureRules rules = {});
+std::string event_json(const ResetEvent& event, SignatureRules rules = {});
 
 // Appends `text` as a JSON string literal; bytes outside printable ASCII become \u00XX so the log
 // stays valid JSON (and valid UTF-8) whatever a packet carried.

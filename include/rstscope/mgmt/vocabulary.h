@@ -10,7 +10,17 @@
 
 namespace rstscope {
 
-enum class EventFieldType : uint8_t { number, integer, boolean, string, string_list, object };
+// object: one object (tunnel), object_list: an array of objects (signatures); their members
+// documented in docs/events.md.
+enum class EventFieldType : uint8_t {
+    number,
+    integer,
+    boolean,
+    string,
+    string_list,
+    object,
+    object_list
+};
 
 // One field of an event log line (src/mgmt/event_json.cc writes them in this order).
 struct EventField {
@@ -23,7 +33,7 @@ struct EventField {
     std::span<const EventField> members = {};
 };
 
-extern const std::array<EventField, 30> event_fields;
+extern const std::array<EventField, 31> event_fields;
 
 // {"version":..,"event_fields":[{"name":..,"type":..,"always":..,"values":[..]}, ..],
 //  "vocabularies":{"cause":[..],"conn_state":[..],"confidence":[..],"seq_check":[..],

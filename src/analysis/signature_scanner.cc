@@ -1,0 +1,131 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// compile() and the constructors are setup; scan() is hot path (see signature_scanner.h).
+#include "rstscope/analysis/signature_scanner.h"
+
+#include <hs.h>
+
+#include <algorithm>
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+namespace rstscope {
+namespace {
+
+unsigned hyperscan_flags(uint8_t flags) noexcept {
+    // SINGLEMATCH: one report per rule and scan is all the verdict needs, and it lets Hyperscan
+    // stop tracking a rule once it matched.
+    unsigned out = HS_FLAG_SINGLEMATCH;
+    if (flags & signature_flag::caseless) out |= HS_FLAG_CASELESS;
+    if (flags & signature_flag::dotall) out |= HS_FLAG_DOTALL;
+    if (flags & signature_flag::multiline) out |= HS_FLAG_MULTILINE;
+    return out;
+}
+
+struct ScanContext {
+    const void* limits;
+    uint8_t where;
+    uint64_t offset;
+    uint32_t found;  // rule index + 1
+};
+
+}  // namespace
+
+std::unique_ptr<SignatureDatabase> SignatureDatabase::compile(SignatureRuleSet rules,
+                                                              std::string& error) {
+    if (!rules.ok()) {
+        error = rules.error;
+        return nullptr;
+    }
+    std::unique_ptr<SignatureDatabase> db(new SignatureDatabase());
+    db->rules_ = std::move(rules);
+    const auto& list = db->rules_.rules;
+    if (list.empty()) {
+        error = db->rules_.path + ": no rules";
+        return nullptr;
+    }
+    std::vector<const char*> patterns;
+    std::vector<unsigned> flags;
+    std::vector<unsigned> ids;
+    for (size_t i = 0; i < list.size(); ++i) {
+        patterns.push_back(list[i].pattern.c_str());
+        flags.push_back(hyperscan_flags(list[i].flags));
+        ids.push_back(static_cast<unsigned>(i));
+        auto where = static_cast<uint8_t>(list[i].where);
+        db->limits_.push_back({list[i].bytes, where});
+        if (where & static_cast<uint8_t>(SignatureWhere::rst))
+            db->rst_bytes_ = std::max(db->rst_bytes_, list[i].bytes);
+        if (where & (static_cast<uint8_t>(SignatureWhere::orig) |
+                     static_cast<uint8_t>(SignatureWhere::resp)))
+            db->data_bytes_ = std::max(db->data_bytes_, list[i].bytes);
+    }
+    auto count = static_cast<unsigned>(list.size());
+    auto compile_with = [&](unsigned mode, hs_database_t** out) -> std::string {
+        hs_compile_error_t* failure = nullptr;
+        if (hs_compile_multi(patterns.data(), flags.data(), ids.data(), count, mode, nullptr, out,
+                             &failure) == HS_SUCCESS)
+            return {};
+        std::string message;
+        if (failure->expression >= 0 && static_cast<size_t>(failure->expression) < list.size()) {
+            const SignatureRule& rule = list[static_cast<size_t>(failure->expression)];
+            message = fmt::format("{}:{}: pattern of {}: {}", db->rules_.path, rule.line, rule.id,
+                                  failure->message);
+        } else {
+            message = fmt::format("{}: Hyperscan: {}", db->rules_.path, failure->message);
+        }
+        hs_free_compile_error(failure);
+        return message;
+    };
+    error = compile_with(HS_MODE_BLOCK, &db->database_);
+    if (!error.empty()) return nullptr;
+    // The streaming alternative, compiled once only to state its per-flow cost.
+    hs_database_t* streaming = nullptr;
+    if (compile_with(HS_MODE_STREAM | HS_MODE_SOM_HORIZON_LARGE, &streaming).empty()) {
+        hs_stream_size(streaming, &db->stream_state_bytes_);
+        hs_free_database(streaming);
+    }
+    return db;
+}
+
+SignatureDatabase::~SignatureDatabase() {
+    hs_free_database(database_);
+}
+
+size_t SignatureDatabase::database_bytes() const noexcept {
+    size_t size = 0;
+    hs_database_size(database_, &size);
+    return size;
+}
+
+SignatureScanner::SignatureScanner(const SignatureDatabase& database) : database_(database) {
+    if (hs_alloc_scratch(database.database_, &scratch_) != HS_SUCCESS)
+        throw std::runtime_error("Hyperscan: cannot allocate scratch space");
+    matches_ = std::make_unique<std::atomic<uint64_t>[]>(database.rules().size());
+}
+
+SignatureScanner::~SignatureScanner() {
+    hs_free_scratch(scratch_);
+}
+
+uint8_t SignatureScanner::scan(const uint8_t* data, uint32_t length, SignatureWhere where,
+                               uint64_t offset) noexcept {
+    if (length == 0) return 0;
+    ScanContext context{database_.limits_.data(), static_cast<uint8_t>(where), offset, 0};
+    auto on_match = [](unsigned id, unsigned long long, unsigned long long to, unsigned,
+                       void* opaque) -> int {
+        auto& c = *static_cast<ScanContext*>(opaque);
+        const auto& limit = static_cast<const SignatureDatabase::Limit*>(c.limits)[id];
+        if (!(limit.where & c.where) || c.offset + to > limit.bytes) return 0;
+        c.found = id + 1;
+        return 1;  // one rule per scan: stop here
+    };
+    hs_scan(database_.database_, reinterpret_cast<const char*>(data), length, 0, scratch_, on_match,
+            &context);
+    if (context.found) {
+        auto& counter = matches_[context.found - 1];
+        counter.store(counter.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    }
+    return static_cast<uint8_t>(context.found);
+}
+
+}  // namespace rstscope
