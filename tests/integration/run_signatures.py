@@ -1,0 +1,169 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
+"""Every default signature fires on a generated connection and the verdict uses it; benign traffic
+with the same words deep in a large body, and a reply split right inside its pattern, change
+nothing.
+
+usage: run_signatures.py RSTSCOPE_BINARY GEN_SCENARIOS SIGNATURES_CONF WORKDIR
+
+Builds one capture (with tools/gen_scenarios.py's connection builder) holding, for each rule of
+SIGNATURES_CONF, a connection whose server says that rule's words and then resets (rules on the RST
+payload: a load balancer's RST carrying the reason), runs
+    RSTSCOPE_BINARY --pcap X --signatures SIGNATURES_CONF --config /dev/null --control none
+and checks each event: the rule's id in `signatures`, the rule's cause as `cause`, `server_error`
+or `rst_reason` in `evidence`. A rule without a connection here fails the test. Exit 0 when all
+pass, 1 otherwise, 77 (skip) when scapy is missing.
+"""
+import importlib.util
+import os
+import subprocess
+import sys
+
+from event_log import load_schema, read_events, schema_problems
+
+# What each default rule's server (or load balancer) says; port, client request, server bytes.
+HTTP_GET = b"GET /index.html HTTP/1.1\r\nHost: shop.example\r\n\r\n"
+REPLIES = {
+    "http_503": (80, HTTP_GET, [b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n"]),
+    "http_429": (80, HTTP_GET, [b"HTTP/1.1 429 Too Many Requests\r\nContent-Length: 0\r\n\r\n"]),
+    "http_retry_after": (80, HTTP_GET,
+                         [b"HTTP/1.1 302 Found\r\nLocation: /queue\r\nRetry-After: 30\r\n\r\n"]),
+    "reply_421": (25, b"", [b"421 4.7.0 mx.example.net Too many connections, try later\r\n"]),
+    "tls_fatal_alert": (443, b"\x16\x03\x01\x00\x04\x01\x00\x00\x00", [b"\x15\x03\x03\x00\x02\x02\x28"]),
+    "mysql_too_many": (3306, b"", [b"\x17\x00\x00\x00\xff\x10\x04Too many connections"]),
+    "postgres_too_many": (5432, b"\x00\x00\x00\x08\x04\xd2\x16\x2f",
+                          [b"E\x00\x00\x00\x4bSFATAL\x00C53300\x00Msorry, too many clients already\x00\x00"]),
+    "redis_max_clients": (6379, b"", [b"-ERR max number of clients reached\r\n"]),
+    "mongodb_conn_limit": (27017, b"\x3a\x00\x00\x00", [
+        b"\x5a\x00\x00\x00errmsg\x00connection refused because too many open connections: 819\x00"]),
+    "ldap_busy": (389, b"\x30\x0c\x02\x01\x01\x60\x07\x02\x01\x03\x04\x00\x80\x00",
+                  [b"\x30\x0c\x02\x01\x01\x61\x07\x0a\x01\x33\x04\x00\x04\x00"]),
+}
+RST_REASONS = {
+    "lb_remote_rst": b"BIG-IP: [0x2409a71:704] {peer} TCP RST from remote system",
+    "lb_idle_timeout": b"BIG-IP: [0x2c1b6d0:2048] Flow expired (sweeper)",
+    "lb_no_pool_member": b"BIG-IP: [0x1a3e4f2:1012] No pool member available",
+    "lb_port_denied": b"Port denied",
+    "lb_policy": b"Policy action",
+    "lb_handshake_timeout": b"Handshake timeout",
+}
+# Also an FTP 421, which shares reply_421 with SMTP.
+EXTRA = {"ftp_421": ("reply_421", 21, b"", [b"421 Too many users - please try again later.\r\n"])}
+
+
+def load_generator(path):
+    spec = importlib.util.spec_from_file_location("gen_scenarios", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def default_rules(conf):
+    """(id, cause) of each rule, from the file the binary reads."""
+    rules = []
+    with open(conf, encoding="ascii") as f:
+        for line in f:
+            words = line.split()
+            if words and not words[0].startswith("#"):
+                rules.append((words[0], words[3]))
+    return rules
+
+
+def build(gen, path):
+    """The capture, and what each connection's event must show: port -> (rule id or None, cause,
+    evidence) where None means no signature at all."""
+    cap = gen.Capture()
+    expect = {}
+    n = 0
+
+    def conversation(port, request, replies, rst_payload=b"", rst_ttl=None):
+        nonlocal n
+        n += 1
+        cport = 41000 + n
+        c = gen.Conn(cap, gen.client(10, cport), gen.server(20 + n, port))
+        t = c.handshake(n * 1.0)
+        if request:
+            c.send(t + 0.001, True, "PA", request)
+        for i, data in enumerate(replies):
+            c.send(t + 0.010 + 0.001 * i, False, "PA", data)
+        c.send(t + 0.050, False, "RA", rst_payload, ttl=rst_ttl)
+        return cport
+
+    for rule, (port, request, replies) in REPLIES.items():
+        expect[conversation(port, request, replies)] = (rule, "server_error")
+    for rule, reason in RST_REASONS.items():
+        # A load balancer's own RST: its TTL is not the server's.
+        expect[conversation(80, HTTP_GET, [b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"],
+                            reason, rst_ttl=255)] = (rule, "rst_reason")
+    for _, (rule, port, request, replies) in EXTRA.items():
+        expect[conversation(port, request, replies)] = (rule, "server_error")
+    # Benign: the same words deep in a large body (beyond every rule's BYTES) change nothing.
+    body = b"x" * 5000 + b"HTTP/1.1 503 Service Unavailable\r\nToo many connections\r\n"
+    head = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body)
+    data = head + body
+    segments = [data[i:i + 1400] for i in range(0, len(data), 1400)]
+    expect[conversation(80, HTTP_GET, segments)] = (None, "resp_abort")
+    # Block mode: a reply split right inside its pattern is not matched (signature_scanner.h).
+    expect[conversation(80, HTTP_GET, [b"HTTP/1.1 50", b"3 Service Unavailable\r\n\r\n"])] = (
+        None, "resp_abort")
+    cap.write(path)
+    return expect
+
+
+def main():
+    if len(sys.argv) != 5:
+        print(__doc__, file=sys.stderr)
+        return 2
+    binary, gen_path, conf, workdir = sys.argv[1:]
+    try:
+        gen = load_generator(gen_path)
+    except ImportError as e:
+        print(f"SKIP: scapy missing ({e})")
+        return 77
+    os.makedirs(workdir, exist_ok=True)
+    pcap = os.path.join(workdir, "signatures.pcap")
+    log = os.path.join(workdir, "signatures.jsonl")
+    expect = build(gen, pcap)
+    if os.path.exists(log):
+        os.remove(log)
+    proc = subprocess.run([binary, "--pcap", pcap, "--log", log, "--signatures", conf,
+                           "--config", "/dev/null", "--control", "none", "--quiet"],
+                          capture_output=True, text=True, timeout=120)
+    if proc.returncode != 0:
+        print(f"FAIL: exit code {proc.returncode}: {proc.stderr.strip()[-500:]}")
+        return 1
+    schema = load_schema(binary)
+    failures = []
+    events = {ev["orig_p"]: ev for ev in read_events(log, failures)}
+    causes = dict(default_rules(conf))
+    fired = set()
+    for port, (rule, evidence) in sorted(expect.items()):
+        ev = events.get(port)
+        if ev is None:
+            failures.append(f"port {port}: no event")
+            continue
+        failures += [f"port {port}: {p}" for p in schema_problems(ev, schema)]
+        ids = [s["id"] for s in ev.get("signatures", [])]
+        if rule is None:
+            if ids or ev["cause"] != evidence:
+                failures.append(f"port {port}: benign, got cause {ev['cause']} signatures {ids}")
+            continue
+        want_cause = causes.get(rule)
+        ok = rule in ids and ev["cause"] == want_cause and evidence in ev["evidence"]
+        print(f"{'ok  ' if ok else 'FAIL'} {rule}: cause {ev['cause']} (want {want_cause}), "
+              f"signatures {ids}, evidence {ev['evidence']}")
+        if ok:
+            fired.add(rule)
+        else:
+            failures.append(f"{rule} did not fire or was not used")
+    for rule, _ in default_rules(conf):
+        if rule not in fired:
+            failures.append(f"default rule {rule} has no connection here that fires it")
+    for f in failures:
+        print("  " + f)
+    print(f"{len(fired)} rules fired and used, {len(failures)} problems")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
