@@ -360,7 +360,7 @@ void report(const Options& options, Management& management) {
     if (!options.quiet) std::fputs(summary_text(totals, management.resets()).c_str(), stderr);
     if (!options.summary_json.empty()) {
         std::ofstream out(options.summary_json);
-        out << stats_json(totals, management.resets()) << "\n";
+        out << stats_json(totals, management.resets(), management.signature_matches()) << "\n";
         if (!out) throw std::runtime_error("cannot write " + options.summary_json);
     }
 }

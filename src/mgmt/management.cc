@@ -99,7 +99,7 @@ Management::Management(const Options& options, RunControl& run, std::vector<Work
 
 // `stats` as the summary counts it, then each worker's own counters.
 std::string Management::stats_answer() {
-    std::string json = stats_json(totals(), resets_);
+    std::string json = stats_json(totals(), resets_, signature_matches());
     json.pop_back();  // the closing brace: the per-worker rows follow
     fmt::memory_buffer out;
     auto it = std::back_inserter(out);
@@ -165,6 +165,17 @@ bool Management::reopen_log(std::string& error) {
     if (!log_->reopen(error)) return false;
     bump(counters_, ManagementCounter::log_reopens);
     return true;
+}
+
+std::vector<SignatureMatches> Management::signature_matches() const {
+    std::vector<SignatureMatches> out;
+    for (size_t i = 0; i < signature_rules_.size(); ++i) {
+        uint64_t sum = 0;
+        for (const WorkerChannel* w : workers_)
+            if (w->signatures) sum += w->signatures->matches(i);
+        out.push_back({signature_rules_[i].id, sum});
+    }
+    return out;
 }
 
 // Writes the settled events in order. A capture may wait for a log that is slow but working (a pipe

@@ -59,6 +59,8 @@ class Management {
     void run();
 
     CounterTotals totals();
+    // Per signature rule, matches summed over workers; empty without signatures.
+    std::vector<SignatureMatches> signature_matches() const;
     const ResetStatistics& resets() const { return resets_; }
 
   private:

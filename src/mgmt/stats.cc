@@ -73,7 +73,8 @@ void copy_table_counters(const StormWindow& storms, const ResetStatistics& reset
         resets.top_hosts_evicted();
 }
 
-std::string stats_json(const CounterTotals& t, const ResetStatistics& resets) {
+std::string stats_json(const CounterTotals& t, const ResetStatistics& resets,
+                       std::span<const SignatureMatches> signatures) {
     fmt::memory_buffer out;
     auto it = std::back_inserter(out);
     fmt::format_to(it, "{{\"workers\":{}", t.workers);
@@ -101,7 +102,12 @@ std::string stats_json(const CounterTotals& t, const ResetStatistics& resets) {
         fmt::format_to(it, ",\"resets\":{},\"error\":{}}}", top.resets, top.error);
         first = false;
     }
-    fmt::format_to(it, "]}}");
+    fmt::format_to(it, "]");
+    for (size_t i = 0; i < signatures.size(); ++i)  // ids are [a-z0-9_]: nothing to escape
+        fmt::format_to(it, "{}\"{}\":{}", i ? "," : ",\"signatures\":{", signatures[i].id,
+                       signatures[i].matches);
+    if (!signatures.empty()) fmt::format_to(it, "}}");
+    fmt::format_to(it, "}}");
     return fmt::to_string(out);
 }
 

@@ -126,7 +126,9 @@ def main():
     expect = build(gen, pcap)
     if os.path.exists(log):
         os.remove(log)
+    summary = os.path.join(workdir, "summary.json")
     proc = subprocess.run([binary, "--pcap", pcap, "--log", log, "--signatures", conf,
+                           "--summary-json", summary,
                            "--config", "/dev/null", "--control", "none", "--quiet"],
                           capture_output=True, text=True, timeout=120)
     if proc.returncode != 0:
@@ -159,6 +161,14 @@ def main():
     for rule, _ in default_rules(conf):
         if rule not in fired:
             failures.append(f"default rule {rule} has no connection here that fires it")
+    # stats: matches per signature, each rule's connections counted (reply_421 twice: SMTP, FTP).
+    import json
+    with open(summary, encoding="utf-8") as f:
+        matches = json.load(f).get("signatures", {})
+    for rule, _ in default_rules(conf):
+        want = 2 if rule == "reply_421" else 1
+        if matches.get(rule) != want:
+            failures.append(f"stats signatures.{rule} = {matches.get(rule)}, want {want}")
     for f in failures:
         print("  " + f)
     print(f"{len(fired)} rules fired and used, {len(failures)} problems")

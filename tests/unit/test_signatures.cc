@@ -17,6 +17,7 @@
 #include "rstscope/analysis/signature_scanner.h"
 #include "rstscope/common/tcp_flags.h"
 #include "rstscope/mgmt/event_json.h"
+#include "rstscope/mgmt/stats.h"
 
 namespace rstscope {
 namespace {
@@ -324,6 +325,17 @@ TEST_F(TrackerWithSignatures, ReplySplitOverTwoSegmentsIsNotCaught) {
     send(false, ack | psh, "3 Service Unavailable\r\n\r\n", 21);
     send(false, rst | ack, "", 1520);
     EXPECT_EQ(only_event().cause, ResetCause::resp_abort);
+}
+
+TEST(SignatureStats, MatchesPerRuleOnlyWithSignatures) {
+    CounterTotals totals{};
+    ResetStatistics resets(16);
+    std::string without = stats_json(totals, resets);
+    EXPECT_EQ(without.find("signatures"), std::string::npos);
+    SignatureMatches matches[] = {{"http_503", 3}, {"lb_policy", 0}};
+    std::string with = stats_json(totals, resets, matches);
+    EXPECT_EQ(with, without.substr(0, without.size() - 1) +
+                        ",\"signatures\":{\"http_503\":3,\"lb_policy\":0}}");
 }
 
 }  // namespace

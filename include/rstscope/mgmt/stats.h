@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -170,7 +171,14 @@ void copy_table_counters(const StormWindow& storms, const ResetStatistics& reset
 // The `stats` answer: flat counters (every drop reason included, zero or not), `dropped` (every
 // loss) and `events_lost`, verdict tallies and the top resetting hosts with their error bound.
 // Its size is bounded: ten hosts at most.
-std::string stats_json(const CounterTotals& totals, const ResetStatistics& resets);
+// With signatures (--signatures), `signatures` maps each rule id to its matches summed over
+// workers (segments or RST payloads in which the rule matched); absent without signatures.
+struct SignatureMatches {
+    std::string_view id;
+    uint64_t matches;
+};
+std::string stats_json(const CounterTotals& totals, const ResetStatistics& resets,
+                       std::span<const SignatureMatches> signatures = {});
 
 // The end-of-capture summary for people.
 std::string summary_text(const CounterTotals& totals, const ResetStatistics& resets);
