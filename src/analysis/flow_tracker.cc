@@ -492,11 +492,11 @@ void FlowTracker::handle_rst(FlowEntry& e, uint32_t slot, const DecodedPacket& p
 // (signature_scanner.h); `offset`: the direction's payload bytes before this segment.
 void FlowTracker::scan_data(FlowEntry& e, const DecodedPacket& p, bool from_orig,
                             uint64_t offset) noexcept {
-    const uint32_t limit = scanner_->database().data_bytes();
+    const SignatureWhere where = from_orig ? SignatureWhere::orig : SignatureWhere::resp;
+    const uint32_t limit = scanner_->database().bytes_for(where);
     if (offset >= limit) return;
     uint32_t length = std::min<uint32_t>(p.payload_captured, limit - static_cast<uint32_t>(offset));
-    uint8_t rule = scanner_->scan(p.payload, length,
-                                  from_orig ? SignatureWhere::orig : SignatureWhere::resp, offset);
+    uint8_t rule = scanner_->scan(p.payload, length, where, offset);
     if (rule == 0) return;
     e.signature_rule[from_orig ? 0 : 1] = rule;
     e.signature_at_ms[from_orig ? 0 : 1] = ms_between(e.first_ts_ns, p.ts_ns);
@@ -528,7 +528,7 @@ void FlowTracker::add_signatures(PendingReset& pending, const FlowEntry& e,
             set_bit(ev.evidence, Evidence::server_error);
         }
     }
-    const uint32_t rst_limit = scanner_->database().rst_bytes();
+    const uint32_t rst_limit = scanner_->database().bytes_for(SignatureWhere::rst);
     if (p.payload_captured == 0 || rst_limit == 0) return;
     uint8_t rule = scanner_->scan(p.payload, std::min<uint32_t>(p.payload_captured, rst_limit),
                                   SignatureWhere::rst, 0);

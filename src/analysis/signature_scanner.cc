@@ -44,30 +44,25 @@ std::unique_ptr<SignatureDatabase> SignatureDatabase::compile(SignatureRuleSet r
         error = db->rules_.path + ": no rules";
         return nullptr;
     }
-    std::vector<const char*> patterns;
-    std::vector<unsigned> flags;
-    std::vector<unsigned> ids;
-    for (size_t i = 0; i < list.size(); ++i) {
-        patterns.push_back(list[i].pattern.c_str());
-        flags.push_back(hyperscan_flags(list[i].flags));
-        ids.push_back(static_cast<unsigned>(i));
-        auto where = static_cast<uint8_t>(list[i].where);
-        db->limits_.push_back({list[i].bytes, where});
-        if (where & static_cast<uint8_t>(SignatureWhere::rst))
-            db->rst_bytes_ = std::max(db->rst_bytes_, list[i].bytes);
-        if (where & (static_cast<uint8_t>(SignatureWhere::orig) |
-                     static_cast<uint8_t>(SignatureWhere::resp)))
-            db->data_bytes_ = std::max(db->data_bytes_, list[i].bytes);
-    }
-    auto count = static_cast<unsigned>(list.size());
-    auto compile_with = [&](unsigned mode, hs_database_t** out) -> std::string {
+    auto compile_with = [&](uint8_t where, unsigned mode, hs_database_t** out) -> std::string {
+        std::vector<const char*> patterns;
+        std::vector<unsigned> flags;
+        std::vector<unsigned> ids;
+        for (size_t i = 0; i < list.size(); ++i) {
+            if (!(static_cast<uint8_t>(list[i].where) & where)) continue;
+            patterns.push_back(list[i].pattern.c_str());
+            flags.push_back(hyperscan_flags(list[i].flags));
+            ids.push_back(static_cast<unsigned>(i));
+        }
+        if (patterns.empty()) return {};
         hs_compile_error_t* failure = nullptr;
-        if (hs_compile_multi(patterns.data(), flags.data(), ids.data(), count, mode, nullptr, out,
+        if (hs_compile_multi(patterns.data(), flags.data(), ids.data(),
+                             static_cast<unsigned>(patterns.size()), mode, nullptr, out,
                              &failure) == HS_SUCCESS)
             return {};
         std::string message;
-        if (failure->expression >= 0 && static_cast<size_t>(failure->expression) < list.size()) {
-            const SignatureRule& rule = list[static_cast<size_t>(failure->expression)];
+        if (failure->expression >= 0 && static_cast<size_t>(failure->expression) < ids.size()) {
+            const SignatureRule& rule = list[ids[static_cast<size_t>(failure->expression)]];
             message = fmt::format("{}:{}: pattern of {}: {}", db->rules_.path, rule.line, rule.id,
                                   failure->message);
         } else {
@@ -76,11 +71,22 @@ std::unique_ptr<SignatureDatabase> SignatureDatabase::compile(SignatureRuleSet r
         hs_free_compile_error(failure);
         return message;
     };
-    error = compile_with(HS_MODE_BLOCK, &db->database_);
-    if (!error.empty()) return nullptr;
-    // The streaming alternative, compiled once only to state its per-flow cost.
+    for (const SignatureRule& rule : list)
+        db->limits_.push_back({rule.bytes, static_cast<uint8_t>(rule.where)});
+    for (SignatureWhere where : {SignatureWhere::orig, SignatureWhere::resp, SignatureWhere::rst}) {
+        size_t p = place(where);
+        for (const SignatureRule& rule : list)
+            if (static_cast<uint8_t>(rule.where) & static_cast<uint8_t>(where))
+                db->bytes_[p] = std::max(db->bytes_[p], rule.bytes);
+        error = compile_with(static_cast<uint8_t>(where), HS_MODE_BLOCK, &db->databases_[p]);
+        if (!error.empty()) return nullptr;
+    }
+    // The streaming alternative for the responder's data, compiled once only to state its
+    // per-flow cost.
     hs_database_t* streaming = nullptr;
-    if (compile_with(HS_MODE_STREAM | HS_MODE_SOM_HORIZON_LARGE, &streaming).empty()) {
+    if (compile_with(static_cast<uint8_t>(SignatureWhere::resp), HS_MODE_STREAM, &streaming)
+            .empty() &&
+        streaming) {
         hs_stream_size(streaming, &db->stream_state_bytes_);
         hs_free_database(streaming);
     }
@@ -88,18 +94,24 @@ std::unique_ptr<SignatureDatabase> SignatureDatabase::compile(SignatureRuleSet r
 }
 
 SignatureDatabase::~SignatureDatabase() {
-    hs_free_database(database_);
+    for (hs_database_t* database : databases_)
+        hs_free_database(database);
 }
 
 size_t SignatureDatabase::database_bytes() const noexcept {
-    size_t size = 0;
-    hs_database_size(database_, &size);
-    return size;
+    size_t total = 0;
+    for (const hs_database_t* database : databases_) {
+        size_t size = 0;
+        if (database && hs_database_size(database, &size) == HS_SUCCESS) total += size;
+    }
+    return total;
 }
 
 SignatureScanner::SignatureScanner(const SignatureDatabase& database) : database_(database) {
-    if (hs_alloc_scratch(database.database_, &scratch_) != HS_SUCCESS)
-        throw std::runtime_error("Hyperscan: cannot allocate scratch space");
+    // One scratch serves every database: each call grows it to the largest need.
+    for (const hs_database_t* db : database.databases_)
+        if (db && hs_alloc_scratch(db, &scratch_) != HS_SUCCESS)
+            throw std::runtime_error("Hyperscan: cannot allocate scratch space");
     matches_ = std::make_unique<std::atomic<uint64_t>[]>(database.rules().size());
 }
 
@@ -109,7 +121,8 @@ SignatureScanner::~SignatureScanner() {
 
 uint8_t SignatureScanner::scan(const uint8_t* data, uint32_t length, SignatureWhere where,
                                uint64_t offset) noexcept {
-    if (length == 0) return 0;
+    const hs_database_t* db = database_.databases_[SignatureDatabase::place(where)];
+    if (length == 0 || !db) return 0;
     ScanContext context{database_.limits_.data(), static_cast<uint8_t>(where), offset, 0};
     auto on_match = [](unsigned id, unsigned long long, unsigned long long to, unsigned,
                        void* opaque) -> int {
@@ -119,8 +132,7 @@ uint8_t SignatureScanner::scan(const uint8_t* data, uint32_t length, SignatureWh
         c.found = id + 1;
         return 1;  // one rule per scan: stop here
     };
-    hs_scan(database_.database_, reinterpret_cast<const char*>(data), length, 0, scratch_, on_match,
-            &context);
+    hs_scan(db, reinterpret_cast<const char*>(data), length, 0, scratch_, on_match, &context);
     if (context.found) {
         auto& counter = matches_[context.found - 1];
         counter.store(counter.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);

@@ -139,8 +139,9 @@ TEST(SignatureDatabase, ShippedRulesCompile) {
         load_signature_rules(std::string(RSTSCOPE_SOURCE_ROOT) + "/conf/signatures.conf"), error);
     ASSERT_NE(db, nullptr) << error;
     EXPECT_GE(db->rules().size(), 15u);
-    EXPECT_EQ(db->data_bytes(), 4096u);
-    EXPECT_EQ(db->rst_bytes(), 4096u);  // tls_fatal_alert looks anywhere
+    EXPECT_EQ(db->bytes_for(SignatureWhere::orig), 0u);  // no default rule reads the client
+    EXPECT_EQ(db->bytes_for(SignatureWhere::resp), 4096u);
+    EXPECT_EQ(db->bytes_for(SignatureWhere::rst), 256u);
     EXPECT_GT(db->stream_state_bytes(), 0u);
 }
 

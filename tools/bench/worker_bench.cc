@@ -95,9 +95,13 @@ void pin_to_cpu(unsigned cpu) {
     pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
 }
 
+// --signatures: compiled once in main() before any tracker exists, read-only afterwards.
+const SignatureDatabase* bench_signatures = nullptr;
+
 TrackerConfig tracker_config_for(uint64_t flows) {
     TrackerConfig config;  // rstscope's defaults, except the table sized for ~50 % load
     config.flow_capacity = static_cast<uint32_t>(std::max<uint64_t>(2 * flows, 64));
+    config.signatures = bench_signatures;
     return config;
 }
 
@@ -582,6 +586,7 @@ int main(int argc, char** argv) {
         std::string flows_text = "1K,100K,1M,10M";
         bool dpdk = false;
         std::string feed = "replay";
+        std::string signatures;
         po::options_description d("worker_bench: times rstscope's worker path on in-memory frames");
         d.add_options()("help,h", "show this help")(
             "flows", po::value(&flows_text)->default_value(flows_text),
@@ -595,7 +600,9 @@ int main(int argc, char** argv) {
             "feed", po::value(&feed)->default_value(feed),
             "--dpdk: replay (pointers to pre-filled mbufs) or copy (frames copied into fresh "
             "mbufs)")("callgrind", po::bool_switch(&s.callgrind),
-                      "fixed workload for valgrind --tool=callgrind --collect-atstart=no");
+                      "fixed workload for valgrind --tool=callgrind --collect-atstart=no")(
+            "signatures", po::value(&signatures),
+            "scan with these signature rules (conf/signatures.conf) as rstscope --signatures");
         po::variables_map vm;
         po::store(po::parse_command_line(argc, argv, d), vm);
         po::notify(vm);
@@ -604,6 +611,18 @@ int main(int argc, char** argv) {
             return 0;
         }
         s.flow_counts = parse_counts(flows_text);
+        std::unique_ptr<SignatureDatabase> database;
+        if (!signatures.empty()) {
+            std::string error;
+            database = SignatureDatabase::compile(load_signature_rules(signatures), error);
+            if (!database) throw std::invalid_argument(error);
+            bench_signatures = database.get();
+            std::fprintf(stderr,
+                         "signatures: %zu rules, databases %zu B, scanning %u B of the responder; "
+                         "a streaming database would keep %zu B per stream\n",
+                         database->rules().size(), database->database_bytes(),
+                         database->bytes_for(SignatureWhere::resp), database->stream_state_bytes());
+        }
         if (s.callgrind) return run_callgrind_workload();
         uint64_t tsc_hz = measure_tsc_hz();
         if (feed != "replay" && feed != "copy")

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: BSD-3-Clause
-// Signatures at run time: one Hyperscan block-mode database compiled at start and shared read-only
-// by every worker, and one scanner (Hyperscan scratch + per-rule match counters) per worker.
+// Signatures at run time: Hyperscan block-mode databases compiled at start and shared read-only
+// by every worker (one per place scanned: orig data, resp data, RST payload, each holding only the
+// rules that look there, so a scan pays for no rule that could not match), and one scanner
+// (Hyperscan scratch + per-rule match counters) per worker.
 //
 // Block mode, not streaming: a stream keeps Hyperscan state per flow direction (hs_stream_size(),
 // docs/performance.md gives the figure for the default set) in every flow entry of a 1 M-flow
@@ -37,10 +39,9 @@ class SignatureDatabase {
 
     const std::vector<SignatureRule>& rules() const noexcept { return rules_.rules; }
     const std::string& path() const noexcept { return rules_.path; }
-    // Bytes of each data direction worth scanning: the largest `bytes` of the rules that look
-    // there.
-    uint32_t data_bytes() const noexcept { return data_bytes_; }
-    uint32_t rst_bytes() const noexcept { return rst_bytes_; }
+    // Bytes worth scanning in each place: the largest `bytes` of the rules that look there, 0
+    // when none does (that place is never scanned).
+    uint32_t bytes_for(SignatureWhere where) const noexcept { return bytes_[place(where)]; }
     size_t database_bytes() const noexcept;
     // What a streaming-mode database of the same rules would keep per stream (for the docs).
     size_t stream_state_bytes() const noexcept { return stream_state_bytes_; }
@@ -51,12 +52,15 @@ class SignatureDatabase {
         uint32_t bytes;
         uint8_t where;  // SignatureWhere bits
     };
+    static constexpr size_t places = 3;  // orig, resp, rst
+    static constexpr size_t place(SignatureWhere where) noexcept {
+        return where == SignatureWhere::orig ? 0 : where == SignatureWhere::resp ? 1 : 2;
+    }
     SignatureDatabase() = default;
     SignatureRuleSet rules_;
     std::vector<Limit> limits_;
-    hs_database* database_ = nullptr;
-    uint32_t data_bytes_ = 0;
-    uint32_t rst_bytes_ = 0;
+    hs_database* databases_[places] = {};  // null where no rule looks
+    uint32_t bytes_[places] = {};
     size_t stream_state_bytes_ = 0;
 };
 
