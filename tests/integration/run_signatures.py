@@ -134,6 +134,17 @@ def main():
     if proc.returncode != 0:
         print(f"FAIL: exit code {proc.returncode}: {proc.stderr.strip()[-500:]}")
         return 1
+    # A bad pattern stops the start with one line naming file, line and Hyperscan's message.
+    bad = os.path.join(workdir, "bad.conf")
+    with open(bad, "w", encoding="ascii") as f:
+        f.write("# bad\nbroken resp 64 overload - /a(b/ unbalanced\n")
+    proc = subprocess.run([binary, "--pcap", pcap, "--log", os.devnull, "--signatures", bad,
+                           "--config", "/dev/null", "--control", "none", "--quiet"],
+                          capture_output=True, text=True, timeout=120)
+    lines = proc.stderr.strip().splitlines()
+    if proc.returncode == 0 or len(lines) != 1 or f"{bad}:2: pattern of broken: " not in lines[0]:
+        print(f"FAIL: bad pattern: exit {proc.returncode}, stderr {proc.stderr.strip()!r}")
+        return 1
     schema = load_schema(binary)
     failures = []
     events = {ev["orig_p"]: ev for ev in read_events(log, failures)}

@@ -860,6 +860,9 @@ TEST(OptionsRanges, EmptyValues) {
     expect_error({"--summary-json", ""}, "--summary-json needs a path");
     expect_error({"--control", ""}, "--control needs a path or none");
     expect_error({"--log", ""}, "--log needs a path or -");
+    expect_error({"--signatures", ""}, "--signatures needs a path or none");
+    EXPECT_EQ(parse({"--signatures", "none"}).options.signatures, "none");
+    EXPECT_EQ(parse({"--signatures", "/etc/x.conf"}).options.signatures, "/etc/x.conf");
     expect_error({"--iface-driver", ""},
                  "invalid value '' for --iface-driver: expected af_packet or pcap");
     TempFile config("pcap =\n");
