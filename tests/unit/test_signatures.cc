@@ -28,7 +28,7 @@ constexpr const char* two_rules =
     "# comment\n"
     "\n"
     "http_503  resp 512 overload - /^HTTP\\/1\\.[01] 503 /  HTTP 503 Service Unavailable\n"
-    "  lb_policy rst 256 policy  i /policy (action|deny)/ a policy rule reset the flow  \n";
+    "  lb_policy rst 256 policy_reset i /policy (action|deny)/ a policy rule reset the flow  \n";
 
 TEST(SignatureRules, ParsesEveryField) {
     SignatureRuleSet set = parse_signature_rules(two_rules, "sigs.conf");
@@ -45,7 +45,7 @@ TEST(SignatureRules, ParsesEveryField) {
     EXPECT_EQ(a.line, 3u);
     const SignatureRule& b = set.rules[1];
     EXPECT_EQ(b.where, SignatureWhere::rst);
-    EXPECT_EQ(b.cause, ResetCause::policy);
+    EXPECT_EQ(b.cause, ResetCause::policy_reset);
     EXPECT_EQ(b.flags, signature_flag::caseless);
     EXPECT_EQ(b.pattern, "policy (action|deny)");
     EXPECT_EQ(b.description, "a policy rule reset the flow");
@@ -161,7 +161,7 @@ uint8_t scan(SignatureScanner& s, std::string_view text, SignatureWhere where,
 TEST(SignatureScanner, DirectionBytesAndCounts) {
     auto db = compile(
         "busy resp 20 overload - /503 busy/ d\n"
-        "reason rst 64 policy i /denied/ d\n");
+        "reason rst 64 policy_reset i /denied/ d\n");
     SignatureScanner s(*db);
     EXPECT_EQ(scan(s, "HTTP/1.1 503 busy", SignatureWhere::resp), 1);
     EXPECT_EQ(scan(s, "HTTP/1.1 503 busy", SignatureWhere::orig), 0);  // wrong direction
@@ -200,9 +200,9 @@ TEST(SignatureClassifier, ReasonInRstAndErrorReply) {
     // The RST's own reason wins, even over what would look injected.
     f.evidence |= evidence_bit(Evidence::rst_reason) | evidence_bit(Evidence::ttl_mismatch) |
                   evidence_bit(Evidence::ipid_mismatch);
-    f.rst_reason_cause = ResetCause::policy;
+    f.rst_reason_cause = ResetCause::policy_reset;
     v = classify_reset(f);
-    EXPECT_EQ(v.cause, ResetCause::policy);
+    EXPECT_EQ(v.cause, ResetCause::policy_reset);
     EXPECT_EQ(v.confidence, Confidence::high);
     // Without a cause named, the evidence alone changes nothing.
     f.rst_reason_cause = ResetCause::count;
@@ -217,7 +217,7 @@ class TrackerWithSignatures : public testing::Test {
         db_ = compile(
             "http_503 resp 512 overload - /^HTTP\\/1\\.[01] 503 / HTTP 503\n"
             "note     orig 512 -        - /^GET / a request, reported only\n"
-            "lb_port  rst  256 policy   i /port denied/ middlebox reason\n");
+            "lb_port  rst  256 policy_reset i /port denied/ middlebox reason\n");
         config_.linger_ns = 0;
         config_.flow_capacity = 1024;
         config_.linger_capacity = 64;
@@ -299,7 +299,7 @@ TEST_F(TrackerWithSignatures, ReasonInRstPayloadNamesTheCause) {
     handshake();
     send(false, rst | ack, "BIG-IP: [0x1:1] Port denied", 30);
     const ResetEvent& e = only_event();
-    EXPECT_EQ(e.cause, ResetCause::policy);
+    EXPECT_EQ(e.cause, ResetCause::policy_reset);
     EXPECT_EQ(e.confidence, Confidence::high);
     EXPECT_TRUE(e.has(Evidence::rst_reason));
     EXPECT_TRUE(e.has(Evidence::payload_in_rst));
