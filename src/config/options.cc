@@ -173,11 +173,11 @@ const Setting settings_table[] = {
     {.group = Group::analysis, .name = "top-hosts", .kind = Kind::count,
      .field = &Options::top_hosts_capacity, .min = 16, .max = 65536,
      .help = "counters of each heavy-hitter sketch behind `top` (resetters, servers, clients)"},
-    // 1e6 events: 206 MiB, a stated upper bound an operator can afford on purpose.
+    // 1e6 events: 267 MiB, a stated upper bound an operator can afford on purpose.
     {.group = Group::analysis, .name = "recent-events", .kind = Kind::count,
      .field = &Options::recent_events, .min = 0, .max = 1000000,
      .help = "reset events kept in memory for the control socket's `events` and `top` queries "
-             "(216 bytes each)"},
+             "(280 bytes each)"},
     {.group = Group::analysis, .name = "signatures", .kind = Kind::text,
      .field = &Options::signatures, .needs = "a path or none", .value_name = "FILE",
      .help = "signature rules (format: conf/signatures.conf); by default signatures.conf beside "

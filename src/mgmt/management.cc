@@ -130,8 +130,8 @@ std::string Management::events_answer(const ControlArgs& args) const {
     if (auto port = args.integer("port")) filter.port = static_cast<uint16_t>(*port);
     if (auto since = args.number("since")) filter.since_ns = unix_seconds_to_ns(*since);
     if (auto until = args.number("until")) filter.until_ns = unix_seconds_to_ns(*until);
-    return recent_events_json(recent_, filter,
-                              static_cast<size_t>(args.integer("limit").value_or(20)));
+    return recent_events_json(
+        recent_, filter, static_cast<size_t>(args.integer("limit").value_or(20)), signature_rules_);
 }
 
 std::string Management::top_answer(const ControlArgs& args) const {

@@ -59,8 +59,8 @@ bool EventFilter::matches(const ResetEvent& e) const noexcept {
 
 RecentEvents::RecentEvents(uint32_t capacity) : ring_(capacity) {}
 
-std::string recent_events_json(const RecentEvents& events, const EventFilter& filter,
-                               size_t limit) {
+std::string recent_events_json(const RecentEvents& events, const EventFilter& filter, size_t limit,
+                               SignatureRules rules) {
     fmt::memory_buffer out;
     fmt::format_to(std::back_inserter(out), "{{\"events\":[");
     size_t matched = 0;
@@ -68,7 +68,7 @@ std::string recent_events_json(const RecentEvents& events, const EventFilter& fi
         if (!filter.matches(e)) return true;
         if (matched < limit) {
             if (matched) out.push_back(',');
-            append_event_json(out, e);
+            append_event_json(out, e, rules);
         }
         ++matched;
         return true;

@@ -216,7 +216,11 @@ std::vector<std::string> check_against_fields(const std::string& line,
 }
 
 std::vector<std::string> check_against_schema(const ResetEvent& event) {
-    static const SignatureRule rule{.id = "http_503"};
+    static const SignatureRule rule = [] {
+        SignatureRule r;
+        r.id = "http_503";
+        return r;
+    }();
     return check_against_fields(event_json(event, SignatureRules(&rule, 1)), event_fields);
 }
 

@@ -2,7 +2,7 @@
 // The last N reset events, as management settled them (storm verdict applied), for the control
 // socket's `events` and windowed `top` queries. Management thread only.
 //
-// Memory: capacity * sizeof(ResetEvent) (216 bytes; the default 10 000 events: 2.1 MiB), all
+// Memory: capacity * sizeof(ResetEvent) (280 bytes; the default 10 000 events: 2.7 MiB), all
 // allocated by the constructor. The events are kept compact, as the workers made them, and
 // formatted only when a query returns them: push() is one copy, no allocation, no formatting.
 #pragma once
@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "rstscope/analysis/reset_event.h"
+#include "rstscope/mgmt/event_json.h"
 
 namespace rstscope {
 
@@ -82,6 +83,9 @@ class RecentEvents {
 
 // The `events` answer's members: {"events":[newest first, as in the event log],"matched":n,
 // "kept":n,"capacity":n}. At most `limit` events; `matched` counts them all.
-std::string recent_events_json(const RecentEvents& events, const EventFilter& filter, size_t limit);
+// `rules`: what the events' signature hits name (SignatureRules in event_json.h), so that each
+// event reads exactly as its log line.
+std::string recent_events_json(const RecentEvents& events, const EventFilter& filter, size_t limit,
+                               SignatureRules rules = {});
 
 }  // namespace rstscope
