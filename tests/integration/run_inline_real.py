@@ -115,7 +115,8 @@ def main():
         procs += [http, abort]
         abort.stdout.readline()
         path.wait_port(HTTP_PORT)
-        r = path.run("curl", "-sS", "-o", "/dev/null", "-w", "%{size_download} %{http_code}",
+        r = path.run("curl", "-sS", "--max-time", "40", "-o", "/dev/null",
+                     "-w", "%{size_download} %{http_code}",
                      f"http://{path.SERVER_ADDR}:{HTTP_PORT}/big.bin", ns=path.CLIENT,
                      check_rc=False, timeout=60)
         check("HTTP download of 4 MB through rstscope", r.stdout.strip() ==
