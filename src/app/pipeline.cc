@@ -55,6 +55,8 @@ Pipeline::Pipeline(const Options& options, const TrackerConfig& tracker, RunCont
         ctx->channel.counters = counters_[w].get();
         ctx->channel.signatures = trackers_[w]->signature_scanner();
         ctx->channel.events = rings_[w].get();
+        flow_boxes_.push_back(std::make_unique<FlowMailbox>());
+        ctx->channel.flows = flow_boxes_.back().get();
         ctx->pool = plan_.pools[w];
         ctx->dispatch = dispatch_;
         if (!plan_.queues_of_worker[w].empty()) {

@@ -14,6 +14,7 @@
 #include <cstdint>
 
 #include "event_ring.h"
+#include "flow_mailbox.h"
 #include "rstscope/analysis/signature_scanner.h"
 #include "rstscope/common/counters.h"
 
@@ -40,6 +41,8 @@ struct alignas(64) WorkerChannel {
     WorkerCounters* counters = nullptr;
     // Null without signatures: the rules events name and the per-rule match counters.
     const SignatureScanner* signatures = nullptr;
+    // The `flow` query's box: management posts, this worker serves it once per poll.
+    FlowMailbox* flows = nullptr;
     // No event this worker writes from now on has a RST older than progress_ns - linger: the
     // watermark management judges RST storms by. Written once per poll.
     std::atomic<uint64_t> progress_ns{0};

@@ -98,6 +98,8 @@ class WorkerLoop {
             path_.advance(now);
             path_.hand_over(events_, run_.capture);
             publish_progress(now);
+            // Between bursts, never per packet: a bounded slice of a `flow` query, if one waits.
+            if (ctx_.channel.flows) ctx_.channel.flows->serve(ctx_.tracker->table());
             if (run_.capture && !input_done && capture_exhausted(received))
                 finish_input(input_done);
             // Input ends for everyone at once: a worker fed by dispatch stays until every reader

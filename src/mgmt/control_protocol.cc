@@ -282,6 +282,7 @@ ControlCommands::Answer ControlCommands::answer(std::string_view line) const {
         if (std::string problem = parse_arguments(c, request, args); !problem.empty())
             return {control_error_json(problem), false};
         std::string json = c.handler(args);
+        if (json.empty()) return {std::string(), true};  // answered later (control_socket.h)
         // Every answer says ok or carries an error; handlers write only their own members.
         if (json.rfind("{\"error\":", 0) == 0) return {std::move(json), true};
         bool empty = json.size() <= 2;
@@ -389,6 +390,16 @@ void register_control_commands(ControlCommands& commands, ControlHandlers h, con
                     static_cast<double>(top_max_limit),
                     {}}},
                   or_unavailable(std::move(h.top), "top")});
+    commands.add(
+        {"flow",
+         "live flows of a host, host:port or 5-tuple, from the workers that own them (at "
+         "most 50 per worker; the answer says when it was cut and which workers did not "
+         "answer within 200 ms)",
+         {{"host", ArgType::text, "an address, either side of the connection", 0, 64, {}},
+          {"port", ArgType::integer, "the host's port (default any)", 1, 65535, {}},
+          {"peer", ArgType::text, "the other side's address: a 5-tuple with peer_port", 0, 64, {}},
+          {"peer_port", ArgType::integer, "the other side's port (default any)", 1, 65535, {}}},
+         or_unavailable(std::move(h.flow), "flow")});
     commands.add({"config",
                   "the effective configuration",
                   {},

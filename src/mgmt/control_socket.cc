@@ -314,15 +314,19 @@ ControlSocket::Verdict ControlSocket::answer_lines(Client& c, const Answer& answ
                                                    int64_t now, Tally& tally) {
     size_t start = 0;
     bool too_long = false;
-    while (budget > 0) {
+    while (budget > 0 && !c.awaiting) {
         size_t newline = c.input.find('\n', start);
         if (newline == std::string::npos) break;
         if (newline - start > config_.max_request) {
             too_long = true;
             break;
         }
-        c.output += answer(std::string_view(c.input).substr(start, newline - start));
-        c.output += '\n';
+        answering_ = c.order;
+        std::string json = answer(std::string_view(c.input).substr(start, newline - start));
+        if (json.empty())
+            c.awaiting = true;
+        else
+            c.output += json + '\n';
         ++tally.requests;
         --budget;
         c.last_request_ns = now;
@@ -370,15 +374,20 @@ ControlSocket::Verdict ControlSocket::serve_client(Client& c, short revents, con
         return Verdict::close;
     }
     // A request without its newline before the client's EOF is still answered.
-    if (c.read_closed && budget > 0 && !c.input.empty() &&
+    if (c.read_closed && budget > 0 && !c.awaiting && !c.input.empty() &&
         c.input.find('\n') == std::string::npos) {
-        c.output += answer(c.input) + "\n";
+        answering_ = c.order;
+        std::string json = answer(c.input);
+        if (json.empty())
+            c.awaiting = true;
+        else
+            c.output += json + "\n";
         ++tally.requests;
         c.input.clear();
     }
     c.lines_waiting = budget == 0;
     if (flush(c, tally) == Verdict::close) return Verdict::close;
-    if (c.read_closed && c.input.empty() && c.output.empty()) return Verdict::close;
+    if (c.read_closed && c.input.empty() && c.output.empty() && !c.awaiting) return Verdict::close;
     return Verdict::keep;
 }
 
@@ -386,7 +395,8 @@ void ControlSocket::serve(const Answer& answer, Tally& tally) {
     int64_t t = now();
     // Idle clients go first, so that their slots serve the new ones without evicting anybody.
     for (size_t i = 0; i < clients_.size();) {
-        if (t - clients_[i].last_request_ns >= config_.idle_timeout.count()) {
+        if (!clients_[i].awaiting &&
+            t - clients_[i].last_request_ns >= config_.idle_timeout.count()) {
             say_goodbye(clients_[i], "closed: idle");
             close_client(i);
             ++tally.evicted_idle;
@@ -396,6 +406,18 @@ void ControlSocket::serve(const Answer& answer, Tally& tally) {
     }
     serve_ready_clients(answer, t, tally);
     accept_pending(answer, t, tally);
+}
+
+bool ControlSocket::complete(uint64_t client, std::string_view json) {
+    for (Client& c : clients_) {
+        if (c.order != client || !c.awaiting) continue;
+        c.output.append(json).push_back('\n');
+        c.awaiting = false;
+        c.last_request_ns = now();  // its idle time starts with the answer, not the request
+        c.lines_waiting = true;  // its next requests, and the flush, at the next serve()
+        return true;
+    }
+    return false;
 }
 
 // One poll() tells which clients have something for us: idle ones cost nothing more.

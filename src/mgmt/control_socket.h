@@ -73,8 +73,14 @@ class ControlSocket {
     };
     using Answer = std::function<std::string(std::string_view)>;
     // Accepts, reads and answers whatever is ready, then returns: never waits. `answer` gets one
-    // request line (without its newline) and returns one JSON object (without a newline).
+    // request line (without its newline) and returns one JSON object (without a newline), or ""
+    // to answer later through complete(answering_client(), ...): the client's next requests wait
+    // (answers stay in request order) and it is not closed as idle meanwhile.
     void serve(const Answer& answer, Tally& tally);
+    // During `answer`: the client asking, for complete().
+    uint64_t answering_client() const { return answering_; }
+    // The deferred answer of `client`; false when that client has gone.
+    bool complete(uint64_t client, std::string_view json);
 
     size_t client_count() const { return clients_.size(); }
 
@@ -87,6 +93,7 @@ class ControlSocket {
         std::string output;          // answers the socket has not taken yet
         bool read_closed = false;    // the client sent EOF: answer what is left, flush, close
         bool lines_waiting = false;  // the request budget ran out with input still buffered
+        bool awaiting = false;       // an answer was deferred: later requests wait for it
     };
     enum class Verdict { keep, close };
 
@@ -106,6 +113,7 @@ class ControlSocket {
     void close_client(size_t index);
 
     int listen_fd_;
+    uint64_t answering_ = 0;  // order of the client whose request `answer` is handling
     std::string path_;
     dev_t file_dev_;  // the socket file we bound: the destructor removes only that one
     ino_t file_ino_;

@@ -9,6 +9,7 @@
 #include "rstscope/config/duration.h"
 #include "rstscope/mgmt/control_protocol.h"
 #include "rstscope/mgmt/event_json.h"
+#include "rstscope/mgmt/flow_answer.h"
 #include "rstscope/mgmt/metrics.h"
 #include "service_manager.h"
 
@@ -27,6 +28,8 @@ constexpr long max_idle_sleep_ns = 1'000'000;
 constexpr size_t release_slice = 4096;
 // While waiting for the log at the end of a run.
 constexpr long finish_poll_ns = 200'000;
+// A `flow` query is answered with what has come back by then; the rest are named as unanswered.
+constexpr uint64_t flow_query_timeout_ns = 200'000'000;
 
 void bump(std::array<uint64_t, management_counter_count>& c, ManagementCounter which,
           uint64_t n = 1) {
@@ -94,6 +97,7 @@ Management::Management(const Options& options, RunControl& run, std::vector<Work
     };
     handlers.log_reopen = [this](const ControlArgs&) { return log_reopen_answer(); };
     handlers.shutdown = [this](const ControlArgs&) { return shutdown_answer(); };
+    handlers.flow = [this](const ControlArgs& args) { return flow_request(args); };
     register_control_commands(commands_, std::move(handlers), ready_);
 }
 
@@ -113,6 +117,72 @@ std::string Management::stats_answer() {
     }
     fmt::format_to(it, "]}}");
     return json + fmt::to_string(out);
+}
+
+// Posts the query to every worker and answers later (finish_flow_query): "" tells the control
+// socket so. Never waits for a worker.
+std::string Management::flow_request(const ControlArgs& args) {
+    if (!control_) return control_error_json("flow needs the control socket");
+    auto address = [](const std::optional<std::string>& text) -> std::optional<HostPrefix> {
+        if (!text) return std::nullopt;
+        auto prefix = HostPrefix::parse(*text);
+        if (!prefix || prefix->length != (prefix->family == IpFamily::v4 ? 32 : 128))
+            return std::nullopt;
+        return prefix;
+    };
+    auto host = address(args.text("host"));
+    if (!host) return control_error_json("flow needs host=ADDRESS (one address, v4 or v6)");
+    FlowFilter filter;
+    filter.host = host->address;
+    filter.family = host->family;
+    filter.port = static_cast<uint16_t>(args.integer("port").value_or(0));
+    if (args.has("peer")) {
+        auto peer = address(args.text("peer"));
+        if (!peer || peer->family != host->family)
+            return control_error_json(
+                "invalid value for peer of flow: one address of host's family");
+        filter.has_peer = true;
+        filter.peer = peer->address;
+        filter.peer_port = static_cast<uint16_t>(args.integer("peer_port").value_or(0));
+    } else if (args.has("peer_port")) {
+        return control_error_json("peer_port of flow needs peer");
+    }
+    if (flow_query_.active)
+        return control_error_json("another flow query is being answered; retry in a moment");
+    flow_query_.active = true;
+    flow_query_.client = control_->answering_client();
+    flow_query_.started_ns = monotonic_ns();
+    flow_query_.numbers.assign(workers_.size(), 0);
+    for (size_t w = 0; w < workers_.size(); ++w)
+        if (workers_[w]->flows && !workers_[w]->finished.load(std::memory_order_acquire))
+            flow_query_.numbers[w] = workers_[w]->flows->post(filter);
+    return {};
+}
+
+// Called every pass: answers the query in flight once every worker it reached has answered, or
+// at its timeout.
+void Management::finish_flow_query() {
+    if (!flow_query_.active) return;
+    bool all = true;
+    for (size_t w = 0; w < workers_.size(); ++w) {
+        uint64_t n = flow_query_.numbers[w];
+        if (n != 0 && !workers_[w]->flows->answered(n)) all = false;
+    }
+    if (!all && monotonic_ns() - flow_query_.started_ns < flow_query_timeout_ns) return;
+    std::vector<WorkerFlows> parts(workers_.size());
+    uint64_t now_ns = 0;  // the workers' clock (packet time for a capture): their latest progress
+    for (size_t w = 0; w < workers_.size(); ++w) {
+        uint64_t n = flow_query_.numbers[w];
+        parts[w].worker = static_cast<unsigned>(w);
+        now_ns = std::max(now_ns, workers_[w]->progress_ns.load(std::memory_order_acquire));
+        if (n == 0 || !workers_[w]->flows->answered(n)) continue;
+        parts[w].answered = true;
+        parts[w].cut = workers_[w]->flows->cut();
+        parts[w].flows = workers_[w]->flows->flows();
+    }
+    std::string json = flow_answer_json(parts, now_ns);
+    control_->complete(flow_query_.client, "{\"ok\":true," + json.substr(1));
+    flow_query_.active = false;
 }
 
 std::string Management::events_answer(const ControlArgs& args) const {
@@ -254,6 +324,7 @@ void Management::serve_control() {
         metrics_http_->serve([this] { return metrics_text(totals(), resets_); },
                              static_cast<int64_t>(monotonic_ns()));
     if (!control_) return;
+    finish_flow_query();
     ControlSocket::Tally tally;
     control_->serve([this](std::string_view line) { return answer(line); }, tally);
     bump(counters_, ManagementCounter::control_requests, tally.requests);

@@ -80,6 +80,8 @@ class Management {
     std::string top_answer(const ControlArgs& args) const;
     std::string log_reopen_answer();
     std::string shutdown_answer();
+    std::string flow_request(const ControlArgs& args);
+    void finish_flow_query();
 
     const Options& options_;
     RunControl& run_;
@@ -104,6 +106,14 @@ class Management {
     uint64_t unwritten_at_exit_ = 0;  // events that never reached the log's buffer
     uint64_t shutdown_started_ns_ = 0;
     bool reader_gone_reported_ = false;
+    // The one `flow` query in flight: posted to every worker, answered when all have answered or
+    // after flow_query_timeout_ns (a second client meanwhile is told to retry).
+    struct FlowQuery {
+        bool active = false;
+        uint64_t client = 0;  // ControlSocket::answering_client()
+        uint64_t started_ns = 0;
+        std::vector<uint64_t> numbers;  // per worker: its request's number, 0 when not posted
+    } flow_query_;
     bool ready_ = false;  // every reader polls: `ping` answers "ready":true from then on
 };
 

@@ -353,6 +353,43 @@ TEST_F(ControlSocketTest, RequestBeforeEofIsAnswered) {
     EXPECT_EQ(socket_->client_count(), 0u);
 }
 
+// The `flow` query is answered by the workers later: a deferred answer holds the client's next
+// requests (answers stay in order), does not count as idle, and reaches the client on complete().
+TEST_F(ControlSocketTest, DeferredAnswerKeepsOrderAndIsNotIdle) {
+    ControlSocketConfig config;
+    config.idle_timeout = std::chrono::milliseconds(50);
+    open_socket(config);
+    int fd = client();
+    ASSERT_TRUE(send_text(fd, "later\nping\n"));
+    uint64_t waiting = 0;
+    bool deferred = false;
+    auto answer = [&](std::string_view line) {
+        if (line == "later") {
+            waiting = socket_->answering_client();
+            deferred = true;
+            return std::string();
+        }
+        return echo_answer(line);
+    };
+    Received r;
+    auto deadline = Clock::now() + std::chrono::milliseconds(200);
+    while (Clock::now() < deadline) {
+        socket_->serve(answer, tally_);
+        drain(fd, r);
+    }
+    ASSERT_TRUE(deferred);
+    EXPECT_EQ(r.bytes, "");  // ping waits behind the deferred answer
+    EXPECT_FALSE(r.closed);  // 200 ms awaiting is not 50 ms idle
+    ASSERT_TRUE(socket_->complete(waiting, R"({"ok":true,"late":1})"));
+    EXPECT_FALSE(socket_->complete(waiting, "{}"));  // answered once
+    deadline = Clock::now() + std::chrono::seconds(1);
+    while (Clock::now() < deadline && std::count(r.bytes.begin(), r.bytes.end(), '\n') < 2) {
+        socket_->serve(answer, tally_);
+        drain(fd, r);
+    }
+    EXPECT_EQ(r.bytes, std::string(R"({"ok":true,"late":1})") + "\n" + echo_of("ping") + "\n");
+}
+
 // Connects and sends `ping` from a child running as user nobody (and only nobody's group), serving
 // meanwhile; returns what the child received, or why it could not.
 std::string run_as_nobody(ControlSocket& socket, ControlSocket::Tally& tally,

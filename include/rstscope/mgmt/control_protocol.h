@@ -81,6 +81,7 @@ class ControlCommands {
     // Setup only. A name registered twice is a programming error: std::logic_error.
     void add(Command command);
     // Parses one request line, checks its arguments against the schema and runs the handler.
+    // An empty `json`: the handler will answer later (ControlHandlers::flow).
     Answer answer(std::string_view line) const;
     // {"ok":true,"commands":{"name":{"help":..,"args":[..]},...}} in registration order.
     std::string help_json() const;
@@ -100,6 +101,8 @@ struct ControlHandlers {
     ControlCommands::Handler log_reopen;
     ControlCommands::Handler shutdown;
     ControlCommands::Handler metrics;
+    // May answer "" to answer later (ControlSocket::complete): the workers answer it.
+    ControlCommands::Handler flow;
 };
 
 // rstscope's commands, in the order `help` lists them; `ping` answers with `ready` (packets can
