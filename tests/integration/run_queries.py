@@ -256,6 +256,51 @@ def http_endpoint(port, workdir):
           value is not None and int(value) >= 3, f"value={value} {answer[:200]} {err[-300:] if value is None else ''}")
 
 
+def check_flow(d):
+    """`flow` on a connection kept open on lo: answered by the worker that owns it, live fields."""
+    server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    port = server.getsockname()[1]
+    client = socket.create_connection(("127.0.0.1", port), timeout=5)
+    conn, _ = server.accept()
+    try:
+        client.sendall(b"hello flow")
+        conn.recv(100)
+        conn.sendall(b"a reply of 22 bytes...")
+        client.recv(100)
+        client_port = client.getsockname()[1]
+        flows, a = [], {}
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            rc, a = d.json("flow", "--host", "127.0.0.1", "--port", str(port))
+            flows = a.get("flows", [])
+            if flows and flows[0].get("resp_bytes") == 22:
+                break
+            time.sleep(0.2)
+        f = flows[0] if len(flows) == 1 else {}
+        check("flow --host --port: the open connection, its live state",
+              rc == 0 and a.get("cut") is False and a.get("unanswered_workers") == []
+              and f.get("orig_h") == "127.0.0.1" and f.get("orig_p") == client_port
+              and f.get("resp_p") == port and f.get("conn_state") == "S1"
+              and f.get("history", "").startswith("ShA") and f.get("orig_bytes") == 10
+              and f.get("resp_bytes") == 22 and f.get("orig_pkts", 0) >= 3
+              and f.get("orig_ttl") == 64 and f.get("vlan") is None
+              and f.get("age_s", -1) >= f.get("idle_s", -2) >= 0, json.dumps(a)[:600])
+        rc, a = d.json("flow", "--host", "127.0.0.1", "--port", str(port), "--peer", "127.0.0.1",
+                       "--peer-port", str(client_port + 1 if client_port < 65535 else 1))
+        check("flow with a 5-tuple that does not exist: no flow", rc == 0 and a.get("flows") == [],
+              json.dumps(a)[:300])
+        rc, out, _ = d.ctl("flow", "--host", "127.0.0.1", "--port", str(port))
+        check("flow as a table names the connection", rc == 0 and str(client_port) in out, out)
+        rc, a = d.json("flow", "--host", "not-an-address")
+        check("flow with a bad host: an error", rc == 1 and "error" in a, json.dumps(a)[:300])
+    finally:
+        client.close()
+        conn.close()
+        server.close()
+
+
 def queries(rstscope, rstscopectl, workdir):
     d = Daemon(rstscope, rstscopectl, workdir)
     try:
@@ -270,6 +315,8 @@ def queries(rstscope, rstscopectl, workdir):
         logged = wait_events(d.log, set(refused) | {aborted})
         # Newest first is the log's order reversed (events enter the ring as they are written).
         log_order = [e["resp_p"] for e in logged if e["resp_p"] in refused][::-1]
+
+        check_flow(d)
 
         rc, a = d.json("events", "--cause", "refused")
         ports = [e["resp_p"] for e in a.get("events", [])]
