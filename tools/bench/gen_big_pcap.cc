@@ -81,7 +81,8 @@ uint32_t write_flood_rst(uint64_t index, uint8_t* f) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    if (argc < 2) return usage();
+    // An option in the output's place (--help) is a usage error, not a file name to write.
+    if (argc < 2 || argv[1][0] == '-') return usage();
     std::string out_path = argv[1];
     uint64_t flows = 120'000;
     Mix traffic = Mix::standard;
