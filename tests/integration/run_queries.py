@@ -76,6 +76,8 @@ def walkthrough(rstscope, rstscopectl, workdir, control_md):
           re.search(r"originator +responder.*\n.*127\.0\.0\.1:9 +resp +REJ +refused +high", out) is not None, out)
     check("walkthrough: --json events is one JSON line with the event",
           any(l.startswith('{"ok":true,"events":[{') and '"resp_p":9,' in l for l in out.splitlines()), out)
+    check("walkthrough: flow shows the refused connection's state (REJ, Sr) from its worker",
+          re.search(r"^ +[0-9.]+ +REJ +Sr +", out, re.M) is not None, out)
     check("walkthrough: metrics counts the refusals",
           re.search(r'^rstscope_resets_total\{cause="refused"\} [1-9]$', out, re.M) is not None, out[-500:])
     check("walkthrough: shutdown answered", re.search(r"^stopping +true", out, re.M) is not None, out[-300:])
