@@ -303,6 +303,55 @@ def check_flow(d):
         server.close()
 
 
+def misuse_while_running(d):
+    """Hostile local clients against the running daemon: 200 idle connections, one sending a
+    10 MiB line, one random bytes, one that never reads its answers. `stats` must still be
+    answered, the packet counters keep advancing and a reset made meanwhile is logged."""
+    _, before = d.json("stats")
+    idle = []
+    for _ in range(200):
+        c = socket.socket(socket.AF_UNIX)
+        c.setblocking(False)
+        try:
+            c.connect(d.sock)
+        except (BlockingIOError, OSError):
+            pass
+        idle.append(c)
+    hostile = []
+    try:
+        big = socket.socket(socket.AF_UNIX)
+        big.connect(d.sock)
+        big.settimeout(0.05)
+        try:
+            big.sendall(b"x" * (10 << 20))
+        except OSError:  # timeout or reset: the daemon stopped reading it, as it should
+            pass
+        noise = socket.socket(socket.AF_UNIX)
+        noise.connect(d.sock)
+        noise.sendall(os.urandom(4096))
+        deaf = socket.socket(socket.AF_UNIX)
+        deaf.connect(d.sock)
+        deaf.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        deaf.sendall(b"stats\n" * 2000)
+        hostile = [big, noise, deaf]
+        started = time.time()
+        p = subprocess.run([d.ctl_path, "--socket", d.sock, "--timeout", "1", "stats"],
+                           capture_output=True, text=True, timeout=20)
+        rc, err = p.returncode, p.stderr
+        check("200 idle clients, a 10 MiB line, random bytes, a deaf client: stats answered within 1 s",
+              rc == 0 and time.time() - started < 1.5, f"rc={rc} {err[-200:]}")
+        port = closed_port()
+        refuse(port)
+        events = wait_events(d.log, {port})
+        _, after = d.json("stats")
+        check("meanwhile packets keep being counted and a reset is logged",
+              after.get("packets", 0) > before.get("packets", 0) and
+              port in [e["resp_p"] for e in events], f"{before.get('packets')} -> {after.get('packets')} {events}")
+    finally:
+        for c in idle + hostile:
+            c.close()
+
+
 def queries(rstscope, rstscopectl, workdir):
     d = Daemon(rstscope, rstscopectl, workdir)
     try:
@@ -400,6 +449,8 @@ def queries(rstscope, rstscopectl, workdir):
         check("JSON request: answered", a.get("ok") is True and len(a["events"]) == 1, json.dumps(a)[:200])
         a = d.raw(b'{"cmd":"events",\n')
         check("invalid JSON: a JSON error", "invalid JSON" in a.get("error", ""), json.dumps(a))
+
+        misuse_while_running(d)
 
         if os.geteuid() == 0 and shutil.which("setpriv"):
             rc, out, err = d.ctl("ping", user="nobody")
