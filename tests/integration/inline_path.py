@@ -6,6 +6,7 @@ Shared by tests/integration/run_inline_real.py and tools/bench/inline_latency.py
 """
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -74,7 +75,16 @@ class InlinePath:
             self.run("ip", "-n", self.MIDDLE, "link", "set", dev, "master", "br0")
         self.run("ip", "-n", self.MIDDLE, "link", "set", "br0", "up")
 
-    def tear_down(self):
+    def tear_down(self, procs=()):
+        """Stops `procs` (SIGTERM, newest first, killed after 20 s), then removes the namespaces."""
+        for proc in reversed(procs):
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
         for ns in (self.CLIENT, self.MIDDLE, self.SERVER):
             subprocess.run(["ip", "netns", "del", ns], capture_output=True, timeout=20)
 

@@ -18,7 +18,6 @@ happens. Exit 77 (skip) only when namespaces cannot be created.
 """
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -133,15 +132,7 @@ def main():
         counts = path.interface_counts()
         print("rstscope stats:", json.dumps(stats))
     finally:
-        for proc in reversed(procs):
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
-        path.tear_down()
+        path.tear_down(procs)
 
     check("rstscope exits 0 on SIGTERM", procs[0].returncode == 0, str(procs[0].returncode))
     # The middle namespace sends nothing of its own (no address, IPv6 off): every packet one

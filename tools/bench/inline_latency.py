@@ -14,7 +14,6 @@ Needs root; a benchmark, not a test: the figures depend on the machine and its l
 import argparse
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -97,15 +96,7 @@ def one_run(way, rstscope, rstscopectl, args, workdir):
         time.sleep(1.0)  # the bridge's ports reach forwarding state / ARP settles
         return measure(path, args.round_trips, args.megabytes)
     finally:
-        for proc in reversed(procs):
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
-        path.tear_down()
+        path.tear_down(procs)
 
 
 def main():
