@@ -23,6 +23,9 @@ import subprocess
 import sys
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from loopback import closed_port, refuse  # noqa: E402
+
 results = []
 skipped = []
 
@@ -59,14 +62,6 @@ def raw_request(sock, payload):
     finally:
         s.close()
     return data.decode("utf-8", "replace").strip()
-
-
-def closed_port(address="127.0.0.1"):
-    s = socket.socket()
-    s.bind((address, 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 ABORT_SERVER = """
@@ -117,13 +112,7 @@ def live(rstscope, rstscopectl, workdir, iface="lo", target="127.0.0.1", label="
         time.sleep(1.0)  # the capture is open before the socket, but let the vdev settle
 
         refused_port = closed_port()  # free here; nothing listens on it at the target either
-        c = socket.socket()
-        c.settimeout(5)
-        try:
-            c.connect((target, refused_port))
-        except ConnectionRefusedError:
-            pass
-        c.close()
+        refuse(refused_port, target)
 
         # The aborting server runs where `target` lives (a namespace for the veth case).
         server = subprocess.Popen(server_prefix + [sys.executable, "-c", ABORT_SERVER, target],

@@ -32,6 +32,9 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from loopback import closed_port, refuse  # noqa: E402
+
 results = []
 skipped = []
 
@@ -147,24 +150,6 @@ class Daemon:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             return self.proc.communicate()
-
-
-def closed_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def refuse(port):
-    c = socket.socket()
-    c.settimeout(5)
-    try:
-        c.connect(("127.0.0.1", port))
-    except ConnectionRefusedError:
-        pass
-    c.close()
 
 
 def abort_connection():

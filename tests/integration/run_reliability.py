@@ -23,6 +23,7 @@ import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from event_log import read_events  # noqa: E402
+from loopback import closed_port, refuse  # noqa: E402
 
 RSTSCOPE, RSTSCOPECTL, GEN, WORKDIR, DEMO = map(os.path.abspath, sys.argv[1:6])
 WORKDIR = os.path.join(WORKDIR, "work")  # this script's own, emptied at every start
@@ -275,26 +276,13 @@ def sighup_reopens():
             return
         time.sleep(1.0)
 
-        def refused_connection():
-            s = socket.socket()
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-            s.close()
-            c = socket.socket()
-            c.settimeout(5)
-            try:
-                c.connect(("127.0.0.1", port))
-            except ConnectionRefusedError:
-                pass
-            c.close()
-
-        refused_connection()
+        refuse(closed_port())
         wait_for(lambda: os.path.exists(log) and count_lines(log) >= 1, 10)
         os.rename(log, log + ".1")
         proc.send_signal(signal.SIGHUP)
         time.sleep(0.5)
         alive = proc.poll() is None
-        refused_connection()
+        refuse(closed_port())
         wait_for(lambda: os.path.exists(log) and count_lines(log) >= 1, 10)
         rc = stop(proc)
         s = summary(js) if os.path.exists(js) else {}
