@@ -414,7 +414,7 @@ bool ControlSocket::complete(uint64_t client, std::string_view json) {
         c.output.append(json).push_back('\n');
         c.awaiting = false;
         c.last_request_ns = now();  // its idle time starts with the answer, not the request
-        c.lines_waiting = true;  // its next requests, and the flush, at the next serve()
+        c.lines_waiting = true;     // its next requests, and the flush, at the next serve()
         return true;
     }
     return false;

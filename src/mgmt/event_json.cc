@@ -136,7 +136,7 @@ constexpr size_t all_evidence_length() {
 // Every field at its widest (u64 20 digits, u32 10, u16 5, seconds 11 + 7, addresses
 // ip_text_max_length), keys and punctuation counted generously, escaped strings 6 bytes a byte.
 constexpr size_t widest_line =
-    300 /* keys and punctuation */ + 3 * 18 /* times */ +
+    300 /* keys and punctuation */ + 24 + 20 /* type and id */ + 3 * 18 /* times */ +
     2 * (ip_text_max_length + ip_text_slack + 5) + 2 * 5 /* vlans */ + 5 /* bool */ +
     4 /* rst_by */ + 3 * 10 + 2 * 20 /* counts */ + longest(conn_state_names) +
     longest(reset_cause_names) + longest(confidence_names) + longest(seq_check_names) +
@@ -217,6 +217,8 @@ char* put_signatures(const ResetEvent& e, char* out, SignatureRules rules) noexc
 char* write_event_json(const ResetEvent& e, char* out, SignatureRules rules) noexcept {
     out = put(out, "{\"ts\":");
     out = put_seconds(out, e.ts_ns);
+    out = put(out, ",\"type\":\"reset\",\"id\":");
+    out = put_unsigned(out, e.id);
     out = put(out, ",\"orig_h\":\"");
     out = write_ip(e.orig_h, e.family, out);
     out = put(out, "\",\"orig_p\":");

@@ -272,6 +272,7 @@ bool Management::write_judged() {
 // Each judged event is settled once: its storm verdict applied and its tallies recorded.
 void Management::settle_judged() {
     for (; judged_settled_ < judged_.size(); ++judged_settled_) {
+        judged_[judged_settled_].event.id = ++events_numbered_;
         if (resets_.settle(judged_[judged_settled_]))
             bump(counters_, ManagementCounter::storm_upgrades);
         // Kept as settled (storm verdict applied), so a query says what the log says.

@@ -101,6 +101,7 @@ class Management {
     std::vector<StormWindow::Judged> judged_;  // released, in log order, not yet written
     size_t judged_settled_ = 0;                // storm verdict applied and tallied
     size_t judged_written_ = 0;
+    uint64_t events_numbered_ = 0;  // ids given so far: the last event's id
     fmt::memory_buffer line_;
     SignatureRules signature_rules_;  // what events' signature hits name; empty without signatures
     uint64_t unwritten_at_exit_ = 0;  // events that never reached the log's buffer

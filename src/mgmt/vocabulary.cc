@@ -13,6 +13,8 @@ namespace rstscope {
 namespace {
 
 constexpr std::array<std::string_view, 2> rst_by_names{"orig", "resp"};
+// The log holds records of several types; a reset event is one of them.
+constexpr std::array<std::string_view, 1> record_type_reset{"reset"};
 
 using Type = EventFieldType;
 
@@ -56,8 +58,10 @@ const std::array<EventField, 5> tunnel_fields{{
 }  // namespace
 
 // clang-format off
-const std::array<EventField, 31> event_fields{{
+const std::array<EventField, 33> event_fields{{
     {"ts", Type::number, true, {}},
+    {"type", Type::string, true, record_type_reset},
+    {"id", Type::integer, true, {}},
     {"orig_h", Type::string, true, {}},
     {"orig_p", Type::integer, true, {}},
     {"resp_h", Type::string, true, {}},

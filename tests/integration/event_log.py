@@ -38,6 +38,14 @@ def read_events(log, problems):
     return events
 
 
+def numbering_problems(events):
+    """A run's fresh log, nothing lost: its reset events are numbered 1, 2, .. in log order."""
+    ids = [ev.get("id") for ev in events if ev.get("type") == "reset"]
+    if ids != list(range(1, len(ids) + 1)):
+        return [f"event ids are not 1..{len(ids)} in log order: {ids[:8]}"]
+    return []
+
+
 def load_schema(binary):
     """The event fields and vocabularies as `binary` knows them (include/rstscope/mgmt/
     vocabulary.h): nothing here retypes them, so the checker cannot drift from the binary."""

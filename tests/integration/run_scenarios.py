@@ -22,7 +22,8 @@ import shlex
 import subprocess
 import sys
 
-from event_log import exit_problem, load_schema, read_events, schema_problems
+from event_log import (exit_problem, load_schema, numbering_problems, read_events,
+                       schema_problems)
 
 TIMEOUT_S = 60
 
@@ -132,6 +133,7 @@ def check_scenario(binary, schema, name, spec, capdir, logdir, extra_args):
     for ev in actual:
         for p in schema_problems(ev, schema):
             problems.append(f"schema {fmt_key(flow_key(ev))}: {p}")
+    problems += numbering_problems(actual)
 
     by_key = {}
     for ev in actual:

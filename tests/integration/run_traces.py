@@ -28,7 +28,8 @@ import shutil
 import subprocess
 import sys
 
-from event_log import exit_problem, load_schema, read_events, schema_problems
+from event_log import (exit_problem, load_schema, numbering_problems, read_events,
+                       schema_problems)
 
 TIMEOUT_S = 120
 
@@ -181,6 +182,7 @@ def check_trace(binary, schema, trace, workdir, compare_tool, extra_args):
     schema_faults = [f"event {i}: {p}" for i, ev in enumerate(events, 1)
                      for p in schema_problems(ev, schema)]
     problems.extend(schema_faults[:5])
+    problems += numbering_problems(events)
 
     summary = None
     try:

@@ -35,6 +35,7 @@ IpAddress v6(const char* text) {
 // A responder abort as the tracker would write it; each test changes what it looks at.
 ResetEvent sample_event() {
     ResetEvent e{};
+    e.id = 42;
     e.ts_ns = 1'700'000'000'123'456'789ull;
     e.first_ts_ns = 1'699'999'990'000'000'000ull;  // 10.123456789 s before the RST
     e.last_ts_ns = 1'700'000'003'500'000'000ull;   // 13.5 s after the first packet
@@ -144,14 +145,15 @@ TEST(EventJson, BalanceCheckerRejectsBrokenJson) {
 }
 
 TEST(EventJson, Ipv4EventExactly) {
-    EXPECT_EQ(checked_json(sample_event()),
-              R"({"ts":1700000000.123456,"orig_h":"192.0.2.1","orig_p":40000,)"
-              R"("resp_h":"198.51.100.2","resp_p":443,"orig_guessed":false,"rst_by":"resp",)"
-              R"("rst_count":2,"orig_pkts":5,"orig_bytes":300,"resp_pkts":4,"resp_bytes":1200,)"
-              R"("duration":13.500000,"age_at_rst":10.123456,"conn_state":"RSTR",)"
-              R"("history":"ShADadFr","cause":"resp_abort","confidence":"high",)"
-              R"("seq_check":"exact","evidence":["seq_exact","fin_before"],"rst_ttl":60,)"
-              R"("usual_ttl":60,"rst_origin":"unknown","idle_before":1.250})");
+    EXPECT_EQ(
+        checked_json(sample_event()),
+        R"({"ts":1700000000.123456,"type":"reset","id":42,"orig_h":"192.0.2.1","orig_p":40000,)"
+        R"("resp_h":"198.51.100.2","resp_p":443,"orig_guessed":false,"rst_by":"resp",)"
+        R"("rst_count":2,"orig_pkts":5,"orig_bytes":300,"resp_pkts":4,"resp_bytes":1200,)"
+        R"("duration":13.500000,"age_at_rst":10.123456,"conn_state":"RSTR",)"
+        R"("history":"ShADadFr","cause":"resp_abort","confidence":"high",)"
+        R"("seq_check":"exact","evidence":["seq_exact","fin_before"],"rst_ttl":60,)"
+        R"("usual_ttl":60,"rst_origin":"unknown","idle_before":1.250})");
 }
 
 TEST(EventJson, Ipv6AddressesInRfc5952Form) {
@@ -320,7 +322,7 @@ TEST(EventJson, TimesAsMicrosecondDecimals) {
     e.last_ts_ns = 5'000'000'999ull + 1'000;
     e.idle_before_ms = 7;
     std::string json = checked_json(e);
-    EXPECT_NE(json.find(R"({"ts":5.000000,)"), std::string::npos) << json;
+    EXPECT_NE(json.find(R"({"ts":5.000000,"type":"reset",)"), std::string::npos) << json;
     EXPECT_NE(json.find(R"("duration":0.000001,"age_at_rst":0.000000,)"), std::string::npos)
         << json;
     EXPECT_NE(json.find(R"("idle_before":0.007})"), std::string::npos) << json;
@@ -330,7 +332,7 @@ TEST(EventJson, TimesAsMicrosecondDecimals) {
     e.ts_ns = 1'000;
     e.last_ts_ns = 2'000;
     json = checked_json(e);
-    EXPECT_NE(json.find(R"({"ts":0.000001,)"), std::string::npos) << json;
+    EXPECT_NE(json.find(R"({"ts":0.000001,"type":"reset",)"), std::string::npos) << json;
     EXPECT_NE(json.find(R"("duration":0.000000,"age_at_rst":0.000000,)"), std::string::npos)
         << json;
 }
@@ -467,6 +469,7 @@ TEST(EventJson, EveryNumericFieldAtItsExtremes) {
     e.ts_ns = UINT64_MAX;
     e.first_ts_ns = 0;
     e.last_ts_ns = UINT64_MAX;
+    e.id = UINT64_MAX;
     e.orig_p = 0;
     e.resp_p = 65535;
     e.vlan_outer = 4095;
@@ -481,17 +484,18 @@ TEST(EventJson, EveryNumericFieldAtItsExtremes) {
     e.idle_before_ms = UINT32_MAX;
     e.mptcp_reset_reason = 255;
     e.evidence |= evidence_bit(Evidence::mptcp_reset_reason);
-    EXPECT_EQ(checked_json(e),
-              R"({"ts":18446744073.709551,"orig_h":"192.0.2.1","orig_p":0,)"
-              R"("resp_h":"198.51.100.2","resp_p":65535,"vlan":4095,"vlan_inner":65534,)"
-              R"("orig_guessed":false,"rst_by":"resp","rst_count":4294967295,"orig_pkts":0,)"
-              R"("orig_bytes":18446744073709551615,"resp_pkts":4294967295,"resp_bytes":0,)"
-              R"("duration":18446744073.709551,"age_at_rst":18446744073.709551,)"
-              R"("conn_state":"RSTR","history":"ShADadFr","cause":"resp_abort",)"
-              R"("confidence":"high","seq_check":"exact",)"
-              R"("evidence":["seq_exact","fin_before","mptcp_reset_reason"],"rst_ttl":0,)"
-              R"("usual_ttl":255,"rst_origin":"unknown","idle_before":4294967.295,)"
-              R"("mptcp_reset_reason":255})");
+    EXPECT_EQ(
+        checked_json(e),
+        R"({"ts":18446744073.709551,"type":"reset","id":18446744073709551615,"orig_h":"192.0.2.1","orig_p":0,)"
+        R"("resp_h":"198.51.100.2","resp_p":65535,"vlan":4095,"vlan_inner":65534,)"
+        R"("orig_guessed":false,"rst_by":"resp","rst_count":4294967295,"orig_pkts":0,)"
+        R"("orig_bytes":18446744073709551615,"resp_pkts":4294967295,"resp_bytes":0,)"
+        R"("duration":18446744073.709551,"age_at_rst":18446744073.709551,)"
+        R"("conn_state":"RSTR","history":"ShADadFr","cause":"resp_abort",)"
+        R"("confidence":"high","seq_check":"exact",)"
+        R"("evidence":["seq_exact","fin_before","mptcp_reset_reason"],"rst_ttl":0,)"
+        R"("usual_ttl":255,"rst_origin":"unknown","idle_before":4294967.295,)"
+        R"("mptcp_reset_reason":255})");
 }
 
 TEST(EventJson, EveryDecimalWidth) {

@@ -256,7 +256,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::set<std::string> keys;
     if (!StrictJson(line).top_object(strings, keys)) fail("not strict JSON", line);
     for (std::string_view key :
-         {"ts", "orig_h", "orig_p", "resp_h", "resp_p", "rst_by", "conn_state", "history", "cause",
+         {"ts", "type", "id", "orig_h", "orig_p", "resp_h", "resp_p", "rst_by", "conn_state", "history", "cause",
           "confidence", "seq_check", "evidence"}) {
         if (keys.count(std::string(key)) == 0) fail("missing field", line);
     }

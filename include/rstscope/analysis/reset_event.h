@@ -43,6 +43,9 @@ struct EventTunnel {
 static_assert(sizeof(EventTunnel) == 40);
 
 struct ResetEvent {
+    // The event's number in this run's log, from 1, given by management when it settles the event
+    // (log order); 0 until then. Queries, the flight recorder and exports name an event by it.
+    uint64_t id;
     uint64_t ts_ns;        // packet time of the first RST
     uint64_t first_ts_ns;  // packet time of the flow's first packet
     uint64_t last_ts_ns;   // packet time of the flow's latest packet when the event was written
