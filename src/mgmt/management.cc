@@ -258,14 +258,22 @@ bool Management::write_judged() {
         line_.clear();
         append_event_json(line_, event, signature_rules_);
         line_.push_back('\n');
-        bool wait = run_.capture && log_->last_error() == 0 && !log_->reader_gone();
-        if (wait && log_->room() < line_.size()) return false;
-        log_->append(std::string_view(line_.data(), line_.size()));
+        if (!append_record(std::string_view(line_.data(), line_.size()), &event)) return false;
         ++judged_written_;
     }
     if (judged_written_ < judged_.size()) return false;
     judged_.clear();
     judged_written_ = judged_settled_ = 0;
+    return true;
+}
+
+bool Management::append_record(std::string_view line, const ResetEvent* event) {
+    bool wait = run_.capture && log_->last_error() == 0 && !log_->reader_gone();
+    if (wait && log_->room() < line.size()) return false;
+    log_->append(line);
+    line.remove_suffix(1);
+    for (RecordObserver* observer : observers_)
+        observer->record_written(line, event);
     return true;
 }
 
@@ -276,6 +284,8 @@ void Management::settle_judged() {
         if (resets_.settle(judged_[judged_settled_]))
             bump(counters_, ManagementCounter::storm_upgrades);
         // Kept as settled (storm verdict applied), so a query says what the log says.
+        for (RecordObserver* observer : observers_)
+            observer->event_settled(judged_[judged_settled_].event);
         recent_.push(judged_[judged_settled_].event);
         tops_.record(judged_[judged_settled_].event);
     }
@@ -403,6 +413,8 @@ void Management::run() {
         bool finished = all_finished();  // read before draining: nothing can follow it
         uint32_t drained = drain();
         uint64_t now = monotonic_ns();
+        for (RecordObserver* observer : observers_)
+            observer->tick(now);
         log_->flush(now);
         serve_control();
         watch_requests(now);
@@ -449,6 +461,8 @@ void Management::finish() {
     for (WorkerChannel* w : workers_)
         unwritten += w->events->count();
     unwritten_at_exit_ = unwritten;
+    for (RecordObserver* observer : observers_)
+        observer->run_finished();
     log_->close();
 }
 

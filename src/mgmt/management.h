@@ -26,6 +26,7 @@
 #include "rstscope/mgmt/event_json.h"
 #include "rstscope/mgmt/event_log.h"
 #include "rstscope/mgmt/recent_events.h"
+#include "rstscope/mgmt/record_observer.h"
 #include "rstscope/mgmt/stats.h"
 #include "rstscope/mgmt/top_queries.h"
 
@@ -62,6 +63,15 @@ class Management {
     // Per signature rule, matches summed over workers; empty without signatures.
     std::vector<SignatureMatches> signature_matches() const;
     const ResetStatistics& resets() const { return resets_; }
+
+    // Registers a part that follows every record (see record_observer.h); it must outlive
+    // management. Called before run(), in the order the observers are to be told.
+    void observe(RecordObserver& observer) { observers_.push_back(&observer); }
+
+    // Writes one record (one line, ending in its newline) to the log and tells the observers: the
+    // one way anything reaches the log. `event` is the reset event it was formatted from, if any.
+    // Returns false, writing nothing, when a capture run must first wait for room in the log.
+    bool append_record(std::string_view line, const ResetEvent* event = nullptr);
 
   private:
     uint32_t drain();
@@ -103,6 +113,7 @@ class Management {
     size_t judged_written_ = 0;
     uint64_t events_numbered_ = 0;  // ids given so far: the last event's id
     fmt::memory_buffer line_;
+    std::vector<RecordObserver*> observers_;
     SignatureRules signature_rules_;  // what events' signature hits name; empty without signatures
     uint64_t unwritten_at_exit_ = 0;  // events that never reached the log's buffer
     uint64_t shutdown_started_ns_ = 0;
