@@ -1,0 +1,888 @@
+// SPDX-License-Identifier: BSD-3-Clause
+#include "rstscope/mgmt/findings.h"
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <cstring>
+#include <iterator>
+#include <map>
+
+#include <fmt/format.h>
+
+namespace rstscope {
+
+// ---- DistinctCounter
+
+void DistinctCounter::add(uint64_t hash) noexcept {
+    size_t index = hash >> (64 - precision);
+    uint64_t rest = hash << precision;
+    uint8_t rank = rest == 0 ? static_cast<uint8_t>(64 - precision + 1)
+                             : static_cast<uint8_t>(std::countl_zero(rest) + 1);
+    if (rank > regs_[index]) regs_[index] = rank;
+}
+
+uint64_t DistinctCounter::estimate() const noexcept {
+    constexpr double m = static_cast<double>(registers);
+    constexpr double alpha = 0.7213 / (1.0 + 1.079 / m);
+    double sum = 0;
+    unsigned zeros = 0;
+    for (uint8_t r : regs_) {
+        sum += std::ldexp(1.0, -static_cast<int>(r));
+        if (r == 0) ++zeros;
+    }
+    double e = alpha * m * m / sum;
+    if (e <= 2.5 * m && zeros != 0) e = m * std::log(m / static_cast<double>(zeros));
+    return static_cast<uint64_t>(std::llround(e));
+}
+
+namespace {
+
+constexpr uint32_t none = UINT32_MAX;
+constexpr size_t eviction_sample = 8;
+constexpr uint64_t ns_per_s = 1'000'000'000;
+
+uint64_t key_hash(const FindingKey& key) noexcept {
+    uint64_t w[3];
+    static_assert(sizeof(w) == sizeof(FindingKey));
+    std::memcpy(w, &key, sizeof(w));
+    return mix64(w[0] ^ mix64(w[1] ^ mix64(w[2])));
+}
+
+uint64_t address_hash(const IpAddress& a) noexcept {
+    uint64_t w[2];
+    std::memcpy(w, a.bytes, 16);
+    return mix64(w[0] ^ mix64(w[1] ^ 0x5851F42D4C957F2Dull));
+}
+
+// A fixed-capacity map from FindingKey to Value: entries by id, an open-addressing index (linear
+// probing, at most half full, backward-shift deletion). Full: the smallest of the next 8 entries
+// (round robin) without an open finding makes room.
+template <class Value>
+class KeyedTable {
+  public:
+    explicit KeyedTable(uint32_t capacity)
+        : keys_(capacity),
+          values_(capacity),
+          in_use_(capacity, false),
+          index_(std::bit_ceil(size_t{capacity} * 2), none) {
+        free_.reserve(capacity);
+        for (uint32_t id = capacity; id-- > 0;)
+            free_.push_back(id);
+    }
+
+    // The entry for `key`, made (fresh) when absent; null when there is no room.
+    Value* get(const FindingKey& key) {
+        size_t mask = index_.size() - 1;
+        size_t slot = key_hash(key) & mask;
+        for (; index_[slot] != none; slot = (slot + 1) & mask)
+            if (keys_[index_[slot]] == key) return &values_[index_[slot]];
+        if (free_.empty() && !evict()) {
+            ++untracked_;
+            return nullptr;
+        }
+        uint32_t id = free_.back();
+        free_.pop_back();
+        keys_[id] = key;
+        values_[id] = Value{};
+        in_use_[id] = true;
+        // Eviction may have moved slots: find the free one again.
+        slot = key_hash(key) & mask;
+        while (index_[slot] != none)
+            slot = (slot + 1) & mask;
+        index_[slot] = id;
+        return &values_[id];
+    }
+
+    Value* find(const FindingKey& key) {
+        size_t mask = index_.size() - 1;
+        for (size_t slot = key_hash(key) & mask; index_[slot] != none; slot = (slot + 1) & mask)
+            if (keys_[index_[slot]] == key) return &values_[index_[slot]];
+        return nullptr;
+    }
+
+    void erase(uint32_t id) {
+        size_t mask = index_.size() - 1;
+        size_t slot = key_hash(keys_[id]) & mask;
+        while (index_[slot] != id)
+            slot = (slot + 1) & mask;
+        // Backward shift: move later members of the run into the hole when their home allows.
+        size_t hole = slot;
+        for (size_t next = (hole + 1) & mask; index_[next] != none; next = (next + 1) & mask) {
+            size_t home = key_hash(keys_[index_[next]]) & mask;
+            bool movable =
+                hole <= next ? (home <= hole || home > next) : (home <= hole && home > next);
+            if (movable) {
+                index_[hole] = index_[next];
+                hole = next;
+            }
+        }
+        index_[hole] = none;
+        in_use_[id] = false;
+        free_.push_back(id);
+    }
+
+    // f(id, key, value) for every entry in id order; returns false to erase the entry.
+    template <class F>
+    void for_each(F&& f) {
+        for (uint32_t id = 0; id < keys_.size(); ++id)
+            if (in_use_[id] && !f(keys_[id], values_[id])) erase(id);
+    }
+    template <class F>
+    void for_each(F&& f) const {
+        for (uint32_t id = 0; id < keys_.size(); ++id)
+            if (in_use_[id]) f(keys_[id], values_[id]);
+    }
+
+    uint64_t evicted() const noexcept { return evicted_; }
+    uint64_t untracked() const noexcept { return untracked_; }
+    size_t memory_bytes() const noexcept {
+        return keys_.size() * (sizeof(FindingKey) + sizeof(Value)) + in_use_.size() / 8 +
+               index_.size() * sizeof(uint32_t) + free_.capacity() * sizeof(uint32_t);
+    }
+
+  private:
+    bool evict() {
+        uint32_t n = static_cast<uint32_t>(keys_.size());
+        uint32_t victim = none;
+        for (size_t i = 0; i < eviction_sample && i < n; ++i) {
+            uint32_t id = (cursor_ + static_cast<uint32_t>(i)) % n;
+            if (values_[id].open()) continue;
+            if (victim == none || values_[id].weight() < values_[victim].weight()) victim = id;
+        }
+        cursor_ = (cursor_ + static_cast<uint32_t>(eviction_sample)) % n;
+        if (victim == none) return false;
+        erase(victim);
+        ++evicted_;
+        return true;
+    }
+
+    std::vector<FindingKey> keys_;
+    std::vector<Value> values_;
+    std::vector<bool> in_use_;
+    std::vector<uint32_t> index_;
+    std::vector<uint32_t> free_;
+    uint32_t cursor_ = 0;
+    uint64_t evicted_ = 0;
+    uint64_t untracked_ = 0;
+};
+
+struct Examples {
+    std::array<uint64_t, finding_examples> ids{};
+    uint8_t n = 0;
+    void add(uint64_t id) noexcept {
+        if (n < ids.size()) ids[n++] = id;
+    }
+};
+
+struct StormValue {
+    uint32_t count = 0;       // this window
+    uint32_t max_server = 0;  // farms: the largest one server's count this window
+    uint32_t hosts_seen = 0;  // farms: registers changed (distinct servers, roughly)
+    float usual = 0;          // moving average of past windows (1/4 weight to the latest)
+    bool seasoned = false;    // a window has closed on it: `usual` is its own
+    uint64_t finding = 0;
+    uint64_t total = 0;  // while open
+    std::array<uint32_t, enum_count<ResetCause>> causes{};
+    Examples examples;
+    DistinctCounter hosts;  // farms: distinct server addresses this window
+    bool open() const noexcept { return finding != 0; }
+    uint64_t weight() const noexcept { return count + static_cast<uint64_t>(usual); }
+};
+
+struct ScanValue {
+    uint32_t count = 0;  // refused this window
+    uint64_t vertical = 0, horizontal = 0;
+    DistinctCounter ports, hosts;
+    Examples examples;
+    bool open() const noexcept { return vertical != 0 || horizontal != 0; }
+    uint64_t weight() const noexcept { return count; }
+};
+
+struct BackscatterValue {
+    uint32_t count = 0;
+    uint32_t rsts = 0, syn_acks = 0;
+    uint64_t finding = 0;
+    DistinctCounter targets, senders;
+    Examples examples;
+    bool open() const noexcept { return finding != 0; }
+    uint64_t weight() const noexcept { return count; }
+};
+
+struct TimerValue {
+    uint32_t count = 0;         // since the entry was made
+    uint32_t since_report = 0;  // since the last record
+    uint32_t next_gap = 0;
+    uint8_t last_ttl = 0;
+    uint64_t finding = 0;
+    uint64_t last_ts = 0;
+    std::array<uint32_t, timer_gaps_kept> gaps_ms{};
+    std::array<uint16_t, 33> hops{};  // [32]: 32 or more
+    Examples examples;
+    bool open() const noexcept { return finding != 0; }
+    uint64_t weight() const noexcept { return count; }
+};
+
+struct FlowRef {
+    IpAddress orig, resp;
+    uint16_t orig_p, resp_p;
+    IpFamily family;
+    uint64_t event;
+};
+
+struct InjectorValue {
+    uint32_t count = 0;
+    uint32_t since_report = 0;
+    uint64_t finding = 0;
+    uint64_t last_ts = 0;
+    uint32_t servers_seen = 0;
+    DistinctCounter servers;
+    std::array<FlowRef, injector_flows_kept> flows{};
+    uint8_t n_flows = 0;
+    Examples examples;
+    bool open() const noexcept { return finding != 0; }
+    uint64_t weight() const noexcept { return count; }
+};
+
+FindingKey prefix_key(const IpAddress& address, IpFamily family, uint16_t port) {
+    FindingKey k{};
+    uint8_t length = family == IpFamily::v4 ? farm_prefix_v4 : farm_prefix_v6;
+    std::memcpy(k.address.bytes, address.bytes, length / 8);
+    k.family = family;
+    k.port = port;
+    k.prefix_length = length;
+    return k;
+}
+
+FindingKey host_key(const IpAddress& address, IpFamily family, uint16_t port = 0) {
+    FindingKey k{};
+    k.address = address;
+    k.family = family;
+    k.port = port;
+    return k;
+}
+
+// The injector's fingerprint: RST TTL, RSTs sent (1, 2, 3 or more), sequence choice and IP-ID
+// behaviour, packed in `extra`.
+constexpr uint32_t ipid_mismatch_bit = 1, ipid_continues_bit = 2, socketless_bit = 4;
+
+FindingKey fingerprint_key(const ResetEvent& e) {
+    FindingKey k{};
+    uint32_t ipid = (e.has(Evidence::ipid_mismatch) ? ipid_mismatch_bit : 0) |
+                    (e.has(Evidence::ipid_continues) ? ipid_continues_bit : 0) |
+                    (e.has(Evidence::socketless_rst) ? socketless_bit : 0);
+    k.extra = uint32_t{e.rst_ttl} | std::min<uint32_t>(e.rst_count, 3) << 8 |
+              static_cast<uint32_t>(e.seq_check) << 10 | ipid << 12;
+    k.family = e.family;
+    return k;
+}
+
+using Buffer = fmt::memory_buffer;
+
+void put_address(Buffer& out, const IpAddress& a, IpFamily f) {
+    char text[ip_text_max_length + ip_text_slack + 1];
+    char* end = write_ip(a, f, text);
+    out.append(text, end);
+}
+
+void put_seconds(Buffer& out, uint64_t ns) {
+    fmt::format_to(std::back_inserter(out), "{}.{:06}", ns / ns_per_s, ns % ns_per_s / 1000);
+}
+
+void put_flow(Buffer& out, const FlowRef& f) {
+    auto it = std::back_inserter(out);
+    fmt::format_to(it, "{{\"event\":{},\"orig_h\":\"", f.event);
+    put_address(out, f.orig, f.family);
+    fmt::format_to(it, "\",\"orig_p\":{},\"resp_h\":\"", f.orig_p);
+    put_address(out, f.resp, f.family);
+    fmt::format_to(it, "\",\"resp_p\":{}}}", f.resp_p);
+}
+
+void put_causes(Buffer& out, const std::array<uint32_t, enum_count<ResetCause>>& causes) {
+    auto it = std::back_inserter(out);
+    out.push_back('{');
+    bool first = true;
+    for (size_t i = 0; i < causes.size(); ++i) {
+        if (causes[i] == 0) continue;
+        fmt::format_to(it, "{}\"{}\":{}", first ? "" : ",", reset_cause_names[i], causes[i]);
+        first = false;
+    }
+    out.push_back('}');
+}
+
+std::string_view ipid_text(uint32_t bits) {
+    if (bits & socketless_bit) return "socketless";
+    if (bits & ipid_mismatch_bit) return "mismatch";
+    if (bits & ipid_continues_bit) return "continues";
+    return "unknown";
+}
+
+}  // namespace
+
+struct FindingsEngine::Tables {
+    explicit Tables(uint32_t n)
+        : storms(n), farms(n), scans(n), backscatter(n), timers(n), injectors(n) {}
+    KeyedTable<StormValue> storms;
+    KeyedTable<StormValue> farms;
+    KeyedTable<ScanValue> scans;
+    KeyedTable<BackscatterValue> backscatter;
+    KeyedTable<TimerValue> timers;
+    KeyedTable<InjectorValue> injectors;
+    // The latest record of each open finding, by id (written only with a record: rare).
+    std::map<uint64_t, OpenFinding> open_lines;
+};
+
+namespace {
+
+// Writes one record; `body` appends the kind's fields after "state" (subject, evidence...).
+template <class Body>
+FindingRecord make_record(uint64_t id, FindingKind kind, FindingState state, uint64_t ts_ns,
+                          uint64_t window_ns, const Examples& examples, Body&& body) {
+    Buffer out;
+    auto it = std::back_inserter(out);
+    fmt::format_to(it,
+                   "{{\"type\":\"finding\",\"id\":{},\"kind\":\"{}\",\"state\":\"{}\",\"ts\":", id,
+                   finding_kind_names[static_cast<size_t>(kind)],
+                   finding_state_names[static_cast<size_t>(state)]);
+    put_seconds(out, ts_ns);
+    fmt::format_to(it, ",\"window_s\":");
+    put_seconds(out, window_ns);
+    body(out);
+    fmt::format_to(it, ",\"example_events\":[");
+    for (uint8_t i = 0; i < examples.n; ++i)
+        fmt::format_to(it, "{}{}", i ? "," : "", examples.ids[i]);
+    fmt::format_to(it, "]}}");
+    return {id, kind, state, ts_ns, fmt::to_string(out)};
+}
+
+}  // namespace
+
+FindingsEngine::FindingsEngine(const FindingThresholds& thresholds)
+    : t_(thresholds),
+      tables_(std::make_unique<Tables>(std::max<uint32_t>(thresholds.max_keys, 16))) {
+    if (t_.window_ns == 0) t_.window_ns = 1;
+}
+
+FindingsEngine::~FindingsEngine() = default;
+
+uint64_t FindingsEngine::evicted() const noexcept {
+    const Tables& t = *tables_;
+    return t.storms.evicted() + t.farms.evicted() + t.scans.evicted() + t.backscatter.evicted() +
+           t.timers.evicted() + t.injectors.evicted();
+}
+
+uint64_t FindingsEngine::untracked() const noexcept {
+    const Tables& t = *tables_;
+    return t.storms.untracked() + t.farms.untracked() + t.scans.untracked() +
+           t.backscatter.untracked() + t.timers.untracked() + t.injectors.untracked();
+}
+
+size_t FindingsEngine::memory_bytes() const noexcept {
+    const Tables& t = *tables_;
+    return t.storms.memory_bytes() + t.farms.memory_bytes() + t.scans.memory_bytes() +
+           t.backscatter.memory_bytes() + t.timers.memory_bytes() + t.injectors.memory_bytes();
+}
+
+std::vector<OpenFinding> FindingsEngine::open() const {
+    std::vector<OpenFinding> out;
+    for (const auto& [id, f] : tables_->open_lines)
+        out.push_back(f);
+    return out;
+}
+
+namespace {
+
+// Bodies of each kind's record.
+
+auto storm_body(const FindingKey& key, const StormValue& v, const FindingThresholds& t, bool farm) {
+    return [&key, &v, &t, farm](Buffer& out) {
+        auto it = std::back_inserter(out);
+        if (farm) {
+            fmt::format_to(it, ",\"subject\":{{\"scope\":\"farm\",\"prefix\":\"");
+            put_address(out, key.address, key.family);
+            fmt::format_to(it, "/{}\",\"port\":{}}}", key.prefix_length, key.port);
+        } else {
+            fmt::format_to(it, ",\"subject\":{{\"scope\":\"server\",\"server\":\"");
+            put_address(out, key.address, key.family);
+            fmt::format_to(it, "\",\"port\":{}}}", key.port);
+        }
+        double window_s = static_cast<double>(t.window_ns) / 1e9;
+        fmt::format_to(
+            it, ",\"evidence\":{{\"resets\":{},\"rate_per_s\":{:.3f},\"usual_resets\":{:.1f}",
+            v.count, v.count / window_s, v.usual);
+        if (farm)
+            fmt::format_to(it, ",\"servers\":{},\"top_server_resets\":{}", v.hosts.estimate(),
+                           v.max_server);
+        fmt::format_to(it, ",\"causes\":");
+        put_causes(out, v.causes);
+        fmt::format_to(it, "}},\"thresholds\":{{\"resets\":{},\"rise\":{}", t.storm_resets,
+                       t.storm_rise);
+        if (farm) fmt::format_to(it, ",\"servers\":{}", t.farm_hosts);
+        out.push_back('}');
+    };
+}
+
+auto scan_body(const FindingKey& key, const ScanValue& v, const FindingThresholds& t,
+               bool vertical) {
+    return [&key, &v, &t, vertical](Buffer& out) {
+        auto it = std::back_inserter(out);
+        fmt::format_to(it, ",\"subject\":{{\"source\":\"");
+        put_address(out, key.address, key.family);
+        fmt::format_to(it, "\",\"shape\":\"{}\"}}", vertical ? "vertical" : "horizontal");
+        fmt::format_to(it, ",\"evidence\":{{\"refused\":{},\"ports\":{},\"hosts\":{}}}", v.count,
+                       v.ports.estimate(), v.hosts.estimate());
+        if (vertical)
+            fmt::format_to(it, ",\"thresholds\":{{\"ports\":{}}}", t.scan_ports);
+        else
+            fmt::format_to(it, ",\"thresholds\":{{\"hosts\":{}}}", t.scan_hosts);
+    };
+}
+
+auto backscatter_body(const FindingKey& key, const BackscatterValue& v,
+                      const FindingThresholds& t) {
+    return [&key, &v, &t](Buffer& out) {
+        auto it = std::back_inserter(out);
+        fmt::format_to(it, ",\"subject\":{{\"prefix\":\"");
+        put_address(out, key.address, key.family);
+        fmt::format_to(it, "/{}\"}}", key.prefix_length);
+        fmt::format_to(it,
+                       ",\"evidence\":{{\"resets\":{},\"unsolicited_rsts\":{},\"syn_acks\":{},"
+                       "\"addresses\":{},\"senders\":{}}}",
+                       v.count, v.rsts, v.syn_acks, v.targets.estimate(), v.senders.estimate());
+        fmt::format_to(it, ",\"thresholds\":{{\"resets\":{},\"addresses\":{}}}",
+                       t.backscatter_resets, backscatter_min_addresses);
+    };
+}
+
+struct TimerFigures {
+    uint32_t n = 0;
+    uint32_t min_ms = 0, p10_ms = 0, median_ms = 0, p90_ms = 0, max_ms = 0;
+    std::array<uint32_t, timer_gaps_kept> sorted{};
+};
+
+TimerFigures timer_figures(const TimerValue& v) {
+    TimerFigures f;
+    f.n = std::min<uint32_t>(v.count, timer_gaps_kept);
+    std::copy_n(v.gaps_ms.begin(), f.n, f.sorted.begin());
+    std::sort(f.sorted.begin(), f.sorted.begin() + f.n);
+    if (f.n == 0) return f;
+    f.min_ms = f.sorted[0];
+    f.max_ms = f.sorted[f.n - 1];
+    f.p10_ms = f.sorted[(f.n - 1) / 10];
+    f.median_ms = f.sorted[(f.n - 1) / 2];
+    f.p90_ms = f.sorted[(f.n - 1) - (f.n - 1) / 10];
+    return f;
+}
+
+auto timer_body(const FindingKey& key, const TimerValue& v, const FindingThresholds& t) {
+    return [&key, &v, &t](Buffer& out) {
+        auto it = std::back_inserter(out);
+        TimerFigures f = timer_figures(v);
+        fmt::format_to(it, ",\"subject\":{{\"server\":\"");
+        put_address(out, key.address, key.family);
+        fmt::format_to(it, "\",\"port\":{}}}", key.port);
+        size_t hop_mode = 0;
+        for (size_t h = 1; h < v.hops.size(); ++h)
+            if (v.hops[h] > v.hops[hop_mode]) hop_mode = h;
+        fmt::format_to(it,
+                       ",\"evidence\":{{\"resets\":{},\"timer_s\":{:.3f},\"median_s\":{:.3f},"
+                       "\"spread_s\":{:.3f},\"min_s\":{:.3f},\"max_s\":{:.3f}",
+                       v.count, f.p10_ms / 1e3, f.median_ms / 1e3, (f.p90_ms - f.p10_ms) / 1e3,
+                       f.min_ms / 1e3, f.max_ms / 1e3);
+        if (hop_mode == 0)
+            fmt::format_to(it, ",\"hops_from_endpoint\":null");
+        else
+            fmt::format_to(it, ",\"hops_from_endpoint\":{}", hop_mode);
+        fmt::format_to(it, ",\"rst_ttl\":{},\"histogram\":[", v.last_ttl);
+        // Whole seconds of the kept gaps, [second, count] in order.
+        bool first = true;
+        for (uint32_t i = 0; i < f.n;) {
+            uint32_t s = f.sorted[i] / 1000, n = 0;
+            while (i < f.n && f.sorted[i] / 1000 == s) {
+                ++i;
+                ++n;
+            }
+            fmt::format_to(it, "{}[{},{}]", first ? "" : ",", s, n);
+            first = false;
+        }
+        fmt::format_to(it, "]}},\"thresholds\":{{\"resets\":{},\"spread_s\":", t.timer_resets);
+        put_seconds(out, t.timer_spread_ns);
+        out.push_back('}');
+    };
+}
+
+auto injector_body(const FindingKey& key, const InjectorValue& v, const FindingThresholds& t) {
+    return [&key, &v, &t](Buffer& out) {
+        auto it = std::back_inserter(out);
+        fmt::format_to(
+            it,
+            ",\"subject\":{{\"family\":\"ipv{}\",\"rst_ttl\":{},\"rst_count\":\"{}\","
+            "\"seq_check\":\"{}\",\"ip_id\":\"{}\"}}",
+            static_cast<unsigned>(key.family), key.extra & 0xFF,
+            (key.extra >> 8 & 3) == 3 ? std::string("3+") : std::to_string(key.extra >> 8 & 3),
+            seq_check_names[key.extra >> 10 & 3], ipid_text(key.extra >> 12 & 7));
+        fmt::format_to(it, ",\"evidence\":{{\"resets\":{},\"servers\":{},\"flows\":[", v.count,
+                       v.servers.estimate());
+        for (uint8_t i = 0; i < v.n_flows; ++i) {
+            if (i) out.push_back(',');
+            put_flow(out, v.flows[i]);
+        }
+        fmt::format_to(it, "]}},\"thresholds\":{{\"resets\":{},\"servers\":{}}}", t.injector_resets,
+                       injector_min_servers);
+    };
+}
+
+}  // namespace
+
+void FindingsEngine::add(const ResetEvent& e, std::vector<FindingRecord>& out) {
+    advance(e.ts_ns, out);
+    if (!started_) {
+        started_ = true;
+        window_start_ns_ = e.ts_ns - e.ts_ns % t_.window_ns;
+    }
+    last_ts_ns_ = std::max(last_ts_ns_, e.ts_ns);
+    Tables& tb = *tables_;
+    // A storm: the threshold, and `rise` times the service's usual window. In the engine's first
+    // window nobody's usual rate is known yet: the threshold times the rise.
+    auto storm_rises = [this](const StormValue& v) {
+        if (v.count < t_.storm_resets) return false;
+        if (!warm_) return v.count >= uint64_t{t_.storm_resets} * t_.storm_rise;
+        return v.count >= static_cast<double>(t_.storm_rise) * v.usual;
+    };
+
+    auto raise = [&](FindingKind kind, FindingRecord record) {
+        ++open_[static_cast<size_t>(kind)];
+        ++raised_[static_cast<size_t>(kind)];
+        tb.open_lines[record.id] = {record.id, kind, record.ts_ns, record.line};
+        out.push_back(std::move(record));
+    };
+
+    // rst_storm: resets of a service's connections (not refusals, not unsolicited: scans and
+    // backscatter have their own findings), per server:port and per farm prefix:port.
+    if (e.cause != ResetCause::refused && e.cause != ResetCause::unsolicited) {
+        uint32_t server_count = 0;
+        FindingKey sk = host_key(e.resp_h, e.family, e.resp_p);
+        if (StormValue* v = tb.storms.get(sk)) {
+            ++v->count;
+            ++v->causes[static_cast<size_t>(e.cause)];
+            v->examples.add(e.id);
+            if (v->open()) ++v->total;
+            server_count = v->count;
+            if (!v->open() && storm_rises(*v)) {
+                v->finding = next_id_++;
+                v->total = v->count;
+                raise(FindingKind::rst_storm,
+                      make_record(v->finding, FindingKind::rst_storm, FindingState::raised, e.ts_ns,
+                                  t_.window_ns, v->examples, storm_body(sk, *v, t_, false)));
+            }
+        }
+        FindingKey fk = prefix_key(e.resp_h, e.family, e.resp_p);
+        if (StormValue* v = tb.farms.get(fk)) {
+            ++v->count;
+            ++v->causes[static_cast<size_t>(e.cause)];
+            v->examples.add(e.id);
+            v->max_server = std::max(v->max_server, server_count);
+            v->hosts.add(address_hash(e.resp_h));
+            if (v->open()) ++v->total;
+            if (!v->open() && storm_rises(*v) && uint64_t{v->max_server} * 2 <= v->count &&
+                v->hosts.estimate() >= t_.farm_hosts) {
+                v->finding = next_id_++;
+                v->total = v->count;
+                raise(FindingKind::rst_storm,
+                      make_record(v->finding, FindingKind::rst_storm, FindingState::raised, e.ts_ns,
+                                  t_.window_ns, v->examples, storm_body(fk, *v, t_, true)));
+            }
+        }
+    }
+
+    // scan: the originator drew a refusal.
+    if (e.cause == ResetCause::refused) {
+        FindingKey k = host_key(e.orig_h, e.family);
+        if (ScanValue* v = tb.scans.get(k)) {
+            ++v->count;
+            v->examples.add(e.id);
+            v->ports.add(mix64(e.resp_p));
+            v->hosts.add(address_hash(e.resp_h));
+            if (v->vertical == 0 && v->ports.estimate() >= t_.scan_ports) {
+                v->vertical = next_id_++;
+                raise(FindingKind::scan,
+                      make_record(v->vertical, FindingKind::scan, FindingState::raised, e.ts_ns,
+                                  t_.window_ns, v->examples, scan_body(k, *v, t_, true)));
+            }
+            if (v->horizontal == 0 && v->hosts.estimate() >= t_.scan_hosts) {
+                v->horizontal = next_id_++;
+                raise(FindingKind::scan,
+                      make_record(v->horizontal, FindingKind::scan, FindingState::raised, e.ts_ns,
+                                  t_.window_ns, v->examples, scan_body(k, *v, t_, false)));
+            }
+        }
+    }
+
+    // backscatter: a RST on no known flow, or a SYN-ACK nobody asked for, toward our addresses.
+    bool syn_ack_unasked = e.conn_state == ConnState::RSTRH || e.conn_state == ConnState::SHR;
+    if (e.cause == ResetCause::unsolicited || syn_ack_unasked) {
+        // The address that never opened anything: the SYN-ACK's receiver (Zeek's originator),
+        // or the RST's receiver.
+        bool target_is_orig = syn_ack_unasked || !e.rst_by_orig;
+        const IpAddress& target = target_is_orig ? e.orig_h : e.resp_h;
+        const IpAddress& sender = target_is_orig ? e.resp_h : e.orig_h;
+        FindingKey k = prefix_key(target, e.family, 0);
+        if (BackscatterValue* v = tb.backscatter.get(k)) {
+            ++v->count;
+            if (syn_ack_unasked)
+                ++v->syn_acks;
+            else
+                ++v->rsts;
+            v->examples.add(e.id);
+            v->targets.add(address_hash(target));
+            v->senders.add(address_hash(sender));
+            if (!v->open() && v->count >= t_.backscatter_resets &&
+                v->targets.estimate() >= backscatter_min_addresses) {
+                v->finding = next_id_++;
+                raise(FindingKind::backscatter,
+                      make_record(v->finding, FindingKind::backscatter, FindingState::raised,
+                                  e.ts_ns, t_.window_ns, v->examples, backscatter_body(k, *v, t_)));
+            }
+        }
+    }
+
+    // middlebox_timer: an idle-timeout reset sent from the path.
+    if (e.cause == ResetCause::idle_timeout && e.rst_origin == RstOrigin::path &&
+        e.has(Evidence::idle_before)) {
+        FindingKey k = host_key(e.resp_h, e.family, e.resp_p);
+        if (TimerValue* v = tb.timers.get(k)) {
+            v->gaps_ms[v->next_gap] = e.idle_before_ms;
+            v->next_gap = (v->next_gap + 1) % timer_gaps_kept;
+            ++v->count;
+            ++v->since_report;
+            ++v->hops[std::min<size_t>(e.hops_from_endpoint, v->hops.size() - 1)];
+            v->last_ttl = e.rst_ttl;
+            v->last_ts = e.ts_ns;
+            v->examples.add(e.id);
+            if (!v->open() && v->count >= t_.timer_resets) {
+                TimerFigures f = timer_figures(*v);
+                if (uint64_t{f.p90_ms - f.p10_ms} * 1'000'000 <= t_.timer_spread_ns) {
+                    v->finding = next_id_++;
+                    v->since_report = 0;
+                    raise(
+                        FindingKind::middlebox_timer,
+                        make_record(v->finding, FindingKind::middlebox_timer, FindingState::raised,
+                                    e.ts_ns, t_.window_ns, v->examples, timer_body(k, *v, t_)));
+                }
+            }
+        }
+    }
+
+    // injector: injected resets that share a fingerprint.
+    if (e.cause == ResetCause::injected) {
+        FindingKey k = fingerprint_key(e);
+        if (InjectorValue* v = tb.injectors.get(k)) {
+            ++v->count;
+            ++v->since_report;
+            v->last_ts = e.ts_ns;
+            v->examples.add(e.id);
+            v->servers.add(mix64(address_hash(e.resp_h) ^ e.resp_p));
+            if (v->n_flows < v->flows.size())
+                v->flows[v->n_flows++] = {e.orig_h, e.resp_h, e.orig_p, e.resp_p, e.family, e.id};
+            if (!v->open() && v->count >= t_.injector_resets &&
+                v->servers.estimate() >= injector_min_servers) {
+                v->finding = next_id_++;
+                v->since_report = 0;
+                raise(FindingKind::injector,
+                      make_record(v->finding, FindingKind::injector, FindingState::raised, e.ts_ns,
+                                  t_.window_ns, v->examples, injector_body(k, *v, t_)));
+            }
+        }
+    }
+}
+
+void FindingsEngine::advance(uint64_t ts_ns, std::vector<FindingRecord>& out) {
+    if (!started_) return;
+    if (ts_ns >= window_start_ns_ + t_.window_ns) {
+        close_window(out);
+        window_start_ns_ += t_.window_ns;
+    }
+    if (ts_ns >= window_start_ns_ + t_.window_ns) {
+        // A gap of more than one window: the (empty) window before `ts_ns` is closed too, which
+        // clears the rates' findings and times the holds from there.
+        window_start_ns_ = ts_ns - ts_ns % t_.window_ns - t_.window_ns;
+        close_window(out);
+        window_start_ns_ += t_.window_ns;
+    }
+}
+
+void FindingsEngine::close_window(std::vector<FindingRecord>& out) {
+    Tables& tb = *tables_;
+    const uint64_t end = window_start_ns_ + t_.window_ns;
+    size_t first = out.size();
+    auto record = [&](FindingKind kind, FindingState state, FindingRecord r) {
+        if (state == FindingState::cleared) {
+            --open_[static_cast<size_t>(kind)];
+            tb.open_lines.erase(r.id);
+        } else {
+            tb.open_lines[r.id] = {r.id, kind, tb.open_lines[r.id].raised_ts_ns, r.line};
+        }
+        out.push_back(std::move(r));
+    };
+    auto storms = [&](KeyedTable<StormValue>& table, bool farm) {
+        table.for_each([&](const FindingKey& key, StormValue& v) {
+            float count = static_cast<float>(v.count);
+            if (v.open()) {
+                // Holds at half the rise; a storm that lasts slowly becomes the usual rate.
+                bool holds = v.count >= t_.storm_resets && count >= 2.0f * v.usual;
+                FindingState state = holds ? FindingState::updated : FindingState::cleared;
+                record(FindingKind::rst_storm, state,
+                       make_record(v.finding, FindingKind::rst_storm, state, end, t_.window_ns,
+                                   v.examples, storm_body(key, v, t_, farm)));
+                if (!holds) v.finding = 0;
+                v.usual += (count - v.usual) / 8.0f;
+            } else if (!v.seasoned) {
+                v.usual = count;  // its first window: its own rate from now on
+            } else {
+                v.usual += (count - v.usual) / 4.0f;
+            }
+            bool keep = v.open() || v.usual >= 0.5f;
+            float usual = v.usual;
+            uint64_t finding = v.finding;
+            v = StormValue{};
+            v.usual = usual;
+            v.finding = finding;
+            v.seasoned = true;
+            return keep;
+        });
+    };
+    storms(tb.storms, false);
+    storms(tb.farms, true);
+    tb.scans.for_each([&](const FindingKey& key, ScanValue& v) {
+        if (v.vertical) {
+            bool holds = v.ports.estimate() * 2 >= t_.scan_ports;
+            FindingState state = holds ? FindingState::updated : FindingState::cleared;
+            record(FindingKind::scan, state,
+                   make_record(v.vertical, FindingKind::scan, state, end, t_.window_ns, v.examples,
+                               scan_body(key, v, t_, true)));
+            if (!holds) v.vertical = 0;
+        }
+        if (v.horizontal) {
+            bool holds = v.hosts.estimate() * 2 >= t_.scan_hosts;
+            FindingState state = holds ? FindingState::updated : FindingState::cleared;
+            record(FindingKind::scan, state,
+                   make_record(v.horizontal, FindingKind::scan, state, end, t_.window_ns,
+                               v.examples, scan_body(key, v, t_, false)));
+            if (!holds) v.horizontal = 0;
+        }
+        uint64_t vertical = v.vertical, horizontal = v.horizontal;
+        v = ScanValue{};
+        v.vertical = vertical;
+        v.horizontal = horizontal;
+        return v.open();
+    });
+    tb.backscatter.for_each([&](const FindingKey& key, BackscatterValue& v) {
+        if (v.open()) {
+            bool holds = uint64_t{v.count} * 2 >= t_.backscatter_resets;
+            FindingState state = holds ? FindingState::updated : FindingState::cleared;
+            record(FindingKind::backscatter, state,
+                   make_record(v.finding, FindingKind::backscatter, state, end, t_.window_ns,
+                               v.examples, backscatter_body(key, v, t_)));
+            if (!holds) v.finding = 0;
+        }
+        uint64_t finding = v.finding;
+        v = BackscatterValue{};
+        v.finding = finding;
+        return v.open();
+    });
+    tb.timers.for_each([&](const FindingKey& key, TimerValue& v) {
+        bool quiet = v.last_ts + t_.hold_ns <= end;
+        if (v.open() && (quiet || v.since_report > 0)) {
+            FindingState state = quiet ? FindingState::cleared : FindingState::updated;
+            record(FindingKind::middlebox_timer, state,
+                   make_record(v.finding, FindingKind::middlebox_timer, state, end, t_.window_ns,
+                               v.examples, timer_body(key, v, t_)));
+            v.since_report = 0;
+            if (quiet) v.finding = 0;
+        }
+        return !quiet;
+    });
+    tb.injectors.for_each([&](const FindingKey& key, InjectorValue& v) {
+        bool quiet = v.last_ts + t_.hold_ns <= end;
+        if (v.open() && (quiet || v.since_report > 0)) {
+            FindingState state = quiet ? FindingState::cleared : FindingState::updated;
+            record(FindingKind::injector, state,
+                   make_record(v.finding, FindingKind::injector, state, end, t_.window_ns,
+                               v.examples, injector_body(key, v, t_)));
+            v.since_report = 0;
+            if (quiet) v.finding = 0;
+        }
+        return !quiet;
+    });
+    warm_ = true;
+    // The window's records in finding order, whatever the tables' order.
+    std::stable_sort(out.begin() + static_cast<std::ptrdiff_t>(first), out.end(),
+                     [](const FindingRecord& a, const FindingRecord& b) { return a.id < b.id; });
+}
+
+void FindingsEngine::finish(std::vector<FindingRecord>& out) {
+    if (!started_) return;
+    Tables& tb = *tables_;
+    size_t first = out.size();
+    const uint64_t ts = last_ts_ns_;
+    auto clear = [&](FindingKind kind, uint64_t& finding, const Examples& examples, auto body) {
+        if (finding == 0) return;
+        out.push_back(
+            make_record(finding, kind, FindingState::cleared, ts, t_.window_ns, examples, body));
+        --open_[static_cast<size_t>(kind)];
+        tb.open_lines.erase(finding);
+        finding = 0;
+    };
+    tb.storms.for_each([&](const FindingKey& k, StormValue& v) {
+        clear(FindingKind::rst_storm, v.finding, v.examples, storm_body(k, v, t_, false));
+        return true;
+    });
+    tb.farms.for_each([&](const FindingKey& k, StormValue& v) {
+        clear(FindingKind::rst_storm, v.finding, v.examples, storm_body(k, v, t_, true));
+        return true;
+    });
+    tb.scans.for_each([&](const FindingKey& k, ScanValue& v) {
+        clear(FindingKind::scan, v.vertical, v.examples, scan_body(k, v, t_, true));
+        clear(FindingKind::scan, v.horizontal, v.examples, scan_body(k, v, t_, false));
+        return true;
+    });
+    tb.backscatter.for_each([&](const FindingKey& k, BackscatterValue& v) {
+        clear(FindingKind::backscatter, v.finding, v.examples, backscatter_body(k, v, t_));
+        return true;
+    });
+    tb.timers.for_each([&](const FindingKey& k, TimerValue& v) {
+        clear(FindingKind::middlebox_timer, v.finding, v.examples, timer_body(k, v, t_));
+        return true;
+    });
+    tb.injectors.for_each([&](const FindingKey& k, InjectorValue& v) {
+        clear(FindingKind::injector, v.finding, v.examples, injector_body(k, v, t_));
+        return true;
+    });
+    std::stable_sort(out.begin() + static_cast<std::ptrdiff_t>(first), out.end(),
+                     [](const FindingRecord& a, const FindingRecord& b) { return a.id < b.id; });
+}
+
+std::string findings_answer_json(const FindingsEngine& engine) {
+    Buffer out;
+    auto it = std::back_inserter(out);
+    fmt::format_to(it, "{{\"findings\":[");
+    bool first = true;
+    for (const OpenFinding& f : engine.open()) {
+        if (!first) out.push_back(',');
+        first = false;
+        out.append(f.line);
+    }
+    fmt::format_to(it, "],\"open\":{{");
+    for (size_t k = 0; k < finding_kind_count; ++k)
+        fmt::format_to(it, "{}\"{}\":{}", k ? "," : "", finding_kind_names[k],
+                       engine.open_count(static_cast<FindingKind>(k)));
+    fmt::format_to(it, "}},\"raised\":{{");
+    for (size_t k = 0; k < finding_kind_count; ++k)
+        fmt::format_to(it, "{}\"{}\":{}", k ? "," : "", finding_kind_names[k],
+                       engine.raised_count(static_cast<FindingKind>(k)));
+    fmt::format_to(it, "}},\"evicted\":{},\"untracked\":{}}}", engine.evicted(),
+                   engine.untracked());
+    return fmt::to_string(out);
+}
+
+}  // namespace rstscope

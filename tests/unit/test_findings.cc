@@ -1,0 +1,457 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// The findings engine without EAL: each kind raised by its pattern and not by its look-alike,
+// raised once and cleared, bounded tables, and the distinct counter's error.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "rstscope/mgmt/findings.h"
+
+namespace rstscope {
+namespace {
+
+constexpr uint64_t s = 1'000'000'000;
+constexpr uint64_t t0 = 1'700'000'000 * s;
+
+IpAddress v4(uint8_t a, uint8_t b, uint8_t c, uint8_t d) {
+    uint8_t bytes[4] = {a, b, c, d};
+    return IpAddress::from_v4(bytes);
+}
+
+struct Feeder {
+    explicit Feeder(FindingThresholds t = {}) : engine(t) {}
+    FindingsEngine engine;
+    std::vector<FindingRecord> records;
+    uint64_t next_id = 1;
+
+    void add(ResetEvent e) {
+        e.id = next_id++;
+        engine.add(e, records);
+    }
+    // One unrelated reset 5 minutes before t0: the engine is past its first window, so the
+    // services seen from then on have a usual rate (none: 0).
+    void warm();
+    std::vector<nlohmann::json> of(std::string_view kind, std::string_view state = "") const {
+        std::vector<nlohmann::json> out;
+        for (const FindingRecord& r : records) {
+            nlohmann::json j = nlohmann::json::parse(r.line);
+            EXPECT_EQ(j["type"], "finding");
+            EXPECT_EQ(j["id"], r.id);
+            if (j["kind"] == kind && (state.empty() || j["state"] == state)) out.push_back(j);
+        }
+        return out;
+    }
+};
+
+ResetEvent event(ResetCause cause, IpAddress orig, uint16_t orig_p, IpAddress resp, uint16_t resp_p,
+                 uint64_t ts);
+
+void Feeder::warm() {
+    add(event(ResetCause::orig_abort, v4(198, 51, 100, 250), 1, v4(203, 0, 113, 250), 9,
+              t0 - 300 * s));
+}
+
+ResetEvent event(ResetCause cause, IpAddress orig, uint16_t orig_p, IpAddress resp, uint16_t resp_p,
+                 uint64_t ts) {
+    ResetEvent e{};
+    e.ts_ns = e.first_ts_ns = e.last_ts_ns = ts;
+    e.orig_h = orig;
+    e.resp_h = resp;
+    e.orig_p = orig_p;
+    e.resp_p = resp_p;
+    e.family = IpFamily::v4;
+    e.cause = cause;
+    e.conn_state = ConnState::RSTR;
+    e.rst_count = 1;
+    return e;
+}
+
+// ---- DistinctCounter
+
+TEST(DistinctCounter, SmallCountsAreNearlyExact) {
+    for (uint64_t n : {0, 1, 2, 5, 10, 19, 20, 30}) {
+        DistinctCounter c;
+        for (uint64_t i = 0; i < n; ++i) {
+            c.add(mix64(i));
+            c.add(mix64(i));  // repeats do not count
+        }
+        EXPECT_NEAR(static_cast<double>(c.estimate()), static_cast<double>(n), n < 20 ? 1.0 : 2.0)
+            << n;
+    }
+}
+
+// Within 3 standard errors (1.04/16 each) over several sizes and seeds.
+TEST(DistinctCounter, LargeCountsWithinTheStatedError) {
+    for (uint64_t n : {1'000ull, 10'000ull, 100'000ull, 1'000'000ull}) {
+        for (uint64_t seed = 1; seed <= 3; ++seed) {
+            DistinctCounter c;
+            for (uint64_t i = 0; i < n; ++i)
+                c.add(mix64(i * 7919 + seed * 1'000'000'007ull));
+            double error = std::abs(static_cast<double>(c.estimate()) - static_cast<double>(n)) /
+                           static_cast<double>(n);
+            EXPECT_LT(error, 3 * 1.04 / 16) << n << " seed " << seed << " -> " << c.estimate();
+        }
+    }
+}
+
+// ---- rst_storm
+
+TEST(Findings, StormOfOneServerIsRaisedOnceAndCleared) {
+    Feeder f;
+    f.warm();
+    IpAddress server = v4(203, 0, 113, 10);
+    // 150 aborts within 10 s: one finding, raised by the 100th event.
+    for (uint32_t i = 0; i < 150; ++i)
+        f.add(event(ResetCause::resp_abort, v4(198, 51, 100, i % 200), 40000 + i, server, 443,
+                    t0 + i * 60'000'000));
+    auto raised = f.of("rst_storm", "raised");
+    ASSERT_EQ(raised.size(), 1u);
+    EXPECT_EQ(raised[0]["subject"]["scope"], "server");
+    EXPECT_EQ(raised[0]["subject"]["server"], "203.0.113.10");
+    EXPECT_EQ(raised[0]["subject"]["port"], 443);
+    EXPECT_EQ(raised[0]["evidence"]["resets"], 100);
+    EXPECT_EQ(raised[0]["evidence"]["causes"]["resp_abort"], 100);
+    EXPECT_EQ(raised[0]["example_events"], nlohmann::json::array({2, 3, 4, 5, 6}));
+    EXPECT_EQ(f.engine.open_count(FindingKind::rst_storm), 1u);
+    EXPECT_EQ(f.engine.open().size(), 1u);
+    // Not a farm: one server holds all of them.
+    for (auto& j : f.of("rst_storm"))
+        EXPECT_EQ(j["subject"]["scope"], "server");
+    // A quiet window later: cleared, with the same id.
+    f.add(event(ResetCause::resp_abort, v4(198, 51, 100, 1), 1, server, 443, t0 + 130 * s));
+    auto cleared = f.of("rst_storm", "cleared");
+    ASSERT_EQ(cleared.size(), 1u);
+    EXPECT_EQ(cleared[0]["id"], raised[0]["id"]);
+    EXPECT_EQ(f.engine.open_count(FindingKind::rst_storm), 0u);
+    EXPECT_EQ(f.engine.raised_count(FindingKind::rst_storm), 1u);
+}
+
+TEST(Findings, SteadyResetsBelowThresholdRaiseNothing) {
+    Feeder f;
+    // 99 a minute for 10 minutes, spread over 10 servers of one farm and a single one.
+    for (uint32_t minute = 0; minute < 10; ++minute)
+        for (uint32_t i = 0; i < 99; ++i)
+            f.add(event(ResetCause::resp_abort, v4(198, 51, 100, i), 1000 + i,
+                        v4(203, 0, 113, static_cast<uint8_t>(i % 10)), 80,
+                        t0 + minute * 60 * s + i * 500'000'000ull));
+    f.engine.finish(f.records);
+    EXPECT_TRUE(f.records.empty()) << f.records.front().line;
+}
+
+TEST(Findings, UsualRateRaisesNoStormButARiseDoes) {
+    FindingThresholds t;
+    t.storm_resets = 50;
+    t.storm_rise = 4;
+    Feeder f(t);
+    IpAddress server = v4(203, 0, 113, 7);
+    // A busy server: 80 resets every minute for 10 minutes, from the engine's start. The first
+    // window knows no usual rate, so it needs 4 x 50 and raises nothing; 80 a minute is then the
+    // server's usual rate.
+    uint64_t ts = t0;
+    for (uint32_t minute = 0; minute < 10; ++minute)
+        for (uint32_t i = 0; i < 80; ++i)
+            f.add(event(ResetCause::resp_abort, v4(198, 51, 100, 1), static_cast<uint16_t>(i),
+                        server, 25, ts = t0 + minute * 60 * s + i * s / 2));
+    size_t raised_before = f.of("rst_storm", "raised").size();
+    EXPECT_EQ(raised_before, 0u);
+    // Then 400 in a minute: 5 times its usual.
+    for (uint32_t i = 0; i < 400; ++i)
+        f.add(event(ResetCause::resp_abort, v4(198, 51, 100, 1), static_cast<uint16_t>(i), server,
+                    25, t0 + 10 * 60 * s + i * s / 10));
+    EXPECT_EQ(f.of("rst_storm", "raised").size(), raised_before + 1);
+}
+
+// In the engine's first window no service's usual rate is known: a storm needs the threshold
+// times the rise (400 by default).
+TEST(Findings, FirstWindowNeedsThresholdTimesRise) {
+    for (uint32_t n : {399u, 400u}) {
+        Feeder f;
+        for (uint32_t i = 0; i < n; ++i)
+            f.add(event(ResetCause::resp_abort, v4(198, 51, 100, 1), static_cast<uint16_t>(i),
+                        v4(203, 0, 113, 10), 443, t0 + i * s / 20));
+        EXPECT_EQ(f.of("rst_storm", "raised").size(), n == 400 ? 1u : 0u) << n;
+    }
+}
+
+// A service seen busy keeps its usual rate; one never seen (or forgotten) counts as quiet.
+TEST(Findings, QuietServiceThatStormsAfterWarmUp) {
+    Feeder f;
+    f.warm();
+    for (uint32_t i = 0; i < 100; ++i)
+        f.add(event(ResetCause::resp_abort, v4(198, 51, 100, 1), static_cast<uint16_t>(i),
+                    v4(203, 0, 113, 11), 443, t0 + i * s / 20));
+    EXPECT_EQ(f.of("rst_storm", "raised").size(), 1u);
+}
+
+TEST(Findings, FarmWideStormOfSpreadServers) {
+    Feeder f;
+    f.warm();
+    // 8 servers of 203.0.113.0/24 on port 443, 20 resets each within 40 s: no server storms,
+    // the farm does.
+    for (uint32_t i = 0; i < 160; ++i)
+        f.add(event(ResetCause::resp_abort, v4(198, 51, 100, i % 50), 50000 + i,
+                    v4(203, 0, 113, static_cast<uint8_t>(20 + i % 8)), 443, t0 + i * s / 4));
+    auto raised = f.of("rst_storm", "raised");
+    ASSERT_EQ(raised.size(), 1u);
+    EXPECT_EQ(raised[0]["subject"]["scope"], "farm");
+    EXPECT_EQ(raised[0]["subject"]["prefix"], "203.0.113.0/24");
+    EXPECT_EQ(raised[0]["subject"]["port"], 443);
+    EXPECT_EQ(raised[0]["evidence"]["servers"], 8);
+    EXPECT_EQ(raised[0]["evidence"]["top_server_resets"], 13);
+}
+
+TEST(Findings, RefusalsAreNoStorm) {
+    Feeder f;
+    for (uint32_t i = 0; i < 500; ++i)
+        f.add(event(ResetCause::refused, v4(198, 51, 100, static_cast<uint8_t>(i % 5)), 1000 + i,
+                    v4(203, 0, 113, 1), 8080, t0 + i * s / 100));
+    EXPECT_TRUE(f.of("rst_storm").empty());
+    EXPECT_TRUE(f.of("scan").empty());  // five clients of one closed port scan nothing
+}
+
+// ---- scan
+
+TEST(Findings, VerticalScan) {
+    Feeder f;
+    IpAddress scanner = v4(198, 51, 100, 66);
+    for (uint16_t port = 1; port <= 100; ++port)
+        f.add(event(ResetCause::refused, scanner, 61000, v4(203, 0, 113, 5), port,
+                    t0 + port * s / 50));
+    auto raised = f.of("scan", "raised");
+    ASSERT_EQ(raised.size(), 1u);
+    EXPECT_EQ(raised[0]["subject"]["source"], "198.51.100.66");
+    EXPECT_EQ(raised[0]["subject"]["shape"], "vertical");
+    EXPECT_GE(raised[0]["evidence"]["ports"].get<int>(), 19);
+    EXPECT_LE(raised[0]["evidence"]["ports"].get<int>(), 21);
+    EXPECT_EQ(raised[0]["evidence"]["hosts"], 1);
+    f.engine.finish(f.records);
+    EXPECT_EQ(f.of("scan", "cleared").size(), 1u);
+}
+
+TEST(Findings, HorizontalScan) {
+    Feeder f;
+    IpAddress scanner = v4(198, 51, 100, 77);
+    for (uint8_t host = 1; host <= 60; ++host)
+        f.add(event(ResetCause::refused, scanner, 61000, v4(203, 0, 113, host), 22,
+                    t0 + host * s / 10));
+    auto raised = f.of("scan", "raised");
+    ASSERT_EQ(raised.size(), 1u);
+    EXPECT_EQ(raised[0]["subject"]["shape"], "horizontal");
+    EXPECT_EQ(raised[0]["evidence"]["ports"], 1);
+}
+
+TEST(Findings, ScanSlowerThanTheWindowIsNotRaised) {
+    Feeder f;
+    // 100 ports, one every 5 s: 12 per 60 s window, under the 20.
+    for (uint16_t port = 1; port <= 100; ++port)
+        f.add(event(ResetCause::refused, v4(198, 51, 100, 66), 61000, v4(203, 0, 113, 5), port,
+                    t0 + port * 5 * s));
+    EXPECT_TRUE(f.of("scan").empty());
+}
+
+// ---- backscatter
+
+TEST(Findings, BackscatterTowardOurBlock) {
+    Feeder f;
+    // A victim answers spoofed SYNs: RSTs to 40 of our addresses, no flow known.
+    for (uint8_t i = 0; i < 40; ++i) {
+        ResetEvent e = event(ResetCause::unsolicited, v4(203, 0, 113, 100 + i), 1024 + i,
+                             v4(198, 51, 100, 9), 80, t0 + i * s / 10);
+        e.conn_state = ConnState::OTH;
+        e.rst_by_orig = false;  // the victim (responder) sent the RST to our address
+        f.add(e);
+    }
+    auto raised = f.of("backscatter", "raised");
+    ASSERT_EQ(raised.size(), 1u);
+    EXPECT_EQ(raised[0]["subject"]["prefix"], "203.0.113.0/24");
+    EXPECT_EQ(raised[0]["evidence"]["senders"], 1);
+    EXPECT_GE(raised[0]["evidence"]["addresses"].get<int>(), 19);
+}
+
+TEST(Findings, UnsolicitedToOneAddressIsNoBackscatter) {
+    Feeder f;
+    // A flow whose start was missed keeps drawing resets: one address only.
+    for (uint8_t i = 0; i < 40; ++i) {
+        ResetEvent e = event(ResetCause::unsolicited, v4(203, 0, 113, 100), 1024 + i,
+                             v4(198, 51, 100, 9), 80, t0 + i * s / 10);
+        e.conn_state = ConnState::OTH;
+        f.add(e);
+    }
+    EXPECT_TRUE(f.of("backscatter").empty());
+}
+
+// ---- middlebox_timer
+
+ResetEvent idle_reset(uint16_t client_port, uint32_t idle_ms, uint64_t ts) {
+    ResetEvent e = event(ResetCause::idle_timeout, v4(198, 51, 100, 20), client_port,
+                         v4(203, 0, 113, 30), 5432, ts);
+    e.rst_origin = RstOrigin::path;
+    e.evidence = evidence_bit(Evidence::idle_before) | evidence_bit(Evidence::ttl_on_path);
+    e.idle_before_ms = idle_ms;
+    e.hops_from_endpoint = 3;
+    e.rst_ttl = 61;
+    return e;
+}
+
+TEST(Findings, MiddleboxTimerAtAConsistentGap) {
+    Feeder f;
+    for (uint16_t i = 0; i < 8; ++i)
+        f.add(idle_reset(40000 + i, 350'000 + i * 300, t0 + i * 400 * s));
+    auto raised = f.of("middlebox_timer", "raised");
+    ASSERT_EQ(raised.size(), 1u);
+    EXPECT_EQ(raised[0]["subject"]["server"], "203.0.113.30");
+    EXPECT_EQ(raised[0]["subject"]["port"], 5432);
+    EXPECT_EQ(raised[0]["evidence"]["resets"], 5);
+    EXPECT_NEAR(raised[0]["evidence"]["timer_s"].get<double>(), 350.0, 1.0);
+    EXPECT_EQ(raised[0]["evidence"]["hops_from_endpoint"], 3);
+    EXPECT_EQ(raised[0]["evidence"]["histogram"], nlohmann::json::parse("[[350,4],[351,1]]"));
+    // Silence for the hold (600 s) clears it.
+    f.engine.advance(t0 + 8 * 400 * s + 700 * s, f.records);
+    EXPECT_EQ(f.of("middlebox_timer", "cleared").size(), 1u);
+    EXPECT_EQ(f.engine.open_count(FindingKind::middlebox_timer), 0u);
+}
+
+TEST(Findings, IdleResetsAtScatteredGapsAreNoTimer) {
+    Feeder f;
+    for (uint16_t i = 0; i < 20; ++i)
+        f.add(idle_reset(40000 + i, 200'000 + i * 37'000, t0 + i * 100 * s));
+    EXPECT_TRUE(f.of("middlebox_timer").empty());
+}
+
+TEST(Findings, EndpointIdleResetsAreNoTimer) {
+    Feeder f;
+    for (uint16_t i = 0; i < 20; ++i) {
+        ResetEvent e = idle_reset(40000 + i, 350'000, t0 + i * 100 * s);
+        e.rst_origin = RstOrigin::endpoint;
+        f.add(e);
+    }
+    EXPECT_TRUE(f.of("middlebox_timer").empty());
+}
+
+// ---- injector
+
+ResetEvent injected(uint8_t server, uint64_t ts, uint8_t ttl = 49) {
+    ResetEvent e = event(ResetCause::injected, v4(198, 51, 100, 50), 50000 + server,
+                         v4(203, 0, 113, server), 443, ts);
+    e.rst_origin = RstOrigin::path;
+    e.rst_ttl = ttl;
+    e.rst_count = 2;
+    e.seq_check = SeqCheck::exact;
+    e.evidence = evidence_bit(Evidence::ttl_mismatch) | evidence_bit(Evidence::ipid_mismatch);
+    return e;
+}
+
+TEST(Findings, OneInjectorAcrossFlows) {
+    Feeder f;
+    for (uint8_t i = 0; i < 12; ++i)
+        f.add(injected(i, t0 + i * 10 * s));
+    auto raised = f.of("injector", "raised");
+    ASSERT_EQ(raised.size(), 1u);
+    EXPECT_EQ(raised[0]["subject"]["rst_ttl"], 49);
+    EXPECT_EQ(raised[0]["subject"]["rst_count"], "2");
+    EXPECT_EQ(raised[0]["subject"]["seq_check"], "exact");
+    EXPECT_EQ(raised[0]["subject"]["ip_id"], "mismatch");
+    EXPECT_EQ(raised[0]["evidence"]["servers"], 5);
+    EXPECT_EQ(raised[0]["evidence"]["flows"].size(), 5u);
+    EXPECT_EQ(raised[0]["evidence"]["flows"][0]["resp_h"], "203.0.113.0");
+}
+
+TEST(Findings, InjectedResetsWithDifferentFingerprintsAreNotOneDevice) {
+    Feeder f;
+    for (uint8_t i = 0; i < 12; ++i)
+        f.add(injected(i, t0 + i * 10 * s, static_cast<uint8_t>(40 + i)));
+    EXPECT_TRUE(f.of("injector").empty());
+}
+
+TEST(Findings, InjectionsIntoOneFlowAreNotAnInjectorFinding) {
+    Feeder f;
+    for (uint8_t i = 0; i < 12; ++i)
+        f.add(injected(1, t0 + i * 10 * s));
+    EXPECT_TRUE(f.of("injector").empty());
+}
+
+// ---- the whole engine
+
+TEST(Findings, NothingIsRepeatedPerReset) {
+    Feeder f;
+    f.warm();
+    for (uint32_t i = 0; i < 10'000; ++i)
+        f.add(event(ResetCause::resp_abort, v4(198, 51, 100, i % 250), 1000 + i % 60000,
+                    v4(203, 0, 113, 10), 443, t0 + i * 10'000'000ull));  // 100 s
+    // One raise, one update per closed window (the storm held in the first), never per reset.
+    EXPECT_EQ(f.of("rst_storm", "raised").size(), 1u);
+    EXPECT_LE(f.records.size(), 3u);
+}
+
+TEST(Findings, TablesStayBoundedUnderManyKeys) {
+    FindingThresholds t;
+    t.max_keys = 256;
+    Feeder f(t);
+    f.warm();
+    size_t memory = f.engine.memory_bytes();
+    // 100 000 distinct services (server:port) within one window, then a storm: still raised
+    // (the storming server stays in: it outweighs the others).
+    for (uint32_t i = 0; i < 100'000; ++i)
+        f.add(event(ResetCause::resp_abort, v4(198, 51, 100, 1), 1000,
+                    v4(203, 0, 113, static_cast<uint8_t>(i % 250)),
+                    static_cast<uint16_t>(1000 + i / 250), t0 + i * 100'000ull));
+    EXPECT_EQ(f.engine.memory_bytes(), memory);
+    EXPECT_GT(f.engine.evicted(), 0u);
+    auto servers_raised = [&f] {
+        size_t n = 0;
+        for (auto& j : f.of("rst_storm", "raised"))
+            n += j["subject"]["scope"] == "server";
+        return n;
+    };
+    EXPECT_EQ(servers_raised(), 0u);  // (each port's farm of 250 servers does storm)
+    for (uint32_t i = 0; i < 200; ++i)
+        f.add(event(ResetCause::resp_abort, v4(198, 51, 100, 1), static_cast<uint16_t>(i),
+                    v4(203, 0, 113, 99), 443, t0 + 10 * s + i * 1'000'000ull));
+    EXPECT_EQ(servers_raised(), 1u);
+    EXPECT_EQ(f.engine.memory_bytes(), memory);
+}
+
+// The same events give the same records: no hidden state from time or memory order.
+TEST(Findings, SameEventsSameRecords) {
+    auto run = [] {
+        Feeder f;
+        for (uint32_t i = 0; i < 3000; ++i) {
+            ResetCause cause = i % 3 == 0 ? ResetCause::refused : ResetCause::resp_abort;
+            f.add(event(cause, v4(198, 51, 100, static_cast<uint8_t>(i % 7)), 1000 + i,
+                        v4(203, 0, 113, static_cast<uint8_t>(i % 31)),
+                        static_cast<uint16_t>(i % 40 + 1), t0 + i * 50'000'000ull));
+        }
+        f.engine.finish(f.records);
+        std::string all;
+        for (auto& r : f.records)
+            all += r.line + "\n";
+        return all;
+    };
+    std::string a = run();
+    EXPECT_FALSE(a.empty());
+    EXPECT_EQ(a, run());
+}
+
+TEST(Findings, AnswerListsOpenFindings) {
+    Feeder f;
+    for (uint8_t i = 0; i < 12; ++i)
+        f.add(injected(i, t0 + i * 10 * s));
+    nlohmann::json j = nlohmann::json::parse(findings_answer_json(f.engine));
+    ASSERT_EQ(j["findings"].size(), 1u);
+    EXPECT_EQ(j["findings"][0]["kind"], "injector");
+    EXPECT_EQ(j["open"]["injector"], 1);
+    EXPECT_EQ(j["raised"]["injector"], 1);
+    EXPECT_EQ(j["open"]["scan"], 0);
+    f.engine.finish(f.records);
+    j = nlohmann::json::parse(findings_answer_json(f.engine));
+    EXPECT_TRUE(j["findings"].empty());
+    EXPECT_EQ(j["open"]["injector"], 0);
+}
+
+}  // namespace
+}  // namespace rstscope
