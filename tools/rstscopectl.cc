@@ -22,6 +22,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "live_view.h"
 #include "rstscope/config/ctl_options.h"
 
 namespace {
@@ -188,6 +189,18 @@ int main(int argc, char** argv) {
         return usage;
     }
     const rstscope::CtlOptions& o = parsed.options;
+    if (o.live != rstscope::CtlOptions::Live::none) {
+        rstscope::LiveViewOptions live;
+        live.socket = o.socket_path;
+        live.interval_s = o.interval_s;
+        live.timeout_s = o.timeout_s;
+        live.once = o.live == rstscope::CtlOptions::Live::once;
+        for (const auto& [name, value] : o.args) {
+            if (name == "window") live.window = value;
+            if (name == "limit") live.limit = std::atoi(value.c_str());
+        }
+        return rstscope::run_live_view(live);
+    }
     int fd = connect_to(o.socket_path);
     if (fd < 0) {
         int error = errno;

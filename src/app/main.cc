@@ -32,9 +32,11 @@
 #include "driver_loading.h"
 #include "eal_args.h"
 #include "pipeline.h"
+#include "progress.h"
 #include "rstscope/config/duration.h"
 #include "rstscope/config/options.h"
 #include "rstscope/mgmt/event_log.h"
+#include "rstscope/mgmt/html_report.h"
 
 using namespace rstscope;
 
@@ -177,12 +179,12 @@ struct Outputs {
     std::unique_ptr<EventLog> log;
 };
 
-bool summary_writable(const std::string& path, std::string& error) {
+bool output_writable(const char* what, const std::string& path, std::string& error) {
     std::filesystem::path file(path);
     std::filesystem::path dir = file.has_parent_path() ? file.parent_path() : ".";
     bool ok = access(path.c_str(), F_OK) == 0 ? access(path.c_str(), W_OK) == 0
                                               : access(dir.c_str(), W_OK | X_OK) == 0;
-    if (!ok) error = "cannot write the summary " + path + ": " + std::strerror(errno);
+    if (!ok) error = fmt::format("cannot write the {} {}: {}", what, path, std::strerror(errno));
     return ok;
 }
 
@@ -201,7 +203,9 @@ std::optional<Outputs> open_outputs(const Options& options, std::string& error) 
         out.metrics_http = MetricsHttp::open(options.metrics_listen, error);
         if (!out.metrics_http) return std::nullopt;
     }
-    if (!options.summary_json.empty() && !summary_writable(options.summary_json, error))
+    if (!options.summary_json.empty() && !output_writable("summary", options.summary_json, error))
+        return std::nullopt;
+    if (!options.report.empty() && !output_writable("report", options.report, error))
         return std::nullopt;
     out.log = EventLog::open(options.log, size_t{options.log_buffer_kib} * 1024, error);
     if (!out.log) return std::nullopt;
@@ -365,6 +369,42 @@ void report(const Options& options, Management& management) {
     }
 }
 
+// --report: follows the log during the run, written after it.
+std::unique_ptr<HtmlReport> html_report(const Options& options,
+                                        const std::optional<CaptureInput>& capture) {
+    if (options.report.empty()) return nullptr;
+    HtmlReportLimits limits;
+    limits.max_events = options.report_events;
+    std::string source = capture                  ? capture->user_path
+                         : !options.iface.empty() ? "interface " + options.iface
+                                                  : std::string("live ports");
+    return std::make_unique<HtmlReport>("rstscope report: " + source, limits);
+}
+
+// A capture run's progress on standard error, when that is a terminal and --quiet is not given.
+std::unique_ptr<ProgressReporter> capture_progress(const Options& options,
+                                                   const std::optional<CaptureInput>& capture,
+                                                   Pipeline& pipeline) {
+    if (!capture || options.quiet || !isatty(STDERR_FILENO)) return nullptr;
+    auto started = std::chrono::steady_clock::now();
+    return std::make_unique<ProgressReporter>(
+        [channels = pipeline.channels(), total = capture->probe.packets, started] {
+            ProgressFigures f;
+            f.total_packets = total;
+            for (const WorkerChannel* w : channels) {
+                f.packets += w->counters->get(WorkerCounter::packets);
+                f.resets += w->counters->get(WorkerCounter::reset_connections);
+            }
+            f.elapsed_s =
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+            return f;
+        },
+        [](const std::string& text) {
+            std::fputs(text.c_str(), stderr);
+            std::fflush(stderr);
+        });
+}
+
 // A truncated capture is an error even though its complete packets were analysed; lost events
 // are exit status 3 (docs/reliability.md).
 int exit_status(const std::optional<CaptureInput>& capture, Management& management) {
@@ -403,9 +443,14 @@ int analyse(const Options& options, const Inputs& inputs, Outputs& outputs) {
         Management management(options, run_control, pipeline.channels(), port_stats,
                               std::move(outputs.log), std::move(outputs.control),
                               std::move(outputs.metrics_http));
+        std::unique_ptr<HtmlReport> html = html_report(options, capture);
+        if (html) management.observe(*html);
+        std::unique_ptr<ProgressReporter> progress = capture_progress(options, capture, pipeline);
         management.run();
+        progress.reset();
         pipeline.join();
         report(options, management);
+        if (html && !html->write(options.report, error)) throw std::runtime_error(error);
         return exit_status(capture, management);
     } catch (const std::bad_alloc&) {
         return fail(exit_runtime_error,

@@ -31,6 +31,7 @@ class EventRing {
         return rte_ring_sc_dequeue_burst_elem(ring_, events, sizeof(ResetEvent), capacity, nullptr);
     }
     uint32_t count() const noexcept { return rte_ring_count(ring_); }
+    uint32_t capacity() const noexcept { return rte_ring_get_capacity(ring_); }
 
   private:
     rte_ring* ring_;

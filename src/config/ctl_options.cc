@@ -65,10 +65,18 @@ std::optional<double> relative_seconds(const std::string& text) {
 
 // The words after the command: `--name value` pairs (and --json, which may come last too).
 void parse_command_args(const std::vector<std::string>& words, double now_unix_s, CtlOptions& o) {
+    bool interval_given = false;
     for (size_t i = 0; i < words.size(); ++i) {
         const std::string& word = words[i];
         if (word == "--json") {
             o.json = true;
+            continue;
+        }
+        if (o.command == "top" && (word == "--watch" || word == "--once")) {
+            auto live = word == "--watch" ? CtlOptions::Live::watch : CtlOptions::Live::once;
+            if (o.live != CtlOptions::Live::none && o.live != live)
+                throw std::runtime_error("top takes --watch or --once, not both");
+            o.live = live;
             continue;
         }
         if (word.rfind("--", 0) != 0 || word.size() == 2)
@@ -91,12 +99,32 @@ void parse_command_args(const std::vector<std::string>& words, double now_unix_s
             throw std::runtime_error(fmt::format(
                 "invalid value '{}' for --{}: a value is not empty and holds no ',' or '='", value,
                 name));
+        if (o.command == "top" && name == "interval") {
+            if (!option_text::parse_seconds(value, o.interval_s) ||
+                !(o.interval_s >= CtlOptions::min_interval_s &&
+                  o.interval_s <= CtlOptions::max_interval_s))
+                throw std::runtime_error(
+                    fmt::format("invalid value '{}' for --interval: expected {} to {} seconds",
+                                value, CtlOptions::min_interval_s, CtlOptions::max_interval_s));
+            interval_given = true;
+            continue;
+        }
         if (name == "since" || name == "until") {
             if (auto ago = relative_seconds(value))
                 value = fmt::format("{:.3f}", std::max(0.0, now_unix_s - *ago));
         }
         o.args.emplace_back(name, value);
     }
+    if (o.live == CtlOptions::Live::none) {
+        if (interval_given)
+            throw std::runtime_error("--interval goes with top --watch or top --once");
+        return;
+    }
+    for (const auto& [name, value] : o.args)
+        if (name != "window" && name != "limit")
+            throw std::runtime_error(
+                fmt::format("top --{} takes --interval, --window and --limit only, not --{}",
+                            o.live == CtlOptions::Live::watch ? "watch" : "once", name));
 }
 
 }  // namespace
@@ -135,6 +163,9 @@ CtlParseOutcome parse_ctl_options(int argc, const char* const* argv, double now_
         "usage: rstscopectl [options] COMMAND [--ARGUMENT VALUE ...]\n"
         "  (`rstscopectl help` lists the commands and their arguments; e.g.\n"
         "   rstscopectl events --cause refused --host 203.0.113.7 --since 10m)\n"
+        "live view: rstscopectl top --watch [--interval SECONDS] [--window 1m|10m|all]\n"
+        "  [--limit N]: redrawn in place every interval (0.2 to 60 s, default 1), q or Ctrl-C\n"
+        "  quits; top --once: the same view once as plain text (rates over one interval)\n"
         "exit codes: 0 answered, 1 an error answer or no answer in time, 2 a usage error,\n"
         "  3 rstscope is not running on the socket, 4 permission denied");
     const std::string timeout_help =

@@ -127,6 +127,14 @@ const Setting settings_table[] = {
     {.group = Group::output, .name = "summary-json", .kind = Kind::text,
      .field = &Options::summary_json, .needs = "a path", .value_name = "FILE",
      .help = "write the final statistics as JSON here"},
+    {.group = Group::output, .name = "report", .kind = Kind::text, .field = &Options::report,
+     .needs = "a path", .value_name = "FILE",
+     .help = "write a self-contained HTML report of the run here at its end (docs/report.md)"},
+    // About 1 KiB of memory per row during the run and in the page.
+    {.group = Group::output, .name = "report-events", .kind = Kind::count,
+     .field = &Options::report_events, .min = 0, .max = 100000,
+     .help = "rows of the report's events table at most (the first events of the run; the "
+             "tallies, timeline and tops count every event)"},
     {.group = Group::output, .name = "quiet", .kind = Kind::flag, .field = &Options::quiet,
      .help = "no human summary at the end"},
     {.group = Group::output, .name = "shutdown-timeout", .kind = Kind::seconds,

@@ -113,6 +113,9 @@ std::string Management::stats_answer() {
         for (size_t i = 0; i < worker_counter_count; ++i)
             fmt::format_to(it, ",\"{}\":{}", worker_counter_names[i],
                            workers_[w]->counters->get(static_cast<WorkerCounter>(i)));
+        // The ring's occupancy now: events waiting for management (top --watch shows it).
+        fmt::format_to(it, ",\"event_ring_used\":{},\"event_ring_capacity\":{}",
+                       workers_[w]->events->count(), workers_[w]->events->capacity());
         out.push_back('}');
     }
     fmt::format_to(it, "]}}");

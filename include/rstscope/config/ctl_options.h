@@ -21,6 +21,13 @@ struct CtlOptions {
     std::vector<std::pair<std::string, std::string>> args;
     double timeout_s = 5.0;
     bool json = false;  // print the answer as one line of JSON
+    // `top --watch` (a live view redrawn every interval) or `top --once` (the same view as plain
+    // text, its rates measured over one interval): tools/live_view.h. `args` then holds only
+    // `window` and `limit`, for the view's top tables.
+    enum class Live { none, watch, once } live = Live::none;
+    double interval_s = 1.0;  // --interval, min_interval_s to max_interval_s
+    static constexpr double min_interval_s = 0.2;
+    static constexpr double max_interval_s = 60;
 };
 
 struct CtlParseOutcome {

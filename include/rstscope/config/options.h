@@ -41,6 +41,8 @@ struct Options {
     std::string control_group;   // empty: the socket file's group
     std::string metrics_listen;  // ADDR:PORT of the Prometheus HTTP endpoint; empty: none
     std::string summary_json;
+    std::string report;              // the HTML report's path; empty: no report
+    uint32_t report_events = 10000;  // rows of the report's events table at most
     bool quiet = false;
     // Shutdown waits this long for workers to hand over pending resets and for the event log to
     // drain, then counts what is left as lost.
