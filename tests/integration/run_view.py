@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """The operator's view, tested as a person uses it.
 
-usage: run_view.py RSTSCOPE RSTSCOPECTL WORKDIR DEMO_PCAP
+usage: run_view.py RSTSCOPE RSTSCOPECTL WORKDIR DEMO_PCAP GEN_BIG_PCAP
 
 1. The HTML report: `rstscope --pcap DEMO --report report.html` rendered by headless Chromium
    (Debian's `chromium`): its DOM after the page's script ran (`--dump-dom`) shows the numbers of
@@ -16,6 +16,9 @@ usage: run_view.py RSTSCOPE RSTSCOPECTL WORKDIR DEMO_PCAP
    new width, `q` quits and restores the terminal (exit 0). `top --once` prints the same view as
    plain text without escape sequences. The demo capture replayed onto lo (tools/demo/replay.py,
    the README's way) shows five causes or more in the view.
+3. Progress: a capture of 500 000 packets (tools/bench/gen_big_pcap) analysed inside tmux shows
+   the progress line (packets of total, %, rate, resets, ETA) while it runs and none once the
+   summary is printed; with standard error on a pipe, no progress at all.
 Prints one line per check and `N passed, N failed, N skipped`; exit 1 on any failure, 77 when it
 cannot run here (no chromium, tmux or root). Every wait is bounded; every process and the tmux
 session it starts are stopped.
@@ -229,6 +232,38 @@ def wait_screen(session, predicate, timeout=15):
     return text, False
 
 
+def progress(rstscope, workdir, gen_big_pcap):
+    if not shutil.which("tmux"):
+        skip("progress in tmux", "no tmux")
+        return
+    big = os.path.join(workdir, "progress.pcap")
+    subprocess.run([gen_big_pcap, big, "--flows", "50000"], capture_output=True, timeout=60,
+                   check=True)
+    cmd = [rstscope, "--pcap", big, "--log", os.devnull, "--control", "none", "--config",
+           os.devnull]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    check("progress: none when standard error is a pipe",
+          p.returncode == 0 and "packets/s" not in p.stderr and "rstscope summary" in p.stderr,
+          p.stderr[-300:])
+    session = "progress"
+    try:
+        tmux("kill-server")
+        tmux("new-session", "-d", "-s", session, "-x", "120", "-y", "50",
+             " ".join(cmd) + "; echo RUN-EXITED $?; sleep 60")
+        text, ok = wait_screen(session, lambda t: re.search(
+            r"of 500\.0 k packets \(\d+\.\d %\), .* packets/s, \d+ resets, ETA ", t), timeout=60)
+        check("progress: the line on the terminal while the capture is analysed", ok, text)
+        text, ok = wait_screen(session, lambda t: "RUN-EXITED" in t, timeout=120)
+        text = tmux("capture-pane", "-p", "-S", "-", "-t", session).stdout  # with the scrollback
+        check("progress: cleared before the summary, run exit 0",
+              ok and "RUN-EXITED 0" in text and "rstscope summary" in text and
+              "packets/s" not in text, text)
+    finally:
+        tmux("kill-server")
+        if os.path.exists(big):
+            os.unlink(big)
+
+
 def live(rstscope, rstscopectl, workdir, demo):
     if not shutil.which("tmux"):
         skip("live view in tmux", "no tmux")
@@ -327,10 +362,11 @@ def live(rstscope, rstscopectl, workdir, demo):
 
 
 def main():
-    rstscope, rstscopectl, workdir, demo = sys.argv[1:5]
+    rstscope, rstscopectl, workdir, demo, gen_big_pcap = sys.argv[1:6]
     os.makedirs(workdir, exist_ok=True)
     if os.environ.get("RSTSCOPE_VIEW_NETNS") != "1":
         report(rstscope, workdir, demo)
+        progress(rstscope, workdir, gen_big_pcap)
         if os.geteuid() != 0:
             skip("live view", "live capture on lo needs root")
         elif not (shutil.which("unshare") and shutil.which("ip")):
