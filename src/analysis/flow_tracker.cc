@@ -3,6 +3,7 @@
 #include "rstscope/analysis/flow_tracker.h"
 
 #include <algorithm>
+#include <bit>
 #include <cstring>
 
 #include "rstscope/common/tcp_flags.h"
@@ -76,6 +77,13 @@ FlowTracker::FlowTracker(const TrackerConfig& config, WorkerCounters& counters)
     pending_mask_ = capacity - 1;
     outbox_ = std::make_unique<ResetEvent[]>(outbox_capacity);
     if (config.signatures) scanner_ = std::make_unique<SignatureScanner>(*config.signatures);
+    if (config.app_capacity > 0) {
+        uint32_t apps = std::bit_ceil(config.app_capacity);
+        apps_ = std::make_unique<AppSlot[]>(apps);  // value-initialised: no holder
+        for (uint32_t i = 0; i < apps; ++i)
+            apps_[i].slot = FlowTable::no_slot;
+        app_mask_ = apps - 1;
+    }
 }
 
 void FlowTracker::process_burst(const DecodedPacket* packets, uint32_t count) noexcept {
@@ -222,6 +230,9 @@ void FlowTracker::process_one(const DecodedPacket& p, const FlowKey& key, uint64
     ZeekSegment segment{from_orig, flags, p.payload_length, false, false, false};
     if (!is_rst) {
         if (scanner_ && p.payload_captured > 0) scan_data(e, p, from_orig, sender.payload_bytes);
+        if (apps_ && p.payload_captured > 0 &&
+            (e.app_bits & app_bit::both_done) != app_bit::both_done)
+            feed_app(e, slot, p, from_orig, sender);
         sender.payload_bytes += p.payload_length;
         if (!seen_before) {
             sender.ttl_usual = p.ttl ? p.ttl : 1;
@@ -484,6 +495,7 @@ void FlowTracker::handle_rst(FlowEntry& e, uint32_t slot, const DecodedPacket& p
     pending.rst_had_ack = p.tcp_flags & ack;
     pending.deadline_ns = p.ts_ns + config_.linger_ns;
     if (scanner_) add_signatures(pending, e, p);
+    if (apps_) add_app(pending.event, e, slot);
     if (accepted) e.lifecycle = Lifecycle::closed;
     if (config_.linger_ns == 0) finalize(pending);
 }
@@ -539,6 +551,56 @@ void FlowTracker::add_signatures(PendingReset& pending, const FlowEntry& e,
         pending.facts.rst_reason_cause = cause;
         set_bit(ev.evidence, Evidence::rst_reason);
     }
+}
+
+// The next in-order bytes of a direction go to the connection's application parsers
+// (app_identity.h); a gap in the stream, or losing the slot to a newer connection, ends them.
+void FlowTracker::feed_app(FlowEntry& e, uint32_t slot, const DecodedPacket& p, bool from_orig,
+                           const DirectionState& sender) noexcept {
+    const uint8_t done = from_orig ? app_bit::orig_done : app_bit::resp_done;
+    if ((e.app_bits & done) || (p.tcp_flags & syn)) return;
+    AppSlot& a = apps_[slot & app_mask_];
+    if (!(e.app_bits & app_bit::claimed)) {
+        if (a.slot != FlowTable::no_slot) {
+            const FlowEntry& holder = table_.entry(a.slot);
+            if (holder.generation == a.generation && !holder.has(flow_bit::event_done) &&
+                (holder.app_bits & app_bit::both_done) != app_bit::both_done)
+                counters_.bump(WorkerCounter::app_slots_reused);
+        }
+        a.slot = slot;
+        a.generation = e.generation;
+        a.record.reset();
+        e.app_bits |= app_bit::claimed;
+    } else if (a.slot != slot || a.generation != e.generation) {
+        e.app_bits |= app_bit::both_done;  // taken by a newer connection (counted there)
+        return;
+    }
+    uint32_t skip = 0;
+    if (sender.bits & direction_bit::seq_known) {
+        const auto ahead = static_cast<int32_t>(p.seq - sender.seq_next);
+        if (ahead > 0) {  // bytes before this segment were missed
+            counters_.bump(WorkerCounter::app_gaps);
+            e.app_bits |= done;
+            return;
+        }
+        skip = static_cast<uint32_t>(-static_cast<int64_t>(ahead));  // a retransmission's old part
+        if (skip >= p.payload_captured) return;
+    }
+    const uint8_t* data = p.payload + skip;
+    const uint32_t length = p.payload_captured - skip;
+    bool more = from_orig ? a.record.feed_orig(data, length) : a.record.feed_resp(data, length);
+    if (more && p.payload_captured < p.payload_length) {  // the capture cut the rest
+        counters_.bump(WorkerCounter::app_gaps);
+        more = false;
+    }
+    if (!more) e.app_bits |= done;
+}
+
+// What the parsers found joins the reset's event.
+void FlowTracker::add_app(ResetEvent& ev, const FlowEntry& e, uint32_t slot) const noexcept {
+    const AppSlot& a = apps_[slot & app_mask_];
+    if (!(e.app_bits & app_bit::claimed) || a.slot != slot || a.generation != e.generation) return;
+    ev.app = a.record.identity(ev.resp_p);
 }
 
 void FlowTracker::observe_after_rst(FlowEntry& e, const DecodedPacket& p, bool from_orig) noexcept {

@@ -214,6 +214,9 @@ std::optional<Outputs> open_outputs(const Options& options, std::string& error) 
 
 // Per-worker sizes as the options give them (a capture's already fitted to its packet count by
 // prepare_inputs).
+// Connections a worker parses the application of at once when signatures are on (flow_tracker.h).
+constexpr uint32_t app_capacity_with_signatures = 65536;
+
 TrackerConfig tracker_config(const Options& o) {
     TrackerConfig c;
     c.flow_capacity = o.flow_table_size;
@@ -245,15 +248,17 @@ std::string check_memory(const Options& o, const TrackerConfig& c) {
         uint64_t{std::bit_ceil(c.flow_capacity)} * (sizeof(FlowEntry) + sizeof(uint32_t));
     uint64_t linger = uint64_t{std::bit_ceil(c.linger_capacity)} * sizeof(PendingReset);
     uint64_t ring = uint64_t{o.event_ring_size} * sizeof(ResetEvent);
-    uint64_t needed = o.workers * (table + linger + ring) + uint64_t{o.log_buffer_kib} * 1024;
+    uint64_t apps = c.app_capacity ? uint64_t{std::bit_ceil(c.app_capacity)} * sizeof(AppSlot) : 0;
+    uint64_t needed =
+        o.workers * (table + linger + ring + apps) + uint64_t{o.log_buffer_kib} * 1024;
     uint64_t available = available_memory_bytes();
     if (needed <= available) return {};
     auto mib = [](uint64_t bytes) { return bytes >> 20; };
     return fmt::format(
         "the configuration needs {} MiB ({} workers x (flow table {} MiB + linger queue {} MiB + "
-        "event ring {} MiB)) but only {} MiB are available: lower --flow-table-size, "
-        "--linger-capacity or --event-ring-size",
-        mib(needed), o.workers, mib(table), mib(linger), mib(ring), mib(available));
+        "event ring {} MiB + app table {} MiB)) but only {} MiB are available: lower "
+        "--flow-table-size, --linger-capacity or --event-ring-size",
+        mib(needed), o.workers, mib(table), mib(linger), mib(ring), mib(apps), mib(available));
 }
 
 // DPDK's EAL for this process: initialised once, cleaned up when the run ends.
@@ -341,6 +346,7 @@ std::optional<Inputs> prepare_inputs(Options& options, PrivateDirectory& private
         inputs.signatures = SignatureDatabase::compile(load_signature_rules(path), error);
         if (!inputs.signatures) return std::nullopt;
         inputs.tracker.signatures = inputs.signatures.get();
+        inputs.tracker.app_capacity = app_capacity_with_signatures;
     }
     error = check_memory(options, inputs.tracker);
     if (!error.empty()) return std::nullopt;

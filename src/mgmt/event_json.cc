@@ -144,7 +144,9 @@ constexpr size_t widest_line =
     3 /* hops */ + 6 * history_capacity + 6 * rst_payload_capacity + 3 /* reason */ +
     80 /* tunnel keys */ + 2 * longest(tunnel_type_names) + 10 /* id */ +
     2 * (ip_text_max_length + ip_text_slack) + 16 +
-    signature_hits_capacity * (40 + signature_max_id_length + 11);
+    signature_hits_capacity * (40 + signature_max_id_length + 11) + 80 /* app keys */ +
+    longest(app_proto_names) + longest(http_method_names) + 5 /* status */ +
+    6 * (app_name_capacity + app_banner_capacity) + 5 /* truncated */;
 constexpr size_t digit_slack = 7;  // put_digits() writes 8 bytes
 static_assert(widest_line + digit_slack <= event_json_max_length);
 
@@ -209,6 +211,36 @@ char* put_signatures(const ResetEvent& e, char* out, SignatureRules rules) noexc
         *out++ = '}';
     }
     if (separator) *out++ = ']';
+    return out;
+}
+
+// ,"app":{"proto":..,"method":..,"host"|"sni":..,"status":..,"banner":..,"truncated":true}, each
+// member where known; absent when the protocol is not.
+char* put_app(char* out, const AppIdentity& app) noexcept {
+    out = put(out, ",\"app\":{\"proto\":\"");
+    out = put(out, app_proto_names[static_cast<size_t>(app.proto)]);
+    *out++ = '"';
+    if (app.method != 0 && app.method < http_method_names.size()) {
+        out = put(out, ",\"method\":\"");
+        out = put(out, http_method_names[app.method]);
+        *out++ = '"';
+    }
+    if (app.name_length > 0) {
+        out = app.proto == AppProto::tls ? put(out, ",\"sni\":") : put(out, ",\"host\":");
+        out = put_json_string(out, app.name, std::min<size_t>(app.name_length, app_name_capacity));
+    }
+    if (app.status != 0) {
+        out = put(out, ",\"status\":");
+        out = put_unsigned(out, app.status);
+    }
+    if (app.banner_length > 0) {
+        out = put(out, ",\"banner\":");
+        out = put_json_string(out, app.banner,
+                              std::min<size_t>(app.banner_length, app_banner_capacity));
+    }
+    if (app.flags & (app_flag::name_cut | app_flag::banner_cut))
+        out = put(out, ",\"truncated\":true");
+    *out++ = '}';
     return out;
 }
 
@@ -301,6 +333,8 @@ char* write_event_json(const ResetEvent& e, char* out, SignatureRules rules) noe
         out = put_unsigned(out, e.mptcp_reset_reason);
     }
     out = put_signatures(e, out, rules);
+    if (e.app.proto != AppProto::none && static_cast<size_t>(e.app.proto) < app_proto_names.size())
+        out = put_app(out, e.app);
     *out++ = '}';
     return out;
 }

@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "rstscope/analysis/app_identity.h"
 #include "rstscope/analysis/verdict.h"
 #include "rstscope/config/build_facts.h"
 #include "rstscope/mgmt/stats.h"
@@ -53,12 +54,25 @@ const std::array<EventField, 5> tunnel_fields{{
     {"outer_dst", Type::string, false, {}},
     {"outermost", Type::string, false, tunnel_types},
 }};
+// The protocols an app object may name (not `none`: then there is no object) and the methods.
+constexpr std::span<const std::string_view> app_protos = std::span(app_proto_names).subspan(1);
+constexpr std::span<const std::string_view> app_methods = std::span(http_method_names).subspan(1);
+
+const std::array<EventField, 7> app_fields{{
+    {"proto", Type::string, true, app_protos},
+    {"method", Type::string, false, app_methods},
+    {"host", Type::string, false, {}},
+    {"sni", Type::string, false, {}},
+    {"status", Type::integer, false, {}},
+    {"banner", Type::string, false, {}},
+    {"truncated", Type::boolean, false, {}},
+}};
 // clang-format on
 
 }  // namespace
 
 // clang-format off
-const std::array<EventField, 33> event_fields{{
+const std::array<EventField, 34> event_fields{{
     {"ts", Type::number, true, {}},
     {"type", Type::string, true, record_type_reset},
     {"id", Type::integer, true, {}},
@@ -92,6 +106,7 @@ const std::array<EventField, 33> event_fields{{
     {"payload_in_rst", Type::string, false, {}},
     {"mptcp_reset_reason", Type::integer, false, {}},
     {"signatures", Type::object_list, false, {}},
+    {"app", Type::object, false, {}, app_fields},
 }};
 // clang-format on
 

@@ -566,6 +566,14 @@ TEST(EventJson, WidestLineFitsTheStatedBound) {
     std::memset(e.history, 0x01, history_capacity);
     std::memset(e.rst_payload, 0xff, rst_payload_capacity);
     e.rst_payload_length = rst_payload_capacity;
+    e.app.proto = AppProto::http;
+    e.app.method = 7;  // OPTIONS, the longest
+    e.app.status = 599;
+    std::memset(e.app.name, 0x01, app_name_capacity);
+    e.app.name_length = app_name_capacity;
+    std::memset(e.app.banner, 0x01, app_banner_capacity);
+    e.app.banner_length = app_banner_capacity;
+    e.app.flags = app_flag::name_cut;
     std::string json = checked_json(e);
     EXPECT_LE(json.size(), event_json_max_length);
     EXPECT_GT(json.size(), 1200u) << json;  // the case is as wide as it means to be

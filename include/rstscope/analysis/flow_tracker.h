@@ -46,6 +46,27 @@ struct TrackerConfig {
     uint8_t worker_id = 0;
     // Compiled once at start, shared read-only, outlives the tracker; null: no signatures.
     const SignatureDatabase* signatures = nullptr;
+    // Connections whose application the worker can be parsing at once (app_identity.h): a
+    // direct-mapped table indexed by flow slot, rounded up to a power of two; a connection that
+    // starts sending takes its slot from whichever older one held it (counted as
+    // app_slots_reused when that one was still open). 0: no application identity. rstscope sets
+    // it with --signatures: 65536 x 232 B = 14.5 MiB per worker.
+    uint32_t app_capacity = 0;
+};
+
+// Bits of FlowEntry::app_bits.
+namespace app_bit {
+inline constexpr uint8_t claimed = 0x01;    // the connection took its app slot
+inline constexpr uint8_t orig_done = 0x02;  // the originator's parser wants no more bytes
+inline constexpr uint8_t resp_done = 0x04;
+inline constexpr uint8_t both_done = orig_done | resp_done;
+}  // namespace app_bit
+
+// One slot of a worker's application table: the connection holding it and its parse.
+struct AppSlot {
+    uint32_t slot;  // flow-table slot and generation of the holder
+    uint32_t generation;
+    AppRecord record;
 };
 
 // A reset waiting out its linger window: the event as drafted at the RST, and what the verdict
@@ -122,6 +143,9 @@ class FlowTracker {
                     bool first_packet) noexcept;
     void scan_data(FlowEntry& e, const DecodedPacket& p, bool from_orig, uint64_t offset) noexcept;
     void add_signatures(PendingReset& pending, const FlowEntry& e, const DecodedPacket& p) noexcept;
+    void feed_app(FlowEntry& e, uint32_t slot, const DecodedPacket& p, bool from_orig,
+                  const DirectionState& sender) noexcept;
+    void add_app(ResetEvent& ev, const FlowEntry& e, uint32_t slot) const noexcept;
     void observe_after_rst(FlowEntry& e, const DecodedPacket& p, bool from_orig) noexcept;
     PendingReset& push_pending(uint32_t slot, FlowEntry& e) noexcept;
     // Classifies and emits; `superseded`: a later RST replaces it as the connection's reset.
@@ -145,6 +169,8 @@ class FlowTracker {
     uint64_t last_sweep_ns_ = 0;
     uint64_t now_ns_ = 0;
     std::unique_ptr<SignatureScanner> scanner_;
+    std::unique_ptr<AppSlot[]> apps_;  // null: no application identity
+    uint32_t app_mask_ = 0;
 };
 
 // Exposed for unit tests: RFC 5961 acceptability of a RST with sequence number `seq` sent by

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <type_traits>
 
+#include "rstscope/analysis/app_identity.h"
 #include "rstscope/analysis/verdict.h"
 #include "rstscope/common/endpoint.h"
 #include "rstscope/decode/decoded_packet.h"
@@ -83,6 +84,7 @@ struct ResetEvent {
     uint8_t rst_payload[rst_payload_capacity];
     EventTunnel tunnel;
     SignatureHit signatures[signature_hits_capacity];
+    AppIdentity app;  // proto none: not known (or no signatures configured)
 
     bool has(Evidence e) const noexcept { return evidence & evidence_bit(e); }
 };

@@ -57,6 +57,9 @@ namespace rstscope {
     X(hosts_evicted, volume,                                                                       \
       "host fingerprints (usual TTL, IP-ID behaviour) evicted from a full bucket of the table")    \
     X(reset_connections, volume, "connections with at least one RST (one event each)")             \
+    X(app_slots_reused, volume,                                                                    \
+      "application parses cut short because a newer connection took their worker's app slot")      \
+    X(app_gaps, volume, "application parses stopped by a gap in the stream (missed segment)")      \
     X(events_emitted, volume, "reset events handed to the event ring")                             \
     X(events_ring_full, loss, "reset events dropped because the ring to management was full")      \
     X(events_outbox_full, loss, "reset events lost in the tracker's outbox (never expected)")      \

@@ -111,7 +111,8 @@ struct alignas(64) FlowEntry {
     uint8_t flags;  // flow_bit::*
     Lifecycle lifecycle;
     bool was_established;  // reached established once (closing does not undo it)
-    uint8_t padding[7];
+    uint8_t app_bits;      // app_bit::*: where the application parsers stand (flow_tracker.h)
+    uint8_t padding[6];
 
     DirectionState& orig() noexcept { return side[(flags & flow_bit::orig_is_hi) ? 1 : 0]; }
     DirectionState& resp() noexcept { return side[(flags & flow_bit::orig_is_hi) ? 0 : 1]; }

@@ -23,7 +23,7 @@ namespace rstscope {
 
 // Room write_event_json() may need, newline excluded: every field at its widest, every evidence
 // name, history and payload bytes all escaped (event_json.cc checks the sum at compile time).
-inline constexpr size_t event_json_max_length = 2560;
+inline constexpr size_t event_json_max_length = 3072;
 
 // The rules an event's signature hits refer to (by index + 1); a hit beyond them is left out.
 using SignatureRules = std::span<const SignatureRule>;
