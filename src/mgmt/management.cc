@@ -88,7 +88,7 @@ Management::Management(const Options& options, RunControl& run, std::vector<Work
     handlers.top = [this](const ControlArgs& args) { return top_answer(args); };
     handlers.config = [this](const ControlArgs&) { return options_json(options_); };
     handlers.metrics = [this](const ControlArgs&) {
-        std::string text = metrics_text(totals(), resets_);
+        std::string text = metrics_text(totals(), resets_, signature_matches());
         fmt::memory_buffer out;
         fmt::format_to(std::back_inserter(out), "{{\"metrics\":");
         append_json_string(out, text);
@@ -335,7 +335,7 @@ uint32_t Management::drain() {
 
 void Management::serve_control() {
     if (metrics_http_)
-        metrics_http_->serve([this] { return metrics_text(totals(), resets_); },
+        metrics_http_->serve([this] { return metrics_text(totals(), resets_, signature_matches()); },
                              static_cast<int64_t>(monotonic_ns()));
     if (!control_) return;
     finish_flow_query();

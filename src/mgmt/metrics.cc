@@ -30,7 +30,8 @@ void family(fmt::memory_buffer& out, std::string_view name, std::string_view typ
 
 }  // namespace
 
-std::string metrics_text(const CounterTotals& t, const ResetStatistics& resets) {
+std::string metrics_text(const CounterTotals& t, const ResetStatistics& resets,
+                         std::span<const SignatureMatches> signatures) {
     fmt::memory_buffer out;
     auto it = std::back_inserter(out);
     family(out, "workers", "gauge", "worker lcores");
@@ -58,6 +59,13 @@ std::string metrics_text(const CounterTotals& t, const ResetStatistics& resets) 
     for (size_t i = 0; i < enum_count<ConnState>; ++i)
         fmt::format_to(it, "rstscope_resets_by_conn_state_total{{conn_state=\"{}\"}} {}\n",
                        conn_state_names[i], resets.by_state(static_cast<ConnState>(i)));
+    if (!signatures.empty()) {
+        family(out, "signature_matches_total", "counter",
+               "segments and RST payloads each signature matched (--signatures, by rule id)");
+        for (const SignatureMatches& m : signatures)  // ids are [a-z0-9_]: no label escaping
+            fmt::format_to(it, "rstscope_signature_matches_total{{id=\"{}\"}} {}\n", m.id,
+                           m.matches);
+    }
     family(out, "events_lost", "gauge", "reset events that never reached the log (sum of losses)");
     fmt::format_to(it, "rstscope_events_lost {}\n", events_lost(t));
     family(out, "dropped", "gauge", "every drop reason and loss counter, summed");

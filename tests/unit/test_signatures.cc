@@ -17,6 +17,7 @@
 #include "rstscope/analysis/signature_scanner.h"
 #include "rstscope/common/tcp_flags.h"
 #include "rstscope/mgmt/event_json.h"
+#include "rstscope/mgmt/metrics.h"
 #include "rstscope/mgmt/stats.h"
 
 namespace rstscope {
@@ -337,6 +338,20 @@ TEST(SignatureStats, MatchesPerRuleOnlyWithSignatures) {
     std::string with = stats_json(totals, resets, matches);
     EXPECT_EQ(with, without.substr(0, without.size() - 1) +
                         ",\"signatures\":{\"http_503\":3,\"lb_policy\":0}}");
+}
+
+TEST(SignatureStats, MetricsCountMatchesPerRuleOnlyWithSignatures) {
+    CounterTotals totals{};
+    ResetStatistics resets(16);
+    std::string without = metrics_text(totals, resets);
+    EXPECT_EQ(without.find("signature"), std::string::npos);
+    SignatureMatches matches[] = {{"http_503", 3}, {"lb_policy", 0}};
+    std::string with = metrics_text(totals, resets, matches);
+    EXPECT_NE(with.find("# TYPE rstscope_signature_matches_total counter\n"
+                        "rstscope_signature_matches_total{id=\"http_503\"} 3\n"
+                        "rstscope_signature_matches_total{id=\"lb_policy\"} 0\n"),
+              std::string::npos)
+        << with;
 }
 
 }  // namespace

@@ -6,8 +6,9 @@
 // Names: rstscope_<counter>_total for each worker and management counter (summed over workers),
 // rstscope_drops_total{reason=..} for each drop reason, rstscope_resets_total{cause=..} and
 // rstscope_resets_by_conn_state_total{conn_state=..} for the verdict tallies, and the gauges
-// rstscope_workers, rstscope_events_lost and rstscope_dropped. Every family has HELP and TYPE
-// lines made from the same lists as the docs (counters.h, stats.h, verdict.h).
+// rstscope_workers, rstscope_events_lost and rstscope_dropped; with signatures,
+// rstscope_signature_matches_total{id=..} for each rule. Every family has HELP and TYPE lines made
+// from the same lists as the docs (counters.h, stats.h, verdict.h).
 #pragma once
 
 #include <string>
@@ -16,6 +17,7 @@
 
 namespace rstscope {
 
-std::string metrics_text(const CounterTotals& totals, const ResetStatistics& resets);
+std::string metrics_text(const CounterTotals& totals, const ResetStatistics& resets,
+                         std::span<const SignatureMatches> signatures = {});
 
 }  // namespace rstscope
