@@ -175,6 +175,40 @@ def event_seeds():
             'letters': bytes(190) + b'ShADadFr\0' + bytes(15) + b'<html>\x01\x7f\xc3\xa9"\\'}
 
 
+def signature_seeds():
+    seeds = {'two': b'http_503 resp 512 overload - /^HTTP\\/1\\.[01] 503 / HTTP 503\n'
+                    b'lb rst 256 policy_reset i /policy (action|deny)/ a policy\n',
+             'bad': b'x any 9999 nonsense q /(/ broken\n'}
+    conf = os.path.join(ROOT, 'conf', 'signatures.conf')
+    if os.path.exists(conf):
+        with open(conf, 'rb') as f:
+            seeds['signatures.conf'] = f.read()
+    return seeds
+
+
+def client_hello(name):
+    def ext(kind, body):
+        return kind.to_bytes(2, 'big') + len(body).to_bytes(2, 'big') + body
+    sni = b'\x00' + len(name).to_bytes(2, 'big') + name
+    exts = ext(0x1A1A, b'') + ext(0, len(sni).to_bytes(2, 'big') + sni) + ext(0x0010, b'\x00\x03\x02h2')
+    body = (b'\x03\x03' + bytes(32) + b'\x00\x00\x04\x3a\x3a\x13\x01\x01\x00' +
+            len(exts).to_bytes(2, 'big') + exts)
+    hs = b'\x01' + len(body).to_bytes(3, 'big') + body
+    return b'\x16\x03\x01' + len(hs).to_bytes(2, 'big') + hs
+
+
+def app_seeds():
+    """fuzz_app.cc: a cut seed byte, a flags byte, the originator's length (12 bits), the streams."""
+    def streams(orig, resp, resp_first=0, cut=7):
+        return bytes([cut, resp_first, len(orig) >> 4, len(orig) & 0x0F]) + orig + resp
+    return {'tls': streams(client_hello(b'www.example.com'), b'\x16\x03\x03\x00\x02\x02\x00'),
+            'http': streams(b'GET / HTTP/1.1\r\nHost: shop.example\r\n\r\n',
+                            b'HTTP/1.1 503 Service Unavailable\r\n\r\n'),
+            'smtp': streams(b'', b'220 mx.example ESMTP Postfix\r\n', 1),
+            'ssh': streams(b'SSH-2.0-client\r\n', b'SSH-2.0-OpenSSH_9.2p1\r\n'),
+            'imap': streams(b'', b'* OK IMAP4rev1 ready\r\n', 1, 200)}
+
+
 def main():
     out = sys.argv[1]
     frames = FRAMES + demo_frames(12)
@@ -185,6 +219,8 @@ def main():
         'fuzz_control': control_seeds(),
         'fuzz_config': config_seeds(),
         'fuzz_event_json': event_seeds(),
+        'fuzz_signatures': signature_seeds(),
+        'fuzz_app': app_seeds(),
         'fuzz_pcapng': pcapng_seeds(FRAMES),
         'fuzz_probe': {'pcap_us': pcap(frames[:6]),
                        'pcap_ns': pcap(FRAMES, nano=True),
