@@ -233,6 +233,8 @@ void FlowTracker::process_one(const DecodedPacket& p, const FlowKey& key, uint64
         if (apps_ && p.payload_captured > 0 &&
             (e.app_bits & app_bit::both_done) != app_bit::both_done)
             feed_app(e, slot, p, from_orig, sender);
+        if (scanner_ && apps_ && p.payload_captured > 0)
+            keep_last_payload(e, slot, p, from_orig, sender.payload_bytes);
         sender.payload_bytes += p.payload_length;
         if (!seen_before) {
             sender.ttl_usual = p.ttl ? p.ttl : 1;
@@ -494,7 +496,7 @@ void FlowTracker::handle_rst(FlowEntry& e, uint32_t slot, const DecodedPacket& p
     pending.receiver_seq_next_at_rst = receiver.seq_next;
     pending.rst_had_ack = p.tcp_flags & ack;
     pending.deadline_ns = p.ts_ns + config_.linger_ns;
-    if (scanner_) add_signatures(pending, e, p);
+    if (scanner_) add_signatures(pending, e, slot, p);
     if (apps_) add_app(pending.event, e, slot);
     if (accepted) e.lifecycle = Lifecycle::closed;
     if (config_.linger_ns == 0) finalize(pending);
@@ -516,17 +518,29 @@ void FlowTracker::scan_data(FlowEntry& e, const DecodedPacket& p, bool from_orig
 
 // The connection's signatures join its reset's event: the last match of each data direction and
 // the RST payload's own, and the causes they name join the facts.
-void FlowTracker::add_signatures(PendingReset& pending, const FlowEntry& e,
+void FlowTracker::add_signatures(PendingReset& pending, const FlowEntry& e, uint32_t slot,
                                  const DecodedPacket& p) noexcept {
     ResetEvent& ev = pending.event;
     const auto& rules = scanner_->database().rules();
     const uint32_t rst_ms = ms_between(e.first_ts_ns, p.ts_ns);
     size_t count = 0;
     uint32_t latest_reply_ms = 0;
+    const AppSlot* a = app_slot_of(e, slot);
     for (int side = 0; side < 2; ++side) {
         uint8_t rule = e.signature_rule[side];
-        if (rule == 0) continue;
         uint32_t at_ms = e.signature_at_ms[side];
+        // The latest segment past the first bytes, scanned now: a match there is the later one.
+        if (a && a->last[side].length > 0) {
+            const LastPayload& last = a->last[side];
+            uint8_t late =
+                scanner_->scan(last.bytes, last.length,
+                               side == 0 ? SignatureWhere::orig : SignatureWhere::resp, 0);
+            if (late != 0) {
+                rule = late;
+                at_ms = last.at_ms;
+            }
+        }
+        if (rule == 0) continue;
         ev.signatures[count++] = {
             rst_ms - std::min(at_ms, rst_ms),
             rule,
@@ -570,6 +584,7 @@ void FlowTracker::feed_app(FlowEntry& e, uint32_t slot, const DecodedPacket& p, 
         a.slot = slot;
         a.generation = e.generation;
         a.record.reset();
+        a.last[0].length = a.last[1].length = 0;
         e.app_bits |= app_bit::claimed;
     } else if (a.slot != slot || a.generation != e.generation) {
         e.app_bits |= app_bit::both_done;  // taken by a newer connection (counted there)
@@ -596,11 +611,24 @@ void FlowTracker::feed_app(FlowEntry& e, uint32_t slot, const DecodedPacket& p, 
     if (!more) e.app_bits |= done;
 }
 
+// A data segment starting past its direction's first signature bytes (which scan_data covers):
+// its head is kept as the direction's latest, scanned only if the connection is reset.
+void FlowTracker::keep_last_payload(const FlowEntry& e, uint32_t slot, const DecodedPacket& p,
+                                    bool from_orig, uint64_t offset) noexcept {
+    const SignatureWhere where = from_orig ? SignatureWhere::orig : SignatureWhere::resp;
+    const uint32_t limit = scanner_->database().bytes_for(where);
+    if (limit == 0 || offset < limit) return;
+    AppSlot* a = app_slot_of(e, slot);
+    if (!a) return;
+    LastPayload& last = a->last[from_orig ? 0 : 1];
+    last.length = static_cast<uint16_t>(std::min<uint32_t>(p.payload_captured, last_payload_bytes));
+    last.at_ms = ms_between(e.first_ts_ns, p.ts_ns);
+    std::memcpy(last.bytes, p.payload, last.length);
+}
+
 // What the parsers found joins the reset's event.
 void FlowTracker::add_app(ResetEvent& ev, const FlowEntry& e, uint32_t slot) const noexcept {
-    const AppSlot& a = apps_[slot & app_mask_];
-    if (!(e.app_bits & app_bit::claimed) || a.slot != slot || a.generation != e.generation) return;
-    ev.app = a.record.identity(ev.resp_p);
+    if (const AppSlot* a = app_slot_of(e, slot)) ev.app = a->record.identity(ev.resp_p);
 }
 
 void FlowTracker::observe_after_rst(FlowEntry& e, const DecodedPacket& p, bool from_orig) noexcept {

@@ -214,9 +214,6 @@ std::optional<Outputs> open_outputs(const Options& options, std::string& error) 
 
 // Per-worker sizes as the options give them (a capture's already fitted to its packet count by
 // prepare_inputs).
-// Connections a worker parses the application of at once when signatures are on (flow_tracker.h).
-constexpr uint32_t app_capacity_with_signatures = 65536;
-
 TrackerConfig tracker_config(const Options& o) {
     TrackerConfig c;
     c.flow_capacity = o.flow_table_size;

@@ -321,6 +321,57 @@ TEST_F(TrackerWithSignatures, SameWordsDeepInALargeBodyChangeNothing) {
     EXPECT_EQ(json(e).find("signatures"), std::string::npos);
 }
 
+// A long connection: the reply right before the RST lies far past the first bytes; the head of
+// each direction's latest segment is kept (in the app table's slot) and scanned at the RST.
+TEST_F(TrackerWithSignatures, LastReplyBeforeTheResetIsScanned) {
+    config_.app_capacity = 16;
+    tracker_ = std::make_unique<FlowTracker>(config_, counters_);
+    handshake();
+    send(true, ack | psh, "GET / HTTP/1.1\r\n\r\n", 10);
+    send(false, ack | psh, "HTTP/1.1 200 OK\r\n\r\n" + std::string(1400, 'x'), 20);
+    for (int i = 0; i < 4; ++i)
+        send(false, ack, std::string(1400, 'x'), 21 + i);
+    send(true, ack | psh, "GET /again HTTP/1.1\r\n\r\n", 30);
+    send(false, ack | psh, "HTTP/1.1 503 Service Unavailable\r\n\r\n", 40);
+    send(false, rst | ack, "", 540);
+    const ResetEvent& e = only_event();
+    EXPECT_EQ(e.cause, ResetCause::overload);
+    EXPECT_TRUE(e.has(Evidence::server_error));
+    EXPECT_NE(json(e).find("{\"id\":\"http_503\",\"dir\":\"resp\",\"before_rst\":0.500}"),
+              std::string::npos)
+        << json(e);
+    EXPECT_NE(json(e).find("\"app\":{\"proto\":\"http\",\"method\":\"GET\",\"status\":200}"),
+              std::string::npos)
+        << json(e);
+}
+
+// Only the latest segment counts, and only its head: the error reply followed by more data, or
+// the words in the middle of the latest segment, change nothing; without the app table nothing
+// is kept.
+TEST_F(TrackerWithSignatures, OnlyTheHeadOfTheLatestSegmentIsScanned) {
+    config_.app_capacity = 16;
+    for (int variant = 0; variant < 3; ++variant) {
+        if (variant == 2) config_.app_capacity = 0;
+        tracker_ = std::make_unique<FlowTracker>(config_, counters_);
+        client_seq_ += 100000;
+        server_seq_ += 100000;
+        handshake();
+        send(false, ack | psh, "HTTP/1.1 200 OK\r\n\r\n" + std::string(4200, 'x'), 20);
+        if (variant == 0) {
+            send(false, ack | psh, "HTTP/1.1 503 Service Unavailable\r\n\r\n", 21);
+            send(false, ack, std::string(100, 'y'), 22);
+        } else {
+            send(false, ack | psh,
+                 std::string(200, 'x') + "\r\nHTTP/1.1 503 Service Unavailable\r\n\r\n", 21);
+            if (variant == 2)
+                send(false, ack | psh, "HTTP/1.1 503 Service Unavailable\r\n\r\n", 22);
+        }
+        send(false, rst | ack, "", 1520);
+        EXPECT_EQ(only_event().cause, ResetCause::resp_abort) << variant;
+        EXPECT_EQ(json(only_event()).find("signatures"), std::string::npos) << variant;
+    }
+}
+
 TEST_F(TrackerWithSignatures, ReplySplitOverTwoSegmentsIsNotCaught) {
     handshake();
     send(false, ack | psh, "HTTP/1.1 50", 20);

@@ -102,6 +102,7 @@ TrackerConfig tracker_config_for(uint64_t flows) {
     TrackerConfig config;  // rstscope's defaults, except the table sized for ~50 % load
     config.flow_capacity = static_cast<uint32_t>(std::max<uint64_t>(2 * flows, 64));
     config.signatures = bench_signatures;
+    if (bench_signatures) config.app_capacity = app_capacity_with_signatures;  // as rstscope
     return config;
 }
 

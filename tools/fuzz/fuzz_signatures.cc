@@ -32,10 +32,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::string_view text(reinterpret_cast<const char*>(data), size);
     SignatureRuleSet set = parse_signature_rules(text, path);
     if (!set.ok()) {
-        if (!one_line_naming(set.error, path)) fail("error is not one line naming the file", set.error);
+        if (!one_line_naming(set.error, path))
+            fail("error is not one line naming the file", set.error);
         return 0;
     }
-    if (set.rules.size() > signature_max_rules) fail("too many rules", std::to_string(set.rules.size()));
+    if (set.rules.size() > signature_max_rules)
+        fail("too many rules", std::to_string(set.rules.size()));
     size_t pattern_bytes = 0;
     for (const SignatureRule& r : set.rules) {
         if (r.id.empty() || r.id.size() > signature_max_id_length) fail("id length", r.id);
@@ -50,14 +52,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::string error;
     auto db = SignatureDatabase::compile(std::move(set), error);
     if (!db) {
-        if (!one_line_naming(error, path)) fail("compile error is not one line naming the file", error);
+        if (!one_line_naming(error, path))
+            fail("compile error is not one line naming the file", error);
         return 0;
     }
     SignatureScanner scanner(*db);
     static const uint8_t sample[] = "HTTP/1.1 503 Service Unavailable\r\n\r\nPolicy action";
     for (SignatureWhere where : {SignatureWhere::orig, SignatureWhere::resp, SignatureWhere::rst}) {
         uint8_t rule = scanner.scan(sample, sizeof sample - 1, where, 0);
-        if (rule > db->rules().size()) fail("scan returned no rule of the set", std::to_string(rule));
+        if (rule > db->rules().size())
+            fail("scan returned no rule of the set", std::to_string(rule));
     }
     return 0;
 }

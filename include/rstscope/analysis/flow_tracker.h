@@ -54,6 +54,9 @@ struct TrackerConfig {
     uint32_t app_capacity = 0;
 };
 
+// The app table rstscope (and worker_bench) gives each worker when signatures are on.
+inline constexpr uint32_t app_capacity_with_signatures = 65536;
+
 // Bits of FlowEntry::app_bits.
 namespace app_bit {
 inline constexpr uint8_t claimed = 0x01;    // the connection took its app slot
@@ -62,11 +65,23 @@ inline constexpr uint8_t resp_done = 0x04;
 inline constexpr uint8_t both_done = orig_done | resp_done;
 }  // namespace app_bit
 
-// One slot of a worker's application table: the connection holding it and its parse.
+// The head of a direction's latest data segment past its first signature bytes, kept to be
+// scanned when the connection is reset (the reply right before a RST on a long connection).
+inline constexpr uint32_t last_payload_bytes = 128;
+struct LastPayload {
+    uint32_t at_ms;   // after the flow's first packet
+    uint16_t length;  // 0: none kept (the latest segment lay within the first bytes)
+    uint8_t padding[2];
+    uint8_t bytes[last_payload_bytes];
+};
+
+// One slot of a worker's application table: the connection holding it, its parse and, with
+// signatures, the head of each direction's latest segment ([0] orig, [1] resp).
 struct AppSlot {
     uint32_t slot;  // flow-table slot and generation of the holder
     uint32_t generation;
     AppRecord record;
+    LastPayload last[2];
 };
 
 // A reset waiting out its linger window: the event as drafted at the RST, and what the verdict
@@ -142,10 +157,20 @@ class FlowTracker {
     void learn_host(const DecodedPacket& p, const DirectionState& sender,
                     bool first_packet) noexcept;
     void scan_data(FlowEntry& e, const DecodedPacket& p, bool from_orig, uint64_t offset) noexcept;
-    void add_signatures(PendingReset& pending, const FlowEntry& e, const DecodedPacket& p) noexcept;
+    void add_signatures(PendingReset& pending, const FlowEntry& e, uint32_t slot,
+                        const DecodedPacket& p) noexcept;
     void feed_app(FlowEntry& e, uint32_t slot, const DecodedPacket& p, bool from_orig,
                   const DirectionState& sender) noexcept;
     void add_app(ResetEvent& ev, const FlowEntry& e, uint32_t slot) const noexcept;
+    void keep_last_payload(const FlowEntry& e, uint32_t slot, const DecodedPacket& p,
+                           bool from_orig, uint64_t offset) noexcept;
+    AppSlot* app_slot_of(const FlowEntry& e, uint32_t slot) const noexcept {
+        AppSlot* a = apps_ ? &apps_[slot & app_mask_] : nullptr;
+        if (!a || !(e.app_bits & app_bit::claimed) || a->slot != slot ||
+            a->generation != e.generation)
+            return nullptr;
+        return a;
+    }
     void observe_after_rst(FlowEntry& e, const DecodedPacket& p, bool from_orig) noexcept;
     PendingReset& push_pending(uint32_t slot, FlowEntry& e) noexcept;
     // Classifies and emits; `superseded`: a later RST replaces it as the connection's reset.
