@@ -141,6 +141,33 @@ void print_top(const json& answer) {
     print_table(rows);
 }
 
+// The open findings, one line each: what, about what, since when, and the example events.
+void print_findings(const json& answer) {
+    std::vector<std::vector<std::string>> rows{
+        {"id", "kind", "state", "since (UTC)", "subject", "example events"}};
+    for (const json& f : answer["findings"]) {
+        std::string subject;
+        if (f.contains("subject"))
+            for (const auto& [key, value] : f["subject"].items())
+                subject += (subject.empty() ? "" : " ") + key + "=" + scalar_text(value);
+        std::string examples;
+        const json example_ids = f.value("example_events", json::array());
+        for (const json& id : example_ids)
+            examples += (examples.empty() ? "" : ",") + scalar_text(id);
+        rows.push_back({scalar_text(f["id"]), f.value("kind", ""), f.value("state", ""),
+                        utc_time(f.value("ts", 0.0)), subject, examples});
+    }
+    print_table(rows);
+    std::string open, raised;
+    const json open_by_kind = answer.value("open", json::object());
+    const json raised_by_kind = answer.value("raised", json::object());
+    for (const auto& [kind, n] : open_by_kind.items())
+        open += fmt::format("{}{} {}", open.empty() ? "" : ", ", kind, scalar_text(n));
+    for (const auto& [kind, n] : raised_by_kind.items())
+        raised += fmt::format("{}{} {}", raised.empty() ? "" : ", ", kind, scalar_text(n));
+    std::cout << "open: " << open << "\nraised since start: " << raised << "\n";
+}
+
 void print_human(const std::string& command, const json& answer) {
     if (command == "metrics" && answer.contains("metrics"))
         std::cout << answer["metrics"].get<std::string>();
@@ -148,6 +175,8 @@ void print_human(const std::string& command, const json& answer) {
         print_events(answer);
     else if (command == "top" && answer.contains("top"))
         print_top(answer);
+    else if (command == "findings" && answer.contains("findings"))
+        print_findings(answer);
     else if (command == "help" && answer.contains("commands")) {
         for (const auto& [name, entry] : answer["commands"].items()) {
             std::cout << fmt::format("{:<12} {}\n", name, entry.value("help", ""));

@@ -400,6 +400,11 @@ void register_control_commands(ControlCommands& commands, ControlHandlers h, con
           {"peer", ArgType::text, "the other side's address: a 5-tuple with peer_port", 0, 64, {}},
           {"peer_port", ArgType::integer, "the other side's port (default any)", 1, 65535, {}}},
          or_unavailable(std::move(h.flow), "flow")});
+    commands.add({"findings",
+                  "open findings (storms, scans, backscatter, middlebox timers, injectors) with "
+                  "their latest record, and how many of each kind are open and were raised",
+                  {},
+                  or_unavailable(std::move(h.findings), "findings")});
     commands.add({"config",
                   "the effective configuration",
                   {},

@@ -629,7 +629,7 @@ void FindingsEngine::add(const ResetEvent& e, std::vector<FindingRecord>& out) {
         FindingKey k = prefix_key(target, e.family, 0);
         if (BackscatterValue* v = tb.backscatter.get(k)) {
             ++v->count;
-            if (syn_ack_unasked)
+            if (std::strpbrk(e.history, "Hh") != nullptr)  // a SYN-ACK came
                 ++v->syn_acks;
             else
                 ++v->rsts;

@@ -60,6 +60,23 @@ uint64_t unix_seconds_to_ns(double seconds) {
     return static_cast<uint64_t>(seconds * static_cast<double>(ns_per_second));
 }
 
+FindingThresholds findings_thresholds(const Options& o) {
+    FindingThresholds t;
+    t.window_ns = seconds_to_ns(o.findings_window_s);
+    t.hold_ns = seconds_to_ns(o.findings_hold_s);
+    t.max_keys = o.findings_max_keys;
+    t.storm_resets = o.findings_storm_resets;
+    t.storm_rise = o.findings_storm_rise;
+    t.farm_hosts = o.findings_farm_hosts;
+    t.scan_ports = o.findings_scan_ports;
+    t.scan_hosts = o.findings_scan_hosts;
+    t.backscatter_resets = o.findings_backscatter_resets;
+    t.timer_resets = o.findings_timer_resets;
+    t.timer_spread_ns = seconds_to_ns(o.findings_timer_spread_s);
+    t.injector_resets = o.findings_injector_resets;
+    return t;
+}
+
 }  // namespace
 
 Management::Management(const Options& options, RunControl& run, std::vector<WorkerChannel*> workers,
@@ -78,6 +95,7 @@ Management::Management(const Options& options, RunControl& run, std::vector<Work
       tops_(options.top_hosts_capacity),
       storms_(options.storm_threshold, seconds_to_ns(options.storm_window_s),
               options.storm_max_pending, options.storm_max_hosts),
+      findings_(findings_thresholds(options)),
       batch_(dequeue_batch),
       settled_progress_(workers_.size(), 0) {
     if (!workers_.empty() && workers_.front()->signatures)
@@ -88,7 +106,7 @@ Management::Management(const Options& options, RunControl& run, std::vector<Work
     handlers.top = [this](const ControlArgs& args) { return top_answer(args); };
     handlers.config = [this](const ControlArgs&) { return options_json(options_); };
     handlers.metrics = [this](const ControlArgs&) {
-        std::string text = metrics_text(totals(), resets_, signature_matches());
+        std::string text = metrics_text(totals(), resets_, signature_matches(), &findings_);
         fmt::memory_buffer out;
         fmt::format_to(std::back_inserter(out), "{{\"metrics\":");
         append_json_string(out, text);
@@ -98,6 +116,7 @@ Management::Management(const Options& options, RunControl& run, std::vector<Work
     handlers.log_reopen = [this](const ControlArgs&) { return log_reopen_answer(); };
     handlers.shutdown = [this](const ControlArgs&) { return shutdown_answer(); };
     handlers.flow = [this](const ControlArgs& args) { return flow_request(args); };
+    handlers.findings = [this](const ControlArgs&) { return findings_answer_json(findings_); };
     register_control_commands(commands_, std::move(handlers), ready_);
 }
 
@@ -256,17 +275,44 @@ std::vector<SignatureMatches> Management::signature_matches() const {
 // fill and the reader pauses. Live traffic cannot wait, and a log that fails (a full disk) is not
 // waited for: what does not fit in its buffer is dropped and counted.
 bool Management::write_judged() {
-    while (judged_written_ < judged_settled_) {
+    for (;;) {
+        if (!write_findings()) return false;
+        if (judged_written_ >= judged_settled_) break;
         const ResetEvent& event = judged_[judged_written_].event;
         line_.clear();
         append_event_json(line_, event, signature_rules_);
         line_.push_back('\n');
         if (!append_record(std::string_view(line_.data(), line_.size()), &event)) return false;
+        last_event_written_ = event.id;
         ++judged_written_;
     }
     if (judged_written_ < judged_.size()) return false;
     judged_.clear();
     judged_written_ = judged_settled_ = 0;
+    return true;
+}
+
+void Management::queue_findings(uint64_t event_id) {
+    for (FindingRecord& r : finding_scratch_) {
+        // A raised finding follows the event that raised it; the records of windows the event
+        // closed follow the event before it.
+        uint64_t after = r.state == FindingState::raised || event_id == 0 ? event_id : event_id - 1;
+        r.line.push_back('\n');
+        findings_pending_.push_back({after, std::move(r.line)});
+    }
+    finding_scratch_.clear();
+}
+
+bool Management::write_findings() {
+    while (findings_pending_written_ < findings_pending_.size()) {
+        const PendingFinding& f = findings_pending_[findings_pending_written_];
+        if (f.after > last_event_written_) return true;
+        if (!append_record(f.line, nullptr)) return false;
+        ++findings_logged_;
+        ++findings_pending_written_;
+    }
+    findings_pending_.clear();
+    findings_pending_written_ = 0;
     return true;
 }
 
@@ -291,6 +337,8 @@ void Management::settle_judged() {
             observer->event_settled(judged_[judged_settled_].event);
         recent_.push(judged_[judged_settled_].event);
         tops_.record(judged_[judged_settled_].event);
+        findings_.add(judged_[judged_settled_].event, finding_scratch_);
+        queue_findings(judged_[judged_settled_].event.id);
     }
 }
 
@@ -304,6 +352,15 @@ void Management::release(bool everything) {
     // at once, and the control socket must not wait for all of them to be written.
     storms_.release(watermark, everything, judged_, release_slice);
     settle_judged();
+    // Every event before the watermark is settled once none waits: windows that ended by then
+    // close (live traffic that stops still clears its findings). A finished worker's progress
+    // is no time: the end of the run clears what is open (finish()).
+    bool any_finished = std::find(settled_progress_.begin(), settled_progress_.end(), UINT64_MAX) !=
+                        settled_progress_.end();
+    if (!everything && !any_finished && storms_.pending() == 0 && watermark != 0) {
+        findings_.advance(watermark, finding_scratch_);
+        queue_findings(events_numbered_);
+    }
     write_judged();
 }
 
@@ -335,7 +392,8 @@ uint32_t Management::drain() {
 
 void Management::serve_control() {
     if (metrics_http_)
-        metrics_http_->serve([this] { return metrics_text(totals(), resets_, signature_matches()); },
+        metrics_http_->serve(
+            [this] { return metrics_text(totals(), resets_, signature_matches(), &findings_); },
                              static_cast<int64_t>(monotonic_ns()));
     if (!control_) return;
     finish_flow_query();
@@ -384,7 +442,13 @@ void Management::watch_readiness() {
 }
 
 CounterTotals Management::totals() {
-    counters_[static_cast<size_t>(ManagementCounter::events_logged)] = log_->lines_written();
+    // The log's lines are events and findings.
+    uint64_t lines = log_->lines_written();
+    counters_[static_cast<size_t>(ManagementCounter::events_logged)] =
+        lines - std::min(lines, findings_logged_);
+    counters_[static_cast<size_t>(ManagementCounter::findings_logged)] = findings_logged_;
+    counters_[static_cast<size_t>(ManagementCounter::findings_evicted)] = findings_.evicted();
+    counters_[static_cast<size_t>(ManagementCounter::findings_untracked)] = findings_.untracked();
     counters_[static_cast<size_t>(ManagementCounter::log_write_errors)] = log_->write_errors();
     counters_[static_cast<size_t>(ManagementCounter::log_lines_dropped)] =
         log_->lines_dropped() + unwritten_at_exit_;
@@ -448,7 +512,13 @@ void Management::finish() {
         uint32_t drained = drain();
         if (rings_empty && drained == 0) release(true);
         bool progressed = drained > 0 || storms_.pending() < pending_before;
-        bool written = write_judged() && storms_.pending() == 0;
+        if (rings_empty && drained == 0 && storms_.pending() == 0 && !findings_finished_) {
+            // The run's last event is settled: every open finding is cleared after it.
+            findings_finished_ = true;
+            findings_.finish(finding_scratch_);
+            queue_findings(events_numbered_);
+        }
+        bool written = write_judged() && storms_.pending() == 0 && findings_finished_;
         if (log_->flush(now) && written && rings_empty) break;
         serve_control();
         watch_requests(now);
@@ -460,7 +530,8 @@ void Management::finish() {
         if (!progressed) sleep_ns(finish_poll_ns);
     }
     // Whatever did not reach the log now never will: say how much.
-    uint64_t unwritten = (judged_.size() - judged_written_) + storms_.pending();
+    uint64_t unwritten = (judged_.size() - judged_written_) + storms_.pending() +
+                         (findings_pending_.size() - findings_pending_written_);
     for (WorkerChannel* w : workers_)
         unwritten += w->events->count();
     unwritten_at_exit_ = unwritten;

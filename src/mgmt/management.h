@@ -25,6 +25,7 @@
 #include "rstscope/config/options.h"
 #include "rstscope/mgmt/event_json.h"
 #include "rstscope/mgmt/event_log.h"
+#include "rstscope/mgmt/findings.h"
 #include "rstscope/mgmt/recent_events.h"
 #include "rstscope/mgmt/record_observer.h"
 #include "rstscope/mgmt/stats.h"
@@ -63,6 +64,7 @@ class Management {
     // Per signature rule, matches summed over workers; empty without signatures.
     std::vector<SignatureMatches> signature_matches() const;
     const ResetStatistics& resets() const { return resets_; }
+    const FindingsEngine& findings() const { return findings_; }
 
     // Registers a part that follows every record (see record_observer.h); it must outlive
     // management. Called before run(), in the order the observers are to be told.
@@ -76,6 +78,12 @@ class Management {
   private:
     uint32_t drain();
     bool write_judged();
+    // Findings the engine returned for the event numbered `event_id` (0: none yet), queued to
+    // follow it in the log (window records before it: they close what came earlier).
+    void queue_findings(uint64_t event_id);
+    // Writes the queued findings due after the last event written; false when the log must
+    // first make room.
+    bool write_findings();
     void settle_judged();
     void release(bool everything);
     void serve_control();
@@ -105,6 +113,17 @@ class Management {
     RecentEvents recent_;  // the last --recent-events settled events, for `events` and `top`
     TopTables tops_;       // servers' and clients' sketches (the resetters' is in resets_)
     StormWindow storms_;
+    FindingsEngine findings_;
+    std::vector<FindingRecord> finding_scratch_;  // what the engine returns, before queueing
+    struct PendingFinding {
+        uint64_t after;  // the id of the event it follows in the log
+        std::string line;
+    };
+    std::vector<PendingFinding> findings_pending_;  // in log order
+    size_t findings_pending_written_ = 0;
+    uint64_t last_event_written_ = 0;  // id of the last event handed to the log
+    uint64_t findings_logged_ = 0;     // finding records handed to the log
+    bool findings_finished_ = false;
     std::array<uint64_t, management_counter_count> counters_{};
     std::vector<ResetEvent> batch_;
     std::vector<uint64_t> settled_progress_;   // per worker: all its events older than this are in

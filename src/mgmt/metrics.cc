@@ -31,7 +31,8 @@ void family(fmt::memory_buffer& out, std::string_view name, std::string_view typ
 }  // namespace
 
 std::string metrics_text(const CounterTotals& t, const ResetStatistics& resets,
-                         std::span<const SignatureMatches> signatures) {
+                         std::span<const SignatureMatches> signatures,
+                         const FindingsEngine* findings) {
     fmt::memory_buffer out;
     auto it = std::back_inserter(out);
     family(out, "workers", "gauge", "worker lcores");
@@ -70,6 +71,17 @@ std::string metrics_text(const CounterTotals& t, const ResetStatistics& resets,
     fmt::format_to(it, "rstscope_events_lost {}\n", events_lost(t));
     family(out, "dropped", "gauge", "every drop reason and loss counter, summed");
     fmt::format_to(it, "rstscope_dropped {}\n", total_losses(t));
+    if (findings) {
+        family(out, "findings_open", "gauge", "findings raised and not yet cleared, by kind");
+        for (size_t k = 0; k < finding_kind_count; ++k)
+            fmt::format_to(it, "rstscope_findings_open{{kind=\"{}\"}} {}\n", finding_kind_names[k],
+                           findings->open_count(static_cast<FindingKind>(k)));
+        family(out, "findings_raised_total", "counter", "findings raised since start, by kind");
+        for (size_t k = 0; k < finding_kind_count; ++k)
+            fmt::format_to(it, "rstscope_findings_raised_total{{kind=\"{}\"}} {}\n",
+                           finding_kind_names[k],
+                           findings->raised_count(static_cast<FindingKind>(k)));
+    }
     return fmt::to_string(out);
 }
 

@@ -16,8 +16,10 @@ def exit_problem(proc):
     return None
 
 
-def read_events(log, problems):
-    """The events of a log, each line checked to be one JSON object; faults go to `problems`."""
+def read_events(log, problems, record_type="reset"):
+    """The reset events of a log (records of `record_type`; None: every record), each line
+    checked to be one JSON object; faults go to `problems`. Finding records ("type":"finding",
+    docs/findings.md) share the log with the events and are left out unless asked for."""
     events = []
     if not os.path.exists(log):
         problems.append("no event log written")
@@ -32,7 +34,8 @@ def read_events(log, problems):
                 problems.append(f"log line {i} is not JSON ({e}): {line.strip()[:120]}")
                 continue
             if isinstance(ev, dict):
-                events.append(ev)
+                if record_type is None or ev.get("type") == record_type:
+                    events.append(ev)
             else:
                 problems.append(f"log line {i} is not a JSON object")
     return events

@@ -12,6 +12,7 @@
 #include "rstscope/common/counters.h"
 #include "rstscope/decode/decoded_packet.h"
 #include "rstscope/mgmt/control_protocol.h"
+#include "rstscope/mgmt/findings.h"
 #include "rstscope/mgmt/stats.h"
 #include "rstscope/mgmt/vocabulary.h"
 
@@ -51,6 +52,22 @@ TEST(Docs, CausesDocumentEveryCauseEvidenceStateAndSeqCheck) {
     expect_table_rows(doc, conn_state_names, "conn_state");
     expect_table_rows(doc, seq_check_names, "seq_check");
     expect_table_rows(doc, rst_origin_names, "rst_origin");
+}
+
+// Every finding kind has its section (what, when raised, false positives) in docs/findings.md.
+TEST(Docs, FindingsDocumentEveryKind) {
+    std::string doc = read_doc("findings.md");
+    ASSERT_FALSE(doc.empty()) << "cannot read docs/findings.md";
+    for (std::string_view kind : finding_kind_names) {
+        std::string heading = "### `" + std::string(kind) + "`";
+        size_t at = doc.find(heading);
+        ASSERT_NE(at, std::string::npos) << "finding kind " << kind << " has no section";
+        size_t end = doc.find("\n### ", at + heading.size());
+        std::string section =
+            doc.substr(at, end == std::string::npos ? std::string::npos : end - at);
+        EXPECT_NE(section.find("**False positives**"), std::string::npos) << kind;
+        EXPECT_NE(section.find("**Raised**"), std::string::npos) << kind;
+    }
 }
 
 TEST(Docs, ReliabilityDocumentsEveryDropReason) {

@@ -782,6 +782,18 @@ TEST(OptionsRanges, EveryNumericOption) {
         {"storm-max-pending", {"1023", "4194305"}, "1024 to 2^22"},
         {"storm-max-hosts", {"1023", "4194305"}, "1024 to 2^22"},
         {"top-hosts", {"15", "65537"}, "16 to 65536"},
+        {"findings-window", {"0", "0.5", "3601", "nan"}, "1 to 3600 seconds"},
+        {"findings-hold", {"0", "1e8", "inf"}, "1 to 10000000 seconds"},
+        {"findings-max-keys", {"255", "262145"}, "256 to 2^18"},
+        {"findings-storm-resets", {"4", "16777217"}, "5 to 2^24"},
+        {"findings-storm-rise", {"0", "1001"}, "1 to 1000"},
+        {"findings-farm-hosts", {"1", "65537"}, "2 to 65536"},
+        {"findings-scan-ports", {"2", "65537"}, "3 to 65536"},
+        {"findings-scan-hosts", {"2", "16777217"}, "3 to 2^24"},
+        {"findings-backscatter-resets", {"2", "16777217"}, "3 to 2^24"},
+        {"findings-timer-resets", {"2", "65"}, "3 to 64"},
+        {"findings-timer-spread", {"0", "3601"}, "0.001 to 3600 seconds"},
+        {"findings-injector-resets", {"1", "16777217"}, "2 to 2^24"},
         {"linger", {"-1", "3600.5", "nan", "inf", "1e30", "soon", ""}, "0 to 3600 seconds"},
         {"storm-window", {"0", "3601", "1e30", "nan", "-inf", "1e400"}, "0.001 to 3600 seconds"},
         {"idle-threshold",
@@ -980,6 +992,18 @@ TEST(OptionsNew, ShippedConfigurationHoldsTheDefaults) {
     EXPECT_EQ(o.top_hosts_capacity, d.top_hosts_capacity);
     EXPECT_EQ(o.flow_table_size, d.flow_table_size);
     EXPECT_EQ(o.control, d.control);
+    EXPECT_EQ(o.findings_window_s, d.findings_window_s);
+    EXPECT_EQ(o.findings_hold_s, d.findings_hold_s);
+    EXPECT_EQ(o.findings_max_keys, d.findings_max_keys);
+    EXPECT_EQ(o.findings_storm_resets, d.findings_storm_resets);
+    EXPECT_EQ(o.findings_storm_rise, d.findings_storm_rise);
+    EXPECT_EQ(o.findings_farm_hosts, d.findings_farm_hosts);
+    EXPECT_EQ(o.findings_scan_ports, d.findings_scan_ports);
+    EXPECT_EQ(o.findings_scan_hosts, d.findings_scan_hosts);
+    EXPECT_EQ(o.findings_backscatter_resets, d.findings_backscatter_resets);
+    EXPECT_EQ(o.findings_timer_resets, d.findings_timer_resets);
+    EXPECT_EQ(o.findings_timer_spread_s, d.findings_timer_spread_s);
+    EXPECT_EQ(o.findings_injector_resets, d.findings_injector_resets);
 }
 
 TEST(OptionsNew, HelpShowsEveryRange) {

@@ -62,6 +62,19 @@ struct Options {
     uint32_t storm_max_hosts = 65536;    // resetting hosts the storm window tracks at most
     uint32_t top_hosts_capacity = 1024;  // counters of each top-hosts sketch
     uint32_t recent_events = 10000;      // events management keeps for `events` and `top` queries
+    // Findings (docs/findings.md): thresholds of FindingThresholds, as options.
+    double findings_window_s = 60.0;
+    double findings_hold_s = 600.0;
+    uint32_t findings_max_keys = 4096;
+    uint32_t findings_storm_resets = 100;
+    uint32_t findings_storm_rise = 4;
+    uint32_t findings_farm_hosts = 4;
+    uint32_t findings_scan_ports = 20;
+    uint32_t findings_scan_hosts = 20;
+    uint32_t findings_backscatter_resets = 20;
+    uint32_t findings_timer_resets = 5;
+    double findings_timer_spread_s = 5.0;
+    uint32_t findings_injector_resets = 5;
     // Signature rules (conf/signatures.conf); empty: signatures.conf beside the configuration
     // file when it exists; "none": no signatures.
     std::string signatures;

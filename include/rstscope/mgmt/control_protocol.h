@@ -103,6 +103,7 @@ struct ControlHandlers {
     ControlCommands::Handler metrics;
     // May answer "" to answer later (ControlSocket::complete): the workers answer it.
     ControlCommands::Handler flow;
+    ControlCommands::Handler findings;
 };
 
 // rstscope's commands, in the order `help` lists them; `ping` answers with `ready` (packets can

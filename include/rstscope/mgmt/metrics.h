@@ -7,17 +7,20 @@
 // rstscope_drops_total{reason=..} for each drop reason, rstscope_resets_total{cause=..} and
 // rstscope_resets_by_conn_state_total{conn_state=..} for the verdict tallies, and the gauges
 // rstscope_workers, rstscope_events_lost and rstscope_dropped; with signatures,
-// rstscope_signature_matches_total{id=..} for each rule. Every family has HELP and TYPE lines made
-// from the same lists as the docs (counters.h, stats.h, verdict.h).
+// rstscope_signature_matches_total{id=..} for each rule; with a findings engine,
+// rstscope_findings_open{kind=..} (gauge) and rstscope_findings_raised_total{kind=..}. Every family
+// has HELP and TYPE lines made from the same lists as the docs (counters.h, stats.h, verdict.h).
 #pragma once
 
 #include <string>
 
+#include "rstscope/mgmt/findings.h"
 #include "rstscope/mgmt/stats.h"
 
 namespace rstscope {
 
 std::string metrics_text(const CounterTotals& totals, const ResetStatistics& resets,
-                         std::span<const SignatureMatches> signatures = {});
+                         std::span<const SignatureMatches> signatures = {},
+                         const FindingsEngine* findings = nullptr);
 
 }  // namespace rstscope

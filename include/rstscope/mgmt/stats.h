@@ -36,6 +36,11 @@ namespace rstscope {
       "hosts whose recent resets the storm window forgot: too many hosts")                         \
     X(top_hosts_evicted, approximation,                                                            \
       "hosts that lost their top-hosts counter to a newcomer (count bounded)")                     \
+    X(findings_logged, volume, "finding records (raised, updated, cleared) written to the log")    \
+    X(findings_evicted, approximation,                                                             \
+      "findings table entries dropped for a newcomer: their counts start again (tables bounded)")  \
+    X(findings_untracked, approximation,                                                           \
+      "events a findings table could not follow: every entry it sampled held an open finding")     \
     X(control_requests, volume, "requests answered on the control socket")                         \
     X(control_bad_requests, volume, "control requests refused as malformed or unknown")            \
     X(control_clients_refused, volume,                                                             \
