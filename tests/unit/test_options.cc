@@ -784,7 +784,7 @@ TEST(OptionsRanges, EveryNumericOption) {
         {"top-hosts", {"15", "65537"}, "16 to 65536"},
         {"findings-window", {"0", "0.5", "3601", "nan"}, "1 to 3600 seconds"},
         {"findings-hold", {"0", "1e8", "inf"}, "1 to 10000000 seconds"},
-        {"findings-max-keys", {"255", "262145"}, "256 to 2^18"},
+        {"findings-max-keys", {"255", "262145"}, "256 to 262144"},
         {"findings-storm-resets", {"4", "16777217"}, "5 to 2^24"},
         {"findings-storm-rise", {"0", "1001"}, "1 to 1000"},
         {"findings-farm-hosts", {"1", "65537"}, "2 to 65536"},
