@@ -14,13 +14,28 @@ namespace rstscope {
 
 // ---- DistinctCounter
 
-void DistinctCounter::add(uint64_t hash) noexcept {
+bool DistinctCounter::add(uint64_t hash) noexcept {
     size_t index = hash >> (64 - precision);
     uint64_t rest = hash << precision;
     uint8_t rank = rest == 0 ? static_cast<uint8_t>(64 - precision + 1)
                              : static_cast<uint8_t>(std::countl_zero(rest) + 1);
-    if (rank > regs_[index]) regs_[index] = rank;
+    if (rank <= regs_[index]) return false;
+    regs_[index] = rank;
+    return true;
 }
+
+namespace {
+// 2^-r for every rank a register can hold.
+constexpr std::array<double, 66> inverse_powers = [] {
+    std::array<double, 66> p{};
+    double v = 1.0;
+    for (double& x : p) {
+        x = v;
+        v /= 2.0;
+    }
+    return p;
+}();
+}  // namespace
 
 uint64_t DistinctCounter::estimate() const noexcept {
     constexpr double m = static_cast<double>(registers);
@@ -28,7 +43,7 @@ uint64_t DistinctCounter::estimate() const noexcept {
     double sum = 0;
     unsigned zeros = 0;
     for (uint8_t r : regs_) {
-        sum += std::ldexp(1.0, -static_cast<int>(r));
+        sum += inverse_powers[r];
         if (r == 0) ++zeros;
     }
     double e = alpha * m * m / sum;
@@ -176,11 +191,11 @@ struct Examples {
 };
 
 struct StormValue {
-    uint32_t count = 0;       // this window
-    uint32_t max_server = 0;  // farms: the largest one server's count this window
-    uint32_t hosts_seen = 0;  // farms: registers changed (distinct servers, roughly)
-    float usual = 0;          // moving average of past windows (1/4 weight to the latest)
-    bool seasoned = false;    // a window has closed on it: `usual` is its own
+    uint32_t count = 0;           // this window
+    uint32_t max_server = 0;      // farms: the largest one server's count this window
+    uint32_t hosts_estimate = 0;  // farms: hosts.estimate() as of its last change
+    float usual = 0;              // moving average of past windows (1/4 weight to the latest)
+    bool seasoned = false;        // a window has closed on it: `usual` is its own
     uint64_t finding = 0;
     uint64_t total = 0;  // while open
     std::array<uint32_t, enum_count<ResetCause>> causes{};
@@ -191,7 +206,8 @@ struct StormValue {
 };
 
 struct ScanValue {
-    uint32_t count = 0;  // refused this window
+    uint32_t count = 0;                               // refused this window
+    uint32_t ports_estimate = 0, hosts_estimate = 0;  // as of their sketches' last change
     uint64_t vertical = 0, horizontal = 0;
     DistinctCounter ports, hosts;
     Examples examples;
@@ -201,6 +217,7 @@ struct ScanValue {
 
 struct BackscatterValue {
     uint32_t count = 0;
+    uint32_t targets_estimate = 0;
     uint32_t rsts = 0, syn_acks = 0;
     uint64_t finding = 0;
     DistinctCounter targets, senders;
@@ -235,7 +252,7 @@ struct InjectorValue {
     uint32_t since_report = 0;
     uint64_t finding = 0;
     uint64_t last_ts = 0;
-    uint32_t servers_seen = 0;
+    uint32_t servers_estimate = 0;
     DistinctCounter servers;
     std::array<FlowRef, injector_flows_kept> flows{};
     uint8_t n_flows = 0;
@@ -582,10 +599,11 @@ void FindingsEngine::add(const ResetEvent& e, std::vector<FindingRecord>& out) {
             ++v->causes[static_cast<size_t>(e.cause)];
             v->examples.add(e.id);
             v->max_server = std::max(v->max_server, server_count);
-            v->hosts.add(address_hash(e.resp_h));
+            if (v->hosts.add(address_hash(e.resp_h)))
+                v->hosts_estimate = static_cast<uint32_t>(v->hosts.estimate());
             if (v->open()) ++v->total;
             if (!v->open() && storm_rises(*v) && uint64_t{v->max_server} * 2 <= v->count &&
-                v->hosts.estimate() >= t_.farm_hosts) {
+                v->hosts_estimate >= t_.farm_hosts) {
                 v->finding = next_id_++;
                 v->total = v->count;
                 raise(FindingKind::rst_storm,
@@ -601,15 +619,17 @@ void FindingsEngine::add(const ResetEvent& e, std::vector<FindingRecord>& out) {
         if (ScanValue* v = tb.scans.get(k)) {
             ++v->count;
             v->examples.add(e.id);
-            v->ports.add(mix64(e.resp_p));
-            v->hosts.add(address_hash(e.resp_h));
-            if (v->vertical == 0 && v->ports.estimate() >= t_.scan_ports) {
+            if (v->ports.add(mix64(e.resp_p)))
+                v->ports_estimate = static_cast<uint32_t>(v->ports.estimate());
+            if (v->hosts.add(address_hash(e.resp_h)))
+                v->hosts_estimate = static_cast<uint32_t>(v->hosts.estimate());
+            if (v->vertical == 0 && v->ports_estimate >= t_.scan_ports) {
                 v->vertical = next_id_++;
                 raise(FindingKind::scan,
                       make_record(v->vertical, FindingKind::scan, FindingState::raised, e.ts_ns,
                                   t_.window_ns, v->examples, scan_body(k, *v, t_, true)));
             }
-            if (v->horizontal == 0 && v->hosts.estimate() >= t_.scan_hosts) {
+            if (v->horizontal == 0 && v->hosts_estimate >= t_.scan_hosts) {
                 v->horizontal = next_id_++;
                 raise(FindingKind::scan,
                       make_record(v->horizontal, FindingKind::scan, FindingState::raised, e.ts_ns,
@@ -634,10 +654,11 @@ void FindingsEngine::add(const ResetEvent& e, std::vector<FindingRecord>& out) {
             else
                 ++v->rsts;
             v->examples.add(e.id);
-            v->targets.add(address_hash(target));
+            if (v->targets.add(address_hash(target)))
+                v->targets_estimate = static_cast<uint32_t>(v->targets.estimate());
             v->senders.add(address_hash(sender));
             if (!v->open() && v->count >= t_.backscatter_resets &&
-                v->targets.estimate() >= backscatter_min_addresses) {
+                v->targets_estimate >= backscatter_min_addresses) {
                 v->finding = next_id_++;
                 raise(FindingKind::backscatter,
                       make_record(v->finding, FindingKind::backscatter, FindingState::raised,
@@ -681,11 +702,12 @@ void FindingsEngine::add(const ResetEvent& e, std::vector<FindingRecord>& out) {
             ++v->since_report;
             v->last_ts = e.ts_ns;
             v->examples.add(e.id);
-            v->servers.add(mix64(address_hash(e.resp_h) ^ e.resp_p));
+            if (v->servers.add(mix64(address_hash(e.resp_h) ^ e.resp_p)))
+                v->servers_estimate = static_cast<uint32_t>(v->servers.estimate());
             if (v->n_flows < v->flows.size())
                 v->flows[v->n_flows++] = {e.orig_h, e.resp_h, e.orig_p, e.resp_p, e.family, e.id};
             if (!v->open() && v->count >= t_.injector_resets &&
-                v->servers.estimate() >= injector_min_servers) {
+                v->servers_estimate >= injector_min_servers) {
                 v->finding = next_id_++;
                 v->since_report = 0;
                 raise(FindingKind::injector,
@@ -755,7 +777,7 @@ void FindingsEngine::close_window(std::vector<FindingRecord>& out) {
     storms(tb.farms, true);
     tb.scans.for_each([&](const FindingKey& key, ScanValue& v) {
         if (v.vertical) {
-            bool holds = v.ports.estimate() * 2 >= t_.scan_ports;
+            bool holds = uint64_t{v.ports_estimate} * 2 >= t_.scan_ports;
             FindingState state = holds ? FindingState::updated : FindingState::cleared;
             record(FindingKind::scan, state,
                    make_record(v.vertical, FindingKind::scan, state, end, t_.window_ns, v.examples,
@@ -763,7 +785,7 @@ void FindingsEngine::close_window(std::vector<FindingRecord>& out) {
             if (!holds) v.vertical = 0;
         }
         if (v.horizontal) {
-            bool holds = v.hosts.estimate() * 2 >= t_.scan_hosts;
+            bool holds = uint64_t{v.hosts_estimate} * 2 >= t_.scan_hosts;
             FindingState state = holds ? FindingState::updated : FindingState::cleared;
             record(FindingKind::scan, state,
                    make_record(v.horizontal, FindingKind::scan, state, end, t_.window_ns,

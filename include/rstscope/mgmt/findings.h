@@ -58,8 +58,9 @@ class DistinctCounter {
   public:
     static constexpr unsigned precision = 8;
     static constexpr size_t registers = size_t{1} << precision;
-    // `hash` must be well mixed (mix64()).
-    void add(uint64_t hash) noexcept;
+    // `hash` must be well mixed (mix64()). True when a register changed: only then can the
+    // estimate have changed.
+    bool add(uint64_t hash) noexcept;
     uint64_t estimate() const noexcept;
     void clear() noexcept { regs_.fill(0); }
 
