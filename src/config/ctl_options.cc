@@ -12,7 +12,9 @@
 #include <fmt/format.h>
 #include <boost/program_options.hpp>
 
+#include "option_list.h"
 #include "option_text.h"
+#include "rstscope/mgmt/control_protocol.h"
 
 namespace po = boost::program_options;
 
@@ -127,6 +129,25 @@ void parse_command_args(const std::vector<std::string>& words, double now_unix_s
                             o.live == CtlOptions::Live::watch ? "watch" : "once", name));
 }
 
+// rstscopectl's options and the control commands with their arguments, from the one list the
+// daemon registers (register_control_commands: what `rstscopectl help` asks a running rstscope).
+std::string ctl_list_json(const po::options_description& options, const std::string& usage) {
+    ControlCommands commands;
+    const bool ready = false;
+    register_control_commands(commands, ControlHandlers{}, ready);
+    nlohmann::json groups = nlohmann::json::array();
+    groups.push_back(option_list::group("Options", options));
+    // ordered_json: the commands stay in the order `help` lists them.
+    nlohmann::ordered_json out = {
+        {"program", "rstscopectl"},
+        {"version", rstscope_version},
+        {"usage", usage},
+        {"control_socket", default_control_socket},
+        {"groups", nlohmann::ordered_json::parse(groups.dump())},
+        {"commands", nlohmann::ordered_json::parse(commands.help_json())["commands"]}};
+    return out.dump(1);
+}
+
 }  // namespace
 
 std::string ctl_request(const CtlOptions& o) {
@@ -159,7 +180,7 @@ CtlParseOutcome parse_ctl_options(int argc, const char* const* argv, double now_
     for (std::string& arg : args)
         arg = option_text::shield(arg);
 
-    po::options_description options(
+    const std::string usage =
         "usage: rstscopectl [options] COMMAND [--ARGUMENT VALUE ...]\n"
         "  (`rstscopectl help` lists the commands and their arguments; e.g.\n"
         "   rstscopectl events --cause refused --host 203.0.113.7 --since 10m)\n"
@@ -167,7 +188,8 @@ CtlParseOutcome parse_ctl_options(int argc, const char* const* argv, double now_
         "  [--limit N]: redrawn in place every interval (0.2 to 60 s, default 1), q or Ctrl-C\n"
         "  quits; top --once: the same view once as plain text (rates over one interval)\n"
         "exit codes: 0 answered, 1 an error answer or no answer in time, 2 a usage error,\n"
-        "  3 rstscope is not running on the socket, 4 permission denied");
+        "  3 rstscope is not running on the socket, 4 permission denied";
+    po::options_description options(usage);
     const std::string timeout_help =
         fmt::format("seconds to wait for the answer ({} to {})", min_timeout_s, max_timeout_s);
     // clang-format off
@@ -182,7 +204,8 @@ CtlParseOutcome parse_ctl_options(int argc, const char* const* argv, double now_
          timeout_help.c_str());
     // clang-format on
     po::options_description hidden;
-    hidden.add_options()("command", po::value<std::vector<std::string>>());
+    // --list-options: for tools (the man page and bash completion, tools/packaging/).
+    hidden.add_options()("command", po::value<std::vector<std::string>>())("list-options", "");
     po::options_description all;
     all.add(options).add(hidden);
     po::positional_options_description positional;
@@ -201,6 +224,11 @@ CtlParseOutcome parse_ctl_options(int argc, const char* const* argv, double now_
         if (vm.count("version")) {
             out.status = CtlParseOutcome::Status::exit_ok;
             out.message = fmt::format("rstscopectl {}\n", rstscope_version);
+            return out;
+        }
+        if (vm.count("list-options")) {
+            out.status = CtlParseOutcome::Status::exit_ok;
+            out.message = ctl_list_json(options, usage) + "\n";
             return out;
         }
         o.socket_path = unshield(vm["socket"].as<std::string>());

@@ -23,6 +23,7 @@
 #include <boost/program_options.hpp>
 #include <nlohmann/json.hpp>
 
+#include "option_list.h"
 #include "option_text.h"
 #include "rstscope/analysis/flow_tracker.h"
 #include "rstscope/config/build_facts.h"
@@ -518,6 +519,32 @@ constexpr const char* usage =
     "options (e.g. -l 0-2 -a 0000:03:00.0) before --. Every value must lie in\n"
     "the range shown (bounds included); durations are seconds.\n\n";
 
+// --list-options: the program, its usage, files and every visible option by group; a setting
+// with fixed values (--mode) lists them as "choices".
+std::string options_list_json(const po::options_description& generic,
+                              const std::string& default_config) {
+    nlohmann::json groups = nlohmann::json::array();
+    groups.push_back(option_list::group("General", generic));
+    groups.push_back(option_list::group("Input", describe(Group::input, "Input")));
+    groups.push_back(option_list::group("Output", describe(Group::output, "Output")));
+    groups.push_back(option_list::group("Analysis", describe(Group::analysis, "Analysis")));
+    for (auto& group : groups) {
+        for (auto& option : group["options"]) {
+            for (const Setting& s : settings_table) {
+                if (s.kind == Kind::mode && option["name"] == s.name)
+                    option["choices"] = {"monitor", "inline"};
+            }
+        }
+    }
+    nlohmann::json out = {{"program", "rstscope"},
+                          {"version", rstscope_version},
+                          {"usage", usage},
+                          {"config", default_config},
+                          {"control_socket", default_control_socket},
+                          {"groups", std::move(groups)}};
+    return out.dump(1);
+}
+
 }  // namespace
 
 ParseOutcome parse_options(int argc, const char* const* argv, const std::string& default_config) {
@@ -530,10 +557,15 @@ ParseOutcome parse_options(int argc, const char* const* argv, const std::string&
                                 : "; without it " + default_config + " is read when it exists");
     generic.add_options()("help,h", "show this help and exit")("version",
                                                                "show the version and exit")(
-        "config", po::value<std::string>()->value_name("FILE"), config_help.c_str());
-    // For tools, not people: the vocabularies and the event schema as JSON (vocabulary.h).
+        "config", po::value<std::string>()->value_name("FILE"), config_help.c_str())(
+        "check-config",
+        "check the configuration file and the command line, print the effective configuration "
+        "as one line of JSON and exit (0; a bad value: its one-line error, exit 2)");
+    // For tools, not people: the vocabularies and the event schema as JSON (vocabulary.h), and
+    // the options below as JSON (option_list.h: the man page and bash completion are made
+    // from it).
     po::options_description hidden;
-    hidden.add_options()("list-vocabulary", "");
+    hidden.add_options()("list-vocabulary", "")("list-options", "");
     po::options_description settings;
     settings.add(describe(Group::input, "Input"))
         .add(describe(Group::output, "Output"))
@@ -575,10 +607,20 @@ ParseOutcome parse_options(int argc, const char* const* argv, const std::string&
             out.message = vocabulary_json() + "\n";
             return out;
         }
+        if (vm.count("list-options")) {
+            out.status = ParseOutcome::Status::exit_ok;
+            out.message = options_list_json(generic, default_config) + "\n";
+            return out;
+        }
         o.config_file = config_to_read(vm, default_config);
         if (!o.config_file.empty()) store_config_file(o.config_file, settings, vm);
         po::notify(vm);
         apply_settings(vm, on_command_line, o.config_file, o);
+        if (vm.count("check-config")) {
+            out.status = ParseOutcome::Status::exit_ok;
+            out.message = options_json(o) + "\n";
+            return out;
+        }
     } catch (const std::exception& e) {
         out.status = ParseOutcome::Status::error;
         // Every '%' of the user's comes back; Boost's own text has none.

@@ -18,9 +18,12 @@
 #include <limits>
 #include <memory>
 #include <ostream>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "rstscope/config/ctl_options.h"
 #include "rstscope/config/duration.h"
@@ -1160,6 +1163,54 @@ TEST(BuildFacts, DefaultConfigurationIsTheInstalledOne) {
         EXPECT_EQ(named.options.workers, 7u);
     }
     std::filesystem::remove_all(dir);
+}
+
+// --check-config: the effective configuration as JSON, or the one-line error (exit 2).
+TEST(Packaging, CheckConfigPrintsTheEffectiveConfiguration) {
+    ParseOutcome out = parse({"--check-config", "--workers", "3", "--log", "-"});
+    ASSERT_EQ(out.status, Status::exit_ok) << out.message;
+    nlohmann::json effective = nlohmann::json::parse(out.message);
+    EXPECT_EQ(effective["workers"], 3);
+    EXPECT_EQ(effective["log"], "-");
+    EXPECT_EQ(effective["config"], "");
+    ParseOutcome bad = parse({"--check-config", "--workers", "0"});
+    EXPECT_EQ(bad.status, Status::error);
+    EXPECT_EQ(bad.message, "invalid value '0' for --workers: expected 1 to 64");
+}
+
+// --list-options (the man page and completion's source) lists exactly the options --help shows.
+TEST(Packaging, ListOptionsNamesEveryOptionOfHelp) {
+    ParseOutcome help = parse({"--help"});
+    ParseOutcome listed = parse({"--list-options"}, "/etc/rstscope/rstscope.conf");
+    ASSERT_EQ(listed.status, Status::exit_ok);
+    nlohmann::json d = nlohmann::json::parse(listed.message);
+    EXPECT_EQ(d["config"], "/etc/rstscope/rstscope.conf");
+    std::set<std::string> in_list, in_help;
+    for (const auto& group : d["groups"])
+        for (const auto& o : group["options"]) {
+            in_list.insert("--" + o["name"].get<std::string>());
+            EXPECT_FALSE(o["help"].get<std::string>().empty()) << o["name"];
+        }
+    for (size_t at = help.message.find("--"); at != std::string::npos;
+         at = help.message.find("--", at + 2)) {
+        size_t end = help.message.find_first_not_of("abcdefghijklmnopqrstuvwxyz-", at + 2);
+        std::string name = help.message.substr(at, end - at);
+        bool starts_option = at == 0 || help.message[at - 1] == ' ' || help.message[at - 1] == '[';
+        if (starts_option && name.size() > 2 && help.message.compare(at - 2, 2, "  ") == 0)
+            in_help.insert(name);
+    }
+    for (const std::string& name : in_help)
+        EXPECT_TRUE(in_list.count(name)) << name << " in --help, not in --list-options";
+    EXPECT_TRUE(in_list.count("--check-config"));
+    EXPECT_TRUE(in_list.count("--storm-window"));
+    EXPECT_GE(in_list.size(), in_help.size());
+
+    CtlParseOutcome ctl = parse_ctl({"--list-options"});
+    ASSERT_EQ(ctl.status, CtlParseOutcome::Status::exit_ok) << ctl.message;
+    nlohmann::json c = nlohmann::json::parse(ctl.message);
+    EXPECT_TRUE(c["commands"].contains("log-reopen"));
+    EXPECT_TRUE(c["commands"].contains("events"));
+    EXPECT_EQ(c["groups"][0]["options"].size(), 5u);  // help, version, socket, json, timeout
 }
 
 }  // namespace
