@@ -399,14 +399,17 @@ def idle_timeout_gap_before_rst(cap):
 @scenario
 def idle_timeout_answering_packet(cap):
     """400 s of silence, then the client sends data and a middlebox that forgot the flow answers
-    3 ms later with a RST carrying the server's address (seq = the client's ACK: exact)."""
+    3 ms later with a RST carrying the server's address (seq = the client's ACK: exact).
+    Zeek's record of the connection ended after 300 s of inactivity: the RST is in a new record
+    that began with the client's data (roles from the port rule, so guessed)."""
     c = Conn(cap, client(41, 43001), server(41, 5432))
     t = c.handshake(0.0)
     t = c.exchange(t + 0.05, resp=(900, 700))
     t_data = t + 400.0
     c.send(t_data, True, "PA", b"Q" * 60)
     c.send(t_data + 0.003, False, "R", ttl=250, ipid=0)
-    return [c.expect(cause="idle_timeout", conn_state="RSTR", idle_before=400.0, rst_ttl=250,
+    return [c.expect(cause="idle_timeout", conn_state="RSTRH", history="Dr", orig_guessed=True,
+                     idle_before=400.0, rst_ttl=250,
                      usual_ttl=SERVER_TTL, evidence_includes=["idle_before", "ttl_mismatch"],
                      cause_not=["injected"])]
 

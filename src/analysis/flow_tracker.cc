@@ -44,6 +44,12 @@ void set_bit(EvidenceSet& set, Evidence e, bool on = true) noexcept {
     if (on) set |= evidence_bit(e);
 }
 
+// Zeek's fixed TCP timers behind its expire check: tcp_SYN_timeout, tcp_session_timer and
+// tcp_connection_linger.
+constexpr uint64_t zeek_syn_timeout_ms = 5000;
+constexpr uint64_t zeek_session_timer_ms = 6000;
+constexpr uint64_t zeek_linger_ms = 5000;
+
 }  // namespace
 
 SeqCheck check_rst_sequence(uint32_t seq, const DirectionState& sender,
@@ -118,17 +124,9 @@ uint32_t FlowTracker::take_slot(uint64_t hash) noexcept {
     return slot;
 }
 
-FlowEntry& FlowTracker::new_flow(uint32_t slot, const FlowKey& key, uint64_t hash,
-                                 const DecodedPacket& p, bool src_is_lo) noexcept {
-    FlowEntry& e = table_.occupy(slot, key, hash);
-    counters_.bump(WorkerCounter::flows_created);
-    e.first_ts_ns = p.ts_ns;
-    e.last_ts_ns = p.ts_ns;
-    e.lifecycle = Lifecycle::half_open;
-    for (auto& side : e.side)
-        side.window_scale = tcp_wscale_absent;
-    // Roles: the SYN's sender originates; a SYN-ACK's sender responds; otherwise Zeek's port
-    // heuristic, then the first packet's sender, and the guess is said in the event.
+// Roles: the SYN's sender originates; a SYN-ACK's sender responds; otherwise Zeek's port
+// heuristic, then the first packet's sender, and the guess is said in the event.
+static void set_roles(FlowEntry& e, const DecodedPacket& p, bool src_is_lo) noexcept {
     bool src_is_orig;
     uint8_t syn_ack = p.tcp_flags & (syn | ack);
     if (syn_ack == syn) {
@@ -142,8 +140,134 @@ FlowEntry& FlowTracker::new_flow(uint32_t slot, const FlowKey& key, uint64_t has
     e.zeek.flipped = !src_is_orig;
     bool orig_is_lo = src_is_orig == src_is_lo;
     if (!orig_is_lo) e.flags |= flow_bit::orig_is_hi;
+}
+
+FlowEntry& FlowTracker::new_flow(uint32_t slot, const FlowKey& key, uint64_t hash,
+                                 const DecodedPacket& p, bool src_is_lo) noexcept {
+    FlowEntry& e = table_.occupy(slot, key, hash);
+    counters_.bump(WorkerCounter::flows_created);
+    e.first_ts_ns = p.ts_ns;
+    e.last_ts_ns = p.ts_ns;
+    e.lifecycle = Lifecycle::half_open;
+    for (auto& side : e.side)
+        side.window_scale = tcp_wscale_absent;
+    set_roles(e, p, src_is_lo);
     if (p.tcp_flags & rst) e.flags |= flow_bit::started_with_rst;
     return e;
+}
+
+// Ends the flow's Zeek record (its lingering reset is written with the record's state) and
+// starts a new one with this packet, as Zeek starts a new connection.
+void FlowTracker::start_record(uint32_t slot, FlowEntry& e, const DecodedPacket& p,
+                               bool src_is_lo) noexcept {
+    finalize_flow(slot);
+    counters_.bump(WorkerCounter::zeek_records_split);
+    const bool orig_was_hi = e.has(flow_bit::orig_is_hi);
+    e.flags &= static_cast<uint8_t>(~(flow_bit::orig_is_hi | flow_bit::orig_guessed |
+                                      flow_bit::event_done | flow_bit::event_pending));
+    e.zeek = ZeekTracking{};
+    set_roles(e, p, src_is_lo);
+    // The handshake facts name roles: they do not survive a change of them.
+    if (e.has(flow_bit::orig_is_hi) != orig_was_hi)
+        e.flags &= static_cast<uint8_t>(
+            ~(flow_bit::orig_syn_seen | flow_bit::synack_seen | flow_bit::handshake_acked));
+    e.record_start_ms = ms_between(e.first_ts_ns, p.ts_ns);
+    e.record_timer_ms = 0;
+    e.record_bits = 0;
+}
+
+// Zeek's TCPSessionAdapter::IsReuse and its timers (ConnDeleteTimer, AttemptTimer, ExpireTimer,
+// the inactivity timer), checked before the packet on its own time: would Zeek have ended the
+// record this packet would join?
+bool FlowTracker::record_ends(const FlowEntry& e, const DecodedPacket& p,
+                              bool src_is_lo) const noexcept {
+    const ZeekTracking& z = e.zeek;
+    using E = ZeekEndpoint;
+    const uint64_t now_ms = ms_between(e.first_ts_ns, p.ts_ns);
+    const uint64_t timer_ms = e.record_timer_ms;
+    if ((e.record_bits & record_bit::closed) &&
+        now_ms >= timer_ms + config_.zeek_close_delay_ns / ns_per_ms)
+        return true;
+    if ((e.record_bits & record_bit::attempt) &&
+        (z.orig == E::syn_sent || z.orig == E::syn_ack_sent) && z.resp == E::inactive &&
+        now_ms >= timer_ms + config_.zeek_attempt_delay_ns / ns_per_ms)
+        return true;
+    const auto handshake = [](E s) {
+        return s == E::inactive || s == E::syn_sent || s == E::syn_ack_sent;
+    };
+    const bool orig_is_hi = e.has(flow_bit::orig_is_hi) != zeek_roles_inverted(z);
+    const uint16_t resp_port = orig_is_hi ? e.key.port_lo : e.key.port_hi;
+    uint64_t inactivity = handshake(z.orig) && handshake(z.resp)
+                              ? config_.zeek_handshake_inactivity_ns
+                              : config_.zeek_inactivity_ns;
+    if (resp_port == 21 || resp_port == 22 || resp_port == 23 || resp_port == 513)
+        inactivity = config_.zeek_long_inactivity_ns;
+    if (p.ts_ns >= e.last_ts_ns + inactivity) return true;
+
+    const bool orig_closed = zeek_did_close(z, true);
+    const bool resp_closed = zeek_did_close(z, false);
+    if (!(e.record_bits & record_bit::closed) && (orig_closed || resp_closed) &&
+        ((orig_closed && resp_closed) || z.orig == E::reset || z.resp == E::reset ||
+         z.orig == E::inactive || z.resp == E::inactive)) {
+        // The expire check runs at tcp_SYN_timeout after the start and every tcp_session_timer
+        // after, and from a half close on; it ends the record once the last packet is more than
+        // tcp_connection_linger old.
+        const uint64_t after_ms = ms_between(e.first_ts_ns, e.last_ts_ns) + zeek_linger_ms;
+        const auto next_check = [after_ms](uint64_t base) {
+            if (base > after_ms) return base;
+            return base + ((after_ms - base) / zeek_session_timer_ms + 1) * zeek_session_timer_ms;
+        };
+        uint64_t check = next_check(uint64_t{e.record_start_ms} + zeek_syn_timeout_ms);
+        if (e.record_bits & record_bit::half_closed)
+            check = std::min(check, next_check(timer_ms + zeek_session_timer_ms));
+        if (check <= now_ms) return true;
+    }
+
+    if (!(p.tcp_flags & syn)) return false;
+    // Reuse: a SYN after a close; else a SYN with another initial sequence number than the
+    // originator's (a SYN-ACK: the responder's, and only while the originator never spoke).
+    const bool synack = p.tcp_flags & ack;
+    if (synack && z.orig != E::inactive) return false;
+    if (orig_closed || resp_closed) return true;
+    const unsigned orig_index = orig_is_hi ? 1 : 0;
+    const unsigned index = synack ? 1 - orig_index : orig_index;
+    const uint8_t known = index == 0 ? record_bit::seq_known_lo : record_bit::seq_known_hi;
+    const uint32_t start = (e.record_bits & known) ? e.side[index].record_seq : 0;
+    if (p.seq == start) return false;
+    // A SYN and SYN-ACK seen in reverse order: Zeek flips the roles instead.
+    const uint8_t resp_known =
+        orig_index == 0 ? record_bit::seq_known_hi : record_bit::seq_known_lo;
+    const uint32_t resp_start =
+        (e.record_bits & resp_known) ? e.side[1 - orig_index].record_seq : 0;
+    if (!synack && z.orig == E::syn_ack_sent && z.resp == E::inactive && p.seq == resp_start)
+        return false;
+    (void)src_is_lo;
+    return true;
+}
+
+// After the packet went through Zeek's state machine: the record's start sequence numbers and
+// the timer a SYN or a close arms.
+void FlowTracker::follow_record(FlowEntry& e, const DecodedPacket& p, bool src_is_lo,
+                                ZeekEndpoint orig_before, ZeekClose close) noexcept {
+    const uint8_t known = src_is_lo ? record_bit::seq_known_lo : record_bit::seq_known_hi;
+    if (!(e.record_bits & known)) {
+        e.side[src_is_lo ? 0 : 1].record_seq = p.seq;
+        e.record_bits |= known;
+    }
+    constexpr uint8_t timers = record_bit::attempt | record_bit::closed | record_bit::half_closed;
+    const uint32_t now_ms = ms_between(e.first_ts_ns, p.ts_ns);
+    if (close == ZeekClose::complete) {
+        e.record_bits = static_cast<uint8_t>((e.record_bits & ~timers) | record_bit::closed);
+        e.record_timer_ms = now_ms;
+    } else if (close == ZeekClose::incomplete && !(e.record_bits & record_bit::closed)) {
+        e.record_bits = static_cast<uint8_t>((e.record_bits & ~timers) | record_bit::half_closed);
+        e.record_timer_ms = now_ms;
+    } else if (!(e.record_bits & timers) && orig_before == ZeekEndpoint::inactive &&
+               (e.zeek.orig == ZeekEndpoint::syn_sent ||
+                e.zeek.orig == ZeekEndpoint::syn_ack_sent)) {
+        e.record_bits |= record_bit::attempt;
+        e.record_timer_ms = now_ms;
+    }
 }
 
 // Segments the summary counts by kind, besides their analysis.
@@ -210,6 +334,8 @@ void FlowTracker::process_one(const DecodedPacket& p, const FlowKey& key, uint64
         if (fresh_syn) {
             finalize_flow(slot);
             entry = &new_flow(slot, key, hash, p, src_is_lo);
+        } else if (record_ends(*entry, p, src_is_lo)) {
+            start_record(slot, *entry, p, src_is_lo);
         }
     }
     FlowEntry& e = *entry;
@@ -279,7 +405,9 @@ void FlowTracker::process_one(const DecodedPacket& p, const FlowKey& key, uint64
     }
 
     follow_lifecycle(e, p, from_orig);
-    zeek_track(e.zeek, segment);
+    const ZeekEndpoint orig_before = e.zeek.orig;
+    const ZeekClose close = zeek_track(e.zeek, segment);
+    follow_record(e, p, src_is_lo, orig_before, close);
 
     if (is_rst) {
         handle_rst(e, slot, p, from_orig);

@@ -40,6 +40,7 @@ constexpr uint32_t even_letter_bits = 0x555555;  // originator letters
 constexpr uint32_t clean_transition_bit = uint32_t{1} << 24;  // + side
 constexpr uint32_t gap_pending_bit = uint32_t{1} << 26;       // + side
 constexpr uint32_t roles_inverted_bit = uint32_t{1} << 28;
+constexpr uint32_t did_close_bit = uint32_t{1} << 29;  // + side
 
 constexpr unsigned orig_side = 0;
 constexpr unsigned resp_side = 1;
@@ -121,7 +122,7 @@ void flip_roles(ZeekTracking& t) noexcept {
     const uint32_t swapped_letters =
         ((letters & even_letter_bits) << 1) | ((letters >> 1) & even_letter_bits);
     uint32_t extra = t.letters_seen & ~letter_mask;
-    for (uint32_t base : {clean_transition_bit, gap_pending_bit}) {
+    for (uint32_t base : {clean_transition_bit, gap_pending_bit, did_close_bit}) {
         const bool orig_bit = (extra & base) != 0;
         const bool resp_bit = (extra & (base << 1)) != 0;
         extra &= ~(base | (base << 1));
@@ -263,7 +264,30 @@ bool history_is_syn_then_rst(const ZeekTracking& t) noexcept {
     return false;
 }
 
+// TCPSessionAdapter::UpdateStateMachine's do_close and ConnectionClosed: a FIN or RST closes its
+// sender, except a RST after both FINs and anything after the sender's own RST.
+ZeekClose note_close(ZeekTracking& t, const ZeekSegment& s, unsigned side,
+                     ZeekEndpoint sender_before, ZeekEndpoint peer_before) noexcept {
+    const bool fin = s.flags & tcp_flag::fin;
+    const bool rst = s.flags & tcp_flag::rst;
+    bool do_close = fin || rst;
+    if (sender_before == ZeekEndpoint::closed)
+        do_close = rst && peer_before != ZeekEndpoint::closed;
+    if (sender_before == ZeekEndpoint::reset) do_close = false;
+    if (!do_close || flag_bit(t, did_close_bit, side)) return ZeekClose::none;
+    put_flag_bit(t, did_close_bit, side, true);
+    const unsigned peer = 1 - side;
+    const bool complete = state_of(t, side) == ZeekEndpoint::reset ||
+                          flag_bit(t, did_close_bit, peer) ||
+                          state_of(t, peer) == ZeekEndpoint::inactive;
+    return complete ? ZeekClose::complete : ZeekClose::incomplete;
+}
+
 }  // namespace
+
+bool zeek_did_close(const ZeekTracking& t, bool orig) noexcept {
+    return flag_bit(t, did_close_bit, orig ? orig_side : resp_side);
+}
 
 void zeek_repeat_rst(ZeekTracking& t, bool from_orig_caller) noexcept {
     bool from_orig = from_orig_caller != ((t.letters_seen & roles_inverted_bit) != 0);
@@ -273,7 +297,7 @@ void zeek_repeat_rst(ZeekTracking& t, bool from_orig_caller) noexcept {
     ++t.history_length;
 }
 
-void zeek_track(ZeekTracking& t, const ZeekSegment& s) noexcept {
+ZeekClose zeek_track(ZeekTracking& t, const ZeekSegment& s) noexcept {
     bool from_orig = s.from_orig != ((t.letters_seen & roles_inverted_bit) != 0);
     // The bulk of all segments: an ACK or data on a connection established both ways, whose
     // letter this side already has, with nothing unusual about it. None of the rules below would
@@ -285,7 +309,7 @@ void zeek_track(ZeekTracking& t, const ZeekSegment& s) noexcept {
         const unsigned side = from_orig ? orig_side : resp_side;
         if (seen(t, s.payload_length > 0 ? k_data : k_ack, side) &&
             !flag_bit(t, gap_pending_bit, 1 - side) && !flag_bit(t, gap_pending_bit, side))
-            return;
+            return ZeekClose::none;
     }
     if (!t.flipped && t.orig == ZeekEndpoint::syn_ack_sent && t.resp == ZeekEndpoint::inactive &&
         is_ack_or_data_only(s)) {
@@ -310,6 +334,7 @@ void zeek_track(ZeekTracking& t, const ZeekSegment& s) noexcept {
         record(t, k_rexmit, side);
 
     update_state_machine(t, s, side);
+    const ZeekClose close = note_close(t, s, side, sender_before, peer_before);
 
     // Zeek learns of a hole in the peer's stream from the ACK that covers it, after the state
     // machine ran, so a hole revealed by a FIN or RST in an unclean state is ignored.
@@ -319,6 +344,7 @@ void zeek_track(ZeekTracking& t, const ZeekSegment& s) noexcept {
     }
     if (s.retransmission) put_flag_bit(t, gap_pending_bit, side, false);
     if (s.content_gap && !seen(t, k_gap, side)) put_flag_bit(t, gap_pending_bit, side, true);
+    return close;
 }
 
 ConnState zeek_conn_state(const ZeekTracking& t, uint64_t orig_payload_bytes,

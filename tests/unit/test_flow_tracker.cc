@@ -1048,5 +1048,182 @@ TEST_F(Tracker, PathTtlMidConnectionIsAPolicyReset) {
     EXPECT_EQ(event(0).hops_from_endpoint, 2);
 }
 
+// Zeek records inside a flow (flow_tracker.h): one test per rule that ends a record.
+
+// A complete close (here the originator's RST) ends the record tcp_close_delay (5 s) later: data
+// and a responder RST 15 s on are a new record (Zeek: RSTRH "Dr", as in its modbus btest trace),
+// while the same packets 4 s on belong to the first record.
+TEST_F(Tracker, CompleteCloseEndsTheRecordFiveSecondsLater) {
+    Conn conn;
+    conn.server_port = 502;
+    feed(conn.c(syn, 1000, 0, 1 * sec));
+    feed(conn.s(syn | ack, 5000, 1001, 1 * sec + 1 * ms));
+    feed(conn.c(rst, 1001, 0, 1 * sec + 100 * ms));
+    t().advance(1 * sec + 100 * ms + config.linger_ns);
+    ASSERT_EQ(events(), 1u);
+    EXPECT_EQ(event(0).conn_state, ConnState::RSTO);
+    EXPECT_EQ(history(event(0)), "ShR");
+    t().clear_events();
+
+    feed(conn.c(ack, 1001, 5001, 5 * sec + 900 * ms, 109));  // 4.8 s after the RST: same record
+    feed(conn.s(rst, 5001, 0, 6 * sec + 99 * ms));
+    t().advance(7 * sec + config.linger_ns);
+    EXPECT_EQ(events(), 0u);
+    EXPECT_EQ(count(WorkerCounter::zeek_records_split), 0u);
+
+    feed(conn.c(ack, 1110, 5001, 16 * sec, 109));  // 5 s after the last complete close
+    feed(conn.s(rst, 5001, 0, 16 * sec + 1 * ms));
+    t().advance(16 * sec + 1 * ms + config.linger_ns);
+    ASSERT_EQ(events(), 1u);
+    EXPECT_EQ(event(0).conn_state, ConnState::RSTRH);
+    EXPECT_EQ(history(event(0)), "Dr");
+    EXPECT_TRUE(event(0).orig_guessed);
+    EXPECT_EQ(ip_text(event(0).orig_h, event(0).family), "10.0.0.1");
+    EXPECT_EQ(count(WorkerCounter::zeek_records_split), 1u);
+    EXPECT_EQ(count(WorkerCounter::reset_connections), 2u);
+    EXPECT_EQ(count(WorkerCounter::flows_created), 1u);
+}
+
+// A record ended while its reset still lingers writes that reset at once, with the record's state:
+// a FIN from a peer never seen is a complete close, and a reuse SYN ends the record at once.
+TEST_F(Tracker, RecordEndWritesTheLingeringResetWithTheRecordsState) {
+    Conn conn;
+    handshake(conn, 1 * sec);
+    feed(conn.s(rst | ack, server_next, client_next, 1 * sec + 100 * ms));
+    // A new SYN with another ISN while the client has not closed: reuse, a new record.
+    feed(conn.c(fin | ack, client_next, server_next, 1 * sec + 200 * ms));
+    EXPECT_EQ(events(), 0u);
+    feed(conn.c(syn, 9000, 0, 1 * sec + 300 * ms));
+    ASSERT_EQ(events(), 1u);
+    EXPECT_EQ(event(0).conn_state, ConnState::RSTR);
+    EXPECT_EQ(history(event(0)), "ShADarF");
+    feed(conn.s(rst | ack, 0, 9001, 1 * sec + 301 * ms));
+    t().advance(1 * sec + 301 * ms + config.linger_ns);
+    ASSERT_EQ(events(), 2u);
+    EXPECT_EQ(event(1).conn_state, ConnState::REJ);
+    EXPECT_EQ(history(event(1)), "Sr");
+}
+
+// tcp_attempt_delay: a RST 6 s after an unanswered SYN is a new record whose first packet is the
+// RST (Zeek: RSTRH "^r"); 4 s after, it refuses the SYN in the same record (REJ "Sr").
+TEST_F(Tracker, AttemptDelayEndsAnUnansweredSynsRecord) {
+    Conn conn;
+    feed(conn.c(syn, 1000, 0, 1 * sec));
+    feed(conn.s(rst | ack, 0, 1001, 5 * sec));
+    t().advance(5 * sec + config.linger_ns);
+    ASSERT_EQ(events(), 1u);
+    EXPECT_EQ(event(0).conn_state, ConnState::REJ);
+    EXPECT_EQ(history(event(0)), "Sr");
+
+    Conn other;
+    other.client_port = 40001;
+    t().clear_events();
+    feed(other.c(syn, 1000, 0, 10 * sec));
+    feed(other.c(syn, 1000, 0, 13 * sec));  // a retry within the delay: same record
+    EXPECT_EQ(count(WorkerCounter::zeek_records_split), 0u);
+    feed(other.s(rst | ack, 0, 1001, 16 * sec));
+    t().advance(16 * sec + config.linger_ns);
+    ASSERT_EQ(events(), 1u);
+    EXPECT_EQ(event(0).conn_state, ConnState::RSTRH);
+    EXPECT_EQ(history(event(0)), "^r");
+    EXPECT_EQ(count(WorkerCounter::zeek_records_split), 1u);
+}
+
+// Inactivity: 300 s after the handshake (Zeek's tcp_inactivity_timeout), 3600 s on ports 21, 22,
+// 23 and 513.
+TEST_F(Tracker, InactivityEndsTheRecord) {
+    Conn web;
+    handshake(web, 1 * sec);
+    feed(web.s(rst | ack, server_next, client_next, 1 * sec + 4 * ms + 300 * sec));
+    Conn ssh;
+    ssh.server_port = 22;
+    handshake(ssh, 1 * sec);
+    feed(ssh.s(rst | ack, server_next, client_next, 1 * sec + 4 * ms + 3599 * sec));
+    Conn early;
+    early.client_port = 40002;
+    handshake(early, 1 * sec);
+    feed(early.s(rst | ack, server_next, client_next, 1 * sec + 4 * ms + 299 * sec));
+    t().advance(3700 * sec);
+    ASSERT_EQ(events(), 3u);  // in the order of their RSTs' arrival
+    EXPECT_EQ(event(0).orig_p, 40000);
+    EXPECT_EQ(event(0).resp_p, 80);
+    EXPECT_EQ(history(event(0)), "^r");
+    EXPECT_EQ(event(0).conn_state, ConnState::RSTRH);
+    EXPECT_EQ(event(1).resp_p, 22);
+    EXPECT_EQ(history(event(1)), "ShADar");
+    EXPECT_EQ(event(2).orig_p, 40002);
+    EXPECT_EQ(history(event(2)), "ShADar");
+    EXPECT_EQ(count(WorkerCounter::zeek_records_split), 1u);
+}
+
+// A FIN then a RST from the same side is no complete close: Zeek's expire check ends the record at
+// its first run more than 5 s after the last packet (checks at 5 s + k x 6 s from the start and
+// 6 s + k x 6 s from the FIN).
+TEST_F(Tracker, ExpireCheckEndsARecordAfterFinThenRstFromOneSide) {
+    Conn conn;
+    handshake(conn, 0);                                          // starts at 0
+    feed(conn.c(fin | ack, client_next, server_next, 1 * sec));  // half close at 1 s
+    feed(conn.c(rst, client_next + 1, 0, 1 * sec + 100 * ms));   // last packet 1.1 s
+    t().advance(1 * sec + 100 * ms + config.linger_ns);
+    ASSERT_EQ(events(), 1u);
+    EXPECT_EQ(history(event(0)), "ShADaFR");
+    t().clear_events();
+    // Checks at 5, 11, ... and 7, 13, ...: the first after 6.1 s is at 7 s.
+    feed(conn.s(ack, server_next, client_next + 1, 6 * sec + 900 * ms));
+    EXPECT_EQ(count(WorkerCounter::zeek_records_split), 0u);
+    // The ACK moved the last packet to 6.9 s: the next check more than 5 s later is at 13 s.
+    feed(conn.s(rst, server_next, 0, 12 * sec + 900 * ms));
+    t().advance(13 * sec + config.linger_ns);
+    EXPECT_EQ(events(), 0u);
+    EXPECT_EQ(count(WorkerCounter::zeek_records_split), 0u);
+    feed(conn.s(rst, server_next, 0, 19 * sec));  // 12.9 + 5 < 19: the check at 19 s ended it
+    t().advance(19 * sec + config.linger_ns);
+    ASSERT_EQ(events(), 1u);
+    EXPECT_EQ(history(event(0)), "^r");
+    EXPECT_EQ(count(WorkerCounter::zeek_records_split), 1u);
+}
+
+// Reuse (Zeek's IsReuse): a SYN retransmitted with the same ISN stays in the record; a SYN with
+// another ISN on a live record, or any bare SYN once a side closed, starts a new one; a SYN-ACK
+// only when the originator never spoke.
+TEST_F(Tracker, ReuseRules) {
+    Conn same;
+    feed(same.c(syn, 1000, 0, 1 * sec));
+    feed(same.c(syn, 1000, 0, 2 * sec));
+    EXPECT_EQ(count(WorkerCounter::zeek_records_split), 0u);
+    feed(same.c(syn, 7000, 0, 3 * sec));
+    EXPECT_EQ(count(WorkerCounter::zeek_records_split), 1u);
+
+    Conn half;
+    half.client_port = 40001;
+    handshake(half, 1 * sec);
+    feed(half.s(fin | ack, server_next, client_next, 2 * sec));
+    feed(half.c(syn, 1000, 0, 2 * sec + 1 * ms));  // same ISN, but the server closed
+    EXPECT_EQ(count(WorkerCounter::zeek_records_split), 2u);
+
+    Conn synack;
+    synack.client_port = 40002;
+    feed(synack.s(syn | ack, 5000, 1001, 1 * sec));
+    feed(synack.s(syn | ack, 5000, 1001, 1 * sec + 1 * ms));
+    EXPECT_EQ(count(WorkerCounter::zeek_records_split), 2u);
+    feed(synack.s(syn | ack, 8000, 1001, 1 * sec + 2 * ms));
+    EXPECT_EQ(count(WorkerCounter::zeek_records_split), 3u);
+    feed(synack.c(ack, 1001, 8001, 1 * sec + 3 * ms));
+    feed(synack.s(syn | ack, 9000, 1001, 1 * sec + 4 * ms));  // the originator spoke
+    EXPECT_EQ(count(WorkerCounter::zeek_records_split), 3u);
+}
+
+// The record timers are options: with a 1 s close delay, 2 s after the RST is a new record.
+TEST_F(Tracker, CloseDelayIsConfigurable) {
+    config.zeek_close_delay_ns = 1 * sec;
+    Conn conn;
+    handshake(conn, 1 * sec);
+    feed(conn.c(rst, client_next, 0, 1 * sec + 10 * ms));
+    feed(conn.s(rst, server_next, 0, 3 * sec));
+    t().advance(10 * sec);
+    ASSERT_EQ(events(), 2u);
+    EXPECT_EQ(history(event(1)), "^r");
+}
+
 }  // namespace
 }  // namespace rstscope

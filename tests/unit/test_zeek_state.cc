@@ -683,5 +683,51 @@ TEST(ZeekTrackingLayout, FitsTheFlowEntryBudget) {
     EXPECT_EQ(zeek_conn_state(fresh, 0, 0), ConnState::OTH);
 }
 
+// ConnectionClosed: which segment closes its sender, and whether the close is complete (ends the
+// record 5 s later, flow_tracker.h).
+TEST(ZeekClose, FinAndRstCloseTheirSenderOnceAndCompleteAsZeekDoes) {
+    ZeekTracking t{};
+    EXPECT_EQ(zeek_track(t, segment(orig, syn)), ZeekClose::none);
+    EXPECT_EQ(zeek_track(t, segment(resp, syn | ack)), ZeekClose::none);
+    EXPECT_EQ(zeek_track(t, segment(orig, ack)), ZeekClose::none);
+    // The first FIN with the peer established: closed, not complete.
+    EXPECT_EQ(zeek_track(t, segment(orig, fin | ack)), ZeekClose::incomplete);
+    EXPECT_TRUE(zeek_did_close(t, true));
+    EXPECT_FALSE(zeek_did_close(t, false));
+    EXPECT_EQ(zeek_track(t, segment(orig, fin | ack)), ZeekClose::none);  // already closed
+    EXPECT_EQ(zeek_track(t, segment(orig, rst)), ZeekClose::none);        // FIN then RST: no close
+    // The peer's FIN completes it.
+    EXPECT_EQ(zeek_track(t, segment(resp, fin | ack)), ZeekClose::complete);
+    EXPECT_TRUE(zeek_did_close(t, false));
+
+    ZeekTracking reset{};
+    zeek_track(reset, segment(orig, syn));
+    zeek_track(reset, segment(resp, syn | ack));
+    zeek_track(reset, segment(orig, ack));
+    EXPECT_EQ(zeek_track(reset, segment(resp, rst | ack)), ZeekClose::complete);  // a RST is
+
+    ZeekTracking lone_fin{};  // a FIN whose peer was never seen
+    EXPECT_EQ(zeek_track(lone_fin, segment(resp, fin | ack)), ZeekClose::complete);
+
+    ZeekTracking after_both{};  // after both FINs a RST closes nothing
+    zeek_track(after_both, segment(orig, ack, 10));
+    zeek_track(after_both, segment(resp, ack, 10));
+    EXPECT_EQ(zeek_track(after_both, segment(orig, fin | ack)), ZeekClose::incomplete);
+    EXPECT_EQ(zeek_track(after_both, segment(resp, fin | ack)), ZeekClose::complete);
+    EXPECT_EQ(zeek_track(after_both, segment(resp, rst)), ZeekClose::none);
+}
+
+// After Zeek flips the roles (a SYN-ACK then an ACK), did_close speaks of Zeek's roles.
+TEST(ZeekClose, DidCloseIsInZeeksRolesAfterAFlip) {
+    ZeekTracking t{};
+    zeek_track(t, segment(orig, syn | ack));
+    zeek_track(t, segment(resp, ack));
+    ASSERT_TRUE(zeek_roles_inverted(t));
+    // The caller's originator sent the SYN-ACK: Zeek's responder.
+    EXPECT_EQ(zeek_track(t, segment(orig, fin | ack)), ZeekClose::incomplete);
+    EXPECT_TRUE(zeek_did_close(t, false));
+    EXPECT_FALSE(zeek_did_close(t, true));
+}
+
 }  // namespace
 }  // namespace rstscope

@@ -7,6 +7,18 @@
 // advance and flush are noexcept, never allocate, lock, log or make system calls; they count.
 // Events go to a bounded outbox that the worker empties into its event ring after every burst;
 // advance() and flush_pending() write only what it has room for.
+//
+// Zeek records: a flow lives as long as the connection's past matters to the causes, but Zeek
+// ends a connection record and starts a new one on the same 4-tuple in cases where the flow goes
+// on. Each flow holds the Zeek record in progress (its ZeekTracking, start, timer and start
+// sequence numbers); before each packet, on the packet's time, the tracker checks whether Zeek
+// would have ended that record: tcp_close_delay after a complete close, tcp_attempt_delay after an
+// unanswered SYN, inactivity, the expire check (every 6 s from 5 s after the record's start, and
+// 6 s after a close the peer did not finish: ends the record when a side closed, the connection is
+// reset, both closed or one side never spoke, and the last packet is more than 5 s old), and
+// reuse (a SYN after a close, or with a new initial sequence number). A record's end writes its
+// lingering reset (with the record's conn_state and history), and the next packet starts a new
+// record: roles chosen afresh as for a new connection, and a RST in it is a new reset event.
 #pragma once
 
 #include <cstdint>
@@ -36,6 +48,16 @@ struct TrackerConfig {
     uint64_t established_timeout_ns = 7200 * ns_per_second;
     uint64_t half_open_timeout_ns = 60 * ns_per_second;
     uint64_t closed_timeout_ns = 60 * ns_per_second;
+    // Zeek's connection-record timers (docs/events.md, "Zeek records"), Zeek's defaults: a record
+    // ends this long after a complete close (tcp_close_delay), after an originator's SYN the peer
+    // never answered (tcp_attempt_delay), and after silence while both sides are still in the
+    // handshake (the TCP analyzer's first inactivity timeout), after it (tcp_inactivity_timeout)
+    // and on ports 21, 22, 23 and 513 (Conn::port_inactivity_timeouts).
+    uint64_t zeek_close_delay_ns = 5 * ns_per_second;
+    uint64_t zeek_attempt_delay_ns = 5 * ns_per_second;
+    uint64_t zeek_handshake_inactivity_ns = 60 * ns_per_second;
+    uint64_t zeek_inactivity_ns = 300 * ns_per_second;
+    uint64_t zeek_long_inactivity_ns = 3600 * ns_per_second;
     // The idle-flow sweep visits the whole table once per this much time (packet time for
     // captures), a slice per advance(): its cost follows time, not packets. 0: the whole table on
     // every advance() (exact expiry, for tests).
@@ -140,6 +162,10 @@ class FlowTracker {
     FlowEntry& new_flow(uint32_t slot, const FlowKey& key, uint64_t hash, const DecodedPacket& p,
                         bool src_is_lo) noexcept;
     uint32_t take_slot(uint64_t hash) noexcept;
+    bool record_ends(const FlowEntry& e, const DecodedPacket& p, bool src_is_lo) const noexcept;
+    void start_record(uint32_t slot, FlowEntry& e, const DecodedPacket& p, bool src_is_lo) noexcept;
+    static void follow_record(FlowEntry& e, const DecodedPacket& p, bool src_is_lo,
+                              ZeekEndpoint orig_before, ZeekClose close) noexcept;
     static void follow_lifecycle(FlowEntry& e, const DecodedPacket& p, bool from_orig) noexcept;
     void handle_rst(FlowEntry& e, uint32_t slot, const DecodedPacket& p, bool from_orig) noexcept;
     static SeqCheck rst_sequence_check(const FlowEntry& e, const DecodedPacket& p, bool in_syn_sent,

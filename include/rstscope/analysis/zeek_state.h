@@ -84,8 +84,17 @@ static_assert(std::is_trivially_copyable_v<ZeekTracking>);
 
 inline constexpr size_t zeek_history_max_letters = 12;
 
+// What a segment did to the end of Zeek's connection record (TCPSessionAdapter::ConnectionClosed):
+// its sender closed (a FIN or RST that sets the endpoint's did_close), and whether that close is
+// complete (the sender reset, or its peer had closed or was never seen), which ends the record
+// tcp_close_delay (5 s) later.
+enum class ZeekClose : uint8_t { none, incomplete, complete };
+
 // Feeds one segment through Zeek's endpoint state machine and history rules. Hot path.
-void zeek_track(ZeekTracking& t, const ZeekSegment& s) noexcept;
+ZeekClose zeek_track(ZeekTracking& t, const ZeekSegment& s) noexcept;
+
+// Zeek's did_close of an endpoint, in Zeek's roles (after zeek_roles_inverted()).
+bool zeek_did_close(const ZeekTracking& t, bool orig) noexcept;
 
 // Zeek repeats the R letter when a side sends a RST whose sequence number differs from its
 // previous one; the flow tracker, which keeps those numbers, calls this for such a RST (after

@@ -54,6 +54,8 @@ namespace rstscope {
     X(flows_created, volume, "flow entries created")                                               \
     X(flows_expired, volume, "flow entries expired after their idle timeout")                      \
     X(flows_evicted, volume, "live flow entries evicted because both candidate buckets were full") \
+    X(zeek_records_split, volume,                                                                  \
+      "Zeek connection records ended inside a flow: the next packet began a new record")           \
     X(hosts_evicted, volume,                                                                       \
       "host fingerprints (usual TTL, IP-ID behaviour) evicted from a full bucket of the table")    \
     X(reset_connections, volume, "connections with at least one RST (one event each)")             \

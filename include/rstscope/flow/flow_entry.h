@@ -71,11 +71,20 @@ struct DirectionState {
     uint8_t ttl_usual;     // TTL/hop limit of this side's first packet
     uint8_t bits;          // direction_bit::*
     uint8_t ip_id_steps;   // consecutive small positive IP-ID increments (a counter-based sender)
-    uint8_t padding[4];
+    uint32_t record_seq;   // sequence number of this side's first packet in the Zeek record
 };
 static_assert(sizeof(DirectionState) == 32);
 
 enum class Lifecycle : uint8_t { half_open, established, closed };
+
+// Bits of FlowEntry::record_bits: the Zeek connection record inside the flow (flow_tracker.h).
+namespace record_bit {
+inline constexpr uint8_t seq_known_lo = 0x01;  // side[0].record_seq is set
+inline constexpr uint8_t seq_known_hi = 0x02;  // side[1].record_seq is set
+inline constexpr uint8_t attempt = 0x04;       // record_timer_ms: the originator's first SYN
+inline constexpr uint8_t closed = 0x08;        // record_timer_ms: the last complete close
+inline constexpr uint8_t half_closed = 0x10;   // record_timer_ms: a close the peer did not finish
+}  // namespace record_bit
 
 // Bits of FlowEntry::flags.
 namespace flow_bit {
@@ -112,7 +121,12 @@ struct alignas(64) FlowEntry {
     Lifecycle lifecycle;
     bool was_established;  // reached established once (closing does not undo it)
     uint8_t app_bits;      // app_bit::*: where the application parsers stand (flow_tracker.h)
-    uint8_t padding[6];
+    uint8_t record_bits;   // record_bit::*
+    // The Zeek record in progress (flow_tracker.h): when it started and the time its timers run
+    // from, in ms after first_ts_ns. Held in what was padding: no byte added per flow.
+    uint32_t record_start_ms;
+    uint32_t record_timer_ms;
+    uint8_t padding[4];
 
     DirectionState& orig() noexcept { return side[(flags & flow_bit::orig_is_hi) ? 1 : 0]; }
     DirectionState& resp() noexcept { return side[(flags & flow_bit::orig_is_hi) ? 0 : 1]; }
