@@ -223,6 +223,11 @@ TrackerConfig tracker_config(const Options& o) {
     c.established_timeout_ns = seconds_to_ns(o.established_timeout_s);
     c.half_open_timeout_ns = seconds_to_ns(o.half_open_timeout_s);
     c.closed_timeout_ns = seconds_to_ns(o.closed_timeout_s);
+    c.zeek_close_delay_ns = seconds_to_ns(o.zeek_close_delay_s);
+    c.zeek_attempt_delay_ns = seconds_to_ns(o.zeek_attempt_delay_s);
+    c.zeek_handshake_inactivity_ns = seconds_to_ns(o.zeek_handshake_inactivity_s);
+    c.zeek_inactivity_ns = seconds_to_ns(o.zeek_inactivity_s);
+    c.zeek_long_inactivity_ns = seconds_to_ns(o.zeek_long_inactivity_s);
     return c;
 }
 

@@ -53,6 +53,12 @@ struct Options {
     double established_timeout_s = 7200.0;
     double half_open_timeout_s = 60.0;
     double closed_timeout_s = 60.0;
+    // Zeek's record timers (docs/events.md, "Zeek records"), Zeek's defaults.
+    double zeek_close_delay_s = 5.0;
+    double zeek_attempt_delay_s = 5.0;
+    double zeek_handshake_inactivity_s = 60.0;
+    double zeek_inactivity_s = 300.0;
+    double zeek_long_inactivity_s = 3600.0;
     uint32_t flow_table_size = 1u << 20;
     uint32_t linger_capacity = 65536;
     uint32_t event_ring_size = 16384;
