@@ -96,10 +96,15 @@ class Daemon:
             if f.startswith("queries."):
                 os.unlink(os.path.join(workdir, f))
         self.metrics_port = closed_port()
+        # A report-only signature (cause -: the verdicts stay as they are) on the client's
+        # "hello" of abort_connection, for the matches stats, metrics and rstscopectl show.
+        signatures = os.path.join(workdir, "queries.signatures.conf")
+        with open(signatures, "w", encoding="ascii") as f:
+            f.write("client_hello orig 64 - - /^hello/ the abort test's client greeting\n")
         self.proc = subprocess.Popen(
             [rstscope, "--iface", "lo", "--control", self.sock, "--log", self.log, "--linger", "0.3",
              "--recent-events", "100", "--metrics-listen", f"127.0.0.1:{self.metrics_port}",
-             "--config", os.devnull],
+             "--signatures", signatures, "--config", os.devnull],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         deadline = time.time() + 30
         while not os.path.exists(self.sock) and time.time() < deadline and self.proc.poll() is None:
@@ -396,6 +401,12 @@ def queries(rstscope, rstscopectl, workdir):
         rc, a = d.json("stats")
         check("stats: per-worker rows", rc == 0 and len(a.get("per_worker", [])) == 1 and
               a["per_worker"][0]["rst_packets"] == a["rst_packets"], json.dumps(a)[:300])
+        matches = a.get("signatures", {}).get("client_hello", 0)
+        check("stats: matches per signature", rc == 0 and matches >= 1, json.dumps(a.get("signatures")))
+        rc, out, _ = d.ctl("stats")
+        check("rstscopectl stats shows matches per signature",
+              rc == 0 and re.search(r"^signatures\n  client_hello +%d$" % matches, out, re.M) is not None,
+              out[-400:])
 
         rc, out, _ = d.ctl("metrics")
         promtool = shutil.which("promtool")
@@ -405,6 +416,9 @@ def queries(rstscope, rstscopectl, workdir):
         else:
             skip("metrics: promtool check", "promtool (Debian's prometheus package) is not installed")
         check("metrics: the refusals counted", 'rstscope_resets_total{cause="refused"} 3\n' in out, out[:300])
+        check("metrics: matches per signature",
+              re.search(r'^rstscope_signature_matches_total\{id="client_hello"\} [1-9]', out, re.M)
+              is not None, out[-600:])
         http_endpoint(d.metrics_port, workdir)
 
         # logrotate: the log is moved, then rstscope is told to reopen it.

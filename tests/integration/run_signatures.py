@@ -51,6 +51,20 @@ RST_REASONS = {
 EXTRA = {"ftp_421": ("reply_421", 21, b"", [b"421 Too many users - please try again later.\r\n"])}
 
 
+def client_hello(name):
+    """A TLS 1.3 ClientHello record carrying server_name `name` after a GREASE extension and a
+    1216-byte key share (as current browsers send: over one segment)."""
+    def ext(kind, body):
+        return kind.to_bytes(2, "big") + len(body).to_bytes(2, "big") + body
+    sni = b"\x00" + len(name).to_bytes(2, "big") + name
+    exts = (ext(0x1A1A, b"") + ext(0x0033, b"\x42" * 1216) +
+            ext(0, len(sni).to_bytes(2, "big") + sni) + ext(0x0010, b"\x00\x03\x02h2"))
+    body = (b"\x03\x03" + bytes(32) + b"\x20" + bytes(range(32)) + b"\x00\x04\x3a\x3a\x13\x01" +
+            b"\x01\x00" + len(exts).to_bytes(2, "big") + exts)
+    hs = b"\x01" + len(body).to_bytes(3, "big") + body
+    return b"\x16\x03\x01" + len(hs).to_bytes(2, "big") + hs
+
+
 def load_generator(path):
     spec = importlib.util.spec_from_file_location("gen_scenarios", path)
     module = importlib.util.module_from_spec(spec)
@@ -74,6 +88,7 @@ def build(gen, path):
     evidence) where None means no signature at all."""
     cap = gen.Capture()
     expect = {}
+    apps = {}  # client port -> the event's app object
     n = 0
 
     def conversation(port, request, replies, rst_payload=b"", rst_ttl=None):
@@ -82,7 +97,10 @@ def build(gen, path):
         cport = 41000 + n
         c = gen.Conn(cap, gen.client(10, cport), gen.server(20 + n, port))
         t = c.handshake(n * 1.0)
-        if request:
+        if isinstance(request, list):  # several segments
+            for i, data in enumerate(request):
+                c.send(t + 0.001 + 0.0001 * i, True, "PA", data)
+        elif request:
             c.send(t + 0.001, True, "PA", request)
         for i, data in enumerate(replies):
             c.send(t + 0.010 + 0.001 * i, False, "PA", data)
@@ -90,13 +108,32 @@ def build(gen, path):
         return cport
 
     for rule, (port, request, replies) in REPLIES.items():
-        expect[conversation(port, request, replies)] = (rule, "server_error")
+        cport = conversation(port, request, replies)
+        expect[cport] = (rule, "server_error")
+        if rule == "http_503":
+            apps[cport] = {"proto": "http", "method": "GET", "host": "shop.example", "status": 503}
+        elif rule == "reply_421":  # the greeting is longer than the 48 bytes kept
+            apps[cport] = {"proto": "smtp", "banner": replies[0][:48].decode(), "truncated": True}
     for rule, reason in RST_REASONS.items():
         # A load balancer's own RST: its TTL is not the server's.
         expect[conversation(80, HTTP_GET, [b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"],
                             reason, rst_ttl=255)] = (rule, "rst_reason")
     for _, (rule, port, request, replies) in EXTRA.items():
-        expect[conversation(port, request, replies)] = (rule, "server_error")
+        cport = conversation(port, request, replies)
+        expect[cport] = (rule, "server_error")
+        apps[cport] = {"proto": "ftp", "banner": replies[0].decode().strip()}
+    # Application identity without a signature: a ClientHello split over two segments, greetings.
+    hello = client_hello(b"pay.example.org")
+    cport = conversation(443, [hello[:700], hello[700:]],
+                         [b"\x16\x03\x03\x00\x04\x02\x00\x00\x00"])
+    expect[cport] = (None, "resp_abort")
+    apps[cport] = {"proto": "tls", "sni": "pay.example.org"}
+    for port, greeting, proto in [(22, b"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n", "ssh"),
+                                  (110, b"+OK Dovecot (Debian) ready.\r\n", "pop3"),
+                                  (143, b"* OK [CAPABILITY IMAP4rev1] ready\r\n", "imap")]:
+        cport = conversation(port, b"", [greeting])
+        expect[cport] = (None, "resp_abort")
+        apps[cport] = {"proto": proto, "banner": greeting.decode().strip()}
     # Benign: the same words deep in a large body (beyond every rule's BYTES) change nothing.
     body = b"x" * 5000 + b"HTTP/1.1 503 Service Unavailable\r\nToo many connections\r\n"
     head = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body)
@@ -107,7 +144,7 @@ def build(gen, path):
     expect[conversation(80, HTTP_GET, [b"HTTP/1.1 50", b"3 Service Unavailable\r\n\r\n"])] = (
         None, "resp_abort")
     cap.write(path)
-    return expect
+    return expect, apps
 
 
 def main():
@@ -123,7 +160,7 @@ def main():
     os.makedirs(workdir, exist_ok=True)
     pcap = os.path.join(workdir, "signatures.pcap")
     log = os.path.join(workdir, "signatures.jsonl")
-    expect = build(gen, pcap)
+    expect, apps = build(gen, pcap)
     if os.path.exists(log):
         os.remove(log)
     summary = os.path.join(workdir, "summary.json")
@@ -172,6 +209,12 @@ def main():
     for rule, _ in default_rules(conf):
         if rule not in fired:
             failures.append(f"default rule {rule} has no connection here that fires it")
+    # app: what the parsers found, exactly.
+    for port, want in sorted(apps.items()):
+        got = events.get(port, {}).get("app")
+        print(f"{'ok  ' if got == want else 'FAIL'} app of port {port}: {got}")
+        if got != want:
+            failures.append(f"port {port}: app {got}, want {want}")
     # stats: matches per signature, each rule's connections counted (reply_421 twice: SMTP, FTP).
     import json
     with open(summary, encoding="utf-8") as f:
