@@ -2,8 +2,12 @@
 // rstscopectl: asks a running rstscope over its control socket and prints the answer, as aligned
 // tables for people or as the answer's one line of JSON (--json) for scripts.
 //   rstscopectl [--socket PATH] [--json] [--timeout SECONDS] COMMAND [--ARGUMENT VALUE ...]
+//   rstscopectl [--socket PATH] pcap EVENT-ID -o FILE [--dir DIR]
+// `pcap` is the client's own: it writes the flight recorder's packets of one reset event as a
+// pcap of their own, read from --dir or from the directory the running daemon's `config` names.
 // Exit codes (docs/control.md): 0 answered; 1 an error answer, or no answer in time; 2 a usage
 // error; 3 rstscope is not running on that socket; 4 permission denied.
+#include <dirent.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -15,7 +19,9 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <iostream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -24,6 +30,7 @@
 
 #include "live_view.h"
 #include "rstscope/config/ctl_options.h"
+#include "rstscope/mgmt/pcapng.h"
 
 namespace {
 
@@ -203,9 +210,219 @@ int connect_to(const std::string& path) {
     return fd;
 }
 
+// Sends one request line and reads the answer's line; returns an Exit code, `answer` on success.
+int ask(const std::string& socket_path, double timeout_s, const std::string& request_line,
+        std::string& answer) {
+    int fd = connect_to(socket_path);
+    if (fd < 0) {
+        int error = errno;
+        std::cerr << "rstscopectl: error: cannot connect to " << socket_path << ": "
+                  << std::strerror(error);
+        if (error == EACCES || error == EPERM) {
+            std::cerr << " (run as root or as a member of the socket's group: --control-group)\n";
+            return permission;
+        }
+        std::cerr << " (is rstscope running with --control " << socket_path << "?)\n";
+        return error == ENOENT || error == ECONNREFUSED ? not_running : error_answer;
+    }
+    std::string request = request_line + "\n";
+    if (send(fd, request.data(), request.size(), MSG_NOSIGNAL) !=
+        static_cast<ssize_t>(request.size())) {
+        std::cerr << "rstscopectl: error: cannot send request: " << std::strerror(errno) << "\n";
+        close(fd);
+        return error_answer;
+    }
+    answer.clear();
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
+    while (answer.find('\n') == std::string::npos) {
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            deadline - std::chrono::steady_clock::now());
+        if (left.count() <= 0) {
+            std::cerr << "rstscopectl: error: no answer within " << timeout_s << " s\n";
+            close(fd);
+            return error_answer;
+        }
+        pollfd p{fd, POLLIN, 0};
+        if (poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
+        char buffer[65536];
+        ssize_t n = recv(fd, buffer, sizeof buffer, 0);
+        if (n <= 0) break;
+        answer.append(buffer, static_cast<size_t>(n));
+    }
+    close(fd);
+    if (answer.empty()) {
+        std::cerr << "rstscopectl: error: connection closed without an answer\n";
+        return error_answer;
+    }
+    answer = answer.substr(0, answer.find('\n'));
+    return answered;
+}
+
+// `pcap EVENT-ID -o FILE [--dir DIR]`, with rstscopectl's --socket and --timeout before it.
+struct PcapRequest {
+    std::string socket_path = rstscope::default_control_socket;
+    double timeout_s = 5.0;
+    uint64_t event = 0;
+    std::string output;
+    std::string dir;
+};
+
+// Whether the command word is `pcap`; fills `r` or says what is wrong in `problem`.
+bool parse_pcap_request(int argc, char** argv, PcapRequest& r, std::string& problem) {
+    std::vector<std::string> words(argv + 1, argv + argc);
+    bool is_pcap = false;
+    for (size_t i = 0; i < words.size(); ++i) {
+        const std::string& w = words[i];
+        bool takes_value =
+            w == "--socket" || w == "--timeout" || w == "-o" || w == "--output" || w == "--dir";
+        if (takes_value) {
+            ++i;
+            continue;
+        }
+        if (w.rfind("-", 0) != 0) {
+            is_pcap = w == "pcap";
+            break;
+        }
+    }
+    if (!is_pcap) return false;
+    bool command_seen = false;
+    for (size_t i = 0; i < words.size(); ++i) {
+        std::string w = words[i], value;
+        if (size_t eq = w.find('='); w.rfind("--", 0) == 0 && eq != std::string::npos) {
+            value = w.substr(eq + 1);
+            w = w.substr(0, eq);
+            words.insert(words.begin() + static_cast<std::ptrdiff_t>(i) + 1, value);
+        }
+        bool takes_value =
+            w == "--socket" || w == "--timeout" || w == "-o" || w == "--output" || w == "--dir";
+        if (takes_value) {
+            if (i + 1 >= words.size()) {
+                problem = w + " needs a value";
+                return true;
+            }
+            value = words[++i];
+            if (w == "--socket") r.socket_path = value;
+            if (w == "-o" || w == "--output") r.output = value;
+            if (w == "--dir") r.dir = value;
+            if (w == "--timeout") {
+                char* end = nullptr;
+                r.timeout_s = std::strtod(value.c_str(), &end);
+                if (*end != '\0' || !(r.timeout_s > 0 && r.timeout_s <= 3600)) {
+                    problem = "invalid value '" + value + "' for --timeout: 0 to 3600 seconds";
+                    return true;
+                }
+            }
+        } else if (!command_seen && w == "pcap") {
+            command_seen = true;
+        } else if (command_seen && r.event == 0 && !w.empty() &&
+                   w.find_first_not_of("0123456789") == std::string::npos && w.size() <= 19) {
+            r.event = std::stoull(w);
+        } else {
+            problem = "unexpected argument '" + w + "' (usage: rstscopectl [--socket PATH] pcap " +
+                      "EVENT-ID -o FILE [--dir DIR])";
+            return true;
+        }
+    }
+    if (r.event == 0)
+        problem = "pcap needs an event id (the event's \"id\", from 1)";
+    else if (r.output.empty())
+        problem = "pcap needs -o FILE (- for standard output)";
+    return true;
+}
+
+// The recorder's files in `dir`, newest first: an event's packets are in one file, and a recent
+// event is the likelier question.
+std::vector<std::string> flight_files(const std::string& dir) {
+    std::vector<std::string> names;
+    if (DIR* d = opendir(dir.c_str())) {
+        while (dirent* e = readdir(d)) {
+            std::string name = e->d_name;
+            if (name.rfind("flight-", 0) == 0 && name.size() > 14 &&
+                name.compare(name.size() - 7, 7, ".pcapng") == 0)
+                names.push_back(name);
+        }
+        closedir(d);
+    }
+    // Zero-padded numbers: text order is number order (up to 999999, then longer names).
+    std::sort(names.begin(), names.end(), [](const std::string& a, const std::string& b) {
+        return a.size() != b.size() ? a.size() > b.size() : a > b;
+    });
+    return names;
+}
+
+int write_event_pcap(const PcapRequest& r) {
+    std::string dir = r.dir;
+    if (dir.empty()) {
+        std::string answer;
+        if (int rc = ask(r.socket_path, r.timeout_s, "/config", answer); rc != answered) return rc;
+        json config = json::parse(answer, nullptr, false);
+        if (config.is_object() && config.contains("recorder-dir") &&
+            config["recorder-dir"].is_string())
+            dir = config["recorder-dir"].get<std::string>();
+        if (dir.empty()) {
+            std::cerr << "rstscopectl: error: the flight recorder is off (no --recorder-dir)\n";
+            return error_answer;
+        }
+    }
+    std::string out;
+    uint64_t packets = 0;
+    uint16_t link = 0;
+    std::string found_in;
+    for (const std::string& name : flight_files(dir)) {
+        std::ifstream in(dir + "/" + name, std::ios::binary);
+        std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        rstscope::pcapng::read_packets(bytes, [&](const rstscope::pcapng::Packet& p) {
+            if (rstscope::pcapng::event_of_comment(p.comment) != r.event) return packets == 0;
+            if (packets == 0) {
+                link = p.link;
+                rstscope::pcapng::append_pcap_header(out, link);
+            }
+            if (p.link == link) {
+                rstscope::pcapng::append_pcap_record(out, p.ts_ns, p.data, p.length);
+                ++packets;
+            }
+            return true;
+        });
+        if (packets) {
+            found_in = name;
+            break;
+        }
+    }
+    if (packets == 0) {
+        std::cerr << "rstscopectl: error: no packets of event " << r.event << " in " << dir
+                  << " (rotated out, or the recorder kept none for it)\n";
+        return error_answer;
+    }
+    if (r.output == "-") {
+        std::cout.write(out.data(), static_cast<std::streamsize>(out.size()));
+        std::cout.flush();
+    } else {
+        std::ofstream file(r.output, std::ios::binary | std::ios::trunc);
+        file.write(out.data(), static_cast<std::streamsize>(out.size()));
+        if (!file.flush()) {
+            std::cerr << "rstscopectl: error: cannot write " << r.output << "\n";
+            return error_answer;
+        }
+        std::cerr << fmt::format("{} packets of event {} from {}/{} written to {}\n", packets,
+                                 r.event, dir, found_in, r.output);
+    }
+    return answered;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+    {
+        PcapRequest pcap;
+        std::string problem;
+        if (parse_pcap_request(argc, argv, pcap, problem)) {
+            if (!problem.empty()) {
+                std::cerr << "rstscopectl: error: " << problem << "\n";
+                return usage;
+            }
+            return write_event_pcap(pcap);
+        }
+    }
     double now =
         std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
     rstscope::CtlParseOutcome parsed = rstscope::parse_ctl_options(argc, argv, now);
@@ -230,46 +447,9 @@ int main(int argc, char** argv) {
         }
         return rstscope::run_live_view(live);
     }
-    int fd = connect_to(o.socket_path);
-    if (fd < 0) {
-        int error = errno;
-        std::cerr << "rstscopectl: error: cannot connect to " << o.socket_path << ": "
-                  << std::strerror(error);
-        if (error == EACCES || error == EPERM) {
-            std::cerr << " (run as root or as a member of the socket's group: --control-group)\n";
-            return permission;
-        }
-        std::cerr << " (is rstscope running with --control " << o.socket_path << "?)\n";
-        return error == ENOENT || error == ECONNREFUSED ? not_running : error_answer;
-    }
-    std::string request = rstscope::ctl_request(o) + "\n";
-    if (send(fd, request.data(), request.size(), MSG_NOSIGNAL) !=
-        static_cast<ssize_t>(request.size())) {
-        std::cerr << "rstscopectl: error: cannot send request: " << std::strerror(errno) << "\n";
-        return error_answer;
-    }
     std::string answer;
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(o.timeout_s);
-    while (answer.find('\n') == std::string::npos) {
-        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-            deadline - std::chrono::steady_clock::now());
-        if (left.count() <= 0) {
-            std::cerr << "rstscopectl: error: no answer within " << o.timeout_s << " s\n";
-            return error_answer;
-        }
-        pollfd p{fd, POLLIN, 0};
-        if (poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
-        char buffer[65536];
-        ssize_t n = recv(fd, buffer, sizeof buffer, 0);
-        if (n <= 0) break;
-        answer.append(buffer, static_cast<size_t>(n));
-    }
-    close(fd);
-    if (answer.empty()) {
-        std::cerr << "rstscopectl: error: connection closed without an answer\n";
-        return error_answer;
-    }
-    answer = answer.substr(0, answer.find('\n'));
+    if (int rc = ask(o.socket_path, o.timeout_s, rstscope::ctl_request(o), answer); rc != answered)
+        return rc;
     json parsed_answer = json::parse(answer, nullptr, false);
     if (parsed_answer.is_discarded() || !parsed_answer.is_object()) {
         std::cerr << "rstscopectl: error: the answer is not a JSON object: "

@@ -75,7 +75,8 @@ FlowTracker::FlowTracker(const TrackerConfig& config, WorkerCounters& counters)
     : config_(config),
       counters_(counters),
       table_(config.flow_capacity),
-      hosts_(config.host_capacity) {
+      hosts_(config.host_capacity),
+      flight_(config.flight.packets ? table_.capacity() : 0, config.flight) {
     uint32_t capacity = 16;
     while (capacity < config.linger_capacity)
         capacity <<= 1;
@@ -90,9 +91,14 @@ FlowTracker::FlowTracker(const TrackerConfig& config, WorkerCounters& counters)
             apps_[i].slot = FlowTable::no_slot;
         app_mask_ = apps - 1;
     }
+    if (flight_.enabled())
+        evidence_ = std::make_unique<EvidenceArena>(
+            config.flight.evidence_blocks, flight_.packets_per_flow(), flight_.record_bytes());
 }
 
-void FlowTracker::process_burst(const DecodedPacket* packets, uint32_t count) noexcept {
+void FlowTracker::process_burst(const DecodedPacket* packets, uint32_t count,
+                                const FrameRef* frames, uint16_t link) noexcept {
+    if (!flight_.enabled()) frames = nullptr;
     FlowKey keys[max_burst];
     uint64_t hashes[max_burst];
     bool src_is_lo[max_burst];
@@ -109,8 +115,10 @@ void FlowTracker::process_burst(const DecodedPacket* packets, uint32_t count) no
             table_.prefetch_entry(hashes[i]);
         counters_.bump(WorkerCounter::tcp_packets, n);
         for (uint32_t i = 0; i < n; ++i)
-            process_one(packets[i], keys[i], hashes[i], src_is_lo[i]);
+            process_one(packets[i], keys[i], hashes[i], src_is_lo[i], frames ? frames + i : nullptr,
+                        link);
         packets += n;
+        if (frames) frames += n;
         count -= n;
     }
 }
@@ -146,6 +154,7 @@ FlowEntry& FlowTracker::new_flow(uint32_t slot, const FlowKey& key, uint64_t has
                                  const DecodedPacket& p, bool src_is_lo) noexcept {
     FlowEntry& e = table_.occupy(slot, key, hash);
     counters_.bump(WorkerCounter::flows_created);
+    flight_.clear(slot);
     e.first_ts_ns = p.ts_ns;
     e.last_ts_ns = p.ts_ns;
     e.lifecycle = Lifecycle::half_open;
@@ -309,7 +318,7 @@ void FlowTracker::follow_lifecycle(FlowEntry& e, const DecodedPacket& p, bool fr
 }
 
 void FlowTracker::process_one(const DecodedPacket& p, const FlowKey& key, uint64_t hash,
-                              bool src_is_lo) noexcept {
+                              bool src_is_lo, const FrameRef* frame, uint16_t link) noexcept {
     const uint8_t flags = p.tcp_flags;
     const bool is_rst = flags & rst;
     if (is_rst) counters_.bump(WorkerCounter::rst_packets);
@@ -339,6 +348,8 @@ void FlowTracker::process_one(const DecodedPacket& p, const FlowKey& key, uint64
         }
     }
     FlowEntry& e = *entry;
+    if (frame && !flight_.record(slot, *frame, p.ts_ns, link))
+        counters_.bump(WorkerCounter::recorder_packets_skipped);
 
     const bool from_orig = src_is_lo != e.has(flow_bit::orig_is_hi);
     DirectionState& sender = from_orig ? e.orig() : e.resp();
@@ -608,6 +619,7 @@ void FlowTracker::handle_rst(FlowEntry& e, uint32_t slot, const DecodedPacket& p
     counters_.bump(WorkerCounter::reset_connections);
     PendingReset& pending = push_pending(slot, e);
     draft_event(pending.event, e, p, from_orig, check, sender);
+    flight_.pin_rst(slot);
     bool idle = gather_evidence(pending.event, e, p, check, sender, receiver);
     gather_origin_evidence(pending.event, e, p, from_orig, check, sender);
 
@@ -805,7 +817,10 @@ void FlowTracker::finalize(PendingReset& pending, bool superseded) noexcept {
         ev.conn_state = zeek_conn_state(e.zeek, ev.orig_bytes, ev.resp_bytes);
         zeek_history(e.zeek, ev.history, history_capacity);
         e.flags &= static_cast<uint8_t>(~flow_bit::event_pending);
+        if (evidence_) ev.flight_block = flight_.seal(pending.slot, *evidence_);
     }
+    if (evidence_ && ev.flight_block == 0)
+        counters_.bump(WorkerCounter::recorder_events_without_packets);
     pending.facts.evidence = ev.evidence;
     Verdict verdict = classify_reset(pending.facts);
     ev.cause = verdict.cause;

@@ -36,6 +36,7 @@
 #include "rstscope/config/duration.h"
 #include "rstscope/config/options.h"
 #include "rstscope/mgmt/event_log.h"
+#include "rstscope/mgmt/flight_recorder.h"
 #include "rstscope/mgmt/html_report.h"
 
 using namespace rstscope;
@@ -228,6 +229,9 @@ TrackerConfig tracker_config(const Options& o) {
     c.zeek_handshake_inactivity_ns = seconds_to_ns(o.zeek_handshake_inactivity_s);
     c.zeek_inactivity_ns = seconds_to_ns(o.zeek_inactivity_s);
     c.zeek_long_inactivity_ns = seconds_to_ns(o.zeek_long_inactivity_s);
+    c.flight.packets = o.recorder_dir.empty() ? 0 : o.recorder_packets;
+    c.flight.snap = o.recorder_snap;
+    c.flight.evidence_blocks = o.recorder_blocks;
     return c;
 }
 
@@ -251,16 +255,24 @@ std::string check_memory(const Options& o, const TrackerConfig& c) {
     uint64_t linger = uint64_t{std::bit_ceil(c.linger_capacity)} * sizeof(PendingReset);
     uint64_t ring = uint64_t{o.event_ring_size} * sizeof(ResetEvent);
     uint64_t apps = c.app_capacity ? uint64_t{std::bit_ceil(c.app_capacity)} * sizeof(AppSlot) : 0;
+    // The flight recorder's store (per flow slot) and evidence blocks, when it is on.
+    uint64_t recorder =
+        uint64_t{std::bit_ceil(c.flow_capacity)} * FlightStore::memory_per_flow(c.flight);
+    if (c.flight.packets)
+        recorder += EvidenceArena::memory_for(c.flight.evidence_blocks, c.flight.packets,
+                                              16 + ((c.flight.snap + 7) & ~7u));
     uint64_t needed =
-        o.workers * (table + linger + ring + apps) + uint64_t{o.log_buffer_kib} * 1024;
+        o.workers * (table + linger + ring + apps + recorder) + uint64_t{o.log_buffer_kib} * 1024;
     uint64_t available = available_memory_bytes();
     if (needed <= available) return {};
     auto mib = [](uint64_t bytes) { return bytes >> 20; };
     return fmt::format(
         "the configuration needs {} MiB ({} workers x (flow table {} MiB + linger queue {} MiB + "
-        "event ring {} MiB + app table {} MiB)) but only {} MiB are available: lower "
-        "--flow-table-size, --linger-capacity or --event-ring-size",
-        mib(needed), o.workers, mib(table), mib(linger), mib(ring), mib(apps), mib(available));
+        "event ring {} MiB + app table {} MiB + flight recorder {} MiB)) but only {} MiB are "
+        "available: lower --flow-table-size, --linger-capacity, --event-ring-size or "
+        "--recorder-packets",
+        mib(needed), o.workers, mib(table), mib(linger), mib(ring), mib(apps), mib(recorder),
+        mib(available));
 }
 
 // DPDK's EAL for this process: initialised once, cleaned up when the run ends.
@@ -355,6 +367,18 @@ std::optional<Inputs> prepare_inputs(Options& options, PrivateDirectory& private
     return inputs;
 }
 
+// The flight recorder when it is on (--recorder-dir and --recorder-packets), reading each
+// worker's evidence blocks.
+std::unique_ptr<FlightRecorder> flight_recorder(const Options& o,
+                                                const std::vector<WorkerChannel*>& channels) {
+    if (o.recorder_dir.empty() || o.recorder_packets == 0) return nullptr;
+    std::vector<const EvidenceArena*> arenas;
+    for (const WorkerChannel* channel : channels)
+        arenas.push_back(channel->evidence);
+    FlightFilesConfig files{o.recorder_dir, uint64_t{o.recorder_file_mib} << 20, o.recorder_files};
+    return std::make_unique<FlightRecorder>(std::move(files), std::move(arenas));
+}
+
 // What every worker reads: the capture's link type, the mode, and the clock's anchor (TSC and
 // wall clock read together, once EAL knows the TSC's rate).
 WorkerSettings worker_settings(const Options& options, const std::optional<CaptureInput>& capture) {
@@ -447,10 +471,18 @@ int analyse(const Options& options, const Inputs& inputs, Outputs& outputs) {
         EthdevPortStats port_stats;
         Pipeline pipeline(options, inputs.tracker, run_control, worker_settings(options, capture),
                           capture ? &capture_clock : nullptr);
+        // Before the launch: a --recorder-dir that cannot be used ends the run before any packet.
+        std::unique_ptr<FlightRecorder> recorder = flight_recorder(options, pipeline.channels());
         pipeline.launch();
         Management management(options, run_control, pipeline.channels(), port_stats,
                               std::move(outputs.log), std::move(outputs.control),
                               std::move(outputs.metrics_http));
+        // First: the observers after it see the event's pcap reference.
+        if (recorder) {
+            management.observe(*recorder);
+            management.add_counters(
+                [&recorder](auto& counters) { recorder->add_counters(counters); });
+        }
         std::unique_ptr<HtmlReport> html = html_report(options, capture);
         if (html) management.observe(*html);
         std::unique_ptr<ProgressReporter> progress = capture_progress(options, capture, pipeline);

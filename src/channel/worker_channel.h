@@ -15,6 +15,7 @@
 
 #include "event_ring.h"
 #include "flow_mailbox.h"
+#include "rstscope/analysis/flight_store.h"
 #include "rstscope/analysis/signature_scanner.h"
 #include "rstscope/common/counters.h"
 
@@ -43,6 +44,8 @@ struct alignas(64) WorkerChannel {
     const SignatureScanner* signatures = nullptr;
     // The `flow` query's box: management posts, this worker serves it once per poll.
     FlowMailbox* flows = nullptr;
+    // Null when the flight recorder is off: the blocks this worker's events name (read-only here).
+    const EvidenceArena* evidence = nullptr;
     // No event this worker writes from now on has a RST older than progress_ns - linger: the
     // watermark management judges RST storms by. Written once per poll.
     std::atomic<uint64_t> progress_ns{0};

@@ -203,7 +203,7 @@ const Setting settings_table[] = {
     {.group = Group::analysis, .name = "top-hosts", .kind = Kind::count,
      .field = &Options::top_hosts_capacity, .min = 16, .max = 65536,
      .help = "counters of each heavy-hitter sketch behind `top` (resetters, servers, clients)"},
-    // 1e6 events: 267 MiB, a stated upper bound an operator can afford on purpose.
+    // 1e6 events: 298 MiB, a stated upper bound an operator can afford on purpose.
     {.group = Group::analysis, .name = "recent-events", .kind = Kind::count,
      .field = &Options::recent_events, .min = 0, .max = 1000000,
      .help = "reset events kept in memory for the control socket's `events` and `top` queries "
@@ -254,6 +254,29 @@ const Setting settings_table[] = {
      .field = &Options::signatures, .needs = "a path or none", .value_name = "FILE",
      .help = "signature rules (format: conf/signatures.conf); by default signatures.conf beside "
              "the configuration file read, when it exists; none for no signatures"},
+
+    {.group = Group::output, .name = "recorder-dir", .kind = Kind::text,
+     .field = &Options::recorder_dir, .value_name = "DIR",
+     .help = "flight recorder: write each reset connection's packets to rolling pcapng files "
+             "here (created if missing); off when empty"},
+    {.group = Group::output, .name = "recorder-packets", .kind = Kind::count,
+     .field = &Options::recorder_packets, .min = 0, .max = 16,
+     .help = "flight recorder: packets kept per flow (the handshake and the latest ones); 0: off"},
+    {.group = Group::output, .name = "recorder-snap", .kind = Kind::count,
+     .field = &Options::recorder_snap, .min = 64, .max = 2048, .unit = "bytes",
+     .value_name = "BYTES",
+     .help = "flight recorder: bytes kept of each packet, headers first; memory per flow is "
+             "recorder-packets x (16 + recorder-snap) bytes"},
+    {.group = Group::output, .name = "recorder-blocks", .kind = Kind::count,
+     .field = &Options::recorder_blocks, .min = 1024, .max = 1 << 20,
+     .help = "flight recorder: reset connections per worker whose packets can wait for "
+             "management at once (rounded up to a power of two)"},
+    {.group = Group::output, .name = "recorder-file-size", .kind = Kind::count,
+     .field = &Options::recorder_file_mib, .min = 1, .max = 4096, .unit = "MiB",
+     .value_name = "MIB", .help = "flight recorder: a new pcapng file once one reaches this size"},
+    {.group = Group::output, .name = "recorder-files", .kind = Kind::count,
+     .field = &Options::recorder_files, .min = 2, .max = 100000,
+     .help = "flight recorder: files kept in --recorder-dir, the oldest deleted beyond them"},
 };
 // clang-format on
 

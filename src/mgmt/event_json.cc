@@ -146,7 +146,8 @@ constexpr size_t widest_line =
     2 * (ip_text_max_length + ip_text_slack) + 16 +
     signature_hits_capacity * (40 + signature_max_id_length + 11) + 80 /* app keys */ +
     longest(app_proto_names) + longest(http_method_names) + 5 /* status */ +
-    6 * (app_name_capacity + app_banner_capacity) + 5 /* truncated */;
+    6 * (app_name_capacity + app_banner_capacity) + 5 /* truncated */ + 60 + 10 + 20 +
+    5 /* pcap: keys, file, offset, packets */;
 constexpr size_t digit_slack = 7;  // put_digits() writes 8 bytes
 static_assert(widest_line + digit_slack <= event_json_max_length);
 
@@ -244,6 +245,19 @@ char* put_app(char* out, const AppIdentity& app) noexcept {
     return out;
 }
 
+// ,"pcap":{"file":"flight-000042.pcapng","offset":..,"packets":..}: where the flight recorder
+// wrote the connection's packets (flight_recorder.h names its files so).
+char* put_pcap(char* out, const PcapRef& pcap) noexcept {
+    out = put(out, ",\"pcap\":{\"file\":\"flight-");
+    out = pcap.file < 1'000'000 ? put_digits(out, pcap.file, 6) : put_unsigned(out, pcap.file);
+    out = put(out, ".pcapng\",\"offset\":");
+    out = put_unsigned(out, pcap.offset);
+    out = put(out, ",\"packets\":");
+    out = put_unsigned(out, pcap.packets);
+    *out++ = '}';
+    return out;
+}
+
 }  // namespace
 
 char* write_event_json(const ResetEvent& e, char* out, SignatureRules rules) noexcept {
@@ -335,6 +349,7 @@ char* write_event_json(const ResetEvent& e, char* out, SignatureRules rules) noe
     out = put_signatures(e, out, rules);
     if (e.app.proto != AppProto::none && static_cast<size_t>(e.app.proto) < app_proto_names.size())
         out = put_app(out, e.app);
+    if (e.pcap.packets != 0) out = put_pcap(out, e.pcap);
     *out++ = '}';
     return out;
 }

@@ -377,8 +377,11 @@ uint32_t Management::drain() {
         uint32_t taken = 0, n = 0;
         while (taken < ring_budget_per_pass &&
                (n = w->events->sc_dequeue(batch_.data(), dequeue_batch)) > 0) {
-            for (uint32_t k = 0; k < n; ++k)
+            for (uint32_t k = 0; k < n; ++k) {
+                for (RecordObserver* observer : observers_)
+                    observer->event_received(batch_[k]);
                 storms_.add(batch_[k], judged_);  // may judge the oldest early, at its bounds
+            }
             taken += n;
         }
         if (n == 0 || w->events->count() == 0)
@@ -460,6 +463,8 @@ CounterTotals Management::totals() {
     auto management = counters_;
     management[static_cast<size_t>(ManagementCounter::rx_missed)] = ports.missed;
     management[static_cast<size_t>(ManagementCounter::rx_errors)] = ports.errors;
+    for (const CounterContributor& contribute : contributors_)
+        contribute(management);
     return sum_counters(counters, management);
 }
 

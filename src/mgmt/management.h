@@ -13,6 +13,7 @@
 
 #include <array>
 #include <cstdio>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -69,6 +70,14 @@ class Management {
     // Registers a part that follows every record (see record_observer.h); it must outlive
     // management. Called before run(), in the order the observers are to be told.
     void observe(RecordObserver& observer) { observers_.push_back(&observer); }
+
+    // Registers a part that adds counters of its own (a RecordObserver's) to the management
+    // counters `stats`, metrics and the summary report; called by totals(), on the management
+    // lcore. Before run().
+    using CounterContributor = std::function<void(std::array<uint64_t, management_counter_count>&)>;
+    void add_counters(CounterContributor contributor) {
+        contributors_.push_back(std::move(contributor));
+    }
 
     // Writes one record (one line, ending in its newline) to the log and tells the observers: the
     // one way anything reaches the log. `event` is the reset event it was formatted from, if any.
@@ -133,6 +142,7 @@ class Management {
     uint64_t events_numbered_ = 0;  // ids given so far: the last event's id
     fmt::memory_buffer line_;
     std::vector<RecordObserver*> observers_;
+    std::vector<CounterContributor> contributors_;
     SignatureRules signature_rules_;  // what events' signature hits name; empty without signatures
     uint64_t unwritten_at_exit_ = 0;  // events that never reached the log's buffer
     uint64_t shutdown_started_ns_ = 0;

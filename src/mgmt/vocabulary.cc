@@ -67,6 +67,12 @@ const std::array<EventField, 7> app_fields{{
     {"banner", Type::string, false, {}},
     {"truncated", Type::boolean, false, {}},
 }};
+
+const std::array<EventField, 3> pcap_fields{{
+    {"file", Type::string, true, {}},
+    {"offset", Type::integer, true, {}},
+    {"packets", Type::integer, true, {}},
+}};
 // clang-format on
 
 }  // namespace
@@ -107,6 +113,7 @@ const std::array<EventField, 34> event_fields{{
     {"mptcp_reset_reason", Type::integer, false, {}},
     {"signatures", Type::object_list, false, {}},
     {"app", Type::object, false, {}, app_fields},
+    {"pcap", Type::object, false, {}, pcap_fields},
 }};
 // clang-format on
 

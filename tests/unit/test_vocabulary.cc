@@ -175,6 +175,7 @@ ResetEvent full_event() {
     e.app.banner_length = 2;
     std::memcpy(e.app.banner, "hi", 2);
     e.app.flags = app_flag::name_cut;
+    e.pcap = {123456, 42, 7, 0};
     for (size_t i = 0; i < enum_count<Evidence>; ++i)
         e.evidence |= evidence_bit(static_cast<Evidence>(i));
     return e;

@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <memory>
 
+#include "rstscope/analysis/flight_store.h"
 #include "rstscope/analysis/host_fingerprint.h"
 #include "rstscope/analysis/reset_classifier.h"
 #include "rstscope/analysis/reset_event.h"
@@ -38,7 +39,7 @@ inline constexpr uint64_t ns_per_second = 1'000'000'000ull;
 
 struct TrackerConfig {
     uint32_t flow_capacity = 1u << 20;
-    // Resets awaiting their verdict at once: 65536 x 320 B = 20 MiB, about 21 000 resets/s for
+    // Resets awaiting their verdict at once: 65536 x 352 B = 22 MiB, about 21 000 resets/s for
     // the default 3 s linger before the oldest are written early.
     uint32_t linger_capacity = 65536;
     uint64_t linger_ns = 3 * ns_per_second;
@@ -74,6 +75,8 @@ struct TrackerConfig {
     // app_slots_reused when that one was still open). 0: no application identity. rstscope sets
     // it with --signatures: 65536 x 232 B = 14.5 MiB per worker.
     uint32_t app_capacity = 0;
+    // The flight recorder's per-flow packets and evidence blocks; packets 0: off.
+    FlightConfig flight{.packets = 0};
 };
 
 // The app table rstscope (and worker_bench) gives each worker when signatures are on.
@@ -130,7 +133,10 @@ class FlowTracker {
     FlowTracker(const TrackerConfig& config, WorkerCounters& counters);
 
     // Analyses a burst of decoded segments (bulk hashing and prefetch across the burst).
-    void process_burst(const DecodedPacket* packets, uint32_t count) noexcept;
+    // `frames`: each segment's frame, for the flight recorder (null: none kept), of pcap link
+    // type `link`.
+    void process_burst(const DecodedPacket* packets, uint32_t count,
+                       const FrameRef* frames = nullptr, uint16_t link = 1) noexcept;
     void process(const DecodedPacket& packet) noexcept { process_burst(&packet, 1); }
 
     // Moves time forward (packet time for captures): writes out resets whose linger ended and
@@ -152,10 +158,12 @@ class FlowTracker {
     uint64_t now_ns() const noexcept { return now_ns_; }
     // Null without signatures; management reads its match counters.
     const SignatureScanner* signature_scanner() const noexcept { return scanner_.get(); }
+    // Null when the flight recorder is off; management reads the blocks events name.
+    const EvidenceArena* evidence() const noexcept { return evidence_.get(); }
 
   private:
-    void process_one(const DecodedPacket& p, const FlowKey& key, uint64_t hash,
-                     bool src_is_lo) noexcept;
+    void process_one(const DecodedPacket& p, const FlowKey& key, uint64_t hash, bool src_is_lo,
+                     const FrameRef* frame, uint16_t link) noexcept;
     void count_segment_kinds(const DecodedPacket& p) noexcept;
     uint32_t slot_of_connection(const DecodedPacket& p, const FlowKey& key, uint64_t hash,
                                 bool src_is_lo) noexcept;
@@ -222,6 +230,8 @@ class FlowTracker {
     std::unique_ptr<SignatureScanner> scanner_;
     std::unique_ptr<AppSlot[]> apps_;  // null: no application identity
     uint32_t app_mask_ = 0;
+    FlightStore flight_;
+    std::unique_ptr<EvidenceArena> evidence_;
 };
 
 // Exposed for unit tests: RFC 5961 acceptability of a RST with sequence number `seq` sent by

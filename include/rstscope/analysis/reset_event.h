@@ -43,6 +43,16 @@ struct EventTunnel {
 };
 static_assert(sizeof(EventTunnel) == 40);
 
+// Where the flight recorder wrote a reset's packets (flight_recorder.h): file flight-FILE.pcapng,
+// the byte offset of its first packet block, how many packets and bytes of blocks; packets 0:
+// none written.
+struct PcapRef {
+    uint64_t offset;
+    uint32_t file;
+    uint16_t packets;
+    uint16_t bytes;  // at most 16 x (2048 + 76): fits
+};
+
 struct ResetEvent {
     // The event's number in this run's log, from 1, given by management when it settles the event
     // (log order); 0 until then. Queries, the flight recorder and exports name an event by it.
@@ -85,6 +95,10 @@ struct ResetEvent {
     EventTunnel tunnel;
     SignatureHit signatures[signature_hits_capacity];
     AppIdentity app;  // proto none: not known (or no signatures configured)
+    // The worker's flight-recorder block holding this connection's packets (flight_store.h), 0:
+    // none; management reads it and fills `pcap` when it settles the event.
+    uint64_t flight_block;
+    PcapRef pcap;
 
     bool has(Evidence e) const noexcept { return evidence & evidence_bit(e); }
 };

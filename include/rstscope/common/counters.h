@@ -68,7 +68,11 @@ namespace rstscope {
     X(linger_queue_full, loss, "events written early because the linger queue was full")           \
     X(dispatch_ring_full, loss, "packets dropped because a peer worker's dispatch ring was full")  \
     X(tx_dropped, loss, "inline mode: packets the peer port did not accept for transmission")      \
-    X(events_lost_shutdown, loss, "reset events not handed over before the shutdown deadline")
+    X(events_lost_shutdown, loss, "reset events not handed over before the shutdown deadline")     \
+    X(recorder_packets_skipped, approximation,                                                     \
+      "flight recorder: packets after a reset's RST not kept, its flow's share for them was used") \
+    X(recorder_events_without_packets, approximation,                                              \
+      "flight recorder: reset events with no packets kept (flow slot reused before the verdict)")
 
 #define RSTSCOPE_ENUM_ENTRY(name, description) name,
 #define RSTSCOPE_NAME_ENTRY(name, description) std::string_view{#name},

@@ -84,6 +84,13 @@ struct Options {
     // Signature rules (conf/signatures.conf); empty: signatures.conf beside the configuration
     // file when it exists; "none": no signatures.
     std::string signatures;
+    // Flight recorder (docs/recorder.md): off while recorder_dir is empty.
+    std::string recorder_dir;
+    uint32_t recorder_packets = 8;  // kept per flow; 0: off
+    uint32_t recorder_snap = 160;   // bytes of each frame kept
+    uint32_t recorder_blocks = 32768;
+    uint32_t recorder_file_mib = 64;
+    uint32_t recorder_files = 16;
     std::string config_file;
 };
 

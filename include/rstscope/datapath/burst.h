@@ -71,6 +71,9 @@ class BurstPath {
             }
             if (arriving && !frames.stays(i, p)) continue;
             p.ts_ns = frames.time_ns(i);
+            // The flight recorder keeps the frame's first bytes (the tracker ignores them when
+            // it is off): three stores a segment.
+            frame_refs_[tcp] = {frames.data(i), frames.data_length(i), frames.packet_length(i)};
             ++tcp;
             frames.keep(i);
         }
@@ -78,7 +81,7 @@ class BurstPath {
             counters_.bump(WorkerCounter::packets, count);
             counters_.bump(WorkerCounter::bytes, bytes);
         }
-        tracker_.process_burst(packets_, tcp);
+        tracker_.process_burst(packets_, tcp, frame_refs_, static_cast<uint16_t>(link));
     }
 
     // Moves the tracker's time forward (expiry, linger): once per poll, burst or not.
@@ -112,6 +115,7 @@ class BurstPath {
     FlowTracker& tracker_;
     WorkerCounters& counters_;
     DecodedPacket packets_[max_burst];
+    FrameRef frame_refs_[max_burst];
 };
 
 }  // namespace rstscope

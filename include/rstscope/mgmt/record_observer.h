@@ -16,6 +16,11 @@ class RecordObserver {
   public:
     virtual ~RecordObserver() = default;
 
+    // A reset event was taken from its worker's ring, before it waits in the RST-storm window
+    // (no id yet): an observer may act on it early (the flight recorder writes its packets while
+    // its worker's copy is fresh) and fill in what it will refer to.
+    virtual void event_received(ResetEvent& /*event*/) {}
+
     // A reset event is settled (its id given, its storm verdict applied) and about to be
     // formatted: an observer may fill in what the line refers to (the flight recorder's pcap).
     virtual void event_settled(ResetEvent& /*event*/) {}

@@ -49,6 +49,19 @@ namespace rstscope {
     X(control_clients_evicted, volume, "idlest control clients closed to make room for a new one") \
     X(control_clients_not_reading, volume, "control clients closed for not reading their answers") \
     X(control_requests_too_long, volume, "control requests over the size limit (client closed)")   \
+    X(recorder_events, volume, "reset events whose packets the flight recorder wrote")             \
+    X(recorder_packets, volume, "packets the flight recorder wrote to its pcapng files")           \
+    X(recorder_bytes, volume, "bytes the flight recorder wrote to its pcapng files")               \
+    X(recorder_files_deleted, volume,                                                              \
+      "flight recorder files deleted to keep its directory within --recorder-files")               \
+    X(recorder_evidence_lost, loss,                                                                \
+      "reset events whose packets a worker overwrote before management wrote them "                \
+      "(--recorder-blocks smaller than the backlog)")                                              \
+    X(recorder_rotated_out, loss,                                                                  \
+      "reset events whose packets' file was deleted (--recorder-files) before the event was "      \
+      "logged")                                                                                    \
+    X(recorder_write_errors, loss,                                                                 \
+      "reset events whose packets could not be written (disk full, I/O error)")                    \
     X(rx_missed, loss, "packets the NIC or vdev dropped before rstscope saw them (imissed)")       \
     X(rx_errors, loss, "receive errors reported by the ports (ierrors, rx_nombuf)")
 
