@@ -97,12 +97,15 @@ void pin_to_cpu(unsigned cpu) {
 
 // --signatures: compiled once in main() before any tracker exists, read-only afterwards.
 const SignatureDatabase* bench_signatures = nullptr;
+// --recorder N: the flight recorder keeping N packets per flow (--recorder-snap bytes each).
+FlightConfig bench_flight{.packets = 0};
 
 TrackerConfig tracker_config_for(uint64_t flows) {
     TrackerConfig config;  // rstscope's defaults, except the table sized for ~50 % load
     config.flow_capacity = static_cast<uint32_t>(std::max<uint64_t>(2 * flows, 64));
     config.signatures = bench_signatures;
     if (bench_signatures) config.app_capacity = app_capacity_with_signatures;  // as rstscope
+    config.flight = bench_flight;
     return config;
 }
 
@@ -365,8 +368,8 @@ int run_eal_free(const Settings& s, uint64_t tsc_hz) {
     return 0;
 }
 
-int run_callgrind_workload() {
-    constexpr uint64_t flows = 10'000, packets = 200'000;
+int run_callgrind_workload(uint64_t flows) {
+    constexpr uint64_t packets = 200'000;
     RunResult r = run_worker(flows, 0, packets, 1, true, nullptr);  // rates unused
     std::printf("callgrind_packets=%llu flows=%llu events=%llu\n",
                 static_cast<unsigned long long>(r.packets), static_cast<unsigned long long>(flows),
@@ -588,6 +591,7 @@ int main(int argc, char** argv) {
         bool dpdk = false;
         std::string feed = "replay";
         std::string signatures;
+        uint64_t callgrind_flows = 10'000;
         po::options_description d("worker_bench: times rstscope's worker path on in-memory frames");
         d.add_options()("help,h", "show this help")(
             "flows", po::value(&flows_text)->default_value(flows_text),
@@ -603,7 +607,13 @@ int main(int argc, char** argv) {
             "mbufs)")("callgrind", po::bool_switch(&s.callgrind),
                       "fixed workload for valgrind --tool=callgrind --collect-atstart=no")(
             "signatures", po::value(&signatures),
-            "scan with these signature rules (conf/signatures.conf) as rstscope --signatures");
+            "scan with these signature rules (conf/signatures.conf) as rstscope --signatures")(
+            "recorder", po::value(&bench_flight.packets)->default_value(0),
+            "flight recorder on, keeping this many packets per flow (rstscope --recorder-packets); "
+            "0: off")("recorder-snap", po::value(&bench_flight.snap)->default_value(160),
+                      "bytes kept of each packet (rstscope --recorder-snap)")(
+            "callgrind-flows", po::value(&callgrind_flows)->default_value(callgrind_flows),
+            "--callgrind: flows of the fixed workload");
         po::variables_map vm;
         po::store(po::parse_command_line(argc, argv, d), vm);
         po::notify(vm);
@@ -624,7 +634,14 @@ int main(int argc, char** argv) {
                          database->rules().size(), database->database_bytes(),
                          database->bytes_for(SignatureWhere::resp), database->stream_state_bytes());
         }
-        if (s.callgrind) return run_callgrind_workload();
+        if (bench_flight.packets > 16 || bench_flight.snap < 64 || bench_flight.snap > 2048)
+            throw std::invalid_argument("--recorder: 0 to 16; --recorder-snap: 64 to 2048");
+        if (bench_flight.packets)
+            std::fprintf(stderr,
+                         "flight recorder: %u packets x %u B per flow, %zu B per flow slot\n",
+                         bench_flight.packets, bench_flight.snap,
+                         FlightStore::memory_per_flow(bench_flight));
+        if (s.callgrind) return run_callgrind_workload(callgrind_flows);
         uint64_t tsc_hz = measure_tsc_hz();
         if (feed != "replay" && feed != "copy")
             throw std::invalid_argument("--feed: replay or copy");
