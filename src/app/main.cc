@@ -27,6 +27,7 @@
 #include "../capture/capture_probe.h"
 #include "../capture/pcapng_rewrite.h"
 #include "../datapath/ports.h"
+#include "../export/nats_exporter.h"
 #include "../mgmt/management.h"
 #include "capture_sizes.h"
 #include "driver_loading.h"
@@ -178,6 +179,7 @@ struct Outputs {
     std::unique_ptr<ControlSocket> control;
     std::unique_ptr<MetricsHttp> metrics_http;
     std::unique_ptr<EventLog> log;
+    std::unique_ptr<NatsExporter> exporter;  // --export; null without
 };
 
 bool output_writable(const char* what, const std::string& path, std::string& error) {
@@ -210,6 +212,10 @@ std::optional<Outputs> open_outputs(const Options& options, std::string& error) 
         return std::nullopt;
     out.log = EventLog::open(options.log, size_t{options.log_buffer_kib} * 1024, error);
     if (!out.log) return std::nullopt;
+    if (!options.export_urls.empty()) {
+        out.exporter = NatsExporter::start(options, error);
+        if (!out.exporter) return std::nullopt;
+    }
     return out;
 }
 
@@ -480,8 +486,11 @@ int analyse(const Options& options, const Inputs& inputs, Outputs& outputs) {
         // First: the observers after it see the event's pcap reference.
         if (recorder) {
             management.observe(*recorder);
-            management.add_counters(
-                [&recorder](auto& counters) { recorder->add_counters(counters); });
+            management.count_from(*recorder);
+        }
+        if (outputs.exporter) {
+            management.observe(*outputs.exporter);
+            management.count_from(*outputs.exporter);
         }
         std::unique_ptr<HtmlReport> html = html_report(options, capture);
         if (html) management.observe(*html);

@@ -220,9 +220,9 @@ void FlightRecorder::run_finished() {
     close_file();
 }
 
-void FlightRecorder::add_counters(std::array<uint64_t, management_counter_count>& counters) const {
-    for (size_t i = 0; i < counters.size(); ++i)
-        counters[i] += counters_[i];
+void FlightRecorder::add_to(CounterTotals& totals) const {
+    for (size_t i = 0; i < counters_.size(); ++i)
+        totals.management[i] += counters_[i];
 }
 
 }  // namespace rstscope

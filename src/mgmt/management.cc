@@ -463,9 +463,10 @@ CounterTotals Management::totals() {
     auto management = counters_;
     management[static_cast<size_t>(ManagementCounter::rx_missed)] = ports.missed;
     management[static_cast<size_t>(ManagementCounter::rx_errors)] = ports.errors;
-    for (const CounterContributor& contribute : contributors_)
-        contribute(management);
-    return sum_counters(counters, management);
+    CounterTotals totals = sum_counters(counters, management);
+    for (const CounterSource* source : counter_sources_)
+        source->add_to(totals);
+    return totals;
 }
 
 std::string Management::answer(std::string_view request) {

@@ -70,6 +70,9 @@ class Management {
     // Registers a part that follows every record (see record_observer.h); it must outlive
     // management. Called before run(), in the order the observers are to be told.
     void observe(RecordObserver& observer) { observers_.push_back(&observer); }
+    // Registers a part whose counters stats, metrics and the summary report (counters it fills in
+    // CounterTotals); it must outlive management.
+    void count_from(const CounterSource& source) { counter_sources_.push_back(&source); }
 
     // Registers a part that adds counters of its own (a RecordObserver's) to the management
     // counters `stats`, metrics and the summary report; called by totals(), on the management
@@ -142,7 +145,7 @@ class Management {
     uint64_t events_numbered_ = 0;  // ids given so far: the last event's id
     fmt::memory_buffer line_;
     std::vector<RecordObserver*> observers_;
-    std::vector<CounterContributor> contributors_;
+    std::vector<const CounterSource*> counter_sources_;
     SignatureRules signature_rules_;  // what events' signature hits name; empty without signatures
     uint64_t unwritten_at_exit_ = 0;  // events that never reached the log's buffer
     uint64_t shutdown_started_ns_ = 0;

@@ -82,6 +82,15 @@ std::string metrics_text(const CounterTotals& t, const ResetStatistics& resets,
                            finding_kind_names[k],
                            findings->raised_count(static_cast<FindingKind>(k)));
     }
+    if (t.exporter.enabled) {
+        family(out, "export_connected", "gauge", "1 while the fleet exporter is connected to NATS");
+        fmt::format_to(it, "rstscope_export_connected {}\n", t.exporter.connected);
+        family(out, "export_queue_depth", "gauge",
+               "event lines handed to the exporter, not yet acknowledged nor counted as lost");
+        fmt::format_to(it, "rstscope_export_queue_depth {}\n", t.exporter.queue_depth);
+        family(out, "export_in_flight", "gauge", "batches published, not yet acknowledged");
+        fmt::format_to(it, "rstscope_export_in_flight {}\n", t.exporter.in_flight);
+    }
     return fmt::to_string(out);
 }
 

@@ -107,6 +107,9 @@ std::string stats_json(const CounterTotals& t, const ResetStatistics& resets,
         fmt::format_to(it, "{}\"{}\":{}", i ? "," : ",\"signatures\":{", signatures[i].id,
                        signatures[i].matches);
     if (!signatures.empty()) fmt::format_to(it, "}}");
+    if (t.exporter.enabled)
+        fmt::format_to(it, R"(,"export":{{"connected":{},"queue_depth":{},"in_flight":{}}})",
+                       t.exporter.connected, t.exporter.queue_depth, t.exporter.in_flight);
     fmt::format_to(it, "}}");
     return fmt::to_string(out);
 }

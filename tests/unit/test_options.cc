@@ -393,7 +393,12 @@ TEST(Options, HelpMentionsEveryOption) {
                              "--shutdown-timeout",
                              "--log-buffer",
                              "--control-idle-timeout",
-                             "--control-max-clients"}) {
+                             "--control-max-clients",
+                             "--export",
+                             "--export-ring",
+                             "--export-batch",
+                             "--export-in-flight",
+                             "--export-timeout"}) {
         EXPECT_TRUE(mentions(out.message, name)) << name;
     }
     EXPECT_EQ(parse({"-h"}).status, Status::exit_ok);
@@ -817,6 +822,12 @@ TEST(OptionsRanges, EveryNumericOption) {
         {"zeek-long-inactivity", {"-5", "10000001"}, "0.001 to 10000000 seconds"},
         {"shutdown-timeout", {"0", "0.09", "3601", "nan"}, "0.1 to 3600 seconds"},
         {"control-idle-timeout", {"0", "0.05", "3601", "inf"}, "0.1 to 3600 seconds"},
+        {"export-ring", {"63", "1048577"}, "64 to 1048576 KiB"},
+        {"export-batch", {"0", "1025"}, "1 to 1024"},
+        {"export-linger", {"0", "61", "nan"}, "0.001 to 60 seconds"},
+        {"export-in-flight", {"0", "4097"}, "1 to 4096"},
+        {"export-ack-timeout", {"0.05", "601"}, "0.1 to 600 seconds"},
+        {"export-timeout", {"0", "3601"}, "0.1 to 3600 seconds"},
     };
     for (const Range& r : ranges) {
         for (const std::string& value : r.refused) {

@@ -44,6 +44,17 @@ struct Options {
     std::string report;              // the HTML report's path; empty: no report
     uint32_t report_events = 10000;  // rows of the report's events table at most
     bool quiet = false;
+    // Fleet export (docs/fleet.md): nats://HOST:PORT[,...]; empty: no export.
+    std::string export_urls;
+    std::string export_subject_prefix = "rstscope.events";
+    std::string export_site = "default";
+    std::string export_appliance;       // empty: the host name
+    uint32_t export_ring_kib = 16384;   // management -> exporter thread
+    uint32_t export_batch = 64;         // lines per JetStream message at most
+    double export_linger_s = 0.1;       // a batch waits at most this long for more lines
+    uint32_t export_in_flight = 64;     // batches published and not yet acknowledged, at most
+    double export_ack_timeout_s = 5.0;  // an unacknowledged batch is resent after this
+    double export_timeout_s = 10.0;     // at the end of a run, wait this long for the stream
     // Shutdown waits this long for workers to hand over pending resets and for the event log to
     // drain, then counts what is left as lost.
     double shutdown_timeout_s = 10.0;

@@ -36,7 +36,7 @@ struct FlightFilesConfig {
 // "flight-000042.pcapng" for file 42.
 std::string flight_file_name(uint32_t file);
 
-class FlightRecorder : public RecordObserver {
+class FlightRecorder : public RecordObserver, public CounterSource {
   public:
     // Setup: creates `dir` if missing (one level), deletes the oldest files beyond the bound and
     // continues the numbering after the newest. Throws std::runtime_error with the path and the
@@ -50,7 +50,7 @@ class FlightRecorder : public RecordObserver {
     void run_finished() override;
 
     // Adds the recorder's counters (recorder_* in stats.h) to management's.
-    void add_counters(std::array<uint64_t, management_counter_count>& counters) const;
+    void add_to(CounterTotals& totals) const override;
 
     uint32_t current_file() const { return file_; }
 

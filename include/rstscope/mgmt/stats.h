@@ -63,7 +63,19 @@ namespace rstscope {
     X(recorder_write_errors, loss,                                                                 \
       "reset events whose packets could not be written (disk full, I/O error)")                    \
     X(rx_missed, loss, "packets the NIC or vdev dropped before rstscope saw them (imissed)")       \
-    X(rx_errors, loss, "receive errors reported by the ports (ierrors, rx_nombuf)")
+    X(rx_errors, loss, "receive errors reported by the ports (ierrors, rx_nombuf)")                \
+    X(export_lines, volume, "reset event lines handed to the fleet exporter (--export)")           \
+    X(export_ring_full, loss,                                                                      \
+      "event lines not exported: the exporter's ring was full (the stream away or slow)")          \
+    X(export_acked, volume, "exported event lines the JetStream stream acknowledged")              \
+    X(export_batches_acked, volume, "exported batches (messages) the stream acknowledged")         \
+    X(export_resent_batches, volume,                                                               \
+      "batches published again, identical, after an error or an acknowledgement timeout")          \
+    X(export_duplicates, volume,                                                                   \
+      "resent batches the stream already held (its duplicate window dropped the copy)")            \
+    X(export_errors, volume, "publish attempts that failed or timed out (the batch is resent)")    \
+    X(export_dropped, loss,                                                                        \
+      "exported event lines given up unacknowledged at the end of the run (--export-timeout)")
 
 enum class ManagementCounter : uint8_t {
     RSTSCOPE_MANAGEMENT_COUNTERS(RSTSCOPE_KINDED_ENUM_ENTRY) count
@@ -103,8 +115,17 @@ class ResetStatistics {
     uint64_t total_ = 0;
 };
 
+// The fleet exporter's state (--export): gauges beside its export_* counters.
+struct ExportGauges {
+    bool enabled = false;
+    uint64_t connected = 0;    // 1 while connected to a NATS server
+    uint64_t queue_depth = 0;  // lines handed over, not yet acknowledged nor counted as lost
+    uint64_t in_flight = 0;    // batches published, not yet acknowledged
+};
+
 // Worker counters summed over all workers, plus management's own.
 struct CounterTotals {
+    ExportGauges exporter;
     std::array<uint64_t, worker_counter_count> worker{};
     std::array<uint64_t, drop_reason_count> drops{};
     std::array<uint64_t, management_counter_count> management{};
@@ -113,6 +134,14 @@ struct CounterTotals {
     uint64_t get(WorkerCounter c) const { return worker[static_cast<size_t>(c)]; }
     uint64_t get(DropReason r) const { return drops[static_cast<size_t>(r)]; }
     uint64_t get(ManagementCounter c) const { return management[static_cast<size_t>(c)]; }
+};
+
+// A part outside management that keeps counters of its own (the fleet exporter): management asks
+// it to fill them in whenever it reports (stats, metrics, the summary). Any thread.
+class CounterSource {
+  public:
+    virtual ~CounterSource() = default;
+    virtual void add_to(CounterTotals& totals) const = 0;
 };
 
 CounterTotals sum_counters(const std::vector<const WorkerCounters*>& workers,
