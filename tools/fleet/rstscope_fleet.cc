@@ -1,0 +1,505 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// rstscope-fleet: the fleet's side of NATS JetStream (docs/fleet.md).
+//   stream  creates or updates the stream the appliances publish to (file storage, replicas,
+//           max age/bytes, discard old, the duplicate window), so set-up is one command;
+//   read    a pull consumer over every appliance's subjects (or a site, an appliance, a cause),
+//           from the start, a stream sequence or a time; writes the merged event lines and/or
+//           loads them in batches into PostgreSQL (--pg), acknowledging a batch only once it is
+//           committed, into a table whose key (appliance, boot, seq) makes a second load of the
+//           same events a no-op.
+// Every call to the server is bounded (--timeout); SIGINT/SIGTERM end a read after its batch.
+#include <libpq-fe.h>
+#include <nats/nats.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+namespace {
+
+std::atomic<bool> stop_requested{false};
+void on_stop(int) {
+    stop_requested.store(true);
+}
+
+constexpr int exit_usage = 2;
+constexpr int exit_failure = 1;
+
+const char* usage_text = R"(usage: rstscope-fleet COMMAND [OPTIONS]
+
+  stream  create or update the JetStream stream of the appliances' events
+      --server URLS         nats://HOST:PORT[,...] (required)
+      --stream NAME         stream name, 1-64 of [A-Za-z0-9_-] (default RSTSCOPE)
+      --prefix PREFIX       subject prefix the appliances use (default rstscope.events)
+      --replicas N          1 to 5 (default 1; 3 on a three-node cluster)
+      --storage KIND        file or memory (default file)
+      --max-age SECONDS     0 (no limit) to 315360000 (default 0)
+      --max-bytes BYTES     0 (no limit) to 2^62 (default 0); oldest messages go first
+      --duplicate-window S  1 to 86400 seconds (default 120): longer than the longest resend
+  read    write the merged event stream and/or load it into PostgreSQL
+      --server URLS         nats://HOST:PORT[,...] (required)
+      --stream NAME         (default RSTSCOPE)
+      --prefix PREFIX       (default rstscope.events)
+      --site S --appliance A --cause C   subject filter (each 1-64 of [A-Za-z0-9_-])
+      --from-seq N          start at stream sequence N (1 to 2^63)
+      --from-time SECONDS   start at this Unix time (0 to 2^33)
+      --durable NAME        a durable consumer: a later read resumes after the last ack
+      --out FILE            write the event lines here (- for stdout, the default without --pg)
+      --pg CONNINFO         load into PostgreSQL (libpq connection string)
+      --table NAME          table for --pg (default resets; 1-63 of [a-z0-9_])
+      --batch N             messages per fetch and per store transaction, 1 to 1024 (default 64)
+      --idle SECONDS        stop after this long without a message, 0.1 to 86400 (default 2);
+                            0 follows the stream until SIGINT/SIGTERM
+      --max-events N        stop after N event lines (0: no limit, the default)
+      --timeout SECONDS     bound of each server request, 0.1 to 600 (default 5)
+)";
+
+struct Args {
+    std::string command;
+    std::map<std::string, std::string> values;
+};
+
+bool token_ok(const std::string& s, size_t max = 64) {
+    if (s.empty() || s.size() > max) return false;
+    for (char c : s)
+        if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-')) return false;
+    return true;
+}
+
+bool prefix_ok(const std::string& s) {
+    if (s.empty() || s.size() > 128) return false;
+    size_t start = 0;
+    for (;;) {
+        size_t dot = s.find('.', start);
+        if (!token_ok(s.substr(start, dot - start))) return false;
+        if (dot == std::string::npos) return true;
+        start = dot + 1;
+    }
+}
+
+[[noreturn]] void usage_error(const std::string& message) {
+    std::fprintf(stderr, "rstscope-fleet: %s\n%s", message.c_str(), usage_text);
+    std::exit(exit_usage);
+}
+
+std::optional<double> number_in(const Args& a, const std::string& key, double min, double max) {
+    auto it = a.values.find(key);
+    if (it == a.values.end()) return std::nullopt;
+    const std::string& text = it->second;
+    char* end = nullptr;
+    errno = 0;
+    double v = std::strtod(text.c_str(), &end);
+    if (text.empty() || *end || errno || !(v >= min && v <= max))
+        usage_error(fmt::format("--{} {}: expected {} to {}", key, text, min, max));
+    return v;
+}
+
+std::string text_of(const Args& a, const std::string& key, const std::string& fallback) {
+    auto it = a.values.find(key);
+    return it == a.values.end() ? fallback : it->second;
+}
+
+Args parse(int argc, char** argv, const std::vector<std::string>& known) {
+    Args a;
+    if (argc < 2) usage_error("a command is needed");
+    a.command = argv[1];
+    if (a.command == "--help" || a.command == "-h") {
+        std::fputs(usage_text, stdout);
+        std::exit(0);
+    }
+    for (int i = 2; i < argc; ++i) {
+        std::string arg = argv[i];
+        if (arg == "--help" || arg == "-h") {
+            std::fputs(usage_text, stdout);
+            std::exit(0);
+        }
+        if (arg.rfind("--", 0) != 0) usage_error("unexpected argument " + arg);
+        std::string key = arg.substr(2), value;
+        if (size_t eq = key.find('='); eq != std::string::npos) {
+            value = key.substr(eq + 1);
+            key.resize(eq);
+        } else {
+            if (i + 1 >= argc) usage_error("--" + key + " needs a value");
+            value = argv[++i];
+        }
+        bool ok = false;
+        for (const std::string& k : known)
+            ok = ok || k == key;
+        if (!ok) usage_error("unknown option --" + key + " for " + a.command);
+        if (a.values.count(key)) usage_error("--" + key + " given twice");
+        a.values[key] = value;
+    }
+    if (!a.values.count("server")) usage_error("--server is required");
+    return a;
+}
+
+// A connection that gives up after `timeout_ms` at start, reconnects while reading.
+struct Nats {
+    natsConnection* nc = nullptr;
+    jsCtx* js = nullptr;
+    ~Nats() {
+        if (js) jsCtx_Destroy(js);
+        if (nc) {
+            natsConnection_Close(nc);
+            natsConnection_Destroy(nc);
+        }
+        nats_CloseAndWait(2000);
+    }
+    bool open(const std::string& servers, int64_t timeout_ms) {
+        std::vector<std::string> urls;
+        size_t start = 0;
+        for (;;) {
+            size_t comma = servers.find(',', start);
+            urls.push_back(servers.substr(start, comma - start));
+            if (comma == std::string::npos) break;
+            start = comma + 1;
+        }
+        std::vector<const char*> list;
+        for (auto& u : urls)
+            list.push_back(u.c_str());
+        natsOptions* opts = nullptr;
+        natsStatus s = natsOptions_Create(&opts);
+        if (s == NATS_OK) s = natsOptions_SetServers(opts, list.data(), int(list.size()));
+        if (s == NATS_OK) s = natsOptions_SetTimeout(opts, timeout_ms);
+        if (s == NATS_OK) s = natsOptions_SetMaxReconnect(opts, -1);
+        if (s == NATS_OK) s = natsOptions_SetReconnectWait(opts, 250);
+        if (s == NATS_OK) s = natsOptions_SetName(opts, "rstscope-fleet");
+        if (s == NATS_OK) s = natsConnection_Connect(&nc, opts);
+        if (opts) natsOptions_Destroy(opts);
+        if (s == NATS_OK) {
+            jsOptions jo;
+            jsOptions_Init(&jo);
+            jo.Wait = timeout_ms;
+            s = natsConnection_JetStream(&js, nc, &jo);
+        }
+        if (s != NATS_OK) {
+            std::fprintf(stderr, "rstscope-fleet: cannot connect to %s: %s\n", servers.c_str(),
+                         natsStatus_GetText(s));
+            return false;
+        }
+        return true;
+    }
+};
+
+int stream_command(int argc, char** argv) {
+    Args a = parse(argc, argv,
+                   {"server", "stream", "prefix", "replicas", "storage", "max-age", "max-bytes",
+                    "duplicate-window", "timeout"});
+    std::string name = text_of(a, "stream", "RSTSCOPE");
+    std::string prefix = text_of(a, "prefix", "rstscope.events");
+    if (!token_ok(name)) usage_error("--stream: 1 to 64 of [A-Za-z0-9_-]");
+    if (!prefix_ok(prefix)) usage_error("--prefix: dot-separated tokens of [A-Za-z0-9_-]");
+    auto replicas = static_cast<int64_t>(number_in(a, "replicas", 1, 5).value_or(1));
+    std::string storage = text_of(a, "storage", "file");
+    if (storage != "file" && storage != "memory") usage_error("--storage: file or memory");
+    double max_age = number_in(a, "max-age", 0, 315360000).value_or(0);
+    double max_bytes = number_in(a, "max-bytes", 0, 4.6e18).value_or(0);
+    double window = number_in(a, "duplicate-window", 1, 86400).value_or(120);
+    double timeout = number_in(a, "timeout", 0.1, 600).value_or(5);
+    Nats nats;
+    if (!nats.open(a.values["server"], static_cast<int64_t>(timeout * 1000))) return exit_failure;
+    std::string subject = prefix + ".>";
+    const char* subjects[] = {subject.c_str()};
+    jsStreamConfig cfg;
+    jsStreamConfig_Init(&cfg);
+    cfg.Name = name.c_str();
+    cfg.Subjects = subjects;
+    cfg.SubjectsLen = 1;
+    cfg.Storage = storage == "file" ? js_FileStorage : js_MemoryStorage;
+    cfg.Replicas = replicas;
+    cfg.MaxAge = static_cast<int64_t>(max_age * 1e9);
+    cfg.MaxBytes = max_bytes > 0 ? static_cast<int64_t>(max_bytes) : -1;
+    cfg.Discard = js_DiscardOld;
+    cfg.Duplicates = static_cast<int64_t>(window * 1e9);
+    jsStreamInfo* info = nullptr;
+    jsErrCode jerr = static_cast<jsErrCode>(0);
+    natsStatus s = js_AddStream(&info, nats.js, &cfg, nullptr, &jerr);
+    const char* action = "created";
+    if (s != NATS_OK && jerr == JSStreamNameExistErr) {
+        s = js_UpdateStream(&info, nats.js, &cfg, nullptr, &jerr);
+        action = "updated";
+    }
+    if (s != NATS_OK) {
+        std::fprintf(stderr, "rstscope-fleet: stream %s: %s (%s, JetStream error %d)\n",
+                     name.c_str(), natsStatus_GetText(s), nats_GetLastError(nullptr), int(jerr));
+        return exit_failure;
+    }
+    const char* leader = info->Cluster && info->Cluster->Leader ? info->Cluster->Leader : "";
+    std::printf(
+        "{\"stream\":\"%s\",\"%s\":true,\"subjects\":\"%s\",\"replicas\":%lld,\"storage\":\"%s\","
+        "\"messages\":%llu,\"leader\":\"%s\"}\n",
+        name.c_str(), action, subject.c_str(), static_cast<long long>(info->Config->Replicas),
+        storage.c_str(), static_cast<unsigned long long>(info->State.Msgs), leader);
+    jsStreamInfo_Destroy(info);
+    return 0;
+}
+
+// PostgreSQL: one table, keyed by (appliance, boot, seq); each batch is copied into a temporary
+// table and inserted with ON CONFLICT DO NOTHING, in one transaction.
+class PgSink {
+  public:
+    ~PgSink() {
+        if (conn_) PQfinish(conn_);
+    }
+    bool open(const std::string& conninfo, const std::string& table) {
+        table_ = table;
+        conn_ = PQconnectdb(conninfo.c_str());
+        if (PQstatus(conn_) != CONNECTION_OK) return fail("connect");
+        return exec(
+            fmt::format("CREATE TABLE IF NOT EXISTS {0} ("
+                        " appliance text NOT NULL, boot bigint NOT NULL, seq bigint NOT NULL,"
+                        " site text NOT NULL, stream_seq bigint NOT NULL, ts timestamptz NOT NULL,"
+                        " orig_h inet, orig_p integer, resp_h inet, resp_p integer, cause text,"
+                        " conn_state text, rst_by text, confidence text, event jsonb NOT NULL,"
+                        " PRIMARY KEY (appliance, boot, seq));"
+                        "CREATE INDEX IF NOT EXISTS {0}_ts ON {0} (ts);"
+                        "CREATE INDEX IF NOT EXISTS {0}_resp_h ON {0} (resp_h, ts);"
+                        "CREATE INDEX IF NOT EXISTS {0}_orig_h ON {0} (orig_h, ts);"
+                        "CREATE INDEX IF NOT EXISTS {0}_cause ON {0} (cause, ts);",
+                        table_));
+    }
+    struct Row {
+        std::string site;
+        uint64_t stream_seq;
+        std::string line;
+    };
+    // One transaction; true once committed.
+    bool load(const std::vector<Row>& rows) {
+        if (rows.empty()) return true;
+        if (!exec("BEGIN; CREATE TEMP TABLE IF NOT EXISTS incoming (site text, stream_seq bigint,"
+                  " line jsonb) ON COMMIT DELETE ROWS;"))
+            return false;
+        PGresult* r = PQexec(conn_, "COPY incoming FROM STDIN");
+        bool ok = PQresultStatus(r) == PGRES_COPY_IN;
+        PQclear(r);
+        if (!ok) return fail("copy");
+        std::string buf;
+        for (const Row& row : rows) {
+            buf += row.site;
+            buf += '\t';
+            buf += std::to_string(row.stream_seq);
+            buf += '\t';
+            for (char c : row.line) {  // COPY text format: backslash is its escape
+                if (c == '\\') buf += '\\';
+                buf += c;
+            }
+            buf += '\n';
+        }
+        if (PQputCopyData(conn_, buf.data(), static_cast<int>(buf.size())) != 1 ||
+            PQputCopyEnd(conn_, nullptr) != 1)
+            return fail("copy data");
+        r = PQgetResult(conn_);
+        ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+        PQclear(r);
+        while ((r = PQgetResult(conn_)))
+            PQclear(r);
+        if (!ok) return fail("copy end");
+        return exec(fmt::format(
+            "INSERT INTO {} SELECT line->>'appliance', (line->>'boot')::bigint,"
+            " (line->>'seq')::bigint, site, stream_seq, to_timestamp((line->>'ts')::float8),"
+            " (line->>'orig_h')::inet, (line->>'orig_p')::int, (line->>'resp_h')::inet,"
+            " (line->>'resp_p')::int, line->>'cause', line->>'conn_state', line->>'rst_by',"
+            " line->>'confidence', line FROM incoming ON CONFLICT DO NOTHING; COMMIT;",
+            table_));
+    }
+
+  private:
+    bool exec(const std::string& sql) {
+        PGresult* r = PQexec(conn_, sql.c_str());
+        bool ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
+        PQclear(r);
+        if (!ok) {
+            fail("query");
+            PQclear(PQexec(conn_, "ROLLBACK"));
+        }
+        return ok;
+    }
+    bool fail(const char* what) {
+        std::fprintf(stderr, "rstscope-fleet: PostgreSQL %s: %s", what, PQerrorMessage(conn_));
+        return false;
+    }
+    PGconn* conn_ = nullptr;
+    std::string table_;
+};
+
+// The site token of `<prefix>.<site>.<appliance>.<cause>`.
+std::string site_of(const std::string& subject, size_t prefix_tokens) {
+    size_t pos = 0;
+    for (size_t i = 0; i < prefix_tokens; ++i) {
+        pos = subject.find('.', pos);
+        if (pos == std::string::npos) return {};
+        ++pos;
+    }
+    return subject.substr(pos, subject.find('.', pos) - pos);
+}
+
+int read_command(int argc, char** argv) {
+    Args a =
+        parse(argc, argv,
+              {"server", "stream", "prefix", "site", "appliance", "cause", "from-seq", "from-time",
+               "durable", "out", "pg", "table", "batch", "idle", "max-events", "timeout"});
+    std::string stream = text_of(a, "stream", "RSTSCOPE");
+    std::string prefix = text_of(a, "prefix", "rstscope.events");
+    if (!token_ok(stream)) usage_error("--stream: 1 to 64 of [A-Za-z0-9_-]");
+    if (!prefix_ok(prefix)) usage_error("--prefix: dot-separated tokens of [A-Za-z0-9_-]");
+    std::string filter = prefix;
+    for (const char* key : {"site", "appliance", "cause"}) {
+        std::string v = text_of(a, key, "*");
+        if (v != "*" && !token_ok(v))
+            usage_error(fmt::format("--{}: 1 to 64 of [A-Za-z0-9_-]", key));
+        filter += "." + v;
+    }
+    std::string durable = text_of(a, "durable", "");
+    if (!durable.empty() && !token_ok(durable)) usage_error("--durable: 1 to 64 of [A-Za-z0-9_-]");
+    auto from_seq = number_in(a, "from-seq", 1, 9.2e18);
+    auto from_time = number_in(a, "from-time", 0, 8589934592.0);
+    if (from_seq && from_time) usage_error("--from-seq and --from-time exclude each other");
+    auto batch = static_cast<int>(number_in(a, "batch", 1, 1024).value_or(64));
+    double idle = a.values.count("idle") ? number_in(a, "idle", 0, 86400).value() : 2.0;
+    if (idle > 0 && idle < 0.1) usage_error("--idle: 0, or 0.1 to 86400");
+    auto max_events = static_cast<uint64_t>(number_in(a, "max-events", 0, 1e15).value_or(0));
+    double timeout = number_in(a, "timeout", 0.1, 600).value_or(5);
+    std::string table = text_of(a, "table", "resets");
+    for (char c : table)
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'))
+            usage_error("--table: 1 to 63 of [a-z0-9_]");
+    if (table.empty() || table.size() > 63) usage_error("--table: 1 to 63 of [a-z0-9_]");
+    bool to_pg = a.values.count("pg") > 0;
+    std::string out_path = text_of(a, "out", to_pg ? "" : "-");
+
+    std::FILE* out = nullptr;
+    if (out_path == "-")
+        out = stdout;
+    else if (!out_path.empty() && !(out = std::fopen(out_path.c_str(), "w"))) {
+        std::fprintf(stderr, "rstscope-fleet: cannot write %s: %s\n", out_path.c_str(),
+                     std::strerror(errno));
+        return exit_failure;
+    }
+    PgSink pg;
+    if (to_pg && !pg.open(a.values["pg"], table)) return exit_failure;
+
+    Nats nats;
+    if (!nats.open(a.values["server"], static_cast<int64_t>(timeout * 1000))) return exit_failure;
+    jsSubOptions so;
+    jsSubOptions_Init(&so);
+    so.Stream = stream.c_str();
+    so.ManualAck = true;
+    so.Config.AckPolicy = js_AckExplicit;
+    so.Config.MaxAckPending = 65536;
+    if (from_seq) {
+        so.Config.DeliverPolicy = js_DeliverByStartSequence;
+        so.Config.OptStartSeq = static_cast<uint64_t>(*from_seq);
+    } else if (from_time) {
+        so.Config.DeliverPolicy = js_DeliverByStartTime;
+        so.Config.OptStartTime = static_cast<int64_t>(*from_time * 1e9);
+    } else {
+        so.Config.DeliverPolicy = js_DeliverAll;
+    }
+    natsSubscription* sub = nullptr;
+    jsErrCode jerr = static_cast<jsErrCode>(0);
+    natsStatus s =
+        js_PullSubscribe(&sub, nats.js, filter.c_str(), durable.empty() ? nullptr : durable.c_str(),
+                         nullptr, &so, &jerr);
+    if (s != NATS_OK) {
+        std::fprintf(stderr, "rstscope-fleet: cannot consume %s from %s: %s (%s)\n", filter.c_str(),
+                     stream.c_str(), natsStatus_GetText(s), nats_GetLastError(nullptr));
+        return exit_failure;
+    }
+    size_t prefix_tokens = 1 + std::count(prefix.begin(), prefix.end(), '.');
+    uint64_t events = 0, messages = 0, load_failures = 0;
+    auto last_message = std::chrono::steady_clock::now();
+    int status = 0;
+    while (!stop_requested.load()) {
+        natsMsgList list{};
+        int64_t wait_ms =
+            idle > 0 ? std::min<int64_t>(1000, static_cast<int64_t>(idle * 1000)) : 1000;
+        s = natsSubscription_Fetch(&list, sub, batch, wait_ms, &jerr);
+        if (s == NATS_TIMEOUT || list.Count == 0) {
+            natsMsgList_Destroy(&list);
+            auto quiet = std::chrono::steady_clock::now() - last_message;
+            if (idle > 0 && quiet >= std::chrono::duration<double>(idle)) break;
+            continue;
+        }
+        last_message = std::chrono::steady_clock::now();
+        std::vector<PgSink::Row> rows;
+        for (int i = 0; i < list.Count; ++i) {
+            natsMsg* m = list.Msgs[i];
+            jsMsgMetaData* meta = nullptr;
+            uint64_t stream_seq = 0;
+            if (natsMsg_GetMetaData(&meta, m) == NATS_OK) {
+                stream_seq = meta->Sequence.Stream;
+                jsMsgMetaData_Destroy(meta);
+            }
+            std::string site = site_of(natsMsg_GetSubject(m), prefix_tokens);
+            std::string_view data(natsMsg_GetData(m),
+                                  static_cast<size_t>(natsMsg_GetDataLength(m)));
+            size_t start = 0;
+            while (start < data.size()) {
+                size_t nl = data.find('\n', start);
+                if (nl == std::string_view::npos) nl = data.size();
+                std::string_view line = data.substr(start, nl - start);
+                start = nl + 1;
+                if (line.empty()) continue;
+                ++events;
+                if (out) {
+                    std::fwrite(line.data(), 1, line.size(), out);
+                    std::fputc('\n', out);
+                }
+                if (to_pg) rows.push_back({site, stream_seq, std::string(line)});
+            }
+        }
+        bool stored = !to_pg || pg.load(rows);
+        if (out) std::fflush(out);
+        for (int i = 0; i < list.Count; ++i) {
+            if (stored)
+                natsMsg_Ack(list.Msgs[i], nullptr);
+            else
+                natsMsg_Nak(list.Msgs[i], nullptr);
+        }
+        messages += static_cast<uint64_t>(list.Count);
+        natsMsgList_Destroy(&list);
+        if (!stored) {
+            ++load_failures;
+            status = exit_failure;
+            break;
+        }
+        if (max_events && events >= max_events) break;
+    }
+    natsSubscription_Destroy(sub);
+    if (out && out != stdout) std::fclose(out);
+    std::fprintf(stderr, "rstscope-fleet: %llu messages, %llu event lines%s\n",
+                 static_cast<unsigned long long>(messages), static_cast<unsigned long long>(events),
+                 load_failures ? ", a load into PostgreSQL failed" : "");
+    return status;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    struct sigaction action {};
+    action.sa_handler = on_stop;
+    sigaction(SIGINT, &action, nullptr);
+    sigaction(SIGTERM, &action, nullptr);
+    std::signal(SIGPIPE, SIG_IGN);
+    std::string command = argc > 1 ? argv[1] : "";
+    if (command == "stream") return stream_command(argc, argv);
+    if (command == "read") return read_command(argc, argv);
+    if (command == "--help" || command == "-h") {
+        std::fputs(usage_text, stdout);
+        return 0;
+    }
+    usage_error(command.empty() ? "a command is needed" : "unknown command " + command);
+}
