@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSD-3-Clause
 #include "nats_exporter.h"
 
+#include <pthread.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -34,6 +35,12 @@ constexpr uint64_t first_backoff_ns = 100'000'000;
 uint64_t monotonic_now_ns() {
     timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
+    return static_cast<uint64_t>(t.tv_sec) * 1'000'000'000u + static_cast<uint64_t>(t.tv_nsec);
+}
+
+uint64_t thread_cpu_ns() {
+    timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
     return static_cast<uint64_t>(t.tv_sec) * 1'000'000'000u + static_cast<uint64_t>(t.tv_nsec);
 }
 
@@ -262,6 +269,7 @@ void NatsExporter::add_to(CounterTotals& t) const {
     t.exporter.connected = connected_.load(std::memory_order_relaxed);
     t.exporter.queue_depth = produced > settled ? produced - settled : 0;
     t.exporter.in_flight = in_flight_gauge_.load(std::memory_order_relaxed);
+    t.exporter.cpu_ns = cpu_ns_.load(std::memory_order_relaxed);
 }
 
 // Lines move from the ring into batches while the batches waiting for the stream are few: when
@@ -343,6 +351,7 @@ void NatsExporter::publish_ready(uint64_t now_ns) {
 }
 
 void NatsExporter::thread_main() {
+    pthread_setname_np(pthread_self(), "rstscope-export");
     uint64_t deadline = 0;
     for (;;) {
         uint64_t now = monotonic_now_ns();
@@ -373,9 +382,11 @@ void NatsExporter::thread_main() {
             dropped_.fetch_add(lost, std::memory_order_relaxed);
             break;
         }
+        cpu_ns_.store(thread_cpu_ns(), std::memory_order_relaxed);
         std::unique_lock lock(wake_mutex_);
         wake_.wait_for(lock, std::chrono::milliseconds(1));
     }
+    cpu_ns_.store(thread_cpu_ns(), std::memory_order_relaxed);
 }
 
 }  // namespace rstscope

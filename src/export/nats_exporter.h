@@ -98,6 +98,7 @@ class NatsExporter final : public RecordObserver, public CounterSource {
     std::atomic<uint64_t> acked_{0}, batches_acked_{0}, resent_{0}, duplicates_{0};  // exporter
     std::atomic<uint64_t> errors_{0}, dropped_{0}, in_flight_gauge_{0};
     std::atomic<uint64_t> connected_{0};
+    std::atomic<uint64_t> cpu_ns_{0};  // the exporter thread's CPU time
 };
 
 }  // namespace rstscope

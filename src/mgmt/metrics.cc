@@ -90,6 +90,9 @@ std::string metrics_text(const CounterTotals& t, const ResetStatistics& resets,
         fmt::format_to(it, "rstscope_export_queue_depth {}\n", t.exporter.queue_depth);
         family(out, "export_in_flight", "gauge", "batches published, not yet acknowledged");
         fmt::format_to(it, "rstscope_export_in_flight {}\n", t.exporter.in_flight);
+        family(out, "export_cpu_seconds_total", "counter", "CPU time of the exporter thread");
+        fmt::format_to(it, "rstscope_export_cpu_seconds_total {:.6f}\n",
+                       static_cast<double>(t.exporter.cpu_ns) / 1e9);
     }
     return fmt::to_string(out);
 }

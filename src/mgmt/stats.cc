@@ -108,8 +108,11 @@ std::string stats_json(const CounterTotals& t, const ResetStatistics& resets,
                        signatures[i].matches);
     if (!signatures.empty()) fmt::format_to(it, "}}");
     if (t.exporter.enabled)
-        fmt::format_to(it, R"(,"export":{{"connected":{},"queue_depth":{},"in_flight":{}}})",
-                       t.exporter.connected, t.exporter.queue_depth, t.exporter.in_flight);
+        fmt::format_to(it,
+                       R"(,"export":{{"connected":{},"queue_depth":{},"in_flight":{},)"
+                       R"("cpu_seconds":{:.6f}}})",
+                       t.exporter.connected, t.exporter.queue_depth, t.exporter.in_flight,
+                       static_cast<double>(t.exporter.cpu_ns) / 1e9);
     fmt::format_to(it, "}}");
     return fmt::to_string(out);
 }

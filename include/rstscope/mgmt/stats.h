@@ -121,6 +121,7 @@ struct ExportGauges {
     uint64_t connected = 0;    // 1 while connected to a NATS server
     uint64_t queue_depth = 0;  // lines handed over, not yet acknowledged nor counted as lost
     uint64_t in_flight = 0;    // batches published, not yet acknowledged
+    uint64_t cpu_ns = 0;       // CPU time the exporter thread has used
 };
 
 // Worker counters summed over all workers, plus management's own.
