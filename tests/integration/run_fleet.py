@@ -411,6 +411,56 @@ def down_from_start():
           {k: v for k, v in st.items() if k.startswith("export")})
 
 
+def scan_half(out, hosts):
+    """One source (198.51.100.7) refused by port 80 of each 203.0.113.H in `hosts`, 10 ms apart."""
+    from scapy.all import IP, TCP, Ether, wrpcap  # Debian's python3-scapy
+    packets = []
+    t = 1700000000.0
+    for i, h in enumerate(hosts):
+        syn = Ether() / IP(src="198.51.100.7", dst=f"203.0.113.{h}", ttl=64) / \
+            TCP(sport=50000 + h, dport=80, flags="S", seq=1000 + h)
+        rst = Ether() / IP(src=f"203.0.113.{h}", dst="198.51.100.7", ttl=64) / \
+            TCP(sport=80, dport=50000 + h, flags="RA", seq=0, ack=1001 + h)
+        syn.time, rst.time = t + i * 0.01, t + i * 0.01 + 0.0002
+        packets += [syn, rst]
+    wrpcap(out, packets)
+
+
+def cross_appliance_findings():
+    """A horizontal scan neither appliance sees whole: 12 servers refuse the source at site lab,
+    12 others at site lab2 (the findings' threshold is 20 hosts); the consumer's merged findings
+    raise it, naming events of both appliances; each appliance's events alone raise nothing."""
+    s = Server("findings").start()
+    try:
+        make_stream(s.url)
+        scan_half(path("scan-a.pcap"), range(1, 13))
+        scan_half(path("scan-b.pcap"), range(13, 25))
+        a, _, ra = analyse(path("scan-a.pcap"), "s1", s.url, site="lab")
+        b, _, rb = analyse(path("scan-b.pcap"), "s2", s.url, site="lab2")
+        refused = sum(json.loads(x)["cause"] == "refused" for x in a + b)
+        check("findings: both halves logged as refusals", ra.returncode == 0 and
+              rb.returncode == 0 and refused == 24, f"{refused} refused of {len(a) + len(b)}")
+
+        def findings(*extra):
+            out = path("findings.jsonl")
+            r = fleet("read", "--server", s.url, "--out", os.devnull, "--findings", out,
+                      "--idle", "1.5", *extra, timeout=120)
+            with open(out) as f:
+                return r.returncode, [json.loads(x) for x in f if x.strip()]
+
+        rc, merged = findings()
+        scans = [f for f in merged if f["kind"] == "scan" and f["state"] == "raised"]
+        check("findings: the merged stream raises the scan across sites",
+              rc == 0 and len(scans) == 1 and scans[0].get("example_sites") == 2
+              and {e["appliance"] for e in scans[0]["fleet_examples"]} == {"s1", "s2"},
+              scans or merged[:2])
+        alone = [f for app in ("s1", "s2") for f in findings("--appliance", app)[1]
+                 if f["kind"] == "scan"]
+        check("findings: neither appliance's events alone raise it", alone == [], alone[:1])
+    finally:
+        s.stop()
+
+
 def stream_leader(url):
     r = fleet("stream", "--server", url, "--replicas", "3", "--timeout", "10")
     return json.loads(r.stdout).get("leader", "") if r.returncode == 0 else ""
@@ -465,6 +515,7 @@ def main():
             step(big)
             print(f"  ({step.__name__}: {time.monotonic() - started:.1f} s)", flush=True)
         down_from_start()
+        cross_appliance_findings()
         cluster(big)
     except Exception:
         traceback.print_exc()

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstring>
 #include <random>
 #include <string>
 #include <thread>
@@ -11,6 +12,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "rstscope/mgmt/event_json.h"
+#include "rstscope/mgmt/event_parse.h"
 #include "rstscope/mgmt/export_batch.h"
 #include "rstscope/mgmt/export_ring.h"
 
@@ -89,21 +92,26 @@ TEST(ExportRing, WrapsWithoutSplittingARecord) {
 // A producer and a consumer thread: every record arrives once, in order, unchanged.
 TEST(ExportRing, OneProducerOneConsumerThread) {
     ExportRing ring(8192);
-    constexpr uint64_t total = 50000;
+    constexpr uint64_t total = 20000;
     std::atomic<uint64_t> refused{0};
     std::thread producer([&] {
         for (uint64_t i = 0; i < total;) {
             if (ring.push(line_of(i, i % 97), static_cast<uint8_t>(i & 0xff)))
                 ++i;
-            else
+            else {
                 refused.fetch_add(1, std::memory_order_relaxed);
+                std::this_thread::yield();
+            }
         }
     });
     uint64_t got = 0;
     while (got < total) {
         std::string_view line;
         uint8_t tag;
-        if (!ring.peek(line, tag)) continue;
+        if (!ring.peek(line, tag)) {
+            std::this_thread::yield();
+            continue;
+        }
         ASSERT_EQ(line, line_of(got, got % 97));
         ASSERT_EQ(tag, got & 0xff);
         ring.pop();
@@ -181,4 +189,75 @@ TEST(ExportBatch, ClosesBeforeTheByteLimit) {
     }
     EXPECT_EQ(lines, 30u);
     EXPECT_GT(closed.size(), 3u);
+}
+
+// The fleet consumer reads other appliances' lines back into events for the findings engine:
+// every field the engine judges on survives the line, v4 and v6; other records are refused.
+TEST(EventParse, RoundTripsWhatTheFindingsJudge) {
+    for (bool v6 : {false, true}) {
+        ResetEvent e{};
+        e.id = 42;
+        e.ts_ns = 1'700'000'000'123'456'000ull;
+        e.first_ts_ns = e.last_ts_ns = e.ts_ns;
+        e.family = v6 ? IpFamily::v6 : IpFamily::v4;
+        uint8_t a[16] = {198, 51, 100, 7}, b[16] = {203, 0, 113, 9};
+        if (v6) {
+            a[0] = b[0] = 0x20;
+            a[1] = b[1] = 0x01;
+            a[2] = b[2] = 0x0d;
+            a[3] = b[3] = 0xb8;
+            a[15] = 7;
+            b[15] = 9;
+        }
+        e.orig_h = v6 ? IpAddress::from_v6(a) : IpAddress::from_v4(a);
+        e.resp_h = v6 ? IpAddress::from_v6(b) : IpAddress::from_v4(b);
+        e.orig_p = 40000;
+        e.resp_p = 443;
+        e.vlan_outer = e.vlan_inner = vlan_none;
+        e.rst_by_orig = true;
+        e.conn_state = ConnState::RSTO;
+        e.cause = ResetCause::idle_timeout;
+        e.confidence = Confidence::medium;
+        e.seq_check = SeqCheck::in_window;
+        e.rst_ttl = 61;
+        e.rst_origin = RstOrigin::path;
+        e.hops_from_endpoint = 3;
+        e.rst_count = 2;
+        e.idle_before_ms = 301250;
+        e.evidence = evidence_bit(Evidence::seq_in_window) | evidence_bit(Evidence::idle_before);
+        std::strcpy(e.history, "ShADR");
+        fmt::memory_buffer buf;
+        append_event_json(buf, e);
+        std::string line(buf.data(), buf.size());
+        ExportIdentity id{"p", "s", "box1", 7};
+        std::string exported;
+        append_exported_line(exported, line, id, 5);
+        exported.pop_back();
+        for (const std::string& text : {line, exported}) {
+            ResetEvent got;
+            ASSERT_TRUE(parse_event_line(text, got)) << text;
+            EXPECT_EQ(got.id, e.id);
+            EXPECT_EQ(got.ts_ns, e.ts_ns);
+            EXPECT_EQ(got.family, e.family);
+            EXPECT_EQ(0, std::memcmp(got.orig_h.bytes, e.orig_h.bytes, 16));
+            EXPECT_EQ(0, std::memcmp(got.resp_h.bytes, e.resp_h.bytes, 16));
+            EXPECT_EQ(got.orig_p, e.orig_p);
+            EXPECT_EQ(got.resp_p, e.resp_p);
+            EXPECT_EQ(got.rst_by_orig, e.rst_by_orig);
+            EXPECT_EQ(got.conn_state, e.conn_state);
+            EXPECT_EQ(got.cause, e.cause);
+            EXPECT_EQ(got.confidence, e.confidence);
+            EXPECT_EQ(got.seq_check, e.seq_check);
+            EXPECT_EQ(got.rst_ttl, e.rst_ttl);
+            EXPECT_EQ(got.rst_origin, e.rst_origin);
+            EXPECT_EQ(got.hops_from_endpoint, e.hops_from_endpoint);
+            EXPECT_EQ(got.rst_count, e.rst_count);
+            EXPECT_EQ(got.idle_before_ms, e.idle_before_ms);
+            EXPECT_EQ(got.evidence, e.evidence);
+        }
+    }
+    ResetEvent got;
+    EXPECT_FALSE(parse_event_line(R"({"type":"finding","id":1})", got));
+    EXPECT_FALSE(parse_event_line("not json", got));
+    EXPECT_FALSE(parse_event_line(R"({"type":"reset","id":1})", got));
 }

@@ -21,12 +21,19 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include <algorithm>
+#include <deque>
+
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
+
+#include "rstscope/mgmt/event_parse.h"
+#include "rstscope/mgmt/findings.h"
 
 namespace {
 
@@ -64,6 +71,8 @@ const char* usage_text = R"(usage: rstscope-fleet COMMAND [OPTIONS]
       --idle SECONDS        stop after this long without a message, 0.1 to 86400 (default 2);
                             0 follows the stream until SIGINT/SIGTERM
       --max-events N        stop after N event lines (0: no limit, the default)
+      --findings FILE       run the findings (docs/findings.md) over the merged events of every
+                            appliance read and write their records here (- for stdout)
       --timeout SECONDS     bound of each server request, 0.1 to 600 (default 5)
 )";
 
@@ -335,6 +344,88 @@ class PgSink {
     std::string table_;
 };
 
+// The cross-appliance findings: the findings engine of docs/findings.md, with its default
+// thresholds, fed every appliance's events (each fetched batch in packet-time order). Events get
+// fleet-wide ids (their number in this read); a finding record names its example events by
+// appliance, site and seq in "fleet_examples", and how many appliances and sites they span.
+class FleetFindings {
+  public:
+    explicit FleetFindings(std::FILE* out) : out_(out), engine_(rstscope::FindingThresholds{}) {}
+
+    void add(std::string_view line, const std::string& site) {
+        rstscope::ResetEvent e;
+        if (!rstscope::parse_event_line(line, e)) {
+            ++unparsed_;
+            return;
+        }
+        nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
+        Ref ref{j.value("appliance", ""), site, j.value("seq", uint64_t{0})};
+        e.id = next_id_++;
+        refs_.push_back(std::move(ref));
+        if (refs_.size() > max_refs) {
+            refs_.pop_front();
+            ++first_ref_id_;
+        }
+        pending_.push_back(e);
+    }
+    void flush() {
+        std::stable_sort(pending_.begin(), pending_.end(),
+                         [](const auto& a, const auto& b) { return a.ts_ns < b.ts_ns; });
+        for (const rstscope::ResetEvent& e : pending_)
+            engine_.add(e, records_);
+        pending_.clear();
+        write();
+    }
+    void finish() {
+        flush();
+        engine_.finish(records_);
+        write();
+    }
+    uint64_t unparsed() const { return unparsed_; }
+
+  private:
+    static constexpr size_t max_refs = 1'000'000;
+    struct Ref {
+        std::string appliance, site;
+        uint64_t seq;
+    };
+    void write() {
+        for (const rstscope::FindingRecord& r : records_) {
+            nlohmann::json j = nlohmann::json::parse(r.line, nullptr, false);
+            if (j.is_discarded()) continue;
+            nlohmann::json examples = nlohmann::json::array();
+            std::vector<std::string> appliances, sites;
+            for (const auto& id : j.value("example_events", nlohmann::json::array())) {
+                uint64_t n = id.get<uint64_t>();
+                if (n < first_ref_id_ || n - first_ref_id_ >= refs_.size()) continue;
+                const Ref& ref = refs_[n - first_ref_id_];
+                examples.push_back(
+                    {{"appliance", ref.appliance}, {"site", ref.site}, {"seq", ref.seq}});
+                appliances.push_back(ref.appliance);
+                sites.push_back(ref.site);
+            }
+            auto distinct = [](std::vector<std::string>& v) {
+                std::sort(v.begin(), v.end());
+                return std::unique(v.begin(), v.end()) - v.begin();
+            };
+            j["fleet_examples"] = examples;
+            j["example_appliances"] = distinct(appliances);
+            j["example_sites"] = distinct(sites);
+            std::string text = j.dump();
+            std::fwrite(text.data(), 1, text.size(), out_);
+            std::fputc('\n', out_);
+        }
+        records_.clear();
+        std::fflush(out_);
+    }
+    std::FILE* out_;
+    rstscope::FindingsEngine engine_;
+    std::vector<rstscope::ResetEvent> pending_;
+    std::vector<rstscope::FindingRecord> records_;
+    std::deque<Ref> refs_;
+    uint64_t next_id_ = 1, first_ref_id_ = 1, unparsed_ = 0;
+};
+
 // The site token of `<prefix>.<site>.<appliance>.<cause>`.
 std::string site_of(const std::string& subject, size_t prefix_tokens) {
     size_t pos = 0;
@@ -390,6 +481,18 @@ int read_command(int argc, char** argv) {
     }
     PgSink pg;
     if (to_pg && !pg.open(a.values["pg"], table)) return exit_failure;
+    std::unique_ptr<FleetFindings> findings;
+    std::FILE* findings_out = nullptr;
+    if (a.values.count("findings")) {
+        const std::string& fpath = a.values["findings"];
+        findings_out = fpath == "-" ? stdout : std::fopen(fpath.c_str(), "w");
+        if (!findings_out) {
+            std::fprintf(stderr, "rstscope-fleet: cannot write %s: %s\n", fpath.c_str(),
+                         std::strerror(errno));
+            return exit_failure;
+        }
+        findings = std::make_unique<FleetFindings>(findings_out);
+    }
 
     Nats nats;
     if (!nats.open(a.values["server"], static_cast<int64_t>(timeout * 1000))) return exit_failure;
@@ -459,8 +562,10 @@ int read_command(int argc, char** argv) {
                     std::fputc('\n', out);
                 }
                 if (to_pg) rows.push_back({site, stream_seq, std::string(line)});
+                if (findings) findings->add(line, site);
             }
         }
+        if (findings) findings->flush();
         bool stored = !to_pg || pg.load(rows);
         if (out) std::fflush(out);
         for (int i = 0; i < list.Count; ++i) {
@@ -479,6 +584,13 @@ int read_command(int argc, char** argv) {
         if (max_events && events >= max_events) break;
     }
     natsSubscription_Destroy(sub);
+    if (findings) {
+        findings->finish();
+        if (findings->unparsed())
+            std::fprintf(stderr, "rstscope-fleet: %llu lines were not reset events\n",
+                         static_cast<unsigned long long>(findings->unparsed()));
+        if (findings_out != stdout) std::fclose(findings_out);
+    }
     if (out && out != stdout) std::fclose(out);
     std::fprintf(stderr, "rstscope-fleet: %llu messages, %llu event lines%s\n",
                  static_cast<unsigned long long>(messages), static_cast<unsigned long long>(events),
