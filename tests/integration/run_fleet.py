@@ -353,8 +353,10 @@ def paused(big):
         check("pause 2 s: the run ends cleanly", rc == 0, rc)
         stored = of_appliance(read_stream(s.url), "p1")
         accounting("pause 2 s", st, stored, logged)
-        check("pause 2 s: batches were resent and nothing lost",
-              st["export_resent_batches"] > 0 and st["export_acked"] == len(logged),
+        # Resends happen when publishing overlaps the pause (not guaranteed on a loaded machine:
+        # EAL may take longer than the pause); the cluster check below always has them.
+        check("pause 2 s: nothing lost",
+              st["export_acked"] == len(logged),
               {k: v for k, v in st.items() if k.startswith("export")})
     finally:
         s.stop()

@@ -438,10 +438,10 @@ std::string site_of(const std::string& subject, size_t prefix_tokens) {
 }
 
 int read_command(int argc, char** argv) {
-    Args a =
-        parse(argc, argv,
-              {"server", "stream", "prefix", "site", "appliance", "cause", "from-seq", "from-time",
-               "durable", "out", "pg", "table", "batch", "idle", "max-events", "timeout"});
+    Args a = parse(
+        argc, argv,
+        {"server", "stream", "prefix", "site", "appliance", "cause", "from-seq", "from-time",
+         "durable", "out", "pg", "table", "batch", "idle", "max-events", "timeout", "findings"});
     std::string stream = text_of(a, "stream", "RSTSCOPE");
     std::string prefix = text_of(a, "prefix", "rstscope.events");
     if (!token_ok(stream)) usage_error("--stream: 1 to 64 of [A-Za-z0-9_-]");
