@@ -74,14 +74,6 @@ class Management {
     // CounterTotals); it must outlive management.
     void count_from(const CounterSource& source) { counter_sources_.push_back(&source); }
 
-    // Registers a part that adds counters of its own (a RecordObserver's) to the management
-    // counters `stats`, metrics and the summary report; called by totals(), on the management
-    // lcore. Before run().
-    using CounterContributor = std::function<void(std::array<uint64_t, management_counter_count>&)>;
-    void add_counters(CounterContributor contributor) {
-        contributors_.push_back(std::move(contributor));
-    }
-
     // Writes one record (one line, ending in its newline) to the log and tells the observers: the
     // one way anything reaches the log. `event` is the reset event it was formatted from, if any.
     // Returns false, writing nothing, when a capture run must first wait for room in the log.

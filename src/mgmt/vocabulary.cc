@@ -78,7 +78,7 @@ const std::array<EventField, 3> pcap_fields{{
 }  // namespace
 
 // clang-format off
-const std::array<EventField, 34> event_fields{{
+const std::array<EventField, 35> event_fields{{
     {"ts", Type::number, true, {}},
     {"type", Type::string, true, record_type_reset},
     {"id", Type::integer, true, {}},

@@ -228,9 +228,9 @@ struct TempDir {
 };
 
 uint64_t counter(const FlightRecorder& r, ManagementCounter c) {
-    std::array<uint64_t, management_counter_count> counters{};
-    r.add_counters(counters);
-    return counters[static_cast<size_t>(c)];
+    CounterTotals totals;
+    r.add_to(totals);
+    return totals.get(c);
 }
 
 // One worker's store and arena, sealing `packets` numbered frames per flow.
