@@ -138,10 +138,16 @@ def analyse(pcap, appliance, urls, *extra, timeout=120, site="lab"):
                         "--export", urls, "--export-appliance", appliance, "--export-site",
                         site, *extra], capture_output=True, text=True, timeout=timeout)
     with open(log) as f:
-        lines = [line.rstrip("\n") for line in f if line.strip()]
+        lines = reset_lines(f)
     with open(summary) as f:
         stats = json.load(f)
     return lines, stats, r
+
+
+def reset_lines(log):
+    """The log's reset events: what the exporter sends (finding records stay in the log)."""
+    return [line.rstrip("\n") for line in log
+            if line.strip() and json.loads(line).get("type") == "reset"]
 
 
 def start_analysis(pcap, appliance, urls, *extra):
@@ -166,7 +172,7 @@ def finish_analysis(proc, appliance, timeout=120):
         proc.wait()
         raise
     with open(path(f"{appliance}.log")) as f:
-        lines = [line.rstrip("\n") for line in f if line.strip()]
+        lines = reset_lines(f)
     with open(path(f"{appliance}.summary.json")) as f:
         stats = json.load(f)
     return lines, stats, proc.returncode
@@ -496,7 +502,18 @@ def cluster(big):
         logged, st, rc = finish_analysis(proc, "c1")
         check("cluster: the run ends cleanly after the leader was killed", rc == 0, rc)
         alive = ",".join(n.url for n in nodes if n is not victim)
-        stored = of_appliance(read_stream(alive), "c1")
+        # The survivors may still be electing a new meta leader (the victim may have been it too):
+        # a consumer cannot be made until then, so the read is retried for a bounded time.
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                lines = read_stream(alive)
+                break
+            except RuntimeError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(1)
+        stored = of_appliance(lines, "c1")
         accounting("cluster leader kill", st, stored, logged)
         check("cluster: nothing acknowledged is lost", st["export_acked"] == len(logged),
               {k: v for k, v in st.items() if k.startswith("export")})
