@@ -416,7 +416,14 @@ std::unique_ptr<HtmlReport> html_report(const Options& options,
     std::string source = capture                  ? capture->user_path
                          : !options.iface.empty() ? "interface " + options.iface
                                                   : std::string("live ports");
-    return std::make_unique<HtmlReport>("rstscope report: " + source, limits);
+    HtmlReportLinks links;
+    if (!options.recorder_dir.empty()) {
+        // Relative to the page's folder, so the page and the files can be moved together.
+        std::filesystem::path page_dir = std::filesystem::absolute(options.report).parent_path();
+        links.recorder_dir =
+            std::filesystem::absolute(options.recorder_dir).lexically_proximate(page_dir).string();
+    }
+    return std::make_unique<HtmlReport>("rstscope report: " + source, limits, std::move(links));
 }
 
 // A capture run's progress on standard error, when that is a terminal and --quiet is not given.

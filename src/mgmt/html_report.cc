@@ -57,9 +57,10 @@ void ResetTimeline::add(uint64_t ts_ns, ResetCause cause) noexcept {
 
 // ---- HtmlReport ----
 
-HtmlReport::HtmlReport(std::string title, HtmlReportLimits limits)
+HtmlReport::HtmlReport(std::string title, HtmlReportLimits limits, HtmlReportLinks links)
     : title_(std::move(title)),
       limits_(limits),
+      links_(std::move(links)),
       servers_(limits.top_capacity),
       clients_(limits.top_capacity),
       ports_(65536, 0) {
@@ -179,6 +180,22 @@ std::string link_target(const std::string& path) {
     size_t colon = path.find(':');
     if (colon != std::string::npos && path.find('/') > colon) return "./" + path;
     return path;
+}
+
+// The events table's pcap cell: the flight recorder's file holding the event's packets (a link
+// when the page knows where the files are), with the command that writes the conversation alone.
+std::string pcap_cell(const json& e, const std::string& id, const std::string& recorder_dir) {
+    if (!e.contains("pcap") || !e["pcap"].is_object()) return {};
+    const json& pcap = e["pcap"];
+    std::string file = member(pcap, "file");
+    if (file.empty()) return {};
+    std::string title = fmt::format("{} packets at offset {}; rstscopectl pcap {} -o FILE",
+                                    member(pcap, "packets"), member(pcap, "offset"), id);
+    if (recorder_dir.empty())
+        return fmt::format("<span title=\"{}\">{}</span>", html_escape(title), html_escape(file));
+    return fmt::format("<a href=\"{}\" title=\"{}\">{}</a>",
+                       html_escape(link_target(recorder_dir + "/" + file)), html_escape(title),
+                       html_escape(file));
 }
 
 constexpr std::string_view style = R"css(
@@ -406,10 +423,7 @@ std::string HtmlReport::render() const {
         if (e.contains("evidence") && e["evidence"].is_array())
             for (const json& v : e["evidence"])
                 evidence += (evidence.empty() ? "" : " ") + text_of(v);
-        std::string pcap;
-        if (e.contains("pcap") && e["pcap"].is_string() && !e["pcap"].get<std::string>().empty())
-            pcap = fmt::format("<a href=\"{}\">pcap</a>",
-                               html_escape(link_target(e["pcap"].get<std::string>())));
+        std::string pcap = pcap_cell(e, id, links_.recorder_dir);
         out += fmt::format(
             "<tr id=\"ev-{0}\" data-cause=\"{7}\"><td class=\"n\">{0}</td><td>{1}</td><td>{2}</td>"
             "<td>{3}</td><td>{4}</td><td>{5}</td><td>{6}</td><td>{7}</td><td>{8}</td><td>{9}</td>"

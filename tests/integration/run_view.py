@@ -131,9 +131,11 @@ def report(rstscope, workdir, demo):
     for f in (page, log):
         if os.path.exists(f):
             os.unlink(f)
+    flight = os.path.join(workdir, "flight")
+    shutil.rmtree(flight, ignore_errors=True)
     p = subprocess.run([rstscope, "--pcap", demo, "--log", log, "--report", page, "--control",
-                        "none", "--config", os.devnull], capture_output=True, text=True,
-                       timeout=120)
+                        "none", "--config", os.devnull, "--recorder-dir", flight],
+                       capture_output=True, text=True, timeout=120)
     check("rstscope --report: exit 0, the report written", p.returncode == 0 and os.path.exists(page),
           p.stderr[-400:])
     if not os.path.exists(page):
@@ -145,6 +147,13 @@ def report(rstscope, workdir, demo):
     for e in events:
         causes[e["cause"]] = causes.get(e["cause"], 0) + 1
     html = open(page).read()
+    # Each event's pcap cell links its flight-recorder file, relative to the page.
+    links = dict(re.findall(r'<tr id="ev-(\d+)"[^\n]*?<a href="([^"]+)" title="\d+ packets', html))
+    wanted = {str(e["id"]): "flight/" + e["pcap"]["file"] for e in events if "pcap" in e}
+    check("report: each event's pcap cell links its flight-recorder file, which exists",
+          wanted and links == wanted and
+          all(os.path.exists(os.path.join(workdir, f)) for f in links.values()),
+          f"{len(links)} links, {len(wanted)} events with a pcap")
     # Offline: nothing to fetch. The policy forbids it; no URL is named besides SVG's namespace.
     urls = [u for u in re.findall(r"""(?:https?:|ftp:)//[^"'\s<>)]*""", html)
             if u != "http://www.w3.org/2000/svg"]

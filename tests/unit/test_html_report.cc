@@ -256,21 +256,36 @@ TEST(HtmlReport, FindingsAreListedAndOtherRecordsIgnored) {
     EXPECT_EQ(page.find("something_else"), std::string::npos);
 }
 
-TEST(HtmlReport, PcapLinksArePathsNeverScripts) {
+TEST(HtmlReport, PcapCellsLinkTheRecordersFileNeverAScript) {
+    HtmlReport report("pcap", HtmlReportLimits{}, HtmlReportLinks{.recorder_dir = "flight"});
+    ResetEvent e =
+        event(1, 1'700'000'000 * sec, "198.51.100.1", "203.0.113.1", 80, ResetCause::refused);
+    e.pcap = {.offset = 1234, .file = 42, .packets = 7, .bytes = 0};  // as the recorder sets it
+    report.record_written(event_json(e), &e);
+    std::string line = event_json(e);
+    line.pop_back();  // a line from elsewhere whose file name is a script
+    line = line.substr(0, line.find(",\"pcap\""));
+    e.id = 2;
+    report.record_written(
+        line + R"x(,"pcap":{"file":"javascript:alert(1)","offset":0,"packets":1}})x", &e);
+    std::string page = report.render();
+    EXPECT_NE(page.find("<a href=\"flight/flight-000042.pcapng\" title=\"7 packets at offset 1234; "
+                        "rstscopectl pcap 1 -o FILE\">flight-000042.pcapng</a>"),
+              std::string::npos)
+        << page;
+    EXPECT_NE(page.find("<a href=\"flight/javascript:alert(1)\""), std::string::npos);
+    EXPECT_EQ(page.find("href=\"javascript:"), std::string::npos);
+}
+
+TEST(HtmlReport, PcapFilesAreNamedWhenThePageDoesNotKnowTheirFolder) {
     HtmlReport report("pcap", HtmlReportLimits{});
     ResetEvent e =
         event(1, 1'700'000'000 * sec, "198.51.100.1", "203.0.113.1", 80, ResetCause::refused);
-    std::string line = event_json(e);
-    line.pop_back();  // the closing brace: the recorder's field follows
-    report.record_written(line + R"(,"pcap":"flight/ev-1.pcap"})", &e);
-    e.id = 2;
-    line = event_json(e);
-    line.pop_back();
-    report.record_written(line + R"x(,"pcap":"javascript:alert(1)"})x", &e);
+    e.pcap = {.offset = 0, .file = 3, .packets = 5, .bytes = 0};
+    report.record_written(event_json(e), &e);
     std::string page = report.render();
-    EXPECT_NE(page.find("<a href=\"flight/ev-1.pcap\">pcap</a>"), std::string::npos);
-    EXPECT_NE(page.find("<a href=\"./javascript:alert(1)\">pcap</a>"), std::string::npos);
-    EXPECT_EQ(page.find("href=\"javascript:"), std::string::npos);
+    EXPECT_NE(page.find(">flight-000003.pcapng</span>"), std::string::npos);
+    EXPECT_EQ(page.find("flight-000003.pcapng\">"), std::string::npos);  // no link
 }
 
 TEST(HtmlReport, FollowingTheLogAllocatesNothing) {

@@ -64,10 +64,16 @@ struct HtmlReportLimits {
     uint32_t top_rows = 10;        // rows of each top table
 };
 
+// Where the page finds the flight recorder's files (--recorder-dir) from the page's own folder,
+// e.g. "flight" or "../var/rstscope"; empty: the events' pcap files are named, not linked.
+struct HtmlReportLinks {
+    std::string recorder_dir;
+};
+
 class HtmlReport final : public RecordObserver {
   public:
     // Setup: allocates everything the run will use.
-    HtmlReport(std::string title, HtmlReportLimits limits);
+    HtmlReport(std::string title, HtmlReportLimits limits, HtmlReportLinks links = {});
 
     // RecordObserver (management lcore).
     void record_written(std::string_view line, const ResetEvent* event) override;
@@ -91,6 +97,7 @@ class HtmlReport final : public RecordObserver {
 
     std::string title_;
     HtmlReportLimits limits_;
+    HtmlReportLinks links_;
     ResetTimeline timeline_;
     std::array<uint64_t, enum_count<ResetCause>> causes_{};
     TopHostCounter servers_;
