@@ -18,6 +18,7 @@ Exit 0 when all hold, 1 otherwise, 77 (skip) without scapy.
 """
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -179,6 +180,13 @@ def live_scan(binary, rstscopectl, workdir):
         rc, out = ctl(rstscopectl, sock, "findings")
         check("live: the human form names it", rc == 0 and "scan" in out and "open:" in out,
               out[-300:])
+        rc, out = ctl(rstscopectl, sock, "top", "--once")
+        section = out[out.find("OPEN FINDINGS"):] if "OPEN FINDINGS" in out else ""
+        check("live: `rstscopectl top --once` shows it under OPEN FINDINGS",
+              rc == 0 and section.startswith("OPEN FINDINGS (1)") and
+              open_scan is not None and
+              re.search(rf"#{open_scan['id']} scan (raised|updated)", section) is not None,
+              out[-400:])
         rc, out = ctl(rstscopectl, sock, "metrics")
         check("live: metrics count it open and raised",
               'rstscope_findings_open{kind="scan"} 1' in out and
