@@ -8,6 +8,7 @@
 #include <sstream>
 #include <string>
 
+#include "rstscope/analysis/flow_tracker.h"
 #include "rstscope/analysis/verdict.h"
 #include "rstscope/common/counters.h"
 #include "rstscope/decode/decoded_packet.h"
@@ -35,6 +36,16 @@ void expect_table_rows(const std::string& doc, const std::array<std::string_view
         std::string row = "| `" + std::string(name) + "` |";
         EXPECT_NE(doc.find(row), std::string::npos) << what << " " << name << " has no table row";
     }
+}
+
+// The memory the docs and --help state per kept event is the event's real size.
+TEST(Docs, StatedEventSizesAreTheRealOnes) {
+    std::string each = std::to_string(sizeof(ResetEvent)) + " bytes each";
+    EXPECT_NE(read_doc("control.md").find("ring allocated at start: " + each), std::string::npos)
+        << "docs/control.md, recent events: " << each;
+    EXPECT_NE(read_doc("performance.md").find(std::to_string(sizeof(PendingReset)) + " B, "),
+              std::string::npos)
+        << "docs/performance.md, the linger queue's entry: " << sizeof(PendingReset) << " B";
 }
 
 TEST(Docs, CausesDocumentEveryCauseEvidenceStateAndSeqCheck) {

@@ -25,6 +25,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "rstscope/analysis/reset_event.h"
 #include "rstscope/config/ctl_options.h"
 #include "rstscope/config/duration.h"
 #include "rstscope/config/options.h"
@@ -351,6 +352,14 @@ TEST(Options, StrayArgumentsAreRejected) {
     expect_error_naming({"capture.pcap"}, "capture.pcap");
     expect_error_naming({"--pcap", "a.pcap", "b.pcap"}, "b.pcap");
     expect_error_naming({"--quiet", "yes"}, "yes");
+}
+
+// --recent-events states the memory each kept event costs: the event's real size.
+TEST(Options, HelpStatesTheRealSizeOfAKeptEvent) {
+    ParseOutcome out = parse({"--help"});
+    ASSERT_EQ(out.status, Status::exit_ok);
+    std::string each = "(" + std::to_string(sizeof(ResetEvent)) + " bytes each)";
+    EXPECT_NE(out.message.find(each), std::string::npos) << each;
 }
 
 TEST(Options, HelpMentionsEveryOption) {
