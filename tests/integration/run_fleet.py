@@ -296,6 +296,129 @@ def store(url, logs):
         pg.stop()
 
 
+class ClickHouse:
+    """Debian's clickhouse-server (18.16) with a config of its own: random HTTP and TCP ports on
+    127.0.0.1, its data in a fresh directory; stopped and removed by stop()."""
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="rstscope-fleet-ch-")
+        self.http, self.proc = closed_port(), None
+        d = self.dir
+        with open(os.path.join(d, "config.xml"), "w") as f:
+            f.write(f"""<?xml version="1.0"?>
+<yandex>
+  <logger><level>warning</level><log>{d}/server.log</log><errorlog>{d}/server.err.log</errorlog></logger>
+  <http_port>{self.http}</http_port><tcp_port>{closed_port()}</tcp_port>
+  <listen_host>127.0.0.1</listen_host>
+  <path>{d}/data/</path><tmp_path>{d}/tmp/</tmp_path><user_files_path>{d}/user_files/</user_files_path>
+  <format_schema_path>{d}/format_schemas/</format_schema_path>
+  <users_config>/etc/clickhouse-server/users.xml</users_config>
+  <default_profile>default</default_profile><default_database>default</default_database>
+  <mark_cache_size>67108864</mark_cache_size>
+</yandex>
+""")
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.http}"
+
+    def start(self):
+        server = shutil.which("clickhouse-server") or "/usr/sbin/clickhouse-server"
+        log = open(path("clickhouse.log"), "w")
+        self.proc = subprocess.Popen([server, f"--config-file={self.dir}/config.xml"],
+                                     stdout=log, stderr=log)
+        log.close()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if self.query("SELECT 1") == "1":
+                    return self
+            except OSError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError("clickhouse-server did not start")
+
+    def query(self, sql):
+        import urllib.parse
+        import urllib.request
+        with urllib.request.urlopen(f"{self.url}/?query={urllib.parse.quote(sql)}", data=b"",
+                                    timeout=30) as r:
+            return r.read().decode().strip()
+
+    def rows(self, sql):
+        return [tuple(line.split("\t")) for line in self.query(sql).splitlines() if line]
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def clickhouse_store(url, logs):
+    """rstscope-fleet read --clickhouse into a fresh ClickHouse: the SQL answers (read with FINAL)
+    equal the logs'; a second load of the same stream is removed by the merge (exactly once once
+    merged), and FINAL reads it once before that."""
+    if not shutil.which("clickhouse-server") and not os.path.exists("/usr/sbin/clickhouse-server"):
+        check("clickhouse: clickhouse-server is installed (tools/bootstrap)", False)
+        return
+    ch = ClickHouse()
+    try:
+        ch.start()
+        r = fleet("read", "--server", url, "--clickhouse", ch.url, "--idle", "1.5", timeout=120)
+        check("clickhouse: rstscope-fleet read --clickhouse ends cleanly", r.returncode == 0,
+              r.stderr.strip()[-300:])
+        events = {name: [json.loads(x) for x in lines] for name, lines in logs.items()}
+        got = {(a, c): int(n) for a, c, n in
+               ch.rows("SELECT appliance, cause, count() FROM resets FINAL GROUP BY appliance, cause")}
+        want = collections.Counter((a, e["cause"]) for a, evs in events.items() for e in evs)
+        check("clickhouse: resets per appliance and cause equal the logs'", got == dict(want),
+              f"{sorted(got.items())[:4]} vs {sorted(want.items())[:4]}")
+        seqs_ok = sorted((a, int(n), int(lo), int(hi)) for a, n, lo, hi in ch.rows(
+            "SELECT appliance, count(), min(seq), max(seq) FROM resets GROUP BY appliance")) == \
+            sorted((a, len(evs), 0, len(evs) - 1) for a, evs in events.items())
+        check("clickhouse: each appliance's seq 0..N-1, once", seqs_ok)
+        across = {h for (h,) in ch.rows(
+            "SELECT resp_h FROM resets FINAL WHERE rst_by = 'resp' GROUP BY resp_h "
+            "HAVING uniqExact(appliance) > 1")}
+        seen = collections.defaultdict(set)
+        for a, evs in events.items():
+            for e in evs:
+                if e.get("rst_by") == "resp":
+                    seen[e["resp_h"]].add(a)
+        want_across = {h for h, boxes in seen.items() if len(boxes) > 1}
+        check("clickhouse: the cross-appliance query equals the logs'",
+              across == want_across and len(across) > 0, f"{len(across)} vs {len(want_across)}")
+        stored_lines = {}
+        for a, lines in logs.items():
+            for q in (0, len(lines) - 1):
+                boot, event = ch.rows(f"SELECT boot, event FROM resets FINAL WHERE appliance = "
+                                      f"'{a}' AND seq = {q}")[0]
+                stored_lines[(a, q)] = event == exported_form(lines[q], a, boot, q)
+        check("clickhouse: the event column holds the exported line", all(stored_lines.values()),
+              stored_lines)
+        total = sum(len(e) for e in events.values())
+        again = fleet("read", "--server", url, "--clickhouse", ch.url, "--idle", "1.5",
+                      timeout=120)
+        before = int(ch.query("SELECT count() FROM resets"))
+        final = int(ch.query("SELECT count() FROM resets FINAL"))
+        ch.query("OPTIMIZE TABLE resets FINAL")
+        merged = int(ch.query("SELECT count() FROM resets"))
+        check("clickhouse: a second load is stored again, read once with FINAL, and removed by "
+              "the merge", again.returncode == 0 and before == 2 * total and final == total
+              and merged == total, f"{before} / {final} / {merged} of {total}")
+        bad = fleet("read", "--server", url, "--clickhouse", "http://127.0.0.1:1",
+                    "--idle", "1.5", "--timeout", "2", timeout=60)
+        check("clickhouse: an unreachable ClickHouse fails the read (nothing acknowledged)",
+              bad.returncode != 0 and "ClickHouse" in bad.stderr, bad.stderr.strip()[-200:])
+    finally:
+        ch.stop()
+
+
 def happy_path(big):
     s = Server("happy").start()
     try:
@@ -340,6 +463,7 @@ def happy_path(big):
               len(durable) >= 1 and durable + again == stream,
               f"{len(durable)} + {len(again)} vs {len(stream)}")
         store(s.url, {"a1": a1, "a2": a2, "a3": a3})
+        clickhouse_store(s.url, {"a1": a1, "a2": a2, "a3": a3})
     finally:
         s.stop()
 

@@ -6,12 +6,18 @@
 //           from the start, a stream sequence or a time; writes the merged event lines and/or
 //           loads them in batches into PostgreSQL (--pg), acknowledging a batch only once it is
 //           committed, into a table whose key (appliance, boot, seq) makes a second load of the
-//           same events a no-op.
+//           same events a no-op; and/or into ClickHouse over its HTTP interface (--clickhouse),
+//           a ReplacingMergeTree on the same key, where a second copy goes at the next merge.
 // Every call to the server is bounded (--timeout); SIGINT/SIGTERM end a read after its batch.
 #include <libpq-fe.h>
 #include <nats/nats.h>
+#include <netdb.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
@@ -56,7 +62,7 @@ const char* usage_text = R"(usage: rstscope-fleet COMMAND [OPTIONS]
       --max-age SECONDS     0 (no limit) to 315360000 (default 0)
       --max-bytes BYTES     0 (no limit) to 2^62 (default 0); oldest messages go first
       --duplicate-window S  1 to 86400 seconds (default 120): longer than the longest resend
-  read    write the merged event stream and/or load it into PostgreSQL
+  read    write the merged event stream and/or load it into PostgreSQL or ClickHouse
       --server URLS         nats://HOST:PORT[,...] (required)
       --stream NAME         (default RSTSCOPE)
       --prefix PREFIX       (default rstscope.events)
@@ -66,7 +72,8 @@ const char* usage_text = R"(usage: rstscope-fleet COMMAND [OPTIONS]
       --durable NAME        a durable consumer: a later read resumes after the last ack
       --out FILE            write the event lines here (- for stdout, the default without --pg)
       --pg CONNINFO         load into PostgreSQL (libpq connection string)
-      --table NAME          table for --pg (default resets; 1-63 of [a-z0-9_])
+      --clickhouse URL      load into ClickHouse over HTTP: http://HOST:PORT (its HTTP port)
+      --table NAME          table for --pg/--clickhouse (default resets; 1-63 of [a-z0-9_])
       --batch N             messages per fetch and per store transaction, 1 to 1024 (default 64)
       --idle SECONDS        stop after this long without a message, 0.1 to 86400 (default 2);
                             0 follows the stream until SIGINT/SIGTERM
@@ -344,6 +351,166 @@ class PgSink {
     std::string table_;
 };
 
+// ClickHouse over its HTTP interface (one connection per request, every socket call bounded by
+// --timeout): a ReplacingMergeTree keyed (appliance, boot, seq). A batch is acknowledged to the
+// stream once ClickHouse answered 200 to its INSERT; a batch delivered again (a crash between the
+// insert and the ack, a second load) is stored again and its copy removed when parts merge, so
+// exact counts read the table with FINAL (or after OPTIMIZE TABLE ... FINAL). The schema uses
+// only what ClickHouse 18.16 (Debian 12) has and current releases keep: String addresses, no
+// LowCardinality, no DateTime64, MergeTree's PARTITION BY / ORDER BY form.
+class ClickHouseSink {
+  public:
+    bool open(const std::string& url, const std::string& table, double timeout) {
+        table_ = table;
+        timeout_ = timeout;
+        std::string rest = url;
+        if (rest.rfind("http://", 0) != 0) return bad_url(url);
+        rest = rest.substr(7);
+        if (!rest.empty() && rest.back() == '/') rest.pop_back();
+        size_t colon = rest.rfind(':');
+        if (colon == std::string::npos || colon == 0 || rest.find('/') != std::string::npos)
+            return bad_url(url);
+        host_ = rest.substr(0, colon);
+        port_ = rest.substr(colon + 1);
+        char* end = nullptr;
+        long port = std::strtol(port_.c_str(), &end, 10);
+        if (port_.empty() || *end || port < 1 || port > 65535) return bad_url(url);
+        return post("",
+                    fmt::format("CREATE TABLE IF NOT EXISTS {} ("
+                                " appliance String, boot UInt64, seq UInt64, site String,"
+                                " stream_seq UInt64, ts Float64, orig_h String, orig_p UInt16,"
+                                " resp_h String, resp_p UInt16, cause String, conn_state String,"
+                                " rst_by String, confidence String, event String,"
+                                " day Date MATERIALIZED toDate(toDateTime(toUInt32(ts))))"
+                                " ENGINE = ReplacingMergeTree PARTITION BY toYYYYMM(day)"
+                                " ORDER BY (appliance, boot, seq)",
+                                table_));
+    }
+    // One INSERT of the batch as JSONEachRow; true once ClickHouse answered 200.
+    bool load(const std::vector<PgSink::Row>& rows) {
+        if (rows.empty()) return true;
+        std::string body;
+        for (const PgSink::Row& row : rows) {
+            nlohmann::json e = nlohmann::json::parse(row.line, nullptr, false);
+            if (!e.is_object()) {
+                std::fprintf(stderr, "rstscope-fleet: ClickHouse: not a JSON event: %.200s\n",
+                             row.line.c_str());
+                return false;
+            }
+            nlohmann::json r;
+            try {
+                r = {{"appliance", e.value("appliance", "")},
+                     {"boot", e.value("boot", uint64_t{0})},
+                     {"seq", e.value("seq", uint64_t{0})},
+                     {"site", row.site},
+                     {"stream_seq", row.stream_seq},
+                     {"ts", e.value("ts", 0.0)},
+                     {"orig_h", e.value("orig_h", "")},
+                     {"orig_p", e.value("orig_p", 0)},
+                     {"resp_h", e.value("resp_h", "")},
+                     {"resp_p", e.value("resp_p", 0)},
+                     {"cause", e.value("cause", "")},
+                     {"conn_state", e.value("conn_state", "")},
+                     {"rst_by", e.value("rst_by", "")},
+                     {"confidence", e.value("confidence", "")},
+                     {"event", row.line}};
+            } catch (const nlohmann::json::exception& ex) {
+                std::fprintf(stderr, "rstscope-fleet: ClickHouse: event field: %s\n", ex.what());
+                return false;
+            }
+            body += r.dump();
+            body += '\n';
+        }
+        return post(fmt::format("INSERT INTO {} FORMAT JSONEachRow", table_), body);
+    }
+
+  private:
+    bool bad_url(const std::string& url) {
+        std::fprintf(stderr, "rstscope-fleet: --clickhouse %s: expected http://HOST:PORT\n",
+                     url.c_str());
+        return false;
+    }
+    // POST body to /?query=QUERY (QUERY empty: the body is the query); true on HTTP 200.
+    bool post(const std::string& query, const std::string& body) {
+        std::string target = "/";
+        if (!query.empty()) {
+            target += "?query=";
+            for (unsigned char c : query) {
+                if (std::isalnum(c) || c == '-' || c == '_' || c == '.')
+                    target += static_cast<char>(c);
+                else
+                    target += fmt::format("%{:02X}", c);
+            }
+        }
+        addrinfo hints{};
+        hints.ai_socktype = SOCK_STREAM;
+        addrinfo* ai = nullptr;
+        if (int rc = getaddrinfo(host_.c_str(), port_.c_str(), &hints, &ai); rc != 0)
+            return fail(fmt::format("{}: {}", host_, gai_strerror(rc)));
+        int fd = -1;
+        for (addrinfo* p = ai; p && fd < 0; p = p->ai_next) {
+            fd = socket(p->ai_family, p->ai_socktype, p->ai_protocol);
+            if (fd < 0) continue;
+            timeval tv{};
+            tv.tv_sec = static_cast<time_t>(timeout_);
+            tv.tv_usec =
+                static_cast<suseconds_t>((timeout_ - static_cast<double>(tv.tv_sec)) * 1e6);
+            // On Linux SO_SNDTIMEO bounds connect() too.
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+            setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+            if (connect(fd, p->ai_addr, p->ai_addrlen) != 0) {
+                close(fd);
+                fd = -1;
+            }
+        }
+        freeaddrinfo(ai);
+        if (fd < 0)
+            return fail(fmt::format("connect {}:{}: {}", host_, port_, std::strerror(errno)));
+        std::string request = fmt::format(
+            "POST {} HTTP/1.1\r\nHost: {}:{}\r\nContent-Type: text/plain\r\n"
+            "Content-Length: {}\r\nConnection: close\r\n\r\n",
+            target, host_, port_, body.size());
+        request += body;
+        size_t sent = 0;
+        while (sent < request.size()) {
+            ssize_t n = send(fd, request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
+            if (n <= 0) {
+                if (n < 0 && errno == EINTR) continue;
+                close(fd);
+                return fail(fmt::format("send: {}", n < 0 ? std::strerror(errno) : "closed"));
+            }
+            sent += static_cast<size_t>(n);
+        }
+        std::string answer;
+        char buf[4096];
+        for (;;) {
+            ssize_t n = recv(fd, buf, sizeof buf, 0);
+            if (n < 0 && errno == EINTR) continue;
+            if (n < 0) {
+                close(fd);
+                return fail(fmt::format("no answer: {}", std::strerror(errno)));
+            }
+            if (n == 0 || answer.size() > (1u << 20)) break;
+            answer.append(buf, static_cast<size_t>(n));
+        }
+        close(fd);
+        // "HTTP/1.1 200 OK"
+        if (answer.size() >= 12 && answer.compare(0, 5, "HTTP/") == 0 &&
+            answer.compare(answer.find(' ') + 1, 3, "200") == 0)
+            return true;
+        size_t head_end = answer.find("\r\n\r\n");
+        std::string detail = answer.substr(0, answer.find("\r\n"));
+        if (head_end != std::string::npos) detail += ": " + answer.substr(head_end + 4, 300);
+        return fail(detail.empty() ? std::string("no HTTP answer") : detail);
+    }
+    bool fail(const std::string& what) {
+        std::fprintf(stderr, "rstscope-fleet: ClickHouse: %s\n", what.c_str());
+        return false;
+    }
+    std::string host_, port_, table_;
+    double timeout_ = 5;
+};
+
 // The cross-appliance findings: the findings engine of docs/findings.md, with its default
 // thresholds, fed every appliance's events (each fetched batch in packet-time order). Events get
 // fleet-wide ids (their number in this read); a finding record names its example events by
@@ -438,10 +605,10 @@ std::string site_of(const std::string& subject, size_t prefix_tokens) {
 }
 
 int read_command(int argc, char** argv) {
-    Args a = parse(
-        argc, argv,
-        {"server", "stream", "prefix", "site", "appliance", "cause", "from-seq", "from-time",
-         "durable", "out", "pg", "table", "batch", "idle", "max-events", "timeout", "findings"});
+    Args a = parse(argc, argv,
+                   {"server", "stream", "prefix", "site", "appliance", "cause", "from-seq",
+                    "from-time", "durable", "out", "pg", "clickhouse", "table", "batch", "idle",
+                    "max-events", "timeout", "findings"});
     std::string stream = text_of(a, "stream", "RSTSCOPE");
     std::string prefix = text_of(a, "prefix", "rstscope.events");
     if (!token_ok(stream)) usage_error("--stream: 1 to 64 of [A-Za-z0-9_-]");
@@ -469,7 +636,8 @@ int read_command(int argc, char** argv) {
             usage_error("--table: 1 to 63 of [a-z0-9_]");
     if (table.empty() || table.size() > 63) usage_error("--table: 1 to 63 of [a-z0-9_]");
     bool to_pg = a.values.count("pg") > 0;
-    std::string out_path = text_of(a, "out", to_pg ? "" : "-");
+    bool to_ch = a.values.count("clickhouse") > 0;
+    std::string out_path = text_of(a, "out", to_pg || to_ch ? "" : "-");
 
     std::FILE* out = nullptr;
     if (out_path == "-")
@@ -481,6 +649,8 @@ int read_command(int argc, char** argv) {
     }
     PgSink pg;
     if (to_pg && !pg.open(a.values["pg"], table)) return exit_failure;
+    ClickHouseSink ch;
+    if (to_ch && !ch.open(a.values["clickhouse"], table, timeout)) return exit_failure;
     std::unique_ptr<FleetFindings> findings;
     std::FILE* findings_out = nullptr;
     if (a.values.count("findings")) {
@@ -561,12 +731,12 @@ int read_command(int argc, char** argv) {
                     std::fwrite(line.data(), 1, line.size(), out);
                     std::fputc('\n', out);
                 }
-                if (to_pg) rows.push_back({site, stream_seq, std::string(line)});
+                if (to_pg || to_ch) rows.push_back({site, stream_seq, std::string(line)});
                 if (findings) findings->add(line, site);
             }
         }
         if (findings) findings->flush();
-        bool stored = !to_pg || pg.load(rows);
+        bool stored = (!to_pg || pg.load(rows)) && (!to_ch || ch.load(rows));
         if (out) std::fflush(out);
         for (int i = 0; i < list.Count; ++i) {
             if (stored)
@@ -576,6 +746,8 @@ int read_command(int argc, char** argv) {
         }
         messages += static_cast<uint64_t>(list.Count);
         natsMsgList_Destroy(&list);
+        // --idle counts time without messages, not the time a batch took to store.
+        last_message = std::chrono::steady_clock::now();
         if (!stored) {
             ++load_failures;
             status = exit_failure;
@@ -594,7 +766,7 @@ int read_command(int argc, char** argv) {
     if (out && out != stdout) std::fclose(out);
     std::fprintf(stderr, "rstscope-fleet: %llu messages, %llu event lines%s\n",
                  static_cast<unsigned long long>(messages), static_cast<unsigned long long>(events),
-                 load_failures ? ", a load into PostgreSQL failed" : "");
+                 load_failures ? ", a load into the store failed" : "");
     return status;
 }
 
