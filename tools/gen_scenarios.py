@@ -257,7 +257,8 @@ class Conn:
                 return True
 
             if bits > 1:
-                once("I" if ("F" in flags and "R" in flags) else "Q", "I" if "R" in flags else "Q")
+                kind = "I" if ("F" in flags and "R" in flags) else "Q"
+                once(kind, kind)
             elif bits == 1:
                 if "S" in flags:
                     ch = "H" if "A" in flags else "S"
@@ -938,6 +939,37 @@ def sll_refused(cap):
     ev = c.expect(cause="refused", confidence="high", seq_check="exact", conn_state="REJ",
                   evidence_includes=["seq_exact"], fields_absent=["vlan"])
     assert ev["history"] == "Sr", ev["history"]
+    return [ev]
+
+
+
+# 10. Zeek sizes and letters (issue 11, items 3 and 4) ----------------------------------------
+@scenario
+def zeek_both_reset_acked_data(cap):
+    """Both sides reset after the server acknowledged 100 bytes the capture lost: Zeek's size of
+    the client is 100 (from the ACK), so the record is RSTR, not REJ (the payload bytes seen are
+    0, which decided REJ before)."""
+    c = Conn(cap, client(160, 55010), server(160, 8081))
+    t = c.handshake(0.0)
+    c.send(t + 0.05, True, "PA", b"Q" * 100, emit=False)
+    c.send(t + 0.07, False, "A")
+    c.send(t + 0.10, True, "R")
+    c.send(t + 0.1002, False, "R")
+    ev = c.expect(conn_state="RSTR", orig_bytes=0, resp_bytes=0)
+    assert ev["history"] == "ShAaRr", ev["history"]
+    return [ev]
+
+
+@scenario
+def zeek_syn_rst_answer(cap):
+    """A SYN answered by a SYN+RST+ACK segment: analysed as the connection's RST (it was dropped
+    as bad_tcp_flags before) with Zeek's Q; Zeek's state machine takes the SYN first, so the
+    client is ESTABLISHED and the record RSTR."""
+    c = Conn(cap, client(161, 55011), server(161, 8082))
+    c.send(0.0, True, "S")
+    c.send(0.0003, False, "SRA")
+    ev = c.expect(conn_state="RSTR", rst_by="resp")
+    assert ev["history"] == "Sq", ev["history"]
     return [ev]
 
 

@@ -297,7 +297,9 @@ void FlowTracker::count_segment_kinds(const DecodedPacket& p) noexcept {
 void FlowTracker::follow_lifecycle(FlowEntry& e, const DecodedPacket& p, bool from_orig) noexcept {
     const uint8_t flags = p.tcp_flags;
     const bool is_rst = flags & rst;
-    if ((flags & (syn | ack)) == syn && from_orig) {
+    if (is_rst) {
+        // A SYN+RST opens nothing.
+    } else if ((flags & (syn | ack)) == syn && from_orig) {
         e.flags |= flow_bit::orig_syn_seen;
         e.orig_syn_seq = p.seq;
     } else if ((flags & (syn | ack)) == (syn | ack) && !from_orig) {
@@ -321,11 +323,8 @@ void FlowTracker::process_one(const DecodedPacket& p, const FlowKey& key, uint64
                               bool src_is_lo, const FrameRef* frame, uint16_t link) noexcept {
     const uint8_t flags = p.tcp_flags;
     const bool is_rst = flags & rst;
+    // A SYN+RST segment is a RST (receiving stacks check RST first) and Zeek's `Q`: analysed.
     if (is_rst) counters_.bump(WorkerCounter::rst_packets);
-    if ((flags & (syn | rst)) == (syn | rst)) {
-        counters_.drop(DropReason::bad_tcp_flags);
-        return;
-    }
     count_segment_kinds(p);
     if (p.ts_ns > now_ns_) now_ns_ = p.ts_ns;
 
@@ -339,7 +338,8 @@ void FlowTracker::process_one(const DecodedPacket& p, const FlowKey& key, uint64
         // A SYN on a finished connection opens a new one on the same 4-tuple, even with the old
         // ISN: stacks that retry a refused connect() resend the same SYN (Zeek agrees: one
         // conn.log entry per attempt).
-        bool fresh_syn = (flags & (syn | ack)) == syn && entry->lifecycle == Lifecycle::closed;
+        bool fresh_syn =
+            (flags & (syn | ack | rst)) == syn && entry->lifecycle == Lifecycle::closed;
         if (fresh_syn) {
             finalize_flow(slot);
             entry = &new_flow(slot, key, hash, p, src_is_lo);
@@ -364,7 +364,8 @@ void FlowTracker::process_one(const DecodedPacket& p, const FlowKey& key, uint64
     const bool seen_before = sender.ttl_usual != 0;  // a non-RST packet came from this side
     ++sender.pkts;
     // Zeek's history letters need what the segment shows of its sender's sequence space.
-    ZeekSegment segment{from_orig, flags, p.payload_length, false, false, false};
+    ZeekSegment segment{from_orig, flags, p.payload_length, p.seq, p.ack, p.window == 0, false};
+    bool retransmission = false;
     if (!is_rst) {
         if (scanner_ && p.payload_captured > 0) scan_data(e, p, from_orig, sender.payload_bytes);
         if (apps_ && p.payload_captured > 0 &&
@@ -391,14 +392,14 @@ void FlowTracker::process_one(const DecodedPacket& p, const FlowKey& key, uint64
         uint32_t length = p.payload_length + ((flags & syn) ? 1 : 0) + ((flags & fin) ? 1 : 0);
         uint32_t end = p.seq + length;
         if (sender.bits & direction_bit::seq_known) {
-            if (p.payload_length > 0 && seq_le(end, sender.seq_next)) segment.retransmission = true;
+            if (p.payload_length > 0 && seq_le(end, sender.seq_next)) retransmission = true;
             if (seq_gt(p.seq, sender.seq_next)) segment.content_gap = true;
             if (seq_gt(end, sender.seq_next)) sender.seq_next = end;
         } else {
             sender.seq_next = end;
             sender.bits |= direction_bit::seq_known;
         }
-        if (segment.retransmission) sender.bits |= direction_bit::retransmitted;
+        if (retransmission) sender.bits |= direction_bit::retransmitted;
         if (flags & ack) {
             if (!(sender.bits & direction_bit::ack_known) || seq_gt(p.ack, sender.ack_last))
                 sender.ack_last = p.ack;
@@ -409,7 +410,6 @@ void FlowTracker::process_one(const DecodedPacket& p, const FlowKey& key, uint64
         if (flags & syn) {
             sender.window_scale = p.options.window_scale;
         } else if (p.window == 0 && !(flags & fin)) {
-            segment.zero_window = true;
             sender.bits |= direction_bit::zero_window;
         }
         if (flags & fin) sender.bits |= direction_bit::sent_fin;
@@ -454,7 +454,6 @@ bool FlowTracker::add_to_pending_reset(FlowEntry& e, const DecodedPacket& p, boo
     EvidenceSet& evidence = pending.event.evidence;
     bool same_seq = p.seq == pending.event.rst_seq;
     set_bit(evidence, same_seq ? Evidence::rst_retransmitted : Evidence::rst_seq_change);
-    if (!same_seq) zeek_repeat_rst(e.zeek, from_orig);
     // A different ACK on a later RST is suspicious only if the peer sent nothing new that a
     // genuine stack would have acknowledged in between.
     bool peer_quiet = receiver.seq_next == pending.receiver_seq_next_at_rst;
@@ -814,7 +813,7 @@ void FlowTracker::finalize(PendingReset& pending, bool superseded) noexcept {
         ev.resp_pkts = e.resp().pkts;
         ev.orig_bytes = e.orig().payload_bytes;
         ev.resp_bytes = e.resp().payload_bytes;
-        ev.conn_state = zeek_conn_state(e.zeek, ev.orig_bytes, ev.resp_bytes);
+        ev.conn_state = zeek_conn_state(e.zeek);
         zeek_history(e.zeek, ev.history, history_capacity);
         e.flags &= static_cast<uint8_t>(~flow_bit::event_pending);
         if (evidence_) ev.flight_block = flight_.seal(pending.slot, *evidence_);

@@ -35,12 +35,17 @@ enum Kind : uint8_t {
 constexpr unsigned code_bits = 5;
 constexpr uint32_t letter_mask = (uint32_t{1} << 24) - 1;
 constexpr uint32_t even_letter_bits = 0x555555;  // originator letters
-
-// Top byte of letters_seen; per-endpoint bits are side 0 (orig) then side 1 (resp).
-constexpr uint32_t clean_transition_bit = uint32_t{1} << 24;  // + side
-constexpr uint32_t gap_pending_bit = uint32_t{1} << 26;       // + side
 constexpr uint32_t roles_inverted_bit = uint32_t{1} << 28;
-constexpr uint32_t did_close_bit = uint32_t{1} << 29;  // + side
+
+// ZeekSide::bits: the few facts Zeek keeps per endpoint besides its numbers.
+constexpr uint8_t clean_transition_bit = 0x01;     // see set_state
+constexpr uint8_t gap_pending_bit = 0x02;          // a hole waits for the peer's ACK
+constexpr uint8_t did_close_bit = 0x04;            // Zeek's did_close
+constexpr uint8_t fin_seen_bit = 0x08;             // Zeek's FIN_cnt > 0
+constexpr uint8_t reset_from_inactive_bit = 0x10;  // RESET reached from INACTIVE (prev_state)
+
+// Zeek's TOO_LARGE_SEQ_DELTA: a SYN's or RST's number this far from last_seq is not trusted.
+constexpr int32_t too_large_seq_delta = 1 << 20;
 
 constexpr unsigned orig_side = 0;
 constexpr unsigned resp_side = 1;
@@ -52,26 +57,28 @@ ZeekEndpoint state_of(const ZeekTracking& t, unsigned side) noexcept {
     return side == orig_side ? t.orig : t.resp;
 }
 
-bool flag_bit(const ZeekTracking& t, uint32_t base, unsigned side) noexcept {
-    return (t.letters_seen & (base << side)) != 0;
+bool flag_bit(const ZeekTracking& t, uint8_t bit, unsigned side) noexcept {
+    return (t.side[side].bits & bit) != 0;
 }
-void put_flag_bit(ZeekTracking& t, uint32_t base, unsigned side, bool on) noexcept {
+void put_flag_bit(ZeekTracking& t, uint8_t bit, unsigned side, bool on) noexcept {
     if (on)
-        t.letters_seen |= base << side;
+        t.side[side].bits |= bit;
     else
-        t.letters_seen &= ~(base << side);
+        t.side[side].bits &= static_cast<uint8_t>(~bit);
 }
 
-// Zeek keeps each endpoint's previous state; only two transitions matter to the rules used here:
-// CLOSED reached from ESTABLISHED (a clean close, TCP_Reassembler's is_clean) and RESET reached
-// from CLOSED (a RST after a FIN, which a later FIN from the peer turns back into CLOSED). One bit
-// per endpoint records whichever of the two produced the current state.
+// Zeek keeps each endpoint's previous state; only three transitions matter to the rules used
+// here: CLOSED reached from ESTABLISHED (a clean close, TCP_Reassembler's is_clean) and RESET
+// reached from CLOSED (a RST after a FIN, which a later FIN from the peer turns back into CLOSED)
+// share one bit; RESET reached from INACTIVE (a SYN after it restarts the numbers) has its own.
 void set_state(ZeekTracking& t, unsigned side, ZeekEndpoint next) noexcept {
     ZeekEndpoint& current = state_of(t, side);
     if (current == next) return;  // TCP_Endpoint::SetState ignores non-changes
     const bool clean = (next == ZeekEndpoint::closed && current == ZeekEndpoint::established) ||
                        (next == ZeekEndpoint::reset && current == ZeekEndpoint::closed);
     put_flag_bit(t, clean_transition_bit, side, clean);
+    put_flag_bit(t, reset_from_inactive_bit, side,
+                 next == ZeekEndpoint::reset && current == ZeekEndpoint::inactive);
     current = next;
 }
 
@@ -95,18 +102,50 @@ bool seen(const ZeekTracking& t, Kind kind, unsigned side) noexcept {
     return (t.letters_seen & (uint32_t{1} << letter_code(kind, side))) != 0;
 }
 
-void record(ZeekTracking& t, Kind kind, unsigned side) noexcept {
+// Letters are 5-bit codes packed little-endian into ZeekTracking::letters.
+uint8_t code_at(const ZeekTracking& t, unsigned index) noexcept {
+    const unsigned bit = index * code_bits;
+    unsigned value = t.letters[bit / 8];
+    if (bit % 8 + code_bits > 8) value |= unsigned{t.letters[bit / 8 + 1]} << 8;
+    return static_cast<uint8_t>((value >> (bit % 8)) & 0x1f);
+}
+void put_code(ZeekTracking& t, unsigned index, uint8_t code) noexcept {
+    const unsigned bit = index * code_bits;
+    const unsigned shift = bit % 8;
+    const unsigned mask = 0x1fu << shift;
+    t.letters[bit / 8] =
+        static_cast<uint8_t>((t.letters[bit / 8] & ~mask) | ((unsigned{code} << shift) & 0xff));
+    if (shift + code_bits > 8) {
+        const unsigned high = mask >> 8;
+        t.letters[bit / 8 + 1] = static_cast<uint8_t>((t.letters[bit / 8 + 1] & ~high) |
+                                                      (unsigned{code} >> (8 - shift)));
+    }
+}
+
+// Zeek's AddHistory: the letter is appended, whatever came before.
+void add(ZeekTracking& t, Kind kind, unsigned side) noexcept {
     const uint8_t code = letter_code(kind, side);
-    const uint32_t bit = uint32_t{1} << code;
-    if (t.letters_seen & bit) return;
-    t.letters_seen |= bit;
+    t.letters_seen |= uint32_t{1} << code;
     if (t.history_length >= zeek_history_max_letters) return;
-    t.letters |= uint64_t{code} << (code_bits * t.history_length);
+    put_code(t, t.history_length, code);
     ++t.history_length;
 }
 
-uint8_t code_at(const ZeekTracking& t, unsigned index) noexcept {
-    return static_cast<uint8_t>((t.letters >> (code_bits * index)) & 0x1f);
+// Zeek's CheckHistory: the letter is added once per direction.
+void record(ZeekTracking& t, Kind kind, unsigned side) noexcept {
+    if (seen(t, kind, side)) return;
+    add(t, kind, side);
+}
+
+// Zeek's ScaledHistoryEntry: the letter is added at the 1st, 10th, 100th... occurrence.
+template <typename Counter>
+void scaled(ZeekTracking& t, Kind kind, unsigned side, Counter& count) noexcept {
+    if (count == static_cast<Counter>(~Counter{0})) return;  // saturated: see the header
+    ++count;
+    unsigned threshold = 1;
+    while (threshold < count)
+        threshold *= 10;
+    if (threshold == count) add(t, kind, side);
 }
 
 // Zeek 5.1+ (zeek/zeek#2191): a connection that began with a SYN-ACK is flipped once an ACK or a
@@ -117,22 +156,17 @@ void flip_roles(ZeekTracking& t) noexcept {
     const ZeekEndpoint was_orig = t.orig;
     t.orig = t.resp;
     t.resp = was_orig;
+    const ZeekSide was_orig_side = t.side[orig_side];
+    t.side[orig_side] = t.side[resp_side];
+    t.side[resp_side] = was_orig_side;
 
     const uint32_t letters = t.letters_seen & letter_mask;
     const uint32_t swapped_letters =
         ((letters & even_letter_bits) << 1) | ((letters >> 1) & even_letter_bits);
-    uint32_t extra = t.letters_seen & ~letter_mask;
-    for (uint32_t base : {clean_transition_bit, gap_pending_bit, did_close_bit}) {
-        const bool orig_bit = (extra & base) != 0;
-        const bool resp_bit = (extra & (base << 1)) != 0;
-        extra &= ~(base | (base << 1));
-        if (orig_bit) extra |= base << 1;
-        if (resp_bit) extra |= base;
-    }
-    t.letters_seen = swapped_letters | (extra ^ roles_inverted_bit);
+    t.letters_seen = swapped_letters | ((t.letters_seen & ~letter_mask) ^ roles_inverted_bit);
 
     for (unsigned i = 0; i < t.history_length; ++i)
-        t.letters ^= uint64_t{1} << (code_bits * i);  // lowest code bit is the side
+        put_code(t, i, static_cast<uint8_t>(code_at(t, i) ^ 1));  // lowest code bit is the side
     t.flipped = true;
 }
 
@@ -141,28 +175,104 @@ bool is_ack_or_data_only(const ZeekSegment& s) noexcept {
     return !(s.flags & control) && ((s.flags & tcp_flag::ack) || s.payload_length > 0);
 }
 
-// Zeek's update_history: one letter per packet from its SYN/FIN/RST bits, else D or A.
-void record_flag_letters(ZeekTracking& t, const ZeekSegment& s, unsigned side) noexcept {
+// Zeek's update_history: one letter per packet from its SYN/FIN/RST bits, else D or A. S/H (one
+// slot per direction), F and R repeat when the segment's relative number differs from that of
+// the endpoint's previous one of the kind (for a FIN: its end, after its data).
+void record_flag_letters(ZeekTracking& t, const ZeekSegment& s, unsigned side,
+                         uint32_t rel_seq) noexcept {
     const bool syn = s.flags & tcp_flag::syn;
     const bool fin = s.flags & tcp_flag::fin;
     const bool rst = s.flags & tcp_flag::rst;
     const int control_bits = int{syn} + int{fin} + int{rst};
+    ZeekSide& e = t.side[side];
     if (control_bits > 1) {
         record(t, fin && rst ? k_inconsistent : k_multi_flag, side);
     } else if (syn) {
-        // S and H share one history slot per direction in Zeek; a second SYN with the same
-        // sequence number (the only kind this module can recognise) adds nothing.
+        const Kind kind = (s.flags & tcp_flag::ack) ? k_syn_ack : k_syn;
         if (!seen(t, k_syn, side) && !seen(t, k_syn_ack, side))
-            record(t, (s.flags & tcp_flag::ack) ? k_syn_ack : k_syn, side);
+            add(t, kind, side);
+        else if (static_cast<uint16_t>(rel_seq) != e.last_syn)
+            add(t, kind, side);
+        e.last_syn = static_cast<uint16_t>(rel_seq);
     } else if (fin) {
-        record(t, k_fin, side);
+        const uint32_t end = rel_seq + s.payload_length;
+        if (!seen(t, k_fin, side) || end != e.last_fin) add(t, k_fin, side);
+        e.last_fin = end;
     } else if (rst) {
-        record(t, k_rst, side);
+        if (!seen(t, k_rst, side) || rel_seq != e.last_rst) add(t, k_rst, side);
+        e.last_rst = rel_seq;
     } else if (s.payload_length > 0) {
         record(t, k_data, side);
     } else if (s.flags & tcp_flag::ack) {
         record(t, k_ack, side);
     }
+}
+
+// TCPSessionAdapter's init_endpoint: where an endpoint's numbers start, and when a SYN restarts
+// them.
+void init_numbers(ZeekTracking& t, const ZeekSegment& s, unsigned side,
+                  uint32_t one_past) noexcept {
+    ZeekSide& e = t.side[side];
+    const bool syn = s.flags & tcp_flag::syn;
+    bool restart = false;
+    switch (state_of(t, side)) {
+        case ZeekEndpoint::inactive:
+            e.start = e.ack = syn ? s.seq : s.seq - 1;
+            e.last = syn ? one_past : s.seq;  // a first segment is never a retransmission
+            return;
+        case ZeekEndpoint::syn_sent:
+        case ZeekEndpoint::syn_ack_sent:
+            restart = syn && s.seq != e.start;
+            break;
+        case ZeekEndpoint::established:
+        case ZeekEndpoint::partial:
+            restart = syn;
+            break;
+        case ZeekEndpoint::reset:
+            restart = syn && flag_bit(t, reset_from_inactive_bit, side);
+            break;
+        case ZeekEndpoint::closed:
+            break;
+    }
+    if (restart) {
+        e.start = e.ack = s.seq;
+        e.last = one_past;
+    }
+}
+
+// TCPSessionAdapter::Process on the peer's numbers: the ACK of a segment (not of a RST) moves
+// what the peer has acknowledged; the first one seen from a silent peer's side sets its numbers.
+void follow_ack(ZeekTracking& t, const ZeekSegment& s, unsigned peer) noexcept {
+    if (!(s.flags & tcp_flag::ack)) return;
+    ZeekSide& p = t.side[peer];
+    if (state_of(t, peer) == ZeekEndpoint::inactive) {
+        p.start = p.ack = p.last = s.ack - 1;
+        return;
+    }
+    if (static_cast<int32_t>(s.ack - p.start) < 0) return;  // below the start: not trusted
+    if (s.flags & tcp_flag::rst) return;                    // ACKs on RSTs are ignored
+    const auto delta = static_cast<int32_t>(s.ack - p.ack);
+    if (s.ack == 0 && delta > too_large_seq_delta) return;  // more likely a broken ACK
+    if (delta > 0) p.ack = s.ack;
+}
+
+// TCPSessionAdapter's update_last_seq; returns true for Zeek's retransmission (DidRxmit).
+bool follow_last_seq(ZeekTracking& t, const ZeekSegment& s, unsigned side,
+                     uint32_t one_past) noexcept {
+    ZeekSide& e = t.side[side];
+    const auto delta = static_cast<int32_t>(one_past - e.last);
+    const bool syn_or_rst = s.flags & (tcp_flag::syn | tcp_flag::rst);
+    if (syn_or_rst && (delta > too_large_seq_delta || delta < -too_large_seq_delta)) return false;
+    if ((s.flags & tcp_flag::fin) && e.last == e.start + 1) {
+        e.last = one_past;  // only the SYN and the FIN seen: trust the FIN
+        return false;
+    }
+    if (state_of(t, side) == ZeekEndpoint::reset) return false;  // nothing after our own RST
+    if (delta > 0) {
+        e.last = one_past;
+        return false;
+    }
+    return s.payload_length > 0;
 }
 
 // TCPSessionAdapter::UpdateInactiveState.
@@ -289,27 +399,25 @@ bool zeek_did_close(const ZeekTracking& t, bool orig) noexcept {
     return flag_bit(t, did_close_bit, orig ? orig_side : resp_side);
 }
 
-void zeek_repeat_rst(ZeekTracking& t, bool from_orig_caller) noexcept {
-    bool from_orig = from_orig_caller != ((t.letters_seen & roles_inverted_bit) != 0);
-    if (t.history_length >= zeek_history_max_letters) return;
-    const uint8_t code = letter_code(k_rst, from_orig ? orig_side : resp_side);
-    t.letters |= uint64_t{code} << (code_bits * t.history_length);
-    ++t.history_length;
-}
-
 ZeekClose zeek_track(ZeekTracking& t, const ZeekSegment& s) noexcept {
     bool from_orig = s.from_orig != ((t.letters_seen & roles_inverted_bit) != 0);
-    // The bulk of all segments: an ACK or data on a connection established both ways, whose
-    // letter this side already has, with nothing unusual about it. None of the rules below would
-    // change anything: leave at once (measured: about half of this function's instructions).
+    // The bulk of all segments: an ACK or new data on a connection established both ways, whose
+    // letter this side already has, with nothing unusual about it. Only the numbers move: leave
+    // at once (measured: about half of this function's instructions).
     constexpr uint8_t plain = tcp_flag::ack | tcp_flag::psh | tcp_flag::ece | tcp_flag::cwr;
-    if ((s.flags & ~plain) == 0 && (s.flags & tcp_flag::ack) && !s.zero_window &&
-        !s.retransmission && !s.content_gap && t.orig == ZeekEndpoint::established &&
-        t.resp == ZeekEndpoint::established) {
+    if ((s.flags & ~plain) == 0 && (s.flags & tcp_flag::ack) && !s.zero_window && !s.content_gap &&
+        t.orig == ZeekEndpoint::established && t.resp == ZeekEndpoint::established) {
         const unsigned side = from_orig ? orig_side : resp_side;
-        if (seen(t, s.payload_length > 0 ? k_data : k_ack, side) &&
-            !flag_bit(t, gap_pending_bit, 1 - side) && !flag_bit(t, gap_pending_bit, side))
+        ZeekSide& e = t.side[side];
+        const uint32_t one_past = s.seq + s.payload_length;
+        const bool advances = static_cast<int32_t>(one_past - e.last) > 0;
+        if ((advances || s.payload_length == 0) &&
+            seen(t, s.payload_length > 0 ? k_data : k_ack, side) &&
+            !flag_bit(t, gap_pending_bit, 1 - side) && !flag_bit(t, gap_pending_bit, side)) {
+            if (advances) e.last = one_past;
+            follow_ack(t, s, 1 - side);
             return ZeekClose::none;
+        }
     }
     if (!t.flipped && t.orig == ZeekEndpoint::syn_ack_sent && t.resp == ZeekEndpoint::inactive &&
         is_ack_or_data_only(s)) {
@@ -321,17 +429,26 @@ ZeekClose zeek_track(ZeekTracking& t, const ZeekSegment& s) noexcept {
     const ZeekEndpoint sender_before = state_of(t, side);
     const ZeekEndpoint peer_before = state_of(t, peer);
 
-    record_flag_letters(t, s, side);
+    // Sequence space: SYN and FIN take one number each; a RST's payload is not stream data.
+    uint32_t length = s.payload_length;
+    if (s.flags & tcp_flag::syn) ++length;
+    if (s.flags & tcp_flag::fin) ++length;
+    if (s.flags & tcp_flag::rst) length -= s.payload_length;
+    const uint32_t one_past = s.seq + length;
+    init_numbers(t, s, side, one_past);
+
+    record_flag_letters(t, s, side, s.seq - t.side[side].start);
 
     // update_window: a zero window is not news with a RST, after our own RST, or once the peer
     // has closed (there is nothing left for it to send us).
     if (s.zero_window && !(s.flags & tcp_flag::rst) && peer_before != ZeekEndpoint::closed &&
         sender_before != ZeekEndpoint::reset)
-        record(t, k_zero_window, side);
+        scaled(t, k_zero_window, side, t.side[side].zero_windows);
+    if (s.flags & tcp_flag::fin) put_flag_bit(t, fin_seen_bit, side, true);
 
-    // update_last_seq stops trusting an endpoint's sequence numbers once it has sent a RST.
-    if (s.retransmission && s.payload_length > 0 && sender_before != ZeekEndpoint::reset)
-        record(t, k_rexmit, side);
+    follow_ack(t, s, peer);
+    const bool retransmission = follow_last_seq(t, s, side, one_past);
+    if (retransmission) scaled(t, k_rexmit, side, t.side[side].rexmits);
 
     update_state_machine(t, s, side);
     const ZeekClose close = note_close(t, s, side, sender_before, peer_before);
@@ -340,15 +457,24 @@ ZeekClose zeek_track(ZeekTracking& t, const ZeekSegment& s) noexcept {
     // machine ran, so a hole revealed by a FIN or RST in an unclean state is ignored.
     if ((s.flags & tcp_flag::ack) && flag_bit(t, gap_pending_bit, peer)) {
         put_flag_bit(t, gap_pending_bit, peer, false);
-        if (clean_for_gaps(t, side) && clean_for_gaps(t, peer)) record(t, k_gap, peer);
+        if (clean_for_gaps(t, side) && clean_for_gaps(t, peer))
+            scaled(t, k_gap, peer, t.side[peer].gaps);
     }
-    if (s.retransmission) put_flag_bit(t, gap_pending_bit, side, false);
-    if (s.content_gap && !seen(t, k_gap, side)) put_flag_bit(t, gap_pending_bit, side, true);
+    if (retransmission) put_flag_bit(t, gap_pending_bit, side, false);
+    if (s.content_gap) put_flag_bit(t, gap_pending_bit, side, true);
     return close;
 }
 
-ConnState zeek_conn_state(const ZeekTracking& t, uint64_t orig_payload_bytes,
-                          uint64_t resp_payload_bytes) noexcept {
+uint64_t zeek_size(const ZeekTracking& t, bool orig) noexcept {
+    const ZeekSide& e = t.side[orig ? orig_side : resp_side];
+    const uint32_t highest = static_cast<int32_t>(e.last - e.ack) > 0 ? e.last : e.ack;
+    uint64_t size = static_cast<uint32_t>(highest - e.start);
+    if (size != 0) --size;  // the SYN's number (partial starts pretend one was there)
+    if ((e.bits & fin_seen_bit) && size != 0) --size;  // the FIN's
+    return size;
+}
+
+ConnState zeek_conn_state(const ZeekTracking& t) noexcept {
     using E = ZeekEndpoint;
     const E os = t.orig;
     const E rs = t.resp;
@@ -357,7 +483,7 @@ ConnState zeek_conn_state(const ZeekTracking& t, uint64_t orig_payload_bytes,
 
     if (rs == E::reset) {
         if (os == E::syn_sent || os == E::syn_ack_sent ||
-            (os == E::reset && orig_payload_bytes == 0 && resp_payload_bytes == 0))
+            (os == E::reset && zeek_size(t, true) == 0 && zeek_size(t, false) == 0))
             return ConnState::REJ;
         return orig_inactive ? ConnState::RSTRH : ConnState::RSTR;
     }

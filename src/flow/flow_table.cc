@@ -116,6 +116,7 @@ void FlowTable::prefetch_entry(uint64_t hash) const noexcept {
                 __builtin_prefetch(entry);
                 __builtin_prefetch(entry + 64);
                 __builtin_prefetch(entry + 128);
+                __builtin_prefetch(entry + 192);
                 return;
             }
         }

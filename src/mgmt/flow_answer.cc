@@ -48,7 +48,7 @@ void append_flow(fmt::memory_buffer& out, unsigned worker, const FlowSnapshot& f
     };
     char history[zeek_history_max_letters + 2];
     size_t history_length = zeek_history(flow.zeek, history, sizeof history);
-    ConnState state = zeek_conn_state(flow.zeek, flow.orig.payload_bytes, flow.resp.payload_bytes);
+    ConnState state = zeek_conn_state(flow.zeek);
     fmt::format_to(it, "\"vlan\":{},\"vlan_inner\":{},\"conn_state\":\"{}\",\"history\":",
                    vlan(flow.vlan_outer), vlan(flow.vlan_inner), name_of(state));
     append_json_string(out, std::string_view(history, history_length));

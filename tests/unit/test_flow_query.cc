@@ -130,9 +130,10 @@ TEST(FlowQuery, AnswerCarriesTheFlowsLiveState) {
     e.side[1].payload_bytes = 2000;
     e.side[1].ttl_usual = 57;
     e.side[1].bits = direction_bit::ttl_varied;
-    zeek_track(e.zeek, {true, tcp_flag::syn, 0, false, false, false});
-    zeek_track(e.zeek, {false, tcp_flag::syn | tcp_flag::ack, 0, false, false, false});
-    zeek_track(e.zeek, {true, tcp_flag::ack, 0, false, false, false});
+    // {from_orig, flags, payload, seq, ack, zero_window, content_gap}
+    zeek_track(e.zeek, {true, tcp_flag::syn, 0, 1000, 0, false, false});
+    zeek_track(e.zeek, {false, tcp_flag::syn | tcp_flag::ack, 0, 5000, 1001, false, false});
+    zeek_track(e.zeek, {true, tcp_flag::ack, 0, 1001, 5001, false, false});
 
     FlowSnapshot flow = snapshot_of(e);
     WorkerFlows parts[2];

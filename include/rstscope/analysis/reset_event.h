@@ -13,7 +13,8 @@
 
 namespace rstscope {
 
-inline constexpr size_t history_capacity = 24;
+// Zeek history: `^`, zeek_history_max_letters (32) letters and the NUL fit, rounded up to 8.
+inline constexpr size_t history_capacity = 40;
 inline constexpr size_t rst_payload_capacity = 64;
 // Signatures an event carries: the last match in each data direction and the RST payload's.
 inline constexpr size_t signature_hits_capacity = 3;

@@ -9,23 +9,35 @@
 // given, so any worker lcore may call it on the flow entries it owns. The other functions are pure
 // and may be called from any thread on a copy of the tracking state.
 //
-// What the caller computes (Zeek derives these from sequence numbers this module never sees):
+// What the caller computes (the rest Zeek derives from the segment's numbers, and so does this
+// module: see ZeekSegment):
 //  - from_orig: roles. On a connection's first packet, call zeek_should_flip(); if it returns true,
 //    the first packet's sender is the responder and the caller sets ZeekTracking::flipped before
 //    the first zeek_track(). Afterwards pass from_orig in that same sense for the whole flow, even
 //    if zeek_track() later flips the roles itself (see zeek_roles_inverted()).
-//  - retransmission: the segment carries payload and its end (seq + payload, +1 for SYN and for
-//    FIN; RSTs excluded) does not pass the highest such end already seen from the sender. This is
-//    Zeek's update_last_seq test, which produces the 't' letter.
-//  - zero_window: window field 0 on a segment without SYN, RST or FIN.
 //  - content_gap: the segment starts beyond the sender's next expected sequence number: bytes of
 //    the sender's stream were not seen (lost before the monitor, or reordered).
 //
-// Deviations from Zeek, all because the flow entry holds no sequence numbers:
-//  - Each letter is recorded at most once per direction. Zeek repeats F, R, S and H when the
-//    sequence number differs from the last one of that kind, and repeats C, G, T and W when their
-//    count reaches 10, 100, 1000...; here only the first occurrence is kept.
-//  - At most 12 letters are kept (the first 12); `^` is not counted.
+// Sequence state, as Zeek's TCP_Endpoint keeps it per endpoint: the start (the SYN's number, or
+// one before the first number seen), the highest end seen (last_seq: SYN and FIN count one, a
+// RST's payload none, a SYN's or RST's number only within +-1 MiB, nothing after the endpoint's
+// own RST) and the highest number the peer acknowledged (ack_seq: ACKs on RSTs ignored). From
+// them: Zeek's sizes (conn.log orig_bytes/resp_bytes), the retransmission letter T (a segment with
+// payload whose end does not pass last_seq, a RST's payload included), and the relative numbers
+// that decide whether S/H, F and R repeat.
+//
+// Deviations from Zeek:
+//  - Sequence numbers are kept in 32 bits without Zeek's wrap counters: sizes are taken modulo
+//    2^32 (a record that moved 4 GiB or more in one direction gets a size modulo 4 GiB; only a
+//    size of exactly 0 matters to conn_state). The relative number of the last SYN is compared
+//    in its low 16 bits (a repeated SYN/SYN-ACK whose number differs by a multiple of 65536 from
+//    the previous one adds no letter; Zeek's SYN repeats are rare: a new SYN on a live record is
+//    a new record, see flow_tracker.h).
+//  - Scaled letters (T, W at 1, 10, 100, 1000, 10000 occurrences; G at 1, 10, 100): their counters
+//    saturate (65535, and 255 for gaps), so the 100000th retransmission (1000th gap) adds no
+//    letter.
+//  - At most zeek_history_max_letters letters are kept (the first ones); `^` is not counted.
+//    Later letters are dropped (Zeek's history has no limit).
 //  - C (bad checksum) is never recorded: checksums are not verified (as Zeek with -C).
 //  - The SYN/SYN-ACK reversal flip (responder's SYN seen after the originator's SYN-ACK, with the
 //    matching sequence number) is not done: it is treated as a simultaneous open.
@@ -58,31 +70,43 @@ struct ZeekSegment {
     bool from_orig;           // sent by the originator, in the caller's sense
     uint8_t flags;            // TCP flags byte (tcp_flag::syn etc.)
     uint32_t payload_length;  // TCP payload bytes on the wire
-    bool retransmission;      // Zeek 't'
-    bool zero_window;         // Zeek 'w'
+    uint32_t seq;             // the segment's sequence number
+    uint32_t ack;             // its acknowledgment number (read only with tcp_flag::ack)
+    bool zero_window;         // window field 0 (Zeek's W rule decides whether it counts)
     bool content_gap;         // Zeek 'g'
 };
 
+// One endpoint's sequence state and letter bookkeeping, in Zeek's roles.
+struct ZeekSide {
+    uint32_t start;     // Zeek's start_seq
+    uint32_t last;      // last_seq: one past the highest sequence number sent
+    uint32_t ack;       // ack_seq: the highest number the peer acknowledged
+    uint32_t last_rst;  // relative number of the endpoint's last RST (R repeats when it differs)
+    uint32_t last_fin;  // relative end of the endpoint's last FIN (F repeats when it differs)
+    uint16_t last_syn;  // low 16 bits of the relative number of its last SYN (S/H repeat)
+    uint16_t rexmits;   // retransmissions (T at 1, 10, 100, ...), saturating
+    uint16_t zero_windows;  // zero windows (W), saturating
+    uint8_t gaps;           // content gaps (G), saturating
+    uint8_t bits;           // internal: see zeek_state.cc
+};
+static_assert(sizeof(ZeekSide) == 28);
+
+inline constexpr size_t zeek_history_max_letters = 32;
+
 // Lives in each flow-table entry; zero-initialised (value-initialised) means "no packet yet".
-//
-// letters_seen holds one bit per history letter already recorded (bit = letter code, 0..23), and
-// in its top byte the few facts Zeek keeps per endpoint that the 16-byte budget has no other
-// room for: which endpoints reached CLOSED from ESTABLISHED / RESET from CLOSED (Zeek's
-// prev_state, needed by the FIN-after-RST and gap rules), which directions have a gap waiting for
-// the peer's ACK, and whether zeek_track() flipped the roles itself. Read it through the functions
-// below, not directly.
+// letters_seen holds one bit per history letter already recorded (bit = letter code, 0..23) and
+// whether zeek_track() flipped the roles itself; read it through the functions below.
 struct ZeekTracking {
+    ZeekSide side[2];  // [0] originator, [1] responder, in Zeek's roles
+    uint32_t letters_seen = 0;
     ZeekEndpoint orig = ZeekEndpoint::inactive;
     ZeekEndpoint resp = ZeekEndpoint::inactive;
-    uint8_t history_length = 0;  // letters recorded, at most 12
+    uint8_t history_length = 0;  // letters recorded, at most zeek_history_max_letters
     bool flipped = false;        // history starts with '^'
-    uint32_t letters_seen = 0;
-    uint64_t letters = 0;  // 5-bit letter codes in order of first appearance
+    uint8_t letters[zeek_history_max_letters * 5 / 8] = {};  // 5-bit letter codes, in order
 };
-static_assert(sizeof(ZeekTracking) <= 16, "ZeekTracking sits in every flow-table entry");
+static_assert(sizeof(ZeekTracking) == 84, "ZeekTracking sits in every flow-table entry");
 static_assert(std::is_trivially_copyable_v<ZeekTracking>);
-
-inline constexpr size_t zeek_history_max_letters = 12;
 
 // What a segment did to the end of Zeek's connection record (TCPSessionAdapter::ConnectionClosed):
 // its sender closed (a FIN or RST that sets the endpoint's did_close), and whether that close is
@@ -96,15 +120,12 @@ ZeekClose zeek_track(ZeekTracking& t, const ZeekSegment& s) noexcept;
 // Zeek's did_close of an endpoint, in Zeek's roles (after zeek_roles_inverted()).
 bool zeek_did_close(const ZeekTracking& t, bool orig) noexcept;
 
-// Zeek repeats the R letter when a side sends a RST whose sequence number differs from its
-// previous one; the flow tracker, which keeps those numbers, calls this for such a RST (after
-// zeek_track for the same segment). Hot path.
-void zeek_repeat_rst(ZeekTracking& t, bool from_orig) noexcept;
+// Zeek's conn_state for the tracked state (REJ when both sides reset with Zeek sizes of zero).
+ConnState zeek_conn_state(const ZeekTracking& t) noexcept;
 
-// Zeek's conn_state for the tracked state. Payload byte counts are the caller's, per Zeek role
-// (Zeek uses them only to tell REJ from RSTR when both sides reset).
-ConnState zeek_conn_state(const ZeekTracking& t, uint64_t orig_payload_bytes,
-                          uint64_t resp_payload_bytes) noexcept;
+// Zeek's size of an endpoint (conn.log orig_bytes / resp_bytes), in Zeek's roles: the highest
+// end seen or acknowledged minus the start, less one for the SYN and one for a FIN.
+uint64_t zeek_size(const ZeekTracking& t, bool orig) noexcept;
 
 // Writes the history string (e.g. "^ShADadR") to out: at most `capacity` characters, followed by a
 // NUL if there is room. Returns the number of characters written, NUL excluded. A buffer of
@@ -114,7 +135,7 @@ size_t zeek_history(const ZeekTracking& t, char* out, size_t capacity) noexcept;
 // True when zeek_track() flipped the roles after the first packet (Zeek 5.1+: a connection that
 // began with a SYN-ACK is flipped once an ACK or data segment follows). The caller keeps passing
 // from_orig in its own sense; it should swap the addresses it reports as originator and responder
-// (and the per-role byte counts it passes to zeek_conn_state).
+// and the per-role figures it reports).
 bool zeek_roles_inverted(const ZeekTracking& t) noexcept;
 
 // Zeek's likely_server_ports with its default scripts loaded: the TCP ports its bundled analyzers

@@ -28,7 +28,6 @@ namespace rstscope {
     X(bad_ip_total_length, "IP total or payload length smaller than the headers it must hold")  \
     X(bad_ipv6_extension, "IPv6 extension header chain malformed or longer than supported")     \
     X(bad_tcp_data_offset, "TCP data offset below 5 or beyond the IP payload")                  \
-    X(bad_tcp_flags, "impossible flag combination (SYN with RST): counted, not analysed")       \
     X(tunnel_too_deep, "encapsulation nested deeper than the decoder follows")                  \
     X(unsupported_tunnel, "GRE or other encapsulation whose payload the decoder does not know") \
     X(unsupported_link, "pcap record of a link type the decoder does not know")                 \

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: BSD-3-Clause
-// One tracked TCP connection. Layout is deliberate (192 bytes, three cache lines):
+// One tracked TCP connection. Layout is deliberate (256 bytes, four cache lines):
 //   line 0: key, generation and times — all a lookup and the expiry sweep touch;
 //   line 1: per-direction state — sequence/ack/window/TTL/IP-ID, what the verdict needs;
-//   line 2: Zeek state machine and reset bookkeeping — touched once the packet is classified.
+//   lines 2-3: Zeek's endpoint states, numbers and history letters (84 B: ZeekTracking) and the
+//   reset bookkeeping — touched once the packet is classified. The fourth line came with Zeek's
+//   sequence-based sizes and repeated history letters (issue 11, items 3 and 4): 64 B per flow.
 // Everything the reset verdict needs lives here; nothing that only one event needs (payload text,
 // the draft verdict) does: that waits in the linger queue instead (flow_tracker.h).
 #pragma once
@@ -106,7 +108,7 @@ struct alignas(64) FlowEntry {
     uint64_t last_ts_ns;
     // line 1
     DirectionState side[2];  // [0] = key's lo endpoint, [1] = hi
-    // line 2
+    // lines 2-3
     ZeekTracking zeek;
     uint32_t orig_syn_seq;     // the originator's ISN, to check a refusal's acknowledgment
     uint32_t last_gap_ms;      // silence before the latest packet
@@ -126,12 +128,11 @@ struct alignas(64) FlowEntry {
     // from, in ms after first_ts_ns. Held in what was padding: no byte added per flow.
     uint32_t record_start_ms;
     uint32_t record_timer_ms;
-    uint8_t padding[4];
 
     DirectionState& orig() noexcept { return side[(flags & flow_bit::orig_is_hi) ? 1 : 0]; }
     DirectionState& resp() noexcept { return side[(flags & flow_bit::orig_is_hi) ? 0 : 1]; }
     bool has(uint8_t bit) const noexcept { return flags & bit; }
 };
-static_assert(sizeof(FlowEntry) == 192, "three cache lines: see the layout note above");
+static_assert(sizeof(FlowEntry) == 256, "four cache lines: see the layout note above");
 
 }  // namespace rstscope

@@ -79,7 +79,7 @@ class FlowTable {
     void prefetch(uint64_t hash) const noexcept;
 
     // Second prefetch stage, once the buckets are in cache: brings in the entry whose signature
-    // matches (the likely hit), all three of its cache lines.
+    // matches (the likely hit), all four of its cache lines.
     void prefetch_entry(uint64_t hash) const noexcept;
 
     // Returns the slot holding `key`, or no_slot.
