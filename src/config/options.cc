@@ -236,11 +236,11 @@ const Setting settings_table[] = {
     {.group = Group::analysis, .name = "top-hosts", .kind = Kind::count,
      .field = &Options::top_hosts_capacity, .min = 16, .max = 65536,
      .help = "counters of each heavy-hitter sketch behind `top` (resetters, servers, clients)"},
-    // 1e6 events: 412 MiB, a stated upper bound an operator can afford on purpose.
+    // 1e6 events: 427 MiB, a stated upper bound an operator can afford on purpose.
     {.group = Group::analysis, .name = "recent-events", .kind = Kind::count,
      .field = &Options::recent_events, .min = 0, .max = 1000000,
      .help = "reset events kept in memory for the control socket's `events` and `top` queries "
-             "(432 bytes each)"},
+             "(448 bytes each)"},
     // Findings: patterns across resets (docs/findings.md), judged on packet time.
     {.group = Group::analysis, .name = "findings-window", .kind = Kind::seconds,
      .field = &Options::findings_window_s, .min = 1, .max = max_window_s, .value_name = "SECONDS",
