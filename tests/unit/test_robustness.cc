@@ -380,8 +380,8 @@ TEST(Robustness, MutatedFramesKeepTheDecoderAndTrackerContracts) {
     // needs more tunnels than a few mutations make; test_packet_decoder covers it).
     for (size_t r = 0; r < drop_reason_count; ++r) {
         auto reason = static_cast<DropReason>(r);
-        bool reachable = reason != DropReason::unsupported_link &&
-                         reason != DropReason::tunnel_too_deep;
+        bool reachable =
+            reason != DropReason::unsupported_link && reason != DropReason::tunnel_too_deep;
         if (reachable) {
             EXPECT_GT(reasons_seen[r], 0u) << drop_reason_names[r];
         }
