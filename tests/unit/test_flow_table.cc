@@ -143,10 +143,10 @@ TEST(FlowTable, CapacityRoundsUpToPowerOfTwoBuckets) {
 }
 
 TEST(FlowTable, MemoryBytesCountsSignaturesAndEntries) {
-    // Signatures: 4 bytes a slot, rounded up to a cache line; entries: 192 bytes each.
-    EXPECT_EQ(FlowTable(16).memory_bytes(), 64u + 16u * 192u);
-    EXPECT_EQ(FlowTable(32).memory_bytes(), 128u + 32u * 192u);
-    EXPECT_EQ(FlowTable(128).memory_bytes(), 512u + 128u * 192u);
+    // Signatures: 4 bytes a slot, rounded up to a cache line; entries: 256 bytes each (flow_entry.h).
+    EXPECT_EQ(FlowTable(16).memory_bytes(), 64u + 16u * 256u);
+    EXPECT_EQ(FlowTable(32).memory_bytes(), 128u + 32u * 256u);
+    EXPECT_EQ(FlowTable(128).memory_bytes(), 512u + 128u * 256u);
 }
 
 TEST(FlowTable, BothDirectionsFindTheSameSlot) {
