@@ -314,9 +314,12 @@ int run_eal_free(const Settings& s, uint64_t tsc_hz) {
             RunResult r = run_worker(flows, 0, s.packets, tsc_hz, false, nullptr);
             print_row("worker path", r, 1, tsc_hz);
             std::fprintf(stderr,
-                         "flows %llu: table %u/%u slots used, %llu RST packets timed, "
-                         "%llu expired, %llu dropped\n",
+                         "flows %llu: table %u/%u slots used (flight store %.1f MiB), %llu RST "
+                         "packets timed, %llu expired, %llu dropped\n",
                          static_cast<unsigned long long>(flows), r.table_size, r.table_capacity,
+                         static_cast<double>(r.table_capacity) *
+                             static_cast<double>(FlightStore::memory_per_flow(bench_flight)) /
+                             (1 << 20),
                          static_cast<unsigned long long>(r.rst_packets),
                          static_cast<unsigned long long>(r.expired),
                          static_cast<unsigned long long>(r.drops));
@@ -368,8 +371,124 @@ int run_eal_free(const Settings& s, uint64_t tsc_hz) {
     return 0;
 }
 
+// ---- --scan-bytes: what one signature scan costs as its length grows ----
+//
+// The worker path's frames carry 32 payload bytes, so its figures hold Hyperscan's fixed cost per
+// scan, not its cost per byte. This mode scans one responder payload of each given length (what
+// scan_data hands the scanner: a segment's bytes within the responder's first bytes) `scans`
+// times through a worker's SignatureScanner and reports TSC cycles per scan (best of 10 segments)
+// and per byte. Two kinds of bytes: "text", an HTTP 200 response with an HTML body (ASCII words,
+// none of the default rules' literals), and "binary", pseudo-random bytes as in an encrypted
+// stream. Under --callgrind one length and one kind are scanned with collection on, so that
+// instructions / scans is the cost of one scan of that many bytes.
+void fill_scan_payload(std::vector<uint8_t>& out, bool binary) {
+    if (binary) {
+        uint64_t x = 0x9e3779b97f4a7c15ull;
+        for (auto& b : out) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;  // xorshift64
+            b = static_cast<uint8_t>(x >> 24);
+        }
+        return;
+    }
+    static constexpr char head[] =
+        "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nCache-Control: max-age=60"
+        "\r\nContent-Length: 48213\r\nConnection: keep-alive\r\n\r\n<!doctype html><html><head>"
+        "<title>Status of the service</title></head><body>";
+    static constexpr char body[] =
+        "<p>The quarterly report lists every region with its orders, returns and shipping times; "
+        "each table links to the archive of earlier quarters and to the contacts of the "
+        "team.</p>\n";
+    size_t at = 0;
+    for (const char* part = head; at < out.size() && *part; ++part)
+        out[at++] = static_cast<uint8_t>(*part);
+    for (size_t k = 0; at < out.size(); ++at, k = (k + 1) % (sizeof(body) - 1))
+        out[at] = static_cast<uint8_t>(body[k]);
+}
+
+int run_scan_cost(const std::vector<uint64_t>& lengths, const std::string& kinds, uint64_t scans,
+                  bool callgrind) {
+    if (!bench_signatures) throw std::invalid_argument("--scan-bytes needs --signatures FILE");
+    if (kinds != "text" && kinds != "binary" && kinds != "both")
+        throw std::invalid_argument("--scan-kind: text, binary or both");
+    if (callgrind && (lengths.size() != 1 || kinds == "both"))
+        throw std::invalid_argument("--callgrind --scan-bytes: one length and one --scan-kind");
+    if (scans == 0 || scans > 100'000'000) throw std::invalid_argument("--scans: 1 to 10^8");
+    SignatureScanner scanner(*bench_signatures);
+    if (!callgrind) {
+        pin_to_cpu(1);
+        std::printf(
+            "| bytes | kind | cycles/scan | cycles/byte | matches |\n|---:|---|---:|---:|---:|\n");
+    }
+    for (const char* kind : {"text", "binary"}) {
+        if (kinds != "both" && kinds != kind) continue;
+        for (uint64_t length : lengths) {
+            std::vector<uint8_t> payload(length);
+            fill_scan_payload(payload, kind[0] == 'b');
+            uint64_t matched = 0;
+            double best = 0;
+            for (uint32_t k = 0; k < (callgrind ? 1 : segments); ++k) {
+                if (callgrind) CALLGRIND_TOGGLE_COLLECT;
+                uint64_t t0 = __rdtsc();
+                for (uint64_t i = 0; i < scans; ++i)
+                    matched += scanner.scan(payload.data(), static_cast<uint32_t>(length),
+                                            SignatureWhere::resp, 0) != 0;
+                uint64_t t1 = __rdtsc();
+                if (callgrind) CALLGRIND_TOGGLE_COLLECT;
+                double per_scan = static_cast<double>(t1 - t0) / static_cast<double>(scans);
+                if (k == 0 || per_scan < best) best = per_scan;
+            }
+            if (callgrind) {
+                std::printf("callgrind_scans=%llu bytes=%llu kind=%s matches=%llu\n",
+                            static_cast<unsigned long long>(scans),
+                            static_cast<unsigned long long>(length), kind,
+                            static_cast<unsigned long long>(matched));
+                continue;  // one length and kind per callgrind run
+            }
+            std::printf("| %llu | %s | %.0f | %.2f | %llu |\n",
+                        static_cast<unsigned long long>(length), kind, best,
+                        best / static_cast<double>(length),
+                        static_cast<unsigned long long>(matched));
+        }
+    }
+    return 0;
+}
+
+// Past 20 000 flows, 200 000 packets straight after the warm pass would all be one step of the
+// connection scripts (a pass plays step 0 of every flow, then step 1, ...): at 1 M flows, the
+// SYNs of 200 000 flows. So the whole next pass is played and one chunk (2048 packets) in every
+// `every` collected, about 200 000 packets spread evenly over every step of every script.
+int run_callgrind_sampled(uint64_t flows) {
+    TrafficModel model(static_cast<uint32_t>(flows), 0);
+    auto path = std::make_unique<WorkerPath>(tracker_config_for(flows));
+    Chunk chunk;
+    const uint64_t pass = model.packets_per_pass();
+    const uint64_t chunks = (pass + chunk_frames - 1) / chunk_frames;
+    const uint64_t every = std::max<uint64_t>(1, chunks * chunk_frames / 200'000);
+    uint64_t index = 0, collected = 0, events = 0;
+    for (int round = 0; round < 2; ++round) {
+        const uint64_t events_before = path->counters().get(WorkerCounter::events_emitted);
+        for (uint64_t k = 0; k < chunks; ++k) {
+            uint32_t n =
+                static_cast<uint32_t>(std::min<uint64_t>(chunk_frames, pass - k * chunk_frames));
+            chunk.fill(model, index, n);
+            const bool on = round == 1 && k % every == every / 2;
+            if (on) CALLGRIND_TOGGLE_COLLECT;
+            process_chunk(*path, chunk);
+            if (on) CALLGRIND_TOGGLE_COLLECT;
+            if (on) collected += n;
+            index += n;
+        }
+        events = path->counters().get(WorkerCounter::events_emitted) - events_before;
+    }
+    std::printf("callgrind_packets=%llu flows=%llu sampled=1/%llu events_per_pass=%llu\n",
+                static_cast<unsigned long long>(collected), static_cast<unsigned long long>(flows),
+                static_cast<unsigned long long>(every), static_cast<unsigned long long>(events));
+    return 0;
+}
+
 int run_callgrind_workload(uint64_t flows) {
     constexpr uint64_t packets = 200'000;
+    if (flows * steps_per_connection > packets) return run_callgrind_sampled(flows);
     RunResult r = run_worker(flows, 0, packets, 1, true, nullptr);  // rates unused
     std::printf("callgrind_packets=%llu flows=%llu events=%llu\n",
                 static_cast<unsigned long long>(r.packets), static_cast<unsigned long long>(flows),
@@ -592,6 +711,9 @@ int main(int argc, char** argv) {
         std::string feed = "replay";
         std::string signatures;
         uint64_t callgrind_flows = 10'000;
+        std::string scan_bytes_text;
+        std::string scan_kind = "both";
+        uint64_t scans = 100'000;
         po::options_description d("worker_bench: times rstscope's worker path on in-memory frames");
         d.add_options()("help,h", "show this help")(
             "flows", po::value(&flows_text)->default_value(flows_text),
@@ -613,7 +735,13 @@ int main(int argc, char** argv) {
             "0: off")("recorder-snap", po::value(&bench_flight.snap)->default_value(160),
                       "bytes kept of each packet (rstscope --recorder-snap)")(
             "callgrind-flows", po::value(&callgrind_flows)->default_value(callgrind_flows),
-            "--callgrind: flows of the fixed workload");
+            "--callgrind: flows of the fixed workload")(
+            "scan-bytes", po::value(&scan_bytes_text),
+            "with --signatures: instead of the worker path, the cost of one responder scan of "
+            "each of these lengths (comma separated, 1 to 65535)")(
+            "scan-kind", po::value(&scan_kind)->default_value(scan_kind),
+            "--scan-bytes: text (an HTTP response), binary (random bytes) or both")(
+            "scans", po::value(&scans)->default_value(scans), "--scan-bytes: scans per length");
         po::variables_map vm;
         po::store(po::parse_command_line(argc, argv, d), vm);
         po::notify(vm);
@@ -633,14 +761,30 @@ int main(int argc, char** argv) {
                          "a streaming database would keep %zu B per stream\n",
                          database->rules().size(), database->database_bytes(),
                          database->bytes_for(SignatureWhere::resp), database->stream_state_bytes());
+            std::fprintf(stderr,
+                         "memory: app table %u slots x %zu B (sizeof(AppSlot)) = %zu B per worker, "
+                         "whatever the flow count; 0 B added to the flow entry (%zu B)\n",
+                         app_capacity_with_signatures, sizeof(AppSlot),
+                         size_t{app_capacity_with_signatures} * sizeof(AppSlot), sizeof(FlowEntry));
+        }
+        if (!scan_bytes_text.empty()) {
+            std::vector<uint64_t> lengths = parse_counts(scan_bytes_text);
+            for (uint64_t length : lengths)
+                if (length > 65535) throw std::invalid_argument("--scan-bytes: 1 to 65535");
+            return run_scan_cost(lengths, scan_kind, scans, s.callgrind);
         }
         if (bench_flight.packets > 16 || bench_flight.snap < 64 || bench_flight.snap > 2048)
             throw std::invalid_argument("--recorder: 0 to 16; --recorder-snap: 64 to 2048");
         if (bench_flight.packets)
-            std::fprintf(stderr,
-                         "flight recorder: %u packets x %u B per flow, %zu B per flow slot\n",
-                         bench_flight.packets, bench_flight.snap,
-                         FlightStore::memory_per_flow(bench_flight));
+            std::fprintf(
+                stderr,
+                "flight recorder: %u packets x %u B per flow, %zu B per flow slot "
+                "(the table has 2 slots per flow here, as rstscope's default sizing), "
+                "evidence arena %u blocks = %zu B per worker\n",
+                bench_flight.packets, bench_flight.snap, FlightStore::memory_per_flow(bench_flight),
+                bench_flight.evidence_blocks,
+                EvidenceArena::memory_for(bench_flight.evidence_blocks, bench_flight.packets,
+                                          (16 + bench_flight.snap + 7) & ~7u));
         if (s.callgrind) return run_callgrind_workload(callgrind_flows);
         uint64_t tsc_hz = measure_tsc_hz();
         if (feed != "replay" && feed != "copy")
