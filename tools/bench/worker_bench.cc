@@ -779,7 +779,7 @@ int main(int argc, char** argv) {
             std::fprintf(
                 stderr,
                 "flight recorder: %u packets x %u B per flow, %zu B per flow slot "
-                "(the table has 2 slots per flow here, as rstscope's default sizing), "
+                "(a slot per flow-table entry: this bench's table has 2 per flow), "
                 "evidence arena %u blocks = %zu B per worker\n",
                 bench_flight.packets, bench_flight.snap, FlightStore::memory_per_flow(bench_flight),
                 bench_flight.evidence_blocks,
