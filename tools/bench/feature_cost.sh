@@ -19,8 +19,10 @@
 #      instructions per scan, text and random bytes) and the per-byte slope between 512 and 4096.
 # Memory per flow each feature adds is printed by worker_bench itself (its stderr, kept in
 # WORKDIR/*.err) and summarised at the end.
-# Time on 2 shared vCPUs at 1 M flows: about 25 minutes for part 1 (valgrind runs the 10 M-packet
-# warm pass too), 3 minutes for part 2 with R=5, 1 minute for part 3. --flows 100000 is quicker.
+# Time at 1 M flows: part 1 plays two passes of 10 M packets under valgrind per configuration,
+# (32 to 35 minutes of wall time each when the four ran in parallel at load
+# average 13 on 2 vCPUs); part 2 about 3 minutes with R=5; part 3 1 minute. --flows 100000 gives
+# the same mix in a tenth of the time.
 set -euo pipefail
 
 usage() { sed -n '3,5p' "$0" >&2; exit 2; }
