@@ -7,7 +7,8 @@ usage: gen_findings.py OUTDIR [--benign N]
 
 Writes OUTDIR/<scenario>.pcap and OUTDIR/expected.json:
     {scenario: {"pcap": ..., "description": ..., "findings": [{"kind": .., "subject": {..}}]}}
-Each expected finding lists the subject fields it must have; the scenario raises exactly these
+Each expected finding lists the subject fields it must have (and evidence fields, exactly), a
+scenario may name rstscope options to run it with; the scenario raises exactly these
 (tests/integration/run_findings.py). `benign` (N connections, default 3000, over 300 s) raises
 none. --benign-only writes just the benign mix (tools/bench/findings_benign.sh: a million).
 
@@ -73,7 +74,32 @@ def storm(cap):
         c.send(t + 0.05, False, "RA")
         i += 1
     return [{"kind": "rst_storm", "subject": {"scope": "server", "server": "203.0.113.10",
-                                              "port": 443}}]
+                                              "port": 443},
+             "evidence": {"resets": 150, "connections": 150, "share": 1.0}}]
+
+
+@scenario
+def busy_server(cap):
+    """A busy server, 203.0.113.12:443: a reset or two a minute for 5 minutes, then 1000
+    connections within 10 s of which 150 are reset: a storm's rate, but 15 % of its connections,
+    below --findings-storm-share (20 %): no finding (with --findings-storm-share 10: a storm)."""
+    i = 0
+    for minute in range(5):
+        for k in range(2):
+            c = Conn(cap, fresh_client(i, 41000 + i), fresh_server(12, 443, i))
+            t = c.handshake(minute * 60.0 + k * 20.0)
+            t = c.exchange(t + 0.01)
+            c.send(t + 0.05, False, "RA")
+            i += 1
+    for k in range(1000):
+        c = Conn(cap, fresh_client(i, 41000 + i), fresh_server(12, 443, i))
+        t = c.handshake(320.0 + k * 0.01)
+        if k % 20 < 3:
+            c.send(t + 0.05, False, "RA")
+        else:
+            c.close(t + 0.01)
+        i += 1
+    return []
 
 
 @scenario
@@ -93,7 +119,8 @@ def farm_storm(cap):
         t = c.exchange(t + 0.01)
         c.send(t + 0.05, False, "RA")
     return [{"kind": "rst_storm", "subject": {"scope": "farm", "prefix": "203.0.113.0/24",
-                                              "port": 443}}]
+                                              "port": 443},
+             "evidence": {"resets": 160, "connections": 160, "share": 1.0}}]
 
 
 @scenario
@@ -145,8 +172,8 @@ def middlebox_timer(cap):
 
 @scenario
 def injector(cap):
-    """One device forges RST pairs (TTL 45, exact seq then seq + 1460, its own IP-IDs) into 12
-    flows to 12 servers: one injector finding naming them."""
+    """One device forges RST pairs (TTL 45, exact seq then seq + 1460 100 us later, its own
+    IP-IDs) into 12 flows to 12 servers: one injector finding naming them."""
     for k in range(12):
         c = Conn(cap, fresh_client(k, 44000 + k), fresh_server(60 + k, 80, k))
         t = c.handshake(k * 5.0)
@@ -156,7 +183,9 @@ def injector(cap):
         base = c.s.nxt
         c.send(t2 + 0.004, False, "RA", seq=base, ttl=45, ipid=0x3333)
         c.send(t2 + 0.0041, False, "RA", seq=(base + 1460) % 2**32, ttl=45, ipid=0x3334)
-    return [{"kind": "injector", "subject": {"rst_ttl": 45, "rst_count": "2"}}]
+    return [{"kind": "injector", "subject": {"rst_ttl": 45, "rst_count": "2",
+                                             "rst_spacing": [0.000064, 0.000128]},
+             "evidence": {"rst_spacing_min_s": 0.0001, "rst_spacing_max_s": 0.0001}}]
 
 
 # The benign mix, packed with struct -------------------------------------------------------------
@@ -265,6 +294,13 @@ def main():
         expected[name] = {"pcap": name + ".pcap",
                           "description": " ".join(build.__doc__.split()),
                           "findings": findings}
+    # The busy server again with a lower share threshold: its 15 % is then a storm.
+    expected["busy_server_share10"] = {
+        "pcap": "busy_server.pcap", "options": ["--findings-storm-share", "10"],
+        "description": "busy_server with --findings-storm-share 10",
+        "findings": [{"kind": "rst_storm",
+                      "subject": {"scope": "server", "server": "203.0.113.12", "port": 443},
+                      "evidence": {"resets": 150, "connections": 1000, "share": 0.15}}]}
     write_benign(os.path.join(out, "benign.pcap"), benign_n, 300.0)
     expected["benign"] = {"pcap": "benign.pcap",
                           "description": f"{benign_n} connections over 300 s, 1 in 100 reset",

@@ -94,6 +94,19 @@ FlowTracker::FlowTracker(const TrackerConfig& config, WorkerCounters& counters)
     if (flight_.enabled())
         evidence_ = std::make_unique<EvidenceArena>(
             config.flight.evidence_blocks, flight_.packets_per_flow(), flight_.record_bytes());
+    if (config.connection_window_ns > 0)
+        connections_ = std::make_unique<ConnectionWindows>(config.connection_window_ns,
+                                                           config.connection_slots);
+}
+
+// A connection starts (a new flow or a new Zeek record): counted toward its responder, unless
+// its first packet is a RST (no connection: backscatter, or the RST of a flow seen too late).
+void FlowTracker::count_connection(const FlowEntry& e, const DecodedPacket& p) noexcept {
+    if (!connections_ || (p.tcp_flags & rst)) return;
+    const bool resp_is_lo = e.has(flow_bit::orig_is_hi);
+    connections_->count(p.ts_ns, resp_is_lo ? e.key.addr_lo : e.key.addr_hi, e.key.family,
+                        resp_is_lo ? e.key.port_lo : e.key.port_hi,
+                        e.key.family == IpFamily::v4 ? 24 : 64);
 }
 
 void FlowTracker::process_burst(const DecodedPacket* packets, uint32_t count,
@@ -162,6 +175,7 @@ FlowEntry& FlowTracker::new_flow(uint32_t slot, const FlowKey& key, uint64_t has
         side.window_scale = tcp_wscale_absent;
     set_roles(e, p, src_is_lo);
     if (p.tcp_flags & rst) e.flags |= flow_bit::started_with_rst;
+    count_connection(e, p);
     return e;
 }
 
@@ -183,6 +197,7 @@ void FlowTracker::start_record(uint32_t slot, FlowEntry& e, const DecodedPacket&
     e.record_start_ms = ms_between(e.first_ts_ns, p.ts_ns);
     e.record_timer_ms = 0;
     e.record_bits = 0;
+    count_connection(e, p);
 }
 
 // Zeek's TCPSessionAdapter::IsReuse and its timers (ConnDeleteTimer, AttemptTimer, ExpireTimer,
@@ -451,6 +466,9 @@ bool FlowTracker::add_to_pending_reset(FlowEntry& e, const DecodedPacket& p, boo
     }
     PendingReset& pending = pending_[e.pending_slot];
     if (from_orig != pending.event.rst_by_orig) return true;
+    if (pending.event.rst_spacing_us == 0 && p.ts_ns >= pending.event.ts_ns)
+        pending.event.rst_spacing_us = static_cast<uint32_t>(
+            std::clamp<uint64_t>((p.ts_ns - pending.event.ts_ns) / 1000, 1, UINT32_MAX));
     EvidenceSet& evidence = pending.event.evidence;
     bool same_seq = p.seq == pending.event.rst_seq;
     set_bit(evidence, same_seq ? Evidence::rst_retransmitted : Evidence::rst_seq_change);

@@ -238,6 +238,9 @@ TrackerConfig tracker_config(const Options& o) {
     c.flight.packets = o.recorder_dir.empty() ? 0 : o.recorder_packets;
     c.flight.snap = o.recorder_snap;
     c.flight.evidence_blocks = o.recorder_blocks;
+    // Connections per service and findings window, for the rst_storm share (docs/findings.md).
+    c.connection_window_ns = seconds_to_ns(o.findings_window_s);
+    c.connection_slots = ConnectionWindows::slots_for(c.connection_window_ns, c.linger_ns);
     return c;
 }
 

@@ -55,6 +55,7 @@ Pipeline::Pipeline(const Options& options, const TrackerConfig& tracker, RunCont
         ctx->channel.counters = counters_[w].get();
         ctx->channel.signatures = trackers_[w]->signature_scanner();
         ctx->channel.evidence = trackers_[w]->evidence();
+        ctx->channel.connections = trackers_[w]->connections();
         ctx->channel.events = rings_[w].get();
         flow_boxes_.push_back(std::make_unique<FlowMailbox>());
         ctx->channel.flows = flow_boxes_.back().get();

@@ -15,6 +15,7 @@
 
 #include "event_ring.h"
 #include "flow_mailbox.h"
+#include "rstscope/analysis/connection_windows.h"
 #include "rstscope/analysis/flight_store.h"
 #include "rstscope/analysis/signature_scanner.h"
 #include "rstscope/common/counters.h"
@@ -46,6 +47,9 @@ struct alignas(64) WorkerChannel {
     FlowMailbox* flows = nullptr;
     // Null when the flight recorder is off: the blocks this worker's events name (read-only here).
     const EvidenceArena* evidence = nullptr;
+    // Null when connections are not counted: this worker's connections per service and findings
+    // window (read-only here; connection_windows.h says how a window is read).
+    const ConnectionWindows* connections = nullptr;
     // No event this worker writes from now on has a RST older than progress_ns - linger: the
     // watermark management judges RST storms by. Written once per poll.
     std::atomic<uint64_t> progress_ns{0};

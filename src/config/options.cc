@@ -236,11 +236,11 @@ const Setting settings_table[] = {
     {.group = Group::analysis, .name = "top-hosts", .kind = Kind::count,
      .field = &Options::top_hosts_capacity, .min = 16, .max = 65536,
      .help = "counters of each heavy-hitter sketch behind `top` (resetters, servers, clients)"},
-    // 1e6 events: 427 MiB, a stated upper bound an operator can afford on purpose.
+    // 1e6 events: 435 MiB, a stated upper bound an operator can afford on purpose.
     {.group = Group::analysis, .name = "recent-events", .kind = Kind::count,
      .field = &Options::recent_events, .min = 0, .max = 1000000,
      .help = "reset events kept in memory for the control socket's `events` and `top` queries "
-             "(448 bytes each)"},
+             "(456 bytes each)"},
     // Findings: patterns across resets (docs/findings.md), judged on packet time.
     {.group = Group::analysis, .name = "findings-window", .kind = Kind::seconds,
      .field = &Options::findings_window_s, .min = 1, .max = max_window_s, .value_name = "SECONDS",
@@ -259,6 +259,9 @@ const Setting settings_table[] = {
     {.group = Group::analysis, .name = "findings-storm-rise", .kind = Kind::count,
      .field = &Options::findings_storm_rise, .min = 1, .max = 1000,
      .help = "a rst_storm also needs this many times the service's usual resets per window"},
+    {.group = Group::analysis, .name = "findings-storm-share", .kind = Kind::count,
+     .field = &Options::findings_storm_share_pct, .min = 1, .max = 100, .value_name = "PERCENT",
+     .help = "a rst_storm also needs this share of the service's connections in the window reset"},
     {.group = Group::analysis, .name = "findings-farm-hosts", .kind = Kind::count,
      .field = &Options::findings_farm_hosts, .min = 2, .max = 65536,
      .help = "distinct servers of one /24 (/64) and port that make a farm-wide rst_storm"},

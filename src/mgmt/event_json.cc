@@ -147,7 +147,7 @@ constexpr size_t widest_line =
     signature_hits_capacity * (40 + signature_max_id_length + 11) + 80 /* app keys */ +
     longest(app_proto_names) + longest(http_method_names) + 5 /* status */ +
     6 * (app_name_capacity + app_banner_capacity) + 5 /* truncated */ + 60 + 10 + 20 +
-    5 /* pcap: keys, file, offset, packets */;
+    5 /* pcap: keys, file, offset, packets */ + 15 + 11 /* rst_spacing: key, u32 us as seconds */;
 constexpr size_t digit_slack = 7;  // put_digits() writes 8 bytes
 static_assert(widest_line + digit_slack <= event_json_max_length);
 
@@ -287,6 +287,10 @@ char* write_event_json(const ResetEvent& e, char* out, SignatureRules rules) noe
     out = e.rst_by_orig ? put(out, ",\"rst_by\":\"orig\"") : put(out, ",\"rst_by\":\"resp\"");
     out = put(out, ",\"rst_count\":");
     out = put_unsigned(out, e.rst_count);
+    if (e.rst_spacing_us != 0) {
+        out = put(out, ",\"rst_spacing\":");
+        out = put_seconds(out, uint64_t{e.rst_spacing_us} * 1000);
+    }
     out = put(out, ",\"orig_pkts\":");
     out = put_unsigned(out, e.orig_pkts);
     out = put(out, ",\"orig_bytes\":");

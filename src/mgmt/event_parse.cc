@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <string>
@@ -81,6 +82,12 @@ bool parse_event_line(std::string_view line, ResetEvent& e) {
         idle_ms = static_cast<uint64_t>(std::llround(idle->get<double>() * 1000));
     }
     e.idle_before_ms = static_cast<uint32_t>(std::min<uint64_t>(idle_ms, UINT32_MAX));
+    auto spacing = j.find("rst_spacing");
+    if (spacing != j.end()) {
+        if (!spacing->is_number() || spacing->get<double>() < 0) return false;
+        uint64_t us = static_cast<uint64_t>(std::llround(spacing->get<double>() * 1e6));
+        e.rst_spacing_us = static_cast<uint32_t>(std::clamp<uint64_t>(us, 1, UINT32_MAX));
+    }
     auto evidence = j.find("evidence");
     if (evidence == j.end() || !evidence->is_array()) return false;
     for (const auto& item : *evidence) {

@@ -198,6 +198,9 @@ struct StormValue {
     bool seasoned = false;        // a window has closed on it: `usual` is its own
     uint64_t finding = 0;
     uint64_t total = 0;  // while open
+    // The window's connections toward the service (judge_storms(): known when a source had them).
+    uint64_t connections = 0;
+    bool connections_known = false;
     std::array<uint32_t, enum_count<ResetCause>> causes{};
     Examples examples;
     DistinctCounter hosts;  // farms: distinct server addresses this window
@@ -249,6 +252,7 @@ struct FlowRef {
 
 struct InjectorValue {
     uint32_t count = 0;
+    uint32_t spacing_min_us = UINT32_MAX, spacing_max_us = 0;  // of the resets with a spacing
     uint32_t since_report = 0;
     uint64_t finding = 0;
     uint64_t last_ts = 0;
@@ -279,9 +283,15 @@ FindingKey host_key(const IpAddress& address, IpFamily family, uint16_t port = 0
     return k;
 }
 
-// The injector's fingerprint: RST TTL, RSTs sent (1, 2, 3 or more), sequence choice and IP-ID
-// behaviour, packed in `extra`.
+// The injector's fingerprint: RST TTL, RSTs sent (1, 2, 3 or more), sequence choice, IP-ID
+// behaviour and the spacing of its RSTs (0: one RST; else 1 + floor(log2(microseconds)), the
+// spacing within [2^(c-1), 2^c) us), packed in `extra`.
 constexpr uint32_t ipid_mismatch_bit = 1, ipid_continues_bit = 2, socketless_bit = 4;
+constexpr unsigned spacing_shift = 16;
+
+uint32_t spacing_class(uint32_t spacing_us) noexcept {
+    return spacing_us == 0 ? 0 : static_cast<uint32_t>(std::bit_width(spacing_us));
+}
 
 FindingKey fingerprint_key(const ResetEvent& e) {
     FindingKey k{};
@@ -289,7 +299,8 @@ FindingKey fingerprint_key(const ResetEvent& e) {
                     (e.has(Evidence::ipid_continues) ? ipid_continues_bit : 0) |
                     (e.has(Evidence::socketless_rst) ? socketless_bit : 0);
     k.extra = uint32_t{e.rst_ttl} | std::min<uint32_t>(e.rst_count, 3) << 8 |
-              static_cast<uint32_t>(e.seq_check) << 10 | ipid << 12;
+              static_cast<uint32_t>(e.seq_check) << 10 | ipid << 12 |
+              spacing_class(e.rst_spacing_us) << spacing_shift;
     k.family = e.family;
     return k;
 }
@@ -411,6 +422,13 @@ namespace {
 
 // Bodies of each kind's record.
 
+// The share of a window's connections that were reset: 1 when fewer connections started in the
+// window than were reset (long connections started before it).
+double storm_share(const StormValue& v) {
+    if (v.connections <= v.count) return 1.0;
+    return static_cast<double>(v.count) / static_cast<double>(v.connections);
+}
+
 auto storm_body(const FindingKey& key, const StormValue& v, const FindingThresholds& t, bool farm) {
     return [&key, &v, &t, farm](Buffer& out) {
         auto it = std::back_inserter(out);
@@ -427,13 +445,18 @@ auto storm_body(const FindingKey& key, const StormValue& v, const FindingThresho
         fmt::format_to(
             it, ",\"evidence\":{{\"resets\":{},\"rate_per_s\":{:.3f},\"usual_resets\":{:.1f}",
             v.count, v.count / window_s, v.usual);
+        if (v.connections_known)
+            fmt::format_to(it, ",\"connections\":{},\"share\":{:.3f}", v.connections,
+                           storm_share(v));
+        else
+            fmt::format_to(it, ",\"connections\":null,\"share\":null");
         if (farm)
             fmt::format_to(it, ",\"servers\":{},\"top_server_resets\":{}", v.hosts.estimate(),
                            v.max_server);
         fmt::format_to(it, ",\"causes\":");
         put_causes(out, v.causes);
-        fmt::format_to(it, "}},\"thresholds\":{{\"resets\":{},\"rise\":{}", t.storm_resets,
-                       t.storm_rise);
+        fmt::format_to(it, "}},\"thresholds\":{{\"resets\":{},\"rise\":{},\"share\":{:.3f}",
+                       t.storm_resets, t.storm_rise, t.storm_share);
         if (farm) fmt::format_to(it, ",\"servers\":{}", t.farm_hosts);
         out.push_back('}');
     };
@@ -534,12 +557,30 @@ auto injector_body(const FindingKey& key, const InjectorValue& v, const FindingT
         fmt::format_to(
             it,
             ",\"subject\":{{\"family\":\"ipv{}\",\"rst_ttl\":{},\"rst_count\":\"{}\","
-            "\"seq_check\":\"{}\",\"ip_id\":\"{}\"}}",
+            "\"seq_check\":\"{}\",\"ip_id\":\"{}\"",
             static_cast<unsigned>(key.family), key.extra & 0xFF,
             (key.extra >> 8 & 3) == 3 ? std::string("3+") : std::to_string(key.extra >> 8 & 3),
             seq_check_names[key.extra >> 10 & 3], ipid_text(key.extra >> 12 & 7));
-        fmt::format_to(it, ",\"evidence\":{{\"resets\":{},\"servers\":{},\"flows\":[", v.count,
+        // The spacing class as its bounds in seconds, [from, to); null: one RST per flow.
+        uint32_t spacing = key.extra >> spacing_shift & 0x3F;
+        if (spacing == 0) {
+            fmt::format_to(it, ",\"rst_spacing\":null}}");
+        } else {
+            fmt::format_to(it, ",\"rst_spacing\":[");
+            put_seconds(out, (uint64_t{1} << (spacing - 1)) * 1000);
+            out.push_back(',');
+            put_seconds(out, (uint64_t{1} << spacing) * 1000);
+            fmt::format_to(it, "]}}");
+        }
+        fmt::format_to(it, ",\"evidence\":{{\"resets\":{},\"servers\":{}", v.count,
                        v.servers.estimate());
+        if (v.spacing_max_us != 0) {
+            fmt::format_to(it, ",\"rst_spacing_min_s\":");
+            put_seconds(out, uint64_t{v.spacing_min_us} * 1000);
+            fmt::format_to(it, ",\"rst_spacing_max_s\":");
+            put_seconds(out, uint64_t{v.spacing_max_us} * 1000);
+        }
+        fmt::format_to(it, ",\"flows\":[");
         for (uint8_t i = 0; i < v.n_flows; ++i) {
             if (i) out.push_back(',');
             put_flow(out, v.flows[i]);
@@ -559,18 +600,11 @@ void FindingsEngine::add(const ResetEvent& e, std::vector<FindingRecord>& out) {
     }
     last_ts_ns_ = std::max(last_ts_ns_, e.ts_ns);
     Tables& tb = *tables_;
-    // A storm: the threshold, and `rise` times the service's usual window. In the engine's first
-    // window nobody's usual rate is known yet: the threshold times the rise.
-    auto storm_rises = [this](const StormValue& v) {
-        if (v.count < t_.storm_resets) return false;
-        if (!warm_) return v.count >= uint64_t{t_.storm_resets} * t_.storm_rise;
-        return v.count >= static_cast<double>(t_.storm_rise) * v.usual;
-    };
-
     auto raise = [&](FindingKind kind, FindingRecord record) {
         ++open_[static_cast<size_t>(kind)];
         ++raised_[static_cast<size_t>(kind)];
         tb.open_lines[record.id] = {record.id, kind, record.ts_ns, record.line};
+        record.by_event = true;
         out.push_back(std::move(record));
     };
 
@@ -585,13 +619,6 @@ void FindingsEngine::add(const ResetEvent& e, std::vector<FindingRecord>& out) {
             v->examples.add(e.id);
             if (v->open()) ++v->total;
             server_count = v->count;
-            if (!v->open() && storm_rises(*v)) {
-                v->finding = next_id_++;
-                v->total = v->count;
-                raise(FindingKind::rst_storm,
-                      make_record(v->finding, FindingKind::rst_storm, FindingState::raised, e.ts_ns,
-                                  t_.window_ns, v->examples, storm_body(sk, *v, t_, false)));
-            }
         }
         FindingKey fk = prefix_key(e.resp_h, e.family, e.resp_p);
         if (StormValue* v = tb.farms.get(fk)) {
@@ -602,14 +629,6 @@ void FindingsEngine::add(const ResetEvent& e, std::vector<FindingRecord>& out) {
             if (v->hosts.add(address_hash(e.resp_h)))
                 v->hosts_estimate = static_cast<uint32_t>(v->hosts.estimate());
             if (v->open()) ++v->total;
-            if (!v->open() && storm_rises(*v) && uint64_t{v->max_server} * 2 <= v->count &&
-                v->hosts_estimate >= t_.farm_hosts) {
-                v->finding = next_id_++;
-                v->total = v->count;
-                raise(FindingKind::rst_storm,
-                      make_record(v->finding, FindingKind::rst_storm, FindingState::raised, e.ts_ns,
-                                  t_.window_ns, v->examples, storm_body(fk, *v, t_, true)));
-            }
         }
     }
 
@@ -702,6 +721,10 @@ void FindingsEngine::add(const ResetEvent& e, std::vector<FindingRecord>& out) {
             ++v->since_report;
             v->last_ts = e.ts_ns;
             v->examples.add(e.id);
+            if (e.rst_spacing_us != 0) {
+                v->spacing_min_us = std::min(v->spacing_min_us, e.rst_spacing_us);
+                v->spacing_max_us = std::max(v->spacing_max_us, e.rst_spacing_us);
+            }
             if (v->servers.add(mix64(address_hash(e.resp_h) ^ e.resp_p)))
                 v->servers_estimate = static_cast<uint32_t>(v->servers.estimate());
             if (v->n_flows < v->flows.size())
@@ -746,35 +769,7 @@ void FindingsEngine::close_window(std::vector<FindingRecord>& out) {
         }
         out.push_back(std::move(r));
     };
-    auto storms = [&](KeyedTable<StormValue>& table, bool farm) {
-        table.for_each([&](const FindingKey& key, StormValue& v) {
-            float count = static_cast<float>(v.count);
-            if (v.open()) {
-                // Holds at half the rise; a storm that lasts slowly becomes the usual rate.
-                bool holds = v.count >= t_.storm_resets && count >= 2.0f * v.usual;
-                FindingState state = holds ? FindingState::updated : FindingState::cleared;
-                record(FindingKind::rst_storm, state,
-                       make_record(v.finding, FindingKind::rst_storm, state, end, t_.window_ns,
-                                   v.examples, storm_body(key, v, t_, farm)));
-                if (!holds) v.finding = 0;
-                v.usual += (count - v.usual) / 8.0f;
-            } else if (!v.seasoned) {
-                v.usual = count;  // its first window: its own rate from now on
-            } else {
-                v.usual += (count - v.usual) / 4.0f;
-            }
-            bool keep = v.open() || v.usual >= 0.5f;
-            float usual = v.usual;
-            uint64_t finding = v.finding;
-            v = StormValue{};
-            v.usual = usual;
-            v.finding = finding;
-            v.seasoned = true;
-            return keep;
-        });
-    };
-    storms(tb.storms, false);
-    storms(tb.farms, true);
+    judge_storms(end, true, out);
     tb.scans.for_each([&](const FindingKey& key, ScanValue& v) {
         if (v.vertical) {
             bool holds = uint64_t{v.ports_estimate} * 2 >= t_.scan_ports;
@@ -842,11 +837,91 @@ void FindingsEngine::close_window(std::vector<FindingRecord>& out) {
                      [](const FindingRecord& a, const FindingRecord& b) { return a.id < b.id; });
 }
 
+// rst_storm, per service and per farm, once the window's connections are all counted: raised
+// when its resets reach the threshold and `rise` times its usual window (in the engine's first
+// window: the threshold times the rise) and, when the connections are known, `share` of them;
+// an open storm holds at the threshold, twice the usual rate and half the share. `closing`:
+// the window ends (usual rates move on, the counts start again); false at the end of the run,
+// which only raises what the last window makes true (finish() then clears everything).
+void FindingsEngine::judge_storms(uint64_t end_ns, bool closing, std::vector<FindingRecord>& out) {
+    Tables& tb = *tables_;
+    const uint64_t window = window_start_ns_ / t_.window_ns;
+    auto judge = [&](KeyedTable<StormValue>& table, bool farm) {
+        table.for_each([&](const FindingKey& key, StormValue& v) {
+            float count = static_cast<float>(v.count);
+            bool rises = v.count >= t_.storm_resets &&
+                         (warm_ ? count >= static_cast<float>(t_.storm_rise) * v.usual
+                                : uint64_t{v.count} >= uint64_t{t_.storm_resets} * t_.storm_rise);
+            if (farm)
+                rises = rises && uint64_t{v.max_server} * 2 <= v.count &&
+                        v.hosts_estimate >= t_.farm_hosts;
+            bool holds = v.open() && v.count >= t_.storm_resets && count >= 2.0f * v.usual;
+            v.connections_known = false;
+            if ((rises || holds) && connections_ != nullptr) {
+                uint64_t hash =
+                    connection_key_hash(key.address, key.family, key.port, key.prefix_length);
+                if (std::optional<uint64_t> c = connections_->connections(window, hash)) {
+                    v.connections = *c;
+                    v.connections_known = true;
+                }
+            }
+            double share = v.connections_known ? storm_share(v) : 1.0;
+            if (v.open() && closing) {
+                holds = holds && share >= t_.storm_share / 2;
+                FindingState state = holds ? FindingState::updated : FindingState::cleared;
+                FindingRecord r =
+                    make_record(v.finding, FindingKind::rst_storm, state, end_ns, t_.window_ns,
+                                v.examples, storm_body(key, v, t_, farm));
+                if (holds) {
+                    tb.open_lines[r.id] = {r.id, FindingKind::rst_storm,
+                                           tb.open_lines[r.id].raised_ts_ns, r.line};
+                } else {
+                    --open_[static_cast<size_t>(FindingKind::rst_storm)];
+                    tb.open_lines.erase(r.id);
+                    v.finding = 0;
+                }
+                out.push_back(std::move(r));
+            } else if (!v.open() && rises && share >= t_.storm_share) {
+                v.finding = next_id_++;
+                v.total = v.count;
+                FindingRecord r =
+                    make_record(v.finding, FindingKind::rst_storm, FindingState::raised, end_ns,
+                                t_.window_ns, v.examples, storm_body(key, v, t_, farm));
+                ++open_[static_cast<size_t>(FindingKind::rst_storm)];
+                ++raised_[static_cast<size_t>(FindingKind::rst_storm)];
+                tb.open_lines[r.id] = {r.id, FindingKind::rst_storm, r.ts_ns, r.line};
+                out.push_back(std::move(r));
+            }
+            if (!closing) return true;
+            // Usual rates: a storm that lasts slowly becomes the usual rate (1/8 a window).
+            if (v.open())
+                v.usual += (count - v.usual) / 8.0f;
+            else if (!v.seasoned)
+                v.usual = count;  // its first window: its own rate from now on
+            else
+                v.usual += (count - v.usual) / 4.0f;
+            bool keep = v.open() || v.usual >= 0.5f;
+            float usual = v.usual;
+            uint64_t finding = v.finding;
+            v = StormValue{};
+            v.usual = usual;
+            v.finding = finding;
+            v.seasoned = true;
+            return keep;
+        });
+    };
+    judge(tb.storms, false);
+    judge(tb.farms, true);
+}
+
 void FindingsEngine::finish(std::vector<FindingRecord>& out) {
     if (!started_) return;
     Tables& tb = *tables_;
     size_t first = out.size();
     const uint64_t ts = last_ts_ns_;
+    // The last window's storms are judged (its connections are all counted at the end of the
+    // run), then everything open is cleared.
+    judge_storms(ts, false, out);
     auto clear = [&](FindingKind kind, uint64_t& finding, const Examples& examples, auto body) {
         if (finding == 0) return;
         out.push_back(
@@ -882,6 +957,24 @@ void FindingsEngine::finish(std::vector<FindingRecord>& out) {
     });
     std::stable_sort(out.begin() + static_cast<std::ptrdiff_t>(first), out.end(),
                      [](const FindingRecord& a, const FindingRecord& b) { return a.id < b.id; });
+}
+
+std::optional<uint64_t> SummedConnections::connections(uint64_t window, uint64_t key_hash) const {
+    uint64_t cells[ConnectionWindows::depth] = {};
+    for (const ConnectionWindows* w : workers_) {
+        if (!w->add_cells(window, key_hash, cells)) {
+            ++unknown_;
+            return std::nullopt;
+        }
+    }
+    return *std::min_element(std::begin(cells), std::end(cells));
+}
+
+uint64_t SummedConnections::late() const noexcept {
+    uint64_t sum = 0;
+    for (const ConnectionWindows* w : workers_)
+        sum += w->late();
+    return sum;
 }
 
 std::string findings_answer_json(const FindingsEngine& engine) {

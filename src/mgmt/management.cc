@@ -67,6 +67,7 @@ FindingThresholds findings_thresholds(const Options& o) {
     t.max_keys = o.findings_max_keys;
     t.storm_resets = o.findings_storm_resets;
     t.storm_rise = o.findings_storm_rise;
+    t.storm_share = o.findings_storm_share_pct / 100.0;
     t.farm_hosts = o.findings_farm_hosts;
     t.scan_ports = o.findings_scan_ports;
     t.scan_hosts = o.findings_scan_hosts;
@@ -100,6 +101,15 @@ Management::Management(const Options& options, RunControl& run, std::vector<Work
       settled_progress_(workers_.size(), 0) {
     if (!workers_.empty() && workers_.front()->signatures)
         signature_rules_ = workers_.front()->signatures->database().rules();
+    if (!workers_.empty() && std::all_of(workers_.begin(), workers_.end(), [](WorkerChannel* w) {
+            return w->connections != nullptr;
+        })) {
+        std::vector<const ConnectionWindows*> windows;
+        for (WorkerChannel* w : workers_)
+            windows.push_back(w->connections);
+        connections_ = std::make_unique<SummedConnections>(std::move(windows));
+        findings_.set_connections(connections_.get());
+    }
     ControlHandlers handlers;
     handlers.stats = [this](const ControlArgs&) { return stats_answer(); };
     handlers.events = [this](const ControlArgs& args) { return events_answer(args); };
@@ -292,11 +302,12 @@ bool Management::write_judged() {
     return true;
 }
 
-void Management::queue_findings(uint64_t event_id) {
+void Management::queue_findings(uint64_t event_id, bool after_all) {
     for (FindingRecord& r : finding_scratch_) {
-        // A raised finding follows the event that raised it; the records of windows the event
-        // closed follow the event before it.
-        uint64_t after = r.state == FindingState::raised || event_id == 0 ? event_id : event_id - 1;
+        // A finding raised by an event follows it; the records of windows the event closed
+        // follow the event before it; those of windows the watermark closed follow every event
+        // settled so far.
+        uint64_t after = r.by_event || after_all || event_id == 0 ? event_id : event_id - 1;
         r.line.push_back('\n');
         findings_pending_.push_back({after, std::move(r.line)});
     }
@@ -359,7 +370,7 @@ void Management::release(bool everything) {
                         settled_progress_.end();
     if (!everything && !any_finished && storms_.pending() == 0 && watermark != 0) {
         findings_.advance(watermark, finding_scratch_);
-        queue_findings(events_numbered_);
+        queue_findings(events_numbered_, true);
     }
     write_judged();
 }
@@ -397,7 +408,7 @@ void Management::serve_control() {
     if (metrics_http_)
         metrics_http_->serve(
             [this] { return metrics_text(totals(), resets_, signature_matches(), &findings_); },
-                             static_cast<int64_t>(monotonic_ns()));
+            static_cast<int64_t>(monotonic_ns()));
     if (!control_) return;
     finish_flow_query();
     ControlSocket::Tally tally;
@@ -452,6 +463,12 @@ CounterTotals Management::totals() {
     counters_[static_cast<size_t>(ManagementCounter::findings_logged)] = findings_logged_;
     counters_[static_cast<size_t>(ManagementCounter::findings_evicted)] = findings_.evicted();
     counters_[static_cast<size_t>(ManagementCounter::findings_untracked)] = findings_.untracked();
+    if (connections_) {
+        counters_[static_cast<size_t>(ManagementCounter::findings_connections_unknown)] =
+            connections_->unknown();
+        counters_[static_cast<size_t>(ManagementCounter::findings_connections_late)] =
+            connections_->late();
+    }
     counters_[static_cast<size_t>(ManagementCounter::log_write_errors)] = log_->write_errors();
     counters_[static_cast<size_t>(ManagementCounter::log_lines_dropped)] =
         log_->lines_dropped() + unwritten_at_exit_;
@@ -522,7 +539,7 @@ void Management::finish() {
             // The run's last event is settled: every open finding is cleared after it.
             findings_finished_ = true;
             findings_.finish(finding_scratch_);
-            queue_findings(events_numbered_);
+            queue_findings(events_numbered_, true);
         }
         bool written = write_judged() && storms_.pending() == 0 && findings_finished_;
         if (log_->flush(now) && written && rings_empty) break;

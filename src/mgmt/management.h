@@ -84,7 +84,7 @@ class Management {
     bool write_judged();
     // Findings the engine returned for the event numbered `event_id` (0: none yet), queued to
     // follow it in the log (window records before it: they close what came earlier).
-    void queue_findings(uint64_t event_id);
+    void queue_findings(uint64_t event_id, bool after_all = false);
     // Writes the queued findings due after the last event written; false when the log must
     // first make room.
     bool write_findings();
@@ -118,6 +118,9 @@ class Management {
     TopTables tops_;       // servers' and clients' sketches (the resetters' is in resets_)
     StormWindow storms_;
     FindingsEngine findings_;
+    // The workers' connections per service and window, for the rst_storm share; null when the
+    // workers do not count them.
+    std::unique_ptr<SummedConnections> connections_;
     std::vector<FindingRecord> finding_scratch_;  // what the engine returns, before queueing
     struct PendingFinding {
         uint64_t after;  // the id of the event it follows in the log

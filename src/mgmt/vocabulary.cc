@@ -78,7 +78,7 @@ const std::array<EventField, 3> pcap_fields{{
 }  // namespace
 
 // clang-format off
-const std::array<EventField, 35> event_fields{{
+const std::array<EventField, 36> event_fields{{
     {"ts", Type::number, true, {}},
     {"type", Type::string, true, record_type_reset},
     {"id", Type::integer, true, {}},
@@ -92,6 +92,7 @@ const std::array<EventField, 35> event_fields{{
     {"orig_guessed", Type::boolean, true, {}},
     {"rst_by", Type::string, true, rst_by_names},
     {"rst_count", Type::integer, true, {}},
+    {"rst_spacing", Type::number, false, {}},
     {"orig_pkts", Type::integer, true, {}},
     {"orig_bytes", Type::integer, true, {}},
     {"resp_pkts", Type::integer, true, {}},

@@ -10,6 +10,9 @@ For each capture of tools/gen_findings.py:
   (by the end of the run at the latest) under the same id; the benign mix raises none;
 - a raised finding follows, in the log, every event it names as an example, and those are reset
   events of the run; ids are 1, 2, .. in order of raising;
+- a storm's evidence says how many connections the service started in the window and the share
+  of them reset (the workers' counts summed); a busy server whose resets reach a storm's rate
+  but not its share raises nothing, and does with a lower --findings-storm-share;
 - 1 and 2 workers write the same finding records, byte for byte;
 - the summary counts the log's lines apart: events_logged reset lines, findings_logged findings.
 Then, live on the loopback interface, a vertical scan replayed with scapy: `rstscopectl findings`
@@ -37,9 +40,9 @@ def check(name, ok, detail=""):
         failures.append(name)
 
 
-def run(binary, pcap, log, workers, summary):
+def run(binary, pcap, log, workers, summary, options=()):
     cmd = [binary, "--pcap", pcap, "--log", log, "--control", "none", "--workers",
-           str(workers), "--summary-json", summary, "--config", os.devnull, "--quiet"]
+           str(workers), "--summary-json", summary, "--config", os.devnull, "--quiet", *options]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT_S)
 
 
@@ -60,7 +63,7 @@ def check_capture(binary, workdir, name, spec, pcap):
         for stale in (log, summary):  # rstscope appends to a log that exists
             if os.path.exists(stale):
                 os.unlink(stale)
-        proc = run(binary, pcap, log, workers, summary)
+        proc = run(binary, pcap, log, workers, summary, spec.get("options", []))
         problem = exit_problem(proc)
         check(f"{name} ({workers} worker(s)): exit 0", problem is None, problem)
         if problem:
@@ -88,6 +91,10 @@ def check_capture(binary, workdir, name, spec, pcap):
                     subject_matches(f, want["subject"])]
             check(f"{name}: {want['kind']} {want['subject']} raised once", len(hits) == 1,
                   [f.get("subject") for f in raised])
+            # The evidence it must carry (a storm's connections and share of them reset).
+            for key, value in want.get("evidence", {}).items():
+                got = [f.get("evidence", {}).get(key) for f in hits]
+                check(f"{name}: {want['kind']} evidence {key} = {value}", got == [value], got)
         check(f"{name}: nothing else raised", len(raised) == len(spec["findings"]),
               [(f["kind"], f.get("subject")) for f in raised])
         check(f"{name}: finding ids 1.. in order of raising",

@@ -223,6 +223,7 @@ TEST(EventParse, RoundTripsWhatTheFindingsJudge) {
         e.rst_origin = RstOrigin::path;
         e.hops_from_endpoint = 3;
         e.rst_count = 2;
+        e.rst_spacing_us = v6 ? 0 : 4100;  // absent from the line when 0
         e.idle_before_ms = 301250;
         e.evidence = evidence_bit(Evidence::seq_in_window) | evidence_bit(Evidence::idle_before);
         std::strcpy(e.history, "ShADR");
@@ -252,6 +253,7 @@ TEST(EventParse, RoundTripsWhatTheFindingsJudge) {
             EXPECT_EQ(got.rst_origin, e.rst_origin);
             EXPECT_EQ(got.hops_from_endpoint, e.hops_from_endpoint);
             EXPECT_EQ(got.rst_count, e.rst_count);
+            EXPECT_EQ(got.rst_spacing_us, e.rst_spacing_us);
             EXPECT_EQ(got.idle_before_ms, e.idle_before_ms);
             EXPECT_EQ(got.evidence, e.evidence);
         }

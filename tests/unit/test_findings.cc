@@ -5,6 +5,8 @@
 
 #include <cmath>
 #include <cstdint>
+#include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -105,17 +107,25 @@ TEST(Findings, StormOfOneServerIsRaisedOnceAndCleared) {
     Feeder f;
     f.warm();
     IpAddress server = v4(203, 0, 113, 10);
-    // 150 aborts within 10 s: one finding, raised by the 100th event.
+    // 150 aborts within 10 s: one finding, raised when their window closes (windows are aligned
+    // on multiples of 60 s: this one ends at t0 + 40 s).
     for (uint32_t i = 0; i < 150; ++i)
         f.add(event(ResetCause::resp_abort, v4(198, 51, 100, i % 200), 40000 + i, server, 443,
                     t0 + i * 60'000'000));
+    EXPECT_TRUE(f.of("rst_storm").empty());
+    f.engine.advance(t0 + 41 * s, f.records);
     auto raised = f.of("rst_storm", "raised");
     ASSERT_EQ(raised.size(), 1u);
+    EXPECT_EQ(f.records.back().by_event, false);
+    EXPECT_EQ(raised[0]["ts"].get<double>(), static_cast<double>((t0 + 40 * s) / s));
     EXPECT_EQ(raised[0]["subject"]["scope"], "server");
     EXPECT_EQ(raised[0]["subject"]["server"], "203.0.113.10");
     EXPECT_EQ(raised[0]["subject"]["port"], 443);
-    EXPECT_EQ(raised[0]["evidence"]["resets"], 100);
-    EXPECT_EQ(raised[0]["evidence"]["causes"]["resp_abort"], 100);
+    EXPECT_EQ(raised[0]["evidence"]["resets"], 150);
+    EXPECT_EQ(raised[0]["evidence"]["causes"]["resp_abort"], 150);
+    // Without a connection source the share is unknown: judged on the rate alone.
+    EXPECT_TRUE(raised[0]["evidence"]["connections"].is_null());
+    EXPECT_TRUE(raised[0]["evidence"]["share"].is_null());
     EXPECT_EQ(raised[0]["example_events"], nlohmann::json::array({2, 3, 4, 5, 6}));
     EXPECT_EQ(f.engine.open_count(FindingKind::rst_storm), 1u);
     EXPECT_EQ(f.engine.open().size(), 1u);
@@ -123,6 +133,7 @@ TEST(Findings, StormOfOneServerIsRaisedOnceAndCleared) {
     for (auto& j : f.of("rst_storm"))
         EXPECT_EQ(j["subject"]["scope"], "server");
     // A quiet window later: cleared, with the same id.
+    EXPECT_EQ(f.engine.open_count(FindingKind::rst_storm), 1u);
     f.add(event(ResetCause::resp_abort, v4(198, 51, 100, 1), 1, server, 443, t0 + 130 * s));
     auto cleared = f.of("rst_storm", "cleared");
     ASSERT_EQ(cleared.size(), 1u);
@@ -159,10 +170,11 @@ TEST(Findings, UsualRateRaisesNoStormButARiseDoes) {
                         server, 25, ts = t0 + minute * 60 * s + i * s / 2));
     size_t raised_before = f.of("rst_storm", "raised").size();
     EXPECT_EQ(raised_before, 0u);
-    // Then 400 in a minute: 5 times its usual.
+    // Then 400 in a minute: 5 times its usual (the window ends at t0 + 640 s).
     for (uint32_t i = 0; i < 400; ++i)
         f.add(event(ResetCause::resp_abort, v4(198, 51, 100, 1), static_cast<uint16_t>(i), server,
                     25, t0 + 10 * 60 * s + i * s / 10));
+    f.engine.finish(f.records);
     EXPECT_EQ(f.of("rst_storm", "raised").size(), raised_before + 1);
 }
 
@@ -174,6 +186,7 @@ TEST(Findings, FirstWindowNeedsThresholdTimesRise) {
         for (uint32_t i = 0; i < n; ++i)
             f.add(event(ResetCause::resp_abort, v4(198, 51, 100, 1), static_cast<uint16_t>(i),
                         v4(203, 0, 113, 10), 443, t0 + i * s / 20));
+        f.engine.finish(f.records);
         EXPECT_EQ(f.of("rst_storm", "raised").size(), n == 400 ? 1u : 0u) << n;
     }
 }
@@ -185,6 +198,7 @@ TEST(Findings, QuietServiceThatStormsAfterWarmUp) {
     for (uint32_t i = 0; i < 100; ++i)
         f.add(event(ResetCause::resp_abort, v4(198, 51, 100, 1), static_cast<uint16_t>(i),
                     v4(203, 0, 113, 11), 443, t0 + i * s / 20));
+    f.engine.finish(f.records);
     EXPECT_EQ(f.of("rst_storm", "raised").size(), 1u);
 }
 
@@ -196,13 +210,14 @@ TEST(Findings, FarmWideStormOfSpreadServers) {
     for (uint32_t i = 0; i < 160; ++i)
         f.add(event(ResetCause::resp_abort, v4(198, 51, 100, i % 50), 50000 + i,
                     v4(203, 0, 113, static_cast<uint8_t>(20 + i % 8)), 443, t0 + i * s / 4));
+    f.engine.finish(f.records);
     auto raised = f.of("rst_storm", "raised");
     ASSERT_EQ(raised.size(), 1u);
     EXPECT_EQ(raised[0]["subject"]["scope"], "farm");
     EXPECT_EQ(raised[0]["subject"]["prefix"], "203.0.113.0/24");
     EXPECT_EQ(raised[0]["subject"]["port"], 443);
     EXPECT_EQ(raised[0]["evidence"]["servers"], 8);
-    EXPECT_EQ(raised[0]["evidence"]["top_server_resets"], 13);
+    EXPECT_EQ(raised[0]["evidence"]["top_server_resets"], 20);
 }
 
 TEST(Findings, RefusalsAreNoStorm) {
@@ -212,6 +227,212 @@ TEST(Findings, RefusalsAreNoStorm) {
                     v4(203, 0, 113, 1), 8080, t0 + i * s / 100));
     EXPECT_TRUE(f.of("rst_storm").empty());
     EXPECT_TRUE(f.of("scan").empty());  // five clients of one closed port scan nothing
+}
+
+// ---- rst_storm: the share of the service's connections
+
+// A ConnectionSource with fixed counts per key hash (unknown keys: nullopt).
+struct FixedConnections : ConnectionSource {
+    std::map<uint64_t, uint64_t> counts;
+    mutable std::vector<uint64_t> windows_asked;
+    std::optional<uint64_t> connections(uint64_t window, uint64_t key_hash) const override {
+        windows_asked.push_back(window);
+        auto it = counts.find(key_hash);
+        if (it == counts.end()) return std::nullopt;
+        return it->second;
+    }
+};
+
+uint64_t server_hash(IpAddress a, uint16_t port) {
+    return connection_key_hash(a, IpFamily::v4, port, 0);
+}
+
+// 150 aborts of one server within a window, judged with `connections` started in it.
+std::vector<nlohmann::json> storm_with(std::optional<uint64_t> connections, uint32_t share_pct) {
+    FindingThresholds t;
+    t.storm_share = share_pct / 100.0;
+    Feeder f(t);
+    FixedConnections source;
+    IpAddress server = v4(203, 0, 113, 10);
+    if (connections) source.counts[server_hash(server, 443)] = *connections;
+    f.engine.set_connections(&source);
+    f.warm();
+    for (uint32_t i = 0; i < 150; ++i)
+        f.add(event(ResetCause::resp_abort, v4(198, 51, 100, i % 200), 40000 + i, server, 443,
+                    t0 + i * 60'000'000));
+    f.engine.advance(t0 + 41 * s, f.records);
+    // The window asked for is the one that closed: [t0 - 20 s, t0 + 40 s).
+    EXPECT_FALSE(source.windows_asked.empty());
+    for (uint64_t w : source.windows_asked)
+        EXPECT_EQ(w, (t0 - 20 * s) / (60 * s));
+    return f.of("rst_storm", "raised");
+}
+
+TEST(Findings, StormNeedsItsShareOfConnections) {
+    // 150 of 300 connections reset (50 %): raised, with the figures.
+    auto raised = storm_with(300, 20);
+    ASSERT_EQ(raised.size(), 1u);
+    EXPECT_EQ(raised[0]["evidence"]["resets"], 150);
+    EXPECT_EQ(raised[0]["evidence"]["connections"], 300);
+    EXPECT_DOUBLE_EQ(raised[0]["evidence"]["share"].get<double>(), 0.5);
+    EXPECT_DOUBLE_EQ(raised[0]["thresholds"]["share"].get<double>(), 0.2);
+    // The same rate among 10 000 connections (1.5 %): a busy server, no storm.
+    EXPECT_TRUE(storm_with(10'000, 20).empty());
+    // At the threshold exactly (150 of 750: 20 %) it is raised; just below it is not.
+    EXPECT_EQ(storm_with(750, 20).size(), 1u);
+    EXPECT_TRUE(storm_with(751, 20).empty());
+    // A lower share setting raises the busy server too.
+    EXPECT_EQ(storm_with(10'000, 1).size(), 1u);
+    // Fewer connections started in the window than were reset (long connections): share 1.
+    auto long_lived = storm_with(20, 20);
+    ASSERT_EQ(long_lived.size(), 1u);
+    EXPECT_DOUBLE_EQ(long_lived[0]["evidence"]["share"].get<double>(), 1.0);
+    // Unknown connections (a window a worker overwrote): judged on the rate, said as null.
+    auto unknown = storm_with(std::nullopt, 20);
+    ASSERT_EQ(unknown.size(), 1u);
+    EXPECT_TRUE(unknown[0]["evidence"]["connections"].is_null());
+}
+
+// A storm that holds by rate but whose share falls below half the threshold is cleared.
+TEST(Findings, StormClearsWhenItsShareFalls) {
+    Feeder f;
+    FixedConnections source;
+    IpAddress server = v4(203, 0, 113, 10);
+    source.counts[server_hash(server, 443)] = 300;
+    f.engine.set_connections(&source);
+    f.warm();
+    auto burst = [&](uint64_t from) {
+        for (uint32_t i = 0; i < 150; ++i)
+            f.add(event(ResetCause::resp_abort, v4(198, 51, 100, i % 200), 40000 + i, server, 443,
+                        from + i * 60'000'000));
+    };
+    burst(t0);
+    f.engine.advance(t0 + 41 * s, f.records);
+    ASSERT_EQ(f.of("rst_storm", "raised").size(), 1u);
+    burst(t0 + 41 * s);  // the same share: updated
+    f.engine.advance(t0 + 101 * s, f.records);
+    EXPECT_EQ(f.of("rst_storm", "updated").size(), 1u);
+    source.counts[server_hash(server, 443)] = 1'600;  // 150 of 1600: 9.4 % < 10 %
+    burst(t0 + 101 * s);
+    f.engine.advance(t0 + 161 * s, f.records);
+    auto cleared = f.of("rst_storm", "cleared");
+    ASSERT_EQ(cleared.size(), 1u);
+    EXPECT_EQ(cleared[0]["evidence"]["connections"], 1600);
+}
+
+TEST(Findings, FarmStormAsksForItsPrefixConnections) {
+    Feeder f;
+    FixedConnections source;
+    source.counts[connection_key_hash(v4(203, 0, 113, 0), IpFamily::v4, 443, 24)] = 5'000;
+    f.engine.set_connections(&source);
+    f.warm();
+    for (uint32_t i = 0; i < 160; ++i)
+        f.add(event(ResetCause::resp_abort, v4(198, 51, 100, i % 50), 50000 + i,
+                    v4(203, 0, 113, static_cast<uint8_t>(20 + i % 8)), 443, t0 + i * s / 4));
+    f.engine.finish(f.records);
+    EXPECT_TRUE(f.of("rst_storm", "raised").empty());  // 160 of 5000 (3.2 %)
+    source.counts[connection_key_hash(v4(203, 0, 113, 77), IpFamily::v4, 443, 24)] = 400;
+    Feeder g;
+    g.engine.set_connections(&source);
+    g.warm();
+    for (uint32_t i = 0; i < 160; ++i)
+        g.add(event(ResetCause::resp_abort, v4(198, 51, 100, i % 50), 50000 + i,
+                    v4(203, 0, 113, static_cast<uint8_t>(20 + i % 8)), 443, t0 + i * s / 4));
+    g.engine.finish(g.records);
+    auto raised = g.of("rst_storm", "raised");
+    ASSERT_EQ(raised.size(), 1u);
+    EXPECT_EQ(raised[0]["subject"]["scope"], "farm");
+    EXPECT_EQ(raised[0]["evidence"]["connections"], 400);
+}
+
+// ---- ConnectionWindows: the workers' connections per service and window
+
+IpAddress server_n(uint32_t n) {
+    return v4(203, 0, 113, static_cast<uint8_t>(n % 250));
+}
+
+uint64_t estimate(const std::vector<const ConnectionWindows*>& workers, uint64_t window,
+                  uint64_t hash) {
+    SummedConnections sum(workers);
+    auto c = sum.connections(window, hash);
+    EXPECT_TRUE(c.has_value());
+    return c.value_or(0);
+}
+
+TEST(ConnectionWindows, CountsPerServiceAndWindow) {
+    const uint64_t w = 60 * s;
+    ConnectionWindows cw(w, 4);
+    EXPECT_EQ(cw.slots(), 4u);
+    EXPECT_EQ(cw.memory_bytes(), 4u * (64 + 4 * 2048 * 4));
+    const uint64_t start = (t0 / w) * w;
+    for (int i = 0; i < 30; ++i)
+        cw.count(start + i * s, server_n(1), IpFamily::v4, 443, 24);
+    for (int i = 0; i < 7; ++i)
+        cw.count(start + i * s, server_n(2), IpFamily::v4, 443, 24);
+    for (int i = 0; i < 5; ++i)
+        cw.count(start + w + i * s, server_n(1), IpFamily::v4, 443, 24);  // the next window
+    std::vector<const ConnectionWindows*> one{&cw};
+    const uint64_t window = start / w;
+    EXPECT_EQ(estimate(one, window, server_hash(server_n(1), 443)), 30u);
+    EXPECT_EQ(estimate(one, window, server_hash(server_n(2), 443)), 7u);
+    EXPECT_EQ(estimate(one, window, server_hash(server_n(1), 80)), 0u);
+    EXPECT_EQ(estimate(one, window, connection_key_hash(server_n(0), IpFamily::v4, 443, 24)), 37u);
+    EXPECT_EQ(estimate(one, window + 1, server_hash(server_n(1), 443)), 5u);
+    EXPECT_EQ(estimate(one, window + 2, server_hash(server_n(1), 443)), 0u);  // not reached yet
+    EXPECT_EQ(cw.late(), 0u);
+}
+
+// Flows spread over two workers give the same estimates as one worker with all of them.
+TEST(ConnectionWindows, TwoWorkersSumToOne) {
+    const uint64_t w = 10 * s;
+    ConnectionWindows all(w, 4), a(w, 4), b(w, 4);
+    const uint64_t start = (t0 / w) * w;
+    uint64_t truth[50] = {};
+    for (uint32_t i = 0; i < 20'000; ++i) {
+        uint32_t service = (i * 7919u) % 50;
+        uint16_t port = static_cast<uint16_t>(1000 + service);
+        uint64_t ts = start + (i % 1000) * (w / 1000);
+        all.count(ts, server_n(service), IpFamily::v4, port, 24);
+        (mix64(i) & 1 ? a : b).count(ts, server_n(service), IpFamily::v4, port, 24);
+        ++truth[service];
+    }
+    for (uint32_t service = 0; service < 50; ++service) {
+        uint64_t h = server_hash(server_n(service), static_cast<uint16_t>(1000 + service));
+        uint64_t one = estimate({&all}, start / w, h);
+        EXPECT_EQ(one, estimate({&a, &b}, start / w, h)) << service;
+        EXPECT_GE(one, truth[service]);  // count-min: never below the truth
+        // Above it by at most e / width of the window's counted keys (2 per connection).
+        EXPECT_LE(one, truth[service] + 2 * 20'000 * 2.72 / ConnectionWindows::width);
+    }
+}
+
+// A worker `slots` windows ahead reuses the copy: that window is then unknown, never wrong; a
+// connection older than its copy's window is counted as late.
+TEST(ConnectionWindows, OverwrittenWindowIsUnknownAndLateIsCounted) {
+    const uint64_t w = s;
+    ConnectionWindows cw(w, 4);
+    const uint64_t start = (t0 / w) * w;
+    cw.count(start, server_n(1), IpFamily::v4, 443, 24);
+    cw.count(start + 4 * w, server_n(1), IpFamily::v4, 443, 24);  // the same copy
+    SummedConnections sum({&cw});
+    EXPECT_FALSE(sum.connections(start / w, server_hash(server_n(1), 443)).has_value());
+    EXPECT_EQ(sum.unknown(), 1u);
+    EXPECT_EQ(sum.connections(start / w + 4, server_hash(server_n(1), 443)), 1u);
+    cw.count(start + w / 2, server_n(1), IpFamily::v4, 443, 24);  // its copy holds a later one
+    EXPECT_EQ(cw.late(), 1u);
+    EXPECT_EQ(sum.late(), 1u);
+    // An older window the worker had skipped is not stamped again behind management's back:
+    // late too, and the window reads as without connections.
+    cw.count(start + 3 * w, server_n(1), IpFamily::v4, 443, 24);
+    EXPECT_EQ(cw.late(), 2u);
+    EXPECT_EQ(sum.connections(start / w + 3, server_hash(server_n(1), 443)), 0u);
+}
+
+TEST(ConnectionWindows, SlotsCoverTheLinger) {
+    EXPECT_EQ(ConnectionWindows::slots_for(60 * s, 3 * s), 4u);
+    EXPECT_EQ(ConnectionWindows::slots_for(s, 3 * s), 6u);
+    EXPECT_EQ(ConnectionWindows(s, ConnectionWindows::slots_for(s, 3 * s)).slots(), 8u);
+    EXPECT_EQ(ConnectionWindows::slots_for(s, 3600 * s), ConnectionWindows::max_slots);
 }
 
 // ---- scan
@@ -346,6 +567,33 @@ ResetEvent injected(uint8_t server, uint64_t ts, uint8_t ttl = 49) {
     return e;
 }
 
+// The RSTs' spacing is part of the fingerprint by power-of-two class: 100 and 120 us are one
+// device, 100 us and 1 ms two; one RST per flow has no spacing.
+TEST(Findings, InjectorSpacingIsPartOfTheFingerprint) {
+    Feeder f;
+    for (uint8_t i = 0; i < 12; ++i) {
+        ResetEvent e = injected(i, t0 + i * 10 * s);
+        e.rst_spacing_us = i % 2 ? 100 : 120;
+        f.add(e);
+        ResetEvent other = injected(static_cast<uint8_t>(100 + i), t0 + i * 10 * s + 1);
+        other.rst_spacing_us = 1000;
+        f.add(other);
+    }
+    auto raised = f.of("injector", "raised");
+    ASSERT_EQ(raised.size(), 2u);
+    EXPECT_EQ(raised[0]["subject"]["rst_spacing"], nlohmann::json::parse("[0.000064,0.000128]"));
+    EXPECT_DOUBLE_EQ(raised[0]["evidence"]["rst_spacing_min_s"].get<double>(), 0.0001);
+    EXPECT_DOUBLE_EQ(raised[0]["evidence"]["rst_spacing_max_s"].get<double>(), 0.00012);
+    EXPECT_EQ(raised[1]["subject"]["rst_spacing"], nlohmann::json::parse("[0.000512,0.001024]"));
+    Feeder g;
+    for (uint8_t i = 0; i < 12; ++i)
+        g.add(injected(i, t0 + i * 10 * s));
+    auto single = g.of("injector", "raised");
+    ASSERT_EQ(single.size(), 1u);
+    EXPECT_TRUE(single[0]["subject"]["rst_spacing"].is_null());
+    EXPECT_FALSE(single[0]["evidence"].contains("rst_spacing_min_s"));
+}
+
 TEST(Findings, OneInjectorAcrossFlows) {
     Feeder f;
     for (uint8_t i = 0; i < 12; ++i)
@@ -394,12 +642,17 @@ TEST(Findings, TablesStayBoundedUnderManyKeys) {
     Feeder f(t);
     f.warm();
     size_t memory = f.engine.memory_bytes();
-    // 100 000 distinct services (server:port) within one window, then a storm: still raised
-    // (the storming server stays in: it outweighs the others).
-    for (uint32_t i = 0; i < 100'000; ++i)
-        f.add(event(ResetCause::resp_abort, v4(198, 51, 100, 1), 1000,
-                    v4(203, 0, 113, static_cast<uint8_t>(i % 250)),
-                    static_cast<uint16_t>(1000 + i / 250), t0 + i * 100'000ull));
+    // 100 000 distinct services (server:port) within one window (it ends at t0 + 40 s), then
+    // the same and a storm in the next: still raised (the storming server stays in: it
+    // outweighs the others).
+    auto crowd = [&f](uint64_t from) {
+        for (uint32_t i = 0; i < 100'000; ++i)
+            f.add(event(ResetCause::resp_abort, v4(198, 51, 100, 1), 1000,
+                        v4(203, 0, 113, static_cast<uint8_t>(i % 250)),
+                        static_cast<uint16_t>(1000 + i / 250), from + i * 100'000ull));
+    };
+    crowd(t0);
+    f.engine.advance(t0 + 41 * s, f.records);
     EXPECT_EQ(f.engine.memory_bytes(), memory);
     EXPECT_GT(f.engine.evicted(), 0u);
     auto servers_raised = [&f] {
@@ -409,9 +662,11 @@ TEST(Findings, TablesStayBoundedUnderManyKeys) {
         return n;
     };
     EXPECT_EQ(servers_raised(), 0u);  // (each port's farm of 250 servers does storm)
+    crowd(t0 + 45 * s);
     for (uint32_t i = 0; i < 200; ++i)
         f.add(event(ResetCause::resp_abort, v4(198, 51, 100, 1), static_cast<uint16_t>(i),
-                    v4(203, 0, 113, 99), 443, t0 + 10 * s + i * 1'000'000ull));
+                    v4(203, 0, 113, 99), 443, t0 + 56 * s + i * 1'000'000ull));
+    f.engine.advance(t0 + 101 * s, f.records);
     EXPECT_EQ(servers_raised(), 1u);
     EXPECT_EQ(f.engine.memory_bytes(), memory);
 }

@@ -187,6 +187,7 @@ TEST_F(Tracker, ResponderAbortIsOneEventWrittenAfterTheLinger) {
     EXPECT_EQ(e.rst_ttl, 60);
     EXPECT_EQ(e.usual_ttl, 60);
     EXPECT_EQ(e.rst_count, 1u);
+    EXPECT_EQ(e.rst_spacing_us, 0u);  // one RST: no spacing
     EXPECT_EQ(e.orig_pkts, 3u);
     EXPECT_EQ(e.resp_pkts, 3u);
     EXPECT_EQ(e.orig_bytes, 100u);
@@ -212,6 +213,8 @@ TEST_F(Tracker, LaterRstsRaiseTheCountNotTheEvents) {
     ASSERT_TRUE(t().flush_pending(100));
     ASSERT_EQ(events(), 1u);
     EXPECT_EQ(event(0).rst_count, 3u);
+    // From the first RST to the next of the same sender (the other side's does not count).
+    EXPECT_EQ(event(0).rst_spacing_us, 100'000u);
     EXPECT_EQ(event(0).resp_pkts, 4u);
     EXPECT_EQ(event(0).orig_pkts, 4u);
     EXPECT_TRUE(event(0).has(Evidence::rst_retransmitted));
@@ -391,6 +394,7 @@ TEST_F(Tracker, RepeatedRstWithAnotherSequenceNumberIsASeqChange) {
               bits({Evidence::seq_exact, Evidence::rst_seq_change, Evidence::ttl_match}));
     EXPECT_EQ(event(0).rst_seq, server_next);  // the first RST's
     EXPECT_EQ(event(0).rst_count, 2u);
+    EXPECT_EQ(event(0).rst_spacing_us, 10'000u);
     // One weak signal alone never convicts.
     EXPECT_EQ(event(0).cause, ResetCause::resp_abort);
 }

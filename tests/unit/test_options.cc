@@ -809,6 +809,7 @@ TEST(OptionsRanges, EveryNumericOption) {
         {"findings-max-keys", {"255", "262145"}, "256 to 262144"},
         {"findings-storm-resets", {"4", "16777217"}, "5 to 2^24"},
         {"findings-storm-rise", {"0", "1001"}, "1 to 1000"},
+        {"findings-storm-share", {"0", "101"}, "1 to 100"},
         {"findings-farm-hosts", {"1", "65537"}, "2 to 65536"},
         {"findings-scan-ports", {"2", "65537"}, "3 to 65536"},
         {"findings-scan-hosts", {"2", "16777217"}, "3 to 2^24"},
@@ -1030,6 +1031,7 @@ TEST(OptionsNew, ShippedConfigurationHoldsTheDefaults) {
     EXPECT_EQ(o.findings_max_keys, d.findings_max_keys);
     EXPECT_EQ(o.findings_storm_resets, d.findings_storm_resets);
     EXPECT_EQ(o.findings_storm_rise, d.findings_storm_rise);
+    EXPECT_EQ(o.findings_storm_share_pct, d.findings_storm_share_pct);
     EXPECT_EQ(o.findings_farm_hosts, d.findings_farm_hosts);
     EXPECT_EQ(o.findings_scan_ports, d.findings_scan_ports);
     EXPECT_EQ(o.findings_scan_hosts, d.findings_scan_hosts);

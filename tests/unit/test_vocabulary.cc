@@ -159,6 +159,7 @@ ResetEvent full_event() {
     e.rst_payload_length = 2;
     std::memcpy(e.rst_payload, "no", 2);
     e.mptcp_reset_reason = 3;
+    e.rst_spacing_us = 100;
     e.tunnel.types = static_cast<uint8_t>(static_cast<unsigned>(TunnelType::erspan) << 4 |
                                           static_cast<unsigned>(TunnelType::vxlan));
     e.tunnel.id = 5001;

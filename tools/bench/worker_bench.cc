@@ -99,6 +99,9 @@ void pin_to_cpu(unsigned cpu) {
 const SignatureDatabase* bench_signatures = nullptr;
 // --recorder N: the flight recorder keeping N packets per flow (--recorder-snap bytes each).
 FlightConfig bench_flight{.packets = 0};
+// --connections-window S: each worker counts connections per service and findings window (the
+// rst_storm share, connection_windows.h) as rstscope does with --findings-window S; 0: off.
+double bench_connections_window_s = 0;
 
 TrackerConfig tracker_config_for(uint64_t flows) {
     TrackerConfig config;  // rstscope's defaults, except the table sized for ~50 % load
@@ -106,6 +109,11 @@ TrackerConfig tracker_config_for(uint64_t flows) {
     config.signatures = bench_signatures;
     if (bench_signatures) config.app_capacity = app_capacity_with_signatures;  // as rstscope
     config.flight = bench_flight;
+    if (bench_connections_window_s > 0) {
+        config.connection_window_ns = static_cast<uint64_t>(bench_connections_window_s * 1e9);
+        config.connection_slots =
+            ConnectionWindows::slots_for(config.connection_window_ns, config.linger_ns);
+    }
     return config;
 }
 
@@ -741,7 +749,10 @@ int main(int argc, char** argv) {
             "each of these lengths (comma separated, 1 to 65535)")(
             "scan-kind", po::value(&scan_kind)->default_value(scan_kind),
             "--scan-bytes: text (an HTTP response), binary (random bytes) or both")(
-            "scans", po::value(&scans)->default_value(scans), "--scan-bytes: scans per length");
+            "scans", po::value(&scans)->default_value(scans), "--scan-bytes: scans per length")(
+            "connections-window", po::value(&bench_connections_window_s)->default_value(0),
+            "count connections per service and window of this many seconds, as rstscope's "
+            "--findings-window (the rst_storm share); 0: off");
         po::variables_map vm;
         po::store(po::parse_command_line(argc, argv, d), vm);
         po::notify(vm);

@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <memory>
 
+#include "rstscope/analysis/connection_windows.h"
 #include "rstscope/analysis/flight_store.h"
 #include "rstscope/analysis/host_fingerprint.h"
 #include "rstscope/analysis/reset_classifier.h"
@@ -39,7 +40,7 @@ inline constexpr uint64_t ns_per_second = 1'000'000'000ull;
 
 struct TrackerConfig {
     uint32_t flow_capacity = 1u << 20;
-    // Resets awaiting their verdict at once: 65536 x 352 B = 22 MiB, about 21 000 resets/s for
+    // Resets awaiting their verdict at once: 65536 x 496 B = 31 MiB, about 21 000 resets/s for
     // the default 3 s linger before the oldest are written early.
     uint32_t linger_capacity = 65536;
     uint64_t linger_ns = 3 * ns_per_second;
@@ -77,6 +78,10 @@ struct TrackerConfig {
     uint32_t app_capacity = 0;
     // The flight recorder's per-flow packets and evidence blocks; packets 0: off.
     FlightConfig flight{.packets = 0};
+    // Connections per service and findings window (connection_windows.h), for the rst_storm
+    // share: the findings window; 0: not counted. `connection_slots`: its copies (slots_for()).
+    uint64_t connection_window_ns = 0;
+    uint32_t connection_slots = ConnectionWindows::min_slots;
 };
 
 // The app table rstscope (and worker_bench) gives each worker when signatures are on.
@@ -160,8 +165,11 @@ class FlowTracker {
     const SignatureScanner* signature_scanner() const noexcept { return scanner_.get(); }
     // Null when the flight recorder is off; management reads the blocks events name.
     const EvidenceArena* evidence() const noexcept { return evidence_.get(); }
+    // Null when connections are not counted; management reads a window's counts.
+    const ConnectionWindows* connections() const noexcept { return connections_.get(); }
 
   private:
+    void count_connection(const FlowEntry& e, const DecodedPacket& p) noexcept;
     void process_one(const DecodedPacket& p, const FlowKey& key, uint64_t hash, bool src_is_lo,
                      const FrameRef* frame, uint16_t link) noexcept;
     void count_segment_kinds(const DecodedPacket& p) noexcept;
@@ -232,6 +240,7 @@ class FlowTracker {
     uint32_t app_mask_ = 0;
     FlightStore flight_;
     std::unique_ptr<EvidenceArena> evidence_;
+    std::unique_ptr<ConnectionWindows> connections_;
 };
 
 // Exposed for unit tests: RFC 5961 acceptability of a RST with sequence number `seq` sent by

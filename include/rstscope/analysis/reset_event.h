@@ -100,6 +100,10 @@ struct ResetEvent {
     // none; management reads it and fills `pcap` when it settles the event.
     uint64_t flight_block;
     PcapRef pcap;
+    // Microseconds from the first RST to the next RST of the same sender on this connection, seen
+    // while the reset lingered (an injector's burst); 0: none came. A real 0 is written as 1.
+    uint32_t rst_spacing_us;
+    uint32_t reserved_tail;
 
     bool has(Evidence e) const noexcept { return evidence & evidence_bit(e); }
 };

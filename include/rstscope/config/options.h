@@ -85,6 +85,7 @@ struct Options {
     uint32_t findings_max_keys = 4096;
     uint32_t findings_storm_resets = 100;
     uint32_t findings_storm_rise = 4;
+    uint32_t findings_storm_share_pct = 20;
     uint32_t findings_farm_hosts = 4;
     uint32_t findings_scan_ports = 20;
     uint32_t findings_scan_hosts = 20;

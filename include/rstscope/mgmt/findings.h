@@ -25,10 +25,12 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "rstscope/analysis/connection_windows.h"
 #include "rstscope/analysis/reset_event.h"
 
 namespace rstscope {
@@ -93,6 +95,7 @@ struct FindingThresholds {
     uint32_t max_keys = 4096;             // --findings-max-keys: entries per kind's table
     uint32_t storm_resets = 100;          // --findings-storm-resets: in one window
     uint32_t storm_rise = 4;              // --findings-storm-rise: times the usual window
+    double storm_share = 0.2;             // --findings-storm-share: of the window's connections
     uint32_t farm_hosts = 4;              // --findings-farm-hosts: distinct servers of a farm
     uint32_t scan_ports = 20;             // --findings-scan-ports
     uint32_t scan_hosts = 20;             // --findings-scan-hosts
@@ -119,6 +122,37 @@ struct FindingRecord {
     FindingState state;
     uint64_t ts_ns;
     std::string line;
+    // Raised by the event just added (its record follows that event in the log); false for the
+    // records of a window that closed, which follow the events before it.
+    bool by_event = false;
+};
+
+// Where the engine learns how many connections a service started in a window (the rst_storm
+// share): management sums the workers' ConnectionWindows; without a source the share is unknown
+// and a storm is judged on its rate alone (a fleet collector).
+class ConnectionSource {
+  public:
+    virtual ~ConnectionSource() = default;
+    // Connections that started in window number `window` (its start / window_ns) toward the
+    // service whose connection_key_hash() is `key_hash`; nullopt when unknown.
+    virtual std::optional<uint64_t> connections(uint64_t window, uint64_t key_hash) const = 0;
+};
+
+// The workers' ConnectionWindows summed cell by cell, then the count-min estimate: the same
+// whatever the number of workers. A window some worker's copy no longer holds is unknown
+// (counted: unknown()).
+class SummedConnections final : public ConnectionSource {
+  public:
+    explicit SummedConnections(std::vector<const ConnectionWindows*> workers)
+        : workers_(std::move(workers)) {}
+    std::optional<uint64_t> connections(uint64_t window, uint64_t key_hash) const override;
+    uint64_t unknown() const noexcept { return unknown_; }
+    // Connections the workers could not count: older than the window their copy held.
+    uint64_t late() const noexcept;
+
+  private:
+    std::vector<const ConnectionWindows*> workers_;
+    mutable uint64_t unknown_ = 0;
 };
 
 // The open findings, for `rstscopectl findings` and metrics.
@@ -144,6 +178,9 @@ class FindingsEngine {
     void advance(uint64_t ts_ns, std::vector<FindingRecord>& out);
     // The end of the run: clears every open finding.
     void finish(std::vector<FindingRecord>& out);
+    // The connections behind the rst_storm share; null (the default): the share is unknown. It
+    // must outlive the engine's use of it.
+    void set_connections(const ConnectionSource* source) noexcept { connections_ = source; }
 
     std::vector<OpenFinding> open() const;
     uint64_t open_count(FindingKind kind) const noexcept {
@@ -162,8 +199,11 @@ class FindingsEngine {
 
   private:
     void close_window(std::vector<FindingRecord>& out);
+    // rst_storm: judged when a window closes, once the window's connections are all counted.
+    void judge_storms(uint64_t end_ns, bool closing, std::vector<FindingRecord>& out);
 
     FindingThresholds t_;
+    const ConnectionSource* connections_ = nullptr;
     std::unique_ptr<Tables> tables_;
     uint64_t window_start_ns_ = 0;
     bool started_ = false;

@@ -2,7 +2,7 @@
 // The last N reset events, as management settled them (storm verdict applied), for the control
 // socket's `events` and windowed `top` queries. Management thread only.
 //
-// Memory: capacity * sizeof(ResetEvent) (448 bytes; the default 10 000 events: 4.3 MiB), all
+// Memory: capacity * sizeof(ResetEvent) (456 bytes; the default 10 000 events: 4.3 MiB), all
 // allocated by the constructor. The events are kept compact, as the workers made them, and
 // formatted only when a query returns them: push() is one copy, no allocation, no formatting.
 #pragma once

@@ -41,6 +41,11 @@ namespace rstscope {
       "findings table entries dropped for a newcomer: their counts start again (tables bounded)")  \
     X(findings_untracked, approximation,                                                           \
       "events a findings table could not follow: every entry it sampled held an open finding")     \
+    X(findings_connections_unknown, approximation,                                                 \
+      "storm candidates judged on rate alone: a worker reused its window's connection counts "     \
+      "before management read them")                                                               \
+    X(findings_connections_late, approximation,                                                    \
+      "connections not counted for the storm share: older than the window their worker held")      \
     X(control_requests, volume, "requests answered on the control socket")                         \
     X(control_bad_requests, volume, "control requests refused as malformed or unknown")            \
     X(control_clients_refused, volume,                                                             \

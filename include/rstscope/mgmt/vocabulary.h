@@ -33,7 +33,7 @@ struct EventField {
     std::span<const EventField> members = {};
 };
 
-extern const std::array<EventField, 35> event_fields;
+extern const std::array<EventField, 36> event_fields;
 
 // {"version":..,"event_fields":[{"name":..,"type":..,"always":..,"values":[..]}, ..],
 //  "vocabularies":{"cause":[..],"conn_state":[..],"confidence":[..],"seq_check":[..],
