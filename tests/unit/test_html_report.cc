@@ -7,49 +7,14 @@
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 
-#include <atomic>
-#include <cstdlib>
 #include <map>
-#include <new>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "counting_new.h"
 #include "rstscope/mgmt/event_json.h"
 #include "rstscope/mgmt/html_report.h"
-
-// Every operator new of this program counts here, so a test can assert that following the log
-// allocates nothing (the same counting as test_mgmt.cc).
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-namespace {
-std::atomic<uint64_t> allocations{0};
-void* counted_alloc(std::size_t n) noexcept {
-    allocations.fetch_add(1, std::memory_order_relaxed);
-    return std::malloc(n ? n : 1);
-}
-}  // namespace
-void* operator new(std::size_t n) {
-    if (void* p = counted_alloc(n)) return p;
-    throw std::bad_alloc();
-}
-void* operator new[](std::size_t n) {
-    if (void* p = counted_alloc(n)) return p;
-    throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept {
-    std::free(p);
-}
-void operator delete[](void* p) noexcept {
-    std::free(p);
-}
-void operator delete(void* p, std::size_t) noexcept {
-    std::free(p);
-}
-void operator delete[](void* p, std::size_t) noexcept {
-    std::free(p);
-}
-#pragma GCC diagnostic pop
 
 namespace rstscope {
 namespace {
@@ -301,12 +266,12 @@ TEST(HtmlReport, FollowingTheLogAllocatesNothing) {
         events.emplace_back(e, event_json(e));
     }
     std::string finding = R"({"type":"finding","id":1,"kind":"scan","state":"raised"})";
-    uint64_t before = allocations.load();
+    uint64_t before = allocations_so_far();
     for (const auto& [e, line] : events)
         report.record_written(line, &e);
     for (int i = 0; i < 20; ++i)
         report.record_written(finding, nullptr);
-    EXPECT_EQ(allocations.load(), before);
+    EXPECT_EQ(allocations_so_far(), before);
     EXPECT_EQ(report.events_left_out(), 200u);
     EXPECT_EQ(report.findings_left_out(), 10u);
 }

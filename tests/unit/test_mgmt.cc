@@ -8,64 +8,16 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <atomic>
-#include <cstdlib>
 #include <cstring>
 #include <map>
-#include <new>
 #include <random>
 #include <string>
 #include <tuple>
 #include <vector>
 
+#include "counting_new.h"
 #include "rstscope/mgmt/control_protocol.h"
 #include "rstscope/mgmt/stats.h"
-
-// Every operator new of this program counts here, so a test can assert that a loop allocates
-// nothing. The deletes pair with the news (malloc/free), as the sanitizers require; GCC, which
-// assumes the standard pairing once these are inlined, is told so.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-namespace {
-std::atomic<uint64_t> allocations{0};
-void* counted_alloc(std::size_t n) noexcept {
-    allocations.fetch_add(1, std::memory_order_relaxed);
-    return std::malloc(n ? n : 1);
-}
-}  // namespace
-void* operator new(std::size_t n) {
-    if (void* p = counted_alloc(n)) return p;
-    throw std::bad_alloc();
-}
-void* operator new[](std::size_t n) {
-    if (void* p = counted_alloc(n)) return p;
-    throw std::bad_alloc();
-}
-void* operator new(std::size_t n, const std::nothrow_t&) noexcept {
-    return counted_alloc(n);
-}
-void* operator new[](std::size_t n, const std::nothrow_t&) noexcept {
-    return counted_alloc(n);
-}
-void operator delete(void* p) noexcept {
-    std::free(p);
-}
-void operator delete[](void* p) noexcept {
-    std::free(p);
-}
-void operator delete(void* p, std::size_t) noexcept {
-    std::free(p);
-}
-void operator delete[](void* p, std::size_t) noexcept {
-    std::free(p);
-}
-void operator delete(void* p, const std::nothrow_t&) noexcept {
-    std::free(p);
-}
-void operator delete[](void* p, const std::nothrow_t&) noexcept {
-    std::free(p);
-}
-#pragma GCC diagnostic pop
 
 namespace rstscope {
 namespace {
@@ -866,7 +818,7 @@ TEST(Flood, MillionDistinctHostsInBoundedMemoryWithoutAllocating) {
         released += out.size();
         out.clear();
     };
-    uint64_t before = allocations.load();
+    uint64_t before = allocations_so_far();
     for (uint32_t i = 0; i < events; ++i) {
         ResetEvent e{};
         e.ts_ns = 100 * sec + uint64_t{i} * 4000;  // 250 K resets per second of packet time
@@ -888,7 +840,7 @@ TEST(Flood, MillionDistinctHostsInBoundedMemoryWithoutAllocating) {
     }
     storms.release(0, true, out);
     write();
-    allocated = allocations.load() - before;
+    allocated = allocations_so_far() - before;
 
     EXPECT_EQ(allocated, 0u);
     EXPECT_EQ(released, events);
