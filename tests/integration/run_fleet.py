@@ -256,6 +256,26 @@ class Postgres:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+def log_answers(logs):
+    """What a store must answer, from the appliances' logs: the events by appliance, resets per
+    (appliance, cause), and the servers whose resets more than one appliance saw."""
+    events = {name: [json.loads(x) for x in lines] for name, lines in logs.items()}
+    per_cause = collections.Counter((a, e["cause"]) for a, evs in events.items() for e in evs)
+    seen = collections.defaultdict(set)
+    for a, evs in events.items():
+        for e in evs:
+            if e.get("rst_by") == "resp":
+                seen[e["resp_h"]].add(a)
+    across = {h for h, boxes in seen.items() if len(boxes) > 1}
+    return events, dict(per_cause), across
+
+
+def seqs_are_each_once(rows, events):
+    """(appliance, count, min seq, max seq) rows of a store: every appliance's seq 0..N-1, once."""
+    return sorted((a, int(n), int(lo), int(hi)) for a, n, lo, hi in rows) == \
+        sorted((a, len(evs), 0, len(evs) - 1) for a, evs in events.items())
+
+
 def store(url, logs):
     """rstscope-fleet read --pg into a fresh PostgreSQL: the SQL answers equal the logs'."""
     pg = Postgres()
@@ -264,27 +284,17 @@ def store(url, logs):
         r = fleet("read", "--server", url, "--pg", pg.conninfo, "--idle", "1.5", timeout=120)
         check("store: rstscope-fleet read --pg ends cleanly", r.returncode == 0,
               r.stderr.strip()[-300:])
-        events = {name: [json.loads(x) for x in lines] for name, lines in logs.items()}
+        events, want, want_across = log_answers(logs)
         got = {(a, c): int(n) for a, c, n in
                pg.sql("SELECT appliance, cause, count(*) FROM resets GROUP BY 1, 2")}
-        want = collections.Counter((a, e["cause"]) for a, evs in events.items() for e in evs)
-        check("store: resets per appliance and cause equal the logs'", got == dict(want),
+        check("store: resets per appliance and cause equal the logs'", got == want,
               f"{sorted(got.items())[:4]} vs {sorted(want.items())[:4]}")
-        seqs_ok = all(int(n) == len(evs) and int(lo) == 0 and int(hi) == len(evs) - 1
-                      for (a, n, lo, hi) in pg.sql(
-                          "SELECT appliance, count(*), min(seq), max(seq) FROM resets GROUP BY 1")
-                      for evs in [events[a]])
-        check("store: each appliance's seq 0..N-1, once", seqs_ok)
+        check("store: each appliance's seq 0..N-1, once", seqs_are_each_once(pg.sql(
+            "SELECT appliance, count(*), min(seq), max(seq) FROM resets GROUP BY 1"), events))
         # A server reset across boxes: responders whose resets more than one appliance saw.
         across = {h for (h,) in pg.sql(
             "SELECT host(resp_h) FROM resets WHERE rst_by = 'resp' GROUP BY resp_h "
             "HAVING count(DISTINCT appliance) > 1")}
-        seen = collections.defaultdict(set)
-        for a, evs in events.items():
-            for e in evs:
-                if e.get("rst_by") == "resp":
-                    seen[e["resp_h"]].add(a)
-        want_across = {h for h, boxes in seen.items() if len(boxes) > 1}
         check("store: the cross-appliance query (a server resetting on several boxes) equals the "
               "logs'", across == want_across and len(across) > 0,
               f"{len(across)} vs {len(want_across)}")
@@ -372,25 +382,17 @@ def clickhouse_store(url, logs):
         r = fleet("read", "--server", url, "--clickhouse", ch.url, "--idle", "1.5", timeout=120)
         check("clickhouse: rstscope-fleet read --clickhouse ends cleanly", r.returncode == 0,
               r.stderr.strip()[-300:])
-        events = {name: [json.loads(x) for x in lines] for name, lines in logs.items()}
+        events, want, want_across = log_answers(logs)
         got = {(a, c): int(n) for a, c, n in
                ch.rows("SELECT appliance, cause, count() FROM resets FINAL GROUP BY appliance, cause")}
-        want = collections.Counter((a, e["cause"]) for a, evs in events.items() for e in evs)
-        check("clickhouse: resets per appliance and cause equal the logs'", got == dict(want),
+        check("clickhouse: resets per appliance and cause equal the logs'", got == want,
               f"{sorted(got.items())[:4]} vs {sorted(want.items())[:4]}")
-        seqs_ok = sorted((a, int(n), int(lo), int(hi)) for a, n, lo, hi in ch.rows(
-            "SELECT appliance, count(), min(seq), max(seq) FROM resets GROUP BY appliance")) == \
-            sorted((a, len(evs), 0, len(evs) - 1) for a, evs in events.items())
-        check("clickhouse: each appliance's seq 0..N-1, once", seqs_ok)
+        check("clickhouse: each appliance's seq 0..N-1, once", seqs_are_each_once(ch.rows(
+            "SELECT appliance, count(), min(seq), max(seq) FROM resets GROUP BY appliance"),
+            events))
         across = {h for (h,) in ch.rows(
             "SELECT resp_h FROM resets FINAL WHERE rst_by = 'resp' GROUP BY resp_h "
             "HAVING uniqExact(appliance) > 1")}
-        seen = collections.defaultdict(set)
-        for a, evs in events.items():
-            for e in evs:
-                if e.get("rst_by") == "resp":
-                    seen[e["resp_h"]].add(a)
-        want_across = {h for h, boxes in seen.items() if len(boxes) > 1}
         check("clickhouse: the cross-appliance query equals the logs'",
               across == want_across and len(across) > 0, f"{len(across)} vs {len(want_across)}")
         stored_lines = {}
