@@ -99,7 +99,7 @@ def tear_down():
 
 # One server process serves every case, each on its own port (the behaviour is the port's).
 SERVER_CODE = r"""
-import socket, struct, sys, threading, time
+import os, socket, struct, sys, threading, time
 ports = dict(arg.split("=") for arg in sys.argv[1:])
 def listener(name, backlog=16, ttl=None):
     s = socket.socket()
@@ -125,9 +125,17 @@ def app_idle(c):
 def close_after_reply(c):
     c.recv(1000); c.sendall(b"bye\n"); c.close()
 def talk(c):
+    # Three ticks, a pause in which the forger strikes (its sequence number is then exact however
+    # slowly it runs), then ticks again, right after the forger says it sent: data after the
+    # forged RST within the linger window. The pause stays shorter than --idle-threshold.
     c.recv(1000)
     try:
-        for _ in range(40): c.sendall(b"tick " * 20); time.sleep(0.05)
+        for i in range(40):
+            c.sendall(b"tick " * 20); time.sleep(0.05)
+            pause_end = time.monotonic() + 1.8
+            flag = ports["forged_flag"]
+            while i == 2 and time.monotonic() < pause_end and not os.path.exists(flag):
+                time.sleep(0.02)
     except OSError: pass
 serve(listener("download"), download)
 serve(listener("fw_midstream"), echo_forever)
@@ -210,21 +218,41 @@ except socket.timeout:
 print(json.dumps(out), flush=True)
 """
 
-# Runs in the router namespace: waits for the server's data on the case's connection and forges
-# a RST to the client in its name (exact sequence number, a TTL neither endpoint uses).
+# Runs in the router namespace: reads the mirror until the server's data on the case's connection
+# pauses (0.3 s without a segment), then forges a RST to the client in the server's name: the exact
+# next sequence number, a TTL and IP-ID neither endpoint uses. Waiting for the pause, not for a
+# fixed packet, keeps the sequence number exact on a loaded machine (a RST behind the client's
+# window is only challenged, RFC 5961).
 FORGER_CODE = r"""
-import sys
-from scapy.all import IP, TCP, sniff, send, conf
+import select, socket, struct, sys, time
+from scapy.all import IP, TCP, send, conf
 conf.verb = 0
 iface, port = sys.argv[1], int(sys.argv[2])
+# ETH_P_ALL: only taps on every protocol see the frames the router sends (the server's data).
+mirror = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
+mirror.bind((iface, 0))
 print("ready", flush=True)
-pkts = sniff(iface=iface, count=3, timeout=10,
-             lfilter=lambda p: TCP in p and p[TCP].sport == port and len(p[TCP].payload) > 0)
-p = pkts[-1]
-rst = IP(src=p[IP].src, dst=p[IP].dst, ttl=41, id=12345) / TCP(
-    sport=p[TCP].sport, dport=p[TCP].dport, flags="R",
-    seq=p[TCP].seq + len(p[TCP].payload))
-send(rst, iface=iface)
+last = None
+deadline = time.monotonic() + 15
+while time.monotonic() < deadline:
+    if not select.select([mirror], [], [], 0.3)[0]:
+        if last: break
+        continue
+    frame = mirror.recv(65535)
+    ip = frame[14:]
+    if frame[12:14] != b"\x08\x00" or len(ip) < 40 or ip[9] != 6: continue
+    ihl = (ip[0] & 15) * 4
+    tcp = ip[ihl:]
+    sport, dport, seq = struct.unpack("!HHI", tcp[:8])
+    payload = struct.unpack("!H", ip[2:4])[0] - ihl - (tcp[12] >> 4) * 4
+    if sport == port and payload > 0:
+        last = (socket.inet_ntoa(ip[12:16]), socket.inet_ntoa(ip[16:20]), sport, dport,
+                (seq + payload) % 2**32)
+if last:
+    src, dst, sport, dport, seq = last
+    send(IP(src=src, dst=dst, ttl=41, id=12345) / TCP(sport=sport, dport=dport, flags="R",
+                                                       seq=seq), iface=iface)
+open(sys.argv[3], "w").close()  # the server's cue to go on talking
 """
 
 
@@ -242,10 +270,14 @@ def scapy_python():
     return None
 
 
-def exercise(forger_python):
+def exercise(forger_python, workdir):
     """Every case, one after the other; returns what each client saw."""
     seen = {}
-    server = in_ns(SERVER, SERVER_CODE, *[f"{k}={v}" for k, v in PORT.items()])
+    forged_flag = os.path.join(workdir, "forged.sent")
+    if os.path.exists(forged_flag):
+        os.unlink(forged_flag)
+    server = in_ns(SERVER, SERVER_CODE, *[f"{k}={v}" for k, v in PORT.items()],
+                   f"forged_flag={forged_flag}")
     try:
         if server.stdout.readline().strip() != "ready":
             raise RuntimeError("server did not start: " + server.stderr.read()[-300:])
@@ -255,12 +287,14 @@ def exercise(forger_python):
             seen[case] = client(case)
         if forger_python:
             forger = subprocess.Popen(["ip", "netns", "exec", ROUTER, forger_python, "-c",
-                                       FORGER_CODE, TAP, str(PORT["forged"])],
+                                       FORGER_CODE, TAP, str(PORT["forged"]), forged_flag],
                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
             forger.stdout.readline()
             time.sleep(1.0)  # scapy's socket is open once it printed; let it settle
             seen["forged"] = client("forged")
             forger.wait(timeout=20)
+            if forger.returncode != 0:
+                print("forger:", forger.stderr.read()[-600:])
         seen["conntrack"] = client("conntrack")
     finally:
         server.kill()
@@ -367,7 +401,7 @@ def main():
         time.sleep(4)  # tcpdump and the live vdev are capturing
         if live.poll() is not None:
             check("live: rstscope runs", False, live.stderr.read()[-400:])
-        seen = exercise(forger_python)
+        seen = exercise(forger_python, workdir)
         time.sleep(2)  # the last linger window ends
     finally:
         for proc in (live, tcpdump):
