@@ -448,6 +448,11 @@ def happy_path(big):
         # Replay from the middle of the stream: exactly the lines of the messages from there on,
         # which are a proper suffix of the whole stream in stream order.
         info = json.loads(fleet("stream", "--server", s.url).stdout)
+        huge = fleet("stream", "--server", s.url, "--max-bytes", "4000000000000000000")
+        check("happy: a --max-bytes beyond the server's storage limit is refused and explained",
+              huge.returncode != 0 and "storage limit" in huge.stderr and
+              json.loads(fleet("stream", "--server", s.url).stdout)["messages"] == info["messages"],
+              f"{huge.returncode}: {huge.stderr[-300:]}")
         middle = info["messages"] // 2 + 1
         tail = read_stream(s.url, "--from-seq", str(middle))
         check("happy: replay from the middle is a suffix of the stream",

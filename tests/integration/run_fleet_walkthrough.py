@@ -193,6 +193,10 @@ def main():
             if p.poll() is None:
                 p.kill()
                 p.wait(timeout=10)
+        if not all(results):  # what the background jobs said, before their logs go
+            for n in range(1, len(jobs) + 1):
+                with open(os.path.join(work, f"job{n}.log"), errors="replace") as f:
+                    print(f"job %{n} said: {f.read()[-600:]!r}")
         if os.path.exists(os.path.join(pg_data, "postmaster.pid")):
             subprocess.run([*as_postgres, "/usr/lib/postgresql/15/bin/pg_ctl", "-D", pg_data,
                             "-m", "immediate", "stop"], capture_output=True, timeout=60)
@@ -225,6 +229,7 @@ def live_and_scraped(work, conninfo):
           "per appliance and cause, exactly the events of the four logs",
           all(resets(log) for log in logs[2:]) and got == dict(want),
           f"{sorted(got.items()) if got else got} vs {sorted(want.items()) if want else want}")
+    result = []
     while time.monotonic() < deadline:
         result = prom("fleet:rstscope_appliances_up")
         if result and result[0]["value"][1] == "2":

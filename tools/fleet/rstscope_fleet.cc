@@ -251,6 +251,14 @@ int stream_command(int argc, char** argv) {
     if (s != NATS_OK) {
         std::fprintf(stderr, "rstscope-fleet: stream %s: %s (%s, JetStream error %d)\n",
                      name.c_str(), natsStatus_GetText(s), nats_GetLastError(nullptr), int(jerr));
+        if (jerr == JSStorageResourcesExceededErr)
+            std::fprintf(
+                stderr,
+                "rstscope-fleet: the server cannot reserve --max-bytes %.0f: its JetStream "
+                "storage limit (max_file_store or max_memory_store; by default 75 %% of "
+                "the free disk or memory) is smaller; lower --max-bytes or raise the "
+                "limit\n",
+                max_bytes);
         return exit_failure;
     }
     const char* leader = info->Cluster && info->Cluster->Leader ? info->Cluster->Leader : "";
