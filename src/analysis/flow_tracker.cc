@@ -118,7 +118,7 @@ void FlowTracker::process_burst(const DecodedPacket* packets, uint32_t count,
     while (count > 0) {
         uint32_t n = std::min(count, max_burst);
         for (uint32_t i = 0; i < n; ++i) {
-            keys[i] = flow_key_of(packets[i], src_is_lo[i]);
+            keys[i] = key_of(packets[i], src_is_lo[i]);
             hashes[i] = FlowTable::hash(keys[i]);
             table_.prefetch(hashes[i]);
         }

@@ -235,6 +235,7 @@ TrackerConfig tracker_config(const Options& o) {
     c.zeek_handshake_inactivity_ns = seconds_to_ns(o.zeek_handshake_inactivity_s);
     c.zeek_inactivity_ns = seconds_to_ns(o.zeek_inactivity_s);
     c.zeek_long_inactivity_ns = seconds_to_ns(o.zeek_long_inactivity_s);
+    c.vlan_in_key = o.vlan_in_key;
     c.flight.packets = o.recorder_dir.empty() ? 0 : o.recorder_packets;
     c.flight.snap = o.recorder_snap;
     c.flight.evidence_blocks = o.recorder_blocks;

@@ -212,6 +212,10 @@ const Setting settings_table[] = {
      .field = &Options::zeek_long_inactivity_s, .min = min_duration_s, .max = max_timeout_s,
      .value_name = "SECONDS",
      .help = "the same for responder ports 21, 22, 23 and 513 (Zeek's port_inactivity_timeouts)"},
+    {.group = Group::analysis, .name = "vlan-in-key", .kind = Kind::flag,
+     .field = &Options::vlan_in_key,
+     .help = "the VLAN tags are part of the flow key: the same addresses and ports on two VLANs "
+             "are two connections (without it, as Zeek's key, one)"},
     {.group = Group::analysis, .name = "flow-table-size", .kind = Kind::count,
      .field = &Options::flow_table_size, .min = 64, .max = 1 << 30,
      .help = "flow entries per worker (rounded up to a power of two)"},

@@ -281,7 +281,8 @@ class WorkerLoop {
     // still spread over all of its table's buckets (FlowTable::owner_of).
     unsigned owner_of(const DecodedPacket& p) const noexcept {
         bool src_is_lo;
-        return FlowTable::owner_of(FlowTable::hash(flow_key_of(p, src_is_lo)), ctx_.worker_count);
+        return FlowTable::owner_of(FlowTable::hash(ctx_.tracker->key_of(p, src_is_lo)),
+                                   ctx_.worker_count);
     }
 
     WorkerContext& ctx_;

@@ -12,7 +12,7 @@
 
 namespace rstscope {
 
-FlowKey flow_key_of(const DecodedPacket& p, bool& src_is_lo) noexcept {
+FlowKey flow_key_of(const DecodedPacket& p, bool& src_is_lo, bool vlan_in_key) noexcept {
     // Byte order of addresses as two big-endian words: the same order as memcmp, without a call.
     uint64_t src_high, src_low, dst_high, dst_low;
     std::memcpy(&src_high, p.src.bytes, 8);
@@ -35,8 +35,8 @@ FlowKey flow_key_of(const DecodedPacket& p, bool& src_is_lo) noexcept {
     k.addr_hi = src_is_lo ? p.dst : p.src;
     k.port_lo = src_is_lo ? p.src_port : p.dst_port;
     k.port_hi = src_is_lo ? p.dst_port : p.src_port;
-    k.vlan_outer = p.vlan_outer;
-    k.vlan_inner = p.vlan_inner;
+    k.vlan_outer = vlan_in_key ? p.vlan_outer : vlan_none;
+    k.vlan_inner = vlan_in_key ? p.vlan_inner : vlan_none;
     k.family = p.family;
     return k;
 }

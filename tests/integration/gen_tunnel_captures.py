@@ -6,7 +6,8 @@ connection that the server resets, plus what rstscope must report for it.
 usage: gen_tunnel_captures.py OUTDIR
 
 Writes OUTDIR/<name>.pcap and OUTDIR/expected.json:
-    {name: {"pcap": "<name>.pcap", "tunnel_packets": N, "event": {field: value}}}
+    {name: {"pcap": "<name>.pcap", "tunnel_packets": N, "event": {field: value}, "args": [...]}}
+(`args`, rstscope's options for that run, only for the VARIANTS of a capture.)
 The inner connection is 198.51.100.20:41000 → 203.0.113.20:8080 (IPv6 for Teredo): handshake,
 one request, its acknowledgement, then a RST from the server. The event must carry the inner
 addresses and ports, never the tunnel's, and describe the tunnel in its `tunnel` object (absent
@@ -18,7 +19,7 @@ import os
 import struct
 import sys
 
-from scapy.all import IP, IPv6, TCP, UDP, Ether, Raw  # noqa: E402
+from scapy.all import IP, IPv6, TCP, UDP, Dot1Q, Ether, Raw  # noqa: E402
 from scapy.contrib.geneve import GENEVE  # noqa: E402
 from scapy.contrib.gtp import GTP_U_Header  # noqa: E402
 from scapy.layers.vxlan import VXLAN  # noqa: E402
@@ -104,6 +105,12 @@ def radiotap(from_client, inner):
     return header + dot11 + llc + bytes(inner)
 
 
+def vlan_per_direction(from_client, inner):
+    # A mirror of both sides of a router: the client's side on VLAN 10, the server's on VLAN 20.
+    return Ether(src="02:00:00:00:01:01", dst="02:00:00:00:01:02") / \
+        Dot1Q(vlan=10 if from_client else 20) / inner
+
+
 # The `tunnel` object of the event: the RST comes from the server, so its frame's outer header
 # runs from the server's tunnel endpoint to the client's. None: no tunnel, the field is absent.
 RST_OUTER = {"outer_src": VTEP_B, "outer_dst": VTEP_A}
@@ -116,6 +123,13 @@ CAPTURES = {
     "teredo": (teredo, True, 1, {"type": "teredo", **RST_OUTER}),
     "ppp_serial": (ppp_serial, False, 50, None),
     "radiotap": (radiotap, False, 127, None),
+    "vlan_per_direction": (vlan_per_direction, False, 1, None),
+}
+# Runs of a capture with options, and what differs in their one event: with --vlan-in-key the
+# server's side (VLAN 20: SYN-ACK, ACK, RST) is a connection of its own that never saw the client.
+VARIANTS = {
+    "vlan_per_direction_in_key": ("vlan_per_direction", ["--vlan-in-key"],
+                                  {"orig_pkts": 0, "resp_pkts": 3, "vlan": 20}),
 }
 
 
@@ -128,7 +142,7 @@ def main():
         for i, (from_client, inner) in enumerate(connection(ipv6)):
             frames.append((START_US + i * 1000, bytes(build(from_client, inner))))
         write_pcap(os.path.join(outdir, name + ".pcap"), frames, linktype)
-        tunnelled = linktype == 1
+        tunnelled = tunnel is not None
         expected[name] = {
             "pcap": name + ".pcap",
             "tunnel_packets": len(frames) if tunnelled else 0,
@@ -144,6 +158,12 @@ def main():
                 "tunnel": tunnel,
             },
         }
+        if name == "vlan_per_direction":  # one connection (Zeek's key), the RST's tag
+            expected[name]["event"]["vlan"] = 20
+    for name, (base, args, changes) in VARIANTS.items():
+        expected[name] = json.loads(json.dumps(expected[base]))
+        expected[name]["args"] = args
+        expected[name]["event"].update(changes)
     with open(os.path.join(outdir, "expected.json"), "w") as f:
         json.dump(expected, f, indent=1, sort_keys=True)
 

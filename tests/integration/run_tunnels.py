@@ -7,8 +7,10 @@ usage: run_tunnels.py RSTSCOPE_BINARY GEN_TUNNEL_CAPTURES WORKDIR
 
 For every capture: exactly one event, valid against the binary's schema, whose addresses, ports
 and counters are the inner connection's (never the tunnel endpoints') and whose `tunnel` object
-describes the tunnel (type, VNI/TEID, outer addresses), or is absent when there is none; and a summary whose tunnel_packets counts every
-tunnelled frame and whose drops are all zero. Exit status 0 when all pass, 1 otherwise.
+describes the tunnel (type, VNI/TEID, outer addresses), or is absent when there is none; and a
+summary whose tunnel_packets counts every tunnelled frame and whose drops are all zero. A capture
+may be run with options (its `args`): one connection seen on two VLANs, with and without
+--vlan-in-key. Exit status 0 when all pass, 1 otherwise.
 """
 import json
 import os
@@ -34,7 +36,8 @@ def main():
             if os.path.exists(path):
                 os.unlink(path)
         p = subprocess.run([rstscope, "--pcap", os.path.join(workdir, want["pcap"]), "--log", log,
-                            "--control", "none", "--summary-json", summary_path],
+                            "--control", "none", "--summary-json", summary_path,
+                            *want.get("args", [])],
                            capture_output=True, text=True, timeout=120)
         problems = []
         if p.returncode != 0:

@@ -52,7 +52,7 @@ DecodedPacket reversed(const DecodedPacket& p) {
 
 FlowKey key_of(const DecodedPacket& p) {
     bool src_is_lo = false;
-    return flow_key_of(p, src_is_lo);
+    return flow_key_of(p, src_is_lo, true);
 }
 
 // Distinct flows from one client to one server, told apart by the client port.
@@ -64,8 +64,8 @@ TEST(FlowKey, BothDirectionsGiveTheSameKeyAndHash) {
     DecodedPacket forward = segment("192.0.2.10", 40000, "198.51.100.20", 443);
     DecodedPacket backward = reversed(forward);
     bool forward_lo = false, backward_lo = true;
-    FlowKey a = flow_key_of(forward, forward_lo);
-    FlowKey b = flow_key_of(backward, backward_lo);
+    FlowKey a = flow_key_of(forward, forward_lo, true);
+    FlowKey b = flow_key_of(backward, backward_lo, true);
     EXPECT_TRUE(a == b);
     EXPECT_EQ(FlowTable::hash(a), FlowTable::hash(b));
     EXPECT_TRUE(forward_lo);  // 192.0.2.10 sorts below 198.51.100.20
@@ -82,8 +82,8 @@ TEST(FlowKey, BothDirectionsGiveTheSameKeyAndHash) {
 TEST(FlowKey, SameAddressOrdersByPort) {
     DecodedPacket forward = segment("127.0.0.1", 50000, "127.0.0.1", 8080);
     bool forward_lo = true, backward_lo = false;
-    FlowKey a = flow_key_of(forward, forward_lo);
-    FlowKey b = flow_key_of(reversed(forward), backward_lo);
+    FlowKey a = flow_key_of(forward, forward_lo, true);
+    FlowKey b = flow_key_of(reversed(forward), backward_lo, true);
     EXPECT_TRUE(a == b);
     EXPECT_FALSE(forward_lo);
     EXPECT_TRUE(backward_lo);
@@ -129,6 +129,29 @@ TEST(FlowKey, FamilyAndVlansSeparateFlows) {
     EXPECT_TRUE(key_of(reversed(inner)) == k_inner);
 }
 
+TEST(FlowKey, WithoutVlanInKeyTagsDoNotSeparateFlows) {
+    // Zeek's key (rstscope's default): a mirror of both sides of a router sees one connection on
+    // two VLANs, and both halves must meet in one flow.
+    DecodedPacket untagged = segment("198.51.100.7", 41000, "203.0.113.9", 8080);
+    DecodedPacket client_side = untagged;
+    client_side.vlan_outer = 10;
+    DecodedPacket server_side = reversed(untagged);
+    server_side.vlan_outer = 20;
+    server_side.vlan_inner = 30;
+    bool lo = false;
+    FlowKey plain = flow_key_of(untagged, lo, false);
+    FlowKey a = flow_key_of(client_side, lo, false);
+    FlowKey b = flow_key_of(server_side, lo, false);
+    EXPECT_TRUE(a == plain);
+    EXPECT_TRUE(b == plain);
+    EXPECT_EQ(FlowTable::hash(a), FlowTable::hash(b));
+    EXPECT_EQ(a.vlan_outer, vlan_none);
+    EXPECT_EQ(b.vlan_inner, vlan_none);
+    // With --vlan-in-key each tag set is its own flow.
+    EXPECT_FALSE(flow_key_of(client_side, lo, true) == flow_key_of(server_side, lo, true));
+    EXPECT_FALSE(flow_key_of(client_side, lo, true) == plain);
+}
+
 TEST(FlowTable, CapacityRoundsUpToPowerOfTwoBuckets) {
     struct Case {
         uint32_t requested, buckets, capacity;
@@ -143,7 +166,8 @@ TEST(FlowTable, CapacityRoundsUpToPowerOfTwoBuckets) {
 }
 
 TEST(FlowTable, MemoryBytesCountsSignaturesAndEntries) {
-    // Signatures: 4 bytes a slot, rounded up to a cache line; entries: 256 bytes each (flow_entry.h).
+    // Signatures: 4 bytes a slot, rounded up to a cache line; entries: 256 bytes each
+    // (flow_entry.h).
     EXPECT_EQ(FlowTable(16).memory_bytes(), 64u + 16u * 256u);
     EXPECT_EQ(FlowTable(32).memory_bytes(), 128u + 32u * 256u);
     EXPECT_EQ(FlowTable(128).memory_bytes(), 512u + 128u * 256u);

@@ -714,6 +714,44 @@ TEST_F(Tracker, FullTableEvictsAndWritesTheVictimsPendingEvent) {
     EXPECT_EQ(events(), 1u);
 }
 
+// A mirror of both sides of a router: the client's packets on VLAN 10, the server's on VLAN 20.
+// By default (Zeek's key) that is one connection, and the event carries the RST's own tags; with
+// --vlan-in-key each side is a flow of its own, and the RST's flow never saw the client speak.
+TEST_F(Tracker, VlansJoinTheKeyOnlyWhenAsked) {
+    for (bool vlan_in_key : {false, true}) {
+        SCOPED_TRACE(vlan_in_key ? "--vlan-in-key" : "default");
+        config.vlan_in_key = vlan_in_key;
+        tracker.reset();
+        const uint64_t created_before = count(WorkerCounter::flows_created);
+        Conn conn;
+        auto tag = [](DecodedPacket p, uint16_t vlan) {
+            p.vlan_outer = vlan;
+            p.encapsulation = encapsulation_vlan;
+            return p;
+        };
+        feed(tag(conn.c(syn, 1000, 0, 1 * sec), 10));
+        feed(tag(conn.s(syn | ack, 5000, 1001, 1 * sec + 1 * ms), 20));
+        feed(tag(conn.c(ack, 1001, 5001, 1 * sec + 2 * ms), 10));
+        feed(tag(conn.c(psh | ack, 1001, 5001, 1 * sec + 3 * ms, 100), 10));
+        feed(tag(conn.s(rst | ack, 5001, 1101, 1 * sec + 4 * ms), 20));
+        t().advance(100 * sec);
+        ASSERT_TRUE(t().flush_pending(10));
+        EXPECT_EQ(count(WorkerCounter::flows_created) - created_before, vlan_in_key ? 2u : 1u);
+        ASSERT_EQ(events(), 1u);
+        const ResetEvent& e = event(0);
+        EXPECT_EQ(e.vlan_outer, 20);
+        EXPECT_EQ(e.vlan_inner, vlan_none);
+        if (!vlan_in_key) {
+            EXPECT_EQ(history(e), "ShADr");
+            EXPECT_EQ(e.orig_pkts, 3u);
+            EXPECT_EQ(e.resp_pkts, 2u);
+            EXPECT_EQ(e.cause, ResetCause::resp_abort);
+        } else {
+            EXPECT_EQ(e.orig_pkts + e.resp_pkts, 2u);  // the server's half alone
+        }
+    }
+}
+
 // Zeek runs SYN+RST segments through its state machine and writes `Q`; so does rstscope, and
 // the segment is the connection's RST.
 TEST_F(Tracker, SynWithRstIsAnalysedAsARst) {
@@ -732,6 +770,7 @@ TEST_F(Tracker, SynWithRstIsAnalysedAsARst) {
 }
 
 TEST_F(Tracker, CountersCountWhatTheTrackerSaw) {
+    config.vlan_in_key = true;  // the VLAN-tagged copy below is a flow of its own
     Conn conn;
     handshake(conn, 1 * sec);  // 5 plain IPv4 segments
 

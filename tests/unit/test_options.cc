@@ -92,6 +92,7 @@ TEST(Options, Defaults) {
     EXPECT_EQ(o.control, "/run/rstscope/control.sock");
     EXPECT_EQ(o.summary_json, "");
     EXPECT_FALSE(o.quiet);
+    EXPECT_FALSE(o.vlan_in_key);  // Zeek's key: VLANs do not separate connections
     EXPECT_EQ(o.linger_s, 3.0);
     EXPECT_EQ(o.idle_threshold_s, 180.0);
     EXPECT_EQ(o.established_timeout_s, 7200.0);
@@ -127,6 +128,7 @@ TEST(Options, EveryOptionOnTheCommandLine) {
                               "--summary-json",
                               "s.json",
                               "--quiet",
+                              "--vlan-in-key",
                               "--linger",
                               "0.5",
                               "--idle-threshold",
@@ -162,6 +164,7 @@ TEST(Options, EveryOptionOnTheCommandLine) {
     EXPECT_EQ(o.control, "none");
     EXPECT_EQ(o.summary_json, "s.json");
     EXPECT_TRUE(o.quiet);
+    EXPECT_TRUE(o.vlan_in_key);
     EXPECT_EQ(o.linger_s, 0.5);
     EXPECT_EQ(o.idle_threshold_s, 30.0);
     EXPECT_EQ(o.established_timeout_s, 600.0);
@@ -391,6 +394,7 @@ TEST(Options, HelpMentionsEveryOption) {
                              "--zeek-handshake-inactivity",
                              "--zeek-inactivity",
                              "--zeek-long-inactivity",
+                             "--vlan-in-key",
                              "--flow-table-size",
                              "--linger-capacity",
                              "--event-ring-size",

@@ -60,6 +60,10 @@ struct TrackerConfig {
     uint64_t zeek_handshake_inactivity_ns = 60 * ns_per_second;
     uint64_t zeek_inactivity_ns = 300 * ns_per_second;
     uint64_t zeek_long_inactivity_ns = 3600 * ns_per_second;
+    // Whether the VLAN tags are part of the flow key (--vlan-in-key). Off, as Zeek's key: the
+    // same addresses and ports seen on two VLANs (a mirror of both sides of a router) are one
+    // connection; events still carry the RST's own tags.
+    bool vlan_in_key = false;
     // The idle-flow sweep visits the whole table once per this much time (packet time for
     // captures), a slice per advance(): its cost follows time, not packets. 0: the whole table on
     // every advance() (exact expiry, for tests).
@@ -159,6 +163,11 @@ class FlowTracker {
     void clear_events() noexcept { outbox_count_ = 0; }
 
     const FlowTable& table() const noexcept { return table_; }
+    // The key this tracker files `packet` under (--vlan-in-key decides whether VLANs count); the
+    // worker's dispatch to the owning worker uses it too, so both agree on a connection.
+    FlowKey key_of(const DecodedPacket& packet, bool& src_is_lo) const noexcept {
+        return flow_key_of(packet, src_is_lo, config_.vlan_in_key);
+    }
     HostFingerprints& hosts() noexcept { return hosts_; }
     uint64_t now_ns() const noexcept { return now_ns_; }
     // Null without signatures; management reads its match counters.

@@ -70,6 +70,7 @@ struct Options {
     double zeek_handshake_inactivity_s = 60.0;
     double zeek_inactivity_s = 300.0;
     double zeek_long_inactivity_s = 3600.0;
+    bool vlan_in_key = false;
     uint32_t flow_table_size = 1u << 20;
     uint32_t linger_capacity = 65536;
     uint32_t event_ring_size = 16384;

@@ -16,8 +16,10 @@
 
 namespace rstscope {
 
-// The canonical key of a segment's connection; `src_is_lo` tells which key side sent it.
-FlowKey flow_key_of(const DecodedPacket& packet, bool& src_is_lo) noexcept;
+// The canonical key of a segment's connection; `src_is_lo` tells which key side sent it. With
+// `vlan_in_key` false (Zeek's key, rstscope's default) the key's VLANs are vlan_none, so the same
+// addresses and ports on two VLANs are one connection.
+FlowKey flow_key_of(const DecodedPacket& packet, bool& src_is_lo, bool vlan_in_key) noexcept;
 
 class FlowTable {
   public:
