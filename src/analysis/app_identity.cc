@@ -350,21 +350,25 @@ bool AppRecord::feed_resp(const uint8_t* data, uint32_t length) noexcept {
     if ((resp.state & 0x7F) == r_done || length == 0) return (resp.state & 0x7F) != r_done;
     if (resp.seen == 0 && orig.seen == 0) resp.state |= resp_spoke_first;
     resp.seen += length;
-    for (uint32_t i = 0; i < length; ++i) {
-        const char c = static_cast<char>(data[i]);
-        if (c == '\n') {
-            if (resp.line_length > 0 && resp.line[resp.line_length - 1] == '\r') --resp.line_length;
-            resp.state = static_cast<uint8_t>((resp.state & resp_spoke_first) | r_done);
-            return false;
-        }
-        if (resp.line_length == app_banner_capacity) {
-            found.flags |= app_flag::banner_cut;
-            resp.state = static_cast<uint8_t>((resp.state & resp_spoke_first) | r_done);
-            return false;
-        }
-        resp.line[resp.line_length++] = c;
+    // The first line, up to the banner's room: the bytes before a line feed are kept; with no
+    // line feed within the room, the byte after it decides (a line feed ends the line, anything
+    // else cuts the banner). One memchr and one copy instead of a loop per byte: this runs on
+    // every responder segment until the line ends, in every connection.
+    const uint32_t room = static_cast<uint32_t>(app_banner_capacity - resp.line_length);
+    const uint32_t take = std::min(length, room);
+    const void* feed = std::memchr(data, '\n', take);
+    const uint32_t kept =
+        feed ? static_cast<uint32_t>(static_cast<const uint8_t*>(feed) - data) : take;
+    std::memcpy(resp.line + resp.line_length, data, kept);
+    resp.line_length = static_cast<uint8_t>(resp.line_length + kept);
+    if (!feed && take == length) return true;  // all kept, the line goes on
+    if (feed || data[take] == '\n') {
+        if (resp.line_length > 0 && resp.line[resp.line_length - 1] == '\r') --resp.line_length;
+    } else {
+        found.flags |= app_flag::banner_cut;
     }
-    return true;
+    resp.state = static_cast<uint8_t>((resp.state & resp_spoke_first) | r_done);
+    return false;
 }
 
 AppIdentity AppRecord::identity(uint16_t resp_port) const noexcept {
