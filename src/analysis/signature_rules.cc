@@ -136,6 +136,52 @@ std::string_view signature_where_name(SignatureWhere where) noexcept {
     }
 }
 
+bool signature_anchored(const SignatureRule& rule) noexcept {
+    const std::string& p = rule.pattern;
+    if ((rule.flags & signature_flag::multiline) || p.empty() || p[0] != '^') return false;
+    int depth = 0;
+    bool in_class = false;
+    for (size_t i = 1; i < p.size(); ++i) {
+        const char c = p[i];
+        const char next = i + 1 < p.size() ? p[i + 1] : '\0';
+        if (c == '\\') {
+            if (next == 'Q') return false;
+            ++i;  // the escaped character is literal
+            continue;
+        }
+        if (in_class) {
+            if (c == '[' && next == ':') {  // [:alpha:] inside a class
+                size_t end = p.find(":]", i + 2);
+                if (end == std::string::npos) return false;
+                i = end + 1;
+            } else if (c == ']') {
+                in_class = false;
+            }
+            continue;
+        }
+        switch (c) {
+            case '[':
+                in_class = true;
+                if (next == '^') ++i;
+                if (i + 1 < p.size() && p[i + 1] == ']') ++i;  // a leading ] is literal
+                break;
+            case '(':
+                if (next == '?' && (i + 2 >= p.size() || p[i + 2] != ':')) return false;
+                ++depth;
+                break;
+            case ')':
+                --depth;
+                break;
+            case '|':
+                if (depth <= 0) return false;
+                break;
+            default:
+                break;
+        }
+    }
+    return true;
+}
+
 SignatureRuleSet parse_signature_rules(std::string_view text, const std::string& path) {
     SignatureRuleSet set;
     set.path = path;

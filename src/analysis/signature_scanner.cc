@@ -44,12 +44,14 @@ std::unique_ptr<SignatureDatabase> SignatureDatabase::compile(SignatureRuleSet r
         error = db->rules_.path + ": no rules";
         return nullptr;
     }
-    auto compile_with = [&](uint8_t where, unsigned mode, hs_database_t** out) -> std::string {
+    // Compiles the rules that look at `where` and pass `take`; *out stays null for none.
+    auto compile_if = [&](uint8_t where, unsigned mode, hs_database_t** out,
+                          auto&& take) -> std::string {
         std::vector<const char*> patterns;
         std::vector<unsigned> flags;
         std::vector<unsigned> ids;
         for (size_t i = 0; i < list.size(); ++i) {
-            if (!(static_cast<uint8_t>(list[i].where) & where)) continue;
+            if (!(static_cast<uint8_t>(list[i].where) & where) || !take(list[i])) continue;
             patterns.push_back(list[i].pattern.c_str());
             flags.push_back(hyperscan_flags(list[i].flags));
             ids.push_back(static_cast<unsigned>(i));
@@ -71,15 +73,46 @@ std::unique_ptr<SignatureDatabase> SignatureDatabase::compile(SignatureRuleSet r
         hs_free_compile_error(failure);
         return message;
     };
+    auto compile_with = [&](uint8_t where, unsigned mode, hs_database_t** out) {
+        return compile_if(where, mode, out, [](const SignatureRule&) { return true; });
+    };
     for (const SignatureRule& rule : list)
         db->limits_.push_back({rule.bytes, static_cast<uint8_t>(rule.where)});
     for (SignatureWhere where : {SignatureWhere::orig, SignatureWhere::resp, SignatureWhere::rst}) {
-        size_t p = place(where);
-        for (const SignatureRule& rule : list)
-            if (static_cast<uint8_t>(rule.where) & static_cast<uint8_t>(where))
-                db->bytes_[p] = std::max(db->bytes_[p], rule.bytes);
-        error = compile_with(static_cast<uint8_t>(where), HS_MODE_BLOCK, &db->databases_[p]);
+        const size_t p = place(where);
+        const auto bits = static_cast<uint8_t>(where);
+        std::vector<uint32_t> windows;  // distinct BYTES of the unanchored rules
+        bool anchored = false;
+        for (const SignatureRule& rule : list) {
+            if (!(static_cast<uint8_t>(rule.where) & bits)) continue;
+            db->bytes_[p] = std::max(db->bytes_[p], rule.bytes);
+            if (signature_anchored(rule))
+                anchored = true;
+            else
+                windows.push_back(rule.bytes);
+        }
+        error = compile_with(bits, HS_MODE_BLOCK, &db->databases_[p]);
         if (!error.empty()) return nullptr;
+        if (db->databases_[p]) db->owned_.push_back(db->databases_[p]);
+        if (where == SignatureWhere::rst) continue;  // one scan per RST, at offset 0
+        std::sort(windows.begin(), windows.end());
+        windows.erase(std::unique(windows.begin(), windows.end()), windows.end());
+        for (size_t w = 0; w < windows.size(); ++w) {
+            // Segments starting in [previous window, windows[w]): the unanchored rules whose
+            // BYTES reach past them. The first window without anchored rules is the whole set.
+            const uint32_t floor = w == 0 ? 0 : windows[w - 1];
+            hs_database_t* window = nullptr;
+            if (w == 0 && !anchored) {
+                window = db->databases_[p];
+            } else {
+                error = compile_if(bits, HS_MODE_BLOCK, &window, [&](const SignatureRule& rule) {
+                    return !signature_anchored(rule) && rule.bytes > floor;
+                });
+                if (!error.empty()) return nullptr;
+                db->owned_.push_back(window);
+            }
+            db->windows_[p].push_back({windows[w], window});
+        }
     }
     // The streaming alternative for the responder's data, compiled once only to state its
     // per-flow cost.
@@ -94,13 +127,13 @@ std::unique_ptr<SignatureDatabase> SignatureDatabase::compile(SignatureRuleSet r
 }
 
 SignatureDatabase::~SignatureDatabase() {
-    for (hs_database_t* database : databases_)
+    for (hs_database_t* database : owned_)
         hs_free_database(database);
 }
 
 size_t SignatureDatabase::database_bytes() const noexcept {
     size_t total = 0;
-    for (const hs_database_t* database : databases_) {
+    for (const hs_database_t* database : owned_) {
         size_t size = 0;
         if (database && hs_database_size(database, &size) == HS_SUCCESS) total += size;
     }
@@ -109,8 +142,8 @@ size_t SignatureDatabase::database_bytes() const noexcept {
 
 SignatureScanner::SignatureScanner(const SignatureDatabase& database) : database_(database) {
     // One scratch serves every database: each call grows it to the largest need.
-    for (const hs_database_t* db : database.databases_)
-        if (db && hs_alloc_scratch(db, &scratch_) != HS_SUCCESS)
+    for (const hs_database_t* db : database.owned_)
+        if (hs_alloc_scratch(db, &scratch_) != HS_SUCCESS)
             throw std::runtime_error("Hyperscan: cannot allocate scratch space");
     matches_ = std::make_unique<std::atomic<uint64_t>[]>(database.rules().size());
 }
@@ -121,7 +154,7 @@ SignatureScanner::~SignatureScanner() {
 
 uint8_t SignatureScanner::scan(const uint8_t* data, uint32_t length, SignatureWhere where,
                                uint64_t offset) noexcept {
-    const hs_database_t* db = database_.databases_[SignatureDatabase::place(where)];
+    const hs_database_t* db = database_.database_for(where, offset);
     if (length == 0 || !db) return 0;
     ScanContext context{database_.limits_.data(), static_cast<uint8_t>(where), offset, 0};
     auto on_match = [](unsigned id, unsigned long long, unsigned long long to, unsigned,

@@ -143,6 +143,8 @@ TEST(SignatureDatabase, ShippedRulesCompile) {
     EXPECT_EQ(db->bytes_for(SignatureWhere::orig), 0u);  // no default rule reads the client
     EXPECT_EQ(db->bytes_for(SignatureWhere::resp), 4096u);
     EXPECT_EQ(db->bytes_for(SignatureWhere::rst), 256u);
+    // Past the responder's first segment: the unanchored rules of 512, 1024, 2048, 4096 bytes.
+    EXPECT_EQ(db->windows(SignatureWhere::resp), 4u);
     EXPECT_GT(db->stream_state_bytes(), 0u);
 }
 
@@ -157,6 +159,34 @@ uint8_t scan(SignatureScanner& s, std::string_view text, SignatureWhere where,
              uint64_t offset = 0) {
     return s.scan(reinterpret_cast<const uint8_t*>(text.data()), static_cast<uint32_t>(text.size()),
                   where, offset);
+}
+
+TEST(SignatureRules, AnchoredAtTheStreamStart) {
+    auto anchored = [](const char* pattern, uint8_t flags = 0) {
+        SignatureRule rule;
+        rule.pattern = pattern;
+        rule.flags = flags;
+        return signature_anchored(rule);
+    };
+    EXPECT_TRUE(anchored("^HTTP\\/1\\.[01] 503 "));
+    EXPECT_TRUE(anchored("^(a|b)c"));
+    EXPECT_TRUE(anchored("^(?:a|b)c"));
+    EXPECT_TRUE(anchored("^[|)]x"));
+    EXPECT_TRUE(anchored("^[]|]x"));
+    EXPECT_TRUE(anchored("^[^]|]x"));
+    EXPECT_TRUE(anchored("^[[:alpha:]|]x"));
+    EXPECT_FALSE(anchored("^\\(a|b\\)"));  // \( is literal: the | is outside
+    EXPECT_TRUE(anchored("^HTTP", signature_flag::caseless | signature_flag::dotall));
+    EXPECT_FALSE(anchored("^421[ -]", signature_flag::multiline));  // ^ after every line break
+    EXPECT_FALSE(anchored("HTTP"));
+    EXPECT_FALSE(anchored("a^"));
+    EXPECT_FALSE(anchored("^a|b"));      // b anywhere
+    EXPECT_FALSE(anchored("^a\\|b|c"));  // the second | is outside
+    EXPECT_FALSE(anchored("^(a)|b"));
+    EXPECT_FALSE(anchored("^(?m)a"));  // an inline option
+    EXPECT_FALSE(anchored("^(?i)a"));  // (not proved anchored: treated as unanchored)
+    EXPECT_FALSE(anchored("^\\Qa|b\\E"));
+    EXPECT_FALSE(anchored(""));
 }
 
 TEST(SignatureScanner, DirectionBytesAndCounts) {
@@ -183,6 +213,33 @@ TEST(SignatureScanner, PatternSplitAcrossSegmentsIsNotMatched) {
     EXPECT_EQ(scan(s, "HTTP/1.1 50", SignatureWhere::resp, 0), 0);
     EXPECT_EQ(scan(s, "3 busy", SignatureWhere::resp, 11), 0);
     EXPECT_EQ(scan(s, "HTTP/1.1 503 busy", SignatureWhere::resp, 0), 1);
+}
+
+// A rule anchored with ^ (no m flag) matches at the start of its direction's payload only: in the
+// segment at offset 0 (and in the kept latest segment, scanned at offset 0), not at the start of
+// a later segment within its BYTES. Unanchored rules, and ^ with the m flag, still match there.
+TEST(SignatureScanner, AnchoredRulesOnlyAtTheStreamStart) {
+    auto db = compile(
+        "http_503 resp 512 overload - /^HTTP\\/1\\.[01] 503 / d\n"
+        "reply_421 resp 64 overload m /^421[ -]/ d\n"
+        "busy resp 1024 overload - /server busy/ d\n");
+    EXPECT_EQ(db->windows(SignatureWhere::resp), 2u);  // [1, 64): 421 and busy; [64, 1024): busy
+    EXPECT_EQ(db->windows(SignatureWhere::orig), 0u);
+    SignatureScanner s(*db);
+    EXPECT_EQ(scan(s, "HTTP/1.1 503 x", SignatureWhere::resp, 0), 1);
+    EXPECT_EQ(scan(s, "HTTP/1.1 503 x", SignatureWhere::resp, 100), 0);  // no longer mid-stream
+    EXPECT_EQ(scan(s, "HTTP/1.1 503 x", SignatureWhere::resp, 1), 0);
+    EXPECT_EQ(scan(s, "421 closing", SignatureWhere::resp, 20), 2);  // m: ^ at a segment start
+    EXPECT_EQ(scan(s, "x\r\n421 closing", SignatureWhere::resp, 20), 2);
+    EXPECT_EQ(scan(s, "421 closing", SignatureWhere::resp, 61), 0);  // ends past its 64 bytes
+    EXPECT_EQ(scan(s, "421 closing", SignatureWhere::resp, 64), 0);  // past its window
+    EXPECT_EQ(scan(s, "HTTP/1.1 200 server busy", SignatureWhere::resp, 600), 3);
+    EXPECT_EQ(scan(s, "server busy", SignatureWhere::resp, 1013), 3);
+    EXPECT_EQ(scan(s, "server busy", SignatureWhere::resp, 1014), 0);
+    EXPECT_EQ(scan(s, "server busy", SignatureWhere::resp, 5000), 0);
+    EXPECT_EQ(s.matches(0), 1u);
+    EXPECT_EQ(s.matches(1), 2u);
+    EXPECT_EQ(s.matches(2), 2u);
 }
 
 TEST(SignatureClassifier, ReasonInRstAndErrorReply) {
@@ -370,6 +427,22 @@ TEST_F(TrackerWithSignatures, OnlyTheHeadOfTheLatestSegmentIsScanned) {
         EXPECT_EQ(only_event().cause, ResetCause::resp_abort) << variant;
         EXPECT_EQ(json(only_event()).find("signatures"), std::string::npos) << variant;
     }
+}
+
+// ^ is the start of the direction's payload: a status line starting the responder's second
+// segment within the first 512 bytes is not a reply of its own (a 503 inside a body that
+// happens to start a segment); the kept latest segment past the first bytes is still scanned
+// from its start (LastReplyBeforeTheResetIsScanned).
+TEST_F(TrackerWithSignatures, AnchoredRuleDoesNotMatchAtALaterSegmentsStart) {
+    handshake();
+    send(true, ack | psh, "GET / HTTP/1.1\r\n\r\n", 10);
+    send(false, ack | psh, "HTTP/1.1 200 OK\r\nContent-Length: 60\r\n\r\n", 20);
+    send(false, ack | psh, "HTTP/1.1 503 Service Unavailable\r\n\r\n", 21);
+    send(false, rst | ack, "", 1520);
+    const ResetEvent& e = only_event();
+    EXPECT_EQ(e.cause, ResetCause::resp_abort);
+    EXPECT_FALSE(e.has(Evidence::server_error));
+    EXPECT_EQ(json(e).find("http_503"), std::string::npos) << json(e);
 }
 
 TEST_F(TrackerWithSignatures, ReplySplitOverTwoSegmentsIsNotCaught) {

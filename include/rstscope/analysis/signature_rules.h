@@ -60,4 +60,13 @@ SignatureRuleSet load_signature_rules(const std::string& path);
 
 std::string_view signature_where_name(SignatureWhere where) noexcept;
 
+// Whether a rule is anchored at the start of its direction's payload: its pattern begins with ^,
+// it has no m flag, and nothing lets a match start elsewhere: no | outside parentheses and
+// brackets, no option group other than (?:...) (an inline (?m) would make ^ match after each
+// line break), no \Q...\E quoting. Such a rule is looked for only in the direction's first data
+// segment (payload offset 0) and, at the RST, in the head of the direction's latest segment kept
+// past the first bytes (signature_scanner.h); any other rule in every segment within its BYTES.
+// A syntactic test, setup only: a rule it cannot prove anchored is treated as unanchored.
+bool signature_anchored(const SignatureRule& rule) noexcept;
+
 }  // namespace rstscope
