@@ -659,13 +659,21 @@ void FlowTracker::handle_rst(FlowEntry& e, uint32_t slot, const DecodedPacket& p
     if (config_.linger_ns == 0) finalize(pending);
 }
 
+// A direction's first bytes are known only when the connection's start was seen (its SYN or
+// SYN-ACK; data on a SYN counts): joined midstream, the bytes seen first may lie anywhere in the
+// stream, so they are not scanned as the first bytes; the head of each direction's latest segment
+// is kept instead and scanned at the RST.
+static bool start_seen(const FlowEntry& e, const DecodedPacket& p) noexcept {
+    return (e.flags & (flow_bit::orig_syn_seen | flow_bit::synack_seen)) || (p.tcp_flags & syn);
+}
+
 // Block-mode scan of the part of a data segment within its direction's first bytes
 // (signature_scanner.h); `offset`: the direction's payload bytes before this segment.
 void FlowTracker::scan_data(FlowEntry& e, const DecodedPacket& p, bool from_orig,
                             uint64_t offset) noexcept {
     const SignatureWhere where = from_orig ? SignatureWhere::orig : SignatureWhere::resp;
     const uint32_t limit = scanner_->database().bytes_for(where);
-    if (offset >= limit) return;
+    if (offset >= limit || !start_seen(e, p)) return;
     uint32_t length = std::min<uint32_t>(p.payload_captured, limit - static_cast<uint32_t>(offset));
     uint8_t rule = scanner_->scan(p.payload, length, where, offset);
     if (rule == 0) return;
@@ -768,13 +776,14 @@ void FlowTracker::feed_app(FlowEntry& e, uint32_t slot, const DecodedPacket& p, 
     if (!more) e.app_bits |= done;
 }
 
-// A data segment starting past its direction's first signature bytes (which scan_data covers):
-// its head is kept as the direction's latest, scanned only if the connection is reset.
+// A data segment starting past its direction's first signature bytes (which scan_data covers),
+// or any data segment of a connection joined midstream (whose first bytes were not seen): its
+// head is kept as the direction's latest, scanned only if the connection is reset.
 void FlowTracker::keep_last_payload(const FlowEntry& e, uint32_t slot, const DecodedPacket& p,
                                     bool from_orig, uint64_t offset) noexcept {
     const SignatureWhere where = from_orig ? SignatureWhere::orig : SignatureWhere::resp;
     const uint32_t limit = scanner_->database().bytes_for(where);
-    if (limit == 0 || offset < limit) return;
+    if (limit == 0 || (offset < limit && start_seen(e, p))) return;
     AppSlot* a = app_slot_of(e, slot);
     if (!a) return;
     LastPayload& last = a->last[from_orig ? 0 : 1];

@@ -445,6 +445,34 @@ TEST_F(TrackerWithSignatures, AnchoredRuleDoesNotMatchAtALaterSegmentsStart) {
     EXPECT_EQ(json(e).find("http_503"), std::string::npos) << json(e);
 }
 
+// Joined midstream (no SYN or SYN-ACK seen), a direction's first bytes are unknown: the segments
+// seen first are not scanned as the first bytes; the head of each direction's latest segment is
+// kept and scanned at the RST, so the reply right before the reset is still caught.
+TEST_F(TrackerWithSignatures, MidstreamConnectionScansOnlyTheLatestSegments) {
+    config_.app_capacity = 16;
+    for (int variant = 0; variant < 2; ++variant) {
+        tracker_ = std::make_unique<FlowTracker>(config_, counters_);
+        client_seq_ += 100000;
+        server_seq_ += 100000;
+        send(true, ack | psh, "GET /more HTTP/1.1\r\n\r\n", 10);
+        send(false, ack | psh, "HTTP/1.1 503 Service Unavailable\r\n\r\n", 20);
+        if (variant == 0) send(false, ack | psh, "more of an earlier body", 21);
+        send(false, rst | ack, "", 520);
+        const ResetEvent& e = only_event();
+        if (variant == 0) {  // the 503 was not the latest segment, and not known to be the start
+            EXPECT_EQ(e.cause, ResetCause::resp_abort);
+            EXPECT_EQ(json(e).find("http_503"), std::string::npos) << json(e);
+        } else {
+            EXPECT_EQ(e.cause, ResetCause::overload);
+            EXPECT_NE(json(e).find("\"signatures\":[{\"id\":\"note\",\"dir\":\"orig\","
+                                   "\"before_rst\":0.510},{\"id\":\"http_503\",\"dir\":"
+                                   "\"resp\",\"before_rst\":0.500}]"),
+                      std::string::npos)
+                << json(e);
+        }
+    }
+}
+
 TEST_F(TrackerWithSignatures, ReplySplitOverTwoSegmentsIsNotCaught) {
     handshake();
     send(false, ack | psh, "HTTP/1.1 50", 20);

@@ -78,7 +78,7 @@ struct TrackerConfig {
     // direct-mapped table indexed by flow slot, rounded up to a power of two; a connection that
     // starts sending takes its slot from whichever older one held it (counted as
     // app_slots_reused when that one was still open). 0: no application identity. rstscope sets
-    // it with --signatures: 65536 x 232 B = 14.5 MiB per worker.
+    // it with --signatures: 65536 x sizeof(AppSlot) (496 B) = 31 MiB per worker.
     uint32_t app_capacity = 0;
     // The flight recorder's per-flow packets and evidence blocks; packets 0: off.
     FlightConfig flight{.packets = 0};
