@@ -97,6 +97,7 @@ FlightStore::FlightStore(uint32_t flows, const FlightConfig& config) : packets_(
     if (packets_ == 0) return;
     head_ = std::min(head_packets, packets_ / 2);
     tail_ = packets_ - head_;
+    tail_magic_ = UINT64_MAX / tail_ + 1;
     after_rst_ = tail_ / 2;
     snap_ = config.snap;
     record_bytes_ = static_cast<uint32_t>(round_up_8(sizeof(FlightRecordHeader) + snap_));
@@ -113,12 +114,7 @@ bool FlightStore::record(uint32_t slot, const FrameRef& frame, uint64_t ts_ns,
     Meta& m = meta_[slot];
     const uint32_t i = m.seen;
     if (m.rst_index != 0 && i - (m.rst_index - 1) > after_rst_) return false;
-    uint32_t index = i;
-    if (i >= head_) {
-        uint32_t t = i - head_;
-        index = head_ + (t < tail_ ? t : t % tail_);
-    }
-    uint8_t* at = record_at(slot, index);
+    uint8_t* at = record_at(slot, index_of(i));
     FlightRecordHeader header;
     header.ts_ns = ts_ns;
     header.length = frame.length;

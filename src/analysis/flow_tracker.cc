@@ -112,9 +112,12 @@ void FlowTracker::count_connection(const FlowEntry& e, const DecodedPacket& p) n
 void FlowTracker::process_burst(const DecodedPacket* packets, uint32_t count,
                                 const FrameRef* frames, uint16_t link) noexcept {
     if (!flight_.enabled()) frames = nullptr;
+    // How far ahead of a packet the flight recorder's record for it is prefetched.
+    constexpr uint32_t ahead = 4;
     FlowKey keys[max_burst];
     uint64_t hashes[max_burst];
     bool src_is_lo[max_burst];
+    uint32_t slots[max_burst];
     while (count > 0) {
         uint32_t n = std::min(count, max_burst);
         for (uint32_t i = 0; i < n; ++i) {
@@ -124,12 +127,26 @@ void FlowTracker::process_burst(const DecodedPacket* packets, uint32_t count,
         }
         // Two prefetch stages over the burst hide the memory latency of a large table: buckets
         // first, then the entry each bucket points to, before the first packet is processed.
-        for (uint32_t i = 0; i < n; ++i)
-            table_.prefetch_entry(hashes[i]);
+        // The flight recorder's per-slot store is as large as the table and as randomly reached:
+        // its bookkeeping is prefetched with the entry, and the record a packet will fill a few
+        // packets ahead of it (the bookkeeping, by then in cache, says which record). One call
+        // of process_one, so that it stays inlined (two made the path without the recorder
+        // 40 % slower by the wall clock at 1 M flows).
+        for (uint32_t i = 0; i < n; ++i) {
+            slots[i] = table_.prefetch_entry(hashes[i]);
+            if (frames && slots[i] != FlowTable::no_slot) flight_.prefetch_meta(slots[i]);
+        }
         counters_.bump(WorkerCounter::tcp_packets, n);
-        for (uint32_t i = 0; i < n; ++i)
+        if (frames)
+            for (uint32_t i = 0; i < std::min(n, ahead); ++i)
+                if (slots[i] != FlowTable::no_slot)
+                    flight_.prefetch_record(slots[i], frames[i].captured);
+        for (uint32_t i = 0; i < n; ++i) {
+            if (frames && i + ahead < n && slots[i + ahead] != FlowTable::no_slot)
+                flight_.prefetch_record(slots[i + ahead], frames[i + ahead].captured);
             process_one(packets[i], keys[i], hashes[i], src_is_lo[i], frames ? frames + i : nullptr,
                         link);
+        }
         packets += n;
         if (frames) frames += n;
         count -= n;

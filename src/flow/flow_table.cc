@@ -106,23 +106,6 @@ void FlowTable::prefetch(uint64_t hash) const noexcept {
     __builtin_prefetch(&signatures_[secondary_bucket(hash) * ways]);
 }
 
-void FlowTable::prefetch_entry(uint64_t hash) const noexcept {
-    uint32_t sig = signature(hash);
-    for (uint32_t bucket : {primary_bucket(hash), secondary_bucket(hash)}) {
-        const uint32_t* sigs = &signatures_[bucket * ways];
-        for (uint32_t way = 0; way < ways; ++way) {
-            if (sigs[way] == sig) {
-                const char* entry = reinterpret_cast<const char*>(&entries_[bucket * ways + way]);
-                __builtin_prefetch(entry);
-                __builtin_prefetch(entry + 64);
-                __builtin_prefetch(entry + 128);
-                __builtin_prefetch(entry + 192);
-                return;
-            }
-        }
-    }
-}
-
 uint32_t FlowTable::find(const FlowKey& key, uint64_t hash) const noexcept {
     uint32_t sig = signature(hash);
     for (uint32_t bucket : {primary_bucket(hash), secondary_bucket(hash)}) {

@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
@@ -108,6 +109,33 @@ TEST(FlightStore, APinnedRstSurvivesWhatFollowsIt) {
     store.clear(0);
     EXPECT_TRUE(store.record(0, frame_of(frames[20]), 20, 1));
     EXPECT_EQ(firsts(arena, store.seal(0, arena)), (std::vector<int>{20}));
+}
+
+// The tail ring's index is computed by multiplication, not division (flight_store.h index_of):
+// after thousands of packets, at every size of the ring, the kept packets are still the head and
+// the latest ones in order, as the plain remainder says.
+TEST(FlightStore, KeepsTheLatestPacketsAfterManyTurnsOfTheRingAtEverySize) {
+    std::vector<Bytes> frames;
+    for (int n = 0; n < 256; ++n)
+        frames.push_back(numbered(static_cast<uint8_t>(n)));
+    for (uint32_t packets = 1; packets <= 13; ++packets) {
+        FlightStore store(2, FlightConfig{.packets = packets, .snap = 32});
+        EvidenceArena arena(16, packets, store.record_bytes());
+        const uint32_t head = std::min(3u, packets / 2);
+        const uint32_t tail = packets - head;
+        for (uint32_t total : {1u, packets, packets + 1, 1000u, 70001u}) {
+            store.clear(1);
+            for (uint32_t n = 0; n < total; ++n)
+                ASSERT_TRUE(store.record(1, frame_of(frames[n % 251]), n, 1));
+            std::vector<int> expected;
+            for (uint32_t n = 0; n < std::min(total, head); ++n)
+                expected.push_back(static_cast<int>(n % 251));
+            for (uint32_t n = std::max(head, total > tail ? total - tail : 0); n < total; ++n)
+                expected.push_back(static_cast<int>(n % 251));
+            EXPECT_EQ(firsts(arena, store.seal(1, arena)), expected)
+                << packets << " packets per flow, " << total << " recorded";
+        }
+    }
 }
 
 TEST(FlightStore, OffAllocatesNothingAndKeepsNothing) {

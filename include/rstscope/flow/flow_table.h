@@ -81,8 +81,27 @@ class FlowTable {
     void prefetch(uint64_t hash) const noexcept;
 
     // Second prefetch stage, once the buckets are in cache: brings in the entry whose signature
-    // matches (the likely hit), all four of its cache lines.
-    void prefetch_entry(uint64_t hash) const noexcept;
+    // matches (the likely hit), all four of its cache lines, and returns its slot (no_slot when
+    // no signature matches), so that per-slot stores beside the table can be prefetched too.
+    // Inline: it runs for every packet, and the path without a use for the slot drops it.
+    uint32_t prefetch_entry(uint64_t hash) const noexcept {
+        const uint32_t sig = signature(hash);
+        for (uint32_t bucket : {primary_bucket(hash), secondary_bucket(hash)}) {
+            const uint32_t* sigs = &signatures_[bucket * ways];
+            for (uint32_t way = 0; way < ways; ++way) {
+                if (sigs[way] == sig) {
+                    const char* entry =
+                        reinterpret_cast<const char*>(&entries_[bucket * ways + way]);
+                    __builtin_prefetch(entry);
+                    __builtin_prefetch(entry + 64);
+                    __builtin_prefetch(entry + 128);
+                    __builtin_prefetch(entry + 192);
+                    return bucket * ways + way;
+                }
+            }
+        }
+        return no_slot;
+    }
 
     // Returns the slot holding `key`, or no_slot.
     uint32_t find(const FlowKey& key, uint64_t hash) const noexcept;
