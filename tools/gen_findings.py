@@ -46,6 +46,24 @@ def fresh_client(i, port):
     return client(1 + i % 200, port, isn=(0x20000000 + i * 0x01001000) % 2**32)
 
 
+def reset_after_exchange(cap, client_end, server_end, start, by_client=False):
+    """A connection that opens, exchanges a request and reply, then is reset by one side."""
+    c = Conn(cap, client_end, server_end)
+    t = c.handshake(start)
+    t = c.exchange(t + 0.01)
+    c.send(t + 0.05, by_client, "RA")
+
+
+def reset_now_and_then(cap, srv_n, port):
+    """Two resets a minute from server srv_n for 5 minutes (connections 0 to 9): the baseline a
+    storm stands out from. Returns the next connection number."""
+    for i in range(10):
+        minute, k = divmod(i, 2)
+        reset_after_exchange(cap, fresh_client(i, 41000 + i), fresh_server(srv_n, port, i),
+                             minute * 60.0 + k * 20.0)
+    return 10
+
+
 def quiet_traffic(cap, srv_n, port, start, count, spacing):
     """Connections that open, exchange and close: no reset."""
     for i in range(count):
@@ -59,19 +77,10 @@ def quiet_traffic(cap, srv_n, port, start, count, spacing):
 def storm(cap):
     """A server that resets a handful of connections a minute for 5 minutes, then 150 of them
     within 9 s: one rst_storm of that server:port (not of its farm)."""
-    i = 0
-    for minute in range(5):
-        for k in range(2):
-            c = Conn(cap, fresh_client(i, 41000 + i), fresh_server(10, 443, i))
-            t = c.handshake(minute * 60.0 + k * 20.0)
-            t = c.exchange(t + 0.01)
-            c.send(t + 0.05, False, "RA")
-            i += 1
+    i = reset_now_and_then(cap, 10, 443)
     for k in range(150):
-        c = Conn(cap, fresh_client(i, 41000 + i), fresh_server(10, 443, i))
-        t = c.handshake(320.0 + k * 0.06)
-        t = c.exchange(t + 0.01)
-        c.send(t + 0.05, False, "RA")
+        reset_after_exchange(cap, fresh_client(i, 41000 + i), fresh_server(10, 443, i),
+                             320.0 + k * 0.06)
         i += 1
     return [{"kind": "rst_storm", "subject": {"scope": "server", "server": "203.0.113.10",
                                               "port": 443},
@@ -83,14 +92,7 @@ def busy_server(cap):
     """A busy server, 203.0.113.12:443: a reset or two a minute for 5 minutes, then 1000
     connections within 10 s of which 150 are reset: a storm's rate, but 15 % of its connections,
     below --findings-storm-share (20 %): no finding (with --findings-storm-share 10: a storm)."""
-    i = 0
-    for minute in range(5):
-        for k in range(2):
-            c = Conn(cap, fresh_client(i, 41000 + i), fresh_server(12, 443, i))
-            t = c.handshake(minute * 60.0 + k * 20.0)
-            t = c.exchange(t + 0.01)
-            c.send(t + 0.05, False, "RA")
-            i += 1
+    i = reset_now_and_then(cap, 12, 443)
     for k in range(1000):
         c = Conn(cap, fresh_client(i, 41000 + i), fresh_server(12, 443, i))
         t = c.handshake(320.0 + k * 0.01)
@@ -108,16 +110,11 @@ def farm_storm(cap):
     behind port 443 reset 20 connections each within 40 s: no one server storms, the farm does."""
     quiet_traffic(cap, 99, 8443, 0.0, 20, 10.0)  # 200 s of normal traffic elsewhere
     for k in range(10):  # and the odd client abort
-        c = Conn(cap, fresh_client(k + 50, 33000 + k), fresh_server(98, 8443, k))
-        t = c.handshake(k * 20.0 + 3.0)
-        t = c.exchange(t + 0.01)
-        c.send(t + 0.05, True, "RA")
+        reset_after_exchange(cap, fresh_client(k + 50, 33000 + k), fresh_server(98, 8443, k),
+                             k * 20.0 + 3.0, by_client=True)
     for k in range(160):
-        n = 20 + k % 8
-        c = Conn(cap, fresh_client(k, 42000 + k), fresh_server(n, 443, k))
-        t = c.handshake(240.0 + k * 0.25)
-        t = c.exchange(t + 0.01)
-        c.send(t + 0.05, False, "RA")
+        reset_after_exchange(cap, fresh_client(k, 42000 + k), fresh_server(20 + k % 8, 443, k),
+                             240.0 + k * 0.25)
     return [{"kind": "rst_storm", "subject": {"scope": "farm", "prefix": "203.0.113.0/24",
                                               "port": 443},
              "evidence": {"resets": 160, "connections": 160, "share": 1.0}}]
