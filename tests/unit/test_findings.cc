@@ -38,6 +38,8 @@ struct Feeder {
     // One unrelated reset 5 minutes before t0: the engine is past its first window, so the
     // services seen from then on have a usual rate (none: 0).
     void warm();
+    // 8 servers of 203.0.113.0/24 on port 443 reset 20 connections each within 40 s from t0.
+    void farm_storm();
     std::vector<nlohmann::json> of(std::string_view kind, std::string_view state = "") const {
         std::vector<nlohmann::json> out;
         for (const FindingRecord& r : records) {
@@ -52,6 +54,12 @@ struct Feeder {
 
 ResetEvent event(ResetCause cause, IpAddress orig, uint16_t orig_p, IpAddress resp, uint16_t resp_p,
                  uint64_t ts);
+
+void Feeder::farm_storm() {
+    for (uint32_t i = 0; i < 160; ++i)
+        add(event(ResetCause::resp_abort, v4(198, 51, 100, i % 50), 50000 + i,
+                  v4(203, 0, 113, static_cast<uint8_t>(20 + i % 8)), 443, t0 + i * s / 4));
+}
 
 void Feeder::warm() {
     add(event(ResetCause::orig_abort, v4(198, 51, 100, 250), 1, v4(203, 0, 113, 250), 9,
@@ -205,11 +213,7 @@ TEST(Findings, QuietServiceThatStormsAfterWarmUp) {
 TEST(Findings, FarmWideStormOfSpreadServers) {
     Feeder f;
     f.warm();
-    // 8 servers of 203.0.113.0/24 on port 443, 20 resets each within 40 s: no server storms,
-    // the farm does.
-    for (uint32_t i = 0; i < 160; ++i)
-        f.add(event(ResetCause::resp_abort, v4(198, 51, 100, i % 50), 50000 + i,
-                    v4(203, 0, 113, static_cast<uint8_t>(20 + i % 8)), 443, t0 + i * s / 4));
+    f.farm_storm();  // 20 resets for each of 8 servers: no server storms, the farm does
     f.engine.finish(f.records);
     auto raised = f.of("rst_storm", "raised");
     ASSERT_EQ(raised.size(), 1u);
@@ -326,18 +330,14 @@ TEST(Findings, FarmStormAsksForItsPrefixConnections) {
     source.counts[connection_key_hash(v4(203, 0, 113, 0), IpFamily::v4, 443, 24)] = 5'000;
     f.engine.set_connections(&source);
     f.warm();
-    for (uint32_t i = 0; i < 160; ++i)
-        f.add(event(ResetCause::resp_abort, v4(198, 51, 100, i % 50), 50000 + i,
-                    v4(203, 0, 113, static_cast<uint8_t>(20 + i % 8)), 443, t0 + i * s / 4));
+    f.farm_storm();
     f.engine.finish(f.records);
     EXPECT_TRUE(f.of("rst_storm", "raised").empty());  // 160 of 5000 (3.2 %)
     source.counts[connection_key_hash(v4(203, 0, 113, 77), IpFamily::v4, 443, 24)] = 400;
     Feeder g;
     g.engine.set_connections(&source);
     g.warm();
-    for (uint32_t i = 0; i < 160; ++i)
-        g.add(event(ResetCause::resp_abort, v4(198, 51, 100, i % 50), 50000 + i,
-                    v4(203, 0, 113, static_cast<uint8_t>(20 + i % 8)), 443, t0 + i * s / 4));
+    g.farm_storm();
     g.engine.finish(g.records);
     auto raised = g.of("rst_storm", "raised");
     ASSERT_EQ(raised.size(), 1u);
