@@ -125,6 +125,8 @@ CAPTURES = {
     "radiotap": (radiotap, False, 127, None),
     "vlan_per_direction": (vlan_per_direction, False, 1, None),
 }
+# Event fields a capture adds to the common ones: one connection (Zeek's key), the RST's tag.
+EXTRA_EVENT = {"vlan_per_direction": {"vlan": 20}}
 # Runs of a capture with options, and what differs in their one event: with --vlan-in-key the
 # server's side (VLAN 20: SYN-ACK, ACK, RST) is a connection of its own that never saw the client.
 VARIANTS = {
@@ -158,8 +160,7 @@ def main():
                 "tunnel": tunnel,
             },
         }
-        if name == "vlan_per_direction":  # one connection (Zeek's key), the RST's tag
-            expected[name]["event"]["vlan"] = 20
+        expected[name]["event"].update(EXTRA_EVENT.get(name, {}))
     for name, (base, args, changes) in VARIANTS.items():
         expected[name] = json.loads(json.dumps(expected[base]))
         expected[name]["args"] = args

@@ -132,10 +132,10 @@ def talk(c):
     try:
         for i in range(40):
             c.sendall(b"tick " * 20); time.sleep(0.05)
-            pause_end = time.monotonic() + 1.8
-            flag = ports["forged_flag"]
-            while i == 2 and time.monotonic() < pause_end and not os.path.exists(flag):
-                time.sleep(0.02)
+            if i == 2:
+                pause_end = time.monotonic() + 1.8
+                while time.monotonic() < pause_end and not os.path.exists(ports["forged_flag"]):
+                    time.sleep(0.02)
     except OSError: pass
 serve(listener("download"), download)
 serve(listener("fw_midstream"), echo_forever)
