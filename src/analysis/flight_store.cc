@@ -146,7 +146,7 @@ uint64_t FlightStore::seal(uint32_t slot, EvidenceArena& arena) const noexcept {
     // The tail ring holds packets max(head, seen - tail) .. seen - 1.
     uint32_t first = std::max(head_, m.seen > tail_ ? m.seen - tail_ : 0);
     for (uint32_t i = first; i < m.seen; ++i)
-        copy(head_ + (i - head_) % tail_);
+        copy(index_of(i));
     arena.commit(number, count);
     return number;
 }
