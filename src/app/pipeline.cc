@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "../capture/capture_probe.h"
+#include "rstscope/config/duration.h"
 #include "rstscope/datapath/burst.h"
 
 namespace rstscope {
@@ -61,6 +62,21 @@ Pipeline::Pipeline(const Options& options, const TrackerConfig& tracker, RunCont
         ctx->channel.flows = flow_boxes_.back().get();
         ctx->pool = plan_.pools[w];
         ctx->dispatch = dispatch_;
+        // Inline mode forwards every frame as it came: fragments stay fragments there.
+        if (options.frag_datagrams > 0 && options.mode != Mode::inline_forward) {
+            ReassemblyConfig frag{.datagrams = reassembly_datagrams_for_pool(options.frag_datagrams,
+                                                                             plan_.pools[w]->size),
+                                  .bucket_entries = options.frag_bucket_entries,
+                                  .timeout_ns = seconds_to_ns(options.frag_timeout_s)};
+            if (frag.datagrams > 0) {
+                reassemblers_.push_back(std::make_unique<Reassembler>(
+                    frag, *counters_[w], static_cast<int>(rte_socket_id())));
+                ctx->reassembler = reassemblers_.back().get();
+            }
+        }
+        // A datagram reassembled by any worker may be dispatched to this one.
+        if (options.frag_datagrams > 0 && options.mode != Mode::inline_forward)
+            ctx->linear.resize(size_t{BurstPath::max_burst} * linear_slot);
         if (!plan_.queues_of_worker[w].empty()) {
             ++run_.readers;
             // The capture vdev has one queue: its reader stamps every frame with its time.
@@ -96,6 +112,7 @@ Pipeline::~Pipeline() {
         join();
     }
     contexts_.clear();
+    reassemblers_.clear();  // returns the fragments they hold to the pools, before the ports go
     for (rte_ring* r : dispatch_)
         rte_ring_free(r);
     rings_.clear();

@@ -49,6 +49,7 @@ class Pipeline {
     std::vector<std::unique_ptr<FlowTracker>> trackers_;
     std::vector<std::unique_ptr<EventRing>> rings_;
     std::vector<std::unique_ptr<FlowMailbox>> flow_boxes_;
+    std::vector<std::unique_ptr<Reassembler>> reassemblers_;
     std::vector<rte_ring*> dispatch_;
     std::vector<std::unique_ptr<WorkerContext>> contexts_;
     bool launched_ = false;

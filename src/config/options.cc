@@ -219,6 +219,19 @@ const Setting settings_table[] = {
     {.group = Group::analysis, .name = "flow-table-size", .kind = Kind::count,
      .field = &Options::flow_table_size, .min = 64, .max = 1 << 30,
      .help = "flow entries per worker (rounded up to a power of two)"},
+    // IP fragment reassembly (docs/architecture.md, "Fragments"): rte_ip_frag, a table per worker.
+    {.group = Group::analysis, .name = "frag-datagrams", .kind = Kind::count,
+     .field = &Options::frag_datagrams, .min = 0, .max = 65536,
+     .help = "IP datagrams per worker being reassembled at once (0: no reassembly, fragments "
+             "counted as ip_fragment); at most a sixteenth of the worker's mbufs"},
+    {.group = Group::analysis, .name = "frag-bucket-entries", .kind = Kind::power_of_two,
+     .field = &Options::frag_bucket_entries, .min = 1, .max = 64,
+     .help = "entries per bucket of the reassembly table (its associativity)"},
+    {.group = Group::analysis, .name = "frag-timeout", .kind = Kind::seconds,
+     .field = &Options::frag_timeout_s, .min = min_duration_s, .max = max_window_s,
+     .value_name = "SECONDS",
+     .help = "seconds (packet time) a datagram's fragments wait for the rest before they are "
+             "dropped and counted"},
     {.group = Group::analysis, .name = "linger-capacity", .kind = Kind::count,
      .field = &Options::linger_capacity, .min = 16, .max = 1 << 24,
      .help = "resets per worker that can wait for their verdict at once"},

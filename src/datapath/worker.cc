@@ -96,6 +96,7 @@ class WorkerLoop {
             keep_time_true();
             uint64_t now = now_ns();
             path_.advance(now);
+            if (ctx_.reassembler) ctx_.reassembler->expire(now);
             path_.hand_over(events_, run_.capture);
             publish_progress(now);
             // Between bursts, never per packet: a bounded slice of a `flow` query, if one waits.
@@ -109,6 +110,8 @@ class WorkerLoop {
                 break;
             if (got == 0) rte_pause();
         }
+        // Datagrams still missing fragments will not get them: dropped and counted.
+        if (ctx_.reassembler) ctx_.reassembler->expire_all();
         // End of input or shutdown: every reset still lingering gets its verdict now, and waits
         // for ring space until management has taken it or the shutdown deadline has passed.
         while (!ctx_.tracker->flush_pending(flush_batch))
@@ -137,11 +140,31 @@ class WorkerLoop {
             if (loop_.ctx_.capture_clock)
                 loop_.stamp(mbufs_[i], loop_.ctx_.capture_clock->next_ns());
         }
-        // Headers sit in the first segment; a chained jumbo's later payload is not needed.
+        // Receive queues do not scatter, so a chain is a reassembled datagram: the decoder, the
+        // signatures and the flight recorder read it copied whole into this position's slot.
         const uint8_t* data(uint32_t i) const noexcept {
-            return rte_pktmbuf_mtod(mbufs_[i], const uint8_t*);
+            const rte_mbuf* m = mbufs_[i];
+            if (likely(m->nb_segs == 1)) return rte_pktmbuf_mtod(m, const uint8_t*);
+            return static_cast<const uint8_t*>(rte_pktmbuf_read(
+                m, 0, data_length(i), loop_.ctx_.linear.data() + size_t{i} * linear_slot));
         }
-        uint32_t data_length(uint32_t i) const noexcept { return rte_pktmbuf_data_len(mbufs_[i]); }
+        uint32_t data_length(uint32_t i) const noexcept {
+            const rte_mbuf* m = mbufs_[i];
+            if (likely(m->nb_segs == 1)) return rte_pktmbuf_data_len(m);
+            return std::min(rte_pktmbuf_pkt_len(m), linear_slot);
+        }
+        FragmentFate reassemble(uint32_t i, const DecodeResult& r) noexcept {
+            Reassembler* reassembler = loop_.ctx_.reassembler;
+            if (reassembler == nullptr) return FragmentFate::not_taken;
+            uint64_t t = time_ns(i);
+            rte_mbuf* datagram = reassembler->take(mbufs_[i], r, t);
+            if (datagram == nullptr) return FragmentFate::held;
+            // The datagram is timed by the fragment that completed it, as Zeek does; its mbuf
+            // is the first fragment's, which a capture stamped with that fragment's time.
+            if (loop_.run_.capture) loop_.stamp(datagram, t);
+            mbufs_[i] = datagram;
+            return FragmentFate::datagram;
+        }
         uint32_t packet_length(uint32_t i) const noexcept { return rte_pktmbuf_pkt_len(mbufs_[i]); }
         bool stays(uint32_t i, const DecodedPacket& p) const noexcept {
             if (loop_.ctx_.dispatch.empty()) return true;

@@ -12,6 +12,7 @@
 #include "../capture/capture_probe.h"
 #include "../channel/worker_channel.h"
 #include "ports.h"
+#include "reassembly.h"
 #include "rstscope/analysis/flow_tracker.h"
 #include "rstscope/decode/packet_decoder.h"
 
@@ -37,8 +38,16 @@ struct alignas(64) WorkerContext {
     rte_mempool* pool = nullptr;      // where this worker's receive queues take their mbufs
     std::vector<rte_ring*> dispatch;  // [worker] → its inbound ring; empty when not dispatching
     CaptureClock* capture_clock = nullptr;  // the worker reading an offline capture
-    WorkerChannel channel;                  // what management sees of this worker
+    Reassembler* reassembler = nullptr;     // null: fragments are not reassembled (inline mode)
+    // Reassembled datagrams are chains; the decoder reads each one copied here, one slot per
+    // burst position (linear_slot bytes each). Empty when reassembly is off.
+    std::vector<uint8_t> linear;
+    WorkerChannel channel;  // what management sees of this worker
 };
+
+// A reassembled datagram's link header (at most 127 bytes, rte_ip_frag's l2_len) and IP
+// datagram (at most 65535 bytes).
+inline constexpr uint32_t linear_slot = 128 + 65535;
 
 // lcore entry point (rte_eal_remote_launch); `arg` is a WorkerContext.
 int worker_main(void* arg);

@@ -118,7 +118,8 @@ DecodeResult dropped(DropReason reason) noexcept {
 
 class FrameDecoder {
   public:
-    explicit FrameDecoder(DecodedPacket& packet) noexcept : packet_(packet) {}
+    FrameDecoder(DecodedPacket& packet, const uint8_t* frame) noexcept
+        : packet_(packet), frame_(frame) {}
 
     DecodeResult run(Layer first, Cursor cursor, uint16_t ethertype) noexcept {
         Layer layer = first;
@@ -155,7 +156,7 @@ class FrameDecoder {
                     uint8_t protocol = 0;
                     bool ok =
                         layer == Layer::ipv4 ? ipv4(cursor, protocol) : ipv6(cursor, protocol);
-                    if (!ok) return dropped(fault_);
+                    if (!ok) return fragment_ ? reassemblable(ip_header, frame_) : dropped(fault_);
                     if (protocol == ip_proto_tcp) return tcp(cursor);
                     auto next = on_copy(cursor, ethertype, [&](Cursor& rest, uint16_t& type) {
                         return after_ip(rest, protocol, type, ip_header);
@@ -367,8 +368,13 @@ class FrameDecoder {
         protocol = h[9];
         uint16_t fragment = be16(h + 6);
         bool more_fragments = fragment & 0x2000;
-        if (more_fragments || (fragment & 0x1FFF) != 0) return fail_bool(DropReason::ip_fragment);
         set_addresses(IpFamily::v4, IpAddress::from_v4(h + 12), IpAddress::from_v4(h + 16), h[8]);
+        if (more_fragments || (fragment & 0x1FFF) != 0) {
+            // Reassembly takes TCP fragments of the outermost IP layer only (docs/architecture.md).
+            if (protocol == ip_proto_tcp && tunnel_depth_ == 0)
+                note_fragment(header_length, total_length, cursor.left);
+            return fail_bool(DropReason::ip_fragment);
+        }
         packet_.has_ip_id = true;
         packet_.ip_id = be16(h + 4);
         packet_.dont_fragment = fragment & 0x4000;
@@ -408,7 +414,12 @@ class FrameDecoder {
                     if (!cursor.has(8)) return fail_bool(DropReason::truncated_ip);
                     uint16_t offset_flags = be16(cursor.data + 2);
                     // An atomic fragment (offset 0, M clear, RFC 6946) is a whole packet.
-                    if ((offset_flags & 0xFFF9) != 0) return fail_bool(DropReason::ip_fragment);
+                    if ((offset_flags & 0xFFF9) != 0) {
+                        // rte_ip_frag takes a fragment header right after the fixed one only.
+                        if (n == 0 && cursor.data[0] == ip_proto_tcp && tunnel_depth_ == 0)
+                            note_fragment(48, 40 + payload_left_, cursor.left + 40);
+                        return fail_bool(DropReason::ip_fragment);
+                    }
                     length = 8;
                     break;
                 }
@@ -423,6 +434,25 @@ class FrameDecoder {
             cursor.skip(length);
             payload_left_ -= length;
         }
+    }
+
+    // The fragment whose IP header ends at the cursor + header_length (IPv6: whose fragment
+    // header starts at the cursor) can be reassembled if the whole datagram piece is in the
+    // buffer: `ip_length` is its length from the IP header on, `left` what the buffer holds of it.
+    void note_fragment(uint32_t header_length, uint32_t ip_length, uint32_t left) noexcept {
+        if (ip_length > left) return;  // cut by the snap length
+        fragment_ = true;
+        fragment_l3_length_ = static_cast<uint16_t>(header_length);
+    }
+
+    // rte_ip_frag keeps the link header's length in 7 bits of the mbuf.
+    DecodeResult reassemblable(const uint8_t* ip_header, const uint8_t* frame) const noexcept {
+        auto l2 = static_cast<uint64_t>(ip_header - frame);
+        DecodeResult r{false, DropReason::ip_fragment};
+        if (l2 > 127) return r;
+        r.fragment_l2_length = static_cast<uint8_t>(l2);
+        r.fragment_l3_length = fragment_l3_length_;
+        return r;
     }
 
     void set_addresses(IpFamily family, const IpAddress& src, const IpAddress& dst, uint8_t ttl) {
@@ -741,6 +771,9 @@ class FrameDecoder {
     }
 
     DecodedPacket& packet_;
+    const uint8_t* frame_;
+    bool fragment_ = false;
+    uint16_t fragment_l3_length_ = 0;
     DropReason fault_ = DropReason::not_ip;
     uint32_t payload_left_ = 0;
     int tunnel_depth_ = 0;
@@ -751,7 +784,7 @@ class FrameDecoder {
 // LINKTYPE_NFLOG: address family, version 0, resource ID, then TLVs whose length and type are in
 // the capturing host's byte order (libpcap swaps them when the file's order is not ours), padded
 // to 4 bytes; type 9 (NFULA_PAYLOAD) is the packet.
-DecodeResult decode_nflog(Cursor cursor, DecodedPacket& packet) noexcept {
+DecodeResult decode_nflog(Cursor cursor, DecodedPacket& packet, const uint8_t* frame) noexcept {
     constexpr uint16_t nflog_payload = 9;
     if (!cursor.has(4)) return dropped(DropReason::truncated_l2);
     uint8_t family = cursor.data[0];
@@ -774,27 +807,27 @@ DecodeResult decode_nflog(Cursor cursor, DecodedPacket& packet) noexcept {
     }
     // AF_INET and AF_INET6 as Linux numbers them.
     if (family != 2 && family != 10) return dropped(DropReason::not_ip);
-    return FrameDecoder(packet).run(Layer::ip_by_version, cursor, 0);
+    return FrameDecoder(packet, frame).run(Layer::ip_by_version, cursor, 0);
 }
 
 // FDDI: frame control and two addresses (13 bytes), then 802.2 LLC/SNAP carrying an EtherType.
-DecodeResult decode_fddi(Cursor cursor, DecodedPacket& packet) noexcept {
+DecodeResult decode_fddi(Cursor cursor, DecodedPacket& packet, const uint8_t* frame) noexcept {
     if (!cursor.has(21)) return dropped(DropReason::truncated_l2);
     const uint8_t* llc = cursor.data + 13;
     if (llc[0] != 0xAA || llc[1] != 0xAA || llc[2] != 0x03) return dropped(DropReason::not_ip);
     uint16_t ethertype = be16(llc + 6);
     cursor.skip(21);
-    return FrameDecoder(packet).run(Layer::ethertype, cursor, ethertype);
+    return FrameDecoder(packet, frame).run(Layer::ethertype, cursor, ethertype);
 }
 
 // Radiotap: version, pad, then the header's own length (little-endian), then an 802.11 frame.
-DecodeResult decode_radiotap(Cursor cursor, DecodedPacket& packet) noexcept {
+DecodeResult decode_radiotap(Cursor cursor, DecodedPacket& packet, const uint8_t* frame) noexcept {
     if (!cursor.has(4)) return dropped(DropReason::truncated_l2);
     uint32_t length = cursor.data[2] | static_cast<uint32_t>(cursor.data[3]) << 8;
     if (length < 8) return dropped(DropReason::bad_tunnel_header);
     if (!cursor.has(length)) return dropped(DropReason::truncated_l2);
     cursor.skip(length);
-    return FrameDecoder(packet).run(Layer::ieee80211, cursor, 0);
+    return FrameDecoder(packet, frame).run(Layer::ieee80211, cursor, 0);
 }
 
 }  // namespace
@@ -834,6 +867,17 @@ std::optional<LinkType> link_type_from_dlt(int dlt) noexcept {
         default:
             return std::nullopt;
     }
+}
+
+FragmentCheck check_fragment(IpFamily family, uint32_t header_length, uint32_t offset,
+                             uint32_t payload_length, bool more_fragments) noexcept {
+    if (payload_length == 0 || (more_fragments && payload_length % 8 != 0))
+        return FragmentCheck::invalid;
+    // IPv4's total length counts its header; IPv6's payload length counts the extension headers
+    // before the fragmentable part (here: none but the fragment header, which reassembly drops).
+    uint64_t end = uint64_t{offset} + payload_length;
+    if (family == IpFamily::v4) end += header_length;
+    return end > 65535 ? FragmentCheck::too_large : FragmentCheck::take;
 }
 
 bool parse_tcp_options(const uint8_t* options, uint32_t length, TcpOptions& out) noexcept {
@@ -890,7 +934,7 @@ DecodeResult decode_frame(LinkType link, const uint8_t* frame, uint32_t captured
     packet.encapsulation = 0;
     packet.tunnels = 0;
     Cursor cursor{frame, captured_length};
-    FrameDecoder decoder(packet);
+    FrameDecoder decoder(packet, frame);
     switch (link) {
         case LinkType::ethernet:
             return decoder.run(Layer::ethernet, cursor, 0);
@@ -936,13 +980,13 @@ DecodeResult decode_frame(LinkType link, const uint8_t* frame, uint32_t captured
             cursor.skip(2);
             return decoder.run(Layer::ppp, cursor, 0);
         case LinkType::fddi:
-            return decode_fddi(cursor, packet);
+            return decode_fddi(cursor, packet, frame);
         case LinkType::ieee802_11:
             return decoder.run(Layer::ieee80211, cursor, 0);
         case LinkType::ieee802_11_radiotap:
-            return decode_radiotap(cursor, packet);
+            return decode_radiotap(cursor, packet, frame);
         case LinkType::nflog:
-            return decode_nflog(cursor, packet);
+            return decode_nflog(cursor, packet, frame);
     }
     return dropped(DropReason::unsupported_link);
 }

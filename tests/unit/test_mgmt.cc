@@ -327,8 +327,11 @@ TEST(Stats, JsonHasEveryCounterAndDropReason) {
     uint64_t dropped =
         drop_reason_count * (drop_reason_count + 1) / 2 + lost +
         worker(WorkerCounter::dispatch_ring_full) + worker(WorkerCounter::linger_queue_full) +
-        worker(WorkerCounter::tx_dropped) + management(ManagementCounter::log_write_errors) +
-        management(ManagementCounter::rx_missed) + management(ManagementCounter::rx_errors) +
+        worker(WorkerCounter::tx_dropped) + worker(WorkerCounter::fragments_table_full) +
+        worker(WorkerCounter::fragments_timed_out) + worker(WorkerCounter::fragments_invalid) +
+        worker(WorkerCounter::fragments_too_large) +
+        management(ManagementCounter::log_write_errors) + management(ManagementCounter::rx_missed) +
+        management(ManagementCounter::rx_errors) +
         management(ManagementCounter::recorder_evidence_lost) +
         management(ManagementCounter::recorder_rotated_out) +
         management(ManagementCounter::recorder_write_errors) +
@@ -389,9 +392,11 @@ TEST(Stats, SummaryListsEveryDropReason) {
 
 // Every loss counter, named here independently of the lists in stats.h.
 constexpr WorkerCounter worker_losses[] = {
-    WorkerCounter::events_ring_full,   WorkerCounter::events_outbox_full,
-    WorkerCounter::dispatch_ring_full, WorkerCounter::linger_queue_full,
-    WorkerCounter::tx_dropped,         WorkerCounter::events_lost_shutdown};
+    WorkerCounter::events_ring_full,     WorkerCounter::events_outbox_full,
+    WorkerCounter::dispatch_ring_full,   WorkerCounter::linger_queue_full,
+    WorkerCounter::tx_dropped,           WorkerCounter::events_lost_shutdown,
+    WorkerCounter::fragments_table_full, WorkerCounter::fragments_timed_out,
+    WorkerCounter::fragments_invalid,    WorkerCounter::fragments_too_large};
 constexpr ManagementCounter management_losses[] = {ManagementCounter::log_lines_dropped,
                                                    ManagementCounter::log_write_errors,
                                                    ManagementCounter::rx_missed,

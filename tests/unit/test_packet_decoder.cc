@@ -105,6 +105,72 @@ TEST(Decoder, Ipv4FragmentsAndNonTcpAreCountedReasons) {
     EXPECT_EQ(decode(LinkType::ethernet, arp, p).reason, DropReason::not_ip);
 }
 
+// ---- Fragments: which ones reassembly may take, and where their headers are ----
+
+TEST(DecoderFragments, OutermostTcpFragmentsAreReassemblable) {
+    DecodedPacket p;
+    Bytes tcp = tcp_segment(TcpSpec{});
+    // IPv4 behind a VLAN tag: the IP header starts 18 bytes in and is 20 bytes long.
+    Bytes first =
+        ethernet(0x0800, ipv4("198.51.100.1", "203.0.113.2", 6, tcp, 64, 7, 0x2000), {100});
+    DecodeResult r = decode(LinkType::ethernet, first, p);
+    EXPECT_EQ(r.reason, DropReason::ip_fragment);
+    EXPECT_EQ(r.fragment_l2_length, 18);
+    EXPECT_EQ(r.fragment_l3_length, 20);
+    // With 8 bytes of IP options: a 28-byte header.
+    Bytes options =
+        ethernet(0x0800, ipv4("198.51.100.1", "203.0.113.2", 6, tcp, 64, 7, 0x0003, Bytes(8, 1)));
+    r = decode(LinkType::ethernet, options, p);
+    EXPECT_EQ(r.fragment_l2_length, 14);
+    EXPECT_EQ(r.fragment_l3_length, 28);
+    // IPv6: the fixed header and the fragment header.
+    Bytes fragment{6, 0, 0x00, 0x09, 0, 0, 0, 1};
+    append(fragment, tcp);
+    r = decode(LinkType::raw_ip, ipv6("2001:db8::1", "2001:db8::2", 44, fragment), p);
+    EXPECT_EQ(r.reason, DropReason::ip_fragment);
+    EXPECT_EQ(r.fragment_l2_length, 0);
+    EXPECT_EQ(r.fragment_l3_length, 48);
+}
+
+TEST(DecoderFragments, OtherFragmentsAreNotReassemblable) {
+    DecodedPacket p;
+    Bytes tcp = tcp_segment(TcpSpec{});
+    const auto not_taken = [&](const Bytes& frame, LinkType link = LinkType::ethernet) {
+        DecodeResult r = decode(link, frame, p);
+        EXPECT_EQ(r.reason, DropReason::ip_fragment);
+        EXPECT_EQ(r.fragment_l3_length, 0);
+    };
+    // Not TCP (a UDP fragment), IPv4 and IPv6.
+    not_taken(ethernet(0x0800, ipv4("198.51.100.1", "203.0.113.2", 17, tcp, 64, 1, 0x2000)));
+    Bytes udp_fragment{17, 0, 0x00, 0x09, 0, 0, 0, 1};
+    append(udp_fragment, tcp);
+    not_taken(ipv6("2001:db8::1", "2001:db8::2", 44, udp_fragment), LinkType::raw_ip);
+    // IPv6: a fragment header after another extension header.
+    Bytes chain{44, 0, 1, 4, 0, 0, 0, 0, 6, 0, 0x00, 0x09, 0, 0, 0, 1};
+    append(chain, tcp);
+    not_taken(ipv6("2001:db8::1", "2001:db8::2", 60, chain), LinkType::raw_ip);
+    // Inside a tunnel (IP in IP).
+    not_taken(ethernet(0x0800, ipv4("192.0.2.1", "192.0.2.2", 4,
+                                    ipv4("198.51.100.1", "203.0.113.2", 6, tcp, 64, 1, 0x2000))));
+    // Cut by the snap length: reassembly needs the whole fragment.
+    Bytes whole = ethernet(0x0800, ipv4("198.51.100.1", "203.0.113.2", 6, tcp, 64, 1, 0x2000));
+    not_taken(Bytes(whole.begin(), whole.end() - 1));
+}
+
+TEST(DecoderFragments, CheckFragmentLengths) {
+    EXPECT_EQ(check_fragment(IpFamily::v4, 20, 0, 1480, true), FragmentCheck::take);
+    EXPECT_EQ(check_fragment(IpFamily::v4, 20, 1480, 3, false), FragmentCheck::take);
+    EXPECT_EQ(check_fragment(IpFamily::v4, 20, 0, 0, true), FragmentCheck::invalid);
+    EXPECT_EQ(check_fragment(IpFamily::v6, 48, 8, 0, false), FragmentCheck::invalid);
+    EXPECT_EQ(check_fragment(IpFamily::v4, 20, 0, 12, true), FragmentCheck::invalid);
+    EXPECT_EQ(check_fragment(IpFamily::v4, 20, 0, 12, false), FragmentCheck::take);
+    // The last byte of a datagram at 65535 (IPv4 with its header; IPv6 as payload), then one more.
+    EXPECT_EQ(check_fragment(IpFamily::v4, 20, 65512, 3, false), FragmentCheck::take);
+    EXPECT_EQ(check_fragment(IpFamily::v4, 20, 65512, 4, false), FragmentCheck::too_large);
+    EXPECT_EQ(check_fragment(IpFamily::v6, 48, 65528, 7, false), FragmentCheck::take);
+    EXPECT_EQ(check_fragment(IpFamily::v6, 48, 65528, 8, false), FragmentCheck::too_large);
+}
+
 TEST(Decoder, EveryTruncationIsCountedNeverOverread) {
     TcpSpec t;
     t.options = {2, 4, 5, 0xb4};

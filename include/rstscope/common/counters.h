@@ -19,7 +19,9 @@ namespace rstscope {
 #define RSTSCOPE_DROP_REASONS(X)                                                                \
     X(not_ip, "frame carries neither IPv4 nor IPv6 (ARP, LLDP, STP, ...)")                      \
     X(not_tcp, "IP packet whose transport is not TCP (UDP, ICMP, ...)")                         \
-    X(ip_fragment, "IP fragment: TCP is not reassembled, the fragment is skipped")              \
+    X(ip_fragment,                                                                              \
+      "IP fragment not reassembled: inside a tunnel, not TCP, after IPv6 extension headers, "   \
+      "cut by the snap length, or reassembly off (inline mode, --frag-datagrams 0)")            \
     X(truncated_l2, "frame ends inside the link, VLAN, MPLS or tunnel header")                  \
     X(truncated_ip, "frame ends inside the IPv4 or IPv6 header or its extension headers")       \
     X(truncated_tcp, "frame ends inside the TCP header (before its options end)")               \
@@ -47,6 +49,17 @@ namespace rstscope {
     X(tunnel_packets, volume,                                                                      \
       "TCP segments found inside a tunnel (GRE, ERSPAN, IP-in-IP, UDP tunnels)")                   \
     X(rst_packets, volume, "TCP segments with RST set (every one, including repeats)")             \
+    X(fragments, volume, "outermost IP fragments carrying TCP taken by reassembly")                \
+    X(fragments_reassembled, volume,                                                               \
+      "datagrams reassembled from fragments, then decoded as one packet")                          \
+    X(fragments_table_full, loss,                                                                  \
+      "fragments dropped: the reassembly table had no free entry (--frag-datagrams)")              \
+    X(fragments_timed_out, loss,                                                                   \
+      "fragments of datagrams not complete within --frag-timeout, or when the input ended")        \
+    X(fragments_invalid, loss,                                                                     \
+      "fragments dropped as invalid: overlapping or repeated, more than 8 to a datagram, empty, "  \
+      "or not a multiple of 8 bytes before the last")                                              \
+    X(fragments_too_large, loss, "fragments dropped: their datagram would exceed 65535 bytes")     \
     X(payload_truncated, anomaly, "TCP segments whose payload was cut by the capture snap length") \
     X(tcp_option_malformed, anomaly,                                                               \
       "TCP option list malformed: options ignored, segment analysed")                              \

@@ -73,6 +73,11 @@ struct Options {
     bool vlan_in_key = false;
     uint32_t flow_table_size = 1u << 20;
     uint32_t linger_capacity = 65536;
+    // IP fragment reassembly: datagrams in flight per worker (0: off), table associativity, and
+    // how long an incomplete datagram waits (Linux's ipfrag_time).
+    uint32_t frag_datagrams = 512;
+    uint32_t frag_bucket_entries = 8;
+    double frag_timeout_s = 30.0;
     uint32_t event_ring_size = 16384;
     uint32_t storm_threshold = 20;
     double storm_window_s = 1.0;

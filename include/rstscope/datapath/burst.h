@@ -23,6 +23,12 @@
 //                                     handed frame i to the worker that owns its flow
 //   uint64_t time_ns(uint32_t i)      its packet time
 //   void keep(uint32_t i)             frame i stays with this worker (tracked or dropped)
+// and, if it reassembles IP fragments (the fuzz target and the benchmark do not):
+//   FragmentFate reassemble(uint32_t i, const DecodeResult& r)   arriving frame i is a fragment
+//                                     decode_frame() found reassemblable (`r`): the reassembler
+//                                     holds or dropped it (`held`: frame i is gone), or it
+//                                     completed a datagram, which is frame i from now on (its
+//                                     `data` contiguous); `not_taken`: reassembly is off
 // An EventSink shell is the event ring:
 //   uint32_t enqueue(const ResetEvent* events, uint32_t count)   how many it took
 //   bool abandoned() const            the shutdown deadline passed: waiting is over
@@ -41,6 +47,8 @@ namespace rstscope {
 // frames on): a few bursts' worth per worker keeps the hand-off smooth; the reader's pool, not
 // this ring, bounds what a capture lends out.
 inline constexpr unsigned dispatch_ring_size = 8192;
+
+enum class FragmentFate : uint8_t { not_taken, held, datagram };
 
 class BurstPath {
   public:
@@ -64,6 +72,18 @@ class BurstPath {
             }
             DecodedPacket& p = packets_[tcp];
             DecodeResult r = decode_frame(link, frames.data(i), frames.data_length(i), p);
+            if (!r.is_tcp) {
+                if constexpr (requires { frames.reassemble(i, r); }) {
+                    // A fragment that completes a datagram: the datagram takes its place.
+                    if (arriving && r.reason == DropReason::ip_fragment &&
+                        r.fragment_l3_length != 0) {
+                        FragmentFate fate = frames.reassemble(i, r);
+                        if (fate == FragmentFate::held) continue;
+                        if (fate == FragmentFate::datagram)
+                            r = decode_frame(link, frames.data(i), frames.data_length(i), p);
+                    }
+                }
+            }
             if (!r.is_tcp) {
                 counters_.drop(r.reason);
                 frames.keep(i);

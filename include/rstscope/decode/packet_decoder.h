@@ -62,7 +62,23 @@ std::optional<LinkType> link_type_from_dlt(int dlt) noexcept;
 struct DecodeResult {
     bool is_tcp = false;                     // true: `packet` holds a TCP segment
     DropReason reason = DropReason::not_ip;  // why not, when !is_tcp
+    // reason == ip_fragment and fragment_l3_length != 0: a fragment reassembly can take (an
+    // outermost IP fragment carrying TCP, whole in the buffer; IPv6: its fragment header right
+    // after the fixed header). Its IP header starts fragment_l2_length bytes into the frame and
+    // is fragment_l3_length bytes long (IPv6: with the fragment header), as rte_ip_frag's
+    // mbuf->l2_len and l3_len want them. `packet` holds its addresses only.
+    uint8_t fragment_l2_length = 0;
+    uint16_t fragment_l3_length = 0;
 };
+
+// What a reassembler may do with a fragment, from its own lengths (offset and payload in bytes):
+// take it, or drop it before it takes a table entry. A datagram longer than the IP length field
+// can say (65535 bytes: IPv4 with its header, IPv6 as payload) is too large; an empty fragment,
+// or one that is not the last and whose length is not a multiple of 8, is invalid (RFC 791,
+// RFC 8200 4.5).
+enum class FragmentCheck : uint8_t { take, too_large, invalid };
+FragmentCheck check_fragment(IpFamily family, uint32_t header_length, uint32_t offset,
+                             uint32_t payload_length, bool more_fragments) noexcept;
 
 // Decodes one frame. `packet.ts_ns` is left for the caller to set.
 DecodeResult decode_frame(LinkType link, const uint8_t* frame, uint32_t captured_length,
