@@ -650,6 +650,22 @@ def resp_abort_exact(cap):
 
 
 @scenario
+def resp_abort_reordered_handshake(cap):
+    """The server's SYN-ACK captured before the client's SYN it answers (a mirror fed by two
+    interfaces): one connection, whose roles Zeek flips on the SYN (history "Hs^..."); the server
+    then aborts it. Port 9000 is no likely server port, so the SYN-ACK's sender is Zeek's
+    originator until the SYN comes."""
+    c = Conn(cap, client(103, 49003), server(103, 9000))
+    c.send(0.0, False, "SA", ack=c.c.isn + 1)
+    c.send(0.0003, True, "S")
+    c.send(0.0005, True, "A")
+    t = c.exchange(0.05)
+    c.send(t + 0.5, False, "RA")
+    return [c.expect(with_history=False, history="Hs^ADdr", cause="resp_abort", confidence="high",
+                     seq_check="exact", conn_state="RSTR")]
+
+
+@scenario
 def orig_abort_exact(cap):
     """The client aborts an established connection with an exact RST/ACK."""
     c = Conn(cap, client(101, 49001), server(101, 443))

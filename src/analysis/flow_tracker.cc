@@ -6,6 +6,7 @@
 #include <bit>
 #include <cstring>
 
+#include "rstscope/analysis/zeek_reversal.h"
 #include "rstscope/common/tcp_flags.h"
 
 namespace rstscope {
@@ -176,6 +177,11 @@ static void set_roles(FlowEntry& e, const DecodedPacket& p, bool src_is_lo) noex
         e.flags |= flow_bit::orig_guessed;
     }
     e.zeek.flipped = !src_is_orig;
+    // Zeek keeps a SYN-ACK's sender as originator unless the port rule flips it, and flips it
+    // on the ACK or data that follows ("^h", as taken here at once); a SYN that follows instead
+    // is a SYN/SYN-ACK reversal (zeek_state.h).
+    if (syn_ack == (syn | ack) && !zeek_should_flip(p.src_port, p.dst_port, p.tcp_flags))
+        zeek_synack_sender_was_originator(e.zeek);
     bool orig_is_lo = src_is_orig == src_is_lo;
     if (!orig_is_lo) e.flags |= flow_bit::orig_is_hi;
 }
@@ -270,6 +276,9 @@ bool FlowTracker::record_ends(const FlowEntry& e, const DecodedPacket& p,
     const bool synack = p.tcp_flags & ack;
     if (synack && z.orig != E::inactive) return false;
     if (orig_closed || resp_closed) return true;
+    // The SYN a first SYN-ACK answered, seen after it: Zeek flips the roles, same record.
+    if (zeek_is_reversal(z, src_is_lo != e.has(flow_bit::orig_is_hi), p.tcp_flags, p.seq))
+        return false;
     const unsigned orig_index = orig_is_hi ? 1 : 0;
     const unsigned index = synack ? 1 - orig_index : orig_index;
     const uint8_t known = index == 0 ? record_bit::seq_known_lo : record_bit::seq_known_hi;

@@ -5,8 +5,10 @@
 // src/analyzer/protocol/tcp/TCP_Endpoint.cc, TCP_Reassembler.cc).
 
 #include "rstscope/analysis/zeek_state.h"
+#include "rstscope/analysis/zeek_reversal.h"
 
 #include <initializer_list>
+#include <utility>
 
 #include "rstscope/common/tcp_flags.h"
 
@@ -32,10 +34,16 @@ enum Kind : uint8_t {
     k_multi_flag,
 };
 
+// '^' where Zeek appends it mid-history (a SYN/SYN-ACK reversal): a code no letter kind uses.
+constexpr uint8_t flip_code = 24;
+
 constexpr unsigned code_bits = 5;
 constexpr uint32_t letter_mask = (uint32_t{1} << 24) - 1;
 constexpr uint32_t even_letter_bits = 0x555555;  // originator letters
 constexpr uint32_t roles_inverted_bit = uint32_t{1} << 28;
+// zeek_synack_sender_was_originator(): the first packet's SYN-ACK was given to the responder,
+// where Zeek keeps it with the originator until the next segment.
+constexpr uint32_t early_flip_bit = uint32_t{1} << 29;
 
 // ZeekSide::bits: the few facts Zeek keeps per endpoint besides its numbers.
 constexpr uint8_t clean_transition_bit = 0x01;     // see set_state
@@ -165,9 +173,28 @@ void flip_roles(ZeekTracking& t) noexcept {
         ((letters & even_letter_bits) << 1) | ((letters >> 1) & even_letter_bits);
     t.letters_seen = swapped_letters | ((t.letters_seen & ~letter_mask) ^ roles_inverted_bit);
 
-    for (unsigned i = 0; i < t.history_length; ++i)
-        put_code(t, i, static_cast<uint8_t>(code_at(t, i) ^ 1));  // lowest code bit is the side
+    for (unsigned i = 0; i < t.history_length; ++i) {
+        const uint8_t code = code_at(t, i);
+        if (code != flip_code) put_code(t, i, static_cast<uint8_t>(code ^ 1));  // bit 0: the side
+    }
     t.flipped = true;
+}
+
+// Zeek's Connection::FlipRoles on a SYN/SYN-ACK reversal (UpdateInactiveState): the endpoints
+// swap roles with their numbers, states and counters, and '^' is appended to the history. Unlike
+// the flip above, Zeek rewrites nothing here: the letters already recorded keep their case, and
+// its per-direction "letter seen" bits (Session::hist_seen) stay where they are.
+void reverse_roles(ZeekTracking& t) noexcept {
+    const ZeekEndpoint was_orig = t.orig;
+    t.orig = t.resp;
+    t.resp = was_orig;
+    const ZeekSide was_orig_side = t.side[orig_side];
+    t.side[orig_side] = t.side[resp_side];
+    t.side[resp_side] = was_orig_side;
+    t.letters_seen ^= roles_inverted_bit;
+    if (t.history_length >= zeek_history_max_letters) return;
+    put_code(t, t.history_length, flip_code);
+    ++t.history_length;
 }
 
 bool is_ack_or_data_only(const ZeekSegment& s) noexcept {
@@ -275,14 +302,25 @@ bool follow_last_seq(ZeekTracking& t, const ZeekSegment& s, unsigned side,
     return s.payload_length > 0;
 }
 
-// TCPSessionAdapter::UpdateInactiveState.
-void update_inactive(ZeekTracking& t, const ZeekSegment& s, unsigned side) noexcept {
-    const unsigned peer = 1 - side;
+// TCPSessionAdapter::UpdateInactiveState. Returns true when it flipped the roles: the sender is
+// then on the other side (`side` names it no more).
+bool update_inactive(ZeekTracking& t, const ZeekSegment& s, unsigned side) noexcept {
+    unsigned peer = 1 - side;
     const bool ack = s.flags & tcp_flag::ack;
+    bool flipped = false;
     if (s.flags & tcp_flag::syn) {
         if (side == orig_side) {
             set_state(t, side, ack ? ZeekEndpoint::syn_ack_sent : ZeekEndpoint::syn_sent);
         } else {
+            if (!ack && state_of(t, peer) == ZeekEndpoint::syn_ack_sent) {
+                // A SYN/SYN-ACK reversal: the originator sent the SYN-ACK, and this is the SYN it
+                // answered (a SYN with another number would have begun a new record: see
+                // FlowTracker's reuse rule). Zeek flips the roles and establishes both sides.
+                reverse_roles(t);
+                flipped = true;
+                std::swap(side, peer);
+                set_state(t, peer, ZeekEndpoint::established);
+            }
             // A responder SYN answers an originator SYN (SYN-ACK, or a simultaneous open).
             if (state_of(t, peer) == ZeekEndpoint::syn_sent)
                 set_state(t, peer, ZeekEndpoint::established);
@@ -292,7 +330,7 @@ void update_inactive(ZeekTracking& t, const ZeekSegment& s, unsigned side) noexc
     if (s.flags & tcp_flag::fin) set_state(t, side, ZeekEndpoint::closed);
     if (s.flags & tcp_flag::rst) set_state(t, side, ZeekEndpoint::reset);
 
-    if (state_of(t, side) != ZeekEndpoint::inactive) return;
+    if (state_of(t, side) != ZeekEndpoint::inactive) return flipped;
     if (side == resp_side && s.payload_length == 0 && t.orig == ZeekEndpoint::syn_sent) {
         // Some stacks ACK a SYN before sending their SYN-ACK; Zeek does not count that ACK as
         // the start of a partial connection.
@@ -302,6 +340,7 @@ void update_inactive(ZeekTracking& t, const ZeekSegment& s, unsigned side) noexc
     } else {
         set_state(t, side, ZeekEndpoint::partial);
     }
+    return flipped;
 }
 
 // TCPSessionAdapter::UpdateSYN_SentState.
@@ -330,11 +369,11 @@ void update_closed(ZeekTracking& t, const ZeekSegment& s, unsigned side) noexcep
         set_state(t, side, ZeekEndpoint::reset);
 }
 
-void update_state_machine(ZeekTracking& t, const ZeekSegment& s, unsigned side) noexcept {
+// Returns true when the roles flipped (a SYN/SYN-ACK reversal).
+bool update_state_machine(ZeekTracking& t, const ZeekSegment& s, unsigned side) noexcept {
     switch (state_of(t, side)) {
         case ZeekEndpoint::inactive:
-            update_inactive(t, s, side);
-            break;
+            return update_inactive(t, s, side);
         case ZeekEndpoint::syn_sent:
         case ZeekEndpoint::syn_ack_sent:
             update_syn_sent(t, s, side);
@@ -349,6 +388,7 @@ void update_state_machine(ZeekTracking& t, const ZeekSegment& s, unsigned side) 
         case ZeekEndpoint::reset:
             break;  // Zeek only reports weirds here
     }
+    return false;
 }
 
 // Matches Zeek's /\^?S[^HAFGIQ]*R.*/ (whole string) against the recorded letters.
@@ -399,6 +439,45 @@ bool zeek_did_close(const ZeekTracking& t, bool orig) noexcept {
     return flag_bit(t, did_close_bit, orig ? orig_side : resp_side);
 }
 
+void zeek_synack_sender_was_originator(ZeekTracking& t) noexcept {
+    t.letters_seen |= early_flip_bit;
+}
+
+bool zeek_is_reversal(const ZeekTracking& t, bool from_orig, uint8_t flags, uint32_t seq) noexcept {
+    constexpr uint8_t handshake = tcp_flag::syn | tcp_flag::ack | tcp_flag::fin | tcp_flag::rst;
+    return (t.letters_seen & early_flip_bit) && (flags & handshake) == tcp_flag::syn &&
+           from_orig != zeek_roles_inverted(t) && t.orig == ZeekEndpoint::inactive &&
+           t.resp == ZeekEndpoint::established && t.history_length == 1 &&
+           code_at(t, 0) == letter_code(k_syn_ack, resp_side) && seq == t.side[orig_side].start;
+}
+
+namespace {
+
+// The SYN/SYN-ACK reversal after an early flip (zeek_synack_sender_was_originator): the history
+// Zeek has is "H" (the SYN-ACK, its sender then originator), then "s" (this SYN, its sender then
+// responder), then the flip's "^"; its per-direction "letter seen" bits stay where they were set.
+// Afterwards Zeek's roles are the caller's: the SYN's sender originates.
+void take_reversal(ZeekTracking& t, const ZeekSegment& s) noexcept {
+    t.letters_seen &= ~(letter_mask | early_flip_bit);
+    t.history_length = 0;
+    t.flipped = false;
+    add(t, k_syn_ack, orig_side);
+    add(t, k_syn, resp_side);
+    ZeekSide& e = t.side[orig_side];
+    e.start = e.ack = s.seq;
+    e.last = s.seq + 1 + s.payload_length;
+    e.last_syn = 0;
+    // update_window: the SYN's zero window is the responder's letter then.
+    if (s.zero_window) scaled(t, k_zero_window, resp_side, e.zero_windows);
+    if (t.history_length < zeek_history_max_letters) {
+        put_code(t, t.history_length, flip_code);
+        ++t.history_length;
+    }
+    set_state(t, orig_side, ZeekEndpoint::established);
+}
+
+}  // namespace
+
 ZeekClose zeek_track(ZeekTracking& t, const ZeekSegment& s) noexcept {
     bool from_orig = s.from_orig != ((t.letters_seen & roles_inverted_bit) != 0);
     // The bulk of all segments: an ACK or new data on a connection established both ways, whose
@@ -419,13 +498,23 @@ ZeekClose zeek_track(ZeekTracking& t, const ZeekSegment& s) noexcept {
             return ZeekClose::none;
         }
     }
+    if (t.letters_seen & early_flip_bit) {
+        if (zeek_is_reversal(t, s.from_orig, s.flags, s.seq)) {
+            take_reversal(t, s);
+            return ZeekClose::none;
+        }
+        // Anything else but the SYN-ACK (or a copy of it): Zeek flips too, or never will.
+        const bool synack =
+            (s.flags & (tcp_flag::syn | tcp_flag::ack)) == (tcp_flag::syn | tcp_flag::ack);
+        if (!synack || s.from_orig != zeek_roles_inverted(t)) t.letters_seen &= ~early_flip_bit;
+    }
     if (!t.flipped && t.orig == ZeekEndpoint::syn_ack_sent && t.resp == ZeekEndpoint::inactive &&
         is_ack_or_data_only(s)) {
         flip_roles(t);
         from_orig = !from_orig;
     }
-    const unsigned side = from_orig ? orig_side : resp_side;
-    const unsigned peer = 1 - side;
+    unsigned side = from_orig ? orig_side : resp_side;
+    unsigned peer = 1 - side;
     const ZeekEndpoint sender_before = state_of(t, side);
     const ZeekEndpoint peer_before = state_of(t, peer);
 
@@ -450,7 +539,7 @@ ZeekClose zeek_track(ZeekTracking& t, const ZeekSegment& s) noexcept {
     const bool retransmission = follow_last_seq(t, s, side, one_past);
     if (retransmission) scaled(t, k_rexmit, side, t.side[side].rexmits);
 
-    update_state_machine(t, s, side);
+    if (update_state_machine(t, s, side)) std::swap(side, peer);
     const ZeekClose close = note_close(t, s, side, sender_before, peer_before);
 
     // Zeek learns of a hole in the peer's stream from the ACK that covers it, after the state
@@ -504,6 +593,10 @@ size_t zeek_history(const ZeekTracking& t, char* out, size_t capacity) noexcept 
     if (t.flipped && written < capacity) out[written++] = '^';
     for (unsigned i = 0; i < t.history_length && written < capacity; ++i) {
         const uint8_t code = code_at(t, i);
+        if (code == flip_code) {
+            out[written++] = '^';
+            continue;
+        }
         const char upper = kind_letters[code >> 1];
         out[written++] = (code & 1) ? static_cast<char>(upper - 'A' + 'a') : upper;
     }

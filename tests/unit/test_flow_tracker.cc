@@ -1149,6 +1149,37 @@ TEST_F(Tracker, RecordEndWritesTheLingeringResetWithTheRecordsState) {
     EXPECT_EQ(history(event(1)), "Sr");
 }
 
+// Zeek's SYN/SYN-ACK reversal: the server's SYN-ACK seen before the client's SYN it answers, on
+// ports the port rule leaves alone, is one record whose roles flip ("Hs^"); a SYN with another
+// number is Zeek's reuse: a new record.
+TEST_F(Tracker, SynAckThenTheSynItAnswersIsOneFlippedRecord) {
+    Conn conn;
+    conn.server_port = 9000;  // not a likely server port: Zeek keeps the SYN-ACK's sender first
+    feed(conn.s(syn | ack, 5000, 1001, 1 * sec));
+    feed(conn.c(syn, 1000, 0, 1 * sec + 1 * ms));
+    feed(conn.c(ack, 1001, 5001, 1 * sec + 2 * ms));
+    feed(conn.s(rst | ack, 5001, 1001, 1 * sec + 3 * ms));
+    t().advance(1 * sec + 3 * ms + config.linger_ns);
+    ASSERT_EQ(events(), 1u);
+    EXPECT_EQ(history(event(0)), "Hs^Ar");
+    EXPECT_EQ(event(0).conn_state, ConnState::RSTR);
+    EXPECT_EQ(event(0).orig_p, 40000);
+    EXPECT_EQ(event(0).resp_p, 9000);
+    EXPECT_EQ(count(WorkerCounter::zeek_records_split), 0u);
+
+    Conn other;
+    other.client_port = 40001;
+    other.server_port = 9000;
+    t().clear_events();
+    feed(other.s(syn | ack, 5000, 1001, 2 * sec));
+    feed(other.c(syn, 7000, 0, 2 * sec + 1 * ms));  // not the SYN the SYN-ACK answered
+    feed(other.s(rst | ack, 5001, 7001, 2 * sec + 2 * ms));
+    t().advance(2 * sec + 2 * ms + config.linger_ns);
+    EXPECT_EQ(count(WorkerCounter::zeek_records_split), 1u);
+    ASSERT_EQ(events(), 1u);
+    EXPECT_EQ(history(event(0)), "Sr");
+}
+
 // tcp_attempt_delay: a RST 6 s after an unanswered SYN is a new record whose first packet is the
 // RST (Zeek: RSTRH "^r"); 4 s after, it refuses the SYN in the same record (REJ "Sr").
 TEST_F(Tracker, AttemptDelayEndsAnUnansweredSynsRecord) {

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "rstscope/analysis/zeek_reversal.h"
 #include "rstscope/analysis/zeek_state.h"
 #include "rstscope/common/tcp_flags.h"
 
@@ -695,6 +696,142 @@ TEST(ZeekHistory, SynAckAnsweredByRstIsNotFlipped) {
     EXPECT_EQ(history(t), "Hr");
     EXPECT_FALSE(zeek_roles_inverted(t));
     EXPECT_EQ(zeek_conn_state(t), ConnState::REJ);
+}
+
+// ---- SYN/SYN-ACK reversal (Zeek's UpdateInactiveState and Connection::FlipRoles) ----
+
+// The server's SYN-ACK seen before the client's SYN it answers (two capture interfaces, interrupt
+// coalescing): numbers as real stacks send them, the SYN-ACK acknowledging the SYN's number + 1.
+// The caller's originator is the SYN-ACK's sender (the first packet's).
+struct Reversal {
+    ZeekTracking t{};
+    ZeekClose send(bool from_orig, uint8_t flags, uint32_t seq, uint32_t ack_number,
+                   uint32_t payload = 0) {
+        return zeek_track(t, ZeekSegment{from_orig, flags, payload, seq, ack_number, false, false});
+    }
+    void synack_then_syn() {
+        send(orig, syn | ack, 5000, 1001);  // server → client
+        send(resp, syn, 1000, 0);           // client → server
+    }
+};
+
+TEST(ZeekReversal, ResponderSynAfterTheSynAckFlipsAndEstablishesBothSides) {
+    Reversal r;
+    r.send(orig, syn | ack, 5000, 1001);
+    EXPECT_EQ(r.t.orig, ZeekEndpoint::syn_ack_sent);
+    EXPECT_FALSE(zeek_roles_inverted(r.t));
+    r.send(resp, syn, 1000, 0);
+    EXPECT_TRUE(zeek_roles_inverted(r.t));
+    EXPECT_EQ(r.t.orig, ZeekEndpoint::established);  // the client, Zeek's originator now
+    EXPECT_EQ(r.t.resp, ZeekEndpoint::established);
+    EXPECT_EQ(zeek_conn_state(r.t), ConnState::S1);
+}
+
+TEST(ZeekReversal, LettersBeforeTheFlipKeepTheirCaseAndCaretFollowsThem) {
+    // Zeek: "H" (the SYN-ACK as originator), "s" (the SYN as responder), then FlipRoles appends
+    // '^'; later letters are in the new roles, so the client's ACK and data are A and D.
+    Reversal r;
+    r.synack_then_syn();
+    EXPECT_EQ(history(r.t), "Hs^");
+    r.send(resp, ack, 1001, 5001);            // client ACK: Zeek's originator
+    r.send(resp, ack | psh, 1001, 5001, 10);  // client data
+    r.send(orig, ack | psh, 5001, 1011, 20);  // server data
+    r.send(orig, rst | ack, 5021, 1011);      // server RST
+    EXPECT_EQ(history(r.t), "Hs^ADdr");
+    EXPECT_EQ(zeek_conn_state(r.t), ConnState::RSTR);
+}
+
+TEST(ZeekReversal, NumbersAndCloseFollowTheEndpoints) {
+    Reversal r;
+    r.synack_then_syn();
+    r.send(resp, ack | psh, 1001, 5001, 10);  // the client sends 10 bytes
+    r.send(orig, ack | psh, 5001, 1011, 20);  // the server 20
+    EXPECT_EQ(zeek_size(r.t, true), 10u);     // Zeek's originator: the client
+    EXPECT_EQ(zeek_size(r.t, false), 20u);
+    EXPECT_EQ(r.send(orig, fin | ack, 5021, 1011), ZeekClose::incomplete);
+    EXPECT_TRUE(zeek_did_close(r.t, false));  // the server: Zeek's responder
+    EXPECT_FALSE(zeek_did_close(r.t, true));
+}
+
+TEST(ZeekReversal, SynAckFromTheResponderIsNoReversal) {
+    // Both sides sent a SYN-ACK: no bare SYN, so no flip (Zeek only checks the SYN's ACK).
+    Reversal r;
+    r.send(orig, syn | ack, 5000, 1001);
+    r.send(resp, syn | ack, 1000, 5001);
+    EXPECT_FALSE(zeek_roles_inverted(r.t));
+    EXPECT_EQ(history(r.t), "Hh");
+}
+
+TEST(ZeekReversal, SynAnsweringASynIsASimultaneousOpenNotAReversal) {
+    Reversal r;
+    r.send(orig, syn, 1000, 0);
+    r.send(resp, syn, 5000, 0);
+    EXPECT_FALSE(zeek_roles_inverted(r.t));
+    EXPECT_EQ(history(r.t), "Ss");
+    EXPECT_EQ(r.t.orig, ZeekEndpoint::established);
+    EXPECT_EQ(r.t.resp, ZeekEndpoint::established);
+}
+
+TEST(ZeekReversal, NoLateFlipAfterAReversal) {
+    // The SYN-ACK-first flip (history exactly "H", then an ACK or data) must not undo it.
+    Reversal r;
+    r.synack_then_syn();
+    r.send(orig, ack, 5001, 1001);  // the server's ACK, now Zeek's responder
+    EXPECT_TRUE(zeek_roles_inverted(r.t));
+    EXPECT_EQ(history(r.t), "Hs^a");
+}
+
+// The same reversal as the flow tracker feeds it: it takes the SYN-ACK's sender as responder at
+// once ("^h", caller's roles), having said that Zeek would not have flipped yet.
+struct EarlyFlip {
+    ZeekTracking t{};
+    EarlyFlip() {
+        t.flipped = true;
+        zeek_synack_sender_was_originator(t);
+        send(resp, syn | ack, 5000, 1001);  // the server: the caller's responder
+    }
+    ZeekClose send(bool from_orig, uint8_t flags, uint32_t seq, uint32_t ack_number,
+                   uint32_t payload = 0) {
+        return zeek_track(t, ZeekSegment{from_orig, flags, payload, seq, ack_number, false, false});
+    }
+};
+
+TEST(ZeekReversal, EarlyFlipThenTheAnsweredSynIsZeeksReversal) {
+    EarlyFlip r;
+    EXPECT_EQ(history(r.t), "^h");
+    EXPECT_TRUE(zeek_is_reversal(r.t, orig, syn, 1000));
+    EXPECT_FALSE(zeek_is_reversal(r.t, orig, syn, 999));  // another number: Zeek's reuse
+    EXPECT_FALSE(zeek_is_reversal(r.t, orig, syn | ack, 1000));
+    EXPECT_FALSE(zeek_is_reversal(r.t, resp, syn, 1000));
+    EXPECT_EQ(r.send(orig, syn, 1000, 0), ZeekClose::none);
+    EXPECT_EQ(history(r.t), "Hs^");
+    EXPECT_FALSE(zeek_roles_inverted(r.t));
+    EXPECT_EQ(r.t.orig, ZeekEndpoint::established);
+    EXPECT_EQ(r.t.resp, ZeekEndpoint::established);
+    r.send(orig, ack, 1001, 5001);
+    r.send(orig, ack | psh, 1001, 5001, 10);
+    r.send(resp, rst | ack, 5001, 1011);
+    EXPECT_EQ(history(r.t), "Hs^ADr");
+    EXPECT_EQ(zeek_conn_state(r.t), ConnState::RSTR);
+    EXPECT_EQ(zeek_size(r.t, true), 10u);
+}
+
+TEST(ZeekReversal, EarlyFlipConfirmedByAnAckIsNoReversal) {
+    // Zeek flips on the ACK ("^h" then the ACK's letter): a SYN after it is no reversal.
+    EarlyFlip r;
+    r.send(orig, ack, 1001, 5001);
+    EXPECT_EQ(history(r.t), "^hA");
+    EXPECT_FALSE(zeek_is_reversal(r.t, orig, syn, 1000));
+}
+
+TEST(ZeekReversal, WithoutTheEarlyFlipNoteASynAfterTheSynAckIsNoReversal) {
+    // The port rule flipped the first packet (Zeek "^h" at once): the SYN is the originator's.
+    ZeekTracking t{};
+    t.flipped = true;
+    zeek_track(t, ZeekSegment{resp, syn | ack, 0, 5000, 1001, false, false});
+    EXPECT_FALSE(zeek_is_reversal(t, orig, syn, 1000));
+    zeek_track(t, ZeekSegment{orig, syn, 0, 1000, 0, false, false});
+    EXPECT_EQ(history(t), "^hS");
 }
 
 // ---- Role heuristics ----

@@ -36,11 +36,10 @@
 //  - Scaled letters (T, W at 1, 10, 100, 1000, 10000 occurrences; G at 1, 10, 100): their counters
 //    saturate (65535, and 255 for gaps), so the 100000th retransmission (1000th gap) adds no
 //    letter.
-//  - At most zeek_history_max_letters letters are kept (the first ones); `^` is not counted.
+//  - At most zeek_history_max_letters letters are kept (the first ones); a leading `^` is not
+//    counted, a `^` inside the history (a SYN/SYN-ACK reversal) is.
 //    Later letters are dropped (Zeek's history has no limit).
 //  - C (bad checksum) is never recorded: checksums are not verified (as Zeek with -C).
-//  - The SYN/SYN-ACK reversal flip (responder's SYN seen after the originator's SYN-ACK, with the
-//    matching sequence number) is not done: it is treated as a simultaneous open.
 //  - G is recorded when the peer next sends an ACK, as Zeek only learns of a hole from the ACK
 //    that covers it; a retransmission from the sender before that ACK is taken to fill the hole
 //    and cancels the letter. Zeek compares the ACK number with the hole; this cannot.
@@ -133,7 +132,9 @@ uint64_t zeek_size(const ZeekTracking& t, bool orig) noexcept;
 size_t zeek_history(const ZeekTracking& t, char* out, size_t capacity) noexcept;
 
 // True when zeek_track() flipped the roles after the first packet (Zeek 5.1+: a connection that
-// began with a SYN-ACK is flipped once an ACK or data segment follows). The caller keeps passing
+// began with a SYN-ACK is flipped once an ACK or data segment follows; and a SYN/SYN-ACK
+// reversal: the originator's SYN-ACK was seen before the responder's SYN it answers, history
+// "Hs^..."; two flips cancel). The caller keeps passing
 // from_orig in its own sense; it should swap the addresses it reports as originator and responder
 // and the per-role figures it reports).
 bool zeek_roles_inverted(const ZeekTracking& t) noexcept;
