@@ -29,6 +29,11 @@ Pipeline::Pipeline(const Options& options, const TrackerConfig& tracker, RunCont
     settings_.plan = &plan_;
 
     const unsigned n = options.workers;
+    // Dispatch rings: every packet travels on them when the ports cannot spread flows (software
+    // dispatch); with hardware RSS only reassembled datagrams do, whose fragments the device
+    // spread by their addresses alone.
+    const bool reassembly = options.frag_datagrams > 0 && options.mode != Mode::inline_forward;
+    const bool rings = plan_.needs_dispatch || (n > 1 && reassembly);
     for (unsigned w = 0; w < n; ++w) {
         TrackerConfig config = tracker;
         config.worker_id = static_cast<uint8_t>(w);
@@ -37,7 +42,7 @@ Pipeline::Pipeline(const Options& options, const TrackerConfig& tracker, RunCont
         rings_.push_back(std::make_unique<EventRing>(fmt::format("rstscope_events_{}", w),
                                                      options.event_ring_size,
                                                      static_cast<int>(rte_socket_id())));
-        if (plan_.needs_dispatch) {
+        if (rings) {
             rte_ring* r =
                 rte_ring_create(fmt::format("rstscope_dispatch_{}", w).c_str(), dispatch_ring_size,
                                 static_cast<int>(rte_socket_id()), RING_F_SC_DEQ);
@@ -62,8 +67,9 @@ Pipeline::Pipeline(const Options& options, const TrackerConfig& tracker, RunCont
         ctx->channel.flows = flow_boxes_.back().get();
         ctx->pool = plan_.pools[w];
         ctx->dispatch = dispatch_;
+        ctx->dispatch_all = plan_.needs_dispatch;
         // Inline mode forwards every frame as it came: fragments stay fragments there.
-        if (options.frag_datagrams > 0 && options.mode != Mode::inline_forward) {
+        if (reassembly) {
             ReassemblyConfig frag{.datagrams = reassembly_datagrams_for_pool(options.frag_datagrams,
                                                                              plan_.pools[w]->size),
                                   .bucket_entries = options.frag_bucket_entries,
@@ -75,8 +81,7 @@ Pipeline::Pipeline(const Options& options, const TrackerConfig& tracker, RunCont
             }
         }
         // A datagram reassembled by any worker may be dispatched to this one.
-        if (options.frag_datagrams > 0 && options.mode != Mode::inline_forward)
-            ctx->linear.resize(size_t{BurstPath::max_burst} * linear_slot);
+        if (reassembly) ctx->linear.resize(size_t{BurstPath::max_burst} * linear_slot);
         if (!plan_.queues_of_worker[w].empty()) {
             ++run_.readers;
             // The capture vdev has one queue: its reader stamps every frame with its time.

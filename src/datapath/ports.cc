@@ -80,6 +80,31 @@ uint16_t configure_receive(const rte_eth_dev_info& info, unsigned workers, rte_e
     return static_cast<uint16_t>(std::min<unsigned>(workers, info.max_rx_queues));
 }
 
+// What the device does with RSS, for the workers' placing of reassembled datagrams: its
+// redirection table as it reports it, else the round robin over the queues that drivers set up
+// by default (128 entries, when the device reports no size).
+void read_rss_spread(uint16_t port, const rte_eth_dev_info& info, uint64_t rss_hf,
+                     uint16_t rx_queues, PortPlan& plan) {
+    if (plan.rss.size() <= port) plan.rss.resize(port + 1u);
+    RssSpread& spread = plan.rss[port];
+    spread.hash_tcp4 = rss_hf & RTE_ETH_RSS_NONFRAG_IPV4_TCP;
+    spread.hash_tcp6 = rss_hf & RTE_ETH_RSS_NONFRAG_IPV6_TCP;
+    const uint16_t size = info.reta_size ? info.reta_size : 128;
+    spread.reta.resize(size);
+    for (uint16_t i = 0; i < size; ++i)
+        spread.reta[i] = static_cast<uint16_t>(i % rx_queues);
+    std::vector<rte_eth_rss_reta_entry64> table((size + RTE_ETH_RETA_GROUP_SIZE - 1) /
+                                                RTE_ETH_RETA_GROUP_SIZE);
+    for (auto& group : table)
+        group.mask = ~0ull;
+    if (info.reta_size && rte_eth_dev_rss_reta_query(port, table.data(), size) == 0) {
+        for (uint16_t i = 0; i < size; ++i)
+            spread.reta[i] =
+                table[i / RTE_ETH_RETA_GROUP_SIZE].reta[i % RTE_ETH_RETA_GROUP_SIZE] % rx_queues;
+    }
+    plan.rss_key = longest_symmetric_rss_key().bytes.data();
+}
+
 // Inline mode transmits on one queue per worker; otherwise the port transmits nothing.
 uint16_t transmit_queue_count(uint16_t port, const rte_eth_dev_info& info, const Options& o) {
     if (o.mode != Mode::inline_forward) return 0;
@@ -117,6 +142,7 @@ void start_port(uint16_t port, const Options& o, PortPlan& plan, unsigned& next_
     }
     rc = rte_eth_dev_start(port);
     if (rc != 0) fail(port, "start", rc);
+    if (rss) read_rss_spread(port, info, conf.rx_adv_conf.rss_conf.rss_hf, rx_queues, plan);
     // Promiscuous mode matters on a mirror port; some vdevs do not support it.
     rte_eth_promiscuous_enable(port);
 }

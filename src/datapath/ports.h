@@ -11,6 +11,7 @@
 
 #include <rte_mempool.h>
 
+#include "rss_spread.h"
 #include "rstscope/config/options.h"
 
 namespace rstscope {
@@ -27,6 +28,10 @@ struct PortPlan {
     int timestamp_offset = -1;      // mbuf dynfield offset of the rx timestamp, -1 if none
     uint64_t timestamp_flag = 0;
     std::vector<rte_mempool*> pools;  // one per worker
+    // Ports spread by hardware RSS (queue q is worker q): how, for the reassembled datagrams
+    // the workers place themselves (worker.cc). [port]; an empty table where there is no RSS.
+    std::vector<RssSpread> rss;
+    const uint8_t* rss_key = nullptr;  // the symmetric key every RSS port was given
 };
 
 PortPlan setup_ports(const Options& options);

@@ -168,7 +168,15 @@ class WorkerLoop {
         uint32_t packet_length(uint32_t i) const noexcept { return rte_pktmbuf_pkt_len(mbufs_[i]); }
         bool stays(uint32_t i, const DecodedPacket& p) const noexcept {
             if (loop_.ctx_.dispatch.empty()) return true;
-            unsigned owner = loop_.owner_of(p);
+            unsigned owner;
+            if (loop_.ctx_.dispatch_all) {
+                owner = loop_.owner_of(p);
+            } else {
+                // Hardware RSS placed every whole segment; a chain is a reassembled datagram,
+                // whose fragments the device spread by their addresses alone.
+                if (likely(mbufs_[i]->nb_segs == 1)) return true;
+                owner = loop_.rss_owner(mbufs_[i]->port, p);
+            }
             if (owner == loop_.ctx_.id) return true;
             loop_.dispatch(mbufs_[i], owner);
             return false;
@@ -298,6 +306,14 @@ class WorkerLoop {
             ctx_.channel.counters->bump(WorkerCounter::dispatch_ring_full);
             rte_pktmbuf_free(m);
         }
+    }
+
+    // With hardware RSS: the worker whose queue (queue q is worker q) the device gives the flow.
+    unsigned rss_owner(uint16_t port, const DecodedPacket& p) const noexcept {
+        const PortPlan& plan = *settings_.plan;
+        if (port >= plan.rss.size() || plan.rss[port].reta.empty()) return ctx_.id;
+        unsigned queue = rss_queue(plan.rss[port], p, plan.rss_key);
+        return queue < ctx_.worker_count ? queue : ctx_.id;
     }
 
     // The owner comes from the hash bits the flow table leaves to it, so each worker's flows

@@ -37,6 +37,9 @@ struct alignas(64) WorkerContext {
     FlowTracker* tracker = nullptr;
     rte_mempool* pool = nullptr;      // where this worker's receive queues take their mbufs
     std::vector<rte_ring*> dispatch;  // [worker] → its inbound ring; empty when not dispatching
+    // Every packet goes to its flow's owner by software (ports without RSS across the workers);
+    // false with rings: hardware RSS placed the packets, only reassembled datagrams travel.
+    bool dispatch_all = false;
     CaptureClock* capture_clock = nullptr;  // the worker reading an offline capture
     Reassembler* reassembler = nullptr;     // null: fragments are not reassembled (inline mode)
     // Reassembled datagrams are chains; the decoder reads each one copied here, one slot per

@@ -10,11 +10,15 @@
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
 
+#include <arpa/inet.h>
+
 #include <cstring>
 #include <vector>
 
 #include "datapath/reassembly.h"
+#include "datapath/rss_spread.h"
 #include "rstscope/decode/packet_decoder.h"
+#include "rstscope/flow/symmetric_rss.h"
 
 namespace rstscope {
 namespace {
@@ -188,6 +192,69 @@ TEST(Reassembly, PoolBoundsTheTable) {
     EXPECT_EQ(reassembly_datagrams_for_pool(512, 8191), 511u);
     EXPECT_EQ(reassembly_datagrams_for_pool(100, 8191), 100u);
     EXPECT_EQ(reassembly_datagrams_for_pool(512, 511), 31u);
+}
+
+// ---- Where hardware RSS puts a flow: the owner of a reassembled datagram ----
+
+DecodedPacket segment(const char* src, uint16_t sport, const char* dst, uint16_t dport) {
+    DecodedPacket p{};
+    p.family = std::strchr(src, ':') ? IpFamily::v6 : IpFamily::v4;
+    const int af = p.family == IpFamily::v6 ? AF_INET6 : AF_INET;
+    EXPECT_EQ(inet_pton(af, src, p.src.bytes), 1);
+    EXPECT_EQ(inet_pton(af, dst, p.dst.bytes), 1);
+    p.src_port = sport;
+    p.dst_port = dport;
+    return p;
+}
+
+// The verification suite of the Intel 82599 datasheet (7.1.2.8.3), with its key.
+constexpr uint8_t verification_key[40] = {
+    0x6d, 0x5a, 0x56, 0xda, 0x25, 0x5b, 0x0e, 0xc2, 0x41, 0x67, 0x25, 0x3d, 0x43, 0xa3,
+    0x8f, 0xb0, 0xd0, 0xca, 0x2b, 0xcb, 0xae, 0x7b, 0x30, 0xb4, 0x77, 0xcb, 0x2d, 0xa3,
+    0x80, 0x30, 0xf2, 0x0c, 0x6a, 0x42, 0xb7, 0x3b, 0xbe, 0xac, 0x01, 0xfa};
+
+TEST(RssSpread, HashIsTheDevicesOnTheVerificationSuite) {
+    DecodedPacket a = segment("66.9.149.187", 2794, "161.142.100.80", 1766);
+    EXPECT_EQ(rss_hash(a, false, verification_key), 0x323e8fc2u);
+    EXPECT_EQ(rss_hash(a, true, verification_key), 0x51ccc178u);
+    DecodedPacket b = segment("199.92.111.2", 14230, "65.69.140.83", 4739);
+    EXPECT_EQ(rss_hash(b, false, verification_key), 0xd718262au);
+    EXPECT_EQ(rss_hash(b, true, verification_key), 0xc626b0eau);
+    DecodedPacket c = segment("3ffe:2501:200:1fff::7", 2794, "3ffe:2501:200:3::1", 1766);
+    EXPECT_EQ(rss_hash(c, false, verification_key), 0x2cc18cd5u);
+    EXPECT_EQ(rss_hash(c, true, verification_key), 0x40207d3du);
+}
+
+TEST(RssSpread, BothDirectionsReachTheSameQueueWithTheSymmetricKey) {
+    const RssKey key = symmetric_rss_key(52);
+    RssSpread spread;
+    spread.hash_tcp4 = spread.hash_tcp6 = true;
+    for (uint16_t i = 0; i < 128; ++i)
+        spread.reta.push_back(i % 3);
+    for (uint16_t port = 40000; port < 40064; ++port) {
+        DecodedPacket out = segment("198.51.100.7", port, "203.0.113.9", 443);
+        DecodedPacket back = segment("203.0.113.9", 443, "198.51.100.7", port);
+        EXPECT_EQ(rss_hash(out, true, key.bytes.data()), rss_hash(back, true, key.bytes.data()));
+        EXPECT_EQ(rss_queue(spread, out, key.bytes.data()),
+                  rss_queue(spread, back, key.bytes.data()));
+        DecodedPacket out6 = segment("2001:db8::7", port, "2001:db8::9", 443);
+        DecodedPacket back6 = segment("2001:db8::9", 443, "2001:db8::7", port);
+        EXPECT_EQ(rss_queue(spread, out6, key.bytes.data()),
+                  rss_queue(spread, back6, key.bytes.data()));
+    }
+}
+
+TEST(RssSpread, QueueIsTheTablesEntryForTheHashsLowBits) {
+    DecodedPacket a = segment("66.9.149.187", 2794, "161.142.100.80", 1766);
+    RssSpread spread;
+    spread.hash_tcp4 = true;
+    spread.reta.assign(128, 0);
+    spread.reta[0x51ccc178u % 128] = 5;
+    EXPECT_EQ(rss_queue(spread, a, verification_key), 5);
+    spread.hash_tcp4 = false;  // a device that hashes IPv4 TCP on its addresses only
+    spread.reta.assign(128, 0);
+    spread.reta[0x323e8fc2u % 128] = 2;
+    EXPECT_EQ(rss_queue(spread, a, verification_key), 2);
 }
 
 }  // namespace
