@@ -282,7 +282,10 @@ bool FlowTracker::record_ends(const FlowEntry& e, const DecodedPacket& p,
     const unsigned orig_index = orig_is_hi ? 1 : 0;
     const unsigned index = synack ? 1 - orig_index : orig_index;
     const uint8_t known = index == 0 ? record_bit::seq_known_lo : record_bit::seq_known_hi;
-    const uint32_t start = (e.record_bits & known) ? e.side[index].record_seq : 0;
+    // A side that has not spoken in the record has the start its peer's first ACK gave it
+    // (Zeek's init_peer: the acknowledgement less one), or none (0).
+    const uint32_t start =
+        (e.record_bits & known) ? e.side[index].record_seq : z.side[synack ? 1 : 0].start;
     if (p.seq == start) return false;
     // A SYN and SYN-ACK seen in reverse order: Zeek flips the roles instead.
     const uint8_t resp_known =

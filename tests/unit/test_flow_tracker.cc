@@ -1180,6 +1180,22 @@ TEST_F(Tracker, SynAckThenTheSynItAnswersIsOneFlippedRecord) {
     EXPECT_EQ(history(event(0)), "Sr");
 }
 
+// The port rule flipped the SYN-ACK on the first packet (server port 80: Zeek "^h" at once): the
+// client's SYN that follows has the number the SYN-ACK acknowledged, so Zeek keeps it in the same
+// record (IsReuse compares it with the start the SYN-ACK's ACK gave the client): "^hS...".
+TEST_F(Tracker, SynAfterAPortFlippedSynAckStaysInTheRecord) {
+    Conn conn;  // server port 80
+    feed(conn.s(syn | ack, 5000, 1001, 1 * sec));
+    feed(conn.c(syn, 1000, 0, 1 * sec + 1 * ms));
+    feed(conn.c(ack, 1001, 5001, 1 * sec + 2 * ms));
+    feed(conn.s(rst | ack, 5001, 1001, 1 * sec + 3 * ms));
+    t().advance(1 * sec + 3 * ms + config.linger_ns);
+    ASSERT_EQ(events(), 1u);
+    EXPECT_EQ(history(event(0)), "^hSAr");
+    EXPECT_EQ(event(0).conn_state, ConnState::REJ);
+    EXPECT_EQ(count(WorkerCounter::zeek_records_split), 0u);
+}
+
 // tcp_attempt_delay: a RST 6 s after an unanswered SYN is a new record whose first packet is the
 // RST (Zeek: RSTRH "^r"); 4 s after, it refuses the SYN in the same record (REJ "Sr").
 TEST_F(Tracker, AttemptDelayEndsAnUnansweredSynsRecord) {
