@@ -314,8 +314,19 @@ constexpr uint8_t resp_spoke_first = 0x80;  // in Resp::state: no originator byt
 
 }  // namespace
 
+// The parsers' states and the found identity's lengths: a name's or banner's bytes past its
+// length are never read (identity() clears them in its copy), and leaving them alone spares a
+// connection taking over an app-table slot two of its cache lines (flow_tracker.h, AppSlot).
 void AppRecord::reset() noexcept {
-    std::memset(this, 0, sizeof(*this));
+    orig = Orig{};
+    resp = Resp{};
+    found.proto = AppProto::none;
+    found.method = 0;
+    found.status = 0;
+    found.name_length = 0;
+    found.banner_length = 0;
+    found.flags = 0;
+    found.padding = 0;
 }
 
 bool AppRecord::feed_orig(const uint8_t* data, uint32_t length) noexcept {
@@ -373,6 +384,8 @@ bool AppRecord::feed_resp(const uint8_t* data, uint32_t length) noexcept {
 
 AppIdentity AppRecord::identity(uint16_t resp_port) const noexcept {
     AppIdentity out = found;
+    std::memset(out.name + out.name_length, 0, sizeof(out.name) - out.name_length);
+    std::memset(out.banner + out.banner_length, 0, sizeof(out.banner) - out.banner_length);
     std::string_view line(resp.line, resp.line_length);
     // "HTTP/1.1 503 ...": a status line answering an HTTP request (or answering nothing seen)
     if (line.size() >= 12 && starts_with(line, "HTTP/1.") && digit(line[7]) && line[8] == ' ' &&

@@ -21,12 +21,12 @@ size_t round_up_8(size_t n) {
 
 }  // namespace
 
-FixedMemory::FixedMemory(size_t bytes) : bytes_(bytes) {
+FixedMemory::FixedMemory(size_t bytes, const char* what) : bytes_(bytes) {
     if (bytes == 0) return;
     void* memory = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (memory == MAP_FAILED)
-        throw std::runtime_error("cannot allocate " + std::to_string(bytes >> 20) +
-                                 " MiB for the flight recorder");
+        throw std::runtime_error("cannot allocate " + std::to_string(bytes >> 20) + " MiB for " +
+                                 what);
     // Transparent huge pages, as the flow table: every packet writes a record at a random place
     // of the store, and on 4 KiB pages nearly each one missed the TLB. A hint, not a requirement.
     madvise(memory, bytes, MADV_HUGEPAGE);

@@ -4,7 +4,9 @@
 
 #include <algorithm>
 #include <bit>
+#include <cstddef>
 #include <cstring>
+#include <new>
 
 #include "rstscope/analysis/zeek_reversal.h"
 #include "rstscope/common/tcp_flags.h"
@@ -87,9 +89,13 @@ FlowTracker::FlowTracker(const TrackerConfig& config, WorkerCounters& counters)
     if (config.signatures) scanner_ = std::make_unique<SignatureScanner>(*config.signatures);
     if (config.app_capacity > 0) {
         uint32_t apps = std::bit_ceil(config.app_capacity);
-        apps_ = std::make_unique<AppSlot[]>(apps);  // value-initialised: no holder
-        for (uint32_t i = 0; i < apps; ++i)
-            apps_[i].slot = FlowTable::no_slot;
+        app_memory_ =
+            std::make_unique<FixedMemory>(size_t{apps} * sizeof(AppSlot), "the application table");
+        apps_ = reinterpret_cast<AppSlot*>(app_memory_->data());
+        for (uint32_t i = 0; i < apps; ++i) {
+            new (&apps_[i]) AppSlot{};
+            apps_[i].slot = FlowTable::no_slot;  // no holder
+        }
         app_mask_ = apps - 1;
     }
     if (flight_.enabled())
@@ -115,6 +121,10 @@ void FlowTracker::process_burst(const DecodedPacket* packets, uint32_t count,
     if (!flight_.enabled()) frames = nullptr;
     // How far ahead of a packet the flight recorder's record for it is prefetched.
     constexpr uint32_t ahead = 4;
+    // How far ahead the app-table slot a data segment will touch is prefetched; `ahead` packets
+    // later that slot, by then in cache, names the connection holding it, whose entry is
+    // prefetched in turn when the segment's connection is about to take the slot over.
+    constexpr uint32_t app_ahead = 2 * ahead;
     FlowKey keys[max_burst];
     uint64_t hashes[max_burst];
     bool src_is_lo[max_burst];
@@ -142,9 +152,21 @@ void FlowTracker::process_burst(const DecodedPacket* packets, uint32_t count,
             for (uint32_t i = 0; i < std::min(n, ahead); ++i)
                 if (slots[i] != FlowTable::no_slot)
                     flight_.prefetch_record(slots[i], frames[i].captured);
+        // The app-table slot a data segment will read and write, from the entry (by then in
+        // cache) a few packets ahead, as the recorder's record.
+        if (apps_)
+            for (uint32_t i = 0; i < std::min(n, app_ahead); ++i)
+                prefetch_app(slots[i], packets[i], src_is_lo[i]);
         for (uint32_t i = 0; i < n; ++i) {
             if (frames && i + ahead < n && slots[i + ahead] != FlowTable::no_slot)
                 flight_.prefetch_record(slots[i + ahead], frames[i + ahead].captured);
+            if (apps_) {
+                if (i + app_ahead < n)
+                    prefetch_app(slots[i + app_ahead], packets[i + app_ahead],
+                                 src_is_lo[i + app_ahead]);
+                if (i + ahead < n && i >= app_ahead - ahead)
+                    prefetch_app_holder(slots[i + ahead], packets[i + ahead], src_is_lo[i + ahead]);
+            }
             process_one(packets[i], keys[i], hashes[i], src_is_lo[i], frames ? frames + i : nullptr,
                         link);
         }
@@ -724,14 +746,13 @@ void FlowTracker::add_signatures(PendingReset& pending, const FlowEntry& e, uint
         uint8_t rule = e.signature_rule[side];
         uint32_t at_ms = e.signature_at_ms[side];
         // The latest segment past the first bytes, scanned now: a match there is the later one.
-        if (a && a->last[side].length > 0) {
-            const LastPayload& last = a->last[side];
+        if (a && a->last_length[side] > 0) {
             uint8_t late =
-                scanner_->scan(last.bytes, last.length,
+                scanner_->scan(a->last_bytes[side], a->last_length[side],
                                side == 0 ? SignatureWhere::orig : SignatureWhere::resp, 0);
             if (late != 0) {
                 rule = late;
-                at_ms = last.at_ms;
+                at_ms = a->last_at_ms[side];
             }
         }
         if (rule == 0) continue;
@@ -778,7 +799,7 @@ void FlowTracker::feed_app(FlowEntry& e, uint32_t slot, const DecodedPacket& p, 
         a.slot = slot;
         a.generation = e.generation;
         a.record.reset();
-        a.last[0].length = a.last[1].length = 0;
+        a.last_length[0] = a.last_length[1] = 0;
         e.app_bits |= app_bit::claimed;
     } else if (a.slot != slot || a.generation != e.generation) {
         e.app_bits |= app_bit::both_done;  // taken by a newer connection (counted there)
@@ -805,20 +826,74 @@ void FlowTracker::feed_app(FlowEntry& e, uint32_t slot, const DecodedPacket& p, 
     if (!more) e.app_bits |= done;
 }
 
+// The lines of the app-table slot that feed_app and keep_last_payload will touch for `p`, judged
+// from the flow entry (prefetched with the table; `slot` may be another flow's on a rare
+// signature collision: a useless prefetch, nothing more). Every data segment of a connection
+// still parsing or keeping its latest head touches its slot, at a random place in a table
+// larger than the caches: unprefetched, each is a load miss the packet waits on.
+void FlowTracker::prefetch_app(uint32_t slot, const DecodedPacket& p,
+                               bool src_is_lo) const noexcept {
+    if (slot == FlowTable::no_slot || p.payload_captured == 0 || (p.tcp_flags & rst)) return;
+    const FlowEntry& e = table_.entry(slot);
+    const bool from_orig = src_is_lo != e.has(flow_bit::orig_is_hi);
+    const int side = from_orig ? 0 : 1;
+    const uint8_t done = from_orig ? app_bit::orig_done : app_bit::resp_done;
+    const bool feeds = !(e.app_bits & done) && !(p.tcp_flags & syn);
+    const uint64_t offset = e.side[src_is_lo ? 0 : 1].payload_bytes;  // the sender's
+    const bool keeps = scanner_ && keeps_last_payload(e, p, from_orig, offset);
+    if (!feeds && !keeps) return;
+    const char* a = reinterpret_cast<const char*>(&apps_[slot & app_mask_]);
+    __builtin_prefetch(a, 1);  // the holder, the kept heads' lengths, the originator's parser
+    // Taking the slot clears the responder's parser too, on line 1; so does feeding it.
+    if (feeds && (!from_orig || !(e.app_bits & app_bit::claimed))) __builtin_prefetch(a + 64, 1);
+    if (keeps) {
+        const size_t at =
+            offsetof(AppSlot, last_bytes) + static_cast<size_t>(side) * last_payload_bytes;
+        __builtin_prefetch(a + at, 1);
+        if (p.payload_captured > 64) __builtin_prefetch(a + at + 64, 1);
+    }
+}
+
+// A connection about to claim its app-table slot (feed_app) reads the entry of the connection
+// holding it, to count a slot taken from one still parsing: a random line of the flow table,
+// prefetched here once the app slot itself (prefetch_app, some packets earlier) says whose.
+void FlowTracker::prefetch_app_holder(uint32_t slot, const DecodedPacket& p,
+                                      bool src_is_lo) const noexcept {
+    if (slot == FlowTable::no_slot || p.payload_captured == 0 || (p.tcp_flags & (rst | syn)))
+        return;
+    const FlowEntry& e = table_.entry(slot);
+    if (e.app_bits & app_bit::claimed) return;
+    const bool from_orig = src_is_lo != e.has(flow_bit::orig_is_hi);
+    if (e.app_bits & (from_orig ? app_bit::orig_done : app_bit::resp_done)) return;
+    const uint32_t holder = apps_[slot & app_mask_].slot;
+    if (holder == FlowTable::no_slot || holder == slot) return;
+    const char* h = reinterpret_cast<const char*>(&table_.entry(holder));
+    __builtin_prefetch(h + offsetof(FlowEntry, generation));
+    __builtin_prefetch(h + offsetof(FlowEntry, app_bits));
+}
+
+// Whether keep_last_payload keeps this segment's head: past its direction's first signature
+// bytes, or any data segment of a connection joined midstream.
+bool FlowTracker::keeps_last_payload(const FlowEntry& e, const DecodedPacket& p, bool from_orig,
+                                     uint64_t offset) const noexcept {
+    const uint32_t limit =
+        scanner_->database().bytes_for(from_orig ? SignatureWhere::orig : SignatureWhere::resp);
+    return limit != 0 && (offset >= limit || !start_seen(e, p));
+}
+
 // A data segment starting past its direction's first signature bytes (which scan_data covers),
 // or any data segment of a connection joined midstream (whose first bytes were not seen): its
 // head is kept as the direction's latest, scanned only if the connection is reset.
 void FlowTracker::keep_last_payload(const FlowEntry& e, uint32_t slot, const DecodedPacket& p,
                                     bool from_orig, uint64_t offset) noexcept {
-    const SignatureWhere where = from_orig ? SignatureWhere::orig : SignatureWhere::resp;
-    const uint32_t limit = scanner_->database().bytes_for(where);
-    if (limit == 0 || (offset < limit && start_seen(e, p))) return;
+    if (!keeps_last_payload(e, p, from_orig, offset)) return;
     AppSlot* a = app_slot_of(e, slot);
     if (!a) return;
-    LastPayload& last = a->last[from_orig ? 0 : 1];
-    last.length = static_cast<uint16_t>(std::min<uint32_t>(p.payload_captured, last_payload_bytes));
-    last.at_ms = ms_between(e.first_ts_ns, p.ts_ns);
-    std::memcpy(last.bytes, p.payload, last.length);
+    const int side = from_orig ? 0 : 1;
+    const uint32_t length = std::min<uint32_t>(p.payload_captured, last_payload_bytes);
+    a->last_length[side] = static_cast<uint16_t>(length);
+    a->last_at_ms[side] = ms_between(e.first_ts_ns, p.ts_ns);
+    std::memcpy(a->last_bytes[side], p.payload, length);
 }
 
 // What the parsers found joins the reset's event.

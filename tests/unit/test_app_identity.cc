@@ -268,6 +268,44 @@ TEST(AppHttp, StatusLine) {
     EXPECT_EQ(resp_first(text("HTTP/2 200\r\n"), 80).status, 0);
 }
 
+// A slot's record is reused by every connection that takes it over, and reset() clears only the
+// parsers' states and the lengths (flow_tracker.h, AppSlot): what the previous holder found must
+// not show through, not even as bytes past a length.
+TEST(AppRecordReuse, ResetLeavesNothingOfThePreviousHolder) {
+    AppRecord r;
+    r.reset();
+    Bytes hello = records(handshake_message(client_hello_body("a-long-previous-name.example.org")));
+    Bytes greeting = text("SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n");
+    r.feed_orig(hello.data(), static_cast<uint32_t>(hello.size()));
+    r.feed_resp(greeting.data(), static_cast<uint32_t>(greeting.size()));
+    ASSERT_EQ(r.identity(443).name_view(), "a-long-previous-name.example.org");
+    ASSERT_EQ(r.resp.line_length, greeting.size() - 2);  // kept, though TLS names no banner
+
+    r.reset();
+    AppIdentity none = r.identity(443);
+    EXPECT_EQ(none.proto, AppProto::none);
+    EXPECT_EQ(none.method, 0);
+    EXPECT_EQ(none.status, 0);
+    EXPECT_EQ(none.name_length, 0);
+    EXPECT_EQ(none.banner_length, 0);
+    EXPECT_EQ(none.flags, 0);
+    for (char c : none.name)
+        EXPECT_EQ(c, 0);
+    for (char c : none.banner)
+        EXPECT_EQ(c, 0);
+
+    Bytes request = text("GET / HTTP/1.1\r\nHost: b.example\r\n\r\n");
+    r.feed_orig(request.data(), static_cast<uint32_t>(request.size()));
+    AppIdentity next = r.identity(80);
+    EXPECT_EQ(next.proto, AppProto::http);
+    EXPECT_EQ(next.name_view(), "b.example");
+    EXPECT_EQ(next.banner_length, 0);
+    for (size_t i = next.name_length; i < app_name_capacity; ++i)
+        EXPECT_EQ(next.name[i], 0) << "name byte " << i;
+    for (char c : next.banner)
+        EXPECT_EQ(c, 0);
+}
+
 TEST(AppBanner, EachServerGreeting) {
     struct Case {
         const char* greeting;

@@ -70,7 +70,8 @@ struct EvidenceView {
 // Fixed memory from mmap, populated at setup; released by the destructor.
 class FixedMemory {
   public:
-    explicit FixedMemory(size_t bytes);  // throws std::runtime_error when it cannot
+    // Throws std::runtime_error naming `what` when it cannot.
+    explicit FixedMemory(size_t bytes, const char* what = "the flight recorder");
     ~FixedMemory();
     FixedMemory(const FixedMemory&) = delete;
     FixedMemory& operator=(const FixedMemory&) = delete;

@@ -21,8 +21,10 @@
 // record: roles chosen afresh as for a new connection, and a RST in it is a new reset event.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <type_traits>
 
 #include "rstscope/analysis/connection_windows.h"
 #include "rstscope/analysis/flight_store.h"
@@ -78,7 +80,7 @@ struct TrackerConfig {
     // direct-mapped table indexed by flow slot, rounded up to a power of two; a connection that
     // starts sending takes its slot from whichever older one held it (counted as
     // app_slots_reused when that one was still open). 0: no application identity. rstscope sets
-    // it with --signatures: 65536 x sizeof(AppSlot) (496 B) = 31 MiB per worker.
+    // it with --signatures: 65536 x sizeof(AppSlot) (512 B) = 32 MiB per worker.
     uint32_t app_capacity = 0;
     // The flight recorder's per-flow packets and evidence blocks; packets 0: off.
     FlightConfig flight{.packets = 0};
@@ -102,21 +104,30 @@ inline constexpr uint8_t both_done = orig_done | resp_done;
 // The head of a direction's latest data segment past its first signature bytes, kept to be
 // scanned when the connection is reset (the reply right before a RST on a long connection).
 inline constexpr uint32_t last_payload_bytes = 128;
-struct LastPayload {
-    uint32_t at_ms;   // after the flow's first packet
-    uint16_t length;  // 0: none kept (the latest segment lay within the first bytes)
-    uint8_t padding[2];
-    uint8_t bytes[last_payload_bytes];
-};
 
 // One slot of a worker's application table: the connection holding it, its parse and, with
-// signatures, the head of each direction's latest segment ([0] orig, [1] resp).
-struct AppSlot {
+// signatures, the head of each direction's latest segment ([0] orig, [1] resp). Laid out by what
+// a data segment touches, since each touch is a random line of a table larger than the caches:
+// line 0 holds the holder, the kept heads' lengths and times and the originator's parser state;
+// line 1 the responder's parser state and the found identity's lengths; lines 2-3 the found
+// names (written only when found); lines 4-7 the kept heads. Taking the slot over clears lines 0
+// and 1 only (AppRecord::reset), keeping a 32-byte head touches line 0 and one line of bytes.
+struct alignas(64) AppSlot {
     uint32_t slot;  // flow-table slot and generation of the holder
     uint32_t generation;
+    uint32_t last_at_ms[2];   // when each kept head arrived, after the flow's first packet
+    uint16_t last_length[2];  // 0: none kept (the latest segment lay within the first bytes)
+    uint32_t padding;
     AppRecord record;
-    LastPayload last[2];
+    alignas(64) uint8_t last_bytes[2][last_payload_bytes];
 };
+static_assert(offsetof(AppSlot, record) + offsetof(AppRecord, resp) == 64, "see the layout note");
+static_assert(offsetof(AppSlot, record) + offsetof(AppRecord, found) +
+                      offsetof(AppIdentity, name) ==
+                  128,
+              "see the layout note");
+static_assert(sizeof(AppSlot) == 512);
+static_assert(std::is_trivially_destructible_v<AppSlot>);  // left to app_memory_'s unmapping
 
 // A reset waiting out its linger window: the event as drafted at the RST, and what the verdict
 // needs from it.
@@ -215,6 +226,10 @@ class FlowTracker {
     void add_app(ResetEvent& ev, const FlowEntry& e, uint32_t slot) const noexcept;
     void keep_last_payload(const FlowEntry& e, uint32_t slot, const DecodedPacket& p,
                            bool from_orig, uint64_t offset) noexcept;
+    bool keeps_last_payload(const FlowEntry& e, const DecodedPacket& p, bool from_orig,
+                            uint64_t offset) const noexcept;
+    void prefetch_app(uint32_t slot, const DecodedPacket& p, bool src_is_lo) const noexcept;
+    void prefetch_app_holder(uint32_t slot, const DecodedPacket& p, bool src_is_lo) const noexcept;
     AppSlot* app_slot_of(const FlowEntry& e, uint32_t slot) const noexcept {
         AppSlot* a = apps_ ? &apps_[slot & app_mask_] : nullptr;
         if (!a || !(e.app_bits & app_bit::claimed) || a->slot != slot ||
@@ -245,7 +260,10 @@ class FlowTracker {
     uint64_t last_sweep_ns_ = 0;
     uint64_t now_ns_ = 0;
     std::unique_ptr<SignatureScanner> scanner_;
-    std::unique_ptr<AppSlot[]> apps_;  // null: no application identity
+    // The application table, on transparent huge pages as the flow table: every data segment of
+    // a connection still parsing reaches a random slot, and on 4 KiB pages each missed the TLB.
+    std::unique_ptr<FixedMemory> app_memory_;
+    AppSlot* apps_ = nullptr;  // in app_memory_; null: no application identity
     uint32_t app_mask_ = 0;
     FlightStore flight_;
     std::unique_ptr<EvidenceArena> evidence_;
