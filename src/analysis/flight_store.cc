@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: BSD-3-Clause
-// Hot path (see flight_store.h): record, seal, begin_write and commit are noexcept, allocate
+// Hot path (see flight_store.h): append, seal, begin_write and commit are noexcept, allocate
 // nothing and lock nothing. Setup (the constructors) allocates and may throw.
 #include "rstscope/analysis/flight_store.h"
+
+#include "rstscope/common/stream_store.h"
 
 #include <sys/mman.h>
 
@@ -14,6 +16,8 @@ namespace {
 
 // The handshake: SYN, SYN-ACK, ACK.
 constexpr uint32_t head_packets = 3;
+// The fewest records a ring holds, however small --recorder-ring: a block's worth and more.
+constexpr uint64_t min_ring_records = 1024;
 
 size_t round_up_8(size_t n) {
     return (n + 7) & ~size_t{7};
@@ -27,8 +31,8 @@ FixedMemory::FixedMemory(size_t bytes, const char* what) : bytes_(bytes) {
     if (memory == MAP_FAILED)
         throw std::runtime_error("cannot allocate " + std::to_string(bytes >> 20) + " MiB for " +
                                  what);
-    // Transparent huge pages, as the flow table: every packet writes a record at a random place
-    // of the store, and on 4 KiB pages nearly each one missed the TLB. A hint, not a requirement.
+    // Transparent huge pages, as the flow table: the tables and rings that use it are reached at
+    // random places. A hint, not a requirement.
     madvise(memory, bytes, MADV_HUGEPAGE);
     // Faulted in now, like the flow table, so the packet path never takes a page fault.
     if (madvise(memory, bytes, MADV_POPULATE_WRITE) != 0) std::memset(memory, 0, bytes);
@@ -87,68 +91,116 @@ bool EvidenceArena::read(uint64_t number, uint8_t* out, EvidenceView& view) cons
     return true;
 }
 
-size_t FlightStore::memory_per_flow(const FlightConfig& config) noexcept {
-    if (config.packets == 0) return 0;
-    return sizeof(Meta) +
-           size_t{config.packets} * round_up_8(sizeof(FlightRecordHeader) + size_t{config.snap});
+uint32_t FlightStore::evidence_record_bytes(uint32_t snap) noexcept {
+    return static_cast<uint32_t>(round_up_8(sizeof(FlightRecordHeader) + size_t{snap}));
 }
 
-FlightStore::FlightStore(uint32_t flows, const FlightConfig& config) : packets_(config.packets) {
+size_t FlightStore::ring_record_bytes(uint32_t snap) noexcept {
+    return round_up_to_line(sizeof(Link) + sizeof(FlightRecordHeader) +
+                            size_t{std::min(snap, FlightConfig::max_snap)});
+}
+
+namespace {
+
+uint64_t records_for(const FlightConfig& config) {
+    return std::max(min_ring_records,
+                    config.ring_bytes / FlightStore::ring_record_bytes(config.snap));
+}
+
+}  // namespace
+
+size_t FlightStore::memory_for(const FlightConfig& config) noexcept {
+    if (config.packets == 0) return 0;
+    return records_for(config) * ring_record_bytes(config.snap);
+}
+
+FlightStore::FlightStore(const FlightConfig& config)
+    : packets_(std::min(config.packets, FlightConfig::max_packets)) {
     if (packets_ == 0) return;
     head_ = std::min(head_packets, packets_ / 2);
-    tail_ = packets_ - head_;
-    tail_magic_ = UINT64_MAX / tail_ + 1;
-    after_rst_ = tail_ / 2;
-    snap_ = config.snap;
-    record_bytes_ = static_cast<uint32_t>(round_up_8(sizeof(FlightRecordHeader) + snap_));
-    size_t meta_bytes = round_up_8(size_t{flows} * sizeof(Meta));
-    memory_ = std::make_unique<FixedMemory>(meta_bytes +
-                                            size_t{flows} * packets_ * size_t{record_bytes_});
-    meta_ = reinterpret_cast<Meta*>(memory_->data());
-    records_ = memory_->data() + meta_bytes;
+    after_rst_ = std::max(1u, packets_ / 4);
+    snap_ = std::min(config.snap, FlightConfig::max_snap);
+    stride_ = ring_record_bytes(snap_);
+    capacity_ = records_for(config);
+    memory_ = std::make_unique<FixedMemory>(capacity_ * stride_);
+    records_ = memory_->data();
 }
 
-bool FlightStore::record(uint32_t slot, const FrameRef& frame, uint64_t ts_ns,
-                         uint16_t link) noexcept {
-    if (packets_ == 0) return false;
-    Meta& m = meta_[slot];
-    const uint32_t i = m.seen;
-    if (m.rst_index != 0 && i - (m.rst_index - 1) > after_rst_) return false;
-    uint8_t* at = record_at(slot, index_of(i));
-    FlightRecordHeader header;
-    header.ts_ns = ts_ns;
-    header.length = frame.length;
-    header.captured = static_cast<uint16_t>(std::min(frame.captured, snap_));
-    header.link = link;
-    std::memcpy(at, &header, sizeof(header));
-    std::memcpy(at + sizeof(header), frame.data, header.captured);
-    m.seen = i + 1;
-    return true;
+uint32_t FlightStore::append_record(uint32_t previous, uint32_t slot, uint32_t generation,
+                                    const FrameRef& frame, uint64_t ts_ns, uint16_t link) noexcept {
+    uint64_t number = advance();
+    if (static_cast<uint32_t>(number) == 0) number = advance();  // 0 means "no record"
+    // Written as whole lines that bypass the cache (stream_store.h): the ring is written once
+    // and read only for a reset.
+    struct alignas(16) Head {
+        Link link;
+        FlightRecordHeader header;
+    } head;
+    head.link = {static_cast<uint32_t>(number), slot, generation, previous};
+    head.header.ts_ns = ts_ns;
+    head.header.length = frame.length;
+    head.header.captured = static_cast<uint16_t>(std::min(frame.captured, snap_));
+    head.header.link = link;
+    static_assert(sizeof(Head) == 32);
+    const size_t used = sizeof(Head) + head.header.captured;
+    stream_lines(records_ + position_ * stride_, round_up_to_line(used) / cache_line_bytes, &head,
+                 sizeof(head), frame.data, head.header.captured);
+    return static_cast<uint32_t>(number);
 }
 
-uint64_t FlightStore::seal(uint32_t slot, EvidenceArena& arena) const noexcept {
-    if (packets_ == 0) return 0;
-    const Meta& m = meta_[slot];
-    if (m.seen == 0) return 0;
-    uint64_t number;
-    uint8_t* out = arena.begin_write(number);
-    const uint32_t room = arena.max_records();
+const FlightStore::Link* FlightStore::find(uint32_t low, uint32_t slot,
+                                           uint32_t generation) const noexcept {
+    if (low == 0) return nullptr;
+    // The latest record whose number ends in `low`; older than the ring's capacity: overwritten.
+    const uint64_t age = static_cast<uint32_t>(static_cast<uint32_t>(written_) - low);
+    if (age >= capacity_ || age >= written_) return nullptr;
+    // A division, but per record of a sealed reset, not per packet.
+    const auto* l =
+        reinterpret_cast<const Link*>(records_ + ((written_ - age) % capacity_) * stride_);
+    if (l->number != low || l->slot != slot || l->generation != generation) return nullptr;
+    return l;
+}
+
+FlightStore::Sealed FlightStore::seal(uint32_t last, uint32_t slot, uint32_t generation,
+                                      uint64_t flow_packets, EvidenceArena& arena) const noexcept {
+    Sealed sealed;
+    if (packets_ == 0 || last == 0) return sealed;
+    // Newest first: the flow's records the ring still holds, up to walk_limit.
+    const Link* chain[walk_limit];
+    uint32_t found = 0;
+    bool reached_first = false;
+    for (uint32_t low = last; found < walk_limit;) {
+        const Link* l = find(low, slot, generation);
+        if (!l) break;
+        chain[found++] = l;
+        low = l->previous;
+        if (low == 0) {
+            reached_first = true;
+            break;
+        }
+    }
+    const uint32_t wanted = static_cast<uint32_t>(std::min<uint64_t>(packets_, flow_packets));
+    if (found < wanted && !reached_first) sealed.overwritten = wanted - found;
+    if (found == 0) return sealed;
+    // Which of them: all when they fit; the handshake and the latest when the walk reached the
+    // flow's first packet; otherwise the latest.
+    const uint32_t room = std::min(packets_, arena.max_records());
+    const uint32_t head = reached_first && found > room ? std::min(head_, room) : 0;
+    const uint32_t tail = std::min(found, room) - head;
+    uint8_t* out = arena.begin_write(sealed.block);
     uint32_t count = 0;
-    auto copy = [&](uint32_t index) {
-        if (count == room) return;
-        std::memcpy(out + size_t{count} * arena.record_bytes(), record_at(slot, index),
-                    std::min(record_bytes_, arena.record_bytes()));
+    auto copy = [&](const Link* l) {
+        std::memcpy(out + size_t{count} * arena.record_bytes(),
+                    reinterpret_cast<const uint8_t*>(l) + sizeof(Link),
+                    std::min(record_bytes(), arena.record_bytes()));
         ++count;
     };
-    const uint32_t head = std::min(m.seen, head_);
     for (uint32_t i = 0; i < head; ++i)
-        copy(i);
-    // The tail ring holds packets max(head, seen - tail) .. seen - 1.
-    uint32_t first = std::max(head_, m.seen > tail_ ? m.seen - tail_ : 0);
-    for (uint32_t i = first; i < m.seen; ++i)
-        copy(index_of(i));
-    arena.commit(number, count);
-    return number;
+        copy(chain[found - 1 - i]);
+    for (uint32_t i = tail; i > 0; --i)
+        copy(chain[i - 1]);
+    arena.commit(sealed.block, count);
+    return sealed;
 }
 
 }  // namespace rstscope

@@ -79,7 +79,7 @@ FlowTracker::FlowTracker(const TrackerConfig& config, WorkerCounters& counters)
       counters_(counters),
       table_(config.flow_capacity),
       hosts_(config.host_capacity),
-      flight_(config.flight.packets ? table_.capacity() : 0, config.flight) {
+      flight_(config.flight) {
     uint32_t capacity = 16;
     while (capacity < config.linger_capacity)
         capacity <<= 1;
@@ -119,12 +119,11 @@ void FlowTracker::count_connection(const FlowEntry& e, const DecodedPacket& p) n
 void FlowTracker::process_burst(const DecodedPacket* packets, uint32_t count,
                                 const FrameRef* frames, uint16_t link) noexcept {
     if (!flight_.enabled()) frames = nullptr;
-    // How far ahead of a packet the flight recorder's record for it is prefetched.
-    constexpr uint32_t ahead = 4;
-    // How far ahead the app-table slot a data segment will touch is prefetched; `ahead` packets
-    // later that slot, by then in cache, names the connection holding it, whose entry is
+    // How far ahead the app-table slot a data segment will touch is prefetched; `holder_ahead`
+    // packets ahead that slot, by then in cache, names the connection holding it, whose entry is
     // prefetched in turn when the segment's connection is about to take the slot over.
-    constexpr uint32_t app_ahead = 2 * ahead;
+    constexpr uint32_t holder_ahead = 4;
+    constexpr uint32_t app_ahead = 2 * holder_ahead;
     FlowKey keys[max_burst];
     uint64_t hashes[max_burst];
     bool src_is_lo[max_burst];
@@ -138,34 +137,25 @@ void FlowTracker::process_burst(const DecodedPacket* packets, uint32_t count,
         }
         // Two prefetch stages over the burst hide the memory latency of a large table: buckets
         // first, then the entry each bucket points to, before the first packet is processed.
-        // The flight recorder's per-slot store is as large as the table and as randomly reached:
-        // its bookkeeping is prefetched with the entry, and the record a packet will fill a few
-        // packets ahead of it (the bookkeeping, by then in cache, says which record). One call
-        // of process_one, so that it stays inlined (two made the path without the recorder
-        // 40 % slower by the wall clock at 1 M flows).
-        for (uint32_t i = 0; i < n; ++i) {
+        // The flight recorder needs none: it appends to its ring in order (flight_store.h). One
+        // call of process_one, so that it stays inlined (two made the path 40 % slower by the
+        // wall clock at 1 M flows).
+        for (uint32_t i = 0; i < n; ++i)
             slots[i] = table_.prefetch_entry(hashes[i]);
-            if (frames && slots[i] != FlowTable::no_slot) flight_.prefetch_meta(slots[i]);
-        }
         counters_.bump(WorkerCounter::tcp_packets, n);
-        if (frames)
-            for (uint32_t i = 0; i < std::min(n, ahead); ++i)
-                if (slots[i] != FlowTable::no_slot)
-                    flight_.prefetch_record(slots[i], frames[i].captured);
         // The app-table slot a data segment will read and write, from the entry (by then in
-        // cache) a few packets ahead, as the recorder's record.
+        // cache) a few packets ahead.
         if (apps_)
             for (uint32_t i = 0; i < std::min(n, app_ahead); ++i)
                 prefetch_app(slots[i], packets[i], src_is_lo[i]);
         for (uint32_t i = 0; i < n; ++i) {
-            if (frames && i + ahead < n && slots[i + ahead] != FlowTable::no_slot)
-                flight_.prefetch_record(slots[i + ahead], frames[i + ahead].captured);
             if (apps_) {
                 if (i + app_ahead < n)
                     prefetch_app(slots[i + app_ahead], packets[i + app_ahead],
                                  src_is_lo[i + app_ahead]);
-                if (i + ahead < n && i >= app_ahead - ahead)
-                    prefetch_app_holder(slots[i + ahead], packets[i + ahead], src_is_lo[i + ahead]);
+                if (i + holder_ahead < n && i >= app_ahead - holder_ahead)
+                    prefetch_app_holder(slots[i + holder_ahead], packets[i + holder_ahead],
+                                        src_is_lo[i + holder_ahead]);
             }
             process_one(packets[i], keys[i], hashes[i], src_is_lo[i], frames ? frames + i : nullptr,
                         link);
@@ -212,7 +202,6 @@ FlowEntry& FlowTracker::new_flow(uint32_t slot, const FlowKey& key, uint64_t has
                                  const DecodedPacket& p, bool src_is_lo) noexcept {
     FlowEntry& e = table_.occupy(slot, key, hash);
     counters_.bump(WorkerCounter::flows_created);
-    flight_.clear(slot);
     e.first_ts_ns = p.ts_ns;
     e.last_ts_ns = p.ts_ns;
     e.lifecycle = Lifecycle::half_open;
@@ -414,8 +403,7 @@ void FlowTracker::process_one(const DecodedPacket& p, const FlowKey& key, uint64
         }
     }
     FlowEntry& e = *entry;
-    if (frame && !flight_.record(slot, *frame, p.ts_ns, link))
-        counters_.bump(WorkerCounter::recorder_packets_skipped);
+    if (frame) record_frame(e, slot, *frame, p.ts_ns, link);
 
     const bool from_orig = src_is_lo != e.has(flow_bit::orig_is_hi);
     DirectionState& sender = from_orig ? e.orig() : e.resp();
@@ -667,7 +655,7 @@ void FlowTracker::gather_origin_evidence(ResetEvent& ev, const FlowEntry& e, con
 
 void FlowTracker::handle_rst(FlowEntry& e, uint32_t slot, const DecodedPacket& p,
                              bool from_orig) noexcept {
-    ++e.rst_count;
+    if (e.rst_count < UINT16_MAX) ++e.rst_count;
     DirectionState& sender = from_orig ? e.orig() : e.resp();
     DirectionState& receiver = from_orig ? e.resp() : e.orig();
     sender.bits |= direction_bit::sent_rst;
@@ -687,7 +675,6 @@ void FlowTracker::handle_rst(FlowEntry& e, uint32_t slot, const DecodedPacket& p
     counters_.bump(WorkerCounter::reset_connections);
     PendingReset& pending = push_pending(slot, e);
     draft_event(pending.event, e, p, from_orig, check, sender);
-    flight_.pin_rst(slot);
     bool idle = gather_evidence(pending.event, e, p, check, sender, receiver);
     gather_origin_evidence(pending.event, e, p, from_orig, check, sender);
 
@@ -901,6 +888,21 @@ void FlowTracker::add_app(ResetEvent& ev, const FlowEntry& e, uint32_t slot) con
     if (const AppSlot* a = app_slot_of(e, slot)) ev.app = a->record.identity(ev.resp_p);
 }
 
+// The packet joins the flight recorder's ring as its flow's latest; after a drafted reset's RST
+// only the share flight_store.h gives to what follows it.
+void FlowTracker::record_frame(FlowEntry& e, uint32_t slot, const FrameRef& frame, uint64_t ts_ns,
+                               uint16_t link) noexcept {
+    if (e.has(flow_bit::event_pending)) {
+        PendingReset& pending = pending_[e.pending_slot];
+        if (pending.flight_after_rst >= flight_.after_rst()) {
+            counters_.bump(WorkerCounter::recorder_packets_skipped);
+            return;
+        }
+        ++pending.flight_after_rst;
+    }
+    flight_.append(e.flight_last, slot, e.generation, frame, ts_ns, link);
+}
+
 void FlowTracker::observe_after_rst(FlowEntry& e, const DecodedPacket& p, bool from_orig) noexcept {
     PendingReset& pending = pending_[e.pending_slot];
     EvidenceSet& evidence = pending.event.evidence;
@@ -928,6 +930,7 @@ PendingReset& FlowTracker::push_pending(uint32_t slot, FlowEntry& e) noexcept {
     PendingReset& pending = pending_[index];
     pending.slot = slot;
     pending.generation = e.generation;
+    pending.flight_after_rst = 0;
     e.pending_slot = index;
     e.flags |= flow_bit::event_pending;
     return pending;
@@ -947,7 +950,13 @@ void FlowTracker::finalize(PendingReset& pending, bool superseded) noexcept {
         ev.conn_state = zeek_conn_state(e.zeek);
         zeek_history(e.zeek, ev.history, history_capacity);
         e.flags &= static_cast<uint8_t>(~flow_bit::event_pending);
-        if (evidence_) ev.flight_block = flight_.seal(pending.slot, *evidence_);
+        if (evidence_) {
+            const FlightStore::Sealed sealed =
+                flight_.seal(e.flight_last, pending.slot, e.generation,
+                             uint64_t{e.side[0].pkts} + e.side[1].pkts, *evidence_);
+            ev.flight_block = sealed.block;
+            counters_.bump(WorkerCounter::recorder_packets_overwritten, sealed.overwritten);
+        }
     }
     if (evidence_ && ev.flight_block == 0)
         counters_.bump(WorkerCounter::recorder_events_without_packets);

@@ -13,9 +13,10 @@
 namespace rstscope {
 
 struct CaptureSizes {
-    uint32_t flow_capacity;    // per worker
-    uint32_t linger_capacity;  // per worker
-    unsigned mbufs;            // per worker pool
+    uint32_t flow_capacity;      // per worker
+    uint32_t linger_capacity;    // per worker
+    uint32_t recorder_ring_mib;  // per worker
+    unsigned mbufs;              // per worker pool
     uint32_t storm_max_pending;
     uint32_t storm_max_hosts;
     uint32_t event_ring_size;  // per worker

@@ -238,6 +238,7 @@ TrackerConfig tracker_config(const Options& o) {
     c.vlan_in_key = o.vlan_in_key;
     c.flight.packets = o.recorder_dir.empty() ? 0 : o.recorder_packets;
     c.flight.snap = o.recorder_snap;
+    c.flight.ring_bytes = uint64_t{o.recorder_ring_mib} << 20;
     c.flight.evidence_blocks = o.recorder_blocks;
     // Connections per service and findings window, for the rst_storm share (docs/findings.md).
     c.connection_window_ns = seconds_to_ns(o.findings_window_s);
@@ -265,12 +266,11 @@ std::string check_memory(const Options& o, const TrackerConfig& c) {
     uint64_t linger = uint64_t{std::bit_ceil(c.linger_capacity)} * sizeof(PendingReset);
     uint64_t ring = uint64_t{o.event_ring_size} * sizeof(ResetEvent);
     uint64_t apps = c.app_capacity ? uint64_t{std::bit_ceil(c.app_capacity)} * sizeof(AppSlot) : 0;
-    // The flight recorder's store (per flow slot) and evidence blocks, when it is on.
-    uint64_t recorder =
-        uint64_t{std::bit_ceil(c.flow_capacity)} * FlightStore::memory_per_flow(c.flight);
+    // The flight recorder's ring and evidence blocks, when it is on.
+    uint64_t recorder = FlightStore::memory_for(c.flight);
     if (c.flight.packets)
         recorder += EvidenceArena::memory_for(c.flight.evidence_blocks, c.flight.packets,
-                                              16 + ((c.flight.snap + 7) & ~7u));
+                                              FlightStore::evidence_record_bytes(c.flight.snap));
     uint64_t needed =
         o.workers * (table + linger + ring + apps + recorder) + uint64_t{o.log_buffer_kib} * 1024;
     uint64_t available = available_memory_bytes();
@@ -280,7 +280,7 @@ std::string check_memory(const Options& o, const TrackerConfig& c) {
         "the configuration needs {} MiB ({} workers x (flow table {} MiB + linger queue {} MiB + "
         "event ring {} MiB + app table {} MiB + flight recorder {} MiB)) but only {} MiB are "
         "available: lower --flow-table-size, --linger-capacity, --event-ring-size or "
-        "--recorder-packets",
+        "--recorder-ring",
         mib(needed), o.workers, mib(table), mib(linger), mib(ring), mib(apps), mib(recorder),
         mib(available));
 }
@@ -358,6 +358,7 @@ std::optional<Inputs> prepare_inputs(Options& options, PrivateDirectory& private
         options.storm_max_pending = sizes.storm_max_pending;
         options.storm_max_hosts = sizes.storm_max_hosts;
         options.event_ring_size = sizes.event_ring_size;
+        options.recorder_ring_mib = sizes.recorder_ring_mib;
         options.eal_memory_mb = std::to_string(sizes.eal_memory_mb);
     }
     if (!options.pcap_out.empty()) {

@@ -314,12 +314,18 @@ const Setting settings_table[] = {
              "here (created if missing); off when empty"},
     {.group = Group::output, .name = "recorder-packets", .kind = Kind::count,
      .field = &Options::recorder_packets, .min = 0, .max = 16,
-     .help = "flight recorder: packets kept per flow (the handshake and the latest ones); 0: off"},
+     .help = "flight recorder: a reset connection's packets written for it (its latest ones, and "
+             "its handshake while the ring holds it); 0: off"},
     {.group = Group::output, .name = "recorder-snap", .kind = Kind::count,
      .field = &Options::recorder_snap, .min = 64, .max = 2048, .unit = "bytes",
      .value_name = "BYTES",
-     .help = "flight recorder: bytes kept of each packet, headers first; memory per flow is "
-             "recorder-packets x (16 + recorder-snap) bytes"},
+     .help = "flight recorder: bytes kept of each packet, headers first; each takes 32 + "
+             "recorder-snap bytes of the ring, rounded up to 64"},
+    {.group = Group::output, .name = "recorder-ring", .kind = Kind::count,
+     .field = &Options::recorder_ring_mib, .min = 16, .max = 1 << 20, .unit = "MiB",
+     .value_name = "MIB",
+     .help = "flight recorder: per worker, the ring holding every packet's record (the latest "
+             "ring / (32 + recorder-snap) packets); a capture's ring is sized to the capture"},
     {.group = Group::output, .name = "recorder-blocks", .kind = Kind::count,
      .field = &Options::recorder_blocks, .min = 1024, .max = 1 << 20,
      .help = "flight recorder: reset connections per worker whose packets can wait for "

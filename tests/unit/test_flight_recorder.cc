@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: BSD-3-Clause
-// Flight recorder without EAL: the per-flow store, the evidence blocks, the pcapng writer and
+// Flight recorder without EAL: the ring of records, the evidence blocks, the pcapng writer and
 // reader, the rolling directory, and the tracker sealing a reset connection's packets.
 #include <dirent.h>
 #include <sys/stat.h>
@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <iterator>
 #include <string>
@@ -48,115 +49,158 @@ std::vector<int> firsts(const EvidenceArena& arena, uint64_t number) {
     return out;
 }
 
+// One flow of the ring: its slot, generation and latest record, as its flow entry holds them.
+struct Flow {
+    uint32_t slot;
+    uint32_t generation = 1;
+    uint32_t last = 0;
+    uint64_t packets = 0;
+    void append(FlightStore& store, const Bytes& frame, uint64_t ts) {
+        store.append(last, slot, generation, frame_of(frame), ts, 1);
+        ++packets;
+    }
+    FlightStore::Sealed seal(const FlightStore& store, EvidenceArena& arena) const {
+        return store.seal(last, slot, generation, packets, arena);
+    }
+};
+
+// A ring of the fewest records (1024) for these tests.
+FlightConfig small_ring(uint32_t packets, uint32_t snap = 64) {
+    return FlightConfig{.packets = packets, .snap = snap, .ring_bytes = 1};
+}
+
 TEST(FlightStore, KeepsTheHandshakeAndTheLatestPacketsInOrder) {
-    FlightStore store(64, FlightConfig{.packets = 8, .snap = 64});
+    FlightStore store(small_ring(8));
+    EXPECT_EQ(store.capacity(), 1024u);
+    EXPECT_EQ(FlightStore::ring_record_bytes(160), 192u);  // 16 + 16 + 160, in whole lines
+    // 1 GiB: as many whole records as fit, no power of two.
+    EXPECT_EQ(FlightStore::memory_for(FlightConfig{.packets = 8, .snap = 160}),
+              (size_t{1} << 30) / 192 * 192);
     EvidenceArena arena(1024, 8, store.record_bytes());
-    EXPECT_EQ(FlightStore::memory_per_flow(FlightConfig{.packets = 8, .snap = 160}),
-              8u * (16 + 160) + 8);
-    store.clear(5);
     std::vector<Bytes> frames;
-    for (uint8_t n = 0; n < 20; ++n)
+    for (uint8_t n = 0; n < 40; ++n)
         frames.push_back(numbered(n));
-    for (uint8_t n = 0; n < 20; ++n)
-        EXPECT_TRUE(store.record(5, frame_of(frames[n]), 1000 + n, 1));
-    uint64_t block = store.seal(5, arena);
-    ASSERT_NE(block, 0u);
+    // Two flows interleaved in the ring: each finds its own packets.
+    Flow a{5}, b{6};
+    for (uint8_t n = 0; n < 20; ++n) {
+        a.append(store, frames[n], 1000 + n);
+        b.append(store, frames[20 + n], 2000 + n);
+    }
+    FlightStore::Sealed sealed = a.seal(store, arena);
+    ASSERT_NE(sealed.block, 0u);
+    EXPECT_EQ(sealed.overwritten, 0u);
     // The first three (handshake), then the last five.
-    EXPECT_EQ(firsts(arena, block), (std::vector<int>{0, 1, 2, 15, 16, 17, 18, 19}));
+    EXPECT_EQ(firsts(arena, sealed.block), (std::vector<int>{0, 1, 2, 15, 16, 17, 18, 19}));
+    EXPECT_EQ(firsts(arena, b.seal(store, arena).block),
+              (std::vector<int>{20, 21, 22, 35, 36, 37, 38, 39}));
     // A short flow: all of it.
-    store.clear(6);
+    Flow c{7};
     for (uint8_t n = 0; n < 4; ++n)
-        store.record(6, frame_of(frames[n]), n, 1);
-    EXPECT_EQ(firsts(arena, store.seal(6, arena)), (std::vector<int>{0, 1, 2, 3}));
-    // An empty slot seals nothing.
-    store.clear(7);
-    EXPECT_EQ(store.seal(7, arena), 0u);
+        c.append(store, frames[n], n);
+    EXPECT_EQ(firsts(arena, c.seal(store, arena).block), (std::vector<int>{0, 1, 2, 3}));
+    // A flow with no record seals nothing.
+    Flow empty{8};
+    EXPECT_EQ(empty.seal(store, arena).block, 0u);
 }
 
 TEST(FlightStore, CutsFramesToTheSnapButKeepsTheirLengthAndTime) {
-    FlightStore store(4, FlightConfig{.packets = 4, .snap = 64});
+    FlightStore store(small_ring(4));
     EvidenceArena arena(1024, 4, store.record_bytes());
-    store.clear(1);
     Bytes big = numbered(9, 1500);
-    store.record(1, frame_of(big, 9000), 123456789, 101);
+    uint32_t last = 0;
+    store.append(last, 1, 1, frame_of(big, 9000), 123456789, 101);
     std::vector<uint8_t> scratch(4 * store.record_bytes());
     EvidenceView view;
-    ASSERT_TRUE(arena.read(store.seal(1, arena), scratch.data(), view));
+    ASSERT_TRUE(arena.read(store.seal(last, 1, 1, 1, arena).block, scratch.data(), view));
     ASSERT_EQ(view.count, 1u);
     EXPECT_EQ(view.header(0).captured, 64);
     EXPECT_EQ(view.header(0).length, 9000u);
     EXPECT_EQ(view.header(0).ts_ns, 123456789u);
     EXPECT_EQ(view.header(0).link, 101);
-    EXPECT_EQ(view.data(0)[0], 9);
+    EXPECT_EQ(std::memcmp(view.data(0), big.data(), 64), 0);
 }
 
-TEST(FlightStore, APinnedRstSurvivesWhatFollowsIt) {
-    FlightStore store(4, FlightConfig{.packets = 8, .snap = 64});  // tail 5: 2 after the RST
+// A slot taken by a new flow (its generation bumped) does not see the old flow's records, still
+// in the ring; a reference with the wrong generation finds nothing.
+TEST(FlightStore, AReusedSlotStartsOver) {
+    FlightStore store(small_ring(8));
     EvidenceArena arena(1024, 8, store.record_bytes());
-    store.clear(0);
-    std::vector<Bytes> frames;
-    for (uint8_t n = 0; n < 30; ++n)
-        frames.push_back(numbered(n));
-    for (uint8_t n = 0; n < 10; ++n)
-        store.record(0, frame_of(frames[n]), n, 1);
-    store.pin_rst(0);  // packet 9 is the RST
-    EXPECT_TRUE(store.record(0, frame_of(frames[10]), 10, 1));
-    EXPECT_TRUE(store.record(0, frame_of(frames[11]), 11, 1));
-    EXPECT_FALSE(store.record(0, frame_of(frames[12]), 12, 1));
-    EXPECT_FALSE(store.record(0, frame_of(frames[13]), 13, 1));
-    EXPECT_EQ(firsts(arena, store.seal(0, arena)), (std::vector<int>{0, 1, 2, 7, 8, 9, 10, 11}));
-    // A new flow in the slot starts over.
-    store.clear(0);
-    EXPECT_TRUE(store.record(0, frame_of(frames[20]), 20, 1));
-    EXPECT_EQ(firsts(arena, store.seal(0, arena)), (std::vector<int>{20}));
+    Bytes one = numbered(1), two = numbered(2);
+    Flow old{3, 7};
+    old.append(store, one, 1);
+    Flow fresh{3, 8};
+    fresh.append(store, two, 2);
+    EXPECT_EQ(firsts(arena, fresh.seal(store, arena).block), (std::vector<int>{2}));
+    EXPECT_EQ(firsts(arena, old.seal(store, arena).block), (std::vector<int>{1}));
+    EXPECT_EQ(store.seal(old.last, 3, 8, 1, arena).block, 0u);  // a generation that never wrote
 }
 
-// The tail ring's index is computed by multiplication, not division (flight_store.h index_of):
-// after thousands of packets, at every size of the ring, the kept packets are still the head and
-// the latest ones in order, as the plain remainder says.
-TEST(FlightStore, KeepsTheLatestPacketsAfterManyTurnsOfTheRingAtEverySize) {
+// The ring is overwritten oldest first: a flow whose packets are older than the ring's capacity
+// has none left, one with some left gets those, and what is missing is counted.
+TEST(FlightStore, PacketsOlderThanTheRingAreGoneAndCounted) {
+    FlightStore store(small_ring(8));
+    EvidenceArena arena(1024, 8, store.record_bytes());
     std::vector<Bytes> frames;
     for (int n = 0; n < 256; ++n)
         frames.push_back(numbered(static_cast<uint8_t>(n)));
-    for (uint32_t packets = 1; packets <= 13; ++packets) {
-        FlightStore store(2, FlightConfig{.packets = packets, .snap = 32});
-        EvidenceArena arena(16, packets, store.record_bytes());
-        const uint32_t head = std::min(3u, packets / 2);
-        const uint32_t tail = packets - head;
-        for (uint32_t total : {1u, packets, packets + 1, 1000u, 70001u}) {
-            store.clear(1);
-            for (uint32_t n = 0; n < total; ++n)
-                ASSERT_TRUE(store.record(1, frame_of(frames[n % 251]), n, 1));
-            std::vector<int> expected;
-            for (uint32_t n = 0; n < std::min(total, head); ++n)
-                expected.push_back(static_cast<int>(n % 251));
-            for (uint32_t n = std::max(head, total > tail ? total - tail : 0); n < total; ++n)
-                expected.push_back(static_cast<int>(n % 251));
-            EXPECT_EQ(firsts(arena, store.seal(1, arena)), expected)
-                << packets << " packets per flow, " << total << " recorded";
-        }
+    Flow quiet{1}, busy{2};
+    for (uint8_t n = 0; n < 6; ++n)
+        quiet.append(store, frames[n], n);
+    for (uint32_t n = 0; n < store.capacity() - 3; ++n)
+        busy.append(store, frames[n % 251], n);
+    // quiet's first three are overwritten; its last three remain.
+    FlightStore::Sealed sealed = quiet.seal(store, arena);
+    EXPECT_EQ(firsts(arena, sealed.block), (std::vector<int>{3, 4, 5}));
+    EXPECT_EQ(sealed.overwritten, 3u);
+    for (int n = 0; n < 3; ++n)
+        busy.append(store, frames[0], 0);
+    sealed = quiet.seal(store, arena);
+    EXPECT_EQ(sealed.block, 0u);
+    EXPECT_EQ(sealed.overwritten, 6u);
+    // busy has lost its head but has its latest eight.
+    sealed = busy.seal(store, arena);
+    EXPECT_EQ(sealed.overwritten, 0u);
+    EXPECT_EQ(firsts(arena, sealed.block).size(), 8u);
+}
+
+// Record numbers are kept in 32 bits in the flow entry: across the wrap of 2^32 (0 is skipped, it
+// means "none") a flow still finds its records, in order.
+TEST(FlightStore, FindsItsRecordsAcrossTheWrapOfTheirNumbers) {
+    FlightStore store(small_ring(4));
+    store.skip_numbers_for_test((uint64_t{1} << 32) - 3);
+    EvidenceArena arena(16, 4, store.record_bytes());
+    std::vector<Bytes> frames;
+    for (uint8_t n = 0; n < 8; ++n)
+        frames.push_back(numbered(n));
+    Flow f{9};
+    for (uint8_t n = 0; n < 6; ++n) {
+        f.append(store, frames[n], n);
+        EXPECT_NE(f.last, 0u);
     }
+    EXPECT_EQ(firsts(arena, f.seal(store, arena).block), (std::vector<int>{0, 1, 4, 5}));
 }
 
 TEST(FlightStore, OffAllocatesNothingAndKeepsNothing) {
-    FlightStore store(1 << 20, FlightConfig{.packets = 0});
+    FlightStore store(FlightConfig{.packets = 0});
     EXPECT_FALSE(store.enabled());
-    EXPECT_EQ(FlightStore::memory_per_flow(FlightConfig{.packets = 0}), 0u);
+    EXPECT_EQ(FlightStore::memory_for(FlightConfig{.packets = 0}), 0u);
     Bytes b = numbered(1);
-    EXPECT_FALSE(store.record(3, frame_of(b), 1, 1));
+    uint32_t last = 0;
+    store.append(last, 3, 1, frame_of(b), 1, 1);
+    EXPECT_EQ(last, 0u);
 }
 
 TEST(EvidenceArena, ABlockOverwrittenBeforeItIsReadIsReportedLost) {
-    FlightStore store(4, FlightConfig{.packets = 2, .snap = 64});
+    FlightStore store(small_ring(2));
     EvidenceArena arena(1024, 2, store.record_bytes());
-    store.clear(0);
     Bytes b = numbered(7);
-    store.record(0, frame_of(b), 1, 1);
-    uint64_t first = store.seal(0, arena);
+    Flow f{0};
+    f.append(store, b, 1);
+    uint64_t first = f.seal(store, arena).block;
     EXPECT_EQ(firsts(arena, first), (std::vector<int>{7}));
     uint64_t last = first;
     for (int i = 0; i < 1024; ++i)
-        last = store.seal(0, arena);
+        last = f.seal(store, arena).block;
     EXPECT_EQ(last, first + 1024);
     EXPECT_EQ(firsts(arena, first), (std::vector<int>{-1}));  // lapped
     EXPECT_EQ(firsts(arena, last), (std::vector<int>{7}));
@@ -261,22 +305,23 @@ uint64_t counter(const FlightRecorder& r, ManagementCounter c) {
     return totals.get(c);
 }
 
-// One worker's store and arena, sealing `packets` numbered frames per flow.
+// One worker's ring and arena, sealing `packets` numbered frames of a new flow each time.
 struct OneWorker {
-    FlightStore store{16, FlightConfig{.packets = 8, .snap = 96}};
+    FlightStore store{small_ring(8, 96)};
     EvidenceArena arena{1024, 8, store.record_bytes()};
     std::vector<Bytes> frames;
+    uint32_t generation = 0;
     OneWorker() {
         for (uint8_t n = 0; n < 8; ++n)
             frames.push_back(numbered(n, 80));
     }
     ResetEvent sealed(uint64_t id, uint32_t packets) {
-        store.clear(0);
+        Flow flow{0, ++generation};
         for (uint32_t n = 0; n < packets; ++n)
-            store.record(0, frame_of(frames[n]), id * 1'000'000'000ull + n, 1);
+            flow.append(store, frames[n], id * 1'000'000'000ull + n);
         ResetEvent e{};
         e.id = id;
-        e.flight_block = store.seal(0, arena);
+        e.flight_block = flow.seal(store, arena).block;
         return e;
     }
 };
@@ -442,6 +487,7 @@ TEST(FlightRecorder, TheTrackerSealsTheConnectionsStoryWithItsEvent) {
         seg(false, 5018, 1019, 0x14),         // the server's RST
         seg(true, 1019, 5018, 0x18, "more"),  // the client did not know yet
         seg(false, 5018, 0, 0x04),            // and is reset again
+        seg(true, 1023, 5018, 0x18, "x"),     // beyond the share kept after the RST (2 of 8)
     };
     struct Frames {
         std::vector<Bytes>& f;
@@ -473,6 +519,8 @@ TEST(FlightRecorder, TheTrackerSealsTheConnectionsStoryWithItsEvent) {
         EXPECT_EQ(view.header(i).link, 1);
     }
     EXPECT_EQ(counters.get(WorkerCounter::recorder_events_without_packets), 0u);
+    EXPECT_EQ(counters.get(WorkerCounter::recorder_packets_skipped), 1u);
+    EXPECT_EQ(counters.get(WorkerCounter::recorder_packets_overwritten), 0u);
 }
 
 }  // namespace

@@ -97,8 +97,10 @@ void pin_to_cpu(unsigned cpu) {
 
 // --signatures: compiled once in main() before any tracker exists, read-only afterwards.
 const SignatureDatabase* bench_signatures = nullptr;
-// --recorder N: the flight recorder keeping N packets per flow (--recorder-snap bytes each).
+// --recorder N: the flight recorder giving each reset N packets (--recorder-snap bytes each, in a
+// ring of --recorder-ring MiB).
 FlightConfig bench_flight{.packets = 0};
+uint32_t bench_ring_mib = 1024;
 // --connections-window S: each worker counts connections per service and findings window (the
 // rst_storm share, connection_windows.h) as rstscope does with --findings-window S; 0: off.
 double bench_connections_window_s = 0;
@@ -322,12 +324,10 @@ int run_eal_free(const Settings& s, uint64_t tsc_hz) {
             RunResult r = run_worker(flows, 0, s.packets, tsc_hz, false, nullptr);
             print_row("worker path", r, 1, tsc_hz);
             std::fprintf(stderr,
-                         "flows %llu: table %u/%u slots used (flight store %.1f MiB), %llu RST "
-                         "packets timed, %llu expired, %llu dropped\n",
+                         "flows %llu: table %u/%u slots used (flight recorder ring %.1f MiB), "
+                         "%llu RST packets timed, %llu expired, %llu dropped\n",
                          static_cast<unsigned long long>(flows), r.table_size, r.table_capacity,
-                         static_cast<double>(r.table_capacity) *
-                             static_cast<double>(FlightStore::memory_per_flow(bench_flight)) /
-                             (1 << 20),
+                         static_cast<double>(FlightStore::memory_for(bench_flight)) / (1 << 20),
                          static_cast<unsigned long long>(r.rst_packets),
                          static_cast<unsigned long long>(r.expired),
                          static_cast<unsigned long long>(r.drops));
@@ -742,6 +742,8 @@ int main(int argc, char** argv) {
             "flight recorder on, keeping this many packets per flow (rstscope --recorder-packets); "
             "0: off")("recorder-snap", po::value(&bench_flight.snap)->default_value(160),
                       "bytes kept of each packet (rstscope --recorder-snap)")(
+            "recorder-ring", po::value(&bench_ring_mib)->default_value(bench_ring_mib),
+            "MiB of the flight recorder's ring (rstscope --recorder-ring)")(
             "callgrind-flows", po::value(&callgrind_flows)->default_value(callgrind_flows),
             "--callgrind: flows of the fixed workload")(
             "scan-bytes", po::value(&scan_bytes_text),
@@ -784,18 +786,24 @@ int main(int argc, char** argv) {
                 if (length > 65535) throw std::invalid_argument("--scan-bytes: 1 to 65535");
             return run_scan_cost(lengths, scan_kind, scans, s.callgrind);
         }
-        if (bench_flight.packets > 16 || bench_flight.snap < 64 || bench_flight.snap > 2048)
-            throw std::invalid_argument("--recorder: 0 to 16; --recorder-snap: 64 to 2048");
+        if (bench_flight.packets > 16 || bench_flight.snap < 64 || bench_flight.snap > 2048 ||
+            bench_ring_mib < 16 || bench_ring_mib > (1 << 20))
+            throw std::invalid_argument(
+                "--recorder: 0 to 16; --recorder-snap: 64 to 2048; --recorder-ring: 16 to 2^20");
+        bench_flight.ring_bytes = uint64_t{bench_ring_mib} << 20;
         if (bench_flight.packets)
             std::fprintf(
                 stderr,
-                "flight recorder: %u packets x %u B per flow, %zu B per flow slot "
-                "(a slot per flow-table entry: this bench's table has 2 per flow), "
-                "evidence arena %u blocks = %zu B per worker\n",
-                bench_flight.packets, bench_flight.snap, FlightStore::memory_per_flow(bench_flight),
-                bench_flight.evidence_blocks,
+                "flight recorder: %u packets per reset, %u B per packet; ring %zu B per "
+                "worker (%zu B a record: %llu records), 4 B per flow in the flow entry "
+                "(0 B added: %zu B), evidence arena %u blocks = %zu B per worker\n",
+                bench_flight.packets, bench_flight.snap, FlightStore::memory_for(bench_flight),
+                FlightStore::ring_record_bytes(bench_flight.snap),
+                static_cast<unsigned long long>(FlightStore::memory_for(bench_flight) /
+                                                FlightStore::ring_record_bytes(bench_flight.snap)),
+                sizeof(FlowEntry), bench_flight.evidence_blocks,
                 EvidenceArena::memory_for(bench_flight.evidence_blocks, bench_flight.packets,
-                                          (16 + bench_flight.snap + 7) & ~7u));
+                                          FlightStore::evidence_record_bytes(bench_flight.snap)));
         if (s.callgrind) return run_callgrind_workload(callgrind_flows);
         uint64_t tsc_hz = measure_tsc_hz();
         if (feed != "replay" && feed != "copy")

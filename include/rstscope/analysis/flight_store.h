@@ -1,22 +1,32 @@
 // SPDX-License-Identifier: BSD-3-Clause
-// Flight recorder, the worker's half: the last packets of every live flow, kept in fixed slots
-// indexed by the flow table's slot (FlightStore), and the hand-over of a reset connection's
-// packets to management (EvidenceArena). Management writes them to pcapng (src/mgmt/
+// Flight recorder, the worker's half: every TCP packet's first bytes appended to a per-worker ring
+// (FlightStore), each record linked to its flow's previous one, and the hand-over of a reset
+// connection's packets to management (EvidenceArena). Management writes them to pcapng (src/mgmt/
 // flight_recorder.h); docs/recorder.md explains what is kept and why.
 //
-// Per flow: the first `head` packets (the handshake) and a ring of the last `tail` ones. Once the
-// connection's reset event is drafted, the RST is pinned: at most tail / 2 packets after it (the
-// linger window: challenge ACKs, data after the RST, repeats) are kept, so the RST and the packets
-// before it survive what follows; further ones are counted (recorder_packets_skipped).
+// Why a ring written in order and not a store per flow: at a million flows every packet would
+// write its record at a random place of a store as large as the flow table, two or three cache
+// lines the packet path waits for (the worker path ran at 0.6 of its speed without the recorder);
+// a ring is written line after line, which the memory system absorbs at little cost. The price:
+// the ring holds the latest `capacity` packets of the worker, whatever flow they belong to, so a
+// flow's packets older than that are gone (counted: recorder_packets_overwritten).
 //
-// Memory: packets x (16 + snap) bytes per flow plus 8 bytes of bookkeeping, every page touched at
-// setup (as the flow table's) so the packet path takes no page fault.
+// Per flow: 4 bytes in its flow entry (FlowEntry::flight_last, the number of its latest record).
+// A record carries its own number, the flow's slot and generation, and its flow's previous
+// record's number: a reset's packets are found by walking back from the flow's latest, and a
+// record overwritten meanwhile (by any flow) no longer carries the number, slot and generation
+// the walk expects. The walk gives the event the flow's latest `packets` packets and, when it
+// reaches the flow's first packet within `walk_limit` records, its handshake in their place.
+// Once the connection's reset event is drafted, at most `after_rst()` packets after the RST are
+// kept (the linger window: challenge ACKs, data after the RST, repeats), so the RST and the
+// packets before it survive a peer that keeps sending; further ones are counted
+// (recorder_packets_skipped).
 //
 // Thread contract: a FlightStore belongs to one worker (the tracker that owns the flow table).
 // An EvidenceArena has one writer, that worker, and one reader, management: a ring of blocks the
 // worker overwrites oldest first without ever waiting, each guarded by a sequence stamp (a seqlock)
 // so that management detects a block overwritten before it read it and counts it as lost.
-// Hot path: record/seal/write are noexcept, allocate nothing, lock nothing.
+// Hot path: append/seal/write are noexcept, allocate nothing, lock nothing.
 #pragma once
 
 #include <algorithm>
@@ -29,8 +39,12 @@
 namespace rstscope {
 
 struct FlightConfig {
-    uint32_t packets = 8;  // kept per flow; 0: the recorder is off
-    uint32_t snap = 160;   // bytes kept of each frame (headers first, then payload)
+    uint32_t packets =
+        8;                // a reset connection's packets given to its event; 0: the recorder is off
+    uint32_t snap = 160;  // bytes kept of each frame (headers first, then payload)
+    uint64_t ring_bytes = uint64_t{1} << 30;  // per worker: the ring of every packet's record
+    static constexpr uint32_t max_packets = 16;
+    static constexpr uint32_t max_snap = 2048;
     // Reset connections whose packets wait for management at once, per worker: management reads
     // them when it writes the event, so this covers the events between a worker and the log (its
     // ring, the storm window).
@@ -123,78 +137,79 @@ class EvidenceArena {
 
 class FlightStore {
   public:
-    // Setup: room for `flows` flow slots (the flow table's capacity) per `config`; packets 0
-    // allocates nothing and every call below does nothing.
-    FlightStore(uint32_t flows, const FlightConfig& config);
+    // Records a walk reads back from a flow's latest one, looking for the flow's first packets.
+    static constexpr uint32_t walk_limit = 64;
+
+    // Setup: the ring per `config`; packets 0 allocates nothing and every call below does nothing.
+    explicit FlightStore(const FlightConfig& config);
 
     bool enabled() const noexcept { return packets_ != 0; }
-    uint32_t record_bytes() const noexcept { return record_bytes_; }
     uint32_t packets_per_flow() const noexcept { return packets_; }
-    // Bytes per flow slot, records and bookkeeping.
-    static size_t memory_per_flow(const FlightConfig& config) noexcept;
+    uint64_t capacity() const noexcept { return capacity_; }
+    // Packets kept after a drafted reset's RST.
+    uint32_t after_rst() const noexcept { return after_rst_; }
+    // Bytes of one record in an evidence block (FlightRecordHeader and the frame's bytes).
+    uint32_t record_bytes() const noexcept { return evidence_record_bytes(snap_); }
+    static uint32_t evidence_record_bytes(uint32_t snap) noexcept;
+    // Bytes of one record in the ring: a Link, the FlightRecordHeader and the frame's bytes, in
+    // whole cache lines.
+    static size_t ring_record_bytes(uint32_t snap) noexcept;
+    // Bytes of the ring `config` asks for (0 when off).
+    static size_t memory_for(const FlightConfig& config) noexcept;
 
-    // A new flow took `slot`: forget what the slot kept.
-    void clear(uint32_t slot) noexcept {
-        if (packets_) meta_[slot] = {};
+    // Appends the frame as the latest packet of the flow in `slot` (of `generation`); `last` is
+    // the flow's FlowEntry::flight_last, 0 for a flow with no record yet, updated.
+    void append(uint32_t& last, uint32_t slot, uint32_t generation, const FrameRef& frame,
+                uint64_t ts_ns, uint16_t link) noexcept {
+        if (packets_ != 0) last = append_record(last, slot, generation, frame, ts_ns, link);
     }
-    // Keeps the frame as the flow's latest packet; false (and nothing kept) when the flow's RST is
-    // pinned and its share of later packets is used up.
-    bool record(uint32_t slot, const FrameRef& frame, uint64_t ts_ns, uint16_t link) noexcept;
-    // The flow's reset event was drafted for the packet just recorded: pin it.
-    void pin_rst(uint32_t slot) noexcept {
-        if (packets_ && meta_[slot].seen != 0) meta_[slot].rst_index = meta_[slot].seen;
-    }
-    // Copies the flow's packets, in order, into the arena's next block; returns its number, 0 when
-    // the flow kept no packet.
-    uint64_t seal(uint32_t slot, EvidenceArena& arena) const noexcept;
 
-    // Prefetch stages of a burst (FlowTracker::process_burst); neither changes what is kept. At a
-    // large table both the slot's bookkeeping and its records are a cache miss per packet: first
-    // the bookkeeping of the slot the flow table's prefetch found...
-    void prefetch_meta(uint32_t slot) const noexcept {
-        if (packets_) __builtin_prefetch(&meta_[slot]);
-    }
-    // ...then, its bookkeeping in cache, the lines the next record of that slot will write
-    // (`captured`: the frame's bytes), for writing. A guess: a slot taken by a new flow or
-    // recorded again meanwhile in the same burst only makes the prefetch useless.
-    void prefetch_record(uint32_t slot, uint32_t captured) const noexcept {
-        if (!packets_) return;
-        const uint8_t* at = record_at(slot, index_of(meta_[slot].seen));
-        const uintptr_t last = reinterpret_cast<uintptr_t>(at) + sizeof(FlightRecordHeader) +
-                               std::min(captured, snap_) - 1;
-        for (uintptr_t line = reinterpret_cast<uintptr_t>(at) & ~uintptr_t{63}; line <= last;
-             line += 64)
-            __builtin_prefetch(reinterpret_cast<const void*>(line), 1);
+    struct Sealed {
+        uint64_t block = 0;        // the evidence block's number; 0: no packet kept
+        uint32_t overwritten = 0;  // of the packets the event should have had, overwritten
+    };
+    // Copies the flow's packets, in order, into the arena's next block. `flow_packets`: the
+    // packets the flow has seen (to tell a short flow from one whose older packets are gone).
+    Sealed seal(uint32_t last, uint32_t slot, uint32_t generation, uint64_t flow_packets,
+                EvidenceArena& arena) const noexcept;
+
+    // Tests only: numbers the next record as if `records` had been written (the 32-bit wrap).
+    void skip_numbers_for_test(uint64_t records) noexcept {
+        written_ += records;
+        position_ = written_ % capacity_;
     }
 
   private:
-    struct Meta {
-        uint32_t seen = 0;       // packets recorded
-        uint32_t rst_index = 0;  // 1 + index of the pinned RST; 0: none
+    // Before each record's FlightRecordHeader: which record it is and whose.
+    struct Link {
+        uint32_t number;  // low 32 bits of the record's number (never 0)
+        uint32_t slot;
+        uint32_t generation;
+        uint32_t previous;  // the flow's previous record's number; 0: none
     };
-    uint8_t* record_at(uint32_t slot, uint32_t index) const noexcept {
-        return records_ + (size_t{slot} * packets_ + index) * record_bytes_;
+    static_assert(sizeof(Link) == 16);
+
+    uint32_t append_record(uint32_t previous, uint32_t slot, uint32_t generation,
+                           const FrameRef& frame, uint64_t ts_ns, uint16_t link) noexcept;
+    // The next record's number; the record numbered n sits at n % capacity_, kept by counting
+    // rather than dividing on the packet path.
+    uint64_t advance() noexcept {
+        if (++position_ == capacity_) position_ = 0;
+        return ++written_;
     }
-    // Where the packet recorded as the slot's `seen`-th (from 0) goes: the head in order, then
-    // the tail ring. t % tail_ by multiplication (Lemire's fastmod, exact for 32-bit t): this is
-    // per packet, and a division costs tens of cycles.
-    uint32_t index_of(uint32_t seen) const noexcept {
-        if (seen < head_) return seen;
-        const uint32_t t = seen - head_;
-        if (t < tail_) return head_ + t;
-        const uint64_t low = tail_magic_ * t;
-        return head_ + static_cast<uint32_t>((static_cast<__uint128_t>(low) * tail_) >> 64);
-    }
+    // The record `low` (a record number's low 32 bits) names, if the ring still holds it for the
+    // flow in `slot` of `generation`; null otherwise.
+    const Link* find(uint32_t low, uint32_t slot, uint32_t generation) const noexcept;
 
     uint32_t packets_ = 0;
-    uint32_t head_ = 0;
-    uint32_t tail_ = 0;
-    uint64_t tail_magic_ = 0;  // 2^64 / tail_ rounded up, for index_of
+    uint32_t head_ = 0;  // the handshake's packets, given when the walk reaches them
     uint32_t after_rst_ = 0;
     uint32_t snap_ = 0;
-    uint32_t record_bytes_ = 0;
+    size_t stride_ = 0;                    // a record's bytes in the ring: whole cache lines
+    uint64_t capacity_ = 0;                // records
+    uint64_t written_ = 0;                 // the latest record's number
+    uint64_t position_ = 0;                // its place: written_ % capacity_
     std::unique_ptr<FixedMemory> memory_;  // null when off
-    Meta* meta_ = nullptr;
     uint8_t* records_ = nullptr;
 };
 

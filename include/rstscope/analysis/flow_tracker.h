@@ -138,6 +138,7 @@ struct PendingReset {
     uint32_t slot;  // flow-table slot; FlowTable::no_slot once written out early
     uint32_t generation;
     uint32_t receiver_seq_next_at_rst;
+    uint16_t flight_after_rst;  // packets the flight recorder kept after the RST
     bool rst_had_ack;
 };
 
@@ -237,6 +238,8 @@ class FlowTracker {
             return nullptr;
         return a;
     }
+    void record_frame(FlowEntry& e, uint32_t slot, const FrameRef& frame, uint64_t ts_ns,
+                      uint16_t link) noexcept;
     void observe_after_rst(FlowEntry& e, const DecodedPacket& p, bool from_orig) noexcept;
     PendingReset& push_pending(uint32_t slot, FlowEntry& e) noexcept;
     // Classifies and emits; `superseded`: a later RST replaces it as the connection's reset.

@@ -83,8 +83,11 @@ namespace rstscope {
     X(events_lost_shutdown, loss, "reset events not handed over before the shutdown deadline")     \
     X(recorder_packets_skipped, approximation,                                                     \
       "flight recorder: packets after a reset's RST not kept, its flow's share for them was used") \
+    X(recorder_packets_overwritten, approximation,                                                 \
+      "flight recorder: packets a reset's pcap lacks because the ring had overwritten them")       \
     X(recorder_events_without_packets, approximation,                                              \
-      "flight recorder: reset events with no packets kept (flow slot reused before the verdict)")
+      "flight recorder: reset events with no packets (slot reused before the verdict, or "         \
+      "overwritten)")
 
 #define RSTSCOPE_ENUM_ENTRY(name, description) name,
 #define RSTSCOPE_NAME_ENTRY(name, description) std::string_view{#name},

@@ -104,8 +104,9 @@ struct Options {
     std::string signatures;
     // Flight recorder (docs/recorder.md): off while recorder_dir is empty.
     std::string recorder_dir;
-    uint32_t recorder_packets = 8;  // kept per flow; 0: off
-    uint32_t recorder_snap = 160;   // bytes of each frame kept
+    uint32_t recorder_packets = 8;      // a reset connection's packets in its pcap; 0: off
+    uint32_t recorder_snap = 160;       // bytes of each frame kept
+    uint32_t recorder_ring_mib = 1024;  // per worker
     uint32_t recorder_blocks = 32768;
     uint32_t recorder_file_mib = 64;
     uint32_t recorder_files = 16;

@@ -113,17 +113,21 @@ struct alignas(64) FlowEntry {
     uint32_t orig_syn_seq;     // the originator's ISN, to check a refusal's acknowledgment
     uint32_t last_gap_ms;      // silence before the latest packet
     uint32_t previous_gap_ms;  // silence before the packet before it
-    uint32_t rst_count;
-    uint32_t pending_slot;  // linger-queue slot while flow_bit::event_pending
+    // Linger-queue slot while flow_bit::event_pending (the queue holds at most 2^24), sharing a
+    // word with the record bits to make room for flight_last.
+    uint32_t pending_slot : 24;
+    uint32_t record_bits : 8;  // record_bit::*
+    // The flight recorder's latest record of this flow (flight_store.h); 0: none.
+    uint32_t flight_last;
     // The last signature matched in each data direction ([0] orig, [1] resp): rule index + 1 (0:
     // none) and when, in ms after first_ts_ns. Held in what was padding: no byte added per flow.
     uint32_t signature_at_ms[2];
+    uint16_t rst_count;  // RSTs seen, stopping at 65535
     uint8_t signature_rule[2];
     uint8_t flags;  // flow_bit::*
     Lifecycle lifecycle;
     bool was_established;  // reached established once (closing does not undo it)
     uint8_t app_bits;      // app_bit::*: where the application parsers stand (flow_tracker.h)
-    uint8_t record_bits;   // record_bit::*
     // The Zeek record in progress (flow_tracker.h): when it started and the time its timers run
     // from, in ms after first_ts_ns. Held in what was padding: no byte added per flow.
     uint32_t record_start_ms;
