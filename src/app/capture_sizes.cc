@@ -35,9 +35,9 @@ CaptureSizes sizes_for_capture(const Options& o, uint64_t packets) {
     sizes.linger_capacity = static_cast<uint32_t>(
         std::min<uint64_t>(o.linger_capacity, std::max<uint64_t>(16, packets)));
     // The flight recorder's ring need not hold more records than the capture has packets.
-    const uint64_t ring_bytes = packets * FlightStore::ring_record_bytes(o.recorder_snap);
+    const uint64_t recorder_bytes = packets * FlightStore::ring_record_bytes(o.recorder_snap);
     sizes.recorder_ring_mib =
-        static_cast<uint32_t>(std::min<uint64_t>(o.recorder_ring_mib, (ring_bytes >> 20) + 1));
+        static_cast<uint32_t>(std::min<uint64_t>(o.recorder_ring_mib, (recorder_bytes >> 20) + 1));
     // A pool larger than the capture is never drawn on beyond the capture's packets, yet DPDK
     // writes every mbuf's header when it creates the pool (8191 mbufs: 19 MiB, a third of a small
     // run's time).
