@@ -156,17 +156,18 @@ void scaled(ZeekTracking& t, Kind kind, unsigned side, Counter& count) noexcept 
     if (threshold == count) add(t, kind, side);
 }
 
+// Both ways of changing roles below exchange the endpoints whole: states, numbers, counters.
+void swap_endpoints(ZeekTracking& t) noexcept {
+    std::swap(t.orig, t.resp);
+    std::swap(t.side[orig_side], t.side[resp_side]);
+}
+
 // Zeek 5.1+ (zeek/zeek#2191): a connection that began with a SYN-ACK is flipped once an ACK or a
 // data segment follows in either direction, since a stealth scan elicits only RSTs or silence.
 // Zeek's logs of such connections ("^haf" in zeek/zeek#5047) show the letters already recorded
 // rewritten as if the roles had been known from the start, so the same is done here.
 void flip_roles(ZeekTracking& t) noexcept {
-    const ZeekEndpoint was_orig = t.orig;
-    t.orig = t.resp;
-    t.resp = was_orig;
-    const ZeekSide was_orig_side = t.side[orig_side];
-    t.side[orig_side] = t.side[resp_side];
-    t.side[resp_side] = was_orig_side;
+    swap_endpoints(t);
 
     const uint32_t letters = t.letters_seen & letter_mask;
     const uint32_t swapped_letters =
@@ -185,12 +186,7 @@ void flip_roles(ZeekTracking& t) noexcept {
 // the flip above, Zeek rewrites nothing here: the letters already recorded keep their case, and
 // its per-direction "letter seen" bits (Session::hist_seen) stay where they are.
 void reverse_roles(ZeekTracking& t) noexcept {
-    const ZeekEndpoint was_orig = t.orig;
-    t.orig = t.resp;
-    t.resp = was_orig;
-    const ZeekSide was_orig_side = t.side[orig_side];
-    t.side[orig_side] = t.side[resp_side];
-    t.side[resp_side] = was_orig_side;
+    swap_endpoints(t);
     t.letters_seen ^= roles_inverted_bit;
     if (t.history_length >= zeek_history_max_letters) return;
     put_code(t, t.history_length, flip_code);

@@ -16,6 +16,14 @@ def exit_problem(proc):
     return None
 
 
+def generated_captures(generator, workdir):
+    """Runs a capture generator (GENERATOR WORKDIR) and returns the expected.json it wrote."""
+    os.makedirs(workdir, exist_ok=True)
+    subprocess.run(["/usr/bin/python3", generator, workdir], check=True, timeout=300)
+    with open(os.path.join(workdir, "expected.json"), encoding="utf-8") as f:
+        return json.load(f)
+
+
 def read_events(log, problems, record_type="reset"):
     """The reset events of a log (records of `record_type`; None: every record), each line
     checked to be one JSON object; faults go to `problems`. Finding records ("type":"finding",
