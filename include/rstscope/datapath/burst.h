@@ -71,16 +71,20 @@ class BurstPath {
                 frames.arrived(i);
             }
             DecodedPacket& p = packets_[tcp];
-            DecodeResult r = decode_frame(link, frames.data(i), frames.data_length(i), p);
-            if (!r.is_tcp) {
-                if constexpr (requires { frames.reassemble(i, r); }) {
-                    // A fragment that completes a datagram: the datagram takes its place.
-                    if (arriving && r.reason == DropReason::ip_fragment &&
-                        r.fragment_l3_length != 0) {
-                        FragmentFate fate = frames.reassemble(i, r);
-                        if (fate == FragmentFate::held) continue;
-                        if (fate == FragmentFate::datagram)
-                            r = decode_frame(link, frames.data(i), frames.data_length(i), p);
+            // Read once: a reassembled datagram's data() is a copy of its whole chain.
+            const uint8_t* data = frames.data(i);
+            uint32_t data_length = frames.data_length(i);
+            DecodeResult r = decode_frame(link, data, data_length, p);
+            if constexpr (requires { frames.reassemble(i, r); }) {
+                // A fragment that completes a datagram: the datagram takes its place.
+                if (arriving && !r.is_tcp && r.reason == DropReason::ip_fragment &&
+                    r.fragment_l3_length != 0) {
+                    FragmentFate fate = frames.reassemble(i, r);
+                    if (fate == FragmentFate::held) continue;
+                    if (fate == FragmentFate::datagram) {
+                        data = frames.data(i);
+                        data_length = frames.data_length(i);
+                        r = decode_frame(link, data, data_length, p);
                     }
                 }
             }
@@ -93,7 +97,7 @@ class BurstPath {
             p.ts_ns = frames.time_ns(i);
             // The flight recorder keeps the frame's first bytes (the tracker ignores them when
             // it is off): three stores a segment.
-            frame_refs_[tcp] = {frames.data(i), frames.data_length(i), frames.packet_length(i)};
+            frame_refs_[tcp] = {data, data_length, frames.packet_length(i)};
             ++tcp;
             frames.keep(i);
         }
