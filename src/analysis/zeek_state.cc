@@ -131,12 +131,17 @@ void put_code(ZeekTracking& t, unsigned index, uint8_t code) noexcept {
 }
 
 // Zeek's AddHistory: the letter is appended, whatever came before.
-void add(ZeekTracking& t, Kind kind, unsigned side) noexcept {
-    const uint8_t code = letter_code(kind, side);
-    t.letters_seen |= uint32_t{1} << code;
+// Appends a code to the history while it has room (later ones are dropped: see zeek_state.h).
+void append_code(ZeekTracking& t, uint8_t code) noexcept {
     if (t.history_length >= zeek_history_max_letters) return;
     put_code(t, t.history_length, code);
     ++t.history_length;
+}
+
+void add(ZeekTracking& t, Kind kind, unsigned side) noexcept {
+    const uint8_t code = letter_code(kind, side);
+    t.letters_seen |= uint32_t{1} << code;
+    append_code(t, code);
 }
 
 // Zeek's CheckHistory: the letter is added once per direction.
@@ -188,9 +193,7 @@ void flip_roles(ZeekTracking& t) noexcept {
 void reverse_roles(ZeekTracking& t) noexcept {
     swap_endpoints(t);
     t.letters_seen ^= roles_inverted_bit;
-    if (t.history_length >= zeek_history_max_letters) return;
-    put_code(t, t.history_length, flip_code);
-    ++t.history_length;
+    append_code(t, flip_code);
 }
 
 bool is_ack_or_data_only(const ZeekSegment& s) noexcept {
@@ -465,10 +468,7 @@ void take_reversal(ZeekTracking& t, const ZeekSegment& s) noexcept {
     e.last_syn = 0;
     // update_window: the SYN's zero window is the responder's letter then.
     if (s.zero_window) scaled(t, k_zero_window, resp_side, e.zero_windows);
-    if (t.history_length < zeek_history_max_letters) {
-        put_code(t, t.history_length, flip_code);
-        ++t.history_length;
-    }
+    append_code(t, flip_code);
     set_state(t, orig_side, ZeekEndpoint::established);
 }
 
