@@ -448,7 +448,7 @@ class FrameDecoder {
     // rte_ip_frag keeps the link header's length in 7 bits of the mbuf.
     DecodeResult reassemblable(const uint8_t* ip_header, const uint8_t* frame) const noexcept {
         auto l2 = static_cast<uint64_t>(ip_header - frame);
-        DecodeResult r{false, DropReason::ip_fragment};
+        DecodeResult r = dropped(DropReason::ip_fragment);
         if (l2 > 127) return r;
         r.fragment_l2_length = static_cast<uint8_t>(l2);
         r.fragment_l3_length = fragment_l3_length_;
