@@ -39,8 +39,8 @@
 namespace rstscope {
 
 struct FlightConfig {
-    uint32_t packets =
-        8;                // a reset connection's packets given to its event; 0: the recorder is off
+    // A reset connection's packets given to its event; 0: the recorder is off.
+    uint32_t packets = 8;
     uint32_t snap = 160;  // bytes kept of each frame (headers first, then payload)
     uint64_t ring_bytes = uint64_t{1} << 30;  // per worker: the ring of every packet's record
     static constexpr uint32_t max_packets = 16;
