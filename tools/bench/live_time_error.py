@@ -22,6 +22,7 @@ import time
 
 NS, HOST_IF, PEER_IF = f"ltime{os.getpid() % 10000}", f"lth{os.getpid() % 10000}", "ltp0"
 HOST, PEER = "198.51.100.1", "198.51.100.2"
+FIRST_SOURCE_PORT = 20000  # below Linux's ephemeral range (32768-60999): no other socket takes them
 
 
 def sh(*args):
@@ -57,9 +58,14 @@ def main():
                                       stderr=subprocess.DEVNULL))
         time.sleep(4)
         end = time.time() + seconds
+        # Each attempt from its own source port: the kernel reuses ephemeral ports within a run,
+        # and a port seen twice would pair an event with another attempt's RST.
+        source_port = FIRST_SOURCE_PORT
         while time.time() < end:
             c = socket.socket()
             c.settimeout(1)
+            c.bind((HOST, source_port))
+            source_port += 1
             try:
                 c.connect((PEER, 9))
             except OSError:
@@ -82,7 +88,10 @@ def main():
                           "-e", "tcp.dstport"], capture_output=True, text=True).stdout
     for line in out.splitlines():
         ts, port = line.split("\t")
-        kernel.setdefault(int(port), float(ts))
+        if int(port) in kernel:
+            print(f"port {port} was reset twice: the pairing would be ambiguous", file=sys.stderr)
+            return 1
+        kernel[int(port)] = float(ts)
     pairs = []
     with open(log) as f:
         for e in map(json.loads, f):
