@@ -355,9 +355,16 @@ void FlowTracker::follow_lifecycle(FlowEntry& e, const DecodedPacket& p, bool fr
     if (is_rst) {
         // A SYN+RST opens nothing.
     } else if ((flags & (syn | ack)) == syn && from_orig) {
+        if (e.has(flow_bit::orig_syn_seen) && p.seq == e.orig_syn_seq)
+            counters_.bump(WorkerCounter::syn_retransmitted);
         e.flags |= flow_bit::orig_syn_seen;
         e.orig_syn_seq = p.seq;
     } else if ((flags & (syn | ack)) == (syn | ack) && !from_orig) {
+        // The same SYN-ACK again (nothing sent after it) once the originator has acknowledged it:
+        // the responder's stack dropped that ACK. Linux does so when the listener's accept queue
+        // is full and tcp_abort_on_overflow is 0, the overload that otherwise sends no RST.
+        if (e.has(flow_bit::handshake_acked) && p.seq + 1 == e.resp().seq_next)
+            counters_.bump(WorkerCounter::synack_after_handshake_ack);
         e.flags |= flow_bit::synack_seen;
     } else if (!is_rst && (flags & ack) && from_orig && e.has(flow_bit::synack_seen)) {
         e.flags |= flow_bit::handshake_acked;

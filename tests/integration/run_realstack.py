@@ -24,6 +24,9 @@ import sys
 import time
 
 results = []
+# Processes whose exit would reset connections the test does not judge (the never-accepting
+# listener's queue): stopped after the capture ends.
+stop_after_capture = []
 TAG = f"rs{os.getpid() % 100000}"
 CLIENT, ROUTER, SERVER = f"{TAG}c", f"{TAG}r", f"{TAG}s"
 TAP = f"{TAG}rc"  # the router's end of the client link: the mirror
@@ -33,7 +36,7 @@ SERVER_ADDR, ROUTER_SERVER_ADDR = "203.0.113.2", "203.0.113.1"
 # The port of each case: events are matched by resp_p.
 PORT = {"download": 8080, "refused": 8081, "fw_refused": 8082, "fw_midstream": 8083,
         "conntrack": 8084, "overflow": 8085, "app_idle": 8086, "ttl255_close": 8087,
-        "forged": 8088}
+        "forged": 8088, "quiet_overflow": 8089}
 
 
 def check(name, ok, detail=""):
@@ -173,7 +176,7 @@ try:
         c = conn(); c.sendall(b"hi\n"); c.recv(100); time.sleep(4); c.sendall(b"again\n")
         try: c.recv(100); out["error"] = "none"
         except ConnectionResetError: out["error"] = "reset"
-    elif case == "overflow":
+    elif case in ("overflow", "quiet_overflow"):
         # Linux drops a SYN while the accept queue is full, and answers SYNs with cookies (no
         # retransmitted SYN-ACK, no reset) once its SYN queue holds `backlog` requests. So: three
         # connections complete (the queue, never accepted, holds five), then four handshakes stay
@@ -187,7 +190,16 @@ try:
             s = socket.socket(); s.setblocking(False); s.connect_ex((server, port)); socks.append(s)
         time.sleep(0.3)
         subprocess.run(["nft", "delete", "table", "inet", "hold"], check=True)
-        time.sleep(2.0)
+        if case == "quiet_overflow":
+            # Without tcp_abort_on_overflow nothing resets: the listener drops the overflowing
+            # ACKs and resends its SYN-ACK (1 s, then 3 s after the SYN), and drops a new SYN
+            # once its queue is full (after the first resent SYN-ACKs), which the client resends
+            # after 1 s.
+            time.sleep(1.5)
+            s = socket.socket(); s.setblocking(False); s.connect_ex((server, port)); socks.append(s)
+            time.sleep(2.0)
+        else:
+            time.sleep(2.0)
         resets = 0
         for s in socks:
             try:
@@ -256,8 +268,21 @@ open(sys.argv[3], "w").close()  # the server's cue to go on talking
 """
 
 
+# The router's own listener, for the listen-queue overflow without tcp_abort_on_overflow (the
+# router namespace keeps the default, 0): a backlog of 4, never accepted.
+QUIET_LISTENER_CODE = r"""
+import socket, sys, time
+s = socket.socket()
+s.bind((sys.argv[1], int(sys.argv[2])))
+s.listen(4)
+print("ready", flush=True)
+time.sleep(60)
+"""
+
+
 def client(case, timeout=20):
-    r = run(sys.executable, "-c", CLIENT_CODE, SERVER_ADDR, case, str(PORT[case]), ns=CLIENT,
+    server = ROUTER_CLIENT_ADDR if case == "quiet_overflow" else SERVER_ADDR
+    r = run(sys.executable, "-c", CLIENT_CODE, server, case, str(PORT[case]), ns=CLIENT,
             timeout=timeout)
     return json.loads(r.stdout.strip().splitlines()[-1])
 
@@ -296,6 +321,13 @@ def exercise(forger_python, workdir):
             if forger.returncode != 0:
                 print("forger:", forger.stderr.read()[-600:])
         seen["conntrack"] = client("conntrack")
+        quiet = in_ns(ROUTER, QUIET_LISTENER_CODE, ROUTER_CLIENT_ADDR, str(PORT["quiet_overflow"]))
+        try:
+            if quiet.stdout.readline().strip() != "ready":
+                raise RuntimeError("listener did not start: " + quiet.stderr.read()[-300:])
+            seen["quiet_overflow"] = client("quiet_overflow")
+        finally:
+            stop_after_capture.append(quiet)
     finally:
         server.kill()
         server.wait()
@@ -384,7 +416,8 @@ def main():
     pcap = os.path.join(workdir, "mirror.pcap")
     live_log = os.path.join(workdir, "live.jsonl")
     capture_log = os.path.join(workdir, "capture.jsonl")
-    for path in (pcap, live_log, capture_log):
+    summary = {label: os.path.join(workdir, f"{label}.summary.json") for label in ("live", "capture")}
+    for path in (pcap, live_log, capture_log, *summary.values()):
         if os.path.exists(path):
             os.unlink(path)
     forger_python = scapy_python()
@@ -396,7 +429,8 @@ def main():
                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         live = subprocess.Popen(["ip", "netns", "exec", ROUTER, rstscope, "--iface", TAP,
                                  "--log", live_log, "--control", "none", "--linger", "1",
-                                 "--idle-threshold", "2", "--quiet", "--config", os.devnull],
+                                 "--idle-threshold", "2", "--quiet", "--config", os.devnull,
+                                 "--summary-json", summary["live"]],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         time.sleep(4)  # tcpdump and the live vdev are capturing
         if live.poll() is not None:
@@ -412,6 +446,9 @@ def main():
                 except subprocess.TimeoutExpired:
                     proc.kill()
                     proc.wait()
+        for proc in stop_after_capture:
+            proc.kill()
+            proc.wait()
         tear_down()
 
     print("clients saw:", json.dumps(seen))
@@ -431,12 +468,46 @@ def main():
 
     p = subprocess.run([rstscope, "--pcap", pcap, "--log", capture_log, "--control", "none",
                         "--linger", "1", "--idle-threshold", "2", "--quiet", "--config",
-                        os.devnull], capture_output=True, text=True, timeout=120)
+                        os.devnull, "--summary-json", summary["capture"]],
+                       capture_output=True, text=True, timeout=120)
     check("capture: rstscope exit 0", p.returncode == 0, p.stderr[-300:])
     capture = events_of(capture_log) if os.path.exists(capture_log) else {}
     live_events = events_of(live_log) if os.path.exists(live_log) else {}
     for label, events in (("capture", capture), ("live", live_events)):
         assert_verdicts(label, events, forger_python is not None)
+    # The overload that sends no RST is in the counters, not in the log.
+    check("quiet overflow: no client saw a reset", seen["quiet_overflow"].get("resets") == 0,
+          json.dumps(seen["quiet_overflow"]))
+    for label, events in (("capture", capture), ("live", live_events)):
+        check(f"{label}: quiet_overflow: no event", PORT["quiet_overflow"] not in events,
+              json.dumps(events.get(PORT["quiet_overflow"])))
+        counts = {}
+        if os.path.exists(summary[label]):
+            with open(summary[label]) as f:
+                counts = json.load(f)
+        check(f"{label}: quiet_overflow: SYN-ACK resent after the handshake's ACK, SYN resent",
+              counts.get("synack_after_handshake_ack", 0) >= 1 and
+              counts.get("syn_retransmitted", 0) >= 1,
+              f"synack_after_handshake_ack {counts.get('synack_after_handshake_ack')}, "
+              f"syn_retransmitted {counts.get('syn_retransmitted')}")
+    # Each counter from its own case: the quiet overflow's packets alone, then every other case,
+    # real handshakes of every kind, which must not count a SYN-ACK after the handshake's ACK.
+    for name, pcap_filter, wants_counts in (("quiet_only", f"tcp port {PORT['quiet_overflow']}", True),
+                                            ("others", f"not tcp port {PORT['quiet_overflow']}", False)):
+        part, part_summary = os.path.join(workdir, f"{name}.pcap"), os.path.join(workdir, f"{name}.json")
+        subprocess.run(["tcpdump", "-r", pcap, "-w", part, pcap_filter], capture_output=True,
+                       timeout=60, check=True)
+        p = subprocess.run([rstscope, "--pcap", part, "--log", os.devnull, "--control", "none",
+                            "--quiet", "--config", os.devnull, "--summary-json", part_summary],
+                           capture_output=True, text=True, timeout=120)
+        counts = {}
+        if p.returncode == 0:
+            with open(part_summary) as f:
+                counts = json.load(f)
+        resent = counts.get("synack_after_handshake_ack", -1)
+        check(f"capture, {name}: synack_after_handshake_ack {'>= 1' if wants_counts else '0'}",
+              p.returncode == 0 and (resent >= 1 if wants_counts else resent == 0),
+              f"exit {p.returncode}, counted {resent}")
     verdict_fields = ("cause", "confidence", "rst_by", "rst_origin", "hops_from_endpoint",
                       "conn_state", "history", "evidence")
     for port in sorted(set(capture) | set(live_events)):

@@ -147,6 +147,15 @@ class Tracker : public ::testing::Test {
         feed(conn.c(psh | ack, 1001, 5001, t0 + 3 * ms, 100));
         feed(conn.s(ack, 5001, 1101, t0 + 4 * ms));
     }
+    // The SYN-ACK seen before the SYN it answers (same numbers), the handshake's ACK, the server's
+    // RST at t0 + 3 ms, then the linger after it.
+    void synack_before_its_syn_then_reset(const Conn& conn, uint64_t t0) {
+        feed(conn.s(syn | ack, 5000, 1001, t0));
+        feed(conn.c(syn, 1000, 0, t0 + 1 * ms));
+        feed(conn.c(ack, 1001, 5001, t0 + 2 * ms));
+        feed(conn.s(rst | ack, 5001, 1001, t0 + 3 * ms));
+        t().advance(t0 + 3 * ms + config.linger_ns);
+    }
     uint32_t events() { return t().event_count(); }
     const ResetEvent& event(uint32_t i) { return t().events()[i]; }
     uint64_t count(WorkerCounter c) const { return counters.get(c); }
@@ -619,6 +628,41 @@ TEST_F(Tracker, SynAfterAResetConnectionStartsANewOne) {
     EXPECT_EQ(count(WorkerCounter::flows_created), 2u);
     EXPECT_EQ(count(WorkerCounter::reset_connections), 2u);
     EXPECT_EQ(t().table().size(), 1u);
+}
+
+// The overload that sends no RST (a full accept queue with tcp_abort_on_overflow 0): the server
+// drops the handshake's last ACK and sends its SYN-ACK again, and new clients' SYNs go unanswered.
+TEST_F(Tracker, HandshakeRetransmissionsAreCounted) {
+    Conn dropped_ack, unanswered, refused_retry, ordinary;
+    unanswered.client_port = 40001;
+    refused_retry.client_port = 40002;
+    ordinary.client_port = 40003;
+
+    feed(dropped_ack.c(syn, 1000, 0, 1 * sec));
+    feed(dropped_ack.s(syn | ack, 5000, 1001, 1 * sec + 1 * ms));
+    feed(dropped_ack.c(ack, 1001, 5001, 1 * sec + 2 * ms));
+    feed(dropped_ack.c(psh | ack, 1001, 5001, 1 * sec + 3 * ms, 10));
+    feed(dropped_ack.s(syn | ack, 5000, 1001, 2 * sec + 1 * ms));  // the server never took the ACK
+    feed(dropped_ack.c(ack, 1011, 5001, 2 * sec + 2 * ms));
+    EXPECT_EQ(count(WorkerCounter::synack_after_handshake_ack), 1u);
+
+    feed(unanswered.c(syn, 7000, 0, 1 * sec));
+    feed(unanswered.c(syn, 7000, 0, 2 * sec));
+    feed(unanswered.c(syn, 7000, 0, 4 * sec));
+    EXPECT_EQ(count(WorkerCounter::syn_retransmitted), 2u);
+
+    // Not retransmissions: a SYN-ACK lost before the client (resent before any ACK), a connect()
+    // retried after a refusal (a new connection), an ordinary handshake.
+    feed(ordinary.c(syn, 100, 0, 1 * sec));
+    feed(ordinary.s(syn | ack, 900, 101, 1 * sec + 1 * ms));
+    feed(ordinary.s(syn | ack, 900, 101, 2 * sec + 1 * ms));
+    feed(ordinary.c(ack, 101, 901, 2 * sec + 2 * ms));
+    feed(ordinary.s(ack, 901, 101, 2 * sec + 3 * ms));
+    feed(refused_retry.c(syn, 3000, 0, 1 * sec));
+    feed(refused_retry.s(rst | ack, 0, 3001, 1 * sec + 1 * ms));
+    feed(refused_retry.c(syn, 3000, 0, 2 * sec));
+    EXPECT_EQ(count(WorkerCounter::synack_after_handshake_ack), 1u);
+    EXPECT_EQ(count(WorkerCounter::syn_retransmitted), 2u);
 }
 
 TEST_F(Tracker, IdleFlowsExpirePerLifecycle) {
@@ -1155,11 +1199,7 @@ TEST_F(Tracker, RecordEndWritesTheLingeringResetWithTheRecordsState) {
 TEST_F(Tracker, SynAckThenTheSynItAnswersIsOneFlippedRecord) {
     Conn conn;
     conn.server_port = 9000;  // not a likely server port: Zeek keeps the SYN-ACK's sender first
-    feed(conn.s(syn | ack, 5000, 1001, 1 * sec));
-    feed(conn.c(syn, 1000, 0, 1 * sec + 1 * ms));
-    feed(conn.c(ack, 1001, 5001, 1 * sec + 2 * ms));
-    feed(conn.s(rst | ack, 5001, 1001, 1 * sec + 3 * ms));
-    t().advance(1 * sec + 3 * ms + config.linger_ns);
+    synack_before_its_syn_then_reset(conn, 1 * sec);
     ASSERT_EQ(events(), 1u);
     EXPECT_EQ(history(event(0)), "Hs^Ar");
     EXPECT_EQ(event(0).conn_state, ConnState::RSTR);
@@ -1185,11 +1225,7 @@ TEST_F(Tracker, SynAckThenTheSynItAnswersIsOneFlippedRecord) {
 // record (IsReuse compares it with the start the SYN-ACK's ACK gave the client): "^hS...".
 TEST_F(Tracker, SynAfterAPortFlippedSynAckStaysInTheRecord) {
     Conn conn;  // server port 80
-    feed(conn.s(syn | ack, 5000, 1001, 1 * sec));
-    feed(conn.c(syn, 1000, 0, 1 * sec + 1 * ms));
-    feed(conn.c(ack, 1001, 5001, 1 * sec + 2 * ms));
-    feed(conn.s(rst | ack, 5001, 1001, 1 * sec + 3 * ms));
-    t().advance(1 * sec + 3 * ms + config.linger_ns);
+    synack_before_its_syn_then_reset(conn, 1 * sec);
     ASSERT_EQ(events(), 1u);
     EXPECT_EQ(history(event(0)), "^hSAr");
     EXPECT_EQ(event(0).conn_state, ConnState::REJ);

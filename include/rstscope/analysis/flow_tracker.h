@@ -203,7 +203,7 @@ class FlowTracker {
     void start_record(uint32_t slot, FlowEntry& e, const DecodedPacket& p, bool src_is_lo) noexcept;
     static void follow_record(FlowEntry& e, const DecodedPacket& p, bool src_is_lo,
                               ZeekEndpoint orig_before, ZeekClose close) noexcept;
-    static void follow_lifecycle(FlowEntry& e, const DecodedPacket& p, bool from_orig) noexcept;
+    void follow_lifecycle(FlowEntry& e, const DecodedPacket& p, bool from_orig) noexcept;
     void handle_rst(FlowEntry& e, uint32_t slot, const DecodedPacket& p, bool from_orig) noexcept;
     static SeqCheck rst_sequence_check(const FlowEntry& e, const DecodedPacket& p, bool in_syn_sent,
                                        const DirectionState& sender,

@@ -63,6 +63,11 @@ namespace rstscope {
     X(payload_truncated, anomaly, "TCP segments whose payload was cut by the capture snap length") \
     X(tcp_option_malformed, anomaly,                                                               \
       "TCP option list malformed: options ignored, segment analysed")                              \
+    X(syn_retransmitted, anomaly,                                                                  \
+      "SYNs repeating their connection's ISN: the first went unanswered or its answer was lost")   \
+    X(synack_after_handshake_ack, anomaly,                                                         \
+      "SYN-ACKs sent again after the originator acknowledged them: the server dropped the ACK "    \
+      "(Linux: accept queue full, tcp_abort_on_overflow 0)")                                       \
     X(flows_created, volume, "flow entries created")                                               \
     X(flows_expired, volume, "flow entries expired after their idle timeout")                      \
     X(flows_evicted, volume, "live flow entries evicted because both candidate buckets were full") \
