@@ -20,6 +20,7 @@ constexpr uint64_t min_capture_mbufs = 511;
 // room to spare, and an upper bound of one mbuf in its pool (2304 bytes of mbuf, headroom and
 // data, plus the mempool's object header).
 constexpr uint64_t eal_fixed_mib = 48;
+constexpr uint64_t findings_min_keys = 256;  // --findings-max-keys' lower bound
 constexpr uint64_t mbuf_bytes_bound = 2560;
 constexpr uint64_t dispatch_ring_bytes = uint64_t{dispatch_ring_size} * sizeof(void*);
 
@@ -55,6 +56,12 @@ CaptureSizes sizes_for_capture(const Options& o, uint64_t packets) {
     // waits for space then, just as it would not with the configured size.
     sizes.event_ring_size = static_cast<uint32_t>(
         std::min<uint64_t>(o.event_ring_size, std::max<uint64_t>(64, packets + 1)));
+    // Management's tables are zeroed when built (the defaults: 4.6 MiB of recent events, 13 MiB
+    // of findings keys). A capture has no more events than packets, and each event adds at most
+    // one key to each findings table, so neither the ring wraps nor a table fills: same answers.
+    sizes.recent_events = static_cast<uint32_t>(std::min<uint64_t>(o.recent_events, storm_bound));
+    sizes.findings_max_keys = static_cast<uint32_t>(std::min<uint64_t>(
+        o.findings_max_keys, std::max<uint64_t>(findings_min_keys, storm_bound)));
     // EAL describes every 4 KiB page of its memory up front (48 bytes each, written at start:
     // 6 MiB and a tenth of a small run's time for 512 MiB), so a capture asks for what it uses.
     // An exact-size ring takes the next power of two above its size.

@@ -2,8 +2,8 @@
 // What a capture file needs, from its packet count: no worker can meet more flows, resets or
 // packets in flight than the capture holds, nor can the storm window hold more reset events or
 // hosts, so a small capture gets a small flow table, linger queue, mbuf pool, event ring, storm
-// window and DPDK memory whatever the configured maximum. Live input keeps the sizes as configured:
-// a NIC's traffic has no known end. Pure logic, setup only.
+// window, recent-events ring, findings tables and DPDK memory whatever the configured maximum. Live
+// input keeps the sizes as configured: a NIC's traffic has no known end. Pure logic, setup only.
 #pragma once
 
 #include <cstdint>
@@ -20,7 +20,9 @@ struct CaptureSizes {
     uint32_t storm_max_pending;
     uint32_t storm_max_hosts;
     uint32_t event_ring_size;  // per worker
-    uint64_t eal_memory_mb;    // DPDK's memory (-m): what the pools and rings above take
+    uint32_t recent_events;
+    uint32_t findings_max_keys;
+    uint64_t eal_memory_mb;  // DPDK's memory (-m): what the pools and rings above take
 };
 
 CaptureSizes sizes_for_capture(const Options& options, uint64_t packets);

@@ -358,6 +358,8 @@ std::optional<Inputs> prepare_inputs(Options& options, PrivateDirectory& private
         options.storm_max_pending = sizes.storm_max_pending;
         options.storm_max_hosts = sizes.storm_max_hosts;
         options.event_ring_size = sizes.event_ring_size;
+        options.recent_events = sizes.recent_events;
+        options.findings_max_keys = sizes.findings_max_keys;
         options.recorder_ring_mib = sizes.recorder_ring_mib;
         options.eal_memory_mb = std::to_string(sizes.eal_memory_mb);
     }
