@@ -268,8 +268,8 @@ const Setting settings_table[] = {
              "reset"},
     {.group = Group::analysis, .name = "findings-max-keys", .kind = Kind::count,
      .field = &Options::findings_max_keys, .min = 256, .max = 1 << 18,
-     .help = "entries of each finding kind's table (6 tables, 551 bytes an entry on average: "
-             "13 MiB at 4096)"},
+     .help = "entries of each finding kind's table (6 tables, 582 bytes an entry on average: "
+             "13.6 MiB at 4096)"},
     {.group = Group::analysis, .name = "findings-storm-resets", .kind = Kind::count,
      .field = &Options::findings_storm_resets, .min = 5, .max = 1 << 24,
      .help = "resets of one service (or farm) within a findings window that make a rst_storm"},

@@ -19,8 +19,16 @@ bool DistinctCounter::add(uint64_t hash) noexcept {
     uint64_t rest = hash << precision;
     uint8_t rank = rest == 0 ? static_cast<uint8_t>(64 - precision + 1)
                              : static_cast<uint8_t>(std::countl_zero(rest) + 1);
-    if (rank <= regs_[index]) return false;
+    uint8_t old = regs_[index];
+    if (rank <= old) return false;
     regs_[index] = rank;
+    zeros_ -= old == 0;
+    if (rank > exact_rank) {
+        beyond_exact_ = true;
+    } else {
+        sum_ -= uint64_t{1} << (exact_rank - old);  // old < rank <= exact_rank
+        sum_ += uint64_t{1} << (exact_rank - rank);
+    }
     return true;
 }
 
@@ -41,10 +49,14 @@ uint64_t DistinctCounter::estimate() const noexcept {
     constexpr double m = static_cast<double>(registers);
     constexpr double alpha = 0.7213 / (1.0 + 1.079 / m);
     double sum = 0;
-    unsigned zeros = 0;
-    for (uint8_t r : regs_) {
-        sum += inverse_powers[r];
-        if (r == 0) ++zeros;
+    unsigned zeros = zeros_;
+    if (beyond_exact_) {
+        for (uint8_t r : regs_)
+            sum += inverse_powers[r];
+    } else {
+        // Exact: sum_ < 2^53 (256 << 44 at most), so the conversion and the scaling are too.
+        static_assert(exact_rank == 44);
+        sum = static_cast<double>(sum_) * 0x1p-44;
     }
     double e = alpha * m * m / sum;
     if (e <= 2.5 * m && zeros != 0) e = m * std::log(m / static_cast<double>(zeros));
@@ -70,15 +82,17 @@ uint64_t address_hash(const IpAddress& a) noexcept {
     return mix64(w[0] ^ mix64(w[1] ^ 0x5851F42D4C957F2Dull));
 }
 
-// A fixed-capacity map from FindingKey to Value: entries by id, an open-addressing index (linear
-// probing, at most half full, backward-shift deletion). Full: the smallest of the next 8 entries
-// (round robin) without an open finding makes room.
+// A fixed-capacity map from FindingKey to Value: entries by id, each with its home slot (so a key
+// is hashed once, when it is made, and never again by erase's backward shift), an open-addressing
+// index (linear probing, at most half full, backward-shift deletion). Full: the smallest of the
+// next 8 entries (round robin) without an open finding makes room.
 template <class Value>
 class KeyedTable {
   public:
     explicit KeyedTable(uint32_t capacity)
         : keys_(capacity),
           values_(capacity),
+          homes_(capacity),
           in_use_(capacity, false),
           index_(std::bit_ceil(size_t{capacity} * 2), none) {
         free_.reserve(capacity);
@@ -89,7 +103,8 @@ class KeyedTable {
     // The entry for `key`, made (fresh) when absent; null when there is no room.
     Value* get(const FindingKey& key) {
         size_t mask = index_.size() - 1;
-        size_t slot = key_hash(key) & mask;
+        size_t home = key_hash(key) & mask;
+        size_t slot = home;
         for (; index_[slot] != none; slot = (slot + 1) & mask)
             if (keys_[index_[slot]] == key) return &values_[index_[slot]];
         if (free_.empty() && !evict()) {
@@ -100,9 +115,10 @@ class KeyedTable {
         free_.pop_back();
         keys_[id] = key;
         values_[id] = Value{};
+        homes_[id] = static_cast<uint32_t>(home);
         in_use_[id] = true;
         // Eviction may have moved slots: find the free one again.
-        slot = key_hash(key) & mask;
+        slot = home;
         while (index_[slot] != none)
             slot = (slot + 1) & mask;
         index_[slot] = id;
@@ -118,13 +134,13 @@ class KeyedTable {
 
     void erase(uint32_t id) {
         size_t mask = index_.size() - 1;
-        size_t slot = key_hash(keys_[id]) & mask;
+        size_t slot = homes_[id];
         while (index_[slot] != id)
             slot = (slot + 1) & mask;
         // Backward shift: move later members of the run into the hole when their home allows.
         size_t hole = slot;
         for (size_t next = (hole + 1) & mask; index_[next] != none; next = (next + 1) & mask) {
-            size_t home = key_hash(keys_[index_[next]]) & mask;
+            size_t home = homes_[index_[next]];
             bool movable =
                 hole <= next ? (home <= hole || home > next) : (home <= hole && home > next);
             if (movable) {
@@ -152,8 +168,9 @@ class KeyedTable {
     uint64_t evicted() const noexcept { return evicted_; }
     uint64_t untracked() const noexcept { return untracked_; }
     size_t memory_bytes() const noexcept {
-        return keys_.size() * (sizeof(FindingKey) + sizeof(Value)) + in_use_.size() / 8 +
-               index_.size() * sizeof(uint32_t) + free_.capacity() * sizeof(uint32_t);
+        return keys_.size() * (sizeof(FindingKey) + sizeof(Value) + sizeof(uint32_t)) +
+               in_use_.size() / 8 + index_.size() * sizeof(uint32_t) +
+               free_.capacity() * sizeof(uint32_t);
     }
 
   private:
@@ -174,6 +191,7 @@ class KeyedTable {
 
     std::vector<FindingKey> keys_;
     std::vector<Value> values_;
+    std::vector<uint32_t> homes_;  // by id: key_hash(keys_[id]) & mask
     std::vector<bool> in_use_;
     std::vector<uint32_t> index_;
     std::vector<uint32_t> free_;

@@ -38,11 +38,13 @@ size_t HostIndex::table_size_for(uint32_t capacity) noexcept {
 
 size_t HostIndex::memory_for(uint32_t capacity) noexcept {
     capacity = std::max<uint32_t>(capacity, 1);
-    return capacity * sizeof(HostKey) + table_size_for(capacity) * sizeof(uint32_t);
+    return capacity * (sizeof(HostKey) + sizeof(uint32_t)) +
+           table_size_for(capacity) * sizeof(uint32_t);
 }
 
 HostIndex::HostIndex(uint32_t capacity)
     : keys_(std::max<uint32_t>(capacity, 1)),
+      homes_(keys_.size()),
       table_(table_size_for(std::max<uint32_t>(capacity, 1)), none),
       mask_(table_.size() - 1) {
     std::random_device random;
@@ -50,7 +52,8 @@ HostIndex::HostIndex(uint32_t capacity)
 }
 
 size_t HostIndex::memory_bytes() const noexcept {
-    return keys_.capacity() * sizeof(HostKey) + table_.capacity() * sizeof(uint32_t);
+    return keys_.capacity() * sizeof(HostKey) + homes_.capacity() * sizeof(uint32_t) +
+           table_.capacity() * sizeof(uint32_t);
 }
 
 size_t HostIndex::home(const HostKey& key) const noexcept {
@@ -62,29 +65,30 @@ size_t HostIndex::home(const HostKey& key) const noexcept {
     return static_cast<size_t>(mix(h ^ high)) & mask_;
 }
 
-uint32_t HostIndex::find(const HostKey& key) const noexcept {
-    for (size_t i = home(key);; i = (i + 1) & mask_) {
+uint32_t HostIndex::find(const HostKey& key, size_t home) const noexcept {
+    for (size_t i = home;; i = (i + 1) & mask_) {
         uint32_t id = table_[i];
         if (id == none || keys_[id] == key) return id;
     }
 }
 
-void HostIndex::insert(const HostKey& key, uint32_t id) noexcept {
+void HostIndex::insert(const HostKey& key, uint32_t id, size_t home) noexcept {
     keys_[id] = key;
-    size_t i = home(key);
+    homes_[id] = static_cast<uint32_t>(home);
+    size_t i = home;
     while (table_[i] != none)
         i = (i + 1) & mask_;
     table_[i] = id;
 }
 
 void HostIndex::erase(uint32_t id) noexcept {
-    size_t hole = home(keys_[id]);
+    size_t hole = homes_[id];
     while (table_[hole] != id)
         hole = (hole + 1) & mask_;
     // Backward shift: pull later members of the probe run into the hole when the hole lies on
     // their way from their home slot, so a lookup never meets an empty slot before its key.
     for (size_t next = (hole + 1) & mask_; table_[next] != none; next = (next + 1) & mask_) {
-        size_t wanted = home(keys_[table_[next]]);
+        size_t wanted = homes_[table_[next]];
         bool hole_on_the_way = ((next - wanted) & mask_) >= ((next - hole) & mask_);
         if (hole_on_the_way) {
             table_[hole] = table_[next];

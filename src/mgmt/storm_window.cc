@@ -141,7 +141,7 @@ void StormWindow::release_host(uint32_t h) noexcept {
     --hosts_in_use_;
 }
 
-uint32_t StormWindow::acquire_host(const HostKey& key, std::vector<Judged>& out) {
+uint32_t StormWindow::acquire_host(const HostKey& key, size_t home, std::vector<Judged>& out) {
     if (free_hosts_ == nil) {
         // Every slot holds a host with waiting events: judge the oldest until one goes idle.
         while (idle_first_ == nil)
@@ -157,16 +157,17 @@ uint32_t StormWindow::acquire_host(const HostKey& key, std::vector<Judged>& out)
     free_hosts_ = hosts_[h].next;
     ++hosts_in_use_;
     hosts_[h] = {0, nil, nil, nil, nil, nil, 0, 0};
-    index_.insert(key, h);
+    index_.insert(key, h, home);
     return h;
 }
 
 void StormWindow::add(const ResetEvent& event, std::vector<Judged>& out) {
     if (pending_ == slots_.size()) judge_oldest(out, true);
     HostKey key = HostKey::resetter_of(event);
-    uint32_t h = index_.find(key);
+    size_t home = index_.home(key);  // hashed once for the find and the insert
+    uint32_t h = index_.find(key, home);
     if (h == HostIndex::none)
-        h = acquire_host(key, out);
+        h = acquire_host(key, home, out);
     else if (hosts_[h].first == nil && hosts_[h].heap == nil)
         unlink_idle(h);  // idle no more
     uint32_t s = free_slots_;

@@ -73,14 +73,15 @@ void TopHostCounter::increment(uint32_t c) noexcept {
 }
 
 void TopHostCounter::add(const HostKey& host) noexcept {
-    uint32_t c = index_.find(host);
+    size_t home = index_.home(host);
+    uint32_t c = index_.find(host, home);
     if (c != HostIndex::none) {
         increment(c);
         return;
     }
     if (used_ < counters_.size()) {
         c = used_++;
-        index_.insert(host, c);
+        index_.insert(host, c, home);
         counters_[c].error = 0;
         uint32_t b =
             lowest_ != nil && buckets_[lowest_].count == 1 ? lowest_ : new_bucket(1, nil, lowest_);
@@ -90,7 +91,7 @@ void TopHostCounter::add(const HostKey& host) noexcept {
     // Space-Saving: the newcomer takes over a smallest counter and inherits its count as error.
     c = buckets_[lowest_].first;
     index_.erase(c);
-    index_.insert(host, c);
+    index_.insert(host, c, home);
     counters_[c].error = buckets_[lowest_].count;
     increment(c);
     ++evicted_;

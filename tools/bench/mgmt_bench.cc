@@ -7,9 +7,9 @@
 //   --callgrind  under `valgrind --tool=callgrind --collect-atstart=no`: collects only the timed
 //                loop, and prints the event count for instructions/event
 // Prints one line: events=... seconds=... events_per_s=... cpu_seconds=... events_per_cpu_s=...
-// log_bytes=... bytes_per_event=... storm_upgrades=... (cpu: this thread's user and system time,
-// what the rate would be with a CPU of its own on a shared machine; the kernel's write(2)
-// included).
+// log_bytes=... bytes_per_event=... storm_upgrades=... findings=... (cpu: this thread's user and
+// system time, what the rate would be with a CPU of its own on a shared machine; the kernel's
+// write(2) included).
 //
 // The events are real: the reset-heavy traffic of traffic_model.h (200 000 connections, each
 // ending in a reset; a quarter IPv6, a quarter VLAN-tagged; 4 000 servers, so the servers that
@@ -17,9 +17,12 @@
 // with shifted times until N have been fed. The timed loop does what Management::drain() and
 // release() do with each event (src/mgmt/management.cc): the storm window (add, release behind the
 // watermark, in slices), the storm verdict and the tallies (ResetStatistics::settle), the copies
-// the control socket's queries read (RecentEvents::push, TopTables::record), the JSON line
-// (append_event_json) and the log (EventLog::append, flush after each pass) to a regular file,
-// with rstscope's default sizes.
+// the control socket's queries read (RecentEvents::push, TopTables::record), the event's id, the
+// findings engine (FindingsEngine::add for each event, advance once nothing waits, its records
+// written to the log after the event that caused them), the JSON line (append_event_json) and the
+// log (EventLog::append, flush after each pass) to a regular file, with rstscope's default sizes.
+// Not included: record observers (none unless --recorder-dir, --export or --report is given),
+// signature rules (none unless a configuration file or --signatures names them), the ring.
 #include <fcntl.h>
 #include <time.h>
 #include <unistd.h>
@@ -46,6 +49,7 @@
 #include "rstscope/decode/packet_decoder.h"
 #include "rstscope/mgmt/event_json.h"
 #include "rstscope/mgmt/event_log.h"
+#include "rstscope/mgmt/findings.h"
 #include "rstscope/mgmt/recent_events.h"
 #include "rstscope/mgmt/stats.h"
 #include "rstscope/mgmt/storm_window.h"
@@ -66,13 +70,10 @@ struct Handed {
     uint64_t progress_ns;  // the worker's packet time when it handed the event over
 };
 
-// The events a worker hands over for the reset-heavy capture, in hand-over order.
-std::vector<Handed> worker_events(uint32_t flows) {
+// The events a worker hands over for the reset-heavy capture, in hand-over order. The tracker
+// stays: its connection counts are the findings engine's (as the workers' are Management's).
+std::vector<Handed> worker_events(FlowTracker& tracker, uint32_t flows) {
     TrafficModel model(flows, 0, Mix::reset_heavy);
-    WorkerCounters counters;
-    TrackerConfig config;
-    config.flow_capacity = 2 * flows;
-    FlowTracker tracker(config, counters);
     std::vector<Handed> out;
     auto take = [&] {
         for (uint32_t i = 0; i < tracker.event_count(); ++i)
@@ -99,6 +100,7 @@ std::vector<Handed> worker_events(uint32_t flows) {
 struct Result {
     uint64_t events = 0;
     uint64_t storm_upgrades = 0;
+    uint64_t findings = 0;  // finding records written
     uint64_t log_bytes = 0;
     double seconds = 0;
     double cpu_seconds = 0;
@@ -110,7 +112,8 @@ double thread_cpu_seconds() {
     return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) * 1e-9;
 }
 
-Result run(const std::vector<Handed>& source, uint64_t events, int fd, bool callgrind) {
+Result run(const std::vector<Handed>& source, const ConnectionWindows* connections, uint64_t events,
+           int fd, bool callgrind) {
     Options defaults;
     StormWindow storms(defaults.storm_threshold,
                        static_cast<uint64_t>(defaults.storm_window_s * 1e9),
@@ -119,6 +122,12 @@ Result run(const std::vector<Handed>& source, uint64_t events, int fd, bool call
     RecentEvents recent(defaults.recent_events);
     TopTables tops(defaults.top_hosts_capacity);
     EventLog log(fd, false, size_t{defaults.log_buffer_kib} * 1024);
+    // Options' findings defaults are FindingThresholds' (management.cc's findings_thresholds()).
+    FindingsEngine findings{FindingThresholds{}};
+    SummedConnections summed({connections});
+    findings.set_connections(&summed);
+    std::vector<FindingRecord> finding_records;
+    uint64_t numbered = 0, findings_written = 0;
     const uint64_t linger_ns = static_cast<uint64_t>(defaults.linger_s * 1e9);
     // Each replay starts after the previous one's last event, so time only moves forward.
     const uint64_t replay_span =
@@ -128,15 +137,28 @@ Result run(const std::vector<Handed>& source, uint64_t events, int fd, bool call
     judged.reserve(2 * release_slice);
     fmt::memory_buffer line;
     Result r;
+    // Management writes a finding's record after the event that raised it (queue_findings):
+    // here at once, the same bytes and work.
+    auto write_findings = [&] {
+        for (FindingRecord& f : finding_records) {
+            f.line.push_back('\n');
+            log.append(f.line);
+        }
+        findings_written += finding_records.size();
+        finding_records.clear();
+    };
     auto write_judged = [&] {
         for (StormWindow::Judged& j : judged) {
+            j.event.id = ++numbered;
             r.storm_upgrades += resets.settle(j);
             recent.push(j.event);  // the control socket's queries (Management::settle_judged)
             tops.record(j.event);
+            findings.add(j.event, finding_records);
             line.clear();
             append_event_json(line, j.event);
             line.push_back('\n');
             log.append(std::string_view(line.data(), line.size()));
+            write_findings();
         }
         judged.clear();
     };
@@ -159,6 +181,10 @@ Result run(const std::vector<Handed>& source, uint64_t events, int fd, bool call
             uint64_t watermark = progress > linger_ns ? progress - linger_ns : 0;
             storms.release(watermark, false, judged, release_slice);
             write_judged();
+            if (storms.pending() == 0 && watermark != 0) {
+                findings.advance(watermark, finding_records);
+                write_findings();
+            }
             log.flush(0);
         }
     }
@@ -167,14 +193,18 @@ Result run(const std::vector<Handed>& source, uint64_t events, int fd, bool call
         write_judged();
         log.flush(0);
     }
+    findings.finish(finding_records);
+    write_findings();
+    log.flush(0);
     if (callgrind) CALLGRIND_TOGGLE_COLLECT;
     r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     r.cpu_seconds = thread_cpu_seconds() - cpu0;
     r.events = fed;
     r.log_bytes = static_cast<uint64_t>(::lseek(fd, 0, SEEK_CUR));
-    if (log.lines_written() != fed || resets.total() != fed)
-        throw std::runtime_error(fmt::format("events lost: {} fed, {} settled, {} written", fed,
-                                             resets.total(), log.lines_written()));
+    r.findings = findings_written;
+    if (log.lines_written() != fed + findings_written || resets.total() != fed)
+        throw std::runtime_error(fmt::format("events lost: {} fed, {} settled, {} lines written",
+                                             fed, resets.total(), log.lines_written()));
     return r;
 }
 
@@ -200,25 +230,35 @@ int main(int argc, char** argv) {
         }
     }
     try {
-        std::vector<Handed> source = worker_events(200'000);
+        constexpr uint32_t flows = 200'000;
+        WorkerCounters counters;
+        TrackerConfig config;
+        config.flow_capacity = 2 * flows;
+        // As rstscope's tracker_config(): connections counted per findings window.
+        config.connection_window_ns = FindingThresholds{}.window_ns;
+        config.connection_slots =
+            ConnectionWindows::slots_for(config.connection_window_ns, config.linger_ns);
+        FlowTracker tracker(config, counters);
+        std::vector<Handed> source = worker_events(tracker, flows);
         if (source.empty()) throw std::runtime_error("the tracker wrote no events");
         int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
         if (fd < 0)
             throw std::runtime_error("cannot write " + log_path + ": " + std::strerror(errno));
-        Result r = run(source, events, fd, callgrind);
+        Result r = run(source, tracker.connections(), events, fd, callgrind);
         ::close(fd);
         // A path the operator named (--log /dev/null, say) is theirs: removing it as root once
         // replaced /dev/null with a regular file on this machine.
         if (own_log) ::unlink(log_path.c_str());
         std::printf(
             "events=%llu seconds=%.3f events_per_s=%.0f cpu_seconds=%.3f events_per_cpu_s=%.0f "
-            "log_bytes=%llu bytes_per_event=%.0f storm_upgrades=%llu\n",
+            "log_bytes=%llu bytes_per_event=%.0f storm_upgrades=%llu findings=%llu\n",
             static_cast<unsigned long long>(r.events), r.seconds,
             static_cast<double>(r.events) / r.seconds, r.cpu_seconds,
             static_cast<double>(r.events) / r.cpu_seconds,
             static_cast<unsigned long long>(r.log_bytes),
             static_cast<double>(r.log_bytes) / static_cast<double>(r.events),
-            static_cast<unsigned long long>(r.storm_upgrades));
+            static_cast<unsigned long long>(r.storm_upgrades),
+            static_cast<unsigned long long>(r.findings));
         return 0;
     } catch (const std::exception& e) {
         std::fprintf(stderr, "mgmt_bench: error: %s\n", e.what());

@@ -4,7 +4,8 @@
 // RST-storm window). Management thread
 // only. Everything is allocated by the constructor; find, insert and erase never allocate.
 //
-// Layout: the keys in an array indexed by id, and an open-addressing table (linear probing, at
+// Layout: the keys in an array indexed by id with each key's home slot beside it (so erase's
+// backward shift never hashes a key again), and an open-addressing table (linear probing, at
 // most half full, backward-shift deletion, so no tombstones pile up under churn) of ids. The hash
 // is seeded per instance from std::random_device, so a flood of addresses chosen to collide in one
 // process cannot be precomputed: a probe stays O(1) on average whatever the traffic.
@@ -53,10 +54,14 @@ class HostIndex {
     // Ids run from 0 to capacity - 1 (at least 1); the caller hands them out.
     explicit HostIndex(uint32_t capacity);
 
+    // Where `key`'s probe starts: hashed once, for a find and the insert that follows it.
+    size_t home(const HostKey& key) const noexcept;
     // The id of `key`, or `none`.
-    uint32_t find(const HostKey& key) const noexcept;
+    uint32_t find(const HostKey& key) const noexcept { return find(key, home(key)); }
+    uint32_t find(const HostKey& key, size_t home) const noexcept;
     // Binds `key`, which must be absent, to `id`, which must be unbound.
-    void insert(const HostKey& key, uint32_t id) noexcept;
+    void insert(const HostKey& key, uint32_t id) noexcept { insert(key, id, home(key)); }
+    void insert(const HostKey& key, uint32_t id, size_t home) noexcept;
     // Unbinds `id`, which must be bound.
     void erase(uint32_t id) noexcept;
     const HostKey& key(uint32_t id) const noexcept { return keys_[id]; }
@@ -68,9 +73,9 @@ class HostIndex {
 
   private:
     static size_t table_size_for(uint32_t capacity) noexcept;
-    size_t home(const HostKey& key) const noexcept;
 
     std::vector<HostKey> keys_;    // by id
+    std::vector<uint32_t> homes_;  // by id: home(keys_[id])
     std::vector<uint32_t> table_;  // ids; `none` marks an empty slot
     size_t mask_;
     uint64_t seed_;

@@ -38,8 +38,8 @@
 //
 // Memory, all allocated by the constructor (memory_for() computes it exactly), in bytes, with
 // P = max_pending, H = max_hosts, T = threshold, E = sizeof(ResetEvent) = 280:
-//     P * (E + 52)  +  H * (8 * (T - 1) + 60)  +  4 * pow2ceil(2 * H)  +  4 * (T + 2)
-// The defaults P = 2^18, H = 2^16, T = 20 take 96.7 MiB, 83 MiB of it the waiting events.
+//     P * (E + 52)  +  H * (8 * (T - 1) + 64)  +  4 * pow2ceil(2 * H)  +  4 * (T + 2)
+// The defaults P = 2^18, H = 2^16, T = 20 take 96.9 MiB, 83 MiB of it the waiting events.
 #pragma once
 
 #include <cstddef>
@@ -113,7 +113,7 @@ class StormWindow {
     void push_due(uint32_t slot) noexcept;
     uint32_t first_due() const noexcept;   // the first waiting event; pending_ > 0
     void pop_due(uint32_t slot) noexcept;  // removes first_due()
-    uint32_t acquire_host(const HostKey& key, std::vector<Judged>& out);
+    uint32_t acquire_host(const HostKey& key, size_t home, std::vector<Judged>& out);
     void release_host(uint32_t host) noexcept;
     void judge_oldest(std::vector<Judged>& out, bool early);
     uint32_t count_waiting(const Host& host, uint64_t to, uint32_t limit) noexcept;

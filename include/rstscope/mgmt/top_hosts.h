@@ -16,7 +16,7 @@
 // returns and their ties, at most m of them.
 //
 // Memory: memory_for(m) = m * (sizeof(Counter) + sizeof(Bucket)) + HostIndex::memory_for(m),
-// 76 bytes per counter (1024 counters: 76 KiB), all allocated by the constructor.
+// 80 bytes per counter (1024 counters: 80 KiB), all allocated by the constructor.
 #pragma once
 
 #include <cstddef>
