@@ -230,14 +230,14 @@ def screen(session):
     return tmux("capture-pane", "-p", "-t", session).stdout
 
 
-def wait_screen(session, predicate, timeout=15):
+def wait_screen(session, predicate, timeout=15, poll_s=0.3):
     deadline = time.time() + timeout
     text = ""
     while time.time() < deadline:
         text = screen(session)
         if predicate(text):
             return text, True
-        time.sleep(0.3)
+        time.sleep(poll_s)
     return text, False
 
 
@@ -246,7 +246,9 @@ def progress(rstscope, workdir, gen_big_pcap):
         skip("progress in tmux", "no tmux")
         return
     big = os.path.join(workdir, "progress.pcap")
-    subprocess.run([gen_big_pcap, big, "--flows", "50000"], capture_output=True, timeout=60,
+    # 1.5 M packets: the analysis must outlast a few of the poll's looks at the terminal (with
+    # 500 k it took too little time once the decoder got its fast path).
+    subprocess.run([gen_big_pcap, big, "--flows", "150000"], capture_output=True, timeout=60,
                    check=True)
     cmd = [rstscope, "--pcap", big, "--log", os.devnull, "--control", "none", "--config",
            os.devnull]
@@ -260,7 +262,8 @@ def progress(rstscope, workdir, gen_big_pcap):
         tmux("new-session", "-d", "-s", session, "-x", "120", "-y", "50",
              " ".join(cmd) + "; echo RUN-EXITED $?; sleep 60")
         text, ok = wait_screen(session, lambda t: re.search(
-            r"of 500\.0 k packets \(\d+\.\d %\), .* packets/s, \d+ resets, ETA ", t), timeout=60)
+            r"of 1\.5 M packets \(\d+\.\d %\), .* packets/s, \d+ resets, ETA ", t), timeout=60,
+            poll_s=0.1)
         check("progress: the line on the terminal while the capture is analysed", ok, text)
         text, ok = wait_screen(session, lambda t: "RUN-EXITED" in t, timeout=120)
         text = tmux("capture-pane", "-p", "-S", "-", "-t", session).stdout  # with the scrollback

@@ -6,6 +6,7 @@
 #include <utility>
 #include <vector>
 
+#include "decoder_paths.h"
 #include "frame_builder.h"
 #include "rstscope/common/tcp_flags.h"
 #include "rstscope/decode/packet_decoder.h"
@@ -15,7 +16,15 @@ namespace {
 
 using namespace test;
 
+// Every frame a test here decodes is also held to the general path: decode_frame()'s fast path
+// must agree with it field by field (decoder_paths.h; test_decoder_fast_path.cc generates more).
+void expect_paths_agree(LinkType link, const uint8_t* frame, size_t length) {
+    EXPECT_EQ(compare_decoder_paths(link, frame, static_cast<uint32_t>(length)).difference, "")
+        << "frame of " << length << " bytes, link type " << static_cast<int>(link);
+}
+
 DecodeResult decode(LinkType link, const Bytes& frame, DecodedPacket& p) {
+    expect_paths_agree(link, frame.data(), frame.size());
     return decode_frame(link, frame.data(), static_cast<uint32_t>(frame.size()), p);
 }
 
@@ -182,6 +191,7 @@ TEST(Decoder, EveryTruncationIsCountedNeverOverread) {
     for (size_t length = 0; length < frame.size(); ++length) {
         Bytes prefix(frame.begin(), frame.begin() + static_cast<std::ptrdiff_t>(length));
         DecodedPacket p;
+        expect_paths_agree(LinkType::ethernet, prefix.data(), length);
         DecodeResult r =
             decode_frame(LinkType::ethernet, prefix.data(), static_cast<uint32_t>(length), p);
         if (length < 18) {
@@ -556,6 +566,7 @@ void expect_truncation_reasons(LinkType link, const Bytes& frame,
         auto copy = std::make_unique<uint8_t[]>(length);  // exactly: ASan sees any read past it
         std::memcpy(copy.get(), frame.data(), length);
         DecodedPacket p;
+        expect_paths_agree(link, copy.get(), length);
         DecodeResult r = decode_frame(link, copy.get(), static_cast<uint32_t>(length), p);
         ASSERT_FALSE(r.is_tcp) << length;
         DropReason expected = boundaries.back().second;

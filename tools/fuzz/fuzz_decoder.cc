@@ -1,15 +1,21 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // Fuzz target: every link type's decoder, then the flow tracker, on arbitrary bytes, through the
-// worker's own burst body (BurstPath, include/rstscope/datapath/burst.h).
+// worker's own burst body (BurstPath, include/rstscope/datapath/burst.h). Each frame is also
+// decoded by decode_frame(), its fast path alone and decode_frame_general(): they must agree in
+// every field (tests/unit/decoder_paths.h), or the target aborts.
 // libFuzzer: build with clang and -Dfuzz=true (see tools/fuzz/README.md); with any other compiler
 // the same target is linked with replay_main.cc and replays files given on the command line.
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <iterator>
 #include <memory>
+#include <string>
 #include <vector>
 
+#include "../../tests/unit/decoder_paths.h"
 #include "rstscope/analysis/flow_tracker.h"
 #include "rstscope/datapath/burst.h"
 #include "rstscope/decode/packet_decoder.h"
@@ -66,6 +72,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     // so that any read past its end is caught by ASan.
     LinkType link = decoded_link_types[data[0] % std::size(decoded_link_types)];
     std::vector<uint8_t> frame(data + 1, data + size);
+    // Link-type bytes with the high bit set pick Ethernet, the only link the fast path reads.
+    if (data[0] & 0x80) link = LinkType::ethernet;
+    std::string difference =
+        rstscope::test::compare_decoder_paths(link, frame.data(), static_cast<uint32_t>(size - 1))
+            .difference;
+    if (!difference.empty()) {
+        std::fprintf(stderr, "fuzz_decoder: %s\n", difference.c_str());
+        std::abort();
+    }
     OneFrame burst{frame};
     DiscardingSink sink;
     Worker& w = worker();

@@ -80,9 +80,24 @@ enum class FragmentCheck : uint8_t { take, too_large, invalid };
 FragmentCheck check_fragment(IpFamily family, uint32_t header_length, uint32_t offset,
                              uint32_t payload_length, bool more_fragments) noexcept;
 
-// Decodes one frame. `packet.ts_ns` is left for the caller to set.
+// Decodes one frame. `packet.ts_ns` is left for the caller to set. The common Ethernet frame
+// (at most two VLAN tags, IPv4 without options or IPv6 without extension headers, TCP) takes a
+// straight-line fast path; every other frame goes to decode_frame_general(). Both give the same
+// result and fill the same fields, for every input (tests/unit/test_packet_decoder.cc and the
+// decoder fuzz target compare them).
 DecodeResult decode_frame(LinkType link, const uint8_t* frame, uint32_t captured_length,
                           DecodedPacket& packet) noexcept;
+
+// The fast path alone: true when it took the frame (an Ethernet frame of the common shape, see
+// src/decode/packet_decoder.cc for its checks) and filled `packet` as decode_frame_general() would;
+// false, with `packet` untouched, for every other frame.
+bool decode_ethernet_tcp_fast(const uint8_t* frame, uint32_t captured_length,
+                              DecodedPacket& packet) noexcept;
+
+// The general decoder, layer by layer: what decode_frame() gives, without its fast path. For the
+// tests that hold the fast path to it; the datapath calls decode_frame().
+DecodeResult decode_frame_general(LinkType link, const uint8_t* frame, uint32_t captured_length,
+                                  DecodedPacket& packet) noexcept;
 
 // Parses a TCP option list (RFC 9293 3.2, RFC 7323, RFC 2018, RFC 8684 MP_TCPRST). Returns false
 // when the list is malformed; options read before the fault are kept.
