@@ -11,6 +11,7 @@
 #include "rstscope/mgmt/event_json.h"
 #include "rstscope/mgmt/flow_answer.h"
 #include "rstscope/mgmt/metrics.h"
+#include "rstscope/mgmt/settle.h"
 #include "service_manager.h"
 
 namespace rstscope {
@@ -339,17 +340,11 @@ bool Management::append_record(std::string_view line, const ResetEvent* event) {
 
 // Each judged event is settled once: its storm verdict applied and its tallies recorded.
 void Management::settle_judged() {
+    const SettleTargets targets{resets_, recent_, tops_, findings_, observers_};
     for (; judged_settled_ < judged_.size(); ++judged_settled_) {
-        judged_[judged_settled_].event.id = ++events_numbered_;
-        if (resets_.settle(judged_[judged_settled_]))
+        if (settle_event(judged_[judged_settled_], ++events_numbered_, targets, finding_scratch_))
             bump(counters_, ManagementCounter::storm_upgrades);
-        // Kept as settled (storm verdict applied), so a query says what the log says.
-        for (RecordObserver* observer : observers_)
-            observer->event_settled(judged_[judged_settled_].event);
-        recent_.push(judged_[judged_settled_].event);
-        tops_.record(judged_[judged_settled_].event);
-        findings_.add(judged_[judged_settled_].event, finding_scratch_);
-        queue_findings(judged_[judged_settled_].event.id);
+        queue_findings(events_numbered_);
     }
 }
 

@@ -16,11 +16,11 @@
 // reset storm) run through the worker's FlowTracker, outside the timed region. They are replayed
 // with shifted times until N have been fed. The timed loop does what Management::drain() and
 // release() do with each event (src/mgmt/management.cc): the storm window (add, release behind the
-// watermark, in slices), the storm verdict and the tallies (ResetStatistics::settle), the copies
-// the control socket's queries read (RecentEvents::push, TopTables::record), the event's id, the
-// findings engine (FindingsEngine::add for each event, advance once nothing waits, its records
-// written to the log after the event that caused them), the JSON line (append_event_json) and the
-// log (EventLog::append, flush after each pass) to a regular file, with rstscope's default sizes.
+// watermark, in slices), settle_event (settle.h: the event's id, the storm verdict and the
+// tallies, the copies the control socket's queries read, the findings engine), the same function
+// Management calls, then findings' advance once nothing waits and their records written to the log
+// after the event that caused them, the JSON line (append_event_json) and the log
+// (EventLog::append, flush after each pass) to a regular file, with rstscope's default sizes.
 // Not included: record observers (none unless --recorder-dir, --export or --report is given),
 // signature rules (none unless a configuration file or --signatures names them), the ring.
 #include <fcntl.h>
@@ -51,6 +51,7 @@
 #include "rstscope/mgmt/event_log.h"
 #include "rstscope/mgmt/findings.h"
 #include "rstscope/mgmt/recent_events.h"
+#include "rstscope/mgmt/settle.h"
 #include "rstscope/mgmt/stats.h"
 #include "rstscope/mgmt/storm_window.h"
 #include "rstscope/mgmt/top_queries.h"
@@ -136,6 +137,7 @@ Result run(const std::vector<Handed>& source, const ConnectionWindows* connectio
     std::vector<StormWindow::Judged> judged;
     judged.reserve(2 * release_slice);
     fmt::memory_buffer line;
+    const SettleTargets targets{resets, recent, tops, findings, {}};
     Result r;
     // Management writes a finding's record after the event that raised it (queue_findings):
     // here at once, the same bytes and work.
@@ -149,11 +151,7 @@ Result run(const std::vector<Handed>& source, const ConnectionWindows* connectio
     };
     auto write_judged = [&] {
         for (StormWindow::Judged& j : judged) {
-            j.event.id = ++numbered;
-            r.storm_upgrades += resets.settle(j);
-            recent.push(j.event);  // the control socket's queries (Management::settle_judged)
-            tops.record(j.event);
-            findings.add(j.event, finding_records);
+            r.storm_upgrades += settle_event(j, ++numbered, targets, finding_records);
             line.clear();
             append_event_json(line, j.event);
             line.push_back('\n');

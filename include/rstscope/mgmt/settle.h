@@ -1,0 +1,36 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Settling a judged event: the management lcore's one per-event step between the storm window and
+// the log. Management::settle_judged and tools/bench/mgmt_bench both call settle_event, so the
+// bench measures what the product runs. EAL-free; management thread only.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "rstscope/mgmt/findings.h"
+#include "rstscope/mgmt/recent_events.h"
+#include "rstscope/mgmt/record_observer.h"
+#include "rstscope/mgmt/stats.h"
+#include "rstscope/mgmt/storm_window.h"
+#include "rstscope/mgmt/top_queries.h"
+
+namespace rstscope {
+
+// What a settled event updates. Observers are told in this order.
+struct SettleTargets {
+    ResetStatistics& resets;
+    RecentEvents& recent;
+    TopTables& tops;
+    FindingsEngine& findings;
+    std::span<RecordObserver* const> observers;
+};
+
+// Gives the judged event `id`, applies its storm verdict and tallies it, tells the observers, keeps
+// it for the control socket's queries (as settled, so a query says what the log says) and feeds
+// it to the findings engine, whose records for it are appended to `findings_out`. Returns whether
+// the storm verdict upgraded the event.
+bool settle_event(StormWindow::Judged& judged, uint64_t id, const SettleTargets& to,
+                  std::vector<FindingRecord>& findings_out);
+
+}  // namespace rstscope

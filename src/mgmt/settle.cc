@@ -1,0 +1,19 @@
+// SPDX-License-Identifier: BSD-3-Clause
+#include "rstscope/mgmt/settle.h"
+
+namespace rstscope {
+
+bool settle_event(StormWindow::Judged& judged, uint64_t id, const SettleTargets& to,
+                  std::vector<FindingRecord>& findings_out) {
+    ResetEvent& event = judged.event;
+    event.id = id;
+    bool upgraded = to.resets.settle(judged);
+    for (RecordObserver* observer : to.observers)
+        observer->event_settled(event);
+    to.recent.push(event);
+    to.tops.record(event);
+    to.findings.add(event, findings_out);
+    return upgraded;
+}
+
+}  // namespace rstscope
