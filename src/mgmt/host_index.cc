@@ -31,7 +31,7 @@ std::string host_text(const HostKey& key) {
 
 size_t HostIndex::table_size_for(uint32_t capacity) noexcept {
     size_t size = 2;
-    while (size < 2 * static_cast<size_t>(capacity))
+    while (size < 4 * static_cast<size_t>(capacity))  // at most a quarter full
         size *= 2;
     return size;
 }

@@ -189,6 +189,13 @@ void StormWindow::add(const ResetEvent& event, std::vector<Judged>& out) {
 // The host's judged times in [from, to], newest first, up to `limit`.
 uint32_t StormWindow::count_past(const Host& host, const uint64_t* past, uint64_t from, uint64_t to,
                                  uint32_t limit) const noexcept {
+    if (host.past_size == 0) return 0;
+    // The times are kept in order, so when the oldest and the newest are in range all are: a
+    // storming host's common case, in O(1) instead of a walk of threshold - 1 times.
+    uint32_t newest_at = host.past_first + host.past_size - 1;
+    uint64_t oldest = past[host.past_first];
+    uint64_t newest = past[newest_at >= past_capacity_ ? newest_at - past_capacity_ : newest_at];
+    if (oldest >= from && newest <= to) return std::min(host.past_size, limit);
     uint32_t n = 0;
     for (uint32_t i = host.past_size; i-- > 0 && n < limit;) {
         uint32_t at = host.past_first + i;
@@ -252,7 +259,8 @@ void StormWindow::judge_oldest(std::vector<Judged>& out, bool early) {
     uint64_t* past = past_.data() + static_cast<size_t>(h) * past_capacity_;
     uint32_t earlier = count_past(host, past, from, to, threshold_ - 1);
     uint32_t waiting = count_waiting(host, to, threshold_ - earlier);
-    out.push_back({events_[s], earlier + waiting >= threshold_});
+    // Built in place: push_back of a braced Judged copied the 456-byte event twice.
+    out.emplace_back(events_[s], earlier + waiting >= threshold_);
 
     if (host.first == s) {
         host.first = slot.left;

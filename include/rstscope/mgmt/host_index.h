@@ -6,7 +6,10 @@
 //
 // Layout: the keys in an array indexed by id with each key's home slot beside it (so erase's
 // backward shift never hashes a key again), and an open-addressing table (linear probing, at
-// most half full, backward-shift deletion, so no tombstones pile up under churn) of ids. The hash
+// most a quarter full, backward-shift deletion, so no tombstones pile up under churn) of ids. A
+// quarter, not half: the top-hosts sketches miss and evict on almost every event of a scan or a
+// reset-heavy capture, and the shorter probe runs cut mgmt_bench by 138 instructions an event for
+// 4 more bytes per id (docs/performance.md, issue 9). The hash
 // is seeded per instance from std::random_device, so a flood of addresses chosen to collide in one
 // process cannot be precomputed: a probe stays O(1) on average whatever the traffic.
 #pragma once

@@ -16,7 +16,7 @@
 // returns and their ties, at most m of them.
 //
 // Memory: memory_for(m) = m * (sizeof(Counter) + sizeof(Bucket)) + HostIndex::memory_for(m),
-// 80 bytes per counter (1024 counters: 80 KiB), all allocated by the constructor.
+// 88 bytes per counter (1024 counters: 88 KiB), all allocated by the constructor.
 #pragma once
 
 #include <cstddef>
