@@ -115,6 +115,22 @@ bool EventLog::append(std::string_view line) noexcept {
     return true;
 }
 
+char* EventLog::line_space(size_t max_size) noexcept {
+    if (closed_) return nullptr;
+    if (tail_ + max_size > capacity_) {
+        compact();
+        if (tail_ + max_size > capacity_) return nullptr;
+    }
+    return buffer_.get() + tail_;
+}
+
+std::string_view EventLog::commit_line(size_t size) noexcept {
+    std::string_view line(buffer_.get() + tail_, size);
+    tail_ += size;
+    ++unwritten_lines_;
+    return line;
+}
+
 bool EventLog::flush(uint64_t now_ns) noexcept {
     if (closed_) return true;
     if (last_error_ != 0 && now_ns < retry_at_ns_) return written_ == tail_;

@@ -290,10 +290,15 @@ bool Management::write_judged() {
         if (!write_findings()) return false;
         if (judged_written_ >= judged_settled_) break;
         const ResetEvent& event = judged_[judged_written_].event;
-        line_.clear();
-        append_event_json(line_, event, signature_rules_);
-        line_.push_back('\n');
-        if (!append_record(std::string_view(line_.data(), line_.size()), &event)) return false;
+        if (std::string_view line = write_event_line(*log_, event, signature_rules_);
+            !line.empty()) {
+            record_written(line, &event);
+        } else {
+            line_.clear();
+            append_event_json(line_, event, signature_rules_);
+            line_.push_back('\n');
+            if (!append_record(std::string_view(line_.data(), line_.size()), &event)) return false;
+        }
         last_event_written_ = event.id;
         ++judged_written_;
     }
@@ -332,10 +337,14 @@ bool Management::append_record(std::string_view line, const ResetEvent* event) {
     bool wait = run_.capture && log_->last_error() == 0 && !log_->reader_gone();
     if (wait && log_->room() < line.size()) return false;
     log_->append(line);
+    record_written(line, event);
+    return true;
+}
+
+void Management::record_written(std::string_view line, const ResetEvent* event) {
     line.remove_suffix(1);
     for (RecordObserver* observer : observers_)
         observer->record_written(line, event);
-    return true;
 }
 
 // Each judged event is settled once: its storm verdict applied and its tallies recorded.

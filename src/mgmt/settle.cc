@@ -16,4 +16,12 @@ bool settle_event(StormWindow::Judged& judged, uint64_t id, const SettleTargets&
     return upgraded;
 }
 
+std::string_view write_event_line(EventLog& log, const ResetEvent& event, SignatureRules rules) {
+    char* line = log.line_space(event_json_max_length + 1);
+    if (!line) return {};
+    char* end = write_event_json(event, line, rules);
+    *end++ = '\n';
+    return log.commit_line(static_cast<size_t>(end - line));
+}
+
 }  // namespace rstscope

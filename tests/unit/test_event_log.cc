@@ -126,6 +126,32 @@ TEST(EventLog, BoundedBufferDropsAndCountsLinesThatDoNotFit) {
     EXPECT_EQ(log.lines_dropped(), 10u);  // the four buffered lines could never be written
 }
 
+// The per-event path's in-place lines are queued, counted and written as appended ones; no room
+// for the longest line is a null, not a drop, and compaction makes room as for append().
+TEST(EventLog, LinesWrittenInPlaceAreQueuedAsAppendedOnes) {
+    LimitedSink sink;
+    const size_t size = line(0).size();
+    EventLog log(-1, false, size * 3, LimitedSink::write, &sink);
+    ASSERT_TRUE(log.append(line(0)));
+    char* at = log.line_space(size);
+    ASSERT_NE(at, nullptr);
+    std::string text = line(1);
+    text.copy(at, size);
+    EXPECT_EQ(log.commit_line(size), text);
+    EXPECT_EQ(log.line_space(size + 1), nullptr);  // one line's room left, not more
+    EXPECT_EQ(log.lines_dropped(), 0u);
+    sink.budget = size;
+    log.flush(1);
+    at = log.line_space(2 * size);  // the written line's room, compacted
+    ASSERT_NE(at, nullptr);
+    line(2).copy(at, size);
+    log.commit_line(size);
+    sink.budget = 1 << 20;
+    EXPECT_TRUE(log.flush(1 + EventLog::retry_interval_ns));
+    EXPECT_EQ(sink.received, line(0) + line(1) + line(2));
+    EXPECT_EQ(log.lines_written(), 3u);
+}
+
 TEST(EventLog, CompactsAroundACutLineToMakeRoom) {
     LimitedSink sink;
     const size_t size = line(0).size();

@@ -152,10 +152,12 @@ Result run(const std::vector<Handed>& source, const ConnectionWindows* connectio
     auto write_judged = [&] {
         for (StormWindow::Judged& j : judged) {
             r.storm_upgrades += settle_event(j, ++numbered, targets, finding_records);
-            line.clear();
-            append_event_json(line, j.event);
-            line.push_back('\n');
-            log.append(std::string_view(line.data(), line.size()));
+            if (write_event_line(log, j.event).empty()) {  // as Management::write_judged
+                line.clear();
+                append_event_json(line, j.event);
+                line.push_back('\n');
+                log.append(std::string_view(line.data(), line.size()));
+            }
             write_findings();
         }
         judged.clear();

@@ -46,6 +46,14 @@ class EventLog {
     // on it). False when it does not fit: dropped and counted.
     bool append(std::string_view line) noexcept;
 
+    // A line formatted straight into the buffer, one copy fewer than append() (the per-event
+    // path): where a line of at most `max_size` bytes may be written, or null when that much room
+    // is not free now (then format it elsewhere and append(), which takes any line that fits).
+    // commit_line() queues the `size` bytes written there, the last one its newline, and returns
+    // them; nothing else may touch the log in between.
+    char* line_space(size_t max_size) noexcept;
+    std::string_view commit_line(size_t size) noexcept;
+
     // Writes what the sink takes now without waiting; `now_ns` (monotonic) paces retries after
     // a failure. Returns true when the buffer is empty.
     bool flush(uint64_t now_ns) noexcept;

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: BSD-3-Clause
-// Settling a judged event: the management lcore's one per-event step between the storm window and
-// the log. Management::settle_judged and tools/bench/mgmt_bench both call settle_event, so the
+// The management lcore's per-event steps between the storm window and the log: settling a judged
+// event, and writing its line. Management and tools/bench/mgmt_bench both call these, so the
 // bench measures what the product runs. EAL-free; management thread only.
 #pragma once
 
@@ -8,6 +8,8 @@
 #include <span>
 #include <vector>
 
+#include "rstscope/mgmt/event_json.h"
+#include "rstscope/mgmt/event_log.h"
 #include "rstscope/mgmt/findings.h"
 #include "rstscope/mgmt/recent_events.h"
 #include "rstscope/mgmt/record_observer.h"
@@ -32,5 +34,11 @@ struct SettleTargets {
 // the storm verdict upgraded the event.
 bool settle_event(StormWindow::Judged& judged, uint64_t id, const SettleTargets& to,
                   std::vector<FindingRecord>& findings_out);
+
+// Writes the event's line, ending in its newline, straight into the log's buffer and returns it;
+// empty, writing nothing, when the buffer lacks room for the longest line now (the caller then
+// formats it elsewhere and appends it as any record, which may still fit).
+std::string_view write_event_line(EventLog& log, const ResetEvent& event,
+                                  SignatureRules rules = {});
 
 }  // namespace rstscope
