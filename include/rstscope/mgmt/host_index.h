@@ -81,7 +81,7 @@ class HostIndex {
     std::vector<uint32_t> homes_;  // by id: home(keys_[id])
     std::vector<uint32_t> table_;  // ids; `none` marks an empty slot
     size_t mask_;
-    uint64_t seed_;
+    uint64_t seeds_[4];
 };
 
 }  // namespace rstscope
