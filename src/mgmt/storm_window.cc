@@ -45,10 +45,9 @@ size_t StormWindow::memory_bytes() const noexcept {
            index_.memory_bytes() + stack_.capacity() * sizeof(uint32_t);
 }
 
-// (ts, orig_h bytes, orig_p, resp_h bytes, resp_p, arrival): the connection breaks ties of time
-// so one worker or several write the same log.
-bool StormWindow::before(uint32_t a, uint32_t b) const noexcept {
-    if (slots_[a].ts != slots_[b].ts) return slots_[a].ts < slots_[b].ts;
+// Release order is (ts, orig_h bytes, orig_p, resp_h bytes, resp_p, arrival): the connection
+// breaks ties of time so one worker or several write the same log.
+bool StormWindow::tie_before(uint32_t a, uint32_t b) const noexcept {
     const ResetEvent& x = events_[a];
     const ResetEvent& y = events_[b];
     if (int c = std::memcmp(x.orig_h.bytes, y.orig_h.bytes, 16)) return c < 0;
