@@ -137,6 +137,7 @@ void FlowTracker::process_burst(const DecodedPacket* packets, uint32_t count,
         }
         // Two prefetch stages over the burst hide the memory latency of a large table: buckets
         // first, then the entry each bucket points to, before the first packet is processed.
+        // The slot the second stage found is where the packet's lookup starts.
         // The flight recorder needs none: it appends to its ring in order (flight_store.h). One
         // call of process_one, so that it stays inlined (two made the path 40 % slower by the
         // wall clock at 1 M flows).
@@ -157,8 +158,8 @@ void FlowTracker::process_burst(const DecodedPacket* packets, uint32_t count,
                     prefetch_app_holder(slots[i + holder_ahead], packets[i + holder_ahead],
                                         src_is_lo[i + holder_ahead]);
             }
-            process_one(packets[i], keys[i], hashes[i], src_is_lo[i], frames ? frames + i : nullptr,
-                        link);
+            process_one(packets[i], keys[i], hashes[i], slots[i], src_is_lo[i],
+                        frames ? frames + i : nullptr, link);
         }
         packets += n;
         if (frames) frames += n;
@@ -382,7 +383,8 @@ void FlowTracker::follow_lifecycle(FlowEntry& e, const DecodedPacket& p, bool fr
 }
 
 void FlowTracker::process_one(const DecodedPacket& p, const FlowKey& key, uint64_t hash,
-                              bool src_is_lo, const FrameRef* frame, uint16_t link) noexcept {
+                              uint32_t slot_hint, bool src_is_lo, const FrameRef* frame,
+                              uint16_t link) noexcept {
     const uint8_t flags = p.tcp_flags;
     const bool is_rst = flags & rst;
     // A SYN+RST segment is a RST (receiving stacks check RST first) and Zeek's `Q`: analysed.
@@ -390,7 +392,7 @@ void FlowTracker::process_one(const DecodedPacket& p, const FlowKey& key, uint64
     count_segment_kinds(p);
     if (p.ts_ns > now_ns_) now_ns_ = p.ts_ns;
 
-    uint32_t slot = table_.find(key, hash);
+    uint32_t slot = table_.find(key, hash, slot_hint);
     FlowEntry* entry;
     if (slot == FlowTable::no_slot) {
         slot = take_slot(hash);

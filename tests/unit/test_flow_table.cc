@@ -334,6 +334,32 @@ TEST(FlowTable, ReleaseFreesTheSlotAndBumpsGeneration) {
     EXPECT_EQ(table.size(), 1u);
 }
 
+// The tracker starts each lookup at the slot prefetch_entry() found for the packet earlier in its
+// burst; packets before it may have freed that slot or given it to another flow since.
+TEST(FlowTable, FindStartsAtTheHintAndFallsBackWhenItIsStale) {
+    FlowTable table(1024);
+    FlowKey key = client_key(40000), other = client_key(40001), third = client_key(40002);
+    uint64_t hash = FlowTable::hash(key), other_hash = FlowTable::hash(other);
+    uint32_t slot = table.free_slot(hash);
+    table.occupy(slot, key, hash);
+    uint32_t other_slot = table.free_slot(other_hash);
+    table.occupy(other_slot, other, other_hash);
+    ASSERT_NE(slot, other_slot);
+
+    EXPECT_EQ(table.prefetch_entry(hash), slot);
+    EXPECT_EQ(table.find(key, hash, slot), slot);
+    EXPECT_EQ(table.find(key, hash, FlowTable::no_slot), slot);
+    EXPECT_EQ(table.find(key, hash, other_slot), slot);  // the hint holds another flow
+    // A slot whose signature matches (taken with this hash) but whose key differs is not it.
+    uint32_t same_signature = table.free_slot(hash);
+    table.occupy(same_signature, third, hash);
+    EXPECT_EQ(table.find(key, hash, same_signature), slot);
+    EXPECT_EQ(table.find(third, hash, slot), same_signature);
+    // Freed since the prefetch: not found, whatever the hint says.
+    table.release(slot);
+    EXPECT_EQ(table.find(key, hash, slot), FlowTable::no_slot);
+}
+
 // --- How the hash is spent (issue #8): owner, buckets and signature from disjoint bits. ---
 
 // Bucket masks worth checking: 16 Mi slots (where the old `hash >> 20` owner met the primary

@@ -191,8 +191,8 @@ class FlowTracker {
 
   private:
     void count_connection(const FlowEntry& e, const DecodedPacket& p) noexcept;
-    void process_one(const DecodedPacket& p, const FlowKey& key, uint64_t hash, bool src_is_lo,
-                     const FrameRef* frame, uint16_t link) noexcept;
+    void process_one(const DecodedPacket& p, const FlowKey& key, uint64_t hash, uint32_t slot_hint,
+                     bool src_is_lo, const FrameRef* frame, uint16_t link) noexcept;
     void count_segment_kinds(const DecodedPacket& p) noexcept;
     uint32_t slot_of_connection(const DecodedPacket& p, const FlowKey& key, uint64_t hash,
                                 bool src_is_lo) noexcept;

@@ -106,6 +106,16 @@ class FlowTable {
     // Returns the slot holding `key`, or no_slot.
     uint32_t find(const FlowKey& key, uint64_t hash) const noexcept;
 
+    // find() that first tries `hint`, the slot prefetch_entry() returned for this hash earlier in
+    // the burst: a key is held in one slot at most, so a hint holding it is the answer, and the
+    // second walk over both buckets is saved. A hint gone stale since (the slot freed, or taken
+    // by another flow) fails the key comparison and falls back to the walk.
+    uint32_t find(const FlowKey& key, uint64_t hash, uint32_t hint) const noexcept {
+        if (hint != no_slot && signatures_[hint] == signature(hash) && entries_[hint].key == key)
+            return hint;
+        return find(key, hash);
+    }
+
     // Returns a free slot for a new key with this hash, or no_slot when both buckets are full.
     uint32_t free_slot(uint64_t hash) const noexcept;
 
