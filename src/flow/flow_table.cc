@@ -107,12 +107,12 @@ void FlowTable::prefetch(uint64_t hash) const noexcept {
 }
 
 uint32_t FlowTable::find(const FlowKey& key, uint64_t hash) const noexcept {
-    uint32_t sig = signature(hash);
+    const uint32_t sig = signature(hash);
     for (uint32_t bucket : {primary_bucket(hash), secondary_bucket(hash)}) {
-        const uint32_t* sigs = &signatures_[bucket * ways];
-        for (uint32_t way = 0; way < ways; ++way) {
-            if (sigs[way] == sig && entries_[bucket * ways + way].key == key)
-                return bucket * ways + way;
+        for (uint32_t matching = ways_holding(bucket, sig); matching != 0;
+             matching &= matching - 1) {
+            const uint32_t slot = bucket * ways + std::countr_zero(matching);
+            if (entries_[slot].key == key) return slot;
         }
     }
     return no_slot;
@@ -122,16 +122,11 @@ uint32_t FlowTable::free_slot(uint64_t hash) const noexcept {
     // The emptier of the two buckets: two choices keep the load even (fewer forced evictions).
     uint32_t best = no_slot, best_free = 0;
     for (uint32_t bucket : {primary_bucket(hash), secondary_bucket(hash)}) {
-        uint32_t free_count = 0, first_free = no_slot;
-        for (uint32_t way = 0; way < ways; ++way) {
-            if (signatures_[bucket * ways + way] == 0) {
-                if (first_free == no_slot) first_free = bucket * ways + way;
-                ++free_count;
-            }
-        }
+        const uint32_t free_ways = ways_holding(bucket, 0);
+        const uint32_t free_count = static_cast<uint32_t>(std::popcount(free_ways));
         if (free_count > best_free) {
             best_free = free_count;
-            best = first_free;
+            best = bucket * ways + std::countr_zero(free_ways);
         }
     }
     return best;
