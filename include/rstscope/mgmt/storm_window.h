@@ -39,7 +39,8 @@
 // Memory, all allocated by the constructor (memory_for() computes it exactly), in bytes, with
 // P = max_pending, H = max_hosts, T = threshold, E = sizeof(ResetEvent) = 456:
 //     P * (E + 52)  +  H * (8 * (T - 1) + 64)  +  4 * pow2ceil(4 * H)  +  4 * (T + 2)
-// P = 2^18, H = 2^16, T = 20 take 141.5 MiB, 114 MiB of it the waiting events.
+// P = 2^18, H = 2^16, T = 20 take 141.5 MiB, 114 MiB of it the waiting events; the defaults
+// (--storm-max-pending and --storm-max-hosts 2^16, --storm-threshold 20) 46.3 MiB, 28.5 MiB of it.
 #pragma once
 
 #include <cstddef>
