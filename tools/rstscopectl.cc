@@ -159,8 +159,12 @@ void print_findings(const json& answer) {
                 subject += (subject.empty() ? "" : " ") + key + "=" + scalar_text(value);
         std::string examples;
         const json example_ids = f.value("example_events", json::array());
-        for (const json& id : example_ids)
-            examples += (examples.empty() ? "" : ",") + scalar_text(id);
+        // Appended piece by piece: GCC 12 warns (-Wstringop-overflow, a false positive under LTO)
+        // on a C string plus a temporary std::string here.
+        for (const json& id : example_ids) {
+            if (!examples.empty()) examples += ',';
+            examples += scalar_text(id);
+        }
         rows.push_back({scalar_text(f["id"]), f.value("kind", ""), f.value("state", ""),
                         utc_time(f.value("ts", 0.0)), subject, examples});
     }
