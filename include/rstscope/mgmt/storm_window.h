@@ -58,6 +58,10 @@ inline constexpr uint32_t storm_default_max_hosts = 1u << 16;
 class StormWindow {
   public:
     struct Judged {
+        // Declared so that emplace_back builds one in place: clang 14 (the fuzz build) lacks
+        // C++20's aggregate initialisation from parentheses.
+        Judged(const ResetEvent& judged_event, bool in_storm) noexcept
+            : event(judged_event), storm(in_storm) {}
         ResetEvent event;
         bool storm;
     };
