@@ -10,6 +10,8 @@
 
 #include <fmt/format.h>
 
+#include "rstscope/mgmt/id_index.h"
+
 namespace rstscope {
 
 // ---- DistinctCounter
@@ -82,73 +84,49 @@ uint64_t address_hash(const IpAddress& a) noexcept {
     return mix64(w[0] ^ mix64(w[1] ^ 0x5851F42D4C957F2Dull));
 }
 
-// A fixed-capacity map from FindingKey to Value: entries by id, each with its home slot (so a key
-// is hashed once, when it is made, and never again by erase's backward shift), an open-addressing
-// index (linear probing, at most half full, backward-shift deletion). Full: the smallest of the
-// next 8 entries (round robin) without an open finding makes room.
+// FindingKey's hash as it always was: unseeded, as the tables' order may shape the order of the
+// findings in the log.
+struct FindingKeyHash {
+    uint64_t operator()(const FindingKey& key) const noexcept { return key_hash(key); }
+};
+
+// A fixed-capacity map from FindingKey to Value: an IdIndex (at most half full) and the values by
+// id, with the free ids. Full: the smallest of the next 8 entries (round robin) without an open
+// finding makes room.
 template <class Value>
 class KeyedTable {
   public:
     explicit KeyedTable(uint32_t capacity)
-        : keys_(capacity),
-          values_(capacity),
-          homes_(capacity),
-          in_use_(capacity, false),
-          index_(std::bit_ceil(size_t{capacity} * 2), none) {
-        free_.reserve(capacity);
-        for (uint32_t id = capacity; id-- > 0;)
+        : index_(capacity), values_(index_.capacity()), in_use_(index_.capacity(), false) {
+        free_.reserve(index_.capacity());
+        for (uint32_t id = index_.capacity(); id-- > 0;)
             free_.push_back(id);
     }
 
     // The entry for `key`, made (fresh) when absent; null when there is no room.
     Value* get(const FindingKey& key) {
-        size_t mask = index_.size() - 1;
-        size_t home = key_hash(key) & mask;
-        size_t slot = home;
-        for (; index_[slot] != none; slot = (slot + 1) & mask)
-            if (keys_[index_[slot]] == key) return &values_[index_[slot]];
+        size_t home = index_.home(key);
+        uint32_t id = index_.find(key, home);
+        if (id != Index::none) return &values_[id];
         if (free_.empty() && !evict()) {
             ++untracked_;
             return nullptr;
         }
-        uint32_t id = free_.back();
+        id = free_.back();
         free_.pop_back();
-        keys_[id] = key;
         values_[id] = Value{};
-        homes_[id] = static_cast<uint32_t>(home);
         in_use_[id] = true;
-        // Eviction may have moved slots: find the free one again.
-        slot = home;
-        while (index_[slot] != none)
-            slot = (slot + 1) & mask;
-        index_[slot] = id;
+        index_.insert(key, id, home);
         return &values_[id];
     }
 
     Value* find(const FindingKey& key) {
-        size_t mask = index_.size() - 1;
-        for (size_t slot = key_hash(key) & mask; index_[slot] != none; slot = (slot + 1) & mask)
-            if (keys_[index_[slot]] == key) return &values_[index_[slot]];
-        return nullptr;
+        uint32_t id = index_.find(key);
+        return id == Index::none ? nullptr : &values_[id];
     }
 
     void erase(uint32_t id) {
-        size_t mask = index_.size() - 1;
-        size_t slot = homes_[id];
-        while (index_[slot] != id)
-            slot = (slot + 1) & mask;
-        // Backward shift: move later members of the run into the hole when their home allows.
-        size_t hole = slot;
-        for (size_t next = (hole + 1) & mask; index_[next] != none; next = (next + 1) & mask) {
-            size_t home = homes_[index_[next]];
-            bool movable =
-                hole <= next ? (home <= hole || home > next) : (home <= hole && home > next);
-            if (movable) {
-                index_[hole] = index_[next];
-                hole = next;
-            }
-        }
-        index_[hole] = none;
+        index_.erase(id);
         in_use_[id] = false;
         free_.push_back(id);
     }
@@ -156,26 +134,27 @@ class KeyedTable {
     // f(id, key, value) for every entry in id order; returns false to erase the entry.
     template <class F>
     void for_each(F&& f) {
-        for (uint32_t id = 0; id < keys_.size(); ++id)
-            if (in_use_[id] && !f(keys_[id], values_[id])) erase(id);
+        for (uint32_t id = 0; id < values_.size(); ++id)
+            if (in_use_[id] && !f(index_.key(id), values_[id])) erase(id);
     }
     template <class F>
     void for_each(F&& f) const {
-        for (uint32_t id = 0; id < keys_.size(); ++id)
-            if (in_use_[id]) f(keys_[id], values_[id]);
+        for (uint32_t id = 0; id < values_.size(); ++id)
+            if (in_use_[id]) f(index_.key(id), values_[id]);
     }
 
     uint64_t evicted() const noexcept { return evicted_; }
     uint64_t untracked() const noexcept { return untracked_; }
     size_t memory_bytes() const noexcept {
-        return keys_.size() * (sizeof(FindingKey) + sizeof(Value) + sizeof(uint32_t)) +
-               in_use_.size() / 8 + index_.size() * sizeof(uint32_t) +
+        return index_.memory_bytes() + values_.size() * sizeof(Value) + in_use_.size() / 8 +
                free_.capacity() * sizeof(uint32_t);
     }
 
   private:
+    using Index = IdIndex<FindingKey, FindingKeyHash, 2>;
+
     bool evict() {
-        uint32_t n = static_cast<uint32_t>(keys_.size());
+        uint32_t n = static_cast<uint32_t>(values_.size());
         uint32_t victim = none;
         for (size_t i = 0; i < eviction_sample && i < n; ++i) {
             uint32_t id = (cursor_ + static_cast<uint32_t>(i)) % n;
@@ -189,11 +168,9 @@ class KeyedTable {
         return true;
     }
 
-    std::vector<FindingKey> keys_;
+    Index index_;
     std::vector<Value> values_;
-    std::vector<uint32_t> homes_;  // by id: key_hash(keys_[id]) & mask
     std::vector<bool> in_use_;
-    std::vector<uint32_t> index_;
     std::vector<uint32_t> free_;
     uint32_t cursor_ = 0;
     uint64_t evicted_ = 0;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // Unit tests for the management side: the RST-storm window (against a brute-force reference),
-// the top resetting hosts (Space-Saving: exact under capacity, bounded error beyond), the
+// the id index of management's tables (colliding homes, runs across the table's end, erase in a
+// run), the top resetting hosts (Space-Saving: exact under capacity, bounded error beyond), the
 // verdict statistics and their two renderings (stats JSON, summary text) with every loss
 // counted, a flood of distinct hosts in bounded memory, and the control protocol's parser.
 
@@ -9,6 +10,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <iterator>
 #include <map>
 #include <random>
 #include <string>
@@ -17,6 +19,7 @@
 
 #include "counting_new.h"
 #include "rstscope/mgmt/control_protocol.h"
+#include "rstscope/mgmt/id_index.h"
 #include "rstscope/mgmt/stats.h"
 
 namespace rstscope {
@@ -505,6 +508,125 @@ TEST(Stats, SummaryListsEveryLossCounterAndTheEventsLost) {
     std::string one = summary_text(quiet, ResetStatistics{});
     EXPECT_NE(one.find("EVENTS LOST                 3   ("), std::string::npos) << one;
     EXPECT_NE(one.find("log_lines_dropped 3)"), std::string::npos) << one;
+}
+
+// IdIndex with the home slot chosen by the test: the key carries it.
+struct PlacedKey {
+    uint32_t value = 0;
+    uint32_t home = 0;
+    friend bool operator==(const PlacedKey&, const PlacedKey&) = default;
+};
+struct PlacedHash {
+    uint64_t operator()(const PlacedKey& key) const noexcept { return key.home; }
+};
+using PlacedIndex = IdIndex<PlacedKey, PlacedHash, 2>;
+
+// Every bound key is found under its id, every other key is not.
+void expect_exactly(const PlacedIndex& index, const std::map<uint32_t, PlacedKey>& bound,
+                    const std::vector<PlacedKey>& unbound) {
+    for (const auto& [id, key] : bound) {
+        EXPECT_EQ(index.find(key), id) << key.value << " home " << key.home;
+        EXPECT_EQ(index.key(id), key);
+    }
+    for (const PlacedKey& key : unbound)
+        EXPECT_EQ(index.find(key), PlacedIndex::none) << key.value << " home " << key.home;
+}
+
+TEST(IdIndex, TableIsPowerOfTwoAtLeastSpreadTimesCapacity) {
+    EXPECT_EQ(PlacedIndex(8).table_size(), 16u);
+    EXPECT_EQ(PlacedIndex(9).table_size(), 32u);
+    EXPECT_EQ(PlacedIndex(0).capacity(), 1u);
+    using QuarterFull = IdIndex<PlacedKey, PlacedHash, 4>;
+    EXPECT_EQ(QuarterFull(8).table_size(), 32u);
+    PlacedIndex index(100);
+    EXPECT_EQ(index.memory_bytes(), PlacedIndex::memory_for(100));
+}
+
+TEST(IdIndex, CollidingHomesAreAllFoundAndSurviveEachOthersErase) {
+    PlacedIndex index(8);  // 16 slots
+    std::map<uint32_t, PlacedKey> bound;
+    for (uint32_t id = 0; id < 5; ++id) {
+        PlacedKey key{100 + id, 3};  // one run: slots 3..7
+        EXPECT_EQ(index.find(key), PlacedIndex::none);
+        index.insert(key, id);
+        bound[id] = key;
+    }
+    expect_exactly(index, bound, {{99, 3}, {100, 4}});
+    for (uint32_t id : {0u, 2u, 4u}) {  // the run's head, its middle, its tail
+        index.erase(id);
+        PlacedKey gone = bound[id];
+        bound.erase(id);
+        expect_exactly(index, bound, {gone});
+    }
+    index.insert({200, 3}, 0);  // an erased id bound again, to a new key
+    bound[0] = {200, 3};
+    expect_exactly(index, bound, {{100, 3}, {102, 3}, {104, 3}});
+}
+
+TEST(IdIndex, RunsWrapAroundTheTableEnd) {
+    PlacedIndex index(8);  // slots 0..15
+    std::map<uint32_t, PlacedKey> bound = {{0, {1, 14}}, {1, {2, 15}}, {2, {3, 14}},
+                                           {3, {4, 15}}, {4, {5, 0}},  {5, {6, 1}}};
+    for (const auto& [id, key] : bound)
+        index.insert(key, id);  // the run: 14 15 | 0 1 2 3 across the end
+    expect_exactly(index, bound, {{7, 14}, {8, 0}, {9, 2}});
+    // Erasing a key before the end pulls the keys that wrapped back across the end.
+    for (uint32_t id : {1u, 0u, 4u, 2u}) {
+        index.erase(id);
+        PlacedKey gone = bound[id];
+        bound.erase(id);
+        expect_exactly(index, bound, {gone});
+    }
+    index.insert({10, 15}, 1);
+    bound[1] = {10, 15};
+    expect_exactly(index, bound, {{2, 15}, {1, 14}});
+}
+
+TEST(IdIndex, EraseInTheMiddleOfARunMovesOnlyKeysWhoseHomeAllows) {
+    PlacedIndex index(8);
+    // Slots 4 5 6 7 8 hold homes 4 4 5 7 5: erasing slot 5's key may pull home-5 keys back to 5,
+    // never the home-7 key to before 7.
+    std::map<uint32_t, PlacedKey> bound = {
+        {0, {1, 4}}, {1, {2, 4}}, {2, {3, 5}}, {3, {4, 7}}, {4, {5, 5}}};
+    for (const auto& [id, key] : bound)
+        index.insert(key, id);
+    index.erase(1);
+    bound.erase(1);
+    expect_exactly(index, bound, {{2, 4}});
+    index.erase(2);
+    bound.erase(2);
+    expect_exactly(index, bound, {{3, 5}});
+}
+
+TEST(IdIndex, RandomChurnAgreesWithAMap) {
+    // Homes drawn from a few slots near the end: long runs that collide and wrap.
+    PlacedIndex index(16);  // 32 slots
+    std::mt19937 random(9);
+    std::map<uint32_t, PlacedKey> bound;
+    std::vector<uint32_t> free_ids;
+    for (uint32_t id = 0; id < 16; ++id)
+        free_ids.push_back(id);
+    uint32_t next_value = 0;
+    for (int step = 0; step < 20000; ++step) {
+        bool add = !free_ids.empty() && (bound.empty() || random() % 2 == 0);
+        if (add) {
+            PlacedKey key{next_value++, static_cast<uint32_t>(26 + random() % 10) % 32};
+            ASSERT_EQ(index.find(key), PlacedIndex::none);
+            uint32_t id = free_ids.back();
+            free_ids.pop_back();
+            index.insert(key, id);
+            bound[id] = key;
+        } else {
+            auto it = std::next(bound.begin(), static_cast<long>(random() % bound.size()));
+            PlacedKey gone = it->second;
+            index.erase(it->first);
+            free_ids.push_back(it->first);
+            bound.erase(it);
+            ASSERT_EQ(index.find(gone), PlacedIndex::none);
+        }
+        for (const auto& [id, key] : bound)
+            ASSERT_EQ(index.find(key), id) << "step " << step;
+    }
 }
 
 HostKey v4_host(uint32_t n) {

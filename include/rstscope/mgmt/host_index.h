@@ -1,26 +1,23 @@
 // SPDX-License-Identifier: BSD-3-Clause
-// A fixed-capacity map from a host (binary address and family, and for a server its port) to a
-// small integer id, for the management lcore's bounded tables (the top-hosts sketches, the
-// RST-storm window). Management thread
-// only. Everything is allocated by the constructor; find, insert and erase never allocate.
-//
-// Layout: the keys in an array indexed by id with each key's home slot beside it (so erase's
-// backward shift never hashes a key again), and an open-addressing table (linear probing, at
-// most a quarter full, backward-shift deletion, so no tombstones pile up under churn) of ids. A
-// quarter, not half: the top-hosts sketches miss and evict on almost every event of a scan or a
-// reset-heavy capture, and the shorter probe runs cut mgmt_bench by 138 instructions an event for
-// 4 more bytes per id (docs/performance.md, issue 9). The hash
-// is seeded per instance from std::random_device, so a flood of addresses chosen to collide in one
-// process cannot be precomputed: a probe stays O(1) on average whatever the traffic.
+// HostIndex: a fixed-capacity map from a host (binary address and family, and for a server its
+// port) to a small integer id, for the management lcore's bounded tables (the top-hosts sketches,
+// the RST-storm window): an IdIndex (id_index.h) at most a quarter full. A quarter, not half: the
+// top-hosts sketches miss and evict on almost every event of a scan or a reset-heavy capture, and
+// the shorter probe runs cut mgmt_bench by 138 instructions an event for 4 more bytes per id
+// (docs/performance.md, issue 9). The hash is seeded per instance from std::random_device, so a
+// flood of addresses chosen to collide in one process cannot be precomputed: a probe stays O(1)
+// on average whatever the traffic.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <vector>
 
 #include "rstscope/analysis/reset_event.h"
 #include "rstscope/common/endpoint.h"
+#include "rstscope/mgmt/id_index.h"
 
 namespace rstscope {
 
@@ -50,38 +47,32 @@ struct HostKey {
 // has a port: formatted only when asked, never per event.
 std::string host_text(const HostKey& key);
 
-class HostIndex {
+// Two folded multiplies by secret seeds (the construction of wyhash): 67 instructions an event
+// fewer in mgmt_bench than two MurmurHash3 finalisers, for the four keys an event hashes (the storm
+// window's and the three top-host sketches'). Keyed still: a collision depends on the seeds.
+class HostHash {
   public:
-    static constexpr uint32_t none = UINT32_MAX;
-
-    // Ids run from 0 to capacity - 1 (at least 1); the caller hands them out.
-    explicit HostIndex(uint32_t capacity);
-
-    // Where `key`'s probe starts: hashed once, for a find and the insert that follows it.
-    size_t home(const HostKey& key) const noexcept;
-    // The id of `key`, or `none`.
-    uint32_t find(const HostKey& key) const noexcept { return find(key, home(key)); }
-    uint32_t find(const HostKey& key, size_t home) const noexcept;
-    // Binds `key`, which must be absent, to `id`, which must be unbound.
-    void insert(const HostKey& key, uint32_t id) noexcept { insert(key, id, home(key)); }
-    void insert(const HostKey& key, uint32_t id, size_t home) noexcept;
-    // Unbinds `id`, which must be bound.
-    void erase(uint32_t id) noexcept;
-    const HostKey& key(uint32_t id) const noexcept { return keys_[id]; }
-
-    uint32_t capacity() const noexcept { return static_cast<uint32_t>(keys_.size()); }
-    // Bytes held (exactly memory_for(capacity)).
-    size_t memory_bytes() const noexcept;
-    static size_t memory_for(uint32_t capacity) noexcept;
+    HostHash();  // seeds from std::random_device
+    uint64_t operator()(const HostKey& key) const noexcept {
+        uint64_t low, high;
+        std::memcpy(&low, key.address.bytes, 8);
+        std::memcpy(&high, key.address.bytes + 8, 8);
+        low ^= static_cast<uint64_t>(key.family) << 56 ^ static_cast<uint64_t>(key.port) << 40;
+        return fold_multiply(fold_multiply(low ^ seeds_[0], high ^ seeds_[1]) ^ seeds_[2],
+                             seeds_[3]);
+    }
 
   private:
-    static size_t table_size_for(uint32_t capacity) noexcept;
+    // The two halves of the 128-bit product, xored: every bit of either factor reaches the high
+    // half.
+    static uint64_t fold_multiply(uint64_t a, uint64_t b) noexcept {
+        unsigned __int128 product = static_cast<unsigned __int128>(a) * b;
+        return static_cast<uint64_t>(product) ^ static_cast<uint64_t>(product >> 64);
+    }
 
-    std::vector<HostKey> keys_;    // by id
-    std::vector<uint32_t> homes_;  // by id: home(keys_[id])
-    std::vector<uint32_t> table_;  // ids; `none` marks an empty slot
-    size_t mask_;
     uint64_t seeds_[4];
 };
+
+using HostIndex = IdIndex<HostKey, HostHash, 4>;
 
 }  // namespace rstscope
