@@ -294,10 +294,8 @@ bool Management::write_judged() {
             !line.empty()) {
             record_written(line, &event);
         } else {
-            line_.clear();
-            append_event_json(line_, event, signature_rules_);
-            line_.push_back('\n');
-            if (!append_record(std::string_view(line_.data(), line_.size()), &event)) return false;
+            if (!append_record(format_event_line(line_, event, signature_rules_), &event))
+                return false;
         }
         last_event_written_ = event.id;
         ++judged_written_;

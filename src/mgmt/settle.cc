@@ -24,4 +24,12 @@ std::string_view write_event_line(EventLog& log, const ResetEvent& event, Signat
     return log.commit_line(static_cast<size_t>(end - line));
 }
 
+std::string_view format_event_line(fmt::memory_buffer& out, const ResetEvent& event,
+                                   SignatureRules rules) {
+    out.clear();
+    append_event_json(out, event, rules);
+    out.push_back('\n');
+    return {out.data(), out.size()};
+}
+
 }  // namespace rstscope

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: BSD-3-Clause
-// EventLog: whole lines only, bounded buffer, resumes when the sink takes data again, never blocks.
+// EventLog: whole lines only, bounded buffer, resumes when the sink takes data again, never blocks;
+// the per-event line written in place or, without room, formatted elsewhere: the same bytes.
 #include "rstscope/mgmt/event_log.h"
 
 #include <fcntl.h>
@@ -15,6 +16,8 @@
 #include <vector>
 
 #include <gtest/gtest.h>
+
+#include "rstscope/mgmt/settle.h"
 
 namespace rstscope {
 namespace {
@@ -150,6 +153,32 @@ TEST(EventLog, LinesWrittenInPlaceAreQueuedAsAppendedOnes) {
     EXPECT_TRUE(log.flush(1 + EventLog::retry_interval_ns));
     EXPECT_EQ(sink.received, line(0) + line(1) + line(2));
     EXPECT_EQ(log.lines_written(), 3u);
+}
+
+// Without room for the longest line in the buffer, the per-event path formats the same line
+// elsewhere (format_event_line) and appends it as any record.
+TEST(EventLog, AnEventLineInPlaceOrFormattedElsewhereIsTheSame) {
+    ResetEvent event{};
+    event.id = 7;
+    event.ts_ns = event.last_ts_ns = 1'500'000'000;
+    event.first_ts_ns = 1'000'000'000;
+    event.family = IpFamily::v4;
+    event.orig_p = 40000;
+    event.resp_p = 443;
+    LimitedSink sink;
+    EventLog log(-1, false, 1 << 16, LimitedSink::write, &sink);
+    std::string_view in_place = write_event_line(log, event);
+    ASSERT_FALSE(in_place.empty());
+    EXPECT_EQ(in_place.back(), '\n');
+    fmt::memory_buffer elsewhere;
+    elsewhere.append(std::string_view("stale"));
+    EXPECT_EQ(format_event_line(elsewhere, event), in_place);
+
+    EventLog small(-1, false, in_place.size() + 1, LimitedSink::write, &sink);
+    EXPECT_TRUE(write_event_line(small, event).empty());  // less than the longest line's room
+    EXPECT_EQ(small.lines_dropped(), 0u);
+    EXPECT_TRUE(small.append(format_event_line(elsewhere, event)));
+    EXPECT_EQ(small.room(), 1u);
 }
 
 TEST(EventLog, CompactsAroundACutLineToMakeRoom) {

@@ -19,7 +19,7 @@
 // watermark, in slices), settle_event (settle.h: the event's id, the storm verdict and the
 // tallies, the copies the control socket's queries read, the findings engine), the same function
 // Management calls, then findings' advance once nothing waits and their records written to the log
-// after the event that caused them, the JSON line (append_event_json) and the log
+// after the event that caused them, the JSON line (write_event_line, settle.h) and the log
 // (EventLog::append, flush after each pass) to a regular file, with rstscope's default sizes.
 // Not included: record observers (none unless --recorder-dir, --export or --report is given),
 // signature rules (none unless a configuration file or --signatures names them), the ring.
@@ -152,12 +152,8 @@ Result run(const std::vector<Handed>& source, const ConnectionWindows* connectio
     auto write_judged = [&] {
         for (StormWindow::Judged& j : judged) {
             r.storm_upgrades += settle_event(j, ++numbered, targets, finding_records);
-            if (write_event_line(log, j.event).empty()) {  // as Management::write_judged
-                line.clear();
-                append_event_json(line, j.event);
-                line.push_back('\n');
-                log.append(std::string_view(line.data(), line.size()));
-            }
+            if (write_event_line(log, j.event).empty())  // as Management::write_judged
+                log.append(format_event_line(line, j.event));
             write_findings();
         }
         judged.clear();
