@@ -156,10 +156,12 @@ class KeyedTable {
     bool evict() {
         uint32_t n = static_cast<uint32_t>(values_.size());
         uint32_t victim = none;
-        for (size_t i = 0; i < eviction_sample && i < n; ++i) {
-            uint32_t id = (cursor_ + static_cast<uint32_t>(i)) % n;
+        uint64_t least = 0;  // the victim's weight, not recomputed at each comparison
+        uint32_t id = cursor_;
+        for (size_t i = 0; i < eviction_sample && i < n; ++i, id = id + 1 == n ? 0 : id + 1) {
             if (values_[id].open()) continue;
-            if (victim == none || values_[id].weight() < values_[victim].weight()) victim = id;
+            uint64_t weight = values_[id].weight();
+            if (victim == none || weight < least) victim = id, least = weight;
         }
         cursor_ = (cursor_ + static_cast<uint32_t>(eviction_sample)) % n;
         if (victim == none) return false;
