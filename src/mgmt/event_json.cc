@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: BSD-3-Clause
 #include "rstscope/mgmt/event_json.h"
 
+#include <emmintrin.h>
+
 #include <algorithm>
 #include <array>
 #include <bit>
@@ -172,6 +174,32 @@ char* put_name(char* out, const std::array<PaddedName, N>& names, size_t index) 
     return out + name.size;
 }
 
+// The history as a JSON string. Its letters never need escaping and are usually fewer than 16:
+// then one 16-byte load finds the NUL and checks every letter at once, and one store copies them
+// (the line's slack covers the 16 bytes); otherwise byte by byte.
+char* put_history(char* out, const char (&history)[history_capacity]) noexcept {
+    static_assert(history_capacity >= 16);
+    __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(history));
+    auto mask = [](__m128i x) { return static_cast<unsigned>(_mm_movemask_epi8(x)); };
+    unsigned nul = mask(_mm_cmpeq_epi8(v, _mm_setzero_si128()));
+    if (nul != 0) {
+        unsigned length = static_cast<unsigned>(std::countr_zero(nul));
+        // Not plain_json_byte(): below 0x20 (signed, so 0x80 and up too), 0x7F, '"', '\\'.
+        __m128i escaped = _mm_or_si128(_mm_or_si128(_mm_cmplt_epi8(v, _mm_set1_epi8(0x20)),
+                                                    _mm_cmpeq_epi8(v, _mm_set1_epi8(0x7F))),
+                                       _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+                                                    _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))));
+        if ((mask(escaped) & ((1u << length) - 1)) == 0) {
+            *out++ = '"';
+            _mm_storeu_si128(reinterpret_cast<__m128i*>(out), v);
+            out += length;
+            *out++ = '"';
+            return out;
+        }
+    }
+    return put_json_string(out, history, strnlen(history, history_capacity));
+}
+
 // Every field at its widest (u64 20 digits, u32 10, u16 5, seconds 11 + 7, addresses
 // ip_text_max_length), keys and punctuation counted generously, escaped strings 6 bytes a byte.
 constexpr size_t widest_line =
@@ -187,8 +215,9 @@ constexpr size_t widest_line =
     longest(app_proto_names) + longest(http_method_names) + 5 /* status */ +
     6 * (app_name_capacity + app_banner_capacity) + 5 /* truncated */ + 60 + 10 + 20 +
     5 /* pcap: keys, file, offset, packets */ + 15 + 11 /* rst_spacing: key, u32 us as seconds */;
-// Bytes written past the text: put_digits() writes 8, put_name() padded_name_width.
-constexpr size_t write_slack = std::max<size_t>(7, padded_name_width);
+// Bytes written past the text: put_digits() writes 8, put_history() 16, put_name()
+// padded_name_width.
+constexpr size_t write_slack = std::max<size_t>(16, padded_name_width);
 static_assert(widest_line + write_slack <= event_json_max_length);
 
 // ,"tunnel":{"type":..,"id":..,"outer_src":..,"outer_dst":..,"outermost":..}: id when the type
@@ -346,7 +375,7 @@ char* write_event_json(const ResetEvent& e, char* out, SignatureRules rules) noe
     out = put(out, ",\"conn_state\":\"");
     out = put_name(out, conn_state_padded, static_cast<size_t>(e.conn_state));
     out = put(out, "\",\"history\":");
-    out = put_json_string(out, e.history, strnlen(e.history, history_capacity));
+    out = put_history(out, e.history);
     out = put(out, ",\"cause\":\"");
     out = put_name(out, reset_cause_padded, static_cast<size_t>(e.cause));
     out = put(out, "\",\"confidence\":\"");

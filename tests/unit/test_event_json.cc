@@ -537,6 +537,30 @@ TEST(EventJson, HistoryEscapesEveryByteOutsidePrintableAscii) {
         << checked_json(e);
 }
 
+// Short histories take a 16-byte path (one load finds the NUL and checks every letter): around
+// its edges, with bytes to escape inside and only past the NUL, the line is the byte-by-byte one.
+TEST(EventJson, HistoryOfEveryLengthAroundSixteenBytes) {
+    for (size_t length = 0; length < history_capacity; ++length) {
+        for (int variant = 0; variant < 3; ++variant) {
+            ResetEvent e = sample_event();
+            std::memset(e.history, 0x01, history_capacity);  // past the NUL: must not show
+            std::string expected;
+            for (size_t i = 0; i < length; ++i) {
+                char c = "ShADadFfRr"[i % 10];
+                if (variant == 1 && i + 1 == length) c = '"';  // the last letter escaped
+                if (variant == 2 && i == 0) c = static_cast<char>(0xc3);
+                e.history[i] = c;
+                expected += c == '"'                       ? std::string("\\\"")
+                            : c == static_cast<char>(0xc3) ? std::string("\\u00c3")
+                                                           : std::string(1, c);
+            }
+            e.history[length] = '\0';
+            EXPECT_NE(checked_json(e).find("\"history\":\"" + expected + "\","), std::string::npos)
+                << length << " " << variant << " " << checked_json(e);
+        }
+    }
+}
+
 // A worker never hands over more payload than the event holds; a length beyond it (a corrupted
 // event) must not read past the array.
 TEST(EventJson, PayloadLengthBeyondCapacityIsCut) {
