@@ -264,11 +264,14 @@ struct InjectorValue {
 
 FindingKey prefix_key(const IpAddress& address, IpFamily family, uint16_t port) {
     FindingKey k{};
-    uint8_t length = family == IpFamily::v4 ? farm_prefix_v4 : farm_prefix_v6;
-    std::memcpy(k.address.bytes, address.bytes, length / 8);
+    static_assert(farm_prefix_v4 % 8 == 0 && farm_prefix_v6 % 8 == 0);
+    if (family == IpFamily::v4)  // constant lengths: a move or two, not a call
+        std::memcpy(k.address.bytes, address.bytes, farm_prefix_v4 / 8);
+    else
+        std::memcpy(k.address.bytes, address.bytes, farm_prefix_v6 / 8);
     k.family = family;
     k.port = port;
-    k.prefix_length = length;
+    k.prefix_length = family == IpFamily::v4 ? farm_prefix_v4 : farm_prefix_v6;
     return k;
 }
 
