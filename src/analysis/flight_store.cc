@@ -5,8 +5,6 @@
 
 #include "rstscope/common/stream_store.h"
 
-#include <sys/mman.h>
-
 #include <algorithm>
 #include <stdexcept>
 #include <string>
@@ -25,24 +23,6 @@ size_t round_up_8(size_t n) {
 
 }  // namespace
 
-FixedMemory::FixedMemory(size_t bytes, const char* what) : bytes_(bytes) {
-    if (bytes == 0) return;
-    void* memory = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (memory == MAP_FAILED)
-        throw std::runtime_error("cannot allocate " + std::to_string(bytes >> 20) + " MiB for " +
-                                 what);
-    // Transparent huge pages, as the flow table: the tables and rings that use it are reached at
-    // random places. A hint, not a requirement.
-    madvise(memory, bytes, MADV_HUGEPAGE);
-    // Faulted in now, like the flow table, so the packet path never takes a page fault.
-    if (madvise(memory, bytes, MADV_POPULATE_WRITE) != 0) std::memset(memory, 0, bytes);
-    data_ = static_cast<uint8_t*>(memory);
-}
-
-FixedMemory::~FixedMemory() {
-    if (data_) munmap(data_, bytes_);
-}
-
 size_t EvidenceArena::memory_for(uint32_t blocks, uint32_t max_records, uint32_t record_bytes) {
     uint64_t count = 1;
     while (count < blocks)
@@ -50,12 +30,13 @@ size_t EvidenceArena::memory_for(uint32_t blocks, uint32_t max_records, uint32_t
     return count * (sizeof(BlockHeader) + size_t{max_records} * record_bytes);
 }
 
-EvidenceArena::EvidenceArena(uint32_t blocks, uint32_t max_records, uint32_t record_bytes)
+EvidenceArena::EvidenceArena(uint32_t blocks, uint32_t max_records, uint32_t record_bytes,
+                             Paging paging)
     : max_records_(max_records),
       record_bytes_(record_bytes),
       block_bytes_(sizeof(BlockHeader) + size_t{max_records} * record_bytes),
       mask_(0),
-      memory_(memory_for(blocks, max_records, record_bytes)) {
+      memory_(memory_for(blocks, max_records, record_bytes), "the flight recorder", paging) {
     uint64_t count = memory_.size() / block_bytes_;
     mask_ = count - 1;
 }
@@ -122,7 +103,8 @@ FlightStore::FlightStore(const FlightConfig& config)
     snap_ = std::min(config.snap, FlightConfig::max_snap);
     stride_ = ring_record_bytes(snap_);
     capacity_ = records_for(config);
-    memory_ = std::make_unique<FixedMemory>(capacity_ * stride_);
+    memory_ =
+        std::make_unique<FixedMemory>(capacity_ * stride_, "the flight recorder", config.paging);
     records_ = memory_->data();
 }
 

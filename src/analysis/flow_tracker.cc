@@ -77,20 +77,22 @@ SeqCheck check_rst_sequence(uint32_t seq, const DirectionState& sender,
 FlowTracker::FlowTracker(const TrackerConfig& config, WorkerCounters& counters)
     : config_(config),
       counters_(counters),
-      table_(config.flow_capacity),
+      table_(config.flow_capacity, config.paging),
       hosts_(config.host_capacity),
       flight_(config.flight) {
     uint32_t capacity = 16;
     while (capacity < config.linger_capacity)
         capacity <<= 1;
-    pending_ = std::make_unique<PendingReset[]>(capacity);
+    // push_pending writes a slot whole before anything reads it.
+    pending_ = FixedArray<PendingReset>(capacity, "the linger queue", config.paging,
+                                        Elements::written_before_read);
     pending_mask_ = capacity - 1;
     outbox_ = std::make_unique<ResetEvent[]>(outbox_capacity);
     if (config.signatures) scanner_ = std::make_unique<SignatureScanner>(*config.signatures);
     if (config.app_capacity > 0) {
         uint32_t apps = std::bit_ceil(config.app_capacity);
-        app_memory_ =
-            std::make_unique<FixedMemory>(size_t{apps} * sizeof(AppSlot), "the application table");
+        app_memory_ = std::make_unique<FixedMemory>(size_t{apps} * sizeof(AppSlot),
+                                                    "the application table", config.paging);
         apps_ = reinterpret_cast<AppSlot*>(app_memory_->data());
         for (uint32_t i = 0; i < apps; ++i) {
             new (&apps_[i]) AppSlot{};
@@ -99,8 +101,9 @@ FlowTracker::FlowTracker(const TrackerConfig& config, WorkerCounters& counters)
         app_mask_ = apps - 1;
     }
     if (flight_.enabled())
-        evidence_ = std::make_unique<EvidenceArena>(
-            config.flight.evidence_blocks, flight_.packets_per_flow(), flight_.record_bytes());
+        evidence_ = std::make_unique<EvidenceArena>(config.flight.evidence_blocks,
+                                                    flight_.packets_per_flow(),
+                                                    flight_.record_bytes(), config.flight.paging);
     if (config.connection_window_ns > 0)
         connections_ = std::make_unique<ConnectionWindows>(config.connection_window_ns,
                                                            config.connection_slots);

@@ -243,6 +243,9 @@ TrackerConfig tracker_config(const Options& o) {
     // Connections per service and findings window, for the rst_storm share (docs/findings.md).
     c.connection_window_ns = seconds_to_ns(o.findings_window_s);
     c.connection_slots = ConnectionWindows::slots_for(c.connection_window_ns, c.linger_ns);
+    // A capture has no line rate to keep: its tables take the pages its packets reach.
+    c.paging = o.pcap.empty() ? Paging::up_front : Paging::on_use;
+    c.flight.paging = c.paging;
     return c;
 }
 

@@ -81,7 +81,9 @@ Pipeline::Pipeline(const Options& options, const TrackerConfig& tracker, RunCont
             }
         }
         // A datagram reassembled by any worker may be dispatched to this one.
-        if (reassembly) ctx->linear.resize(size_t{BurstPath::max_burst} * linear_slot);
+        if (reassembly)
+            ctx->linear = FixedArray<uint8_t>(size_t{BurstPath::max_burst} * linear_slot,
+                                              "the reassembly scratch", tracker.paging);
         if (!plan_.queues_of_worker[w].empty()) {
             ++run_.readers;
             // The capture vdev has one queue: its reader stamps every frame with its time.

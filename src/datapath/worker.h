@@ -14,6 +14,7 @@
 #include "ports.h"
 #include "reassembly.h"
 #include "rstscope/analysis/flow_tracker.h"
+#include "rstscope/common/fixed_memory.h"
 #include "rstscope/decode/packet_decoder.h"
 
 namespace rstscope {
@@ -44,7 +45,7 @@ struct alignas(64) WorkerContext {
     Reassembler* reassembler = nullptr;     // null: fragments are not reassembled (inline mode)
     // Reassembled datagrams are chains; the decoder reads each one copied here, one slot per
     // burst position (linear_slot bytes each). Empty when reassembly is off.
-    std::vector<uint8_t> linear;
+    FixedArray<uint8_t> linear;
     WorkerChannel channel;  // what management sees of this worker
 };
 

@@ -3,7 +3,6 @@
 #include "rstscope/flow/flow_table.h"
 
 #include <nmmintrin.h>
-#include <sys/mman.h>
 
 #include <cstring>
 #include <new>
@@ -55,7 +54,7 @@ int lifecycle_rank(Lifecycle l) {
 }
 }  // namespace
 
-FlowTable::FlowTable(uint32_t capacity) {
+FlowTable::FlowTable(uint32_t capacity, Paging paging) {
     uint32_t buckets = 2;
     while (static_cast<uint64_t>(buckets) * ways < capacity) {
         if (buckets >= max_buckets) throw std::invalid_argument("flow table capacity too large");
@@ -64,25 +63,11 @@ FlowTable::FlowTable(uint32_t capacity) {
     bucket_mask_ = buckets - 1;
     capacity_ = buckets * ways;
     size_t signature_bytes = (static_cast<size_t>(capacity_) * sizeof(uint32_t) + 63) & ~size_t{63};
-    bytes_ = signature_bytes + static_cast<size_t>(capacity_) * sizeof(FlowEntry);
-    memory_ = mmap(nullptr, bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (memory_ == MAP_FAILED) {
-        throw std::runtime_error("cannot allocate " + std::to_string(bytes_ >> 20) +
-                                 " MiB for the flow table");
-    }
-    // Transparent huge pages cut TLB misses on random flow lookups; a hint, not a requirement.
-    madvise(memory_, bytes_, MADV_HUGEPAGE);
-    // Every page faulted in now so the packet path never takes a page fault. The kernel hands
-    // them over zeroed: asking it to populate them writes the memory once, where a memset after
-    // the faults wrote it twice (252 M instructions for the 196 MiB default table). memset stays
-    // for kernels before 5.14, which do not know MADV_POPULATE_WRITE.
-    if (madvise(memory_, bytes_, MADV_POPULATE_WRITE) != 0) std::memset(memory_, 0, bytes_);
-    signatures_ = static_cast<uint32_t*>(memory_);
-    entries_ = reinterpret_cast<FlowEntry*>(static_cast<char*>(memory_) + signature_bytes);
-}
-
-FlowTable::~FlowTable() {
-    munmap(memory_, bytes_);
+    // Transparent huge pages (FixedMemory asks for them) cut TLB misses on random flow lookups.
+    memory_ = FixedMemory(signature_bytes + static_cast<size_t>(capacity_) * sizeof(FlowEntry),
+                          "the flow table", paging);
+    signatures_ = reinterpret_cast<uint32_t*>(memory_.data());
+    entries_ = reinterpret_cast<FlowEntry*>(memory_.data() + signature_bytes);
 }
 
 uint64_t FlowTable::hash(const FlowKey& key) noexcept {

@@ -57,7 +57,8 @@ bool EventFilter::matches(const ResetEvent& e) const noexcept {
     return e.ts_ns >= since_ns && e.ts_ns < until_ns;
 }
 
-RecentEvents::RecentEvents(uint32_t capacity) : ring_(capacity) {}
+RecentEvents::RecentEvents(uint32_t capacity)
+    : ring_(capacity, "the recent events", Paging::on_use) {}
 
 std::string recent_events_json(const RecentEvents& events, const EventFilter& filter, size_t limit,
                                SignatureRules rules) {

@@ -13,13 +13,14 @@ StormWindow::StormWindow(uint32_t threshold, uint64_t window_ns, uint32_t max_pe
     : threshold_(std::max<uint32_t>(threshold, 1)),
       window_ns_(window_ns),
       past_capacity_(threshold_ - 1),
-      events_(std::max<uint32_t>(max_pending, 1)),
+      events_(std::max<uint32_t>(max_pending, 1), "the storm window", Paging::on_use),
       slots_(events_.size()),
       in_order_(events_.size()),
       stragglers_(events_.size()),
       index_(max_hosts),
       hosts_(index_.capacity()),
-      past_(static_cast<size_t>(index_.capacity()) * past_capacity_),
+      past_(static_cast<size_t>(index_.capacity()) * past_capacity_, "the storm window",
+            Paging::on_use),
       stack_(threshold_ + 2) {
     for (uint32_t s = 0; s < slots_.size(); ++s)
         slots_[s].left = s + 1 < slots_.size() ? s + 1 : nil;
@@ -39,9 +40,9 @@ size_t StormWindow::memory_for(uint32_t threshold, uint32_t max_pending,
 }
 
 size_t StormWindow::memory_bytes() const noexcept {
-    return events_.capacity() * sizeof(ResetEvent) + slots_.capacity() * sizeof(Slot) +
+    return events_.size() * sizeof(ResetEvent) + slots_.capacity() * sizeof(Slot) +
            in_order_.capacity() * sizeof(uint32_t) + stragglers_.capacity() * sizeof(Due) +
-           hosts_.capacity() * sizeof(Host) + past_.capacity() * sizeof(uint64_t) +
+           hosts_.capacity() * sizeof(Host) + past_.size() * sizeof(uint64_t) +
            index_.memory_bytes() + stack_.capacity() * sizeof(uint32_t);
 }
 

@@ -36,6 +36,8 @@
 #include <cstring>
 #include <memory>
 
+#include "rstscope/common/fixed_memory.h"
+
 namespace rstscope {
 
 struct FlightConfig {
@@ -49,6 +51,7 @@ struct FlightConfig {
     // them when it writes the event, so this covers the events between a worker and the log (its
     // ring, the storm window).
     uint32_t evidence_blocks = 32768;
+    Paging paging = Paging::up_front;  // of the ring and the arena (fixed_memory.h)
 };
 
 // One kept packet: a 16-byte header, then `captured` bytes of the frame (room: snap).
@@ -81,26 +84,11 @@ struct EvidenceView {
     }
 };
 
-// Fixed memory from mmap, populated at setup; released by the destructor.
-class FixedMemory {
-  public:
-    // Throws std::runtime_error naming `what` when it cannot.
-    explicit FixedMemory(size_t bytes, const char* what = "the flight recorder");
-    ~FixedMemory();
-    FixedMemory(const FixedMemory&) = delete;
-    FixedMemory& operator=(const FixedMemory&) = delete;
-    uint8_t* data() const noexcept { return data_; }
-    size_t size() const noexcept { return bytes_; }
-
-  private:
-    uint8_t* data_ = nullptr;
-    size_t bytes_ = 0;
-};
-
 class EvidenceArena {
   public:
     // Setup: `blocks` (rounded up to a power of two) of up to `max_records` records.
-    EvidenceArena(uint32_t blocks, uint32_t max_records, uint32_t record_bytes);
+    EvidenceArena(uint32_t blocks, uint32_t max_records, uint32_t record_bytes,
+                  Paging paging = Paging::up_front);
 
     uint32_t record_bytes() const noexcept { return record_bytes_; }
     uint32_t max_records() const noexcept { return max_records_; }

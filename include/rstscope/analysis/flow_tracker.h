@@ -33,6 +33,7 @@
 #include "rstscope/analysis/reset_event.h"
 #include "rstscope/analysis/signature_scanner.h"
 #include "rstscope/common/counters.h"
+#include "rstscope/common/fixed_memory.h"
 #include "rstscope/decode/decoded_packet.h"
 #include "rstscope/flow/flow_table.h"
 
@@ -88,6 +89,10 @@ struct TrackerConfig {
     // share: the findings window; 0: not counted. `connection_slots`: its copies (slots_for()).
     uint64_t connection_window_ns = 0;
     uint32_t connection_slots = ConnectionWindows::min_slots;
+    // When the flow table, linger queue and application table take their pages
+    // (fixed_memory.h): up front for live traffic, on first use for a capture. The flight
+    // recorder's own is flight.paging.
+    Paging paging = Paging::up_front;
 };
 
 // The app table rstscope (and worker_bench) gives each worker when signatures are on.
@@ -252,7 +257,7 @@ class FlowTracker {
     WorkerCounters& counters_;
     FlowTable table_;
     HostFingerprints hosts_;
-    std::unique_ptr<PendingReset[]> pending_;
+    FixedArray<PendingReset> pending_;
     uint32_t pending_mask_;
     uint32_t pending_head_ = 0;  // oldest
     uint32_t pending_tail_ = 0;  // next free

@@ -14,6 +14,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "rstscope/common/fixed_memory.h"
 #include "rstscope/decode/decoded_packet.h"
 #include "rstscope/flow/flow_entry.h"
 
@@ -32,8 +33,9 @@ class FlowTable {
     // `capacity` entries are rounded up to a power-of-two number of buckets, at most max_buckets
     // (2^31 entries; more throws). Sizing for ~50 % load at the expected flow count keeps
     // evictions rare (two choices of 8 ways).
-    explicit FlowTable(uint32_t capacity);
-    ~FlowTable();
+    // `paging`: live traffic faults the whole table in here (the packet path then never takes a
+    // page fault); a capture lets the kernel fault in what its flows reach (fixed_memory.h).
+    explicit FlowTable(uint32_t capacity, Paging paging = Paging::up_front);
     FlowTable(const FlowTable&) = delete;
     FlowTable& operator=(const FlowTable&) = delete;
 
@@ -134,7 +136,7 @@ class FlowTable {
     uint32_t capacity() const noexcept { return capacity_; }
     uint32_t bucket_count() const noexcept { return bucket_mask_ + 1; }
     uint32_t size() const noexcept { return size_; }
-    size_t memory_bytes() const noexcept { return bytes_; }
+    size_t memory_bytes() const noexcept { return memory_.size(); }
 
   private:
     // Bit w set when way w of `bucket` holds `sig` (0: the free ways). The bucket's eight
@@ -160,8 +162,7 @@ class FlowTable {
     uint32_t size_ = 0;
     uint32_t* signatures_;  // per slot; 0 = empty. A bucket's 8 signatures share 32 bytes.
     FlowEntry* entries_;
-    void* memory_;
-    size_t bytes_;
+    FixedMemory memory_;
 };
 
 }  // namespace rstscope

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "rstscope/analysis/reset_event.h"
+#include "rstscope/common/fixed_memory.h"
 #include "rstscope/mgmt/event_json.h"
 
 namespace rstscope {
@@ -50,7 +51,7 @@ class RecentEvents {
 
     // O(1), no allocation: overwrites the oldest once full.
     void push(const ResetEvent& event) noexcept {
-        if (ring_.empty()) return;
+        if (ring_.size() == 0) return;
         ring_[next_] = event;
         next_ = next_ + 1 == ring_.size() ? 0 : next_ + 1;
         if (size_ < ring_.size()) ++size_;
@@ -75,7 +76,7 @@ class RecentEvents {
     }
 
   private:
-    std::vector<ResetEvent> ring_;
+    FixedArray<ResetEvent> ring_;  // pages taken as the ring first fills (fixed_memory.h)
     size_t next_ = 0;
     size_t size_ = 0;
     uint64_t pushed_ = 0;

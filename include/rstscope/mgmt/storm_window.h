@@ -48,6 +48,7 @@
 #include <vector>
 
 #include "rstscope/analysis/reset_event.h"
+#include "rstscope/common/fixed_memory.h"
 #include "rstscope/mgmt/host_index.h"
 
 namespace rstscope {
@@ -137,7 +138,9 @@ class StormWindow {
     uint64_t window_ns_;
     uint32_t past_capacity_;  // threshold - 1
 
-    std::vector<ResetEvent> events_;  // the pool of waiting events, by slot
+    // The pools management fills as events come (fixed_memory.h: pages taken on first use, since
+    // management is not the packet path): a capture sized for its every packet uses a fraction.
+    FixedArray<ResetEvent> events_;  // the pool of waiting events, by slot
     std::vector<Slot> slots_;
     std::vector<uint32_t> in_order_;  // ring of the slots that came in release order
     uint32_t in_order_first_ = 0, in_order_size_ = 0;
@@ -149,7 +152,7 @@ class StormWindow {
 
     HostIndex index_;
     std::vector<Host> hosts_;
-    std::vector<uint64_t> past_;  // past_capacity_ per host
+    FixedArray<uint64_t> past_;  // past_capacity_ per host
     uint32_t hosts_in_use_ = 0;
     uint32_t free_hosts_ = nil;
     uint32_t idle_first_ = nil, idle_last_ = nil;

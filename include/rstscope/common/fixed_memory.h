@@ -1,0 +1,106 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Memory of fixed size taken at setup straight from the kernel (mmap), which hands it over
+// zeroed, for the tables and rings that are sized once and never grow. Setup only: the
+// constructors allocate and may throw; indexing allocates nothing and locks nothing.
+//
+// Why paging is a choice: live traffic wants every page faulted in at setup so that the packet
+// path never takes a page fault (Paging::up_front). A capture has no line rate to keep, and its
+// tables are sized for the most it could need (capture_sizes.h) yet mostly left untouched: there
+// the kernel faults a page in when it is first written (Paging::on_use), and a run pays for the
+// memory it uses, not for the memory it might. On this project's VM a page fault costs about
+// 10 us: zeroing the storm window, linger queue and findings tables up front took 0.3 s of a
+// 1.2 M-packet capture's 0.9 s (docs/performance.md, "Setup that pays for what it uses").
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <new>
+#include <stdexcept>
+#include <type_traits>
+#include <utility>
+
+namespace rstscope {
+
+enum class Paging : uint8_t {
+    up_front,  // faulted in by the constructor
+    on_use,    // faulted in where first written
+};
+
+class FixedMemory {
+  public:
+    FixedMemory() = default;
+    // Throws std::runtime_error naming `what` when it cannot. Transparent huge pages are asked
+    // for (a hint): the users are reached at random places.
+    FixedMemory(size_t bytes, const char* what, Paging paging);
+    ~FixedMemory();
+    FixedMemory(FixedMemory&& other) noexcept
+        : data_(std::exchange(other.data_, nullptr)), bytes_(std::exchange(other.bytes_, 0)) {}
+    FixedMemory& operator=(FixedMemory&& other) noexcept {
+        std::swap(data_, other.data_);
+        std::swap(bytes_, other.bytes_);
+        return *this;
+    }
+    uint8_t* data() const noexcept { return data_; }
+    size_t size() const noexcept { return bytes_; }
+
+  private:
+    uint8_t* data_ = nullptr;
+    size_t bytes_ = 0;
+};
+
+// Whether a value-initialised T is all zero bytes, as the kernel's pages are: then an array of T
+// in fresh FixedMemory needs no constructor run (its elements begin their lifetime implicitly).
+template <class T>
+bool value_initialised_is_zero() {
+    alignas(T) unsigned char bytes[sizeof(T)] = {};
+    ::new (static_cast<void*>(bytes)) T();
+    return std::all_of(bytes, bytes + sizeof(T), [](unsigned char b) { return b == 0; });
+}
+
+// What a FixedArray's elements hold before they are first written.
+enum class Elements : uint8_t {
+    value_initialised,    // T(), which must be zero bytes (checked)
+    written_before_read,  // zero bytes, whatever T() is: the user writes an element first
+};
+
+// `count` Ts in FixedMemory: a std::vector<T>(count) that is not written at setup. With
+// Elements::value_initialised (the default) T() must be zero bytes: the constructor checks and
+// throws std::logic_error otherwise, a programming error the unit tests of each user meet.
+template <class T>
+class FixedArray {
+    static_assert(std::is_trivially_destructible_v<T> &&
+                      (std::is_aggregate_v<T> || std::is_trivially_default_constructible_v<T>),
+                  "FixedArray holds implicit-lifetime types only");
+
+  public:
+    FixedArray() = default;
+    FixedArray(size_t count, const char* what, Paging paging,
+               Elements elements = Elements::value_initialised)
+        : memory_(check(count, elements) * sizeof(T), what, paging), count_(count) {}
+    FixedArray(FixedArray&& other) noexcept
+        : memory_(std::move(other.memory_)), count_(std::exchange(other.count_, 0)) {}
+    FixedArray& operator=(FixedArray&& other) noexcept {
+        memory_ = std::move(other.memory_);
+        std::swap(count_, other.count_);
+        return *this;
+    }
+
+    T* data() const noexcept { return reinterpret_cast<T*>(memory_.data()); }
+    size_t size() const noexcept { return count_; }
+    T& operator[](size_t i) const noexcept { return data()[i]; }
+    T* begin() const noexcept { return data(); }
+    T* end() const noexcept { return data() + count_; }
+
+  private:
+    static size_t check(size_t count, Elements elements) {
+        if (elements == Elements::value_initialised && !value_initialised_is_zero<T>())
+            throw std::logic_error("FixedArray: a value-initialised element is not zero");
+        return count;
+    }
+
+    FixedMemory memory_;
+    size_t count_ = 0;
+};
+
+}  // namespace rstscope

@@ -1,0 +1,109 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// FixedMemory and FixedArray: zero until written, pages faulted in up front or only where
+// written (checked with mincore), and refused for element types that are not zero when
+// value-initialised.
+
+#include <gtest/gtest.h>
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <cstring>
+#include <stdexcept>
+#include <vector>
+
+#include "rstscope/analysis/flow_tracker.h"
+#include "rstscope/common/fixed_memory.h"
+
+namespace rstscope {
+namespace {
+
+// Pages of [data, data + bytes) the kernel holds in memory.
+size_t resident_pages(const void* data, size_t bytes) {
+    const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+    std::vector<unsigned char> in_core((bytes + page - 1) / page);
+    EXPECT_EQ(mincore(const_cast<void*>(data), bytes, in_core.data()), 0);
+    size_t resident = 0;
+    for (unsigned char c : in_core)
+        resident += c & 1;
+    return resident;
+}
+
+TEST(FixedMemory, UpFrontFaultsEveryPageInAndOnUseNone) {
+    constexpr size_t bytes = 8 << 20;
+    const size_t pages = bytes / static_cast<size_t>(sysconf(_SC_PAGESIZE));
+    FixedMemory up_front(bytes, "a test", Paging::up_front);
+    FixedMemory on_use(bytes, "a test", Paging::on_use);
+    ASSERT_EQ(up_front.size(), bytes);
+    ASSERT_EQ(on_use.size(), bytes);
+    EXPECT_EQ(resident_pages(up_front.data(), bytes), pages);
+    EXPECT_EQ(resident_pages(on_use.data(), bytes), 0u);
+    on_use.data()[bytes / 2] = 1;  // one write takes one page (or one huge page) only
+    size_t after = resident_pages(on_use.data(), bytes);
+    EXPECT_GE(after, 1u);
+    EXPECT_LE(after, size_t{2 << 20} / static_cast<size_t>(sysconf(_SC_PAGESIZE)));
+}
+
+TEST(FixedMemory, MovesItsPagesAndNoneIsEmpty) {
+    FixedMemory none;
+    EXPECT_EQ(none.data(), nullptr);
+    EXPECT_EQ(FixedMemory(0, "a test", Paging::up_front).data(), nullptr);
+    FixedMemory first(4096, "a test", Paging::on_use);
+    uint8_t* data = first.data();
+    data[0] = 7;
+    FixedMemory second = std::move(first);
+    EXPECT_EQ(first.data(), nullptr);
+    EXPECT_EQ(second.data(), data);
+    EXPECT_EQ(second.data()[0], 7);
+    none = std::move(second);
+    EXPECT_EQ(none.data(), data);
+    EXPECT_EQ(none.size(), 4096u);
+}
+
+// The element types rstscope keeps in FixedArrays read as value-initialised ones, whichever
+// the paging.
+template <class T>
+void expect_value_initialised(Paging paging) {
+    ASSERT_TRUE(value_initialised_is_zero<T>());
+    FixedArray<T> array(1000, "a test", paging);
+    ASSERT_EQ(array.size(), 1000u);
+    const auto* bytes = reinterpret_cast<const unsigned char*>(array.data());
+    for (size_t i = 0; i < array.size() * sizeof(T); ++i)
+        ASSERT_EQ(bytes[i], 0) << i;
+}
+
+TEST(FixedArray, ElementsStartValueInitialised) {
+    for (Paging paging : {Paging::up_front, Paging::on_use}) {
+        expect_value_initialised<uint8_t>(paging);
+        expect_value_initialised<uint64_t>(paging);
+        expect_value_initialised<ResetEvent>(paging);
+    }
+}
+
+TEST(FixedArray, WritesStayAndTheArrayMoves) {
+    FixedArray<uint64_t> array(100000, "a test", Paging::on_use);
+    for (size_t i = 0; i < array.size(); i += 997)
+        array[i] = i + 1;
+    FixedArray<uint64_t> moved = std::move(array);
+    EXPECT_EQ(array.size(), 0u);
+    for (size_t i = 0; i < moved.size(); ++i)
+        ASSERT_EQ(moved[i], i % 997 == 0 ? i + 1 : 0u) << i;
+}
+
+struct NotZeroWhenFresh {
+    uint32_t slot = UINT32_MAX;
+};
+
+TEST(FixedArray, RefusesElementsThatAreNotZeroWhenValueInitialised) {
+    EXPECT_FALSE(value_initialised_is_zero<NotZeroWhenFresh>());
+    EXPECT_FALSE(value_initialised_is_zero<PendingReset>());  // its facts name no cause
+    EXPECT_THROW(FixedArray<NotZeroWhenFresh>(16, "a test", Paging::on_use), std::logic_error);
+    // Unless the user writes each element before reading it (the linger queue): zero bytes.
+    FixedArray<NotZeroWhenFresh> scratch(16, "a test", Paging::on_use,
+                                         Elements::written_before_read);
+    EXPECT_EQ(scratch[15].slot, 0u);
+}
+
+}  // namespace
+}  // namespace rstscope
