@@ -512,6 +512,12 @@ TEST(EventJson, EveryDecimalWidth) {
         }
         if (digits < 20) power *= 10;
     }
+    for (uint64_t value = 0; value < 10'100; ++value) {  // the pairs table's values, every one
+        e.resp_bytes = value;
+        ASSERT_NE(checked_json(e).find(",\"resp_bytes\":" + std::to_string(value) + ","),
+                  std::string::npos)
+            << value;
+    }
     for (uint64_t us : {0ull, 1ull, 9ull, 10ull, 99'999ull, 100'000ull, 999'999ull}) {
         e.ts_ns = 7'000'000'000ull + us * 1000 + 999;
         std::string json = checked_json(e);
