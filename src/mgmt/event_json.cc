@@ -72,9 +72,9 @@ constexpr std::array<char, 200> two_digits = [] {
     return t;
 }();
 
-// Decimal, no leading zeros: up to four digits in pairs from a table (most of a line's integers:
-// ports, TTLs, counts; 175 instructions a line fewer than eight digits computed for each), longer
-// ones in chunks of eight digits.
+// Decimal, no leading zeros: up to six digits in pairs from a table (most of a line's integers:
+// ports, TTLs, counts, ids; about 200 instructions a line fewer than eight digits computed for
+// each), longer ones in chunks of eight digits.
 char* put_unsigned(char* out, uint64_t value) noexcept {
     constexpr uint64_t e8 = 100'000'000;
     if (value < 10) {  // TTLs, packet counts, seconds of a duration: most fields
@@ -85,16 +85,21 @@ char* put_unsigned(char* out, uint64_t value) noexcept {
         std::memcpy(out, &two_digits[2 * value], 2);
         return out + 2;
     }
-    if (value < 10'000) {  // ports, byte counts: two pairs from the table
-        uint32_t high = static_cast<uint32_t>(value) / 100,
-                 low = static_cast<uint32_t>(value) % 100;
-        if (high < 10) {
-            *out++ = static_cast<char>('0' + high);
+    if (value < 1'000'000) {  // ports, byte counts, ids: the first digit or two, then pairs
+        uint32_t v = static_cast<uint32_t>(value);
+        bool three_pairs = v >= 10'000;
+        uint32_t first = three_pairs ? v / 10'000 : v / 100;
+        if (first < 10) {
+            *out++ = static_cast<char>('0' + first);
         } else {
-            std::memcpy(out, &two_digits[2 * high], 2);
+            std::memcpy(out, &two_digits[2 * first], 2);
             out += 2;
         }
-        std::memcpy(out, &two_digits[2 * low], 2);
+        if (three_pairs) {
+            std::memcpy(out, &two_digits[2 * (v / 100 % 100)], 2);
+            out += 2;
+        }
+        std::memcpy(out, &two_digits[2 * (v % 100)], 2);
         return out + 2;
     }
     if (value < e8) {

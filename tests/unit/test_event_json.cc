@@ -14,6 +14,7 @@
 #include <random>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "rstscope/mgmt/event_json.h"
 
@@ -512,7 +513,12 @@ TEST(EventJson, EveryDecimalWidth) {
         }
         if (digits < 20) power *= 10;
     }
-    for (uint64_t value = 0; value < 10'100; ++value) {  // the pairs table's values, every one
+    std::vector<uint64_t> paired;  // written in pairs from a table: every small value, the rest
+    for (uint64_t value = 0; value < 1'000'100; value += value < 10'100 ? 1 : 97)
+        paired.push_back(value);
+    for (uint64_t value : {99'999ull, 100'000ull, 100'001ull, 999'999ull, 1'000'000ull})
+        paired.push_back(value);
+    for (uint64_t value : paired) {
         e.resp_bytes = value;
         ASSERT_NE(checked_json(e).find(",\"resp_bytes\":" + std::to_string(value) + ","),
                   std::string::npos)
