@@ -6,7 +6,6 @@
 #include <string>
 
 #include "rstscope/analysis/flight_store.h"
-#include "rstscope/analysis/reset_event.h"
 #include "rstscope/datapath/burst.h"
 
 namespace rstscope {
@@ -63,10 +62,9 @@ CaptureSizes sizes_for_capture(const Options& o, uint64_t packets) {
     sizes.findings_max_keys = static_cast<uint32_t>(std::min<uint64_t>(
         o.findings_max_keys, std::max<uint64_t>(findings_min_keys, storm_bound)));
     // EAL describes every 4 KiB page of its memory up front (48 bytes each, written at start:
-    // 6 MiB and a tenth of a small run's time for 512 MiB), so a capture asks for what it uses.
-    // An exact-size ring takes the next power of two above its size.
-    uint64_t ring_bytes = uint64_t{std::bit_ceil(sizes.event_ring_size + 1u)} * sizeof(ResetEvent);
-    uint64_t worker_bytes = sizes.mbufs * mbuf_bytes_bound + ring_bytes + dispatch_ring_bytes;
+    // 6 MiB and a tenth of a small run's time for 512 MiB), so a capture asks for what it uses:
+    // its pools and dispatch rings (the event rings have memory of their own, event_ring.h).
+    uint64_t worker_bytes = sizes.mbufs * mbuf_bytes_bound + dispatch_ring_bytes;
     uint64_t needed_mib = eal_fixed_mib + ((o.workers * worker_bytes) >> 20) + 1;
     sizes.eal_memory_mb = std::min<uint64_t>(std::stoull(o.eal_memory_mb), needed_mib);
     return sizes;

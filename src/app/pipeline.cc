@@ -40,8 +40,7 @@ Pipeline::Pipeline(const Options& options, const TrackerConfig& tracker, RunCont
         counters_.push_back(std::make_unique<WorkerCounters>());
         trackers_.push_back(std::make_unique<FlowTracker>(config, *counters_.back()));
         rings_.push_back(std::make_unique<EventRing>(fmt::format("rstscope_events_{}", w),
-                                                     options.event_ring_size,
-                                                     static_cast<int>(rte_socket_id())));
+                                                     options.event_ring_size, tracker.paging));
         if (rings) {
             rte_ring* r =
                 rte_ring_create(fmt::format("rstscope_dispatch_{}", w).c_str(), dispatch_ring_size,

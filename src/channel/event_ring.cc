@@ -3,21 +3,34 @@
 
 #include <rte_errno.h>
 
+#include <bit>
 #include <stdexcept>
 
 namespace rstscope {
+namespace {
 
-EventRing::EventRing(const std::string& name, uint32_t size, int socket) {
-    ring_ = rte_ring_create_elem(name.c_str(), sizeof(ResetEvent), size, socket,
-                                 RING_F_SP_ENQ | RING_F_SC_DEQ | RING_F_EXACT_SZ);
-    if (ring_ == nullptr) {
+constexpr unsigned ring_flags = RING_F_SP_ENQ | RING_F_SC_DEQ | RING_F_EXACT_SZ;
+
+// The bytes of a ring that holds `size` events: with RING_F_EXACT_SZ DPDK gives it the power
+// of two above `size` slots, as rte_ring_create_elem would.
+size_t ring_bytes(const std::string& name, uint32_t size) {
+    if (size == 0 || size >= RTE_RING_SZ_MASK)
+        throw std::runtime_error("cannot create event ring " + name + " of " +
+                                 std::to_string(size) + " events");
+    ssize_t bytes = rte_ring_get_memsize_elem(sizeof(ResetEvent), std::bit_ceil(size + 1));
+    if (bytes < 0)
         throw std::runtime_error("cannot create event ring " + name + ": " +
-                                 rte_strerror(rte_errno));
-    }
+                                 rte_strerror(static_cast<int>(-bytes)));
+    return static_cast<size_t>(bytes);
 }
 
-EventRing::~EventRing() {
-    rte_ring_free(ring_);
+}  // namespace
+
+EventRing::EventRing(const std::string& name, uint32_t size, Paging paging)
+    : memory_(ring_bytes(name, size), "the event ring", paging),
+      ring_(reinterpret_cast<rte_ring*>(memory_.data())) {
+    if (int rc = rte_ring_init(ring_, name.c_str(), size, ring_flags); rc != 0)
+        throw std::runtime_error("cannot create event ring " + name + ": " + rte_strerror(-rc));
 }
 
 }  // namespace rstscope

@@ -2,6 +2,10 @@
 // Per-worker ring of ResetEvents to the management lcore: an rte_ring of fixed-size elements,
 // single producer (the worker) and single consumer (management). A full ring never blocks the
 // worker: the events that did not fit are counted as events_ring_full.
+//
+// The ring lives in memory of its own (fixed_memory.h), not in DPDK's heap: its pages are taken
+// up front for live traffic and as the ring first fills for a capture, and DPDK's heap, which
+// zeroes what it frees, would write every page of a ring a capture never filled at exit.
 #pragma once
 
 #include <cstdint>
@@ -11,14 +15,14 @@
 #include <rte_ring_elem.h>
 
 #include "rstscope/analysis/reset_event.h"
+#include "rstscope/common/fixed_memory.h"
 
 namespace rstscope {
 
 class EventRing {
   public:
-    // Setup: throws std::runtime_error when DPDK cannot create the ring.
-    EventRing(const std::string& name, uint32_t size, int socket);
-    ~EventRing();
+    // Setup: room for `size` events; throws std::runtime_error when it cannot be made.
+    EventRing(const std::string& name, uint32_t size, Paging paging);
     EventRing(const EventRing&) = delete;
     EventRing& operator=(const EventRing&) = delete;
 
@@ -34,6 +38,7 @@ class EventRing {
     uint32_t capacity() const noexcept { return rte_ring_get_capacity(ring_); }
 
   private:
+    FixedMemory memory_;
     rte_ring* ring_;
 };
 

@@ -14,20 +14,23 @@ StormWindow::StormWindow(uint32_t threshold, uint64_t window_ns, uint32_t max_pe
       window_ns_(window_ns),
       past_capacity_(threshold_ - 1),
       events_(std::max<uint32_t>(max_pending, 1), "the storm window", Paging::on_use),
-      slots_(events_.size()),
-      in_order_(events_.size()),
-      stragglers_(events_.size()),
+      slots_(events_.size(), "the storm window", Paging::on_use, Elements::written_before_read),
+      in_order_(events_.size(), "the storm window", Paging::on_use),
+      stragglers_(events_.size(), "the storm window", Paging::on_use),
       index_(max_hosts),
-      hosts_(index_.capacity()),
+      hosts_(index_.capacity(), "the storm window", Paging::on_use, Elements::written_before_read),
       past_(static_cast<size_t>(index_.capacity()) * past_capacity_, "the storm window",
             Paging::on_use),
-      stack_(threshold_ + 2) {
-    for (uint32_t s = 0; s < slots_.size(); ++s)
-        slots_[s].left = s + 1 < slots_.size() ? s + 1 : nil;
-    free_slots_ = 0;
-    for (uint32_t h = 0; h < hosts_.size(); ++h)
-        hosts_[h] = {0, nil, nil, nil, nil, h + 1 < hosts_.size() ? h + 1 : nil, 0, 0};
-    free_hosts_ = 0;
+      stack_(threshold_ + 2) {}
+
+// Slots and hosts are handed out from their free lists first, then from those never used in
+// ascending order: the order a list threaded through all of them at start gave, without writing
+// every one at start.
+uint32_t StormWindow::take_slot() noexcept {
+    if (free_slots_ == nil) return slots_used_++;
+    uint32_t s = free_slots_;
+    free_slots_ = slots_[s].left;
+    return s;
 }
 
 size_t StormWindow::memory_for(uint32_t threshold, uint32_t max_pending,
@@ -40,10 +43,10 @@ size_t StormWindow::memory_for(uint32_t threshold, uint32_t max_pending,
 }
 
 size_t StormWindow::memory_bytes() const noexcept {
-    return events_.size() * sizeof(ResetEvent) + slots_.capacity() * sizeof(Slot) +
-           in_order_.capacity() * sizeof(uint32_t) + stragglers_.capacity() * sizeof(Due) +
-           hosts_.capacity() * sizeof(Host) + past_.size() * sizeof(uint64_t) +
-           index_.memory_bytes() + stack_.capacity() * sizeof(uint32_t);
+    return events_.size() * sizeof(ResetEvent) + slots_.size() * sizeof(Slot) +
+           in_order_.size() * sizeof(uint32_t) + stragglers_.size() * sizeof(Due) +
+           hosts_.size() * sizeof(Host) + past_.size() * sizeof(uint64_t) + index_.memory_bytes() +
+           stack_.capacity() * sizeof(uint32_t);
 }
 
 // Release order is (ts, orig_h bytes, orig_p, resp_h bytes, resp_p, arrival): the connection
@@ -142,19 +145,23 @@ void StormWindow::release_host(uint32_t h) noexcept {
 }
 
 uint32_t StormWindow::acquire_host(const HostKey& key, size_t home, std::vector<Judged>& out) {
-    if (free_hosts_ == nil) {
+    const bool full = hosts_used_ == hosts_.size();
+    if (free_hosts_ == nil && full) {
         // Every slot holds a host with waiting events: judge the oldest until one goes idle.
         while (idle_first_ == nil)
             judge_oldest(out, true);
     }
-    if (free_hosts_ == nil) {
+    if (free_hosts_ == nil && full) {
         const Host& victim = hosts_[idle_first_];
         bool stale = horizon_ > window_ns_ && victim.latest < horizon_ - window_ns_;
         ++(stale ? hosts_pruned_ : hosts_evicted_);
         release_host(idle_first_);
     }
     uint32_t h = free_hosts_;
-    free_hosts_ = hosts_[h].next;
+    if (h == nil)
+        h = hosts_used_++;
+    else
+        free_hosts_ = hosts_[h].next;
     ++hosts_in_use_;
     hosts_[h] = {0, nil, nil, nil, nil, nil, 0, 0};
     index_.insert(key, h, home);
@@ -170,8 +177,7 @@ void StormWindow::add(const ResetEvent& event, std::vector<Judged>& out) {
         h = acquire_host(key, home, out);
     else if (hosts_[h].first == nil && hosts_[h].heap == nil)
         unlink_idle(h);  // idle no more
-    uint32_t s = free_slots_;
-    free_slots_ = slots_[s].left;
+    uint32_t s = take_slot();
     events_[s] = event;
     slots_[s] = {event.ts_ns, arrivals_++, h, nil, nil, 1};
     Host& host = hosts_[h];

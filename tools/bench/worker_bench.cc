@@ -595,7 +595,7 @@ int run_dpdk(const Settings& s, const char* program, Feed feed_mode) {
         settings.wall_start_ns = TrafficModel::t0_ns;
         WorkerCounters counters;
         FlowTracker tracker(tracker_config_for(flows), counters);
-        EventRing events(fmt::format("bench_events_{}", flows), 16384, socket);
+        EventRing events(fmt::format("bench_events_{}", flows), 16384, Paging::up_front);
         WorkerContext ctx;
         ctx.run = &control;
         ctx.settings = &settings;

@@ -125,6 +125,7 @@ class StormWindow {
     void push_due(uint32_t slot) noexcept;
     uint32_t first_due() const noexcept;   // the first waiting event; pending_ > 0
     void pop_due(uint32_t slot) noexcept;  // removes first_due()
+    uint32_t take_slot() noexcept;         // pending_ < slots_.size()
     uint32_t acquire_host(const HostKey& key, size_t home, std::vector<Judged>& out);
     void release_host(uint32_t host) noexcept;
     void judge_oldest(std::vector<Judged>& out, bool early);
@@ -141,17 +142,19 @@ class StormWindow {
     // The pools management fills as events come (fixed_memory.h: pages taken on first use, since
     // management is not the packet path): a capture sized for its every packet uses a fraction.
     FixedArray<ResetEvent> events_;  // the pool of waiting events, by slot
-    std::vector<Slot> slots_;
-    std::vector<uint32_t> in_order_;  // ring of the slots that came in release order
+    FixedArray<Slot> slots_;
+    uint32_t slots_used_ = 0;        // slots [0, slots_used_) were ever handed out
+    FixedArray<uint32_t> in_order_;  // ring of the slots that came in release order
     uint32_t in_order_first_ = 0, in_order_size_ = 0;
-    std::vector<Due> stragglers_;  // binary heap of the others
+    FixedArray<Due> stragglers_;  // binary heap of the others
     uint32_t stragglers_size_ = 0;
     uint32_t pending_ = 0;
     uint32_t free_slots_ = nil;
     uint64_t arrivals_ = 0;
 
     HostIndex index_;
-    std::vector<Host> hosts_;
+    FixedArray<Host> hosts_;
+    uint32_t hosts_used_ = 0;    // hosts [0, hosts_used_) were ever handed out
     FixedArray<uint64_t> past_;  // past_capacity_ per host
     uint32_t hosts_in_use_ = 0;
     uint32_t free_hosts_ = nil;
