@@ -10,6 +10,7 @@
 
 #include <fmt/format.h>
 
+#include "rstscope/common/fixed_memory.h"
 #include "rstscope/mgmt/id_index.h"
 
 namespace rstscope {
@@ -96,11 +97,14 @@ struct FindingKeyHash {
 template <class Value>
 class KeyedTable {
   public:
+    // The values' pages are taken as ids are first used (fixed_memory.h): a capture sized for
+    // its every event rarely fills the tables.
     explicit KeyedTable(uint32_t capacity)
-        : index_(capacity), values_(index_.capacity()), in_use_(index_.capacity(), false) {
+        : index_(capacity),
+          values_(index_.capacity(), "the findings tables", Paging::on_use,
+                  Elements::written_before_read),
+          in_use_(index_.capacity(), false) {
         free_.reserve(index_.capacity());
-        for (uint32_t id = index_.capacity(); id-- > 0;)
-            free_.push_back(id);
     }
 
     // The entry for `key`, made (fresh) when absent; null when there is no room.
@@ -108,12 +112,17 @@ class KeyedTable {
         size_t home = index_.home(key);
         uint32_t id = index_.find(key, home);
         if (id != Index::none) return &values_[id];
-        if (free_.empty() && !evict()) {
+        if (free_.empty() && used_ == values_.size() && !evict()) {
             ++untracked_;
             return nullptr;
         }
-        id = free_.back();
-        free_.pop_back();
+        // Freed ids first, latest first, then the never used ones in ascending order.
+        if (free_.empty()) {
+            id = used_++;
+        } else {
+            id = free_.back();
+            free_.pop_back();
+        }
         values_[id] = Value{};
         in_use_[id] = true;
         index_.insert(key, id, home);
@@ -171,9 +180,10 @@ class KeyedTable {
     }
 
     Index index_;
-    std::vector<Value> values_;
+    FixedArray<Value> values_;  // written by get() before anything reads them
     std::vector<bool> in_use_;
-    std::vector<uint32_t> free_;
+    std::vector<uint32_t> free_;  // ids erased, not yet reused
+    uint32_t used_ = 0;           // ids [0, used_) were ever handed out
     uint32_t cursor_ = 0;
     uint64_t evicted_ = 0;
     uint64_t untracked_ = 0;
