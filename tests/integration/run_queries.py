@@ -106,18 +106,24 @@ class Daemon:
              "--recent-events", "100", "--metrics-listen", f"127.0.0.1:{self.metrics_port}",
              "--signatures", signatures, "--config", os.devnull],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            self.wait_ready()
+        except BaseException:
+            self.stop()  # whatever failed (a missing rstscopectl), rstscope must not outlive us
+            raise
+
+    def wait_ready(self):
         deadline = time.time() + 30
         while not os.path.exists(self.sock) and time.time() < deadline and self.proc.poll() is None:
             time.sleep(0.1)
         # The capture is up once it sees packets: UDP datagrams, which make no reset events.
-        probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        while time.time() < deadline and os.path.exists(self.sock):
-            probe.sendto(b"ready?", ("127.0.0.1", 9))
-            rc, answer = self.json("stats")
-            if rc == 0 and answer.get("packets", 0) > 0:
-                break
-            time.sleep(0.2)
-        probe.close()
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            while time.time() < deadline and os.path.exists(self.sock):
+                probe.sendto(b"ready?", ("127.0.0.1", 9))
+                rc, answer = self.json("stats")
+                if rc == 0 and answer.get("packets", 0) > 0:
+                    break
+                time.sleep(0.2)
 
     def ctl(self, *args, user=None):
         cmd = [self.ctl_path, "--socket", self.sock, "--timeout", "5", *args]
