@@ -16,16 +16,17 @@ namespace {
 constexpr uint64_t min_capture_mbufs = 511;
 
 // DPDK memory a run takes besides its pools and rings (EAL, ethdev and the vdev's queues), with
-// room to spare, and an upper bound of one mbuf in its pool (2304 bytes of mbuf, headroom and
-// data, plus the mempool's object header).
+// room to spare, and an upper bound of what one mbuf takes in its pool besides its data room
+// (the 128-byte mbuf, 128 bytes of headroom, the mempool's object header: 2560 bytes for the
+// default 2048-byte room).
 constexpr uint64_t eal_fixed_mib = 48;
 constexpr uint64_t findings_min_keys = 256;  // --findings-max-keys' lower bound
-constexpr uint64_t mbuf_bytes_bound = 2560;
+constexpr uint64_t mbuf_overhead_bound = 512;
 constexpr uint64_t dispatch_ring_bytes = uint64_t{dispatch_ring_size} * sizeof(void*);
 
 }  // namespace
 
-CaptureSizes sizes_for_capture(const Options& o, uint64_t packets) {
+CaptureSizes sizes_for_capture(const Options& o, uint64_t packets, uint32_t largest_frame) {
     CaptureSizes sizes;
     // Two slots per packet a worker may see: under 50 % load even if every packet opened a flow
     // (an RST flood), where the two-choice table practically never evicts.
@@ -43,6 +44,13 @@ CaptureSizes sizes_for_capture(const Options& o, uint64_t packets) {
     // run's time).
     sizes.mbufs = static_cast<unsigned>(
         std::min<uint64_t>(o.mbufs, std::max<uint64_t>(min_capture_mbufs, packets)));
+    // Nor does an mbuf need room for more than the longest frame (whole cache lines): DPDK
+    // writes every mbuf of a pool when it creates it, so a capture of short frames (a small
+    // snapshot length) has a pool a fraction of the size. Longer frames would arrive as chains.
+    if (largest_frame > 0)
+        sizes.mbuf_data_room = std::min(o.mbuf_data_room, (largest_frame + 63) & ~63u);
+    else
+        sizes.mbuf_data_room = o.mbuf_data_room;
     // One more than the capture's packets: every reset event needs a packet, so the window never
     // fills and never judges an event early, exactly as with the configured bounds. The storm
     // window zeroes its pool when built (the defaults: 31 MiB).
@@ -64,7 +72,8 @@ CaptureSizes sizes_for_capture(const Options& o, uint64_t packets) {
     // EAL describes every 4 KiB page of its memory up front (48 bytes each, written at start:
     // 6 MiB and a tenth of a small run's time for 512 MiB), so a capture asks for what it uses:
     // its pools and dispatch rings (the event rings have memory of their own, event_ring.h).
-    uint64_t worker_bytes = sizes.mbufs * mbuf_bytes_bound + dispatch_ring_bytes;
+    uint64_t worker_bytes =
+        sizes.mbufs * (mbuf_overhead_bound + sizes.mbuf_data_room) + dispatch_ring_bytes;
     uint64_t needed_mib = eal_fixed_mib + ((o.workers * worker_bytes) >> 20) + 1;
     sizes.eal_memory_mb = std::min<uint64_t>(std::stoull(o.eal_memory_mb), needed_mib);
     return sizes;

@@ -17,6 +17,7 @@ struct CaptureSizes {
     uint32_t linger_capacity;    // per worker
     uint32_t recorder_ring_mib;  // per worker
     unsigned mbufs;              // per worker pool
+    uint32_t mbuf_data_room;     // bytes of frame per mbuf
     uint32_t storm_max_pending;
     uint32_t storm_max_hosts;
     uint32_t event_ring_size;  // per worker
@@ -25,6 +26,8 @@ struct CaptureSizes {
     uint64_t eal_memory_mb;  // DPDK's memory (-m): what the pools and rings above take
 };
 
-CaptureSizes sizes_for_capture(const Options& options, uint64_t packets);
+// `largest_frame`: bytes captured of the capture's longest frame, 0 when unknown.
+CaptureSizes sizes_for_capture(const Options& options, uint64_t packets,
+                               uint32_t largest_frame = 0);
 
 }  // namespace rstscope

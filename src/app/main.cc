@@ -354,10 +354,13 @@ std::optional<Inputs> prepare_inputs(Options& options, PrivateDirectory& private
         inputs.capture = prepare_capture(options, private_dir, error);
         if (!inputs.capture) return std::nullopt;
         options.pcap = inputs.capture->vdev_path;
-        CaptureSizes sizes = sizes_for_capture(options, inputs.capture->probe.packets);
+        const CaptureProbe& probe = inputs.capture->probe;
+        CaptureSizes sizes = sizes_for_capture(
+            options, probe.packets, probe.plain_layout ? probe.plain_layout->largest_record : 0);
         options.flow_table_size = sizes.flow_capacity;
         options.linger_capacity = sizes.linger_capacity;
         options.mbufs = sizes.mbufs;
+        options.mbuf_data_room = sizes.mbuf_data_room;
         options.storm_max_pending = sizes.storm_max_pending;
         options.storm_max_hosts = sizes.storm_max_hosts;
         options.event_ring_size = sizes.event_ring_size;

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include <fmt/format.h>
@@ -115,6 +116,7 @@ std::optional<uint64_t> count_plain_pcap_records(std::span<const uint8_t> file,
     }
     layout.nanosecond = magic == magic_nanosecond;
     layout.file_bytes = file.size();
+    layout.largest_record = 0;
     // Older versions swap caplen and len in places; libpcap sorts those out itself.
     if (read_u16(base + 4, layout.swapped) != 2 || read_u16(base + 6, layout.swapped) != 4)
         return std::nullopt;
@@ -135,6 +137,7 @@ std::optional<uint64_t> count_plain_pcap_records(std::span<const uint8_t> file,
             return std::nullopt;
         if (file.size() - offset - record_header_bytes < captured) return std::nullopt;
         offset += record_header_bytes + captured;
+        layout.largest_record = std::max(layout.largest_record, captured);
         ++records;
     }
     return records;

@@ -23,9 +23,10 @@ namespace rstscope {
 // A classic pcap file whose records libpcap reads exactly as stored, so their headers can be
 // walked instead of read: its byte order and timestamp unit.
 struct PlainPcapLayout {
-    bool swapped = false;     // written on a machine of the other byte order
-    bool nanosecond = false;  // magic a1b23c4d: the second header word is ns, not µs
-    uint64_t file_bytes = 0;  // the size walked
+    bool swapped = false;         // written on a machine of the other byte order
+    bool nanosecond = false;      // magic a1b23c4d: the second header word is ns, not µs
+    uint64_t file_bytes = 0;      // the size walked
+    uint32_t largest_record = 0;  // bytes captured of the longest frame
 };
 
 struct CaptureProbe {

@@ -47,7 +47,7 @@ void create_pools(const Options& o, PortPlan& plan) {
         std::string name = fmt::format("rstscope_mbufs_{}", w);
         rte_mempool* pool =
             rte_pktmbuf_pool_create(name.c_str(), o.mbufs, mempool_cache_size(o), 0,
-                                    RTE_MBUF_DEFAULT_BUF_SIZE, (int)rte_socket_id());
+                                    RTE_PKTMBUF_HEADROOM + o.mbuf_data_room, (int)rte_socket_id());
         if (pool == nullptr) {
             throw std::runtime_error(fmt::format("cannot create mbuf pool of {} mbufs: {}", o.mbufs,
                                                  rte_strerror(rte_errno)));

@@ -176,6 +176,7 @@ TEST(CaptureProbe, CountsPlainRecordsFromBytesAlone) {
     PlainPcapLayout layout;
     EXPECT_EQ(count_plain_pcap_records(file.bytes(), layout), 2u);
     EXPECT_TRUE(layout.nanosecond);
+    EXPECT_EQ(layout.largest_record, 3u);  // captured bytes, not the frame's length on the wire
     Bytes cut(file.bytes().begin(), file.bytes().end() - 1);
     EXPECT_FALSE(count_plain_pcap_records(cut, layout));
     EXPECT_FALSE(count_plain_pcap_records(Bytes(10, 0), layout));

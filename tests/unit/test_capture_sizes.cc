@@ -56,6 +56,18 @@ TEST(CaptureSizes, FlowTableHasTwoSlotsPerPacketOfEachWorker) {
     EXPECT_EQ(sizes.linger_capacity, 65536u);
 }
 
+TEST(CaptureSizes, MbufsHoldTheLongestFrameInWholeCacheLines) {
+    Options o;
+    EXPECT_EQ(sizes_for_capture(o, 1000).mbuf_data_room, o.mbuf_data_room);  // unknown: default
+    EXPECT_EQ(sizes_for_capture(o, 1000, 122).mbuf_data_room, 128u);
+    EXPECT_EQ(sizes_for_capture(o, 1000, 1514).mbuf_data_room, 1536u);
+    EXPECT_EQ(sizes_for_capture(o, 1000, 64).mbuf_data_room, 64u);
+    EXPECT_EQ(sizes_for_capture(o, 1000, 9000).mbuf_data_room, o.mbuf_data_room);  // chains
+    // DPDK's memory shrinks with the pool: 8191 mbufs of 128 bytes instead of 2048.
+    EXPECT_LT(sizes_for_capture(o, 1'000'000, 122).eal_memory_mb + 14,
+              sizes_for_capture(o, 1'000'000).eal_memory_mb);
+}
+
 TEST(CaptureSizes, SmallerConfiguredSizesWin) {
     Options o;
     o.flow_table_size = 64;

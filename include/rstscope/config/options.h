@@ -29,6 +29,9 @@ struct Options {
     unsigned workers = 1;
     unsigned burst = 32;
     unsigned mbufs = 8191;
+    // Bytes of frame an mbuf holds (DPDK's default data room); not an option: a capture's
+    // sizing lowers it to its longest frame (capture_sizes.h). Longer frames arrive as chains.
+    uint32_t mbuf_data_room = 2048;
     // MiB for EAL's -m with --pcap/--iface: the decimal text of a validated 64 to 1048576, kept
     // as text because it is only ever an EAL argument.
     std::string eal_memory_mb = "512";
