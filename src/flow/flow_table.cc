@@ -54,7 +54,7 @@ int lifecycle_rank(Lifecycle l) {
 }
 }  // namespace
 
-FlowTable::FlowTable(uint32_t capacity, Paging paging) {
+FlowTable::FlowTable(uint32_t capacity) {
     uint32_t buckets = 2;
     while (static_cast<uint64_t>(buckets) * ways < capacity) {
         if (buckets >= max_buckets) throw std::invalid_argument("flow table capacity too large");
@@ -65,7 +65,7 @@ FlowTable::FlowTable(uint32_t capacity, Paging paging) {
     size_t signature_bytes = (static_cast<size_t>(capacity_) * sizeof(uint32_t) + 63) & ~size_t{63};
     // Transparent huge pages (FixedMemory asks for them) cut TLB misses on random flow lookups.
     memory_ = FixedMemory(signature_bytes + static_cast<size_t>(capacity_) * sizeof(FlowEntry),
-                          "the flow table", paging);
+                          "the flow table", Paging::up_front);
     signatures_ = reinterpret_cast<uint32_t*>(memory_.data());
     entries_ = reinterpret_cast<FlowEntry*>(memory_.data() + signature_bytes);
 }

@@ -194,25 +194,6 @@ TEST(FlowTable, BothDirectionsFindTheSameSlot) {
     EXPECT_EQ(table.find(tagged_key, FlowTable::hash(tagged_key)), FlowTable::no_slot);
 }
 
-// A capture's table takes its pages where flows land (Paging::on_use): the same slots, the same
-// answers as a table faulted in at setup.
-TEST(FlowTable, PagingOnUseChoosesTheSameSlots) {
-    FlowTable up_front(4096, Paging::up_front), on_use(4096, Paging::on_use);
-    EXPECT_EQ(up_front.memory_bytes(), on_use.memory_bytes());
-    for (uint16_t port = 1000; port < 3000; ++port) {
-        FlowKey key = key_of(segment("203.0.113.7", port, "198.51.100.20", 443));
-        uint64_t hash = FlowTable::hash(key);
-        uint32_t slot = up_front.free_slot(hash);
-        ASSERT_EQ(on_use.free_slot(hash), slot) << port;
-        ASSERT_NE(slot, FlowTable::no_slot);
-        up_front.occupy(slot, key, hash);
-        on_use.occupy(slot, key, hash);
-        ASSERT_EQ(on_use.find(key, hash), slot);
-        ASSERT_EQ(on_use.entry(slot).rst_count, 0u);  // a fresh entry reads as zero
-    }
-    EXPECT_EQ(on_use.size(), up_front.size());
-}
-
 TEST(FlowTable, InsertsFillFreeSlotsUntilBothBucketsAreFull) {
     FlowTable table(16);
     ASSERT_EQ(table.capacity(), 16u);

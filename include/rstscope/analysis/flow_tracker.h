@@ -89,9 +89,9 @@ struct TrackerConfig {
     // share: the findings window; 0: not counted. `connection_slots`: its copies (slots_for()).
     uint64_t connection_window_ns = 0;
     uint32_t connection_slots = ConnectionWindows::min_slots;
-    // When the flow table, linger queue and application table take their pages
+    // When the linger queue, application table and event ring take their pages
     // (fixed_memory.h): up front for live traffic, on first use for a capture. The flight
-    // recorder's own is flight.paging.
+    // recorder's own is flight.paging; the flow table's are always up front (flow_table.h).
     Paging paging = Paging::up_front;
 };
 

@@ -10,6 +10,9 @@
 // memory it uses, not for the memory it might. On this project's VM a page fault costs about
 // 10 us: zeroing the storm window, linger queue and findings tables up front took 0.3 s of a
 // 1.2 M-packet capture's 0.9 s (docs/performance.md, "Setup that pays for what it uses").
+// on_use suits memory that is written before it is read and filled from one end (rings, pools,
+// tables handing out ids in order): memory read first maps the kernel's shared zero page, and
+// the first write then costs a second fault (the flow table stays up_front for that reason).
 #pragma once
 
 #include <algorithm>
