@@ -52,8 +52,8 @@ CaptureSizes sizes_for_capture(const Options& o, uint64_t packets, uint32_t larg
     else
         sizes.mbuf_data_room = o.mbuf_data_room;
     // One more than the capture's packets: every reset event needs a packet, so the window never
-    // fills and never judges an event early, exactly as with the configured bounds. The storm
-    // window zeroes its pool when built (the defaults: 31 MiB).
+    // fills and never judges an event early, exactly as with the configured bounds. Its pages
+    // are taken as events arrive (fixed_memory.h); the indexes of hosts are written at start.
     uint64_t storm_bound = packets + 1;
     sizes.storm_max_pending =
         static_cast<uint32_t>(std::min<uint64_t>(o.storm_max_pending, storm_bound));
@@ -63,9 +63,10 @@ CaptureSizes sizes_for_capture(const Options& o, uint64_t packets, uint32_t larg
     // waits for space then, just as it would not with the configured size.
     sizes.event_ring_size = static_cast<uint32_t>(
         std::min<uint64_t>(o.event_ring_size, std::max<uint64_t>(64, packets + 1)));
-    // Management's tables are zeroed when built (the defaults: 4.6 MiB of recent events, 13 MiB
-    // of findings keys). A capture has no more events than packets, and each event adds at most
-    // one key to each findings table, so neither the ring wraps nor a table fills: same answers.
+    // Management's tables (the defaults: 4.6 MiB of recent events, 13 MiB of findings keys) are
+    // sized down too, as their indexes are written at start. A capture has no more events than
+    // packets, and each event adds at most one key to each findings table, so neither the ring
+    // wraps nor a table fills: same answers.
     sizes.recent_events = static_cast<uint32_t>(std::min<uint64_t>(o.recent_events, storm_bound));
     sizes.findings_max_keys = static_cast<uint32_t>(std::min<uint64_t>(
         o.findings_max_keys, std::max<uint64_t>(findings_min_keys, storm_bound)));
