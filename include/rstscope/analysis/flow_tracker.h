@@ -89,9 +89,10 @@ struct TrackerConfig {
     // share: the findings window; 0: not counted. `connection_slots`: its copies (slots_for()).
     uint64_t connection_window_ns = 0;
     uint32_t connection_slots = ConnectionWindows::min_slots;
-    // When the linger queue, application table and event ring take their pages
-    // (fixed_memory.h): up front for live traffic, on first use for a capture. The flight
-    // recorder's own is flight.paging; the flow table's are always up front (flow_table.h).
+    // When the linger queue (and the pipeline's event ring and reassembly scratch) take their
+    // pages (fixed_memory.h): up front for live traffic, on first use for a capture. The flight
+    // recorder's own is flight.paging; the flow table and the application table are always
+    // faulted in up front (flow_table.h; every app slot is written at setup).
     Paging paging = Paging::up_front;
 };
 
