@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "rstscope/common/fixed_memory.h"
+#include "rstscope/mgmt/host_index.h"
 #include "rstscope/mgmt/id_index.h"
 
 namespace rstscope {
@@ -72,23 +73,25 @@ constexpr uint32_t none = UINT32_MAX;
 constexpr size_t eviction_sample = 8;
 constexpr uint64_t ns_per_s = 1'000'000'000;
 
-uint64_t key_hash(const FindingKey& key) noexcept {
-    uint64_t w[3];
-    static_assert(sizeof(w) == sizeof(FindingKey));
-    std::memcpy(w, &key, sizeof(w));
-    return mix64(w[0] ^ mix64(w[1] ^ mix64(w[2])));
-}
-
 uint64_t address_hash(const IpAddress& a) noexcept {
     uint64_t w[2];
     std::memcpy(w, a.bytes, 16);
     return mix64(w[0] ^ mix64(w[1] ^ 0x5851F42D4C957F2Dull));
 }
 
-// FindingKey's hash as it always was: unseeded, as the tables' order may shape the order of the
-// findings in the log.
-struct FindingKeyHash {
-    uint64_t operator()(const FindingKey& key) const noexcept { return key_hash(key); }
+// Keyed: the keys come from the traffic. The ids, not the table's slots, order the findings
+// (for_each, the eviction sample), so the seed changes nothing in the log.
+class FindingKeyHash {
+  public:
+    uint64_t operator()(const FindingKey& key) const noexcept {
+        uint64_t w[3];
+        static_assert(sizeof(w) == sizeof(FindingKey));
+        std::memcpy(w, &key, sizeof(w));
+        return hash_(w[0], w[1], w[2]);
+    }
+
+  private:
+    SeededHash hash_;
 };
 
 // A fixed-capacity map from FindingKey to Value: an IdIndex (at most half full) and the values by

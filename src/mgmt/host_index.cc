@@ -14,7 +14,7 @@ std::string host_text(const HostKey& key) {
     return address + ":" + std::to_string(key.port);
 }
 
-HostHash::HostHash() {
+SeededHash::SeededHash() {
     std::random_device random;
     for (uint64_t& seed : seeds_)
         seed = (static_cast<uint64_t>(random()) << 32) ^ random();
