@@ -95,8 +95,11 @@ Management::Management(const Options& options, RunControl& run, std::vector<Work
       resets_(options.top_hosts_capacity),
       recent_(options.recent_events),
       tops_(options.top_hosts_capacity),
+      // Between two writes of everything judged: a pass's events from each worker (judged early
+      // at the bounds) and a release slice.
       storms_(options.storm_threshold, seconds_to_ns(options.storm_window_s),
-              options.storm_max_pending, options.storm_max_hosts),
+              options.storm_max_pending, options.storm_max_hosts,
+              static_cast<uint32_t>(release_slice + ring_budget_per_pass * workers_.size())),
       findings_(findings_thresholds(options)),
       batch_(dequeue_batch),
       settled_progress_(workers_.size(), 0) {
@@ -289,7 +292,7 @@ bool Management::write_judged() {
     for (;;) {
         if (!write_findings()) return false;
         if (judged_written_ >= judged_settled_) break;
-        const ResetEvent& event = judged_[judged_written_].event;
+        const ResetEvent& event = judged_[judged_written_].event();
         if (std::string_view line = write_event_line(*log_, event, signature_rules_);
             !line.empty()) {
             record_written(line, &event);
@@ -303,6 +306,7 @@ bool Management::write_judged() {
     if (judged_written_ < judged_.size()) return false;
     judged_.clear();
     judged_written_ = judged_settled_ = 0;
+    storms_.recycle();  // the judged events it kept in its pool are written
     return true;
 }
 

@@ -5,7 +5,7 @@ namespace rstscope {
 
 bool settle_event(StormWindow::Judged& judged, uint64_t id, const SettleTargets& to,
                   std::vector<FindingRecord>& findings_out) {
-    ResetEvent& event = judged.event;
+    ResetEvent& event = judged.event();
     event.id = id;
     bool upgraded = to.resets.settle(judged);
     for (RecordObserver* observer : to.observers)

@@ -20,7 +20,7 @@ void ResetStatistics::record(const ResetEvent& event) noexcept {
 // Storms are a verdict about many connections, so only management, which sees every worker's
 // events, can give it: a responder aborting while it resets many others is shedding load.
 bool ResetStatistics::settle(StormWindow::Judged& judged) noexcept {
-    ResetEvent& event = judged.event;
+    ResetEvent& event = judged.event();
     bool upgraded = false;
     if (judged.storm) {
         event.evidence |= evidence_bit(Evidence::rst_storm);

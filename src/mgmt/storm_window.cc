@@ -9,14 +9,16 @@
 namespace rstscope {
 
 StormWindow::StormWindow(uint32_t threshold, uint64_t window_ns, uint32_t max_pending,
-                         uint32_t max_hosts)
+                         uint32_t max_hosts, uint32_t judged_in_pool)
     : threshold_(std::max<uint32_t>(threshold, 1)),
       window_ns_(window_ns),
       past_capacity_(threshold_ - 1),
-      events_(std::max<uint32_t>(max_pending, 1), "the storm window", Paging::on_use),
+      max_pending_(std::max<uint32_t>(max_pending, 1)),
+      judged_in_pool_(judged_in_pool),
+      events_(size_t{max_pending_} + judged_in_pool, "the storm window", Paging::on_use),
       slots_(events_.size(), "the storm window", Paging::on_use, Elements::written_before_read),
-      in_order_(events_.size(), "the storm window", Paging::on_use),
-      stragglers_(events_.size(), "the storm window", Paging::on_use),
+      in_order_(max_pending_, "the storm window", Paging::on_use),
+      stragglers_(max_pending_, "the storm window", Paging::on_use),
       index_(max_hosts),
       hosts_(index_.capacity(), "the storm window", Paging::on_use, Elements::written_before_read),
       past_(static_cast<size_t>(index_.capacity()) * past_capacity_, "the storm window",
@@ -33,11 +35,20 @@ uint32_t StormWindow::take_slot() noexcept {
     return s;
 }
 
-size_t StormWindow::memory_for(uint32_t threshold, uint32_t max_pending,
-                               uint32_t max_hosts) noexcept {
+void StormWindow::recycle() noexcept {
+    if (retired_first_ == nil) return;
+    slots_[retired_last_].left = free_slots_;
+    free_slots_ = retired_first_;
+    retired_first_ = retired_last_ = nil;
+    retired_ = 0;
+}
+
+size_t StormWindow::memory_for(uint32_t threshold, uint32_t max_pending, uint32_t max_hosts,
+                               uint32_t judged_in_pool) noexcept {
     threshold = std::max<uint32_t>(threshold, 1);
     size_t pending = std::max<uint32_t>(max_pending, 1), hosts = std::max<uint32_t>(max_hosts, 1);
     return pending * (sizeof(ResetEvent) + sizeof(Slot) + sizeof(uint32_t) + sizeof(Due)) +
+           size_t{judged_in_pool} * (sizeof(ResetEvent) + sizeof(Slot)) +
            hosts * (sizeof(Host) + sizeof(uint64_t) * (threshold - 1)) +
            HostIndex::memory_for(static_cast<uint32_t>(hosts)) + sizeof(uint32_t) * (threshold + 2);
 }
@@ -169,7 +180,7 @@ uint32_t StormWindow::acquire_host(const HostKey& key, size_t home, std::vector<
 }
 
 void StormWindow::add(const ResetEvent& event, std::vector<Judged>& out) {
-    if (pending_ == slots_.size()) judge_oldest(out, true);
+    if (pending_ == max_pending_) judge_oldest(out, true);
     HostKey key = HostKey::resetter_of(event);
     size_t home = index_.home(key);  // hashed once for the find and the insert
     uint32_t h = index_.find(key, home);
@@ -265,8 +276,14 @@ void StormWindow::judge_oldest(std::vector<Judged>& out, bool early) {
     uint64_t* past = past_.data() + static_cast<size_t>(h) * past_capacity_;
     uint32_t earlier = count_past(host, past, from, to, threshold_ - 1);
     uint32_t waiting = count_waiting(host, to, threshold_ - earlier);
-    // Built in place: push_back of a braced Judged copied the 456-byte event twice.
-    out.emplace_back(events_[s], earlier + waiting >= threshold_);
+    // Built in place (push_back of a braced Judged copied the 456-byte event twice), in the pool
+    // while there is room for it there.
+    bool storm = earlier + waiting >= threshold_;
+    bool in_pool = retired_ < judged_in_pool_;
+    if (in_pool)
+        out.emplace_back(&events_[s], storm);
+    else
+        out.emplace_back(events_[s], storm);
 
     if (host.first == s) {
         host.first = slot.left;
@@ -276,8 +293,15 @@ void StormWindow::judge_oldest(std::vector<Judged>& out, bool early) {
     }
     remember(host, past, ts);
     host.latest = std::max(host.latest, ts);
-    slot.left = free_slots_;
-    free_slots_ = s;
+    if (in_pool) {  // retired, to the list's tail
+        slot.left = nil;
+        (retired_last_ != nil ? slots_[retired_last_].left : retired_first_) = s;
+        retired_last_ = s;
+        ++retired_;
+    } else {
+        slot.left = free_slots_;
+        free_slots_ = s;
+    }
     if (host.first == nil && host.heap == nil) {  // idle: to the idle list's tail, oldest first
         host.prev = idle_last_;
         host.next = nil;

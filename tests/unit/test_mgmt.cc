@@ -79,8 +79,8 @@ struct Released {
 Released summarize(const std::vector<StormWindow::Judged>& judged) {
     Released r;
     for (const auto& j : judged) {
-        r.ts.push_back(j.event.ts_ns);
-        r.hosts.push_back(resetter(j.event));
+        r.ts.push_back(j.event().ts_ns);
+        r.hosts.push_back(resetter(j.event()));
         r.storm.push_back(j.storm);
     }
     return r;
@@ -139,23 +139,23 @@ TEST(StormWindow, ReleasesOnlyClosedWindowsInTimeOrder) {
     EXPECT_TRUE(window.release(11 * sec).empty());  // 10 s + 1 s is not yet before now
     auto first = window.release(11 * sec + 1);
     ASSERT_EQ(first.size(), 1u);
-    EXPECT_EQ(first[0].event.orig_p, 1);
+    EXPECT_EQ(first[0].event().orig_p, 1);
     EXPECT_TRUE(first[0].storm);  // 10.05 s from the same host is within its window
     EXPECT_TRUE(window.release(11 * sec + 50 * ms).empty());
     auto second = window.release(11 * sec + 50 * ms + 1);
     ASSERT_EQ(second.size(), 1u);
-    EXPECT_EQ(second[0].event.orig_p, 3);
+    EXPECT_EQ(second[0].event().orig_p, 3);
     EXPECT_TRUE(second[0].storm);  // 10.0 s still counts: it lies within this event's window
     auto third = window.release(11 * sec + 100 * ms + 1);
     ASSERT_EQ(third.size(), 1u);
-    EXPECT_EQ(third[0].event.orig_p, 2);
-    EXPECT_EQ(resetter(third[0].event), host_b);
+    EXPECT_EQ(third[0].event().orig_p, 2);
+    EXPECT_EQ(resetter(third[0].event()), host_b);
     EXPECT_FALSE(third[0].storm);
     EXPECT_EQ(window.window.pending(), 1u);
     auto rest = window.release(11 * sec + 100 * ms + 1, true);
     ASSERT_EQ(rest.size(), 1u);
-    EXPECT_EQ(rest[0].event.orig_p, 4);
-    EXPECT_EQ(resetter(rest[0].event), host_c);
+    EXPECT_EQ(rest[0].event().orig_p, 4);
+    EXPECT_EQ(resetter(rest[0].event()), host_c);
     EXPECT_EQ(window.window.pending(), 0u);
     EXPECT_TRUE(window.release(100 * sec, true).empty());
 }
@@ -171,7 +171,7 @@ TEST(StormWindow, ReleaseHandsOutAtMostMaxEventsPerCall) {
     window.release(20 * sec, false, out, 2);
     ASSERT_EQ(out.size(), 5u);
     for (uint16_t i = 0; i < 5; ++i) {
-        EXPECT_EQ(out[i].event.orig_p, i + 1);
+        EXPECT_EQ(out[i].event().orig_p, i + 1);
         EXPECT_TRUE(out[i].storm);
     }
     EXPECT_EQ(window.pending(), 0u);
@@ -184,9 +184,9 @@ TEST(StormWindow, SameTimeIsOrderedByConnection) {
     window.add(at(10 * sec, host_c, 7));
     auto judged = window.release(0, true);
     ASSERT_EQ(judged.size(), 3u);
-    EXPECT_EQ(judged[0].event.orig_p, 5);
-    EXPECT_EQ(judged[1].event.orig_p, 7);
-    EXPECT_EQ(judged[2].event.orig_p, 9);
+    EXPECT_EQ(judged[0].event().orig_p, 5);
+    EXPECT_EQ(judged[1].event().orig_p, 7);
+    EXPECT_EQ(judged[2].event().orig_p, 9);
 }
 
 TEST(StormWindow, MaxPendingJudgesTheOldestEarly) {
@@ -197,10 +197,45 @@ TEST(StormWindow, MaxPendingJudgesTheOldestEarly) {
     window.add(at(10 * sec + 2 * ms, host_a, 3));
     auto early = window.release(0);
     ASSERT_EQ(early.size(), 1u);
-    EXPECT_EQ(early[0].event.orig_p, 1);
+    EXPECT_EQ(early[0].event().orig_p, 1);
     EXPECT_TRUE(early[0].storm);
     EXPECT_EQ(window.window.pending(), 2u);
     EXPECT_EQ(window.window.early_judged(), 1u);
+}
+
+// Judged events stay in the pool, in retired slots, until recycle(); beyond `judged_in_pool` of
+// them they are copied out. Verdicts and order are the same either way.
+TEST(StormWindow, JudgedEventsWaitInThePoolUntilRecycled) {
+    StormWindow window(2, 1 * sec, 2, 16, 2);  // two waiting, two judged in the pool
+    std::vector<StormWindow::Judged> out;
+    for (uint16_t port = 1; port <= 4; ++port)
+        window.add(at(10 * sec + port * ms, host_a, port), out);  // 1 and 2 judged early
+    ASSERT_EQ(out.size(), 2u);
+    EXPECT_NE(out[0].pooled, nullptr);
+    EXPECT_NE(out[1].pooled, nullptr);
+    window.release(0, true, out);  // the pool's judged slots are taken: 3 and 4 are copied
+    ASSERT_EQ(out.size(), 4u);
+    EXPECT_EQ(out[2].pooled, nullptr);
+    EXPECT_EQ(out[3].pooled, nullptr);
+    for (uint16_t i = 0; i < 4; ++i) {
+        EXPECT_EQ(out[i].event().orig_p, i + 1);
+        EXPECT_TRUE(out[i].storm);
+    }
+    out[0].event().id = 7;  // settled in place
+    EXPECT_EQ(out[0].event().id, 7u);
+    out.clear();
+    window.recycle();
+    // Recycled slots are taken again, and judged events are kept in the pool again.
+    for (uint16_t port = 5; port <= 8; ++port)
+        window.add(at(20 * sec + port * ms, host_b, port), out);
+    window.release(0, true, out);
+    ASSERT_EQ(out.size(), 4u);
+    EXPECT_NE(out[0].pooled, nullptr);
+    EXPECT_NE(out[1].pooled, nullptr);
+    for (uint16_t i = 0; i < 4; ++i)
+        EXPECT_EQ(out[i].event().orig_p, i + 5);
+    EXPECT_EQ(window.pending(), 0u);
+    EXPECT_EQ(window.memory_bytes(), StormWindow::memory_for(2, 2, 16, 2));
 }
 
 ResetEvent with_verdict(ResetCause cause, ConnState state, const char* host = "192.0.2.1") {
@@ -268,23 +303,23 @@ TEST(ResetStatistics, SettleAppliesTheStormVerdictThenTallies) {
     ResetStatistics stats;
     StormWindow::Judged abort_in_storm{
         with_verdict(ResetCause::resp_abort, ConnState::RSTR, "10.0.0.1"), true};
-    abort_in_storm.event.confidence = Confidence::high;
+    abort_in_storm.event().confidence = Confidence::high;
     EXPECT_TRUE(stats.settle(abort_in_storm));
-    EXPECT_EQ(abort_in_storm.event.cause, ResetCause::overload);
-    EXPECT_EQ(abort_in_storm.event.confidence, Confidence::medium);
-    EXPECT_TRUE(abort_in_storm.event.has(Evidence::rst_storm));
+    EXPECT_EQ(abort_in_storm.event().cause, ResetCause::overload);
+    EXPECT_EQ(abort_in_storm.event().confidence, Confidence::medium);
+    EXPECT_TRUE(abort_in_storm.event().has(Evidence::rst_storm));
 
     StormWindow::Judged refusal_in_storm{
         with_verdict(ResetCause::refused, ConnState::REJ, "10.0.0.1"), true};
     EXPECT_FALSE(stats.settle(refusal_in_storm));  // marked, not reclassified
-    EXPECT_EQ(refusal_in_storm.event.cause, ResetCause::refused);
-    EXPECT_TRUE(refusal_in_storm.event.has(Evidence::rst_storm));
+    EXPECT_EQ(refusal_in_storm.event().cause, ResetCause::refused);
+    EXPECT_TRUE(refusal_in_storm.event().has(Evidence::rst_storm));
 
     StormWindow::Judged abort_alone{
         with_verdict(ResetCause::resp_abort, ConnState::RSTR, "10.0.0.2"), false};
     EXPECT_FALSE(stats.settle(abort_alone));
-    EXPECT_EQ(abort_alone.event.cause, ResetCause::resp_abort);
-    EXPECT_FALSE(abort_alone.event.has(Evidence::rst_storm));
+    EXPECT_EQ(abort_alone.event().cause, ResetCause::resp_abort);
+    EXPECT_FALSE(abort_alone.event().has(Evidence::rst_storm));
 
     EXPECT_EQ(stats.total(), 3u);
     EXPECT_EQ(stats.by_cause(ResetCause::overload), 1u);
@@ -794,7 +829,7 @@ TEST(StormWindow, SameVerdictsAndOrderAsBruteForceWithinBounds) {
         std::vector<std::pair<uint32_t, bool>> expected, got;
         auto take = [&](const std::vector<StormWindow::Judged>& judged) {
             for (const auto& j : judged)
-                got.emplace_back(j.event.rst_seq, j.storm);
+                got.emplace_back(j.event().rst_seq, j.storm);
         };
         uint64_t now = 0;
         uint32_t seq = 0;
@@ -829,7 +864,7 @@ TEST(StormWindow, BeyondBoundsEveryEventLeavesOnceAndNoStormIsInvented) {
         std::vector<std::pair<uint32_t, bool>> got;
         auto take = [&](const std::vector<StormWindow::Judged>& judged) {
             for (const auto& j : judged)
-                got.emplace_back(j.event.rst_seq, j.storm);
+                got.emplace_back(j.event().rst_seq, j.storm);
         };
         uint64_t now = 100;
         uint32_t seq = 0;
@@ -894,9 +929,9 @@ TEST(StormWindow, ANewHostBeyondMaxHostsEvictsTheOldestIdleHost) {
     EXPECT_EQ(storms.window.hosts(), 2u);
     auto judged = storms.release(0, true);
     ASSERT_EQ(judged.size(), 3u);
-    EXPECT_EQ(judged[0].event.orig_p, 1);
-    EXPECT_EQ(judged[1].event.orig_p, 2);
-    EXPECT_EQ(judged[2].event.orig_p, 3);
+    EXPECT_EQ(judged[0].event().orig_p, 1);
+    EXPECT_EQ(judged[1].event().orig_p, 2);
+    EXPECT_EQ(judged[2].event().orig_p, 3);
 
     // An idle host that still matters is evicted too when a new one needs its place.
     Storms idle(2, 1 * sec, 16, 2);
@@ -939,7 +974,7 @@ TEST(Flood, MillionDistinctHostsInBoundedMemoryWithoutAllocating) {
     uint32_t most_pending = 0, most_hosts = 0;
     auto write = [&] {
         for (const auto& j : out) {
-            stats.record(j.event);
+            stats.record(j.event());
             storms_seen += j.storm;
         }
         released += out.size();

@@ -118,7 +118,8 @@ Result run(const std::vector<Handed>& source, const ConnectionWindows* connectio
     Options defaults;
     StormWindow storms(defaults.storm_threshold,
                        static_cast<uint64_t>(defaults.storm_window_s * 1e9),
-                       defaults.storm_max_pending, defaults.storm_max_hosts);
+                       defaults.storm_max_pending, defaults.storm_max_hosts,
+                       static_cast<uint32_t>(release_slice + events_per_pass));
     ResetStatistics resets(defaults.top_hosts_capacity);
     RecentEvents recent(defaults.recent_events);
     TopTables tops(defaults.top_hosts_capacity);
@@ -152,11 +153,12 @@ Result run(const std::vector<Handed>& source, const ConnectionWindows* connectio
     auto write_judged = [&] {
         for (StormWindow::Judged& j : judged) {
             r.storm_upgrades += settle_event(j, ++numbered, targets, finding_records);
-            if (write_event_line(log, j.event).empty())  // as Management::write_judged
-                log.append(format_event_line(line, j.event));
+            if (write_event_line(log, j.event()).empty())  // as Management::write_judged
+                log.append(format_event_line(line, j.event()));
             write_findings();
         }
         judged.clear();
+        storms.recycle();
     };
 
     auto t0 = std::chrono::steady_clock::now();
