@@ -92,20 +92,24 @@ class FlowTable {
     // matches (the likely hit), all four of its cache lines, and returns its slot (no_slot when
     // no signature matches), so that per-slot stores beside the table can be prefetched too.
     // Inline: it runs for every packet, and the path without a use for the slot drops it.
+    // The secondary bucket is worked out only when the primary holds no match: most flows live
+    // in their primary.
     uint32_t prefetch_entry(uint64_t hash) const noexcept {
         const uint32_t sig = signature(hash);
-        for (uint32_t bucket : {primary_bucket(hash), secondary_bucket(hash)}) {
-            if (uint32_t ways_matching = ways_holding(bucket, sig)) {
-                const uint32_t slot = bucket * ways + std::countr_zero(ways_matching);
-                const char* entry = reinterpret_cast<const char*>(&entries_[slot]);
-                __builtin_prefetch(entry);
-                __builtin_prefetch(entry + 64);
-                __builtin_prefetch(entry + 128);
-                __builtin_prefetch(entry + 192);
-                return slot;
-            }
+        uint32_t bucket = primary_bucket(hash);
+        uint32_t ways_matching = ways_holding(bucket, sig);
+        if (ways_matching == 0) {
+            bucket = secondary_bucket(hash);
+            ways_matching = ways_holding(bucket, sig);
+            if (ways_matching == 0) return no_slot;
         }
-        return no_slot;
+        const uint32_t slot = bucket * ways + std::countr_zero(ways_matching);
+        const char* entry = reinterpret_cast<const char*>(&entries_[slot]);
+        __builtin_prefetch(entry);
+        __builtin_prefetch(entry + 64);
+        __builtin_prefetch(entry + 128);
+        __builtin_prefetch(entry + 192);
+        return slot;
     }
 
     // Returns the slot holding `key`, or no_slot.
