@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 
 #include "rstscope/config/options.h"
 
@@ -26,8 +27,9 @@ struct CaptureSizes {
     uint64_t eal_memory_mb;  // DPDK's memory (-m): what the pools and rings above take
 };
 
-// `largest_frame`: bytes captured of the capture's longest frame, 0 when unknown.
-CaptureSizes sizes_for_capture(const Options& options, uint64_t packets,
-                               uint32_t largest_frame = 0);
+// `largest_frame`: bytes captured of the capture's longest frame, 0 when unknown. `flows`: the
+// capture's connections as the probe estimated them (FlowKeyTally), none when unknown.
+CaptureSizes sizes_for_capture(const Options& options, uint64_t packets, uint32_t largest_frame = 0,
+                               std::optional<uint64_t> flows = std::nullopt);
 
 }  // namespace rstscope

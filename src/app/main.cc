@@ -148,13 +148,13 @@ std::optional<CaptureInput> prepare_capture(const Options& options, PrivateDirec
     CaptureInput input;
     input.user_path = options.pcap;
     input.read_path = options.pcap;
-    std::optional<CaptureProbe> probe = probe_capture(options.pcap, error);
+    std::optional<CaptureProbe> probe = probe_capture(options.pcap, error, options.vlan_in_key);
     if (!probe && is_pcapng_file(options.pcap)) {
         // libpcap 1.10 refuses pcapng files whose interfaces differ in snapshot length.
         std::string rewrite_error;
         std::string copy = private_dir.file("rewritten.pcap", rewrite_error);
         if (!copy.empty() && rewrite_pcapng_as_pcap(options.pcap, copy, rewrite_error)) {
-            probe = probe_capture(copy, error);
+            probe = probe_capture(copy, error, options.vlan_in_key);
             input.read_path = copy;
         } else if (!rewrite_error.empty()) {
             error += " (" + rewrite_error + ")";
@@ -356,7 +356,8 @@ std::optional<Inputs> prepare_inputs(Options& options, PrivateDirectory& private
         options.pcap = inputs.capture->vdev_path;
         const CaptureProbe& probe = inputs.capture->probe;
         CaptureSizes sizes = sizes_for_capture(
-            options, probe.packets, probe.plain_layout ? probe.plain_layout->largest_record : 0);
+            options, probe.packets, probe.plain_layout ? probe.plain_layout->largest_record : 0,
+            probe.flows);
         options.flow_table_size = sizes.flow_capacity;
         options.linger_capacity = sizes.linger_capacity;
         options.mbufs = sizes.mbufs;

@@ -104,7 +104,8 @@ pcap_t* open_with_libpcap(const std::string& path, std::string& error) {
 }  // namespace
 
 std::optional<uint64_t> count_plain_pcap_records(std::span<const uint8_t> file,
-                                                 PlainPcapLayout& layout) noexcept {
+                                                 PlainPcapLayout& layout,
+                                                 FlowKeyTally* tally) noexcept {
     if (file.size() < file_header_bytes) return std::nullopt;
     const uint8_t* base = file.data();
     uint32_t magic = read_u32(base, false);
@@ -136,6 +137,7 @@ std::optional<uint64_t> count_plain_pcap_records(std::span<const uint8_t> file,
         if (seconds > INT32_MAX || fraction >= fraction_limit || captured > snaplen)
             return std::nullopt;
         if (file.size() - offset - record_header_bytes < captured) return std::nullopt;
+        if (tally) tally->add_frame(header + record_header_bytes, captured);
         offset += record_header_bytes + captured;
         layout.largest_record = std::max(layout.largest_record, captured);
         ++records;
@@ -201,7 +203,8 @@ uint64_t CaptureClock::next_libpcap_ns() noexcept {
     return last_ns_;
 }
 
-std::optional<CaptureProbe> probe_capture(const std::string& path, std::string& error) {
+std::optional<CaptureProbe> probe_capture(const std::string& path, std::string& error,
+                                          bool vlan_in_key) {
     // libpcap opens the file first: its refusals (not a capture, an unreadable pcapng) and the
     // link type stay exactly libpcap's.
     pcap_t* handle = open_with_libpcap(path, error);
@@ -212,16 +215,19 @@ std::optional<CaptureProbe> probe_capture(const std::string& path, std::string& 
     MappedFile file;
     PlainPcapLayout layout;
     std::optional<uint64_t> records;
-    if (file.map(path)) records = count_plain_pcap_records(file.bytes(), layout);
-    if (!records) return probe_capture_by_reading(path, error);
+    FlowKeyTally tally(*link, vlan_in_key);
+    if (file.map(path)) records = count_plain_pcap_records(file.bytes(), layout, &tally);
+    if (!records) return probe_capture_by_reading(path, error, vlan_in_key);
     CaptureProbe probe;
     probe.link = *link;
     probe.packets = *records;
+    probe.flows = tally.estimate();
     probe.plain_layout = layout;
     return probe;
 }
 
-std::optional<CaptureProbe> probe_capture_by_reading(const std::string& path, std::string& error) {
+std::optional<CaptureProbe> probe_capture_by_reading(const std::string& path, std::string& error,
+                                                     bool vlan_in_key) {
     pcap_t* handle = open_with_libpcap(path, error);
     if (handle == nullptr) return std::nullopt;
     CaptureProbe probe;
@@ -231,11 +237,15 @@ std::optional<CaptureProbe> probe_capture_by_reading(const std::string& path, st
         return std::nullopt;
     }
     probe.link = *link;
+    FlowKeyTally tally(*link, vlan_in_key);
     pcap_pkthdr* header;
     const u_char* data;
     int status;
-    while ((status = pcap_next_ex(handle, &header, &data)) == 1)
+    while ((status = pcap_next_ex(handle, &header, &data)) == 1) {
+        tally.add_frame(data, header->caplen);
         ++probe.packets;
+    }
+    probe.flows = tally.estimate();
     if (status == PCAP_ERROR) {
         std::string reason = pcap_geterr(handle);
         if (probe.packets == 0 && reason.find("truncated") == std::string::npos) {

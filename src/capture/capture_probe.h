@@ -14,6 +14,7 @@
 #include <span>
 #include <string>
 
+#include "flow_key_tally.h"
 #include "rstscope/decode/packet_decoder.h"
 
 struct pcap;
@@ -32,6 +33,7 @@ struct PlainPcapLayout {
 struct CaptureProbe {
     LinkType link = LinkType::ethernet;
     uint64_t packets = 0;    // complete records libpcap can read
+    uint64_t flows = 0;      // connections (flow-table keys) among them, estimated: FlowKeyTally
     bool truncated = false;  // the file ends inside a record
     std::string truncation_error;
     // Set when the count came from the record headers alone (the capture clock walks them too).
@@ -41,9 +43,11 @@ struct CaptureProbe {
 // Counts the records of a classic pcap file held in `file` when every one of them is plain: a
 // version 2.4 header, each record whole and no longer than the file's snapshot length (so libpcap
 // reads each as stored). Returns nothing for anything else, which then needs libpcap's own reading
-// (pcapng, other magic numbers, truncation, damage). Pure; reads each record header once.
+// (pcapng, other magic numbers, truncation, damage). Pure; reads each record header once, and
+// hands each record's frame to `tally` when given (its count is then partial if this fails).
 std::optional<uint64_t> count_plain_pcap_records(std::span<const uint8_t> file,
-                                                 PlainPcapLayout& layout) noexcept;
+                                                 PlainPcapLayout& layout,
+                                                 FlowKeyTally* tally = nullptr) noexcept;
 
 // Packet times of a capture, read in step with the net_pcap vdev: Debian's DPDK 22.11 net_pcap
 // cannot hand over the file's timestamps (it registers the timestamp field but does not
@@ -80,11 +84,14 @@ class CaptureClock {
 };
 
 // Returns the probe, or sets `error` to a one-line reason (missing file, not a capture, link type
-// the decoder does not read, a pcapng libpcap cannot read).
-std::optional<CaptureProbe> probe_capture(const std::string& path, std::string& error);
+// the decoder does not read, a pcapng libpcap cannot read). `vlan_in_key`: the flow key's rule
+// (Options::vlan_in_key), for the connection count.
+std::optional<CaptureProbe> probe_capture(const std::string& path, std::string& error,
+                                          bool vlan_in_key = false);
 
 // The same answer from libpcap reading every record (what probe_capture falls back to); the
 // tests and the probe's fuzz target hold the header walk to it.
-std::optional<CaptureProbe> probe_capture_by_reading(const std::string& path, std::string& error);
+std::optional<CaptureProbe> probe_capture_by_reading(const std::string& path, std::string& error,
+                                                     bool vlan_in_key = false);
 
 }  // namespace rstscope

@@ -15,6 +15,8 @@
 #include <vector>
 
 #include "capture/capture_probe.h"
+#include "frame_builder.h"
+#include "rstscope/flow/flow_table.h"
 
 namespace rstscope {
 namespace {
@@ -47,6 +49,14 @@ class PcapFile {
         put32(r.length);
         bytes_.insert(bytes_.end(), r.captured, 0xab);
         return *this;
+    }
+    PcapFile& frame(const Bytes& frame) {
+        const auto length = static_cast<uint32_t>(frame.size());
+        put32(1'700'000'000);
+        put32(0);
+        put32(length);
+        put32(length);
+        return raw(frame);
     }
     PcapFile& raw(const Bytes& tail) {
         bytes_.insert(bytes_.end(), tail.begin(), tail.end());
@@ -92,6 +102,7 @@ Outcome probe_and_clock(const std::string& path) {
     EXPECT_EQ(probe->packets, read->packets);
     EXPECT_EQ(probe->truncated, read->truncated);
     EXPECT_EQ(probe->truncation_error, read->truncation_error);
+    EXPECT_EQ(probe->flows, read->flows);
     CaptureClock clock, reference;
     EXPECT_TRUE(clock.open(path, *probe, error)) << error;
     EXPECT_TRUE(reference.open(path, *read, error)) << error;
@@ -180,6 +191,86 @@ TEST(CaptureProbe, CountsPlainRecordsFromBytesAlone) {
     Bytes cut(file.bytes().begin(), file.bytes().end() - 1);
     EXPECT_FALSE(count_plain_pcap_records(cut, layout));
     EXPECT_FALSE(count_plain_pcap_records(Bytes(10, 0), layout));
+}
+
+// The probe counts connections, both directions as one, as the flow table keys them: the
+// capture's flow table is sized from the count (capture_sizes.h). Not TCP: not counted.
+TEST(CaptureProbe, CountsConnectionsAsTheFlowTableKeysThem) {
+    const auto segment = [](uint16_t sport, uint16_t dport, uint8_t flags) {
+        test::TcpSpec spec;
+        spec.sport = sport;
+        spec.dport = dport;
+        spec.flags = flags;
+        return spec;
+    };
+    PcapFile file(false, false);
+    for (uint16_t port = 40000; port < 40010; ++port) {
+        file.frame(test::eth_ipv4_tcp(segment(port, 80, 0x02)))
+            .frame(test::eth_ipv4_tcp(segment(80, port, 0x12), "203.0.113.2", "198.51.100.1"))
+            .frame(test::eth_ipv4_tcp(segment(port, 80, 0x10)));
+    }
+    // The same connection tagged: one connection under Zeek's key (VLANs left out).
+    file.frame(test::ethernet(
+        0x0800,
+        test::ipv4("198.51.100.1", "203.0.113.2", 6, test::tcp_segment(segment(40000, 80, 0x10))),
+        {7}));
+    file.frame(test::ethernet(0x0800, test::ipv4_udp(5353, 5353, test::Bytes(8, 0))));
+    Outcome o = probe_and_clock(file.write("connections"));
+    EXPECT_EQ(o.probe.packets, 32u);
+    EXPECT_EQ(o.probe.flows, 10u);
+}
+
+TEST(CaptureProbe, VlanInKeyCountsTaggedCopiesApart) {
+    PcapFile file(false, false);
+    const test::Bytes segment =
+        test::ipv4("198.51.100.1", "203.0.113.2", 6, test::tcp_segment(test::TcpSpec()));
+    file.frame(test::ethernet(0x0800, segment, {7}))
+        .frame(test::ethernet(0x0800, segment, {8}))
+        .frame(test::ethernet(0x0800, segment));
+    const std::string path = file.write("vlans");
+    std::string error;
+    auto zeek_key = probe_capture(path, error);
+    auto vlan_key = probe_capture(path, error, true);
+    auto vlan_key_read = probe_capture_by_reading(path, error, true);
+    std::filesystem::remove(path);
+    ASSERT_TRUE(zeek_key && vlan_key && vlan_key_read) << error;
+    EXPECT_EQ(zeek_key->flows, 1u);
+    EXPECT_EQ(vlan_key->flows, 3u);
+    EXPECT_EQ(vlan_key_read->flows, 3u);
+}
+
+// The estimate against exact counts of connections keyed and hashed as the flow table does,
+// from a handful to two million, repeats not counted again: within 1/32, the margin the sizing
+// adds (capture_sizes.cc). Keys and hashes are deterministic, so is the check.
+TEST(FlowKeyTally, EstimatesDistinctKeysWithinTheSizingsMargin) {
+    for (uint32_t keys : {0u, 1u, 17u, 1'000u, 30'000u, 100'000u, 2'000'000u}) {
+        FlowKeyTally tally(LinkType::ethernet, false);
+        for (int pass = 0; pass < 2; ++pass) {
+            for (uint32_t k = 0; k < keys; ++k) {
+                FlowKey key{};
+                key.family = IpFamily::v4;
+                const uint32_t client = 0xC6120000u + (k >> 6);  // 198.18.0.0/15, 64 per host
+                key.addr_lo = IpAddress::from_v4(reinterpret_cast<const uint8_t*>(&client));
+                key.port_lo = static_cast<uint16_t>(40000 + (k & 63));
+                key.port_hi = 443;
+                key.vlan_outer = key.vlan_inner = vlan_none;
+                tally.add_hash(FlowTable::hash(key));
+            }
+        }
+        const double estimate = static_cast<double>(tally.estimate());
+        EXPECT_NEAR(estimate, keys, keys / 32.0 + 0.5) << keys << " keys";
+    }
+}
+
+// A fragment may become a segment of any connection once reassembled: each counts as its own.
+TEST(FlowKeyTally, FragmentsCountEachAsAConnection) {
+    FlowKeyTally tally(LinkType::ethernet, false);
+    const test::Bytes frame = test::ethernet(
+        0x0800, test::ipv4("198.51.100.1", "203.0.113.2", 6, test::tcp_segment(test::TcpSpec()), 64,
+                           1, 0x2000));  // more fragments follow, offset 0
+    for (int i = 0; i < 5; ++i)
+        tally.add_frame(frame.data(), static_cast<uint32_t>(frame.size()));
+    EXPECT_EQ(tally.estimate(), 5u);
 }
 
 }  // namespace

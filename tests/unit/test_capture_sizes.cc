@@ -78,3 +78,17 @@ TEST(CaptureSizes, SmallerConfiguredSizesWin) {
     EXPECT_EQ(sizes.linger_capacity, 16u);
     EXPECT_EQ(sizes.mbufs, 600u);
 }
+
+// The probe's connection count sizes the flow table: two slots per connection and 1/32 + 64
+// more for the estimate's error, in a power of two, never beyond what the packets could open.
+TEST(CaptureSizes, FlowTableFollowsTheCapturesConnections) {
+    Options o;
+    EXPECT_EQ(sizes_for_capture(o, 1'040'000, 0, 200'000).flow_capacity, 524'288u);
+    EXPECT_EQ(sizes_for_capture(o, 1'040'000, 0, 254'000).flow_capacity, 524'288u);
+    EXPECT_EQ(sizes_for_capture(o, 1'040'000, 0, 255'000).flow_capacity, 1'048'576u);
+    EXPECT_EQ(sizes_for_capture(o, 1'040'000).flow_capacity, 1'048'576u);  // unknown: packets
+    EXPECT_EQ(sizes_for_capture(o, 300'000, 0, 2'000'000).flow_capacity, 1'048'576u);
+    EXPECT_EQ(sizes_for_capture(o, 300'000, 0, 0).flow_capacity, 1'024u);
+    o.workers = 2;
+    EXPECT_EQ(sizes_for_capture(o, 1'040'000, 0, 200'000).flow_capacity, 262'144u);
+}
