@@ -93,7 +93,9 @@ class FlowTable {
     // no signature matches), so that per-slot stores beside the table can be prefetched too.
     // Inline: it runs for every packet, and the path without a use for the slot drops it.
     // The secondary bucket is worked out only when the primary holds no match: most flows live
-    // in their primary.
+    // in their primary. No match is most likely a new flow: the entry free_slot() would give it
+    // is brought in for writing, as occupy() writes all of it (a SYN or RST flood opens a flow
+    // with nearly every packet; unprefetched, each waited for a load miss there).
     uint32_t prefetch_entry(uint64_t hash) const noexcept {
         const uint32_t sig = signature(hash);
         uint32_t bucket = primary_bucket(hash);
@@ -101,14 +103,14 @@ class FlowTable {
         if (ways_matching == 0) {
             bucket = secondary_bucket(hash);
             ways_matching = ways_holding(bucket, sig);
-            if (ways_matching == 0) return no_slot;
+            if (ways_matching == 0) {
+                if (const uint32_t slot = free_slot(hash); slot != no_slot)
+                    prefetch_lines(slot, true);
+                return no_slot;
+            }
         }
         const uint32_t slot = bucket * ways + std::countr_zero(ways_matching);
-        const char* entry = reinterpret_cast<const char*>(&entries_[slot]);
-        __builtin_prefetch(entry);
-        __builtin_prefetch(entry + 64);
-        __builtin_prefetch(entry + 128);
-        __builtin_prefetch(entry + 192);
+        prefetch_lines(slot, false);
         return slot;
     }
 
@@ -146,6 +148,17 @@ class FlowTable {
     size_t memory_bytes() const noexcept { return memory_.size(); }
 
   private:
+    // Every cache line of a slot's entry, `for_writing` in a writable state.
+    void prefetch_lines(uint32_t slot, bool for_writing) const noexcept {
+        const char* entry = reinterpret_cast<const char*>(&entries_[slot]);
+        for (size_t at = 0; at < sizeof(FlowEntry); at += 64) {
+            if (for_writing)
+                __builtin_prefetch(entry + at, 1);
+            else
+                __builtin_prefetch(entry + at, 0);
+        }
+    }
+
     // Bit w set when way w of `bucket` holds `sig` (0: the free ways). The bucket's eight
     // signatures are compared at once, two SSE2 compares: a way-by-way loop ends at a way the CPU
     // cannot predict, a mispredicted branch on most packets.
