@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: BSD-3-Clause
-// What rstscope needs to know of a capture file before DPDK reads it, without reading its packets:
-// the net_pcap vdev hands over raw frames whatever the file's link type, so the link type must be
-// known (or the file refused) up front, and the record count tells the workers when the capture
-// has ended. The vdev is the one reader of packet data: the probe and the capture clock walk the
-// 16-byte record headers of a classic pcap file (mapped, nothing copied) and fall back to reading
-// the file through libpcap only for what that walk cannot vouch for (pcapng, a truncated or damaged
-// record, a record longer than the file's snapshot length). Setup, and the capture reader's lcore.
+// What rstscope needs to know of a capture file before DPDK reads it: the net_pcap vdev hands over
+// raw frames whatever the file's link type, so the link type must be known (or the file refused)
+// up front, the record count tells the workers when the capture has ended, and the connections
+// among the records size the flow table (FlowKeyTally). The vdev is the one reader that copies
+// packet data: the probe and the capture clock walk a classic pcap file mapped (nothing copied),
+// the probe reading each record's header and its frame's protocol headers in one pass, and fall
+// back to reading the file through libpcap only for what that walk cannot vouch for (pcapng, a
+// truncated or damaged record, a record longer than the file's snapshot length). Setup, and the
+// capture reader's lcore.
 #pragma once
 
 #include <cstddef>
