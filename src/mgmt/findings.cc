@@ -165,17 +165,22 @@ class KeyedTable {
   private:
     using Index = IdIndex<FindingKey, FindingKeyHash, 2>;
 
+    // The sample: the eviction_sample ids from the cursor on, round the end (a table holds at
+    // least 16). An open entry weighs more than any other can (weights are below 2^34), so one
+    // comparison an id picks the first lightest entry without an open finding.
     bool evict() {
-        uint32_t n = static_cast<uint32_t>(values_.size());
+        static_assert(eviction_sample < 16);
+        const uint32_t n = static_cast<uint32_t>(values_.size());
+        const uint32_t end = cursor_ + static_cast<uint32_t>(eviction_sample);
         uint32_t victim = none;
-        uint64_t least = 0;  // the victim's weight, not recomputed at each comparison
-        uint32_t id = cursor_;
-        for (size_t i = 0; i < eviction_sample && i < n; ++i, id = id + 1 == n ? 0 : id + 1) {
-            if (values_[id].open()) continue;
-            uint64_t weight = values_[id].weight();
-            if (victim == none || weight < least) victim = id, least = weight;
+        uint64_t least = UINT64_MAX;
+        for (uint32_t k = cursor_; k < end; ++k) {
+            uint32_t id = k < n ? k : k - n;
+            const Value& v = values_[id];
+            uint64_t weight = v.open() ? UINT64_MAX : v.weight();
+            if (weight < least) victim = id, least = weight;
         }
-        cursor_ = (cursor_ + static_cast<uint32_t>(eviction_sample)) % n;
+        cursor_ = end < n ? end : end - n;
         if (victim == none) return false;
         erase(victim);
         ++evicted_;
