@@ -72,29 +72,28 @@ constexpr std::array<char, 200> two_digits = [] {
     return t;
 }();
 
+// `value` < 100 in one digit or a pair from the table.
+char* put_below_100(char* out, uint32_t value) noexcept {
+    if (value < 10) {
+        *out = static_cast<char>('0' + value);
+        return out + 1;
+    }
+    std::memcpy(out, &two_digits[2 * value], 2);
+    return out + 2;
+}
+
 // Decimal, no leading zeros: up to six digits in pairs from a table (most of a line's integers:
 // ports, TTLs, counts, ids; about 200 instructions a line fewer than eight digits computed for
 // each), longer ones in chunks of eight digits.
 char* put_unsigned(char* out, uint64_t value) noexcept {
     constexpr uint64_t e8 = 100'000'000;
-    if (value < 10) {  // TTLs, packet counts, seconds of a duration: most fields
-        *out = static_cast<char>('0' + value);
-        return out + 1;
-    }
-    if (value < 100) {  // two-digit TTLs and counts: a pair from the table, not eight computed
-        std::memcpy(out, &two_digits[2 * value], 2);
-        return out + 2;
-    }
+    // TTLs, packet counts, seconds of a duration: most fields; a pair from the table, not eight
+    // digits computed.
+    if (value < 100) return put_below_100(out, static_cast<uint32_t>(value));
     if (value < 1'000'000) {  // ports, byte counts, ids: the first digit or two, then pairs
         uint32_t v = static_cast<uint32_t>(value);
         bool three_pairs = v >= 10'000;
-        uint32_t first = three_pairs ? v / 10'000 : v / 100;
-        if (first < 10) {
-            *out++ = static_cast<char>('0' + first);
-        } else {
-            std::memcpy(out, &two_digits[2 * first], 2);
-            out += 2;
-        }
+        out = put_below_100(out, three_pairs ? v / 10'000 : v / 100);
         if (three_pairs) {
             std::memcpy(out, &two_digits[2 * (v / 100 % 100)], 2);
             out += 2;
@@ -108,7 +107,9 @@ char* put_unsigned(char* out, uint64_t value) noexcept {
     }
     uint64_t high = value / e8;
     uint32_t low = static_cast<uint32_t>(value % e8);
-    if (high < e8) {
+    if (high < 100) {  // nine or ten digits: a time's seconds since 1970
+        out = put_below_100(out, static_cast<uint32_t>(high));
+    } else if (high < e8) {
         uint32_t h = static_cast<uint32_t>(high);
         out = put_digits(out, h, length_below_10_8(h));
     } else {  // 17 to 20 digits
