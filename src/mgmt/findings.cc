@@ -129,16 +129,16 @@ class KeyedTable {
         size_t home = index_.home(key);
         uint32_t id = index_.find(key, home);
         if (id != Index::none) return &values_[id];
-        if (free_.empty() && used_ == values_.size() && !evict()) {
-            ++untracked_;
-            return nullptr;
-        }
-        // Freed ids first, latest first, then the never used ones in ascending order.
-        if (free_.empty()) {
-            id = used_++;
-        } else {
+        // Freed ids first, latest first, then the never used ones in ascending order, then the
+        // id an eviction frees (taken at once: it would be the latest freed).
+        if (!free_.empty()) {
             id = free_.back();
             free_.pop_back();
+        } else if (used_ < values_.size()) {
+            id = used_++;
+        } else if ((id = evict()) == none) {
+            ++untracked_;
+            return nullptr;
         }
         values_[id] = Value{};
         in_use_[id] = true;
@@ -181,8 +181,9 @@ class KeyedTable {
 
     // The sample: the eviction_sample ids from the cursor on, round the end (a table holds at
     // least 16). An open entry weighs more than any other can (weights are below 2^34), so one
-    // comparison an id picks the first lightest entry without an open finding.
-    bool evict() {
+    // comparison an id picks the first lightest entry without an open finding. Returns its id,
+    // unbound for get() to take, or none when every entry sampled has an open finding.
+    uint32_t evict() {
         static_assert(eviction_sample < 16);
         const uint32_t n = static_cast<uint32_t>(values_.size());
         const uint32_t end = cursor_ + static_cast<uint32_t>(eviction_sample);
@@ -195,10 +196,11 @@ class KeyedTable {
             if (weight < least) victim = id, least = weight;
         }
         cursor_ = end < n ? end : end - n;
-        if (victim == none) return false;
-        erase(victim);
-        ++evicted_;
-        return true;
+        if (victim != none) {
+            index_.erase(victim);
+            ++evicted_;
+        }
+        return victim;
     }
 
     Index index_;
