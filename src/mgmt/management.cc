@@ -92,14 +92,15 @@ Management::Management(const Options& options, RunControl& run, std::vector<Work
       log_(std::move(log)),
       control_(std::move(control)),
       metrics_http_(std::move(metrics_http)),
-      resets_(options.top_hosts_capacity),
+      resets_(options.top_hosts_capacity, host_hash_),
       recent_(options.recent_events),
       tops_(options.top_hosts_capacity),
       // Between two writes of everything judged: a pass's events from each worker (judged early
       // at the bounds) and a release slice.
       storms_(options.storm_threshold, seconds_to_ns(options.storm_window_s),
               options.storm_max_pending, options.storm_max_hosts,
-              static_cast<uint32_t>(release_slice + ring_budget_per_pass * workers_.size())),
+              static_cast<uint32_t>(release_slice + ring_budget_per_pass * workers_.size()),
+              host_hash_),
       findings_(findings_thresholds(options)),
       batch_(dequeue_batch),
       settled_progress_(workers_.size(), 0) {

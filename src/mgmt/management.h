@@ -116,6 +116,9 @@ class Management {
     std::unique_ptr<ControlSocket> control_;
     std::unique_ptr<MetricsHttp> metrics_http_;  // --metrics-listen; null when not asked for
     ControlCommands commands_;  // registered by the constructor; answer() dispatches through it
+    // One seed for the storm window's hosts and the resetters' sketch: the window's hash of an
+    // event's resetter counts it there too (StormWindow::Judged::resetter_hash).
+    HostHash host_hash_;
     ResetStatistics resets_;
     RecentEvents recent_;  // the last --recent-events settled events, for `events` and `top`
     TopTables tops_;       // servers' and clients' sketches (the resetters' is in resets_)

@@ -17,6 +17,13 @@ void ResetStatistics::record(const ResetEvent& event) noexcept {
     hosts_.add(HostKey::resetter_of(event));
 }
 
+void ResetStatistics::record(const ResetEvent& event, uint64_t resetter_hash) noexcept {
+    ++causes_[static_cast<size_t>(event.cause)];
+    ++states_[static_cast<size_t>(event.conn_state)];
+    ++total_;
+    hosts_.add(HostKey::resetter_of(event), resetter_hash);
+}
+
 // Storms are a verdict about many connections, so only management, which sees every worker's
 // events, can give it: a responder aborting while it resets many others is shedding load.
 bool ResetStatistics::settle(StormWindow::Judged& judged) noexcept {
@@ -30,7 +37,10 @@ bool ResetStatistics::settle(StormWindow::Judged& judged) noexcept {
             upgraded = true;
         }
     }
-    record(event);
+    if (judged.resetter_hashed)
+        record(event, judged.resetter_hash);
+    else
+        record(event);
     return upgraded;
 }
 

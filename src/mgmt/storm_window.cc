@@ -9,7 +9,7 @@
 namespace rstscope {
 
 StormWindow::StormWindow(uint32_t threshold, uint64_t window_ns, uint32_t max_pending,
-                         uint32_t max_hosts, uint32_t judged_in_pool)
+                         uint32_t max_hosts, uint32_t judged_in_pool, HostHash hash)
     : threshold_(std::max<uint32_t>(threshold, 1)),
       window_ns_(window_ns),
       past_capacity_(threshold_ - 1),
@@ -19,7 +19,7 @@ StormWindow::StormWindow(uint32_t threshold, uint64_t window_ns, uint32_t max_pe
       slots_(events_.size(), "the storm window", Paging::on_use, Elements::written_before_read),
       in_order_(max_pending_, "the storm window", Paging::on_use),
       stragglers_(max_pending_, "the storm window", Paging::on_use),
-      index_(max_hosts),
+      index_(max_hosts, std::move(hash)),
       hosts_(index_.capacity(), "the storm window", Paging::on_use, Elements::written_before_read),
       past_(static_cast<size_t>(index_.capacity()) * past_capacity_, "the storm window",
             Paging::on_use),
@@ -155,7 +155,7 @@ void StormWindow::release_host(uint32_t h) noexcept {
     --hosts_in_use_;
 }
 
-uint32_t StormWindow::acquire_host(const HostKey& key, size_t home, std::vector<Judged>& out) {
+uint32_t StormWindow::acquire_host(const HostKey& key, uint64_t hash, std::vector<Judged>& out) {
     const bool full = hosts_used_ == hosts_.size();
     if (free_hosts_ == nil && full) {
         // Every slot holds a host with waiting events: judge the oldest until one goes idle.
@@ -174,18 +174,18 @@ uint32_t StormWindow::acquire_host(const HostKey& key, size_t home, std::vector<
     else
         free_hosts_ = hosts_[h].next;
     ++hosts_in_use_;
-    hosts_[h] = {0, nil, nil, nil, nil, nil, 0, 0};
-    index_.insert(key, h, home);
+    hosts_[h] = {0, nil, nil, nil, nil, nil, 0, 0, static_cast<uint32_t>(hash)};
+    index_.insert(key, h, index_.home_of(hash));
     return h;
 }
 
 void StormWindow::add(const ResetEvent& event, std::vector<Judged>& out) {
     if (pending_ == max_pending_) judge_oldest(out, true);
     HostKey key = HostKey::resetter_of(event);
-    size_t home = index_.home(key);  // hashed once for the find and the insert
-    uint32_t h = index_.find(key, home);
+    uint64_t hash = index_.hash(key);  // once for the find, the insert and the resetters' sketch
+    uint32_t h = index_.find(key, index_.home_of(hash));
     if (h == HostIndex::none)
-        h = acquire_host(key, home, out);
+        h = acquire_host(key, hash, out);
     else if (hosts_[h].first == nil && hosts_[h].heap == nil)
         unlink_idle(h);  // idle no more
     uint32_t s = take_slot();
@@ -281,9 +281,9 @@ void StormWindow::judge_oldest(std::vector<Judged>& out, bool early) {
     bool storm = earlier + waiting >= threshold_;
     bool in_pool = retired_ < judged_in_pool_;
     if (in_pool)
-        out.emplace_back(&events_[s], storm);
+        out.emplace_back(&events_[s], storm, host.hash);
     else
-        out.emplace_back(events_[s], storm);
+        out.emplace_back(events_[s], storm, host.hash);
 
     if (host.first == s) {
         host.first = slot.left;

@@ -2,11 +2,13 @@
 #include "rstscope/mgmt/top_hosts.h"
 
 #include <algorithm>
+#include <cassert>
+#include <utility>
 
 namespace rstscope {
 
-TopHostCounter::TopHostCounter(uint32_t capacity)
-    : index_(capacity), counters_(index_.capacity()), buckets_(index_.capacity()) {
+TopHostCounter::TopHostCounter(uint32_t capacity, HostHash hash)
+    : index_(capacity, std::move(hash)), counters_(index_.capacity()), buckets_(index_.capacity()) {
     for (uint32_t b = 0; b < buckets_.size(); ++b)
         buckets_[b] = {0, nil, b + 1 < buckets_.size() ? b + 1 : nil, nil};
     free_buckets_ = 0;
@@ -72,8 +74,9 @@ void TopHostCounter::increment(uint32_t c) noexcept {
     }
 }
 
-void TopHostCounter::add(const HostKey& host) noexcept {
-    size_t home = index_.home(host);
+void TopHostCounter::add(const HostKey& host, uint64_t hash) noexcept {
+    size_t home = index_.home_of(hash);
+    assert(home == index_.home(host));  // hashed with this counter's seeds
     uint32_t c = index_.find(host, home);
     if (c != HostIndex::none) {
         increment(c);

@@ -238,6 +238,27 @@ TEST(StormWindow, JudgedEventsWaitInThePoolUntilRecycled) {
     EXPECT_EQ(window.memory_bytes(), StormWindow::memory_for(2, 2, 16, 2));
 }
 
+// A window and the resetters' sketch built with one HostHash: the window's hash of each resetter
+// counts it in the sketch (debug builds check it against the sketch's own), as Management does.
+TEST(StormWindow, ResetterHashCountsInTheSketchSharingItsSeeds) {
+    HostHash hash;
+    StormWindow window(2, 1 * sec, 4, 16, 8, hash);
+    ResetStatistics stats(16, hash);
+    std::vector<StormWindow::Judged> out;
+    const char* hosts[] = {host_a, host_b, host_a, host_c, host_a, host_b};
+    uint16_t port = 1;
+    for (const char* host : hosts)
+        window.add(at(10 * sec + port * ms, host, port++), out);
+    window.release(0, true, out);
+    ASSERT_EQ(out.size(), 6u);
+    for (StormWindow::Judged& j : out) {
+        EXPECT_TRUE(j.resetter_hashed);
+        stats.settle(j);
+    }
+    EXPECT_EQ(stats.top_hosts(3),
+              (std::vector<TopHost>{{host_a, 3, 0}, {host_b, 2, 0}, {host_c, 1, 0}}));
+}
+
 ResetEvent with_verdict(ResetCause cause, ConnState state, const char* host = "192.0.2.1") {
     ResetEvent e = at(0, host);
     e.cause = cause;

@@ -116,11 +116,12 @@ double thread_cpu_seconds() {
 Result run(const std::vector<Handed>& source, const ConnectionWindows* connections, uint64_t events,
            int fd, bool callgrind) {
     Options defaults;
+    HostHash host_hash;  // as Management: one seed for the window's hosts and the resetters
     StormWindow storms(defaults.storm_threshold,
                        static_cast<uint64_t>(defaults.storm_window_s * 1e9),
                        defaults.storm_max_pending, defaults.storm_max_hosts,
-                       static_cast<uint32_t>(release_slice + events_per_pass));
-    ResetStatistics resets(defaults.top_hosts_capacity);
+                       static_cast<uint32_t>(release_slice + events_per_pass), host_hash);
+    ResetStatistics resets(defaults.top_hosts_capacity, host_hash);
     RecentEvents recent(defaults.recent_events);
     TopTables tops(defaults.top_hosts_capacity);
     EventLog log(fd, false, size_t{defaults.log_buffer_kib} * 1024);

@@ -38,7 +38,12 @@ class IdIndex {
           hash_(std::move(hash)) {}
 
     // Where `key`'s probe starts: hashed once, for a find and the insert that follows it.
-    size_t home(const Key& key) const noexcept { return static_cast<size_t>(hash_(key)) & mask_; }
+    size_t home(const Key& key) const noexcept { return home_of(hash_(key)); }
+    // The key's hash, for an index built with a copy of the same Hash to find the key without
+    // hashing it again: home_of(hash) there. Its low 32 bits suffice while the table has at most
+    // 2^32 slots.
+    uint64_t hash(const Key& key) const noexcept { return hash_(key); }
+    size_t home_of(uint64_t hash) const noexcept { return static_cast<size_t>(hash) & mask_; }
     // The id of `key`, or `none`.
     uint32_t find(const Key& key) const noexcept { return find(key, home(key)); }
     uint32_t find(const Key& key, size_t home) const noexcept {

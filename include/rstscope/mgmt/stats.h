@@ -98,12 +98,18 @@ class ResetStatistics {
   public:
     // `top_hosts_capacity` counters for the top resetting hosts (top_hosts.h: exact while that
     // many distinct hosts or fewer reset, within a stated error beyond).
-    explicit ResetStatistics(uint32_t top_hosts_capacity = 1024) : hosts_(top_hosts_capacity) {}
+    // `hash`: a copy of the storm window's HostHash, so that settle() counts the resetter by the
+    // window's hash of it instead of hashing it again.
+    explicit ResetStatistics(uint32_t top_hosts_capacity = 1024, HostHash hash = HostHash{})
+        : hosts_(top_hosts_capacity, std::move(hash)) {}
 
     // O(1), no allocation: the host is counted by its binary address.
     void record(const ResetEvent& event) noexcept;
+    // The same, with the resetter's hash as this object's HostHash computed it.
+    void record(const ResetEvent& event, uint64_t resetter_hash) noexcept;
     // Management's step for each event the storm window judged: the storm verdict applied (its
-    // evidence, and an abort by a storming responder becomes overload), then the tallies recorded.
+    // evidence, and an abort by a storming responder becomes overload), then the tallies recorded
+    // (a judgement's resetter_hash counts when the window was built with this object's HostHash).
     // Returns true for such an upgrade (management counts them as storm_upgrades).
     bool settle(StormWindow::Judged& judged) noexcept;
     uint64_t by_cause(ResetCause c) const { return causes_[static_cast<size_t>(c)]; }

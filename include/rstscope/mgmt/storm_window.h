@@ -68,8 +68,15 @@ class StormWindow {
     struct Judged {
         // Declared so that emplace_back builds one in place: clang 14 (the fuzz build) lacks
         // C++20's aggregate initialisation from parentheses.
-        Judged(ResetEvent* pooled_event, bool in_storm) noexcept
-            : pooled(pooled_event), storm(in_storm) {}
+        Judged(ResetEvent* pooled_event, bool in_storm, uint32_t hash) noexcept
+            : pooled(pooled_event), storm(in_storm), resetter_hashed(true), resetter_hash(hash) {}
+        Judged(const ResetEvent& judged_event, bool in_storm, uint32_t hash) noexcept
+            : pooled(nullptr),
+              storm(in_storm),
+              resetter_hashed(true),
+              resetter_hash(hash),
+              copy(judged_event) {}
+        // One made outside a window: its resetter not hashed.
         Judged(const ResetEvent& judged_event, bool in_storm) noexcept
             : pooled(nullptr), storm(in_storm), copy(judged_event) {}
         ResetEvent& event() noexcept { return pooled ? *pooled : copy; }
@@ -77,14 +84,19 @@ class StormWindow {
 
         ResetEvent* pooled;  // in the pool until recycle(); null: `copy`
         bool storm;
+        // The low 32 bits of the window's hash of the resetter (HostKey::resetter_of), for the
+        // resetters' sketch sharing its HostHash (ResetStatistics::settle): hashed once an event.
+        bool resetter_hashed = false;
+        uint32_t resetter_hash = 0;
         ResetEvent copy;  // left unwritten when pooled
     };
 
     // `threshold`, `max_pending` and `max_hosts` below 1 count as 1. `judged_in_pool`: how many
     // judged events may wait in the pool for recycle() (Judged): the most the caller hands out
-    // between two recycle() calls, say; 0 copies every one out.
+    // between two recycle() calls, say; 0 copies every one out. `hash`: the hosts' HostHash, a
+    // copy of the resetters' sketch's (Judged::resetter_hash).
     StormWindow(uint32_t threshold, uint64_t window_ns, uint32_t max_pending, uint32_t max_hosts,
-                uint32_t judged_in_pool = 0);
+                uint32_t judged_in_pool = 0, HostHash hash = HostHash{});
 
     // Takes an event to judge later. When the bounds force it, appends the oldest waiting events,
     // judged early, to `out` (they precede anything a later release hands out).
@@ -128,6 +140,7 @@ class StormWindow {
         uint32_t heap;                   // waiting stragglers
         uint32_t prev, next;             // idle list (oldest first); `next` links the free list
         uint32_t past_first, past_size;  // ring of its most recent judged times, oldest first
+        uint32_t hash;                   // index_.hash(key)'s low 32 bits (Judged::resetter_hash)
     };
     struct Due {  // a straggler in release order: the time inline, the rest via the slot
         uint64_t ts;
@@ -146,7 +159,7 @@ class StormWindow {
     uint32_t first_due() const noexcept;   // the first waiting event; pending_ > 0
     void pop_due(uint32_t slot) noexcept;  // removes first_due()
     uint32_t take_slot() noexcept;         // pending_ < max_pending_
-    uint32_t acquire_host(const HostKey& key, size_t home, std::vector<Judged>& out);
+    uint32_t acquire_host(const HostKey& key, uint64_t hash, std::vector<Judged>& out);
     void release_host(uint32_t host) noexcept;
     void judge_oldest(std::vector<Judged>& out, bool early);
     uint32_t count_waiting(const Host& host, uint64_t to, uint32_t limit) noexcept;

@@ -37,9 +37,14 @@ struct TopHost {
 
 class TopHostCounter {
   public:
-    explicit TopHostCounter(uint32_t capacity);
+    // `hash`: a copy of the HostHash of another index whose hashes add() is given (the storm
+    // window's, for the resetters' sketch).
+    explicit TopHostCounter(uint32_t capacity, HostHash hash = HostHash{});
 
-    void add(const HostKey& host) noexcept;
+    void add(const HostKey& host) noexcept { add(host, index_.hash(host)); }
+    // `hash`: index_.hash(host), or its low 32 bits, as an index sharing this counter's HostHash
+    // computed it (checked in debug builds).
+    void add(const HostKey& host, uint64_t hash) noexcept;
 
     // The `n` highest counts, highest first, equal counts in the order of their text.
     std::vector<TopHost> top(size_t n) const;
