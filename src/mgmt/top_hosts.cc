@@ -57,7 +57,7 @@ void TopHostCounter::detach(uint32_t c) noexcept {
     if (counter.next != nil) counters_[counter.next].prev = counter.prev;
 }
 
-void TopHostCounter::increment(uint32_t c) noexcept {
+inline void TopHostCounter::increment(uint32_t c) noexcept {
     uint32_t b = counters_[c].bucket;
     uint64_t count = buckets_[b].count + 1;
     uint32_t higher = buckets_[b].higher;

@@ -70,7 +70,9 @@ class TopHostCounter {
         uint32_t lower, higher;  // neighbours in count order (`lower` links the free list)
     };
 
-    void increment(uint32_t counter) noexcept;
+    // Inlined into add(), the one caller on the per-event path: the call cost 12 instructions an
+    // event in mgmt_bench (three sketches).
+    [[gnu::always_inline]] inline void increment(uint32_t counter) noexcept;
     void attach(uint32_t counter, uint32_t bucket) noexcept;
     void detach(uint32_t counter) noexcept;
     // A bucket with `count`, linked between `lower` and `higher` (either may be nil).
