@@ -70,8 +70,9 @@ class SeededHash {
     uint64_t seeds_[4];
 };
 
-// 67 instructions an event fewer in mgmt_bench than two MurmurHash3 finalisers, for the four keys
-// an event hashes (the storm window's and the three top-host sketches').
+// 67 instructions an event fewer in mgmt_bench than two MurmurHash3 finalisers when an event
+// hashed four keys (the storm window's and the three top-host sketches'); the resetters' sketch now
+// reuses the window's hash (StormWindow::Judged::resetter_hash).
 class HostHash {
   public:
     uint64_t operator()(const HostKey& key) const noexcept {
