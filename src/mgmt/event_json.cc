@@ -170,17 +170,18 @@ constexpr size_t all_evidence_length() {
     return n;
 }
 
-// The verdict's names, padded to a fixed width: each is copied with a constant length (two 16-byte
-// moves) instead of a memcpy call of its own length, six or more a line.
-constexpr size_t padded_name_width = 32;
+// The verdict's names, padded to a fixed width: each is copied with a constant length (one 16-byte
+// move; two for evidence, whose names run to 18) instead of a memcpy call of its own length, six
+// or more a line.
+template <size_t Width>
 struct PaddedName {
-    char text[padded_name_width];
+    char text[Width];
     size_t size;
 };
 
-template <size_t N>
-constexpr std::array<PaddedName, N> padded(const std::array<std::string_view, N>& names) {
-    std::array<PaddedName, N> out{};
+template <size_t Width, size_t N>
+constexpr std::array<PaddedName<Width>, N> padded(const std::array<std::string_view, N>& names) {
+    std::array<PaddedName<Width>, N> out{};
     for (size_t i = 0; i < N; ++i) {
         std::copy(names[i].begin(), names[i].end(), out[i].text);
         out[i].size = names[i].size();
@@ -188,24 +189,22 @@ constexpr std::array<PaddedName, N> padded(const std::array<std::string_view, N>
     return out;
 }
 
-static_assert(longest(conn_state_names) <= padded_name_width &&
-              longest(reset_cause_names) <= padded_name_width &&
-              longest(confidence_names) <= padded_name_width &&
-              longest(seq_check_names) <= padded_name_width &&
-              longest(evidence_names) <= padded_name_width &&
-              longest(rst_origin_names) <= padded_name_width);
-constexpr auto conn_state_padded = padded(conn_state_names);
-constexpr auto reset_cause_padded = padded(reset_cause_names);
-constexpr auto confidence_padded = padded(confidence_names);
-constexpr auto seq_check_padded = padded(seq_check_names);
-constexpr auto evidence_padded = padded(evidence_names);
-constexpr auto rst_origin_padded = padded(rst_origin_names);
+constexpr size_t padded_name_width = 32;  // the widest padding
+static_assert(longest(conn_state_names) <= 16 && longest(reset_cause_names) <= 16 &&
+              longest(confidence_names) <= 16 && longest(seq_check_names) <= 16 &&
+              longest(evidence_names) <= padded_name_width && longest(rst_origin_names) <= 16);
+constexpr auto conn_state_padded = padded<16>(conn_state_names);
+constexpr auto reset_cause_padded = padded<16>(reset_cause_names);
+constexpr auto confidence_padded = padded<16>(confidence_names);
+constexpr auto seq_check_padded = padded<16>(seq_check_names);
+constexpr auto evidence_padded = padded<padded_name_width>(evidence_names);
+constexpr auto rst_origin_padded = padded<16>(rst_origin_names);
 
-// Writes padded_name_width bytes: the line's slack covers the padding.
-template <size_t N>
-char* put_name(char* out, const std::array<PaddedName, N>& names, size_t index) noexcept {
-    const PaddedName& name = names[index];
-    std::memcpy(out, name.text, padded_name_width);
+// Writes the padding's width (at most padded_name_width bytes): the line's slack covers it.
+template <size_t Width, size_t N>
+char* put_name(char* out, const std::array<PaddedName<Width>, N>& names, size_t index) noexcept {
+    const PaddedName<Width>& name = names[index];
+    std::memcpy(out, name.text, Width);
     return out + name.size;
 }
 
