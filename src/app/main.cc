@@ -16,6 +16,8 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <future>
 #include <memory>
 #include <new>
 #include <optional>
@@ -484,7 +486,8 @@ int exit_status(const std::optional<CaptureInput>& capture, Management& manageme
 
 // The workers and management from launch to report. Anything thrown after the launch unwinds
 // through the Pipeline, whose destructor stops and joins the workers before freeing what they use.
-int analyse(const Options& options, const Inputs& inputs, Outputs& outputs) {
+int analyse(const Options& options, const Inputs& inputs, Outputs& outputs,
+            std::future<WorkerTrackers>& trackers) {
     const std::optional<CaptureInput>& capture = inputs.capture;
     if (capture) {
         run_control.capture = true;
@@ -496,8 +499,8 @@ int analyse(const Options& options, const Inputs& inputs, Outputs& outputs) {
         if (capture && !capture_clock.open(capture->read_path, capture->probe, error))
             throw std::runtime_error(error);
         EthdevPortStats port_stats;
-        Pipeline pipeline(options, inputs.tracker, run_control, worker_settings(options, capture),
-                          capture ? &capture_clock : nullptr);
+        Pipeline pipeline(options, inputs.tracker, trackers.get(), run_control,
+                          worker_settings(options, capture), capture ? &capture_clock : nullptr);
         // Before the launch: a --recorder-dir that cannot be used ends the run before any packet.
         std::unique_ptr<FlightRecorder> recorder = flight_recorder(options, pipeline.channels());
         pipeline.launch();
@@ -550,11 +553,15 @@ int run(int argc, char** argv) {
     std::optional<Outputs> outputs = open_outputs(options, error);
     if (!outputs) return fail(exit_runtime_error, error);
 
+    // Built while EAL starts (pipeline.h); whatever path leaves run(), the future's destructor
+    // waits for the build to end.
+    std::future<WorkerTrackers> trackers = std::async(std::launch::async, build_worker_trackers,
+                                                      std::cref(inputs->tracker), options.workers);
     Eal eal;
     if (!eal.start(options, argv[0], error)) return fail(exit_runtime_error, error);
     if (stopped_during_startup()) return 0;
 
-    return analyse(options, *inputs, *outputs);
+    return analyse(options, *inputs, *outputs, trackers);
 }
 
 }  // namespace

@@ -14,9 +14,25 @@
 
 namespace rstscope {
 
-Pipeline::Pipeline(const Options& options, const TrackerConfig& tracker, RunControl& run,
-                   const WorkerSettings& settings, CaptureClock* capture_clock)
-    : run_(run), settings_(settings) {
+WorkerTrackers build_worker_trackers(const TrackerConfig& tracker, unsigned workers) {
+    WorkerTrackers built;
+    for (unsigned w = 0; w < workers; ++w) {
+        TrackerConfig config = tracker;
+        config.worker_id = static_cast<uint8_t>(w);
+        built.counters.push_back(std::make_unique<WorkerCounters>());
+        built.trackers.push_back(std::make_unique<FlowTracker>(config, *built.counters.back()));
+    }
+    return built;
+}
+
+Pipeline::Pipeline(const Options& options, const TrackerConfig& tracker, WorkerTrackers trackers,
+                   RunControl& run, const WorkerSettings& settings, CaptureClock* capture_clock)
+    : run_(run),
+      settings_(settings),
+      counters_(std::move(trackers.counters)),
+      trackers_(std::move(trackers.trackers)) {
+    if (trackers_.size() != options.workers)
+        throw std::logic_error("one flow tracker per worker expected");
     if (rte_lcore_count() < options.workers + 1) {
         throw std::runtime_error(
             fmt::format("{} lcores available, need {} ({} workers + management)", rte_lcore_count(),
@@ -35,10 +51,6 @@ Pipeline::Pipeline(const Options& options, const TrackerConfig& tracker, RunCont
     const bool reassembly = options.frag_datagrams > 0 && options.mode != Mode::inline_forward;
     const bool rings = plan_.needs_dispatch || (n > 1 && reassembly);
     for (unsigned w = 0; w < n; ++w) {
-        TrackerConfig config = tracker;
-        config.worker_id = static_cast<uint8_t>(w);
-        counters_.push_back(std::make_unique<WorkerCounters>());
-        trackers_.push_back(std::make_unique<FlowTracker>(config, *counters_.back()));
         rings_.push_back(std::make_unique<EventRing>(fmt::format("rstscope_events_{}", w),
                                                      options.event_ring_size, tracker.paging));
         if (rings) {
