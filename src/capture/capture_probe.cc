@@ -3,12 +3,16 @@
 
 #include <fcntl.h>
 #include <pcap/pcap.h>
+#include <sched.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
+#include <system_error>
+#include <thread>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -23,6 +27,10 @@ constexpr uint32_t magic_nanosecond = 0xa1b23c4d;
 // libpcap's largest record for the link types rstscope decodes (max_snaplen_for_dlt), also the
 // snapshot length it assumes when a file's header says 0 or more.
 constexpr uint32_t libpcap_max_snaplen = 262144;
+// A share of the connection count smaller than this is not worth a thread of its own; more
+// shares than this gain little against the threads' start and the sketches' merge.
+constexpr uint64_t records_per_tally_share = uint64_t{1} << 16;
+constexpr uint64_t max_tally_shares = 16;
 
 uint32_t read_u32(const uint8_t* at, bool swapped) noexcept {
     uint32_t value;
@@ -71,6 +79,13 @@ class MappedFile {
     size_t size_ = 0;
 };
 
+// CPUs this process may run on (its affinity, which taskset or a container may narrow).
+unsigned usable_cpus() noexcept {
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof(set), &set) != 0) return 1;
+    return static_cast<unsigned>(std::max(1, CPU_COUNT(&set)));
+}
+
 uint64_t record_time_ns(const uint8_t* header, const PlainPcapLayout& layout) noexcept {
     uint64_t seconds = read_u32(header, layout.swapped);
     uint64_t fraction = read_u32(header + 4, layout.swapped);
@@ -104,8 +119,7 @@ pcap_t* open_with_libpcap(const std::string& path, std::string& error) {
 }  // namespace
 
 std::optional<uint64_t> count_plain_pcap_records(std::span<const uint8_t> file,
-                                                 PlainPcapLayout& layout,
-                                                 FlowKeyTally* tally) noexcept {
+                                                 PlainPcapLayout& layout) noexcept {
     if (file.size() < file_header_bytes) return std::nullopt;
     const uint8_t* base = file.data();
     uint32_t magic = read_u32(base, false);
@@ -137,12 +151,53 @@ std::optional<uint64_t> count_plain_pcap_records(std::span<const uint8_t> file,
         if (seconds > INT32_MAX || fraction >= fraction_limit || captured > snaplen)
             return std::nullopt;
         if (file.size() - offset - record_header_bytes < captured) return std::nullopt;
-        if (tally) tally->add_frame(header + record_header_bytes, captured);
         offset += record_header_bytes + captured;
         layout.largest_record = std::max(layout.largest_record, captured);
         ++records;
     }
     return records;
+}
+
+uint64_t tally_plain_pcap_flows(std::span<const uint8_t> file, const PlainPcapLayout& layout,
+                                uint64_t records, LinkType link, bool vlan_in_key,
+                                unsigned threads) {
+    const uint64_t shares = std::clamp<uint64_t>(
+        std::min<uint64_t>(threads, records / records_per_tally_share), 1, max_tally_shares);
+    std::vector<FlowKeyTally> tallies;
+    tallies.reserve(shares);
+    // Where each share starts: one walk over the headers of every share but the last.
+    std::vector<size_t> starts;
+    size_t offset = file_header_bytes;
+    uint64_t record = 0;
+    for (uint64_t share = 0; share < shares; ++share) {
+        starts.push_back(offset);
+        tallies.emplace_back(link, vlan_in_key, record);
+        const uint64_t share_end = share + 1 == shares ? records : records * (share + 1) / shares;
+        for (; record < share_end && share + 1 < shares; ++record)
+            offset += record_header_bytes + read_u32(file.data() + offset + 8, layout.swapped);
+    }
+    starts.push_back(file.size());
+    auto tally_share = [&](uint64_t share) noexcept {
+        for (size_t at = starts[share]; at < starts[share + 1];) {
+            const uint32_t captured = read_u32(file.data() + at + 8, layout.swapped);
+            tallies[share].add_frame(file.data() + at + record_header_bytes, captured);
+            at += record_header_bytes + captured;
+        }
+    };
+    {
+        std::vector<std::jthread> helpers;
+        for (uint64_t share = 1; share < shares; ++share) {
+            try {
+                helpers.emplace_back(tally_share, share);
+            } catch (const std::system_error&) {
+                tally_share(share);  // no thread to be had: this one does it
+            }
+        }
+        tally_share(0);
+    }  // the helpers joined
+    for (uint64_t share = 1; share < shares; ++share)
+        tallies[0].merge(tallies[share]);
+    return tallies[0].estimate();
 }
 
 CaptureClock::~CaptureClock() {
@@ -215,13 +270,13 @@ std::optional<CaptureProbe> probe_capture(const std::string& path, std::string& 
     MappedFile file;
     PlainPcapLayout layout;
     std::optional<uint64_t> records;
-    FlowKeyTally tally(*link, vlan_in_key);
-    if (file.map(path)) records = count_plain_pcap_records(file.bytes(), layout, &tally);
+    if (file.map(path)) records = count_plain_pcap_records(file.bytes(), layout);
     if (!records) return probe_capture_by_reading(path, error, vlan_in_key);
     CaptureProbe probe;
     probe.link = *link;
     probe.packets = *records;
-    probe.flows = tally.estimate();
+    probe.flows =
+        tally_plain_pcap_flows(file.bytes(), layout, *records, *link, vlan_in_key, usable_cpus());
     probe.plain_layout = layout;
     return probe;
 }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSD-3-Clause
 #include "flow_key_tally.h"
 
+#include <algorithm>
 #include <bit>
 #include <cmath>
 
@@ -23,14 +24,16 @@ uint64_t spread(uint64_t x) noexcept {
 }  // namespace
 
 void FlowKeyTally::add_frame(const uint8_t* frame, uint32_t captured) noexcept {
+    const uint64_t frame_number = next_frame_++;
     DecodedPacket packet;
     const DecodeResult result = decode_frame(link_, frame, captured, packet);
     if (result.is_tcp) {
         bool src_is_lo;
         add_hash(FlowTable::hash(flow_key_of(packet, src_is_lo, vlan_in_key_)));
     } else if (result.reason == DropReason::ip_fragment && result.fragment_l3_length != 0) {
-        // Reassembly may turn it into a segment whose key the fragment does not show.
-        add_hash(~++fragments_);
+        // Reassembly may turn it into a segment whose key the fragment does not show: a key of
+        // its own, named by its record number (unique across the shares of a capture).
+        add_hash(~frame_number);
     }
 }
 
@@ -41,6 +44,11 @@ void FlowKeyTally::add_hash(uint64_t hash) noexcept {
     const uint64_t rest = (x << register_bits) | (uint64_t{1} << (register_bits - 1));
     const auto rank = static_cast<uint8_t>(std::countl_zero(rest) + 1);
     if (rank > registers_[index]) registers_[index] = rank;
+}
+
+void FlowKeyTally::merge(const FlowKeyTally& other) noexcept {
+    for (uint32_t i = 0; i < register_count; ++i)
+        registers_[i] = std::max(registers_[i], other.registers_[i]);
 }
 
 uint64_t FlowKeyTally::estimate() const noexcept {

@@ -24,13 +24,18 @@ class FlowKeyTally {
     static constexpr unsigned register_bits = 14;
     static constexpr uint32_t register_count = 1u << register_bits;
 
-    FlowKeyTally(LinkType link, bool vlan_in_key) noexcept
-        : link_(link), vlan_in_key_(vlan_in_key) {}
+    // `first_frame`: the capture's record number of the first frame add_frame is given, when the
+    // tally takes a share of a capture (merged afterwards) rather than all of it.
+    FlowKeyTally(LinkType link, bool vlan_in_key, uint64_t first_frame = 0) noexcept
+        : link_(link), vlan_in_key_(vlan_in_key), next_frame_(first_frame) {}
 
-    // One captured frame, `captured` bytes of it present.
+    // The capture's next frame, `captured` bytes of it present.
     void add_frame(const uint8_t* frame, uint32_t captured) noexcept;
     // One key's 64-bit hash (FlowTable::hash); the tally mixes it further.
     void add_hash(uint64_t hash) noexcept;
+    // Adds what `other` saw: the sketch of the union of both key sets, exactly (each register
+    // keeps the larger rank), so shares of a capture tallied apart give one pass's estimate.
+    void merge(const FlowKeyTally& other) noexcept;
 
     // Distinct keys seen, estimated: HyperLogLog's estimate, or linear counting while registers
     // are still empty (below 2.5 x 2^14 keys, where it is the more exact of the two).
@@ -39,7 +44,7 @@ class FlowKeyTally {
   private:
     LinkType link_;
     bool vlan_in_key_;
-    uint64_t fragments_ = 0;
+    uint64_t next_frame_;  // record number of add_frame's next frame
     std::array<uint8_t, register_count> registers_{};
 };
 

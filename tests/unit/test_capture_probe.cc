@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cstdint>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -260,6 +261,61 @@ TEST(FlowKeyTally, EstimatesDistinctKeysWithinTheSizingsMargin) {
         const double estimate = static_cast<double>(tally.estimate());
         EXPECT_NEAR(estimate, keys, keys / 32.0 + 0.5) << keys << " keys";
     }
+}
+
+// A large capture's connections are tallied in shares on several threads: the merged sketches
+// give exactly the estimate of one pass, whether a connection's packets fall in one share or in
+// several, and fragments (counted by record number) stay one connection each across shares.
+TEST(CaptureProbe, TalliesSharesOfACaptureAsOnePass) {
+    PcapFile file(false, false);
+    const test::Bytes fragment =
+        test::ethernet(0x0800, test::ipv4("198.51.100.1", "203.0.113.2", 6,
+                                          test::tcp_segment(test::TcpSpec()), 64, 1, 0x2000));
+    constexpr uint32_t records = 200'000;  // up to three shares of at least 65 536 records
+    for (uint32_t r = 0; r < records; ++r) {
+        if (r % 1000 == 7) {
+            file.frame(fragment);
+            continue;
+        }
+        test::TcpSpec spec;
+        spec.sport = static_cast<uint16_t>(1024 + r % 50'000);  // each port again in a later share
+        spec.flags = 0x10;
+        file.frame(test::ethernet(
+            0x0800, test::ipv4("198.51.100.1", "203.0.113.2", 6, test::tcp_segment(spec))));
+    }
+    PlainPcapLayout layout;
+    ASSERT_EQ(count_plain_pcap_records(file.bytes(), layout), records);
+    const uint64_t one_pass =
+        tally_plain_pcap_flows(file.bytes(), layout, records, LinkType::ethernet, false, 1);
+    FlowKeyTally reference(LinkType::ethernet, false);
+    size_t at = 24;
+    for (uint32_t r = 0; r < records; ++r) {
+        uint32_t captured;
+        std::memcpy(&captured, file.bytes().data() + at + 8, 4);
+        reference.add_frame(file.bytes().data() + at + 16, captured);
+        at += 16 + captured;
+    }
+    EXPECT_EQ(one_pass, reference.estimate());
+    EXPECT_NEAR(static_cast<double>(one_pass), 50'000 + records / 1000, 50'200 / 32.0);
+    for (unsigned threads : {2u, 3u, 64u})
+        EXPECT_EQ(tally_plain_pcap_flows(file.bytes(), layout, records, LinkType::ethernet, false,
+                                         threads),
+                  one_pass)
+            << threads << " threads";
+}
+
+// Shares merged: the union's sketch, the same whichever way the keys were split.
+TEST(FlowKeyTally, MergedSharesEstimateTheirUnion) {
+    FlowKeyTally whole(LinkType::ethernet, false), first(LinkType::ethernet, false),
+        second(LinkType::ethernet, false);
+    for (uint64_t k = 0; k < 40'000; ++k) {
+        whole.add_hash(k * 0x9E3779B97F4A7C15ull);
+        (k % 3 == 0 ? first : second).add_hash(k * 0x9E3779B97F4A7C15ull);
+        if (k < 10'000) second.add_hash(k * 0x9E3779B97F4A7C15ull);  // seen in both shares
+    }
+    EXPECT_NE(first.estimate(), whole.estimate());
+    first.merge(second);
+    EXPECT_EQ(first.estimate(), whole.estimate());
 }
 
 // A fragment may become a segment of any connection once reassembled: each counts as its own.
