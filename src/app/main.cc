@@ -554,9 +554,11 @@ int run(int argc, char** argv) {
     if (!outputs) return fail(exit_runtime_error, error);
 
     // Built while EAL starts (pipeline.h); whatever path leaves run(), the future's destructor
-    // waits for the build to end.
-    std::future<WorkerTrackers> trackers = std::async(std::launch::async, build_worker_trackers,
-                                                      std::cref(inputs->tracker), options.workers);
+    // waits for the build to end. Without a thread to be had, libstdc++ defers the build to
+    // get(), on this thread, as before.
+    std::future<WorkerTrackers> trackers =
+        std::async(std::launch::async | std::launch::deferred, build_worker_trackers,
+                   std::cref(inputs->tracker), options.workers);
     Eal eal;
     if (!eal.start(options, argv[0], error)) return fail(exit_runtime_error, error);
     if (stopped_during_startup()) return 0;
