@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <system_error>
 #include <thread>
@@ -21,7 +22,6 @@ namespace {
 
 constexpr size_t file_header_bytes = 24;
 constexpr size_t record_header_bytes = 16;
-constexpr size_t release_step = size_t{4} << 20;
 constexpr uint32_t magic_microsecond = 0xa1b2c3d4;
 constexpr uint32_t magic_nanosecond = 0xa1b23c4d;
 // libpcap's largest record for the link types rstscope decodes (max_snaplen_for_dlt), also the
@@ -65,12 +65,6 @@ class MappedFile {
     }
     ~MappedFile() {
         if (data_) munmap(const_cast<uint8_t*>(data_), size_);
-    }
-    // Hands the mapping over to a caller that unmaps it.
-    std::span<const uint8_t> release() noexcept {
-        std::span<const uint8_t> bytes(data_, size_);
-        data_ = nullptr;
-        return bytes;
     }
     std::span<const uint8_t> bytes() const noexcept { return {data_, size_}; }
 
@@ -202,50 +196,55 @@ uint64_t tally_plain_pcap_flows(std::span<const uint8_t> file, const PlainPcapLa
 
 CaptureClock::~CaptureClock() {
     if (handle_) pcap_close(handle_);
-    if (map_) munmap(const_cast<uint8_t*>(map_), map_size_);
+    if (fd_ >= 0) ::close(fd_);
 }
 
 bool CaptureClock::open(const std::string& path, const CaptureProbe& probe, std::string& error) {
     if (probe.plain_layout) {
-        MappedFile file;
         // The file the probe walked, unless its size has changed since: then libpcap reads it.
-        if (file.map(path) && file.bytes().size() == probe.plain_layout->file_bytes) {
-            std::span<const uint8_t> bytes = file.release();
-            map_ = bytes.data();
-            map_size_ = bytes.size();
+        int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+        struct stat st;
+        if (fd >= 0 && fstat(fd, &st) == 0 &&
+            static_cast<uint64_t>(st.st_size) == probe.plain_layout->file_bytes) {
+            fd_ = fd;
+            file_bytes_ = probe.plain_layout->file_bytes;
             offset_ = file_header_bytes;
             layout_ = *probe.plain_layout;
+            window_ = std::make_unique<uint8_t[]>(window_bytes);
+            posix_fadvise(fd_, 0, 0, POSIX_FADV_SEQUENTIAL);
             return true;
         }
+        if (fd >= 0) ::close(fd);
     }
     handle_ = open_with_libpcap(path, error);
     return handle_ != nullptr;
 }
 
 uint64_t CaptureClock::next_ns() noexcept {
-    return map_ ? next_plain_ns() : next_libpcap_ns();
+    return fd_ >= 0 ? next_plain_ns() : next_libpcap_ns();
 }
 
 uint64_t CaptureClock::next_plain_ns() noexcept {
-    // The probe found whole records only; the bound keeps a file rewritten since then in the map.
-    if (map_size_ - offset_ >= record_header_bytes) {
-        const uint8_t* header = map_ + offset_;
-        last_ns_ = record_time_ns(header, layout_);
-        offset_ += record_header_bytes + read_u32(header + 8, layout_.swapped);
-        if (offset_ - released_ >= release_step) release_behind();
-    }
+    // The probe found whole records only; the bounds keep a file rewritten since then harmless.
+    if (file_bytes_ - offset_ < record_header_bytes) return last_ns_;
+    if (offset_ + record_header_bytes > window_start_ + window_filled_ && !read_window())
+        return last_ns_;
+    const uint8_t* header = window_.get() + (offset_ - window_start_);
+    last_ns_ = record_time_ns(header, layout_);
+    offset_ += record_header_bytes + read_u32(header + 8, layout_.swapped);
     return last_ns_;
 }
 
-// Pages the walk has left are given back (the page cache keeps them), so the run's resident memory
-// does not grow by the file's size. One madvise per 4 MiB of capture.
-void CaptureClock::release_behind() noexcept {
-    size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
-    size_t end = (offset_ - 1) / page * page;  // the page of the next header stays
-    if (end > released_) {
-        madvise(const_cast<uint8_t*>(map_) + released_, end - released_, MADV_DONTNEED);
-        released_ = end;
-    }
+// The window moved to start at the next header: one pread per window, a record longer than the
+// window (up to libpcap's 256 KiB) costing one of its own.
+bool CaptureClock::read_window() noexcept {
+    ssize_t got;
+    do {
+        got = pread(fd_, window_.get(), window_bytes, static_cast<off_t>(offset_));
+    } while (got < 0 && errno == EINTR);
+    window_start_ = offset_;
+    window_filled_ = got > 0 ? static_cast<size_t>(got) : 0;
+    return window_filled_ >= record_header_bytes;
 }
 
 uint64_t CaptureClock::next_libpcap_ns() noexcept {

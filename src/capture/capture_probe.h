@@ -12,6 +12,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -62,9 +63,10 @@ uint64_t tally_plain_pcap_flows(std::span<const uint8_t> file, const PlainPcapLa
 // cannot hand over the file's timestamps (it registers the timestamp field but does not
 // advertise the offload, so ethdev refuses to enable it). The worker that polls the capture's only
 // queue takes the next record's time here for every frame the vdev gives it: same file, same
-// order, nanosecond precision. A plain pcap file's record headers are walked in a read-only
-// mapping (about 30 instructions a record, callgrind, the header lines just read by the vdev);
-// anything else is read through libpcap a second time.
+// order, nanosecond precision. A plain pcap file's record headers are walked in a window of the
+// file read with pread (256 KiB, one read per window: reading a mapping of the file cost three
+// times as much on this project's VM, docs/performance.md); anything else is read through libpcap
+// a second time.
 class CaptureClock {
   public:
     CaptureClock() = default;
@@ -78,16 +80,21 @@ class CaptureClock {
     uint64_t next_ns() noexcept;
     uint64_t last_ns() const noexcept { return last_ns_; }
 
+    // Bytes of the file one read of the plain walk brings in.
+    static constexpr size_t window_bytes = size_t{256} << 10;
+
   private:
     uint64_t next_plain_ns() noexcept;
     uint64_t next_libpcap_ns() noexcept;
-    void release_behind() noexcept;
+    bool read_window() noexcept;
 
     struct pcap* handle_ = nullptr;
-    const uint8_t* map_ = nullptr;
-    size_t map_size_ = 0;
-    size_t offset_ = 0;
-    size_t released_ = 0;  // bytes from the mapping's start already given back
+    int fd_ = -1;              // the plain walk's file
+    uint64_t file_bytes_ = 0;  // its size when the probe walked it
+    uint64_t offset_ = 0;      // of the next record header in the file
+    std::unique_ptr<uint8_t[]> window_;
+    uint64_t window_start_ = 0;  // file offset of window_[0]
+    size_t window_filled_ = 0;
     PlainPcapLayout layout_;
     uint64_t last_ns_ = 0;
 };

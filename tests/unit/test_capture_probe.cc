@@ -137,6 +137,30 @@ TEST(CaptureProbe, WalksPlainHeadersInEveryByteOrderAndUnit) {
     }
 }
 
+// The clock reads the file a window at a time (CaptureClock::window_bytes, from a record's
+// header): a header that straddles a window's end, a record longer than a window, and windows
+// after them, in either byte order, keep libpcap's times.
+TEST(CaptureProbe, ClockKeepsLibpcapsTimesAcrossReadWindows) {
+    static_assert(CaptureClock::window_bytes == 262144, "the lengths below straddle this window");
+    for (bool swapped : {false, true}) {
+        PcapFile file(swapped, true, 262144);
+        std::vector<uint32_t> lengths(257, 1000);  // 257 x 1016 bytes with their headers
+        lengths.push_back(1008);                   // 262 136 bytes: the next header straddles
+        lengths.push_back(262144);                 // longer than a window with its header
+        for (uint32_t i = 0; i < 2000; ++i)
+            lengths.push_back((i * 37) % 1500);  // varied, across two more windows
+        for (uint32_t i = 0; i < lengths.size(); ++i)
+            file.record({1'700'000'000 + i, (i * 7919) % 1'000'000'000, lengths[i], lengths[i]});
+        Outcome o = probe_and_clock(file.write("windows"));
+        ASSERT_TRUE(o.probe.plain_layout);
+        ASSERT_EQ(o.probe.packets, lengths.size());
+        for (uint32_t i : {257u, 258u, 259u, 2258u})
+            EXPECT_EQ(o.times[i],
+                      (1'700'000'000ull + i) * 1'000'000'000ull + (i * 7919) % 1'000'000'000)
+                << "record " << i;
+    }
+}
+
 TEST(CaptureProbe, HeaderOnlyFileHasNoRecords) {
     Outcome o = probe_and_clock(PcapFile(false, false).write("empty"));
     EXPECT_TRUE(o.probe.plain_layout);
