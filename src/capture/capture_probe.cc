@@ -4,11 +4,11 @@
 #include <fcntl.h>
 #include <pcap/pcap.h>
 #include <sched.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <system_error>
@@ -43,35 +43,6 @@ uint16_t read_u16(const uint8_t* at, bool swapped) noexcept {
     std::memcpy(&value, at, sizeof(value));
     return swapped ? __builtin_bswap16(value) : value;
 }
-
-// A file mapped read-only for a front-to-back walk (the kernel maps pages around each fault).
-class MappedFile {
-  public:
-    bool map(const std::string& path) {
-        int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-        if (fd < 0) return false;
-        struct stat st;
-        if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
-            void* at =
-                mmap(nullptr, static_cast<size_t>(st.st_size), PROT_READ, MAP_PRIVATE, fd, 0);
-            if (at != MAP_FAILED) {
-                madvise(at, static_cast<size_t>(st.st_size), MADV_SEQUENTIAL);
-                data_ = static_cast<const uint8_t*>(at);
-                size_ = static_cast<size_t>(st.st_size);
-            }
-        }
-        ::close(fd);
-        return data_ != nullptr;
-    }
-    ~MappedFile() {
-        if (data_) munmap(const_cast<uint8_t*>(data_), size_);
-    }
-    std::span<const uint8_t> bytes() const noexcept { return {data_, size_}; }
-
-  private:
-    const uint8_t* data_ = nullptr;
-    size_t size_ = 0;
-};
 
 // CPUs this process may run on (its affinity, which taskset or a container may narrow).
 unsigned usable_cpus() noexcept {
@@ -112,10 +83,25 @@ pcap_t* open_with_libpcap(const std::string& path, std::string& error) {
 
 }  // namespace
 
-std::optional<uint64_t> count_plain_pcap_records(std::span<const uint8_t> file,
+const uint8_t* CaptureBytes::at(uint64_t offset, size_t wanted) noexcept {
+    if (offset > size_ || size_ - offset < wanted) return nullptr;
+    if (memory_) return memory_ + offset;
+    if (offset < window_start_ || offset + wanted > window_start_ + window_filled_) {
+        ssize_t got;
+        do {
+            got = pread(fd_, window_.get(), window_bytes, static_cast<off_t>(offset));
+        } while (got < 0 && errno == EINTR);
+        window_start_ = offset;
+        window_filled_ = got > 0 ? static_cast<size_t>(got) : 0;
+        if (window_filled_ < wanted) return nullptr;
+    }
+    return window_.get() + (offset - window_start_);
+}
+
+std::optional<uint64_t> count_plain_pcap_records(CaptureBytes& file,
                                                  PlainPcapLayout& layout) noexcept {
-    if (file.size() < file_header_bytes) return std::nullopt;
-    const uint8_t* base = file.data();
+    const uint8_t* base = file.at(0, file_header_bytes);
+    if (base == nullptr) return std::nullopt;
     uint32_t magic = read_u32(base, false);
     layout.swapped = false;
     if (magic != magic_microsecond && magic != magic_nanosecond) {
@@ -135,10 +121,10 @@ std::optional<uint64_t> count_plain_pcap_records(std::span<const uint8_t> file,
     // beyond its unit) are left to it.
     const uint32_t fraction_limit = layout.nanosecond ? 1'000'000'000u : 1'000'000u;
     uint64_t records = 0;
-    size_t offset = file_header_bytes;
+    uint64_t offset = file_header_bytes;
     while (offset < file.size()) {
-        if (file.size() - offset < record_header_bytes) return std::nullopt;
-        const uint8_t* header = base + offset;
+        const uint8_t* header = file.at(offset, record_header_bytes);
+        if (header == nullptr) return std::nullopt;
         uint32_t seconds = read_u32(header, layout.swapped);
         uint32_t fraction = read_u32(header + 4, layout.swapped);
         uint32_t captured = read_u32(header + 8, layout.swapped);
@@ -152,7 +138,7 @@ std::optional<uint64_t> count_plain_pcap_records(std::span<const uint8_t> file,
     return records;
 }
 
-uint64_t tally_plain_pcap_flows(std::span<const uint8_t> file, const PlainPcapLayout& layout,
+uint64_t tally_plain_pcap_flows(const CaptureBytes& file, const PlainPcapLayout& layout,
                                 uint64_t records, LinkType link, bool vlan_in_key,
                                 unsigned threads) {
     const uint64_t shares = std::clamp<uint64_t>(
@@ -160,21 +146,36 @@ uint64_t tally_plain_pcap_flows(std::span<const uint8_t> file, const PlainPcapLa
     std::vector<FlowKeyTally> tallies;
     tallies.reserve(shares);
     // Where each share starts: one walk over the headers of every share but the last.
-    std::vector<size_t> starts;
-    size_t offset = file_header_bytes;
+    std::vector<uint64_t> starts;
+    CaptureBytes headers = file.another();
+    uint64_t offset = file_header_bytes;
     uint64_t record = 0;
     for (uint64_t share = 0; share < shares; ++share) {
         starts.push_back(offset);
         tallies.emplace_back(link, vlan_in_key, record);
         const uint64_t share_end = share + 1 == shares ? records : records * (share + 1) / shares;
-        for (; record < share_end && share + 1 < shares; ++record)
-            offset += record_header_bytes + read_u32(file.data() + offset + 8, layout.swapped);
+        for (; record < share_end && share + 1 < shares; ++record) {
+            const uint8_t* header = headers.at(offset, record_header_bytes);
+            if (header == nullptr) return records;  // the file changed: the bound, not a guess
+            offset += record_header_bytes + read_u32(header + 8, layout.swapped);
+        }
     }
     starts.push_back(file.size());
+    std::vector<CaptureBytes> windows;  // each share's own, allocated before the threads start
+    for (uint64_t share = 0; share < shares; ++share)
+        windows.push_back(file.another());
+    std::atomic<bool> unread{false};  // the file changed under a share's walk
     auto tally_share = [&](uint64_t share) noexcept {
-        for (size_t at = starts[share]; at < starts[share + 1];) {
-            const uint32_t captured = read_u32(file.data() + at + 8, layout.swapped);
-            tallies[share].add_frame(file.data() + at + record_header_bytes, captured);
+        CaptureBytes& bytes = windows[share];
+        for (uint64_t at = starts[share]; at < starts[share + 1];) {
+            const uint8_t* header = bytes.at(at, record_header_bytes);
+            const uint32_t captured = header ? read_u32(header + 8, layout.swapped) : 0;
+            const uint8_t* whole = header ? bytes.at(at, record_header_bytes + captured) : nullptr;
+            if (whole == nullptr) {
+                unread = true;
+                return;
+            }
+            tallies[share].add_frame(whole + record_header_bytes, captured);
             at += record_header_bytes + captured;
         }
     };
@@ -188,7 +189,8 @@ uint64_t tally_plain_pcap_flows(std::span<const uint8_t> file, const PlainPcapLa
             }
         }
         tally_share(0);
-    }  // the helpers joined
+    }                            // the helpers joined
+    if (unread) return records;  // the bound, not a guess
     for (uint64_t share = 1; share < shares; ++share)
         tallies[0].merge(tallies[share]);
     return tallies[0].estimate();
@@ -202,49 +204,34 @@ CaptureClock::~CaptureClock() {
 bool CaptureClock::open(const std::string& path, const CaptureProbe& probe, std::string& error) {
     if (probe.plain_layout) {
         // The file the probe walked, unless its size has changed since: then libpcap reads it.
-        int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+        fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
         struct stat st;
-        if (fd >= 0 && fstat(fd, &st) == 0 &&
+        if (fd_ >= 0 && fstat(fd_, &st) == 0 &&
             static_cast<uint64_t>(st.st_size) == probe.plain_layout->file_bytes) {
-            fd_ = fd;
-            file_bytes_ = probe.plain_layout->file_bytes;
+            posix_fadvise(fd_, 0, 0, POSIX_FADV_SEQUENTIAL);
+            plain_ = std::make_unique<CaptureBytes>(fd_, probe.plain_layout->file_bytes);
             offset_ = file_header_bytes;
             layout_ = *probe.plain_layout;
-            window_ = std::make_unique<uint8_t[]>(window_bytes);
-            posix_fadvise(fd_, 0, 0, POSIX_FADV_SEQUENTIAL);
             return true;
         }
-        if (fd >= 0) ::close(fd);
+        if (fd_ >= 0) ::close(fd_);
+        fd_ = -1;
     }
     handle_ = open_with_libpcap(path, error);
     return handle_ != nullptr;
 }
 
 uint64_t CaptureClock::next_ns() noexcept {
-    return fd_ >= 0 ? next_plain_ns() : next_libpcap_ns();
+    return plain_ ? next_plain_ns() : next_libpcap_ns();
 }
 
 uint64_t CaptureClock::next_plain_ns() noexcept {
-    // The probe found whole records only; the bounds keep a file rewritten since then harmless.
-    if (file_bytes_ - offset_ < record_header_bytes) return last_ns_;
-    if (offset_ + record_header_bytes > window_start_ + window_filled_ && !read_window())
-        return last_ns_;
-    const uint8_t* header = window_.get() + (offset_ - window_start_);
-    last_ns_ = record_time_ns(header, layout_);
-    offset_ += record_header_bytes + read_u32(header + 8, layout_.swapped);
+    // The probe found whole records only; a file rewritten since then ends the walk.
+    if (const uint8_t* header = plain_->at(offset_, record_header_bytes)) {
+        last_ns_ = record_time_ns(header, layout_);
+        offset_ += record_header_bytes + read_u32(header + 8, layout_.swapped);
+    }
     return last_ns_;
-}
-
-// The window moved to start at the next header: one pread per window, a record longer than the
-// window (up to libpcap's 256 KiB) costing one of its own.
-bool CaptureClock::read_window() noexcept {
-    ssize_t got;
-    do {
-        got = pread(fd_, window_.get(), window_bytes, static_cast<off_t>(offset_));
-    } while (got < 0 && errno == EINTR);
-    window_start_ = offset_;
-    window_filled_ = got > 0 ? static_cast<size_t>(got) : 0;
-    return window_filled_ >= record_header_bytes;
 }
 
 uint64_t CaptureClock::next_libpcap_ns() noexcept {
@@ -266,16 +253,25 @@ std::optional<CaptureProbe> probe_capture(const std::string& path, std::string& 
     std::optional<LinkType> link = supported_link(handle, path, error);
     pcap_close(handle);
     if (!link) return std::nullopt;
-    MappedFile file;
     PlainPcapLayout layout;
     std::optional<uint64_t> records;
-    if (file.map(path)) records = count_plain_pcap_records(file.bytes(), layout);
+    std::optional<uint64_t> flows;
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+        posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+        CaptureBytes file(fd, static_cast<uint64_t>(st.st_size));
+        records = count_plain_pcap_records(file, layout);
+        if (records)
+            flows =
+                tally_plain_pcap_flows(file, layout, *records, *link, vlan_in_key, usable_cpus());
+    }
+    if (fd >= 0) ::close(fd);
     if (!records) return probe_capture_by_reading(path, error, vlan_in_key);
     CaptureProbe probe;
     probe.link = *link;
     probe.packets = *records;
-    probe.flows =
-        tally_plain_pcap_flows(file.bytes(), layout, *records, *link, vlan_in_key, usable_cpus());
+    probe.flows = *flows;
     probe.plain_layout = layout;
     return probe;
 }

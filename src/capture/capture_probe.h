@@ -2,12 +2,11 @@
 // What rstscope needs to know of a capture file before DPDK reads it: the net_pcap vdev hands over
 // raw frames whatever the file's link type, so the link type must be known (or the file refused)
 // up front, the record count tells the workers when the capture has ended, and the connections
-// among the records size the flow table (FlowKeyTally). The vdev is the one reader that copies
-// packet data: the probe and the capture clock walk a classic pcap file mapped (nothing copied),
-// the probe reading each record's header, then its frame's protocol headers (on several threads
-// for a large capture), and fall back to reading the file through libpcap only for what that walk
-// cannot vouch for (pcapng, a truncated or damaged record, a record longer than the file's snapshot
-// length). Setup, and the capture reader's lcore.
+// among the records size the flow table (FlowKeyTally). The probe and the capture clock read a
+// classic pcap file a window at a time (CaptureBytes), the probe each record's header, then its
+// frame's protocol headers (on several threads for a large capture), and fall back to reading the
+// file through libpcap only for what that walk cannot vouch for (pcapng, a truncated or damaged
+// record, a record longer than the file's snapshot length). Setup, and the capture reader's lcore.
 #pragma once
 
 #include <cstddef>
@@ -43,11 +42,44 @@ struct CaptureProbe {
     std::optional<PlainPcapLayout> plain_layout;
 };
 
+// The bytes of a capture file, read front to back a window at a time (pread), or of one held in
+// memory (tests). A walk over a mapping of the file cost three times as much on this project's
+// VM (docs/performance.md). One per walking thread: another() gives a thread its own window.
+class CaptureBytes {
+  public:
+    // A record's header and the longest frame libpcap reads (256 KiB) fit in one window.
+    static constexpr size_t window_bytes = size_t{512} << 10;
+
+    explicit CaptureBytes(std::span<const uint8_t> memory) noexcept
+        : memory_(memory.data()), size_(memory.size()) {}
+    // `size` bytes of the file open as `fd`, which the caller keeps open while this is used.
+    CaptureBytes(int fd, uint64_t size)
+        : fd_(fd), size_(size), window_(std::make_unique<uint8_t[]>(window_bytes)) {}
+    CaptureBytes another() const {
+        return memory_ ? CaptureBytes({memory_, size_}) : CaptureBytes(fd_, size_);
+    }
+
+    uint64_t size() const noexcept { return size_; }
+    // `wanted` bytes (at most window_bytes) from `offset` in one piece; nullptr when the source
+    // ends first or cannot be read. The window is read anew from `offset` when they are not all
+    // in it: one read a window for a walk front to back.
+    const uint8_t* at(uint64_t offset, size_t wanted) noexcept;
+
+  private:
+    const uint8_t* memory_ = nullptr;
+    int fd_ = -1;
+    uint64_t size_ = 0;
+    std::unique_ptr<uint8_t[]> window_;
+    uint64_t window_start_ = 0;
+    size_t window_filled_ = 0;
+};
+
 // Counts the records of a classic pcap file held in `file` when every one of them is plain: a
 // version 2.4 header, each record whole and no longer than the file's snapshot length (so libpcap
 // reads each as stored). Returns nothing for anything else, which then needs libpcap's own reading
-// (pcapng, other magic numbers, truncation, damage). Pure; reads each record header once.
-std::optional<uint64_t> count_plain_pcap_records(std::span<const uint8_t> file,
+// (pcapng, other magic numbers, truncation, damage) or a read that fails. Reads each record
+// header once.
+std::optional<uint64_t> count_plain_pcap_records(CaptureBytes& file,
                                                  PlainPcapLayout& layout) noexcept;
 
 // The connections among the `records` records of a file count_plain_pcap_records accepted
@@ -55,7 +87,7 @@ std::optional<uint64_t> count_plain_pcap_records(std::span<const uint8_t> file,
 // `threads` threads (one per 65 536 records at most), their sketches merged: the same estimate
 // as one pass, in a fraction of the time on an idle machine's CPUs (set-up runs before the
 // lcores start).
-uint64_t tally_plain_pcap_flows(std::span<const uint8_t> file, const PlainPcapLayout& layout,
+uint64_t tally_plain_pcap_flows(const CaptureBytes& file, const PlainPcapLayout& layout,
                                 uint64_t records, LinkType link, bool vlan_in_key,
                                 unsigned threads);
 
@@ -63,10 +95,8 @@ uint64_t tally_plain_pcap_flows(std::span<const uint8_t> file, const PlainPcapLa
 // cannot hand over the file's timestamps (it registers the timestamp field but does not
 // advertise the offload, so ethdev refuses to enable it). The worker that polls the capture's only
 // queue takes the next record's time here for every frame the vdev gives it: same file, same
-// order, nanosecond precision. A plain pcap file's record headers are walked in a window of the
-// file read with pread (256 KiB, one read per window: reading a mapping of the file cost three
-// times as much on this project's VM, docs/performance.md); anything else is read through libpcap
-// a second time.
+// order, nanosecond precision. A plain pcap file's record headers are walked through CaptureBytes
+// (one pread a window); anything else is read through libpcap a second time.
 class CaptureClock {
   public:
     CaptureClock() = default;
@@ -80,21 +110,14 @@ class CaptureClock {
     uint64_t next_ns() noexcept;
     uint64_t last_ns() const noexcept { return last_ns_; }
 
-    // Bytes of the file one read of the plain walk brings in.
-    static constexpr size_t window_bytes = size_t{256} << 10;
-
   private:
     uint64_t next_plain_ns() noexcept;
     uint64_t next_libpcap_ns() noexcept;
-    bool read_window() noexcept;
 
     struct pcap* handle_ = nullptr;
-    int fd_ = -1;              // the plain walk's file
-    uint64_t file_bytes_ = 0;  // its size when the probe walked it
-    uint64_t offset_ = 0;      // of the next record header in the file
-    std::unique_ptr<uint8_t[]> window_;
-    uint64_t window_start_ = 0;  // file offset of window_[0]
-    size_t window_filled_ = 0;
+    int fd_ = -1;                          // the plain walk's file
+    std::unique_ptr<CaptureBytes> plain_;  // its bytes, as long as the probe found them
+    uint64_t offset_ = 0;                  // of the next record header
     PlainPcapLayout layout_;
     uint64_t last_ns_ = 0;
 };

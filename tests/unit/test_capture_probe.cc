@@ -137,24 +137,24 @@ TEST(CaptureProbe, WalksPlainHeadersInEveryByteOrderAndUnit) {
     }
 }
 
-// The clock reads the file a window at a time (CaptureClock::window_bytes, from a record's
-// header): a header that straddles a window's end, a record longer than a window, and windows
-// after them, in either byte order, keep libpcap's times.
+// The clock reads the file a window at a time (CaptureBytes::window_bytes, from the first record
+// header on): a header that straddles a window's end, the longest record libpcap reads, and
+// windows after them, in either byte order, keep libpcap's times.
 TEST(CaptureProbe, ClockKeepsLibpcapsTimesAcrossReadWindows) {
-    static_assert(CaptureClock::window_bytes == 262144, "the lengths below straddle this window");
+    static_assert(CaptureBytes::window_bytes == 524288, "the lengths below straddle this window");
     for (bool swapped : {false, true}) {
         PcapFile file(swapped, true, 262144);
-        std::vector<uint32_t> lengths(257, 1000);  // 257 x 1016 bytes with their headers
-        lengths.push_back(1008);                   // 262 136 bytes: the next header straddles
-        lengths.push_back(262144);                 // longer than a window with its header
+        std::vector<uint32_t> lengths(516, 1000);  // 516 x 1016 bytes with their headers
+        lengths.push_back(8);                      // 524 280 bytes: the next header straddles
+        lengths.push_back(262144);                 // libpcap's longest
         for (uint32_t i = 0; i < 2000; ++i)
-            lengths.push_back((i * 37) % 1500);  // varied, across two more windows
+            lengths.push_back((i * 37) % 1500);  // varied, across more windows
         for (uint32_t i = 0; i < lengths.size(); ++i)
             file.record({1'700'000'000 + i, (i * 7919) % 1'000'000'000, lengths[i], lengths[i]});
         Outcome o = probe_and_clock(file.write("windows"));
         ASSERT_TRUE(o.probe.plain_layout);
         ASSERT_EQ(o.probe.packets, lengths.size());
-        for (uint32_t i : {257u, 258u, 259u, 2258u})
+        for (uint32_t i : {516u, 517u, 518u, 2517u})
             EXPECT_EQ(o.times[i],
                       (1'700'000'000ull + i) * 1'000'000'000ull + (i * 7919) % 1'000'000'000)
                 << "record " << i;
@@ -210,12 +210,16 @@ TEST(CaptureProbe, CountsPlainRecordsFromBytesAlone) {
     PcapFile file(false, true);
     file.record({1, 2, 3, 3}).record({4, 5, 0, 9});
     PlainPcapLayout layout;
-    EXPECT_EQ(count_plain_pcap_records(file.bytes(), layout), 2u);
+    CaptureBytes bytes(file.bytes());
+    EXPECT_EQ(count_plain_pcap_records(bytes, layout), 2u);
     EXPECT_TRUE(layout.nanosecond);
     EXPECT_EQ(layout.largest_record, 3u);  // captured bytes, not the frame's length on the wire
     Bytes cut(file.bytes().begin(), file.bytes().end() - 1);
-    EXPECT_FALSE(count_plain_pcap_records(cut, layout));
-    EXPECT_FALSE(count_plain_pcap_records(Bytes(10, 0), layout));
+    CaptureBytes cut_bytes(cut);
+    EXPECT_FALSE(count_plain_pcap_records(cut_bytes, layout));
+    Bytes short_file(10, 0);
+    CaptureBytes short_bytes(short_file);
+    EXPECT_FALSE(count_plain_pcap_records(short_bytes, layout));
 }
 
 // The probe counts connections, both directions as one, as the flow table keys them: the
@@ -308,9 +312,10 @@ TEST(CaptureProbe, TalliesSharesOfACaptureAsOnePass) {
             0x0800, test::ipv4("198.51.100.1", "203.0.113.2", 6, test::tcp_segment(spec))));
     }
     PlainPcapLayout layout;
-    ASSERT_EQ(count_plain_pcap_records(file.bytes(), layout), records);
+    CaptureBytes bytes(file.bytes());
+    ASSERT_EQ(count_plain_pcap_records(bytes, layout), records);
     const uint64_t one_pass =
-        tally_plain_pcap_flows(file.bytes(), layout, records, LinkType::ethernet, false, 1);
+        tally_plain_pcap_flows(bytes, layout, records, LinkType::ethernet, false, 1);
     FlowKeyTally reference(LinkType::ethernet, false);
     size_t at = 24;
     for (uint32_t r = 0; r < records; ++r) {
@@ -322,9 +327,9 @@ TEST(CaptureProbe, TalliesSharesOfACaptureAsOnePass) {
     EXPECT_EQ(one_pass, reference.estimate());
     EXPECT_NEAR(static_cast<double>(one_pass), 50'000 + records / 1000, 50'200 / 32.0);
     for (unsigned threads : {2u, 3u, 64u})
-        EXPECT_EQ(tally_plain_pcap_flows(file.bytes(), layout, records, LinkType::ethernet, false,
-                                         threads),
-                  one_pass)
+        EXPECT_EQ(
+            tally_plain_pcap_flows(bytes, layout, records, LinkType::ethernet, false, threads),
+            one_pass)
             << threads << " threads";
 }
 
