@@ -3,7 +3,6 @@
 
 #include <algorithm>
 #include <bit>
-#include <cmath>
 #include <cstring>
 #include <iterator>
 #include <map>
@@ -19,66 +18,23 @@ namespace rstscope {
 // ---- DistinctCounter
 
 bool DistinctCounter::add(uint64_t hash) noexcept {
-    size_t index = hash >> (64 - precision);
-    uint64_t rest = hash << precision;
-    uint8_t rank = rest == 0 ? static_cast<uint8_t>(64 - precision + 1)
-                             : static_cast<uint8_t>(std::countl_zero(rest) + 1);
-    uint8_t old = regs_[index];
-    if (rank <= old) return false;
-    regs_[index] = rank;
-    zeros_ -= old == 0;
-    if (rank > exact_rank) {
+    const Sketch::Raise raise = sketch_.add(hash);
+    if (!raise) return false;
+    zeros_ -= raise.from == 0;
+    if (raise.to > exact_rank) {
         beyond_exact_ = true;
     } else {
-        sum_ -= uint64_t{1} << (exact_rank - old);  // old < rank <= exact_rank
-        sum_ += uint64_t{1} << (exact_rank - rank);
+        sum_ -= uint64_t{1} << (exact_rank - raise.from);  // from < to <= exact_rank
+        sum_ += uint64_t{1} << (exact_rank - raise.to);
     }
     return true;
 }
 
-namespace {
-// 2^-r for every rank a register can hold.
-constexpr std::array<double, 66> inverse_powers = [] {
-    std::array<double, 66> p{};
-    double v = 1.0;
-    for (double& x : p) {
-        x = v;
-        v /= 2.0;
-    }
-    return p;
-}();
-}  // namespace
-
-namespace {
-// The linear-counting estimate for each number of empty registers, computed once as estimate()
-// computed it each time (std::log and llround: about 70 instructions, and the findings engine
-// asks for an estimate whenever a register changes: a scan's ports and hosts).
-const std::array<uint64_t, DistinctCounter::registers + 1> linear_estimates = [] {
-    std::array<uint64_t, DistinctCounter::registers + 1> t{};
-    constexpr double m = static_cast<double>(DistinctCounter::registers);
-    for (size_t zeros = 1; zeros < t.size(); ++zeros)
-        t[zeros] =
-            static_cast<uint64_t>(std::llround(m * std::log(m / static_cast<double>(zeros))));
-    return t;
-}();
-}  // namespace
-
 uint64_t DistinctCounter::estimate() const noexcept {
-    constexpr double m = static_cast<double>(registers);
-    constexpr double alpha = 0.7213 / (1.0 + 1.079 / m);
-    double sum = 0;
-    unsigned zeros = zeros_;
-    if (beyond_exact_) {
-        for (uint8_t r : regs_)
-            sum += inverse_powers[r];
-    } else {
-        // Exact: sum_ < 2^53 (256 << 44 at most), so the conversion and the scaling are too.
-        static_assert(exact_rank == 44);
-        sum = static_cast<double>(sum_) * 0x1p-44;
-    }
-    double e = alpha * m * m / sum;
-    if (e <= 2.5 * m && zeros != 0) return linear_estimates[zeros];
-    return static_cast<uint64_t>(std::llround(e));
+    if (beyond_exact_) return sketch_.estimate();
+    // Exact: sum_ < 2^53 (256 << 44 at most), so the conversion and the scaling are too.
+    static_assert(exact_rank == 44);
+    return Sketch::estimate_from(static_cast<double>(sum_) * 0x1p-44, zeros_);
 }
 
 namespace {

@@ -32,6 +32,7 @@
 
 #include "rstscope/analysis/connection_windows.h"
 #include "rstscope/analysis/reset_event.h"
+#include "rstscope/common/distinct_sketch.h"
 
 namespace rstscope {
 
@@ -53,10 +54,9 @@ enum class FindingState : uint8_t { raised, updated, cleared };
 inline constexpr std::array<std::string_view, 3> finding_state_names{"raised", "updated",
                                                                      "cleared"};
 
-// A HyperLogLog distinct counter (Flajolet, Fusy, Gandouet, Meunier 2007) with 2^8 registers and
-// the linear-counting estimate while registers are empty: 256 bytes of registers plus their sum,
+// A distinct counter for the findings engine: a HyperLogLog of 2^8 registers (DistinctSketch;
 // relative standard error 1.04 / sqrt(256) = 6.5 %; below about 20 items the estimate is within
-// 1 of the truth.
+// 1 of the truth) plus the sum its estimate needs.
 //
 // The estimate's sum of 2^-register is kept as registers change (an integer in units of
 // 2^-exact_rank, so it is exact), which makes estimate() O(1) instead of a pass over the 256
@@ -66,15 +66,16 @@ inline constexpr std::array<std::string_view, 3> finding_state_names{"raised", "
 // 2^44) sends estimate() back to that pass.
 class DistinctCounter {
   public:
-    static constexpr unsigned precision = 8;
-    static constexpr size_t registers = size_t{1} << precision;
+    using Sketch = DistinctSketch<8>;
+    static constexpr unsigned precision = Sketch::precision;
+    static constexpr size_t registers = Sketch::register_count;
     static constexpr unsigned exact_rank = 44;
     // `hash` must be well mixed (mix64()). True when a register changed: only then can the
     // estimate have changed.
     bool add(uint64_t hash) noexcept;
     uint64_t estimate() const noexcept;
     void clear() noexcept {
-        regs_.fill(0);
+        sketch_.clear();
         sum_ = empty_sum;
         zeros_ = registers;
         beyond_exact_ = false;
@@ -83,19 +84,11 @@ class DistinctCounter {
   private:
     // sum_ counts 2^-r in units of 2^-exact_rank: 2^(exact_rank - r) per register.
     static constexpr uint64_t empty_sum = uint64_t{registers} << exact_rank;
-    std::array<uint8_t, registers> regs_{};
+    Sketch sketch_;
     uint64_t sum_ = empty_sum;
     uint16_t zeros_ = registers;
     bool beyond_exact_ = false;  // a register holds more than exact_rank: sum_ is not kept
 };
-
-// A 64-bit mixer (splitmix64's finaliser): consecutive inputs give unrelated outputs.
-constexpr uint64_t mix64(uint64_t x) noexcept {
-    x += 0x9E3779B97F4A7C15ull;
-    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-    return x ^ (x >> 31);
-}
 
 // What a finding is about, compared byte for byte.
 struct FindingKey {
