@@ -5,17 +5,9 @@
 #include <bit>
 #include <cstring>
 
+#include "rstscope/common/mix64.h"
+
 namespace rstscope {
-namespace {
-
-constexpr uint64_t mix(uint64_t x) noexcept {
-    x += 0x9E3779B97F4A7C15ull;
-    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-    return x ^ (x >> 31);
-}
-
-}  // namespace
 
 // Little-endian words: the address's first k bytes are a word's low 8k bits.
 static_assert(std::endian::native == std::endian::little);
@@ -32,7 +24,7 @@ uint64_t connection_key_hash(const IpAddress& address, IpFamily family, uint16_t
     }
     uint64_t tail = uint64_t{port} | uint64_t{static_cast<uint8_t>(family)} << 16 |
                     uint64_t{prefix_length} << 24;
-    return mix(w[0] ^ mix(w[1] ^ (tail << 32 | tail)));
+    return mix64(w[0] ^ mix64(w[1] ^ (tail << 32 | tail)));
 }
 
 ConnectionWindows::ConnectionWindows(uint64_t window_ns, uint32_t slots)
