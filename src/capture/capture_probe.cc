@@ -27,9 +27,8 @@ constexpr uint32_t magic_nanosecond = 0xa1b23c4d;
 // libpcap's largest record for the link types rstscope decodes (max_snaplen_for_dlt), also the
 // snapshot length it assumes when a file's header says 0 or more.
 constexpr uint32_t libpcap_max_snaplen = 262144;
-// A share of the connection count smaller than this is not worth a thread of its own; more
-// shares than this gain little against the threads' start and the sketches' merge.
-constexpr uint64_t records_per_tally_share = uint64_t{1} << 16;
+// More shares of the connection count than this gain little against the threads' start and the
+// sketches' merge.
 constexpr uint64_t max_tally_shares = 16;
 
 uint32_t read_u32(const uint8_t* at, bool swapped) noexcept {
@@ -98,8 +97,8 @@ const uint8_t* CaptureBytes::at(uint64_t offset, size_t wanted) noexcept {
     return window_.get() + (offset - window_start_);
 }
 
-std::optional<uint64_t> count_plain_pcap_records(CaptureBytes& file,
-                                                 PlainPcapLayout& layout) noexcept {
+std::optional<PlainPcapRecords> count_plain_pcap_records(CaptureBytes& file,
+                                                         PlainPcapLayout& layout) {
     const uint8_t* base = file.at(0, file_header_bytes);
     if (base == nullptr) return std::nullopt;
     uint32_t magic = read_u32(base, false);
@@ -120,7 +119,7 @@ std::optional<uint64_t> count_plain_pcap_records(CaptureBytes& file,
     // Times libpcap would convert otherwise than plainly (a negative 32-bit second, a fraction
     // beyond its unit) are left to it.
     const uint32_t fraction_limit = layout.nanosecond ? 1'000'000'000u : 1'000'000u;
-    uint64_t records = 0;
+    PlainPcapRecords records;
     uint64_t offset = file_header_bytes;
     while (offset < file.size()) {
         const uint8_t* header = file.at(offset, record_header_bytes);
@@ -131,43 +130,50 @@ std::optional<uint64_t> count_plain_pcap_records(CaptureBytes& file,
         if (seconds > INT32_MAX || fraction >= fraction_limit || captured > snaplen)
             return std::nullopt;
         if (file.size() - offset - record_header_bytes < captured) return std::nullopt;
+        if (records.count % PlainPcapRecords::records_per_mark == 0)
+            records.mark_offsets.push_back(offset);
         offset += record_header_bytes + captured;
         layout.largest_record = std::max(layout.largest_record, captured);
-        ++records;
+        ++records.count;
     }
     return records;
 }
 
+std::vector<TallyShare> plan_tally_shares(const PlainPcapRecords& records, uint64_t file_bytes,
+                                          unsigned threads) {
+    if (records.count == 0) return {};
+    // Share k starts at mark k * whole_marks / shares: at least one mark's records each.
+    const uint64_t whole_marks = records.count / PlainPcapRecords::records_per_mark;
+    const uint64_t shares =
+        std::clamp<uint64_t>(std::min<uint64_t>(threads, whole_marks), 1, max_tally_shares);
+    std::vector<TallyShare> plan;
+    plan.reserve(shares);
+    for (uint64_t share = 0; share < shares; ++share) {
+        const uint64_t mark = share * whole_marks / shares;
+        if (share != 0) plan.back().end = records.mark_offsets[mark];
+        plan.push_back(
+            {mark * PlainPcapRecords::records_per_mark, records.mark_offsets[mark], file_bytes});
+    }
+    return plan;
+}
+
 uint64_t tally_plain_pcap_flows(const CaptureBytes& file, const PlainPcapLayout& layout,
-                                uint64_t records, LinkType link, bool vlan_in_key,
+                                const PlainPcapRecords& records, LinkType link, bool vlan_in_key,
                                 unsigned threads) {
-    const uint64_t shares = std::clamp<uint64_t>(
-        std::min<uint64_t>(threads, records / records_per_tally_share), 1, max_tally_shares);
+    const std::vector<TallyShare> plan = plan_tally_shares(records, file.size(), threads);
+    if (plan.empty()) return 0;  // no records, no connections
+    const size_t shares = plan.size();
     std::vector<FlowKeyTally> tallies;
     tallies.reserve(shares);
-    // Where each share starts: one walk over the headers of every share but the last.
-    std::vector<uint64_t> starts;
-    CaptureBytes headers = file.another();
-    uint64_t offset = file_header_bytes;
-    uint64_t record = 0;
-    for (uint64_t share = 0; share < shares; ++share) {
-        starts.push_back(offset);
-        tallies.emplace_back(link, vlan_in_key, record);
-        const uint64_t share_end = share + 1 == shares ? records : records * (share + 1) / shares;
-        for (; record < share_end && share + 1 < shares; ++record) {
-            const uint8_t* header = headers.at(offset, record_header_bytes);
-            if (header == nullptr) return records;  // the file changed: the bound, not a guess
-            offset += record_header_bytes + read_u32(header + 8, layout.swapped);
-        }
-    }
-    starts.push_back(file.size());
+    for (const TallyShare& share : plan)
+        tallies.emplace_back(link, vlan_in_key, share.first_record);
     std::vector<CaptureBytes> windows;  // each share's own, allocated before the threads start
     for (uint64_t share = 0; share < shares; ++share)
         windows.push_back(file.another());
     std::atomic<bool> unread{false};  // the file changed under a share's walk
     auto tally_share = [&](uint64_t share) noexcept {
         CaptureBytes& bytes = windows[share];
-        for (uint64_t at = starts[share]; at < starts[share + 1];) {
+        for (uint64_t at = plan[share].start; at < plan[share].end;) {
             const uint8_t* header = bytes.at(at, record_header_bytes);
             const uint32_t captured = header ? read_u32(header + 8, layout.swapped) : 0;
             const uint8_t* whole = header ? bytes.at(at, record_header_bytes + captured) : nullptr;
@@ -189,8 +195,8 @@ uint64_t tally_plain_pcap_flows(const CaptureBytes& file, const PlainPcapLayout&
             }
         }
         tally_share(0);
-    }                            // the helpers joined
-    if (unread) return records;  // the bound, not a guess
+    }                                  // the helpers joined
+    if (unread) return records.count;  // the bound, not a guess
     for (uint64_t share = 1; share < shares; ++share)
         tallies[0].merge(tallies[share]);
     return tallies[0].estimate();
@@ -254,7 +260,7 @@ std::optional<CaptureProbe> probe_capture(const std::string& path, std::string& 
     pcap_close(handle);
     if (!link) return std::nullopt;
     PlainPcapLayout layout;
-    std::optional<uint64_t> records;
+    std::optional<PlainPcapRecords> records;
     std::optional<uint64_t> flows;
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     struct stat st;
@@ -270,7 +276,7 @@ std::optional<CaptureProbe> probe_capture(const std::string& path, std::string& 
     if (!records) return probe_capture_by_reading(path, error, vlan_in_key);
     CaptureProbe probe;
     probe.link = *link;
-    probe.packets = *records;
+    probe.packets = records->count;
     probe.flows = *flows;
     probe.plain_layout = layout;
     return probe;

@@ -15,6 +15,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "flow_key_tally.h"
 #include "rstscope/decode/packet_decoder.h"
@@ -74,21 +75,45 @@ class CaptureBytes {
     size_t window_filled_ = 0;
 };
 
+// What count_plain_pcap_records found: how many records, and where every 65 536th of them
+// starts, noted on the count's walk so that the connection count's shares start there instead of
+// walking the headers a second time.
+struct PlainPcapRecords {
+    // The shares' granularity: a share holds at least this many records (fewer are not worth a
+    // thread of its own).
+    static constexpr uint64_t records_per_mark = uint64_t{1} << 16;
+    uint64_t count = 0;
+    std::vector<uint64_t> mark_offsets;  // [i]: byte offset of record i * records_per_mark
+};
+
 // Counts the records of a classic pcap file held in `file` when every one of them is plain: a
 // version 2.4 header, each record whole and no longer than the file's snapshot length (so libpcap
 // reads each as stored). Returns nothing for anything else, which then needs libpcap's own reading
 // (pcapng, other magic numbers, truncation, damage) or a read that fails. Reads each record
 // header once.
-std::optional<uint64_t> count_plain_pcap_records(CaptureBytes& file,
-                                                 PlainPcapLayout& layout) noexcept;
+std::optional<PlainPcapRecords> count_plain_pcap_records(CaptureBytes& file,
+                                                         PlainPcapLayout& layout);
 
-// The connections among the `records` records of a file count_plain_pcap_records accepted
-// (FlowKeyTally's estimate). A large capture is tallied in shares of consecutive records on up to
-// `threads` threads (one per 65 536 records at most), their sketches merged: the same estimate
-// as one pass, in a fraction of the time on an idle machine's CPUs (set-up runs before the
-// lcores start).
+// One thread's part of the connection count: the records from byte `start` to byte `end`, the
+// first of them the capture's record number `first_record`.
+struct TallyShare {
+    uint64_t first_record;
+    uint64_t start;
+    uint64_t end;
+};
+
+// The connection count's shares of a capture of `file_bytes` bytes: one per thread of
+// `threads`, at most one per PlainPcapRecords::records_per_mark records and at most 16, each
+// starting at a noted record (the last ends with the file).
+std::vector<TallyShare> plan_tally_shares(const PlainPcapRecords& records, uint64_t file_bytes,
+                                          unsigned threads);
+
+// The connections among the records of a file count_plain_pcap_records accepted (FlowKeyTally's
+// estimate). A large capture is tallied in shares (plan_tally_shares) on several threads, their
+// sketches merged: the same estimate as one pass, in a fraction of the time on an idle machine's
+// CPUs (set-up runs before the lcores start).
 uint64_t tally_plain_pcap_flows(const CaptureBytes& file, const PlainPcapLayout& layout,
-                                uint64_t records, LinkType link, bool vlan_in_key,
+                                const PlainPcapRecords& records, LinkType link, bool vlan_in_key,
                                 unsigned threads);
 
 // Packet times of a capture, read in step with the net_pcap vdev: Debian's DPDK 22.11 net_pcap

@@ -8,6 +8,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
@@ -211,7 +212,10 @@ TEST(CaptureProbe, CountsPlainRecordsFromBytesAlone) {
     file.record({1, 2, 3, 3}).record({4, 5, 0, 9});
     PlainPcapLayout layout;
     CaptureBytes bytes(file.bytes());
-    EXPECT_EQ(count_plain_pcap_records(bytes, layout), 2u);
+    const auto counted = count_plain_pcap_records(bytes, layout);
+    ASSERT_TRUE(counted);
+    EXPECT_EQ(counted->count, 2u);
+    EXPECT_EQ(counted->mark_offsets, std::vector<uint64_t>{24});  // record 0, after the header
     EXPECT_TRUE(layout.nanosecond);
     EXPECT_EQ(layout.largest_record, 3u);  // captured bytes, not the frame's length on the wire
     Bytes cut(file.bytes().begin(), file.bytes().end() - 1);
@@ -293,7 +297,9 @@ TEST(FlowKeyTally, EstimatesDistinctKeysWithinTheSizingsMargin) {
 
 // A large capture's connections are tallied in shares on several threads: the merged sketches
 // give exactly the estimate of one pass, whether a connection's packets fall in one share or in
-// several, and fragments (counted by record number) stay one connection each across shares.
+// several, and fragments (counted by record number) stay one connection each across shares. The
+// shares start where the count's walk noted every 65 536th record, not at places found by
+// walking the headers again.
 TEST(CaptureProbe, TalliesSharesOfACaptureAsOnePass) {
     PcapFile file(false, false);
     const test::Bytes fragment =
@@ -313,22 +319,38 @@ TEST(CaptureProbe, TalliesSharesOfACaptureAsOnePass) {
     }
     PlainPcapLayout layout;
     CaptureBytes bytes(file.bytes());
-    ASSERT_EQ(count_plain_pcap_records(bytes, layout), records);
-    const uint64_t one_pass =
-        tally_plain_pcap_flows(bytes, layout, records, LinkType::ethernet, false, 1);
+    const auto counted = count_plain_pcap_records(bytes, layout);
+    ASSERT_TRUE(counted);
+    ASSERT_EQ(counted->count, records);
     FlowKeyTally reference(LinkType::ethernet, false);
+    std::vector<uint64_t> every_65536th;  // where records 0, 65 536, ... start
     size_t at = 24;
     for (uint32_t r = 0; r < records; ++r) {
+        if (r % 65'536 == 0) every_65536th.push_back(at);
         uint32_t captured;
         std::memcpy(&captured, file.bytes().data() + at + 8, 4);
         reference.add_frame(file.bytes().data() + at + 16, captured);
         at += 16 + captured;
     }
+    EXPECT_EQ(counted->mark_offsets, every_65536th);
+
+    for (unsigned threads : {1u, 2u, 3u, 64u}) {
+        const std::vector<TallyShare> plan = plan_tally_shares(*counted, at, threads);
+        ASSERT_EQ(plan.size(), std::min(threads, 3u)) << threads << " threads";
+        for (size_t share = 0; share < plan.size(); ++share) {
+            const uint64_t first = plan[share].first_record;
+            ASSERT_EQ(first % 65'536, 0u);
+            EXPECT_EQ(plan[share].start, every_65536th[first / 65'536]);
+            EXPECT_EQ(plan[share].end, share + 1 < plan.size() ? plan[share + 1].start : at);
+        }
+    }
+    const uint64_t one_pass =
+        tally_plain_pcap_flows(bytes, layout, *counted, LinkType::ethernet, false, 1);
     EXPECT_EQ(one_pass, reference.estimate());
     EXPECT_NEAR(static_cast<double>(one_pass), 50'000 + records / 1000, 50'200 / 32.0);
     for (unsigned threads : {2u, 3u, 64u})
         EXPECT_EQ(
-            tally_plain_pcap_flows(bytes, layout, records, LinkType::ethernet, false, threads),
+            tally_plain_pcap_flows(bytes, layout, *counted, LinkType::ethernet, false, threads),
             one_pass)
             << threads << " threads";
 }
