@@ -82,13 +82,31 @@ pcap_t* open_with_libpcap(const std::string& path, std::string& error) {
 
 }  // namespace
 
+CaptureBytes::OwnedFd::~OwnedFd() {
+    if (fd_ >= 0) ::close(fd_);
+}
+
+std::optional<CaptureBytes> CaptureBytes::open_file(const std::string& path) {
+    OwnedFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    struct stat st;
+    if (fd.get() < 0 || fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
+    posix_fadvise(fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
+    return CaptureBytes(std::move(fd), static_cast<uint64_t>(st.st_size));
+}
+
+CaptureBytes CaptureBytes::another() const {
+    if (memory_) return CaptureBytes({memory_, size_});
+    // A descriptor that cannot be had reads nothing: the walker sees the file end early.
+    return CaptureBytes(OwnedFd(fcntl(fd_.get(), F_DUPFD_CLOEXEC, 0)), size_);
+}
+
 const uint8_t* CaptureBytes::at(uint64_t offset, size_t wanted) noexcept {
     if (offset > size_ || size_ - offset < wanted) return nullptr;
     if (memory_) return memory_ + offset;
     if (offset < window_start_ || offset + wanted > window_start_ + window_filled_) {
         ssize_t got;
         do {
-            got = pread(fd_, window_.get(), window_bytes, static_cast<off_t>(offset));
+            got = pread(fd_.get(), window_.get(), window_bytes, static_cast<off_t>(offset));
         } while (got < 0 && errno == EINTR);
         window_start_ = offset;
         window_filled_ = got > 0 ? static_cast<size_t>(got) : 0;
@@ -204,24 +222,18 @@ uint64_t tally_plain_pcap_flows(const CaptureBytes& file, const PlainPcapLayout&
 
 CaptureClock::~CaptureClock() {
     if (handle_) pcap_close(handle_);
-    if (fd_ >= 0) ::close(fd_);
 }
 
 bool CaptureClock::open(const std::string& path, const CaptureProbe& probe, std::string& error) {
     if (probe.plain_layout) {
         // The file the probe walked, unless its size has changed since: then libpcap reads it.
-        fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-        struct stat st;
-        if (fd_ >= 0 && fstat(fd_, &st) == 0 &&
-            static_cast<uint64_t>(st.st_size) == probe.plain_layout->file_bytes) {
-            posix_fadvise(fd_, 0, 0, POSIX_FADV_SEQUENTIAL);
-            plain_ = std::make_unique<CaptureBytes>(fd_, probe.plain_layout->file_bytes);
+        std::optional<CaptureBytes> file = CaptureBytes::open_file(path);
+        if (file && file->size() == probe.plain_layout->file_bytes) {
+            plain_ = std::move(file);
             offset_ = file_header_bytes;
             layout_ = *probe.plain_layout;
             return true;
         }
-        if (fd_ >= 0) ::close(fd_);
-        fd_ = -1;
     }
     handle_ = open_with_libpcap(path, error);
     return handle_ != nullptr;
@@ -262,17 +274,12 @@ std::optional<CaptureProbe> probe_capture(const std::string& path, std::string& 
     PlainPcapLayout layout;
     std::optional<PlainPcapRecords> records;
     std::optional<uint64_t> flows;
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    struct stat st;
-    if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
-        posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-        CaptureBytes file(fd, static_cast<uint64_t>(st.st_size));
-        records = count_plain_pcap_records(file, layout);
+    if (std::optional<CaptureBytes> file = CaptureBytes::open_file(path)) {
+        records = count_plain_pcap_records(*file, layout);
         if (records)
             flows =
-                tally_plain_pcap_flows(file, layout, *records, *link, vlan_in_key, usable_cpus());
+                tally_plain_pcap_flows(*file, layout, *records, *link, vlan_in_key, usable_cpus());
     }
-    if (fd >= 0) ::close(fd);
     if (!records) return probe_capture_by_reading(path, error, vlan_in_key);
     CaptureProbe probe;
     probe.link = *link;

@@ -15,6 +15,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "flow_key_tally.h"
@@ -45,7 +46,8 @@ struct CaptureProbe {
 
 // The bytes of a capture file, read front to back a window at a time (pread), or of one held in
 // memory (tests). A walk over a mapping of the file cost three times as much on this project's
-// VM (docs/performance.md). One per walking thread: another() gives a thread its own window.
+// VM (docs/performance.md). One per walking thread: another() gives a thread its own window. A
+// file's descriptor is this object's own: closed with it, moved with it, never shared.
 class CaptureBytes {
   public:
     // A record's header and the longest frame libpcap reads (256 KiB) fit in one window.
@@ -53,12 +55,11 @@ class CaptureBytes {
 
     explicit CaptureBytes(std::span<const uint8_t> memory) noexcept
         : memory_(memory.data()), size_(memory.size()) {}
-    // `size` bytes of the file open as `fd`, which the caller keeps open while this is used.
-    CaptureBytes(int fd, uint64_t size)
-        : fd_(fd), size_(size), window_(std::make_unique<uint8_t[]>(window_bytes)) {}
-    CaptureBytes another() const {
-        return memory_ ? CaptureBytes({memory_, size_}) : CaptureBytes(fd_, size_);
-    }
+    // The regular file at `path` as it is now, opened for reading front to back; nothing when
+    // it cannot be opened or is not a regular file.
+    static std::optional<CaptureBytes> open_file(const std::string& path);
+    // The same bytes through a window of its own (a file's through a descriptor of its own).
+    CaptureBytes another() const;
 
     uint64_t size() const noexcept { return size_; }
     // `wanted` bytes (at most window_bytes) from `offset` in one piece; nullptr when the source
@@ -67,8 +68,28 @@ class CaptureBytes {
     const uint8_t* at(uint64_t offset, size_t wanted) noexcept;
 
   private:
+    // A file descriptor closed once, by whichever object holds it last; -1: none.
+    class OwnedFd {
+      public:
+        OwnedFd() = default;
+        explicit OwnedFd(int fd) noexcept : fd_(fd) {}
+        OwnedFd(OwnedFd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+        OwnedFd& operator=(OwnedFd&& other) noexcept {
+            std::swap(fd_, other.fd_);  // `other` closes what this held
+            return *this;
+        }
+        ~OwnedFd();
+        int get() const noexcept { return fd_; }
+
+      private:
+        int fd_ = -1;
+    };
+
+    CaptureBytes(OwnedFd fd, uint64_t size)
+        : fd_(std::move(fd)), size_(size), window_(std::make_unique<uint8_t[]>(window_bytes)) {}
+
     const uint8_t* memory_ = nullptr;
-    int fd_ = -1;
+    OwnedFd fd_;
     uint64_t size_ = 0;
     std::unique_ptr<uint8_t[]> window_;
     uint64_t window_start_ = 0;
@@ -140,9 +161,8 @@ class CaptureClock {
     uint64_t next_libpcap_ns() noexcept;
 
     struct pcap* handle_ = nullptr;
-    int fd_ = -1;                          // the plain walk's file
-    std::unique_ptr<CaptureBytes> plain_;  // its bytes, as long as the probe found them
-    uint64_t offset_ = 0;                  // of the next record header
+    std::optional<CaptureBytes> plain_;  // the file's bytes, as long as the probe found them
+    uint64_t offset_ = 0;                // of the next record header
     PlainPcapLayout layout_;
     uint64_t last_ns_ = 0;
 };

@@ -13,6 +13,8 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -224,6 +226,39 @@ TEST(CaptureProbe, CountsPlainRecordsFromBytesAlone) {
     Bytes short_file(10, 0);
     CaptureBytes short_bytes(short_file);
     EXPECT_FALSE(count_plain_pcap_records(short_bytes, layout));
+}
+
+// A file's CaptureBytes owns its descriptor: another() takes one of its own, a move hands it on,
+// and each is closed once, with its last holder. What is not a regular file gives none.
+TEST(CaptureProbe, CaptureBytesClosesTheDescriptorsItOpened) {
+    const auto open_descriptors = [] {
+        return std::distance(std::filesystem::directory_iterator("/proc/self/fd"),
+                             std::filesystem::directory_iterator{});
+    };
+    PcapFile file(false, false);
+    file.record({1, 2, 3, 3});
+    const std::string path = file.write("owned-fd");
+    const auto before = open_descriptors();
+    {
+        std::optional<CaptureBytes> bytes = CaptureBytes::open_file(path);
+        ASSERT_TRUE(bytes);
+        EXPECT_EQ(bytes->size(), 24u + 16u + 3u);
+        EXPECT_EQ(open_descriptors(), before + 1);
+        std::vector<CaptureBytes> others;
+        others.push_back(bytes->another());
+        others.push_back(bytes->another());  // the vector grows: the first one moves
+        EXPECT_EQ(open_descriptors(), before + 3);
+        for (CaptureBytes& other : others)
+            EXPECT_NE(other.at(24, 16), nullptr);
+        *bytes = std::move(others.back());  // what `bytes` held goes with the moved-from object
+        others.pop_back();
+        EXPECT_EQ(open_descriptors(), before + 2);
+        EXPECT_NE(bytes->at(0, 24), nullptr);
+    }
+    EXPECT_EQ(open_descriptors(), before);
+    EXPECT_FALSE(CaptureBytes::open_file(std::filesystem::temp_directory_path().string()));
+    EXPECT_FALSE(CaptureBytes::open_file(path + "-missing"));
+    std::filesystem::remove(path);
 }
 
 // The probe counts connections, both directions as one, as the flow table keys them: the

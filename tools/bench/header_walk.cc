@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 
 #include "capture/capture_probe.h"
 
@@ -65,8 +66,9 @@ int main(int argc, char** argv) {
     }
     const auto size = static_cast<uint64_t>(st.st_size);
     auto pread_walk = [&] {
-        rstscope::CaptureBytes bytes(fd, size);
-        return walk(size, [&](uint64_t offset) { return bytes.at(offset, record_header); });
+        std::optional<rstscope::CaptureBytes> bytes = rstscope::CaptureBytes::open_file(argv[1]);
+        if (!bytes) return Walk{};
+        return walk(size, [&](uint64_t offset) { return bytes->at(offset, record_header); });
     };
     auto mapped_walk = [&] {
         void* map = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
