@@ -160,17 +160,20 @@ std::optional<PlainPcapRecords> count_plain_pcap_records(CaptureBytes& file,
 std::vector<TallyShare> plan_tally_shares(const PlainPcapRecords& records, uint64_t file_bytes,
                                           unsigned threads) {
     if (records.count == 0) return {};
-    // Share k starts at mark k * whole_marks / shares: at least one mark's records each.
-    const uint64_t whole_marks = records.count / PlainPcapRecords::records_per_mark;
+    constexpr uint64_t per_mark = PlainPcapRecords::records_per_mark;
+    const uint64_t whole_marks = records.count / per_mark;
     const uint64_t shares =
         std::clamp<uint64_t>(std::min<uint64_t>(threads, whole_marks), 1, max_tally_shares);
     std::vector<TallyShare> plan;
     plan.reserve(shares);
     for (uint64_t share = 0; share < shares; ++share) {
-        const uint64_t mark = share * whole_marks / shares;
+        // The mark nearest record share * count / shares (the count waits for its longest
+        // share), yet early enough that each later share keeps a whole mark's records.
+        const uint64_t nearest =
+            (2 * share * records.count + shares * per_mark) / (2 * shares * per_mark);
+        const uint64_t mark = share == 0 ? 0 : std::min(nearest, whole_marks + share - shares);
         if (share != 0) plan.back().end = records.mark_offsets[mark];
-        plan.push_back(
-            {mark * PlainPcapRecords::records_per_mark, records.mark_offsets[mark], file_bytes});
+        plan.push_back({mark * per_mark, records.mark_offsets[mark], file_bytes});
     }
     return plan;
 }

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
@@ -388,6 +389,43 @@ TEST(CaptureProbe, TalliesSharesOfACaptureAsOnePass) {
             tally_plain_pcap_flows(bytes, layout, *counted, LinkType::ethernet, false, threads),
             one_pass)
             << threads << " threads";
+}
+
+// The shares of any capture: one per thread, at most 16, each of at least 65 536 records and
+// starting at a noted record, their sizes within a mark of an even split (the count waits for
+// its longest share).
+TEST(CaptureProbe, PlansSharesAtNotedRecordsNearAnEvenSplit) {
+    constexpr uint64_t per_mark = PlainPcapRecords::records_per_mark;
+    for (uint64_t count : {1ull, 65'535ull, 65'536ull, 131'071ull, 200'000ull, 1'040'000ull,
+                           1'048'575ull, 30'000'000ull}) {
+        PlainPcapRecords records;
+        records.count = count;
+        for (uint64_t mark = 0; mark * per_mark < count; ++mark)
+            records.mark_offsets.push_back(24 + mark * 1'000);  // any increasing offsets
+        const uint64_t file_bytes = 24 + records.mark_offsets.size() * 1'000;
+        for (unsigned threads = 1; threads <= 20; ++threads) {
+            const std::vector<TallyShare> plan = plan_tally_shares(records, file_bytes, threads);
+            const uint64_t shares =
+                std::clamp<uint64_t>(std::min<uint64_t>(threads, count / per_mark), 1, 16);
+            ASSERT_EQ(plan.size(), shares) << count << " records, " << threads << " threads";
+            for (size_t share = 0; share < plan.size(); ++share) {
+                const bool last = share + 1 == plan.size();
+                const uint64_t first = plan[share].first_record;
+                const uint64_t size = (last ? count : plan[share + 1].first_record) - first;
+                ASSERT_EQ(first % per_mark, 0u);
+                EXPECT_EQ(plan[share].start, records.mark_offsets[first / per_mark]);
+                EXPECT_EQ(plan[share].end, last ? file_bytes : plan[share + 1].start);
+                if (shares > 1) {
+                    EXPECT_GE(size, per_mark) << count << " records, share " << share;
+                }
+                EXPECT_LE(std::abs(static_cast<double>(size) -
+                                   static_cast<double>(count) / static_cast<double>(shares)),
+                          static_cast<double>(per_mark))
+                    << count << " records, " << threads << " threads, share " << share;
+            }
+        }
+    }
+    EXPECT_TRUE(plan_tally_shares(PlainPcapRecords{}, 24, 4).empty());  // no records, no shares
 }
 
 // Shares merged: the union's sketch, the same whichever way the keys were split.
