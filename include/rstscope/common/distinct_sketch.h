@@ -27,7 +27,7 @@ class DistinctSketch {
     static_assert(Precision >= 7 && Precision <= 14);
     static constexpr unsigned precision = Precision;
     static constexpr size_t register_count = size_t{1} << precision;
-    // A hash whose bits after the index are all zero.
+    // The rank of a hash whose bits after the index are all zero: the highest a register holds.
     static constexpr uint8_t max_rank = 64 - precision + 1;
 
     // What add() did to the register a hash picked: the rank it held (0: empty) and the rank it
