@@ -27,8 +27,11 @@ constexpr uint64_t dispatch_ring_bytes = uint64_t{dispatch_ring_size} * sizeof(v
 }  // namespace
 
 CaptureSizes sizes_for_capture(const Options& o, uint64_t packets, uint32_t largest_frame,
-                               std::optional<uint64_t> flows) {
+                               std::optional<uint64_t> flows, std::optional<uint64_t> resets) {
     CaptureSizes sizes;
+    // Every reset event is drafted at a reset segment, no two at the same one (flow_tracker.h),
+    // and every reset segment needs a frame.
+    const uint64_t reset_segments = resets ? std::min(packets, *resets) : packets;
     // Two slots per connection a worker may see: under 50 % load, where the two-choice table
     // practically never evicts. The probe's estimate is within 1 % of the count (FlowKeyTally):
     // 1/32 more covers four times that. Without it, every packet may open a connection (an RST
@@ -39,7 +42,13 @@ CaptureSizes sizes_for_capture(const Options& o, uint64_t packets, uint32_t larg
     sizes.flow_capacity = static_cast<uint32_t>(
         std::min<uint64_t>(o.flow_table_size, std::bit_ceil(std::max<uint64_t>(1024, per_worker))));
     sizes.linger_capacity = static_cast<uint32_t>(
-        std::min<uint64_t>(o.linger_capacity, std::max<uint64_t>(16, packets)));
+        std::min<uint64_t>(o.linger_capacity, std::max<uint64_t>(16, reset_segments)));
+    // Symmetric RSS spreads connections, not resets, evenly: an eighth more than an even share.
+    sizes.expected_resets =
+        resets
+            ? std::min<uint64_t>(sizes.linger_capacity,
+                                 reset_segments / o.workers + reset_segments / (8 * o.workers) + 64)
+            : 0;
     // The flight recorder's ring need not hold more records than the capture has packets.
     const uint64_t recorder_bytes = packets * FlightStore::ring_record_bytes(o.recorder_snap);
     sizes.recorder_ring_mib =
@@ -56,22 +65,22 @@ CaptureSizes sizes_for_capture(const Options& o, uint64_t packets, uint32_t larg
         sizes.mbuf_data_room = std::min(o.mbuf_data_room, (largest_frame + 63) & ~63u);
     else
         sizes.mbuf_data_room = o.mbuf_data_room;
-    // One more than the capture's packets: every reset event needs a packet, so the window never
-    // fills and never judges an event early, exactly as with the configured bounds. Its pages
-    // are taken as events arrive (fixed_memory.h); the indexes of hosts are written at start.
-    uint64_t storm_bound = packets + 1;
+    // One more than the capture's reset segments: the window never fills and never judges an
+    // event early, exactly as with the configured bounds. Its pages are taken as events arrive
+    // (fixed_memory.h); the indexes of hosts are written at start.
+    uint64_t storm_bound = reset_segments + 1;
     sizes.storm_max_pending =
         static_cast<uint32_t>(std::min<uint64_t>(o.storm_max_pending, storm_bound));
     sizes.storm_max_hosts =
         static_cast<uint32_t>(std::min<uint64_t>(o.storm_max_hosts, storm_bound));
-    // The event ring need not hold more events than the capture has packets: the reader never
-    // waits for space then, just as it would not with the configured size.
+    // The event ring need not hold more events than the capture has reset segments: the reader
+    // never waits for space then, just as it would not with the configured size.
     sizes.event_ring_size = static_cast<uint32_t>(
-        std::min<uint64_t>(o.event_ring_size, std::max<uint64_t>(64, packets + 1)));
+        std::min<uint64_t>(o.event_ring_size, std::max<uint64_t>(64, reset_segments + 1)));
     // Management's tables (the defaults: 4.6 MiB of recent events, 13 MiB of findings keys) are
     // sized down too, as their indexes are written at start. A capture has no more events than
-    // packets, and each event adds at most one key to each findings table, so neither the ring
-    // wraps nor a table fills: same answers.
+    // reset segments, and each event adds at most one key to each findings table, so neither the
+    // ring wraps nor a table fills: same answers.
     sizes.recent_events = static_cast<uint32_t>(std::min<uint64_t>(o.recent_events, storm_bound));
     sizes.findings_max_keys = static_cast<uint32_t>(std::min<uint64_t>(
         o.findings_max_keys, std::max<uint64_t>(findings_min_keys, storm_bound)));

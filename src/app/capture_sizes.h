@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: BSD-3-Clause
-// What a capture file needs, from its packet count: no worker can meet more flows, resets or
-// packets in flight than the capture holds, nor can the storm window hold more reset events or
-// hosts, so a small capture gets a small flow table, linger queue, mbuf pool, event ring, storm
-// window, recent-events ring, findings tables and DPDK memory whatever the configured maximum. Live
+// What a capture file needs, from its packet, connection and reset counts: no worker can meet more
+// flows, resets or packets in flight than the capture holds, nor can the storm window hold more
+// reset events or hosts, so a small capture gets a small flow table, linger queue, mbuf pool,
+// event ring, storm window, recent-events ring, findings tables and DPDK memory whatever the
+// configured maximum. Live
 // input keeps the sizes as configured: a NIC's traffic has no known end. Pure logic, setup only.
 #pragma once
 
@@ -25,11 +26,16 @@ struct CaptureSizes {
     uint32_t recent_events;
     uint32_t findings_max_keys;
     uint64_t eal_memory_mb;  // DPDK's memory (-m): what the pools and rings above take
+    // Reset segments one worker is expected to meet (TrackerConfig::expected_resets); 0 when the
+    // capture's resets are unknown.
+    uint64_t expected_resets;
 };
 
 // `largest_frame`: bytes captured of the capture's longest frame, 0 when unknown. `flows`: the
-// capture's connections as the probe estimated them (FlowKeyTally), none when unknown.
+// capture's connections as the probe estimated them (FlowKeyTally), none when unknown. `resets`:
+// its frames that may be or become a reset segment (FlowKeyTally), none when unknown.
 CaptureSizes sizes_for_capture(const Options& options, uint64_t packets, uint32_t largest_frame = 0,
-                               std::optional<uint64_t> flows = std::nullopt);
+                               std::optional<uint64_t> flows = std::nullopt,
+                               std::optional<uint64_t> resets = std::nullopt);
 
 }  // namespace rstscope

@@ -352,6 +352,7 @@ std::string signatures_path(const Options& o) {
 std::optional<Inputs> prepare_inputs(Options& options, PrivateDirectory& private_dir,
                                      std::string& error) {
     Inputs inputs;
+    uint64_t expected_resets = 0;
     if (!options.pcap.empty()) {
         inputs.capture = prepare_capture(options, private_dir, error);
         if (!inputs.capture) return std::nullopt;
@@ -371,6 +372,7 @@ std::optional<Inputs> prepare_inputs(Options& options, PrivateDirectory& private
         options.findings_max_keys = sizes.findings_max_keys;
         options.recorder_ring_mib = sizes.recorder_ring_mib;
         options.eal_memory_mb = std::to_string(sizes.eal_memory_mb);
+        expected_resets = sizes.expected_resets;
     }
     if (!options.pcap_out.empty()) {
         std::string original = options.pcap_out;
@@ -378,6 +380,7 @@ std::optional<Inputs> prepare_inputs(Options& options, PrivateDirectory& private
         if (options.pcap_out.empty()) return std::nullopt;
     }
     inputs.tracker = tracker_config(options);
+    inputs.tracker.expected_resets = expected_resets;
     if (std::string path = signatures_path(options); !path.empty()) {
         inputs.signatures = SignatureDatabase::compile(load_signature_rules(path), error);
         if (!inputs.signatures) return std::nullopt;
@@ -558,7 +561,7 @@ int run(int argc, char** argv) {
     // get(), on this thread, as before.
     std::future<WorkerTrackers> trackers =
         std::async(std::launch::async | std::launch::deferred, build_worker_trackers,
-                   std::cref(inputs->tracker), options.workers);
+                   std::cref(inputs->tracker), options.workers, options.event_ring_size);
     Eal eal;
     if (!eal.start(options, argv[0], error)) return fail(exit_runtime_error, error);
     if (stopped_during_startup()) return 0;

@@ -14,13 +14,18 @@
 
 namespace rstscope {
 
-WorkerTrackers build_worker_trackers(const TrackerConfig& tracker, unsigned workers) {
+WorkerTrackers build_worker_trackers(const TrackerConfig& tracker, unsigned workers,
+                                     uint32_t event_ring_size) {
     WorkerTrackers built;
     for (unsigned w = 0; w < workers; ++w) {
         TrackerConfig config = tracker;
         config.worker_id = static_cast<uint8_t>(w);
         built.counters.push_back(std::make_unique<WorkerCounters>());
         built.trackers.push_back(std::make_unique<FlowTracker>(config, *built.counters.back()));
+        built.rings.push_back(std::make_unique<EventRing>(fmt::format("rstscope_events_{}", w),
+                                                          event_ring_size, tracker.paging));
+        // Every reset the worker meets passes through its ring once.
+        if (tracker.paging == Paging::on_use) built.rings.back()->populate(tracker.expected_resets);
     }
     return built;
 }
@@ -30,9 +35,10 @@ Pipeline::Pipeline(const Options& options, const TrackerConfig& tracker, WorkerT
     : run_(run),
       settings_(settings),
       counters_(std::move(trackers.counters)),
-      trackers_(std::move(trackers.trackers)) {
-    if (trackers_.size() != options.workers)
-        throw std::logic_error("one flow tracker per worker expected");
+      trackers_(std::move(trackers.trackers)),
+      rings_(std::move(trackers.rings)) {
+    if (trackers_.size() != options.workers || rings_.size() != options.workers)
+        throw std::logic_error("one flow tracker and event ring per worker expected");
     if (rte_lcore_count() < options.workers + 1) {
         throw std::runtime_error(
             fmt::format("{} lcores available, need {} ({} workers + management)", rte_lcore_count(),
@@ -51,8 +57,6 @@ Pipeline::Pipeline(const Options& options, const TrackerConfig& tracker, WorkerT
     const bool reassembly = options.frag_datagrams > 0 && options.mode != Mode::inline_forward;
     const bool rings = plan_.needs_dispatch || (n > 1 && reassembly);
     for (unsigned w = 0; w < n; ++w) {
-        rings_.push_back(std::make_unique<EventRing>(fmt::format("rstscope_events_{}", w),
-                                                     options.event_ring_size, tracker.paging));
         if (rings) {
             rte_ring* r =
                 rte_ring_create(fmt::format("rstscope_dispatch_{}", w).c_str(), dispatch_ring_size,

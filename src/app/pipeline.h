@@ -21,22 +21,26 @@ namespace rstscope {
 
 class CaptureClock;
 
-// Each worker's counters and flow tracker. Their memory comes from the kernel, not from DPDK, so
-// they can be built while EAL starts: populating the flow tables (a tenth of a second for 100 MiB
-// here) then overlaps EAL's TSC calibration, which sleeps as long (docs/performance.md).
+// Each worker's counters, flow tracker and event ring. Their memory comes from the kernel, not
+// from DPDK, so they can be built while EAL starts: populating the flow tables (a tenth of a
+// second for 100 MiB here) and the linger queues' and rings' slots a capture's resets will take
+// then overlaps EAL's TSC calibration, which sleeps as long (docs/performance.md).
 struct WorkerTrackers {
     std::vector<std::unique_ptr<WorkerCounters>> counters;
     std::vector<std::unique_ptr<FlowTracker>> trackers;
+    std::vector<std::unique_ptr<EventRing>> rings;
 };
 
-// One tracker per worker from `tracker` (worker ids 0..workers-1). Throws std::bad_alloc or
-// std::runtime_error when memory cannot be had. Needs no EAL.
-WorkerTrackers build_worker_trackers(const TrackerConfig& tracker, unsigned workers);
+// One tracker and one ring of `event_ring_size` events per worker from `tracker` (worker ids
+// 0..workers-1). Throws std::bad_alloc or std::runtime_error when memory cannot be had. Needs no
+// EAL.
+WorkerTrackers build_worker_trackers(const TrackerConfig& tracker, unsigned workers,
+                                     uint32_t event_ring_size);
 
 class Pipeline {
   public:
-    // Sets up ports, pools and rings for `options` around the workers' `trackers` (one per
-    // worker; throws std::runtime_error with a one-line reason). `settings` are every worker's
+    // Sets up ports, pools and dispatch rings for `options` around the workers' `trackers` (one
+    // per worker; throws std::runtime_error with a one-line reason). `settings` are every worker's
     // (the port plan is filled in here); `capture_clock` stamps packet times when reading a
     // capture.
     Pipeline(const Options& options, const TrackerConfig& tracker, WorkerTrackers trackers,

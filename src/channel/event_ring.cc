@@ -3,6 +3,7 @@
 
 #include <rte_errno.h>
 
+#include <algorithm>
 #include <bit>
 #include <stdexcept>
 
@@ -31,6 +32,12 @@ EventRing::EventRing(const std::string& name, uint32_t size, Paging paging)
       ring_(reinterpret_cast<rte_ring*>(memory_.data())) {
     if (int rc = rte_ring_init(ring_, name.c_str(), size, ring_flags); rc != 0)
         throw std::runtime_error("cannot create event ring " + name + ": " + rte_strerror(-rc));
+}
+
+void EventRing::populate(uint64_t events) noexcept {
+    // The slots follow the ring's header and are used from the first on.
+    memory_.populate(sizeof(rte_ring) +
+                     std::min<uint64_t>(events, capacity()) * sizeof(ResetEvent));
 }
 
 }  // namespace rstscope

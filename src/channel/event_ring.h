@@ -5,7 +5,8 @@
 //
 // The ring lives in memory of its own (fixed_memory.h), not in DPDK's heap: its pages are taken
 // up front for live traffic and as the ring first fills for a capture, and DPDK's heap, which
-// zeroes what it frees, would write every page of a ring a capture never filled at exit.
+// zeroes what it frees, would write every page of a ring a capture never filled at exit. Nor does
+// it need EAL (rte_ring_init on that memory): the rings are made while EAL starts (pipeline.h).
 #pragma once
 
 #include <cstdint>
@@ -23,6 +24,8 @@ class EventRing {
   public:
     // Setup: room for `size` events; throws std::runtime_error when it cannot be made.
     EventRing(const std::string& name, uint32_t size, Paging paging);
+    // Setup: faults in the slots of the first `events` events (FixedMemory::populate()).
+    void populate(uint64_t events) noexcept;
     EventRing(const EventRing&) = delete;
     EventRing& operator=(const EventRing&) = delete;
 

@@ -3,6 +3,7 @@
 
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 
@@ -20,6 +21,13 @@ FixedMemory::FixedMemory(size_t bytes, const char* what, Paging paging) : bytes_
     if (paging == Paging::up_front && madvise(memory, bytes, MADV_POPULATE_WRITE) != 0)
         std::memset(memory, 0, bytes);
     data_ = static_cast<uint8_t*>(memory);
+}
+
+void FixedMemory::populate(size_t bytes) noexcept {
+    bytes = std::min(bytes, bytes_);
+    if (bytes == 0) return;
+    // The kernel rounds the length up to whole pages, which the mapping has.
+    if (madvise(data_, bytes, MADV_POPULATE_WRITE) != 0) std::memset(data_, 0, bytes);
 }
 
 FixedMemory::~FixedMemory() {

@@ -92,3 +92,42 @@ TEST(CaptureSizes, FlowTableFollowsTheCapturesConnections) {
     o.workers = 2;
     EXPECT_EQ(sizes_for_capture(o, 1'040'000, 0, 200'000).flow_capacity, 262'144u);
 }
+
+// The probe's reset count bounds what only reset events fill: a capture of 1.2 M packets with
+// 17 000 reset segments gets a linger queue, event ring, storm window, recent-events ring and
+// findings tables for 17 000 events, not for 1.2 M; unknown resets leave the packet bound.
+TEST(CaptureSizes, EventTablesFollowTheCapturesResets) {
+    Options o;
+    CaptureSizes sizes = sizes_for_capture(o, 1'200'000, 0, 120'000, 17'000);
+    EXPECT_EQ(sizes.linger_capacity, 17'000u);
+    EXPECT_EQ(sizes.event_ring_size, 16'384u);  // the option's maximum is below it
+    EXPECT_EQ(sizes.storm_max_pending, 17'001u);
+    EXPECT_EQ(sizes.storm_max_hosts, 17'001u);
+    EXPECT_EQ(sizes.recent_events, o.recent_events);          // 10 000, below it
+    EXPECT_EQ(sizes.findings_max_keys, o.findings_max_keys);  // 4096, below it
+    EXPECT_EQ(sizes.expected_resets, 17'000u);  // all of them, at most the linger queue
+    EXPECT_EQ(sizes.flow_capacity, 262'144u);   // connections, not resets
+    CaptureSizes few = sizes_for_capture(o, 1'200'000, 0, 120'000, 10);
+    EXPECT_EQ(few.linger_capacity, 16u);
+    EXPECT_EQ(few.event_ring_size, 64u);
+    EXPECT_EQ(few.storm_max_pending, 11u);
+    EXPECT_EQ(few.findings_max_keys, 256u);
+    EXPECT_EQ(few.expected_resets, 16u);
+    // Never more than the packets, whatever the count says.
+    EXPECT_EQ(sizes_for_capture(o, 400, 0, 100, 5'000).storm_max_pending, 401u);
+    CaptureSizes unknown = sizes_for_capture(o, 1'200'000, 0, 120'000);
+    EXPECT_EQ(unknown.linger_capacity, o.linger_capacity);
+    EXPECT_EQ(unknown.storm_max_pending, o.storm_max_pending);
+    EXPECT_EQ(unknown.expected_resets, 0u);  // nothing populated ahead
+}
+
+// With two workers each expects an even share and an eighth more (symmetric RSS spreads
+// connections, not their resets, evenly), within its linger queue.
+TEST(CaptureSizes, EachWorkerExpectsItsShareOfTheResets) {
+    Options o;
+    o.workers = 2;
+    EXPECT_EQ(sizes_for_capture(o, 1'200'000, 0, 120'000, 16'000).expected_resets,
+              8'000u + 1'000u + 64u);
+    EXPECT_EQ(sizes_for_capture(o, 1'200'000, 0, 120'000, 200'000).expected_resets,
+              o.linger_capacity);
+}

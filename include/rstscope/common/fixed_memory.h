@@ -47,6 +47,11 @@ class FixedMemory {
     uint8_t* data() const noexcept { return data_; }
     size_t size() const noexcept { return bytes_; }
 
+    // Faults in the first `bytes` (at most size()) now, zeroed: for memory taken Paging::on_use
+    // of which a known part will be written for certain, so that its faults are taken here, at
+    // setup, and not where it is first written (a worker's packet path). Setup only.
+    void populate(size_t bytes) noexcept;
+
   private:
     uint8_t* data_ = nullptr;
     size_t bytes_ = 0;
@@ -92,6 +97,8 @@ class FixedArray {
     T* data() const noexcept { return reinterpret_cast<T*>(memory_.data()); }
     size_t size() const noexcept { return count_; }
     T& operator[](size_t i) const noexcept { return data()[i]; }
+    // FixedMemory::populate() for the first `count` elements.
+    void populate(size_t count) noexcept { memory_.populate(std::min(count, count_) * sizeof(T)); }
     T* begin() const noexcept { return data(); }
     T* end() const noexcept { return data() + count_; }
 
