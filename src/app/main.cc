@@ -360,7 +360,7 @@ std::optional<Inputs> prepare_inputs(Options& options, PrivateDirectory& private
         const CaptureProbe& probe = inputs.capture->probe;
         CaptureSizes sizes = sizes_for_capture(
             options, probe.packets, probe.plain_layout ? probe.plain_layout->largest_record : 0,
-            probe.flows);
+            probe.flows, probe.reset_segments);
         options.flow_table_size = sizes.flow_capacity;
         options.linger_capacity = sizes.linger_capacity;
         options.mbufs = sizes.mbufs;

@@ -178,11 +178,11 @@ std::vector<TallyShare> plan_tally_shares(const PlainPcapRecords& records, uint6
     return plan;
 }
 
-uint64_t tally_plain_pcap_flows(const CaptureBytes& file, const PlainPcapLayout& layout,
-                                const PlainPcapRecords& records, LinkType link, bool vlan_in_key,
-                                unsigned threads) {
+FrameTally tally_plain_pcap_flows(const CaptureBytes& file, const PlainPcapLayout& layout,
+                                  const PlainPcapRecords& records, LinkType link, bool vlan_in_key,
+                                  unsigned threads) {
     const std::vector<TallyShare> plan = plan_tally_shares(records, file.size(), threads);
-    if (plan.empty()) return 0;  // no records, no connections
+    if (plan.empty()) return {0, 0};  // no records, no connections
     const size_t shares = plan.size();
     std::vector<FlowKeyTally> tallies;
     tallies.reserve(shares);
@@ -216,11 +216,11 @@ uint64_t tally_plain_pcap_flows(const CaptureBytes& file, const PlainPcapLayout&
             }
         }
         tally_share(0);
-    }                                  // the helpers joined
-    if (unread) return records.count;  // the bound, not a guess
+    }                                                   // the helpers joined
+    if (unread) return {records.count, records.count};  // the bound, not a guess
     for (uint64_t share = 1; share < shares; ++share)
         tallies[0].merge(tallies[share]);
-    return tallies[0].estimate();
+    return {tallies[0].estimate(), tallies[0].reset_segments()};
 }
 
 CaptureClock::~CaptureClock() {
@@ -276,18 +276,19 @@ std::optional<CaptureProbe> probe_capture(const std::string& path, std::string& 
     if (!link) return std::nullopt;
     PlainPcapLayout layout;
     std::optional<PlainPcapRecords> records;
-    std::optional<uint64_t> flows;
+    std::optional<FrameTally> tally;
     if (std::optional<CaptureBytes> file = CaptureBytes::open_file(path)) {
         records = count_plain_pcap_records(*file, layout);
         if (records)
-            flows =
+            tally =
                 tally_plain_pcap_flows(*file, layout, *records, *link, vlan_in_key, usable_cpus());
     }
     if (!records) return probe_capture_by_reading(path, error, vlan_in_key);
     CaptureProbe probe;
     probe.link = *link;
     probe.packets = records->count;
-    probe.flows = *flows;
+    probe.flows = tally->flows;
+    probe.reset_segments = tally->reset_segments;
     probe.plain_layout = layout;
     return probe;
 }
@@ -312,6 +313,7 @@ std::optional<CaptureProbe> probe_capture_by_reading(const std::string& path, st
         ++probe.packets;
     }
     probe.flows = tally.estimate();
+    probe.reset_segments = tally.reset_segments();
     if (status == PCAP_ERROR) {
         std::string reason = pcap_geterr(handle);
         if (probe.packets == 0 && reason.find("truncated") == std::string::npos) {

@@ -36,9 +36,10 @@ struct PlainPcapLayout {
 
 struct CaptureProbe {
     LinkType link = LinkType::ethernet;
-    uint64_t packets = 0;    // complete records libpcap can read
-    uint64_t flows = 0;      // connections (flow-table keys) among them, estimated: FlowKeyTally
-    bool truncated = false;  // the file ends inside a record
+    uint64_t packets = 0;  // complete records libpcap can read
+    uint64_t flows = 0;    // connections (flow-table keys) among them, estimated: FlowKeyTally
+    uint64_t reset_segments = 0;  // frames among them that are or may become a RST: FlowKeyTally
+    bool truncated = false;       // the file ends inside a record
     std::string truncation_error;
     // Set when the count came from the record headers alone (the capture clock walks them too).
     std::optional<PlainPcapLayout> plain_layout;
@@ -129,13 +130,19 @@ struct TallyShare {
 std::vector<TallyShare> plan_tally_shares(const PlainPcapRecords& records, uint64_t file_bytes,
                                           unsigned threads);
 
-// The connections among the records of a file count_plain_pcap_records accepted (FlowKeyTally's
-// estimate). A large capture is tallied in shares (plan_tally_shares) on several threads, their
-// sketches merged: the same estimate as one pass, in a fraction of the time on an idle machine's
-// CPUs (set-up runs before the lcores start).
-uint64_t tally_plain_pcap_flows(const CaptureBytes& file, const PlainPcapLayout& layout,
-                                const PlainPcapRecords& records, LinkType link, bool vlan_in_key,
-                                unsigned threads);
+struct FrameTally {
+    uint64_t flows;           // FlowKeyTally::estimate()
+    uint64_t reset_segments;  // FlowKeyTally::reset_segments()
+};
+
+// The connections and reset segments among the records of a file count_plain_pcap_records
+// accepted (FlowKeyTally). A large capture is tallied in shares (plan_tally_shares) on several
+// threads, their sketches merged: the same estimate as one pass, in a fraction of the time on an
+// idle machine's CPUs (set-up runs before the lcores start). A file that changed under the walk
+// gives the packet count for both: the bound, not a guess.
+FrameTally tally_plain_pcap_flows(const CaptureBytes& file, const PlainPcapLayout& layout,
+                                  const PlainPcapRecords& records, LinkType link, bool vlan_in_key,
+                                  unsigned threads);
 
 // Packet times of a capture, read in step with the net_pcap vdev: Debian's DPDK 22.11 net_pcap
 // cannot hand over the file's timestamps (it registers the timestamp field but does not

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: BSD-3-Clause
-// How many connections a capture holds, told before DPDK reads it: the capture's flow table is
-// sized from this (capture_sizes.h). Sized from the packet count alone, the table of a capture
-// with several packets per connection was mostly empty, yet faulted in whole at start (the packet
-// path must not take page faults), which cost more than the capture's analysis.
+// How many connections (and reset segments) a capture holds, told before DPDK reads it: the
+// capture's flow table is sized from this (capture_sizes.h). Sized from the packet count alone, the
+// table of a capture with several packets per connection was mostly empty, yet faulted in whole at
+// start (the packet path must not take page faults), which cost more than the capture's analysis.
 //
 // One pass over the frames the probe already walks, fixed memory: a HyperLogLog (DistinctSketch)
 // over the flow table's own key and hash, 2^14 one-byte registers (16 KiB), relative standard
@@ -32,16 +32,24 @@ class FlowKeyTally {
     // the tally mixes it (mix64) so that every bit the sketch reads depends on all of them.
     void add_hash(uint64_t hash) noexcept { sketch_.add(mix64(hash)); }
     // Adds what `other` saw, so shares of a capture tallied apart give one pass's estimate.
-    void merge(const FlowKeyTally& other) noexcept { sketch_.merge(other.sketch_); }
+    void merge(const FlowKeyTally& other) noexcept {
+        sketch_.merge(other.sketch_);
+        reset_segments_ += other.reset_segments_;
+    }
 
     // Distinct keys seen, estimated (linear counting below 2.5 x 2^14 keys).
     uint64_t estimate() const noexcept { return sketch_.estimate(); }
+    // Frames that are a TCP segment with RST, or a fragment reassembly may make one: a bound on
+    // the reset events the capture can raise (one at most per reset segment, flow_tracker.h),
+    // which sizes the tables only those fill (capture_sizes.h).
+    uint64_t reset_segments() const noexcept { return reset_segments_; }
 
   private:
     LinkType link_;
     bool vlan_in_key_;
     uint64_t next_frame_;  // record number of add_frame's next frame
     DistinctSketch<14> sketch_;
+    uint64_t reset_segments_ = 0;
 };
 
 }  // namespace rstscope

@@ -289,6 +289,36 @@ TEST(CaptureProbe, CountsConnectionsAsTheFlowTableKeysThem) {
     EXPECT_EQ(o.probe.flows, 10u);
 }
 
+// What may raise a reset event: a TCP segment with RST (tagged or not, with ACK or without, over
+// IPv4 or IPv6) and a fragment reassembly may turn into one; not a SYN, an ACK, a FIN or UDP.
+// Both ways of probing count them alike.
+TEST(CaptureProbe, CountsFramesThatMayBeResets) {
+    auto segment = [](uint8_t flags) {
+        test::TcpSpec spec;
+        spec.flags = flags;
+        return test::tcp_segment(spec);
+    };
+    PcapFile file(false, false);
+    file.frame(test::ethernet(0x0800, test::ipv4("198.51.100.1", "203.0.113.2", 6, segment(0x02))))
+        .frame(test::ethernet(0x0800, test::ipv4("203.0.113.2", "198.51.100.1", 6, segment(0x04))))
+        .frame(test::ethernet(0x0800, test::ipv4("203.0.113.2", "198.51.100.1", 6, segment(0x14)),
+                              {7}))
+        .frame(test::ethernet(0x0800, test::ipv4("198.51.100.1", "203.0.113.2", 6, segment(0x11))))
+        .frame(test::ethernet(0x86DD, test::ipv6("2001:db8::1", "2001:db8::2", 6, segment(0x04))))
+        .frame(test::ethernet(
+            0x0800, test::ipv4("198.51.100.1", "203.0.113.2", 6, segment(0x10), 64, 1, 0x2000)))
+        .frame(test::ethernet(0x0800, test::ipv4_udp(5353, 5353, test::Bytes(8, 0))));
+    const std::string path = file.write("resets");
+    std::string error;
+    auto walked = probe_capture(path, error);
+    auto read = probe_capture_by_reading(path, error);
+    std::filesystem::remove(path);
+    ASSERT_TRUE(walked && read) << error;
+    EXPECT_EQ(walked->packets, 7u);
+    EXPECT_EQ(walked->reset_segments, 4u);
+    EXPECT_EQ(read->reset_segments, 4u);
+}
+
 TEST(CaptureProbe, VlanInKeyCountsTaggedCopiesApart) {
     PcapFile file(false, false);
     const test::Bytes segment =
@@ -342,14 +372,17 @@ TEST(CaptureProbe, TalliesSharesOfACaptureAsOnePass) {
         test::ethernet(0x0800, test::ipv4("198.51.100.1", "203.0.113.2", 6,
                                           test::tcp_segment(test::TcpSpec()), 64, 1, 0x2000));
     constexpr uint32_t records = 200'000;  // up to three shares of at least 65 536 records
+    uint64_t may_reset = 0;                // RSTs and fragments
     for (uint32_t r = 0; r < records; ++r) {
         if (r % 1000 == 7) {
             file.frame(fragment);
+            ++may_reset;
             continue;
         }
         test::TcpSpec spec;
         spec.sport = static_cast<uint16_t>(1024 + r % 50'000);  // each port again in a later share
-        spec.flags = 0x10;
+        spec.flags = r % 997 == 3 ? 0x14 : 0x10;
+        may_reset += r % 997 == 3;
         file.frame(test::ethernet(
             0x0800, test::ipv4("198.51.100.1", "203.0.113.2", 6, test::tcp_segment(spec))));
     }
@@ -380,15 +413,18 @@ TEST(CaptureProbe, TalliesSharesOfACaptureAsOnePass) {
             EXPECT_EQ(plan[share].end, share + 1 < plan.size() ? plan[share + 1].start : at);
         }
     }
-    const uint64_t one_pass =
+    const FrameTally one_pass =
         tally_plain_pcap_flows(bytes, layout, *counted, LinkType::ethernet, false, 1);
-    EXPECT_EQ(one_pass, reference.estimate());
-    EXPECT_NEAR(static_cast<double>(one_pass), 50'000 + records / 1000, 50'200 / 32.0);
-    for (unsigned threads : {2u, 3u, 64u})
-        EXPECT_EQ(
-            tally_plain_pcap_flows(bytes, layout, *counted, LinkType::ethernet, false, threads),
-            one_pass)
-            << threads << " threads";
+    EXPECT_EQ(one_pass.flows, reference.estimate());
+    EXPECT_NEAR(static_cast<double>(one_pass.flows), 50'000 + records / 1000, 50'200 / 32.0);
+    EXPECT_EQ(one_pass.reset_segments, may_reset);
+    EXPECT_EQ(reference.reset_segments(), may_reset);
+    for (unsigned threads : {2u, 3u, 64u}) {
+        const FrameTally shared =
+            tally_plain_pcap_flows(bytes, layout, *counted, LinkType::ethernet, false, threads);
+        EXPECT_EQ(shared.flows, one_pass.flows) << threads << " threads";
+        EXPECT_EQ(shared.reset_segments, may_reset) << threads << " threads";
+    }
 }
 
 // The shares of any capture: one per thread, at most 16, each of at least 65 536 records and
