@@ -45,6 +45,35 @@ TEST(FixedMemory, UpFrontFaultsEveryPageInAndOnUseNone) {
     EXPECT_LE(after, size_t{2 << 20} / static_cast<size_t>(sysconf(_SC_PAGESIZE)));
 }
 
+// populate() faults in the prefix asked for (what a capture's resets will take of a linger
+// queue or event ring), at most the whole, and leaves the rest to be faulted in on use.
+TEST(FixedMemory, PopulateFaultsInThePrefixOnly) {
+    const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+    constexpr size_t bytes = 16 << 20;
+    FixedMemory memory(bytes, "a test", Paging::on_use);
+    memory.populate((1 << 20) + 1);  // one byte into the page after the first MiB
+    EXPECT_EQ(resident_pages(memory.data(), (1 << 20) + page), ((1 << 20) + page) / page);
+    // Beyond the huge page that may hold the prefix, nothing.
+    EXPECT_EQ(resident_pages(memory.data() + (4 << 20), bytes - (4 << 20)), 0u);
+    EXPECT_EQ(memory.data()[1 << 20], 0);  // zero, as the kernel hands pages over
+    memory.populate(2 * bytes);            // clamped to the whole
+    EXPECT_EQ(resident_pages(memory.data(), bytes), bytes / page);
+    FixedMemory().populate(100);  // none: nothing to do
+}
+
+TEST(FixedArray, PopulateFaultsInTheFirstElements) {
+    const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+    FixedArray<PendingReset> queue(16384, "a test", Paging::on_use, Elements::written_before_read);
+    const size_t first = 1000;
+    queue.populate(first);
+    const size_t prefix = first * sizeof(PendingReset);
+    EXPECT_EQ(resident_pages(queue.data(), prefix), (prefix + page - 1) / page);
+    const size_t bytes = queue.size() * sizeof(PendingReset);
+    EXPECT_EQ(
+        resident_pages(reinterpret_cast<uint8_t*>(queue.data()) + (4 << 20), bytes - (4 << 20)),
+        0u);
+}
+
 TEST(FixedMemory, MovesItsPagesAndNoneIsEmpty) {
     FixedMemory none;
     EXPECT_EQ(none.data(), nullptr);
