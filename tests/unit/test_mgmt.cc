@@ -247,8 +247,10 @@ TEST(StormWindow, ResetterHashCountsInTheSketchSharingItsSeeds) {
     std::vector<StormWindow::Judged> out;
     const char* hosts[] = {host_a, host_b, host_a, host_c, host_a, host_b};
     uint16_t port = 1;
-    for (const char* host : hosts)
-        window.add(at(10 * sec + port * ms, host, port++), out);
+    for (const char* host : hosts) {
+        window.add(at(10 * sec + port * ms, host, port), out);
+        ++port;  // not in the call: its arguments are evaluated in no given order
+    }
     window.release(0, true, out);
     ASSERT_EQ(out.size(), 6u);
     for (StormWindow::Judged& j : out) {

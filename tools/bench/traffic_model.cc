@@ -6,6 +6,8 @@
 #include <array>
 #include <cstring>
 
+#include "rstscope/common/mix64.h"
+
 namespace rstscope::bench {
 namespace {
 
@@ -173,14 +175,6 @@ constexpr std::array<Offsets, static_cast<size_t>(Script::count)> all_offsets{
     offsets_of(originator_abort), offsets_of(refused),         offsets_of(injected_reset),
     offsets_of(refused_once),     offsets_of(reset_by_client), offsets_of(reset_by_server)};
 
-// SplitMix64 finaliser: decorrelates flow numbers from everything derived from them.
-constexpr uint64_t mix(uint64_t x) {
-    x += 0x9E3779B97F4A7C15ull;
-    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-    return x ^ (x >> 31);
-}
-
 inline uint8_t* put16(uint8_t* p, uint16_t v) {
     p[0] = static_cast<uint8_t>(v >> 8);
     p[1] = static_cast<uint8_t>(v);
@@ -206,7 +200,7 @@ TrafficModel::TrafficModel(uint32_t flows, uint32_t first_flow, Mix mix)
     : flows_(flows ? flows : 1), first_flow_(first_flow), mix_(mix) {}
 
 FlowShape TrafficModel::shape(uint32_t flow) const noexcept {
-    uint64_t h = mix(flow);
+    uint64_t h = mix64(flow);
     FlowShape s{};
     uint32_t slot = static_cast<uint32_t>(h & 63);
     if (mix_ == Mix::storm)
@@ -252,13 +246,14 @@ uint32_t TrafficModel::write_frame(uint64_t index, uint8_t* out,
     const uint16_t client_port =
         static_cast<uint16_t>(1024 + (reset_heavy ? flow / 65'000 : flow >> 16));
     const uint32_t server_host =
-        reset_heavy ? 1 + static_cast<uint32_t>(mix(flow ^ 0x5e4e4) % 4'000) : 1 + flow % 200;
+        reset_heavy ? 1 + static_cast<uint32_t>(mix64(flow ^ 0x5e4e4) % 4'000) : 1 + flow % 200;
     const uint16_t server_port = (flow % 5 == 0) ? 80 : 443;
 
     // Sequence numbers: connection scripts start over each pass with new ISNs; long-lived flows
     // keep theirs and advance by what a pass carries.
     const bool long_lived = shape.script == Script::long_lived;
-    const uint64_t isn_seed = long_lived ? mix(flow ^ 0xABCDEF) : mix(flow * 1'000'003ull + pass);
+    const uint64_t isn_seed =
+        long_lived ? mix64(flow ^ 0xABCDEF) : mix64(flow * 1'000'003ull + pass);
     uint32_t client_isn = static_cast<uint32_t>(isn_seed);
     uint32_t server_isn = static_cast<uint32_t>(isn_seed >> 32);
     if (long_lived) {
