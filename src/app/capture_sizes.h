@@ -3,8 +3,8 @@
 // flows, resets or packets in flight than the capture holds, nor can the storm window hold more
 // reset events or hosts, so a small capture gets a small flow table, linger queue, mbuf pool,
 // event ring, storm window, recent-events ring, findings tables and DPDK memory whatever the
-// configured maximum. Live
-// input keeps the sizes as configured: a NIC's traffic has no known end. Pure logic, setup only.
+// configured maximum. Live input keeps the sizes as configured: a NIC's traffic has no known end.
+// Pure logic, setup only.
 #pragma once
 
 #include <cstdint>
