@@ -178,11 +178,12 @@ std::vector<TallyShare> plan_tally_shares(const PlainPcapRecords& records, uint6
     return plan;
 }
 
-FrameTally tally_plain_pcap_flows(const CaptureBytes& file, const PlainPcapLayout& layout,
-                                  const PlainPcapRecords& records, LinkType link, bool vlan_in_key,
-                                  unsigned threads) {
+std::optional<FlowKeyTally> tally_plain_pcap_frames(const CaptureBytes& file,
+                                                    const PlainPcapLayout& layout,
+                                                    const PlainPcapRecords& records, LinkType link,
+                                                    bool vlan_in_key, unsigned threads) {
     const std::vector<TallyShare> plan = plan_tally_shares(records, file.size(), threads);
-    if (plan.empty()) return {0, 0};  // no records, no connections
+    if (plan.empty()) return FlowKeyTally(link, vlan_in_key);  // no records, no connections
     const size_t shares = plan.size();
     std::vector<FlowKeyTally> tallies;
     tallies.reserve(shares);
@@ -216,11 +217,11 @@ FrameTally tally_plain_pcap_flows(const CaptureBytes& file, const PlainPcapLayou
             }
         }
         tally_share(0);
-    }                                                   // the helpers joined
-    if (unread) return {records.count, records.count};  // the bound, not a guess
+    }  // the helpers joined
+    if (unread) return std::nullopt;
     for (uint64_t share = 1; share < shares; ++share)
         tallies[0].merge(tallies[share]);
-    return {tallies[0].estimate(), tallies[0].reset_segments()};
+    return std::move(tallies[0]);
 }
 
 CaptureClock::~CaptureClock() {
@@ -276,19 +277,20 @@ std::optional<CaptureProbe> probe_capture(const std::string& path, std::string& 
     if (!link) return std::nullopt;
     PlainPcapLayout layout;
     std::optional<PlainPcapRecords> records;
-    std::optional<FrameTally> tally;
+    std::optional<FlowKeyTally> tally;
     if (std::optional<CaptureBytes> file = CaptureBytes::open_file(path)) {
         records = count_plain_pcap_records(*file, layout);
         if (records)
             tally =
-                tally_plain_pcap_flows(*file, layout, *records, *link, vlan_in_key, usable_cpus());
+                tally_plain_pcap_frames(*file, layout, *records, *link, vlan_in_key, usable_cpus());
     }
     if (!records) return probe_capture_by_reading(path, error, vlan_in_key);
     CaptureProbe probe;
     probe.link = *link;
     probe.packets = records->count;
-    probe.flows = tally->flows;
-    probe.reset_segments = tally->reset_segments;
+    // A file that changed under the walk: the packet count bounds both.
+    probe.flows = tally ? tally->estimate() : records->count;
+    probe.reset_segments = tally ? tally->reset_segments() : records->count;
     probe.plain_layout = layout;
     return probe;
 }

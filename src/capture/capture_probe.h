@@ -130,19 +130,15 @@ struct TallyShare {
 std::vector<TallyShare> plan_tally_shares(const PlainPcapRecords& records, uint64_t file_bytes,
                                           unsigned threads);
 
-struct FrameTally {
-    uint64_t flows;           // FlowKeyTally::estimate()
-    uint64_t reset_segments;  // FlowKeyTally::reset_segments()
-};
-
 // The connections and reset segments among the records of a file count_plain_pcap_records
-// accepted (FlowKeyTally). A large capture is tallied in shares (plan_tally_shares) on several
-// threads, their sketches merged: the same estimate as one pass, in a fraction of the time on an
-// idle machine's CPUs (set-up runs before the lcores start). A file that changed under the walk
-// gives the packet count for both: the bound, not a guess.
-FrameTally tally_plain_pcap_flows(const CaptureBytes& file, const PlainPcapLayout& layout,
-                                  const PlainPcapRecords& records, LinkType link, bool vlan_in_key,
-                                  unsigned threads);
+// accepted. A large capture is tallied in shares (plan_tally_shares) on several threads, their
+// sketches merged: the same estimate as one pass, in a fraction of the time on an idle machine's
+// CPUs (set-up runs before the lcores start). Nothing when the file changed under the walk: the
+// caller then takes the packet count for both, the bound rather than a guess.
+std::optional<FlowKeyTally> tally_plain_pcap_frames(const CaptureBytes& file,
+                                                    const PlainPcapLayout& layout,
+                                                    const PlainPcapRecords& records, LinkType link,
+                                                    bool vlan_in_key, unsigned threads);
 
 // Packet times of a capture, read in step with the net_pcap vdev: Debian's DPDK 22.11 net_pcap
 // cannot hand over the file's timestamps (it registers the timestamp field but does not
