@@ -86,7 +86,7 @@ FlowTracker::FlowTracker(const TrackerConfig& config, WorkerCounters& counters)
     // push_pending writes a slot whole before anything reads it.
     pending_ = FixedArray<PendingReset>(capacity, "the linger queue", config.paging,
                                         Elements::written_before_read);
-    if (config.paging == Paging::on_use) pending_.populate(config.expected_resets);
+    pending_.populate(config.expected_resets);
     pending_mask_ = capacity - 1;
     outbox_ = std::make_unique<ResetEvent[]>(outbox_capacity);
     if (config.signatures) scanner_ = std::make_unique<SignatureScanner>(*config.signatures);

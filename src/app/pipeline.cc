@@ -25,7 +25,7 @@ WorkerTrackers build_worker_trackers(const TrackerConfig& tracker, unsigned work
         built.rings.push_back(std::make_unique<EventRing>(fmt::format("rstscope_events_{}", w),
                                                           event_ring_size, tracker.paging));
         // Every reset the worker meets passes through its ring once.
-        if (tracker.paging == Paging::on_use) built.rings.back()->populate(tracker.expected_resets);
+        built.rings.back()->populate(tracker.expected_resets);
     }
     return built;
 }

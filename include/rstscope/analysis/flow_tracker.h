@@ -94,10 +94,11 @@ struct TrackerConfig {
     // recorder's own is flight.paging; the flow table and the application table are always
     // faulted in up front (flow_table.h; every app slot is written at setup).
     Paging paging = Paging::up_front;
-    // With Paging::on_use: the reset segments this worker is expected to meet (a capture's, from
-    // its probe). As many linger slots (and event-ring slots, pipeline.h) are written for certain,
-    // so they are faulted in at setup, beside EAL's start, instead of on the worker's path (5 % of
-    // a reset-heavy capture's run, docs/performance.md). 0: none.
+    // The reset segments this worker is expected to meet (a capture's, from its probe; 0 for
+    // live traffic, whose memory is up front and present already). As many linger slots (and
+    // event-ring slots, pipeline.h) are written for certain, so they are faulted in at setup,
+    // beside EAL's start, instead of on the worker's path (5 % of a reset-heavy capture's run,
+    // docs/performance.md).
     uint64_t expected_resets = 0;
 };
 
