@@ -519,6 +519,7 @@ int analyse(const Options& options, const Inputs& inputs, Outputs& outputs,
             management.observe(*outputs.exporter);
             management.count_from(*outputs.exporter);
         }
+        if (capture) management.populate(capture->probe.reset_segments);
         std::unique_ptr<HtmlReport> html = html_report(options, capture);
         if (html) management.observe(*html);
         std::unique_ptr<ProgressReporter> progress = capture_progress(options, capture, pipeline);

@@ -76,7 +76,7 @@ EventLog::EventLog(std::string path, int fd, bool restore_blocking, size_t buffe
       fd_(fd),
       restore_blocking_(restore_blocking),
       write_(system_write),
-      buffer_(new char[buffer_bytes]),
+      buffer_(buffer_bytes, "the event log's buffer", Paging::on_use),
       capacity_(buffer_bytes) {}
 
 EventLog::EventLog(int fd, bool owned, size_t buffer_bytes, WriteFunction write,
@@ -86,7 +86,7 @@ EventLog::EventLog(int fd, bool owned, size_t buffer_bytes, WriteFunction write,
       owned_(owned),
       write_(write ? write : system_write),
       write_context_(write_context),
-      buffer_(new char[buffer_bytes]),
+      buffer_(buffer_bytes, "the event log's buffer", Paging::on_use),
       capacity_(buffer_bytes) {}
 
 EventLog::~EventLog() {
@@ -95,7 +95,7 @@ EventLog::~EventLog() {
 
 void EventLog::compact() noexcept {
     if (line_start_ == 0) return;
-    std::memmove(buffer_.get(), buffer_.get() + line_start_, tail_ - line_start_);
+    std::memmove(buffer(), buffer() + line_start_, tail_ - line_start_);
     written_ -= line_start_;
     tail_ -= line_start_;
     line_start_ = 0;
@@ -109,7 +109,7 @@ bool EventLog::append(std::string_view line) noexcept {
             return false;
         }
     }
-    std::memcpy(buffer_.get() + tail_, line.data(), line.size());
+    std::memcpy(buffer() + tail_, line.data(), line.size());
     tail_ += line.size();
     ++unwritten_lines_;
     return true;
@@ -121,11 +121,11 @@ char* EventLog::line_space(size_t max_size) noexcept {
         compact();
         if (tail_ + max_size > capacity_) return nullptr;
     }
-    return buffer_.get() + tail_;
+    return buffer() + tail_;
 }
 
 std::string_view EventLog::commit_line(size_t size) noexcept {
-    std::string_view line(buffer_.get() + tail_, size);
+    std::string_view line(buffer() + tail_, size);
     tail_ += size;
     ++unwritten_lines_;
     return line;
@@ -135,7 +135,7 @@ bool EventLog::flush(uint64_t now_ns) noexcept {
     if (closed_) return true;
     if (last_error_ != 0 && now_ns < retry_at_ns_) return written_ == tail_;
     while (written_ < tail_) {
-        long n = write_(write_context_, fd_, buffer_.get() + written_, tail_ - written_);
+        long n = write_(write_context_, fd_, buffer() + written_, tail_ - written_);
         if (n > 0 && written_ + static_cast<size_t>(n) == tail_) {
             // Everything queued is out: every line is whole, no need to look for newlines (a
             // scan cost about 90 instructions a line).
@@ -147,8 +147,7 @@ bool EventLog::flush(uint64_t now_ns) noexcept {
         }
         if (n > 0) {
             size_t last_newline = 0;
-            size_t lines =
-                count_lines(buffer_.get() + written_, static_cast<size_t>(n), last_newline);
+            size_t lines = count_lines(buffer() + written_, static_cast<size_t>(n), last_newline);
             if (lines) {
                 lines_written_ += lines;
                 unwritten_lines_ -= lines;
@@ -199,7 +198,7 @@ void EventLog::close() noexcept {
     if (closed_) return;
     cut_back_partial_line();
     size_t unused = 0;
-    lines_dropped_ += count_lines(buffer_.get() + line_start_, tail_ - line_start_, unused);
+    lines_dropped_ += count_lines(buffer() + line_start_, tail_ - line_start_, unused);
     line_start_ = written_ = tail_ = 0;
     unwritten_lines_ = 0;
     release_descriptor();

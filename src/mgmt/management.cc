@@ -499,6 +499,14 @@ std::string Management::answer(std::string_view request) {
     return std::move(a.json);
 }
 
+void Management::populate(uint64_t events) noexcept {
+    // Reset-heavy lines are about 500 bytes (docs/performance.md); findings' records are few.
+    constexpr uint64_t line_bytes = 512;
+    storms_.populate(events);
+    recent_.populate(events);
+    log_->populate(static_cast<size_t>(std::min(events, uint64_t{1} << 40) * line_bytes));
+}
+
 void Management::run() {
     long idle_sleep_ns = 0;
     auto all_finished = [this] {

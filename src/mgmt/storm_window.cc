@@ -35,6 +35,12 @@ uint32_t StormWindow::take_slot() noexcept {
     return s;
 }
 
+void StormWindow::populate(uint64_t events) noexcept {
+    events_.populate(events);
+    slots_.populate(events);
+    in_order_.populate(events);
+}
+
 void StormWindow::recycle() noexcept {
     if (retired_first_ == nil) return;
     slots_[retired_last_].left = free_slots_;

@@ -13,6 +13,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "resident_memory.h"
 #include "rstscope/config/build_facts.h"
 #include "rstscope/config/options.h"
 #include "rstscope/mgmt/control_protocol.h"
@@ -290,6 +291,17 @@ TEST(RecentEvents, KeepsTheLastNNewestFirst) {
     none.push(event(1, "198.51.100.1", "203.0.113.1", 1));
     EXPECT_EQ(none.size(), 0u);
     EXPECT_EQ(RecentEvents::memory_for(10000), 10000 * sizeof(ResetEvent));
+}
+
+TEST(RecentEvents, PopulateFaultsInTheSlotsTheExpectedEventsTake) {
+    RecentEvents ring(1u << 16);
+    constexpr size_t events = 10'000;
+    const size_t before = resident_bytes();
+    ring.populate(events);
+    const size_t grown = resident_bytes() - before;
+    EXPECT_GE(grown, events * sizeof(ResetEvent));
+    EXPECT_LE(grown, events * sizeof(ResetEvent) + huge_page_bytes);  // the ring: 30 MiB
+    EXPECT_EQ(ring.size(), 0u);                                       // nothing pushed
 }
 
 TEST(RecentEvents, FiltersAndLimit) {

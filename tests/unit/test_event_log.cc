@@ -17,6 +17,7 @@
 
 #include <gtest/gtest.h>
 
+#include "resident_memory.h"
 #include "rstscope/mgmt/settle.h"
 
 namespace rstscope {
@@ -82,6 +83,18 @@ class TempDir {
   private:
     std::string path_;
 };
+
+TEST(EventLog, PopulateFaultsInThePrefixOfItsBuffer) {
+    EventLog log(open("/dev/null", O_WRONLY | O_CLOEXEC), true, size_t{16} << 20);
+    const size_t before = resident_bytes();
+    log.populate(size_t{4} << 20);
+    const size_t grown = resident_bytes() - before;
+    EXPECT_GE(grown, size_t{4} << 20);
+    EXPECT_LE(grown, (size_t{4} << 20) + huge_page_bytes);
+    EXPECT_TRUE(log.append("{}\n"));
+    EXPECT_TRUE(log.flush(0));
+    EXPECT_EQ(log.lines_written(), 1u);
+}
 
 TEST(EventLog, CountsOnlyWholeLinesAndFinishesTheCutLineWhenSpaceReturns) {
     LimitedSink sink;

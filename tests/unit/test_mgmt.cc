@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "counting_new.h"
+#include "resident_memory.h"
 #include "rstscope/mgmt/control_protocol.h"
 #include "rstscope/mgmt/id_index.h"
 #include "rstscope/mgmt/stats.h"
@@ -89,6 +90,20 @@ Released summarize(const std::vector<StormWindow::Judged>& judged) {
 const char* const host_a = "192.0.2.10";
 const char* const host_b = "192.0.2.11";
 const char* const host_c = "192.0.2.12";
+
+// A capture's expected events take their pool slots (event, slot, order ring) at setup: as much
+// as they need, not the whole pool.
+TEST(StormWindow, PopulateFaultsInWhatTheExpectedEventsTake) {
+    StormWindow window(20, 1'000'000'000, 1u << 16, 1024);
+    constexpr size_t events = 20'000;
+    const size_t before = resident_bytes();
+    window.populate(events);
+    const size_t grown = resident_bytes() - before;
+    EXPECT_GE(grown, events * sizeof(ResetEvent));
+    // The pool of 65 536 events alone is 30 MiB; a slot and its place in the order ring are
+    // smaller than 64 bytes.
+    EXPECT_LE(grown, events * (sizeof(ResetEvent) + 64) + 3 * huge_page_bytes);
+}
 
 TEST(StormWindow, ThresholdCountsResetsOnBothSidesOfAnEvent) {
     Storms window(3, 1 * sec);

@@ -21,6 +21,8 @@
 #include <string>
 #include <string_view>
 
+#include "rstscope/common/fixed_memory.h"
+
 namespace rstscope {
 
 class EventLog {
@@ -66,6 +68,10 @@ class EventLog {
     // the old descriptor stays in use.
     bool reopen(std::string& error);
 
+    // Faults in the first `bytes` of the buffer (at most all of it) now: the lines a capture is
+    // expected to write reach them. Setup only.
+    void populate(size_t bytes) noexcept { buffer_.populate(bytes); }
+
     size_t pending_bytes() const noexcept { return tail_ - written_; }
     // Bytes append() can take now (after compaction).
     size_t room() const noexcept { return capacity_ - (tail_ - line_start_); }
@@ -95,7 +101,9 @@ class EventLog {
     bool restore_blocking_ = false;  // O_NONBLOCK was set on a shared descriptor: undo at close
     WriteFunction write_ = nullptr;
     void* write_context_ = nullptr;
-    std::unique_ptr<char[]> buffer_;
+    char* buffer() const noexcept { return reinterpret_cast<char*>(buffer_.data()); }
+
+    FixedMemory buffer_;  // pages taken as lines first reach them
     size_t capacity_;
     size_t line_start_ = 0;         // first byte of the oldest line not yet wholly written
     size_t written_ = 0;            // first byte not yet written

@@ -68,6 +68,9 @@ class RecentEvents {
         }
     }
 
+    // Faults in the slots the first `events` pushes take (at most all of them) now. Setup only.
+    void populate(uint64_t events) noexcept { ring_.populate(events); }
+
     size_t size() const noexcept { return size_; }
     size_t capacity() const noexcept { return ring_.size(); }
     uint64_t pushed() const noexcept { return pushed_; }

@@ -112,6 +112,12 @@ class StormWindow {
     // Every judged event handed out so far has been written: their slots may be taken again.
     void recycle() noexcept;
 
+    // Faults in the pool slots (and their order ring) that `events` reset events can take, at most
+    // all of them, now instead of where the events arrive: a capture whose every reset lingers to
+    // its end brings them all at once, to a management lcore the end of the run waits for
+    // (docs/performance.md). Setup only.
+    void populate(uint64_t events) noexcept;
+
     uint32_t pending() const noexcept { return pending_; }
     uint32_t hosts() const noexcept { return hosts_in_use_; }
     uint64_t early_judged() const noexcept { return early_judged_; }
