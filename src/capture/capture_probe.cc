@@ -3,7 +3,6 @@
 
 #include <fcntl.h>
 #include <pcap/pcap.h>
-#include <sched.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -16,6 +15,8 @@
 #include <vector>
 
 #include <fmt/format.h>
+
+#include "rstscope/common/usable_cpus.h"
 
 namespace rstscope {
 namespace {
@@ -41,13 +42,6 @@ uint16_t read_u16(const uint8_t* at, bool swapped) noexcept {
     uint16_t value;
     std::memcpy(&value, at, sizeof(value));
     return swapped ? __builtin_bswap16(value) : value;
-}
-
-// CPUs this process may run on (its affinity, which taskset or a container may narrow).
-unsigned usable_cpus() noexcept {
-    cpu_set_t set;
-    if (sched_getaffinity(0, sizeof(set), &set) != 0) return 1;
-    return static_cast<unsigned>(std::max(1, CPU_COUNT(&set)));
 }
 
 uint64_t record_time_ns(const uint8_t* header, const PlainPcapLayout& layout) noexcept {

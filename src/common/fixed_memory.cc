@@ -4,10 +4,45 @@
 #include <sys/mman.h>
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <string>
+#include <thread>
+
+#include "rstscope/common/usable_cpus.h"
 
 namespace rstscope {
+namespace {
+
+// Asking the kernel to populate writes the memory once, where a memset after the faults wrote it
+// twice; memset stays for kernels before 5.14, which lack MADV_POPULATE_WRITE. The kernel rounds
+// the length up to whole pages, which the mapping has.
+void fault_in_here(uint8_t* data, size_t bytes) noexcept {
+    if (madvise(data, bytes, MADV_POPULATE_WRITE) != 0) std::memset(data, 0, bytes);
+}
+
+}  // namespace
+
+void FixedMemory::fault_in(uint8_t* data, size_t bytes) noexcept {
+    const size_t shares = std::min<size_t>(
+        {usable_cpus(), max_fault_in_threads, std::max<size_t>(1, bytes / fault_in_share_bytes)});
+    // Shares of whole huge pages from `data`, the last one shorter.
+    const size_t huge_page = size_t{2} << 20;
+    const size_t share = ((bytes + shares - 1) / shares + huge_page - 1) & ~(huge_page - 1);
+    {
+        std::array<std::jthread, max_fault_in_threads> helpers;
+        for (size_t s = 1; s < shares && s * share < bytes; ++s) {
+            const size_t start = s * share;
+            try {
+                helpers[s] =
+                    std::jthread(fault_in_here, data + start, std::min(share, bytes - start));
+            } catch (const std::exception&) {  // no thread to be had: this one does it
+                fault_in_here(data + start, std::min(share, bytes - start));
+            }
+        }
+        fault_in_here(data, std::min(share, bytes));
+    }  // the helpers joined
+}
 
 FixedMemory::FixedMemory(size_t bytes, const char* what, Paging paging) : bytes_(bytes) {
     if (bytes == 0) return;
@@ -16,18 +51,14 @@ FixedMemory::FixedMemory(size_t bytes, const char* what, Paging paging) : bytes_
         throw std::runtime_error("cannot allocate " + std::to_string(bytes >> 20) + " MiB for " +
                                  what);
     madvise(memory, bytes, MADV_HUGEPAGE);
-    // Asking the kernel to populate writes the memory once, where a memset after the faults
-    // wrote it twice; memset stays for kernels before 5.14, which lack MADV_POPULATE_WRITE.
-    if (paging == Paging::up_front && madvise(memory, bytes, MADV_POPULATE_WRITE) != 0)
-        std::memset(memory, 0, bytes);
     data_ = static_cast<uint8_t*>(memory);
+    if (paging == Paging::up_front) fault_in(data_, bytes);
 }
 
 void FixedMemory::populate(size_t bytes) noexcept {
     bytes = std::min(bytes, bytes_);
     if (bytes == 0) return;
-    // The kernel rounds the length up to whole pages, which the mapping has.
-    if (madvise(data_, bytes, MADV_POPULATE_WRITE) != 0) std::memset(data_, 0, bytes);
+    fault_in(data_, bytes);
 }
 
 FixedMemory::~FixedMemory() {

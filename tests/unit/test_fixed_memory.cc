@@ -61,6 +61,28 @@ TEST(FixedMemory, PopulateFaultsInThePrefixOnly) {
     FixedMemory().populate(100);  // none: nothing to do
 }
 
+// Large regions are faulted in by several threads, a share each: every page of an up-front
+// region, the last (shorter) share's too, and of a populated prefix exactly the prefix, whatever
+// the number of shares.
+TEST(FixedMemory, LargeRegionsAreFaultedInWholeInShares) {
+    const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+    const size_t share = FixedMemory::fault_in_share_bytes;
+    for (size_t bytes : {2 * share, 3 * share + 5 * page + 17}) {
+        FixedMemory up_front(bytes, "a test", Paging::up_front);
+        const size_t pages = (bytes + page - 1) / page;
+        EXPECT_EQ(resident_pages(up_front.data(), bytes), pages) << bytes << " bytes";
+        EXPECT_EQ(up_front.data()[bytes - 1], 0);
+    }
+    const size_t bytes = 4 * share;
+    FixedMemory on_use(bytes, "a test", Paging::on_use);
+    const size_t prefix = 2 * share + share / 2 + 1;  // into the third share
+    on_use.populate(prefix);
+    const size_t prefix_pages = (prefix + page - 1) / page;
+    EXPECT_EQ(resident_pages(on_use.data(), prefix), prefix_pages);
+    const size_t beyond = prefix_pages * page + (4 << 20);  // past a huge page holding the end
+    EXPECT_EQ(resident_pages(on_use.data() + beyond, bytes - beyond), 0u);
+}
+
 TEST(FixedArray, PopulateFaultsInTheFirstElements) {
     const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
     FixedArray<PendingReset> queue(16384, "a test", Paging::on_use, Elements::written_before_read);

@@ -52,7 +52,17 @@ class FixedMemory {
     // setup, and not where it is first written (a worker's packet path). Setup only.
     void populate(size_t bytes) noexcept;
 
+    // Regions from this size up are faulted in by several threads, one share each (at most one a
+    // usable CPU): on a VM the host backs a page at its first touch, and that, more than the
+    // zeroing, is the cost (a fresh 128 MiB on this project's VM: 226-263 ms on one thread,
+    // 131-161 ms on two; docs/performance.md).
+    static constexpr size_t fault_in_share_bytes = size_t{8} << 20;
+    static constexpr size_t max_fault_in_threads = 8;
+
   private:
+    // Faults in and zeroes [data, data + bytes). Setup only.
+    static void fault_in(uint8_t* data, size_t bytes) noexcept;
+
     uint8_t* data_ = nullptr;
     size_t bytes_ = 0;
 };
