@@ -76,8 +76,7 @@ EventLog::EventLog(std::string path, int fd, bool restore_blocking, size_t buffe
       fd_(fd),
       restore_blocking_(restore_blocking),
       write_(system_write),
-      buffer_(buffer_bytes, "the event log's buffer", Paging::on_use),
-      capacity_(buffer_bytes) {}
+      buffer_(buffer_bytes, "the event log's buffer", Paging::on_use) {}
 
 EventLog::EventLog(int fd, bool owned, size_t buffer_bytes, WriteFunction write,
                    void* write_context, std::string path)
@@ -86,8 +85,7 @@ EventLog::EventLog(int fd, bool owned, size_t buffer_bytes, WriteFunction write,
       owned_(owned),
       write_(write ? write : system_write),
       write_context_(write_context),
-      buffer_(buffer_bytes, "the event log's buffer", Paging::on_use),
-      capacity_(buffer_bytes) {}
+      buffer_(buffer_bytes, "the event log's buffer", Paging::on_use) {}
 
 EventLog::~EventLog() {
     close();
@@ -102,9 +100,9 @@ void EventLog::compact() noexcept {
 }
 
 bool EventLog::append(std::string_view line) noexcept {
-    if (closed_ || tail_ + line.size() > capacity_) {
+    if (closed_ || tail_ + line.size() > buffer_.size()) {
         compact();
-        if (closed_ || tail_ + line.size() > capacity_) {
+        if (closed_ || tail_ + line.size() > buffer_.size()) {
             ++lines_dropped_;
             return false;
         }
@@ -117,9 +115,9 @@ bool EventLog::append(std::string_view line) noexcept {
 
 char* EventLog::line_space(size_t max_size) noexcept {
     if (closed_) return nullptr;
-    if (tail_ + max_size > capacity_) {
+    if (tail_ + max_size > buffer_.size()) {
         compact();
-        if (tail_ + max_size > capacity_) return nullptr;
+        if (tail_ + max_size > buffer_.size()) return nullptr;
     }
     return buffer() + tail_;
 }

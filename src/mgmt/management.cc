@@ -504,7 +504,8 @@ void Management::populate(uint64_t events) noexcept {
     constexpr uint64_t line_bytes = 512;
     storms_.populate(events);
     recent_.populate(events);
-    log_->populate(static_cast<size_t>(std::min(events, uint64_t{1} << 40) * line_bytes));
+    log_->populate(static_cast<size_t>(
+        std::min<uint64_t>(events, log_->capacity() / line_bytes + 1) * line_bytes));
 }
 
 void Management::run() {

@@ -74,8 +74,8 @@ class EventLog {
 
     size_t pending_bytes() const noexcept { return tail_ - written_; }
     // Bytes append() can take now (after compaction).
-    size_t room() const noexcept { return capacity_ - (tail_ - line_start_); }
-    size_t capacity() const noexcept { return capacity_; }
+    size_t room() const noexcept { return buffer_.size() - (tail_ - line_start_); }
+    size_t capacity() const noexcept { return buffer_.size(); }
     // The sink is slow but working (a pipe or FIFO that is full for now): a capture run may wait
     // for it instead of dropping lines.
     bool sink_full() const noexcept { return sink_full_; }
@@ -103,8 +103,7 @@ class EventLog {
     void* write_context_ = nullptr;
     char* buffer() const noexcept { return reinterpret_cast<char*>(buffer_.data()); }
 
-    FixedMemory buffer_;  // pages taken as lines first reach them
-    size_t capacity_;
+    FixedMemory buffer_;            // pages taken as lines first reach them
     size_t line_start_ = 0;         // first byte of the oldest line not yet wholly written
     size_t written_ = 0;            // first byte not yet written
     size_t tail_ = 0;               // end of the queued bytes
