@@ -104,6 +104,10 @@ Management::Management(const Options& options, RunControl& run, std::vector<Work
       findings_(findings_thresholds(options)),
       batch_(dequeue_batch),
       settled_progress_(workers_.size(), 0) {
+    // Judged events between two writes: a pass's from each ring (judged early at the window's
+    // bounds) and two release slices (finish() releases everything after a drain's release). A
+    // vector left to grow by doubling copied them all at each step, into memory faulted anew.
+    judged_.reserve(2 * release_slice + ring_budget_per_pass * workers_.size());
     if (!workers_.empty() && workers_.front()->signatures)
         signature_rules_ = workers_.front()->signatures->database().rules();
     if (!workers_.empty() && std::all_of(workers_.begin(), workers_.end(), [](WorkerChannel* w) {
