@@ -44,13 +44,16 @@ void FixedMemory::fault_in(uint8_t* data, size_t bytes) noexcept {
     }  // the helpers joined
 }
 
-FixedMemory::FixedMemory(size_t bytes, const char* what, Paging paging) : bytes_(bytes) {
+FixedMemory::FixedMemory(size_t bytes, const char* what, Paging paging, Access access)
+    : bytes_(bytes) {
     if (bytes == 0) return;
     void* memory = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (memory == MAP_FAILED)
         throw std::runtime_error("cannot allocate " + std::to_string(bytes >> 20) + " MiB for " +
                                  what);
-    madvise(memory, bytes, MADV_HUGEPAGE);
+    // Explicitly either way: a system whose transparent huge pages are "always" would otherwise
+    // give a buffer's first line a 2 MiB page.
+    madvise(memory, bytes, access == Access::random ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
     data_ = static_cast<uint8_t*>(memory);
     if (paging == Paging::up_front) fault_in(data_, bytes);
 }

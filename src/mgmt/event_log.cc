@@ -76,7 +76,7 @@ EventLog::EventLog(std::string path, int fd, bool restore_blocking, size_t buffe
       fd_(fd),
       restore_blocking_(restore_blocking),
       write_(system_write),
-      buffer_(buffer_bytes, "the event log's buffer", Paging::on_use) {}
+      buffer_(buffer_bytes, "the event log's buffer", Paging::on_use, Access::sequential) {}
 
 EventLog::EventLog(int fd, bool owned, size_t buffer_bytes, WriteFunction write,
                    void* write_context, std::string path)
@@ -85,7 +85,7 @@ EventLog::EventLog(int fd, bool owned, size_t buffer_bytes, WriteFunction write,
       owned_(owned),
       write_(write ? write : system_write),
       write_context_(write_context),
-      buffer_(buffer_bytes, "the event log's buffer", Paging::on_use) {}
+      buffer_(buffer_bytes, "the event log's buffer", Paging::on_use, Access::sequential) {}
 
 EventLog::~EventLog() {
     close();

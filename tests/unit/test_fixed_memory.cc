@@ -45,6 +45,17 @@ TEST(FixedMemory, UpFrontFaultsEveryPageInAndOnUseNone) {
     EXPECT_LE(after, size_t{2 << 20} / static_cast<size_t>(sysconf(_SC_PAGESIZE)));
 }
 
+// A buffer written front to back takes 4 KiB pages, whatever the system's huge-page policy: its
+// first bytes take one page, not a 2 MiB one.
+TEST(FixedMemory, SequentialMemoryTakesSmallPages) {
+    constexpr size_t bytes = 8 << 20;
+    FixedMemory buffer(bytes, "a test", Paging::on_use, Access::sequential);
+    buffer.data()[0] = 1;
+    EXPECT_EQ(resident_pages(buffer.data(), bytes), 1u);
+    buffer.populate(3 * 4096);
+    EXPECT_EQ(resident_pages(buffer.data(), bytes), 3u);
+}
+
 // populate() faults in the prefix asked for (what a capture's resets will take of a linger
 // queue or event ring), at most the whole, and leaves the rest to be faulted in on use.
 TEST(FixedMemory, PopulateFaultsInThePrefixOnly) {

@@ -30,12 +30,17 @@ enum class Paging : uint8_t {
     on_use,    // faulted in where first written
 };
 
+// How the memory is reached, which decides its page size.
+enum class Access : uint8_t {
+    random,      // tables: transparent huge pages are asked for (a hint), fewer TLB misses
+    sequential,  // buffers written front to back: 4 KiB pages, so a short run takes little
+};
+
 class FixedMemory {
   public:
     FixedMemory() = default;
-    // Throws std::runtime_error naming `what` when it cannot. Transparent huge pages are asked
-    // for (a hint): the users are reached at random places.
-    FixedMemory(size_t bytes, const char* what, Paging paging);
+    // Throws std::runtime_error naming `what` when it cannot.
+    FixedMemory(size_t bytes, const char* what, Paging paging, Access access = Access::random);
     ~FixedMemory();
     FixedMemory(FixedMemory&& other) noexcept
         : data_(std::exchange(other.data_, nullptr)), bytes_(std::exchange(other.bytes_, 0)) {}
