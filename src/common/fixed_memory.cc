@@ -27,8 +27,8 @@ void FixedMemory::fault_in(uint8_t* data, size_t bytes) noexcept {
     const size_t shares = std::min<size_t>(
         {usable_cpus(), max_fault_in_threads, std::max<size_t>(1, bytes / fault_in_share_bytes)});
     // Shares of whole huge pages from `data`, the last one shorter.
-    const size_t huge_page = size_t{2} << 20;
-    const size_t share = ((bytes + shares - 1) / shares + huge_page - 1) & ~(huge_page - 1);
+    const size_t share =
+        ((bytes + shares - 1) / shares + huge_page_bytes - 1) & ~(huge_page_bytes - 1);
     {
         std::array<std::jthread, max_fault_in_threads> helpers;
         for (size_t s = 1; s < shares && s * share < bytes; ++s) {

@@ -27,6 +27,11 @@ constexpr uint32_t ring_budget_per_pass = 1024;
 constexpr long max_idle_sleep_ns = 1'000'000;
 // Events judged and written per release, between two turns of the control socket.
 constexpr size_t release_slice = 4096;
+// Judged events that may wait to be written: a pass's from each ring (judged early at the storm
+// window's bounds) and two release slices (finish() releases everything after a drain's release).
+size_t judged_between_writes(size_t workers) {
+    return 2 * release_slice + size_t{ring_budget_per_pass} * workers;
+}
 // While waiting for the log at the end of a run.
 constexpr long finish_poll_ns = 200'000;
 // A `flow` query is answered with what has come back by then; the rest are named as unanswered.
@@ -95,19 +100,14 @@ Management::Management(const Options& options, RunControl& run, std::vector<Work
       resets_(options.top_hosts_capacity, host_hash_),
       recent_(options.recent_events),
       tops_(options.top_hosts_capacity),
-      // Between two writes of everything judged: a pass's events from each worker (judged early
-      // at the bounds) and a release slice.
       storms_(options.storm_threshold, seconds_to_ns(options.storm_window_s),
               options.storm_max_pending, options.storm_max_hosts,
-              static_cast<uint32_t>(release_slice + ring_budget_per_pass * workers_.size()),
-              host_hash_),
+              static_cast<uint32_t>(judged_between_writes(workers_.size())), host_hash_),
       findings_(findings_thresholds(options)),
       batch_(dequeue_batch),
       settled_progress_(workers_.size(), 0) {
-    // Judged events between two writes: a pass's from each ring (judged early at the window's
-    // bounds) and two release slices (finish() releases everything after a drain's release). A
-    // vector left to grow by doubling copied them all at each step, into memory faulted anew.
-    judged_.reserve(2 * release_slice + ring_budget_per_pass * workers_.size());
+    // A vector left to grow by doubling copied them all at each step, into memory faulted anew.
+    judged_.reserve(judged_between_writes(workers_.size()));
     if (!workers_.empty() && workers_.front()->signatures)
         signature_rules_ = workers_.front()->signatures->database().rules();
     if (!workers_.empty() && std::all_of(workers_.begin(), workers_.end(), [](WorkerChannel* w) {

@@ -13,22 +13,12 @@
 #include <stdexcept>
 #include <vector>
 
+#include "resident_memory.h"
 #include "rstscope/analysis/flow_tracker.h"
 #include "rstscope/common/fixed_memory.h"
 
 namespace rstscope {
 namespace {
-
-// Pages of [data, data + bytes) the kernel holds in memory.
-size_t resident_pages(const void* data, size_t bytes) {
-    const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
-    std::vector<unsigned char> in_core((bytes + page - 1) / page);
-    EXPECT_EQ(mincore(const_cast<void*>(data), bytes, in_core.data()), 0);
-    size_t resident = 0;
-    for (unsigned char c : in_core)
-        resident += c & 1;
-    return resident;
-}
 
 TEST(FixedMemory, UpFrontFaultsEveryPageInAndOnUseNone) {
     constexpr size_t bytes = 8 << 20;
@@ -42,7 +32,7 @@ TEST(FixedMemory, UpFrontFaultsEveryPageInAndOnUseNone) {
     on_use.data()[bytes / 2] = 1;  // one write takes one page (or one huge page) only
     size_t after = resident_pages(on_use.data(), bytes);
     EXPECT_GE(after, 1u);
-    EXPECT_LE(after, size_t{2 << 20} / static_cast<size_t>(sysconf(_SC_PAGESIZE)));
+    EXPECT_LE(after, huge_page_bytes / static_cast<size_t>(sysconf(_SC_PAGESIZE)));
 }
 
 // A buffer written front to back takes 4 KiB pages, whatever the system's huge-page policy: its

@@ -62,9 +62,11 @@ using namespace rstscope::bench;
 
 namespace {
 
-// As Management: events taken per pass, and judged and written per release.
+// As Management: events taken per pass, judged and written per release, and judged events that
+// may wait to be written (a pass's and two release slices).
 constexpr size_t events_per_pass = 1024;
 constexpr size_t release_slice = 4096;
+constexpr size_t judged_between_writes = 2 * release_slice + events_per_pass;
 
 struct Handed {
     ResetEvent event;
@@ -120,7 +122,7 @@ Result run(const std::vector<Handed>& source, const ConnectionWindows* connectio
     StormWindow storms(defaults.storm_threshold,
                        static_cast<uint64_t>(defaults.storm_window_s * 1e9),
                        defaults.storm_max_pending, defaults.storm_max_hosts,
-                       static_cast<uint32_t>(release_slice + events_per_pass), host_hash);
+                       static_cast<uint32_t>(judged_between_writes), host_hash);
     ResetStatistics resets(defaults.top_hosts_capacity, host_hash);
     RecentEvents recent(defaults.recent_events);
     TopTables tops(defaults.top_hosts_capacity);
@@ -137,7 +139,7 @@ Result run(const std::vector<Handed>& source, const ConnectionWindows* connectio
         source.back().progress_ns - source.front().event.first_ts_ns + 10 * linger_ns;
 
     std::vector<StormWindow::Judged> judged;
-    judged.reserve(2 * release_slice);
+    judged.reserve(judged_between_writes);
     fmt::memory_buffer line;
     const SettleTargets targets{resets, recent, tops, findings, {}};
     Result r;

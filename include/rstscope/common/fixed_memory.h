@@ -63,6 +63,9 @@ class FixedMemory {
     // 131-161 ms on two; docs/performance.md).
     static constexpr size_t fault_in_share_bytes = size_t{8} << 20;
     static constexpr size_t max_fault_in_threads = 8;
+    // The transparent huge page Access::random asks for: a share is whole ones, and a first write
+    // may fault in this much.
+    static constexpr size_t huge_page_bytes = size_t{2} << 20;
 
   private:
     // Faults in and zeroes [data, data + bytes). Setup only.
