@@ -801,30 +801,23 @@ void FindingsEngine::close_window(std::vector<FindingRecord>& out) {
         v.finding = finding;
         return v.open();
     });
-    tb.timers.for_each([&](const FindingKey& key, TimerValue& v) {
-        bool quiet = v.last_ts + t_.hold_ns <= end;
-        if (v.open() && (quiet || v.since_report > 0)) {
-            FindingState state = quiet ? FindingState::cleared : FindingState::updated;
-            record(FindingKind::middlebox_timer, state,
-                   make_record(v.finding, FindingKind::middlebox_timer, state, end, t_.window_ns,
-                               v.examples, timer_body(key, v, t_)));
-            v.since_report = 0;
-            if (quiet) v.finding = 0;
-        }
-        return !quiet;
-    });
-    tb.injectors.for_each([&](const FindingKey& key, InjectorValue& v) {
-        bool quiet = v.last_ts + t_.hold_ns <= end;
-        if (v.open() && (quiet || v.since_report > 0)) {
-            FindingState state = quiet ? FindingState::cleared : FindingState::updated;
-            record(FindingKind::injector, state,
-                   make_record(v.finding, FindingKind::injector, state, end, t_.window_ns,
-                               v.examples, injector_body(key, v, t_)));
-            v.since_report = 0;
-            if (quiet) v.finding = 0;
-        }
-        return !quiet;
-    });
+    // Held findings: updated while their evidence still comes, cleared once quiet for the hold.
+    auto report_held = [&](auto& table, FindingKind kind, auto body) {
+        table.for_each([&](const FindingKey& key, auto& v) {
+            bool quiet = v.last_ts + t_.hold_ns <= end;
+            if (v.open() && (quiet || v.since_report > 0)) {
+                FindingState state = quiet ? FindingState::cleared : FindingState::updated;
+                record(kind, state,
+                       make_record(v.finding, kind, state, end, t_.window_ns, v.examples,
+                                   body(key, v, t_)));
+                v.since_report = 0;
+                if (quiet) v.finding = 0;
+            }
+            return !quiet;
+        });
+    };
+    report_held(tb.timers, FindingKind::middlebox_timer, timer_body);
+    report_held(tb.injectors, FindingKind::injector, injector_body);
     warm_ = true;
     // The window's records in finding order, whatever the tables' order.
     std::stable_sort(out.begin() + static_cast<std::ptrdiff_t>(first), out.end(),
