@@ -6,10 +6,11 @@ Shared by tests/integration/run_inline_real.py and tools/bench/inline_latency.py
 """
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
+
+from processes import stop
 
 # Offloads are turned off on every veth end: a packet socket would otherwise receive TSO/GRO
 # super-frames larger than the PMD's frames and packets whose checksum the kernel left to a NIC
@@ -78,13 +79,7 @@ class InlinePath:
     def tear_down(self, procs=()):
         """Stops `procs` (SIGTERM, newest first, killed after 20 s), then removes the namespaces."""
         for proc in reversed(procs):
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+            stop(proc)
         for ns in (self.CLIENT, self.MIDDLE, self.SERVER):
             subprocess.run(["ip", "netns", "del", ns], capture_output=True, timeout=20)
 

@@ -16,7 +16,6 @@ part ran and passed. Every wait is bounded.
 import json
 import os
 import shutil
-import signal
 import socket
 import struct
 import subprocess
@@ -25,6 +24,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from loopback import closed_port, refuse  # noqa: E402
+from processes import stop  # noqa: E402
 
 results = []
 skipped = []
@@ -159,13 +159,8 @@ def live(rstscope, rstscopectl, workdir, iface="lo", target="127.0.0.1", label="
         rc, out, _ = ctl(rstscopectl, sock, "--json", "no-such-command")
         check("control: rstscopectl fails on an error answer", rc == 1 and "error" in out, out)
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-        try:
-            out, err = proc.communicate(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            out, err = proc.communicate()
+        out, err, ended = stop(proc)
+        if not ended:
             check(f"{label}: stops on SIGTERM within 20 s", False)
             return
     check(f"{label}: exit 0 after SIGTERM", proc.returncode == 0, err.strip()[-300:])

@@ -31,6 +31,7 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from loopback import closed_port, refuse  # noqa: E402
+from processes import stop  # noqa: E402
 
 RULES = "rstscope-alerts.yml"
 RULE_TESTS = "rstscope-alerts.test.yml"
@@ -58,16 +59,6 @@ def http_get(url):
         return e.code, e.read().decode(errors="replace")
     except OSError as e:
         return None, str(e)
-
-
-def stop(proc):
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-    try:
-        return proc.communicate(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        return proc.communicate()
 
 
 def promtool_checks(promtool, mdir):
@@ -174,7 +165,7 @@ def prometheus_run(prometheus, mdir, workdir, port, queries, target):
               "; ".join(failures))
         check("the dashboard's resets-by-cause query shows the refused reset", refused_seen)
     finally:
-        _, err = stop(proc)
+        _, err, _ = stop(proc)
         if proc.returncode not in (0, -signal.SIGTERM):
             print(f"prometheus exit {proc.returncode}: {err[-300:]}")
 
@@ -244,7 +235,7 @@ def main():
         else:
             skip("prometheus", "prometheus (Debian's prometheus package) is not installed")
     finally:
-        _, err = stop(proc)
+        _, err, _ = stop(proc)
         check("rstscope stops with exit 0", proc.returncode == 0, err[-400:])
     failed = results.count(False)
     print(f"{results.count(True)} passed, {failed} failed, {len(skipped)} skipped")

@@ -19,7 +19,6 @@ carries nothing but its own connections.
 """
 import json
 import os
-import pwd
 import re
 import shutil
 import signal
@@ -34,6 +33,7 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from loopback import closed_port, refuse  # noqa: E402
+from processes import stop  # noqa: E402
 
 results = []
 skipped = []
@@ -154,13 +154,8 @@ class Daemon:
         return json.loads(data)
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.communicate(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            return self.proc.communicate()
+        out, err, _ = stop(self.proc)
+        return out, err
 
 
 def abort_connection():

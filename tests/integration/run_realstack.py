@@ -18,10 +18,11 @@ name and is removed whatever happens. Exit 77 (skip) only when namespaces cannot
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
+
+from processes import stop
 
 results = []
 # Processes whose exit would reset connections the test does not judge (the never-accepting
@@ -439,13 +440,8 @@ def main():
         time.sleep(2)  # the last linger window ends
     finally:
         for proc in (live, tcpdump):
-            if proc and proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+            if proc:
+                stop(proc)
         for proc in stop_after_capture:
             proc.kill()
             proc.wait()

@@ -21,11 +21,12 @@ Prints one line per check and `N passed, N failed`.
 import json
 import os
 import shutil
-import signal
 import struct
 import subprocess
 import sys
 import time
+
+from processes import stop
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from event_log import read_events  # noqa: E402
@@ -264,13 +265,7 @@ def live(rstscope, rstscopectl, workdir):
               c.returncode == 0 and rc == 0 and flags[:1] == [S] and RA in flags,
               f"rc={c.returncode} {c.stderr} {rows}")
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-        try:
-            proc.communicate(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.communicate()
+        stop(proc)
 
 
 def main():

@@ -28,7 +28,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import struct
 import subprocess
 import sys
@@ -37,6 +36,7 @@ import zlib
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from loopback import closed_port, refuse  # noqa: E402
+from processes import stop  # noqa: E402
 
 results = []
 skipped = []
@@ -364,13 +364,7 @@ def live(rstscope, rstscopectl, workdir, demo):
         check("top --once without a daemon: exit 3", p.returncode == 3, p.stderr)
     finally:
         tmux("kill-server")
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop(proc)
 
 
 def main():
