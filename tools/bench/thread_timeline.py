@@ -17,7 +17,7 @@ import subprocess
 import sys
 import tempfile
 
-NAMED = ("rstscope::", "rte_", "eal_", "pcap", "Management", "Pipeline")
+NAMED = ("rstscope::", "rte_", "eal_", "pcap")
 
 
 def samples(perf_data):
