@@ -86,8 +86,12 @@ class CaptureBytes {
         int fd_ = -1;
     };
 
+    // The window is not zeroed: at() hands out only what a read filled, and a small file's read
+    // touches a page or two of it, not all 128.
     CaptureBytes(OwnedFd fd, uint64_t size)
-        : fd_(std::move(fd)), size_(size), window_(std::make_unique<uint8_t[]>(window_bytes)) {}
+        : fd_(std::move(fd)),
+          size_(size),
+          window_(std::make_unique_for_overwrite<uint8_t[]>(window_bytes)) {}
 
     const uint8_t* memory_ = nullptr;
     OwnedFd fd_;
