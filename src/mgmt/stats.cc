@@ -127,6 +127,26 @@ std::string stats_json(const CounterTotals& t, const ResetStatistics& resets,
     return fmt::to_string(out);
 }
 
+namespace {
+
+// The counters' sections align their values on the longest counter name, not on a fixed width
+// that some names overflow.
+constexpr size_t counter_name_width = [] {
+    size_t width = std::string_view("total").size();
+    for (std::string_view name : drop_reason_names)
+        width = std::max(width, name.size());
+    auto widen = [&width](const auto& counters) {
+        for (CounterRef c : counters)
+            width = std::max(width, c.name().size());
+    };
+    widen(loss_counters);
+    widen(anomaly_counters);
+    widen(approximation_counters);
+    return width;
+}();
+
+}  // namespace
+
 std::string summary_text(const CounterTotals& t, const ResetStatistics& resets) {
     fmt::memory_buffer out;
     auto it = std::back_inserter(out);
@@ -165,15 +185,16 @@ std::string summary_text(const CounterTotals& t, const ResetStatistics& resets) 
             fmt::format_to(it, "\n");
         }
     }
-    auto line = [&](CounterRef c) {
-        fmt::format_to(it, "  {:<24} {:>12}\n", c.name(), c.value(t));
+    auto named = [&](std::string_view name, uint64_t value) {
+        fmt::format_to(it, "  {:<{}} {:>12}\n", name, counter_name_width, value);
     };
+    auto line = [&](CounterRef c) { named(c.name(), c.value(t)); };
     fmt::format_to(it, "drops and losses (every counter)\n");
     for (size_t i = 0; i < drop_reason_count; ++i)
-        fmt::format_to(it, "  {:<24} {:>12}\n", drop_reason_names[i], t.drops[i]);
+        named(drop_reason_names[i], t.drops[i]);
     for (CounterRef c : loss_counters)
         line(c);
-    fmt::format_to(it, "  {:<24} {:>12}\n", "total", total_losses(t));
+    named("total", total_losses(t));
     fmt::format_to(it, "anomalies (counted, analysed anyway)\n");
     for (CounterRef c : anomaly_counters)
         line(c);

@@ -13,6 +13,7 @@
 #include <iterator>
 #include <map>
 #include <random>
+#include <sstream>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -581,6 +582,28 @@ TEST(Stats, SummaryListsEveryLossCounterAndTheEventsLost) {
     std::string one = summary_text(quiet, ResetStatistics{});
     EXPECT_NE(one.find("EVENTS LOST                 3   ("), std::string::npos) << one;
     EXPECT_NE(one.find("log_lines_dropped 3)"), std::string::npos) << one;
+}
+
+// The counters' sections (drops and losses, anomalies, bounded tables) line their values up in
+// one column, the longest name's ("recorder_events_without_packets") included.
+TEST(Stats, SummaryCountersLineUp) {
+    Fixture f;
+    const std::string text = summary_text(f.totals(), f.resets);
+    const size_t from = text.find("drops and losses (every counter)\n");
+    ASSERT_NE(from, std::string::npos) << text;
+    std::istringstream lines(text.substr(from));
+    std::string line;
+    size_t width = 0, counted = 0;
+    bool longest_seen = false;
+    while (std::getline(lines, line)) {
+        if (line.rfind("  ", 0) != 0) continue;  // a section's title
+        longest_seen |= line.find("recorder_events_without_packets ") != std::string::npos;
+        if (width == 0) width = line.size();
+        EXPECT_EQ(line.size(), width) << "'" << line << "'";
+        ++counted;
+    }
+    EXPECT_TRUE(longest_seen) << text;
+    EXPECT_GT(counted, 30u);
 }
 
 // IdIndex with the home slot chosen by the test: the key carries it.
