@@ -5,13 +5,11 @@
 
 #include <gtest/gtest.h>
 
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include <cstdint>
 #include <cstring>
 #include <stdexcept>
-#include <vector>
 
 #include "resident_memory.h"
 #include "rstscope/analysis/flow_tracker.h"
