@@ -41,6 +41,7 @@
 #include "rstscope/mgmt/event_log.h"
 #include "rstscope/mgmt/flight_recorder.h"
 #include "rstscope/mgmt/html_report.h"
+#include "tsc_calibration.h"
 
 using namespace rstscope;
 
@@ -304,6 +305,7 @@ class Eal {
         for (auto& a : args)
             argv.push_back(a.data());
         argv.push_back(nullptr);
+        ShortTscCalibration short_calibration;
         if (rte_eal_init(static_cast<int>(args.size()), argv.data()) < 0) {
             error = fmt::format("DPDK EAL initialisation failed: {}", rte_strerror(rte_errno));
             return false;

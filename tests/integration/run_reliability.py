@@ -492,7 +492,7 @@ def startup():
     check("SIGTERM during start-up: exit 0 with one line, not killed", in_startup and rc == 0,
           f"rc={rc} {err.strip()}")
     service_manager()
-    drivers_loaded()
+    capture_start_up()
 
     sock = path("first.sock")
     first = subprocess.Popen([RSTSCOPE, "--iface", "lo", "--control", sock, "--log", os.devnull,
@@ -589,19 +589,40 @@ def service_manager():
 
 
 # EAL loads only the drivers a shortcut run names (src/app/driver_loading.h), not every plugin of
-# Debian's driver directory: the dynamic loader's own record of the objects it initialised.
-def drivers_loaded():
-    env = dict(os.environ, LD_DEBUG="files")
+# Debian's driver directory, and its TSC calibration sleep is rstscope's shortened one
+# (src/app/tsc_calibration.h): the dynamic loader's own record of the objects it initialised and
+# of where librte_eal's nanosleep was bound.
+def capture_start_up():
+    env = dict(os.environ, LD_DEBUG="files,bindings")
     proc = subprocess.run([RSTSCOPE, "--pcap", DEMO, "--log", os.devnull, *BASE], env=env,
                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=120)
+    lines = proc.stderr.splitlines()
     plugins = sorted({line.split("/")[-1].split(".so")[0]
-                      for line in proc.stderr.splitlines()
-                      if "calling init:" in line and "/pmds-" in line})
-    shared = any("calling init:" in line and "librte_eal.so" in line
-                 for line in proc.stderr.splitlines())
+                      for line in lines if "calling init:" in line and "/pmds-" in line})
+    shared = any("calling init:" in line and "librte_eal.so" in line for line in lines)
     expected = ["librte_bus_vdev", "librte_mempool_ring", "librte_net_pcap"] if shared else []
     check("capture run: EAL loads only the drivers it names", proc.returncode == 0 and
           plugins == expected, f"rc={proc.returncode} plugins={plugins[:8]} ({len(plugins)})")
+    eal_sleep = [line.split("binding file ")[-1] for line in lines
+                 if "binding file" in line and "librte_eal.so" in line and "`nanosleep'" in line]
+    check("capture run: EAL's calibration sleep is rstscope's (shortened) nanosleep",
+          proc.returncode == 0 and (not shared or (len(eal_sleep) == 1 and
+                                                   os.path.basename(RSTSCOPE) + " [0]" in eal_sleep[0])),
+          f"rc={proc.returncode} bindings={eal_sleep}")
+    # The sleeps themselves: one of 10 ms, none of EAL's 100 ms (LeakSanitizer cannot run traced).
+    trace = os.path.join(WORKDIR, "sleeps.strace")
+    env = dict(os.environ, ASAN_OPTIONS="detect_leaks=0")
+    proc = subprocess.run(["strace", "-f", "-o", trace, "-e", "trace=nanosleep,clock_nanosleep",
+                           RSTSCOPE, "--pcap", DEMO, "--log", os.devnull, *BASE], env=env,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=120)
+    with open(trace) as f:
+        sleeps = [line for line in f if "nanosleep(" in line]
+    calibration = [line for line in sleeps if "tv_sec=0, tv_nsec=10000000}" in line]
+    eal_length = [line for line in sleeps if "tv_sec=0, tv_nsec=100000000}" in line]
+    check("capture run: EAL's TSC calibration sleeps 10 ms, not 100 ms",
+          proc.returncode == 0 and len(calibration) == 1 and not eal_length,
+          f"rc={proc.returncode} 10 ms: {len(calibration)} 100 ms: {len(eal_length)} "
+          f"{proc.stderr.strip()[-200:]}")
 
 
 def main():
