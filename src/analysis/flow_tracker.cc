@@ -29,6 +29,11 @@ constexpr uint32_t ip_id_judged_at_packet = 5;
 // Per advance(), at most this many lingering resets get their verdict and at most this many
 // buckets are swept for idle flows, so that no single poll stalls on a long queue or a large table.
 constexpr uint32_t max_verdicts_per_advance = 256;
+// How many resets ahead of the one being written (at its deadline, early from a full linger queue,
+// or at the end) a later one's flow entry and pending record are brought in: both were last
+// touched up to a linger window ago, and each was a load miss finalize() waited on (88 % of its
+// samples in the reset-heavy capture, docs/performance.md).
+constexpr uint32_t verdict_lookahead = 4;
 constexpr uint64_t max_buckets_per_sweep = 1024;
 
 uint32_t ms_between(uint64_t earlier_ns, uint64_t later_ns) noexcept {
@@ -935,6 +940,7 @@ PendingReset& FlowTracker::push_pending(uint32_t slot, FlowEntry& e) noexcept {
         // Full: the oldest reset is written now, with the evidence gathered so far.
         PendingReset& oldest = pending_[pending_head_ & pending_mask_];
         if (oldest.slot != FlowTable::no_slot) {
+            prefetch_verdicts(pending_head_);
             finalize(oldest);
             counters_.bump(WorkerCounter::linger_queue_full);
         }
@@ -997,6 +1003,23 @@ void FlowTracker::finalize_flow(uint32_t slot) noexcept {
     }
 }
 
+// Two stages ahead of the verdict being written at `head`: the pending record twice the lookahead
+// further on (all of it: finalize reads the draft and copies it out), and the flow entry of the one
+// a lookahead further on, whose record the first stage brought in.
+void FlowTracker::prefetch_verdicts(uint32_t head) const noexcept {
+    const uint32_t queued = pending_tail_ - head;
+    if (queued > 2 * verdict_lookahead) {
+        const char* record = reinterpret_cast<const char*>(
+            &pending_[(head + 2 * verdict_lookahead) & pending_mask_]);
+        for (size_t at = 0; at < sizeof(PendingReset); at += 64)
+            __builtin_prefetch(record + at, 1);
+    }
+    if (queued > verdict_lookahead) {
+        const uint32_t slot = pending_[(head + verdict_lookahead) & pending_mask_].slot;
+        if (slot != FlowTable::no_slot) table_.prefetch_slot(slot);
+    }
+}
+
 void FlowTracker::advance(uint64_t now_ns) noexcept {
     if (now_ns > now_ns_) now_ns_ = now_ns;
     for (uint32_t budget = max_verdicts_per_advance;
@@ -1005,6 +1028,7 @@ void FlowTracker::advance(uint64_t now_ns) noexcept {
         PendingReset& oldest = pending_[pending_head_ & pending_mask_];
         if (oldest.slot != FlowTable::no_slot) {
             if (oldest.deadline_ns > now_ns_) break;
+            prefetch_verdicts(pending_head_);
             finalize(oldest);
         }
         ++pending_head_;
@@ -1061,7 +1085,10 @@ bool FlowTracker::flush_pending(uint32_t limit) noexcept {
     limit = std::min(limit, outbox_capacity - outbox_count_);
     for (; limit > 0 && pending_head_ != pending_tail_; --limit) {
         PendingReset& oldest = pending_[pending_head_ & pending_mask_];
-        if (oldest.slot != FlowTable::no_slot) finalize(oldest);
+        if (oldest.slot != FlowTable::no_slot) {
+            prefetch_verdicts(pending_head_);
+            finalize(oldest);
+        }
         ++pending_head_;
     }
     return pending_head_ == pending_tail_;

@@ -86,11 +86,6 @@ uint64_t FlowTable::hash(const FlowKey& key) noexcept {
     return a | (b << 32);
 }
 
-void FlowTable::prefetch(uint64_t hash) const noexcept {
-    __builtin_prefetch(&signatures_[primary_bucket(hash) * ways]);
-    __builtin_prefetch(&signatures_[secondary_bucket(hash) * ways]);
-}
-
 uint32_t FlowTable::find(const FlowKey& key, uint64_t hash) const noexcept {
     const uint32_t sig = signature(hash);
     for (uint32_t bucket : {primary_bucket(hash), secondary_bucket(hash)}) {

@@ -241,8 +241,15 @@ class FlowTracker {
                            bool from_orig, uint64_t offset) noexcept;
     bool keeps_last_payload(const FlowEntry& e, const DecodedPacket& p, bool from_orig,
                             uint64_t offset) const noexcept;
-    void prefetch_app(uint32_t slot, const DecodedPacket& p, bool src_is_lo) const noexcept;
-    void prefetch_app_holder(uint32_t slot, const DecodedPacket& p, bool src_is_lo) const noexcept;
+    // A function whose only effect is prefetching counts as having none to GCC, which deletes
+    // every call to it that it does not inline (the release build's app-table prefetches were all
+    // gone that way; docs/performance.md): the app-table ones stay calls, kept by `noipa` (inlined,
+    // they made the packet loop too large for GCC to inline process_one), the small ones are
+    // always inlined.
+    [[gnu::noipa]] void prefetch_app(uint32_t slot, const DecodedPacket& p,
+                                     bool src_is_lo) const noexcept;
+    [[gnu::noipa]] void prefetch_app_holder(uint32_t slot, const DecodedPacket& p,
+                                            bool src_is_lo) const noexcept;
     AppSlot* app_slot_of(const FlowEntry& e, uint32_t slot) const noexcept {
         AppSlot* a = apps_ ? &apps_[slot & app_mask_] : nullptr;
         if (!a || !(e.app_bits & app_bit::claimed) || a->slot != slot ||
@@ -259,6 +266,7 @@ class FlowTracker {
     void finalize_flow(uint32_t slot) noexcept;
     void sweep() noexcept;
     void emit(const ResetEvent& event) noexcept;
+    [[gnu::always_inline]] inline void prefetch_verdicts(uint32_t head) const noexcept;
 
     TrackerConfig config_;
     WorkerCounters& counters_;

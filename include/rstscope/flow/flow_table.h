@@ -85,8 +85,13 @@ class FlowTable {
         return offset == 0 ? primary ^ 1u : primary ^ offset;
     }
 
-    // Brings the key's buckets into cache ahead of find(); worthwhile across a burst.
-    void prefetch(uint64_t hash) const noexcept;
+    // Brings the key's buckets into cache ahead of find(); worthwhile across a burst. The prefetch
+    // helpers are always inlined: GCC deletes the calls it does not inline to a function whose only
+    // effect is prefetching (flow_tracker.h).
+    [[gnu::always_inline]] void prefetch(uint64_t hash) const noexcept {
+        __builtin_prefetch(&signatures_[primary_bucket(hash) * ways]);
+        __builtin_prefetch(&signatures_[secondary_bucket(hash) * ways]);
+    }
 
     // Second prefetch stage, once the buckets are in cache: brings in the entry whose signature
     // matches (the likely hit), all four of its cache lines, and returns its slot (no_slot when
@@ -112,6 +117,13 @@ class FlowTable {
         const uint32_t slot = bucket * ways + std::countr_zero(ways_matching);
         prefetch_lines(slot, false);
         return slot;
+    }
+
+    // A slot's signature and entry, all of it, for writing: for a later visit by slot, not key
+    // (a reset's verdict, written seconds of packet time after the flow was last touched).
+    [[gnu::always_inline]] void prefetch_slot(uint32_t slot) const noexcept {
+        __builtin_prefetch(&signatures_[slot], 0);
+        prefetch_lines(slot, true);
     }
 
     // Returns the slot holding `key`, or no_slot.
@@ -149,7 +161,7 @@ class FlowTable {
 
   private:
     // Every cache line of a slot's entry, `for_writing` in a writable state.
-    void prefetch_lines(uint32_t slot, bool for_writing) const noexcept {
+    [[gnu::always_inline]] void prefetch_lines(uint32_t slot, bool for_writing) const noexcept {
         const char* entry = reinterpret_cast<const char*>(&entries_[slot]);
         for (size_t at = 0; at < sizeof(FlowEntry); at += 64) {
             if (for_writing)
