@@ -38,11 +38,11 @@
 //
 // Memory, all allocated by the constructor (memory_for() computes it exactly), in bytes, with
 // P = max_pending, H = max_hosts, T = threshold, E = sizeof(ResetEvent) = 456:
-//     P * (E + 52)  +  J * (E + 32)  +  H * (8 * (T - 1) + 64)  +  4 * pow2ceil(4 * H)  +  4 * (T +
+//     P * (E + 52)  +  J * (E + 32)  +  H * (8 * (T - 1) + 72)  +  4 * pow2ceil(4 * H)  +  4 * (T +
 //     2)
-// with J = judged_in_pool. P = 2^18, H = 2^16, T = 20, J = 0 take 141.5 MiB, 114 MiB of it the
+// with J = judged_in_pool. P = 2^18, H = 2^16, T = 20, J = 0 take 142.0 MiB, 114 MiB of it the
 // waiting events; the defaults (--storm-max-pending and --storm-max-hosts 2^16, --storm-threshold
-// 20) 46.3 MiB, 28.5 MiB of it, and Management's J (its release slice and a pass's events from
+// 20) 46.8 MiB, 28.5 MiB of it, and Management's J (its release slice and a pass's events from
 // each worker: 5 120 with one worker) 2.4 MiB more.
 #pragma once
 
@@ -147,6 +147,7 @@ class StormWindow {
         uint32_t prev, next;             // idle list (oldest first); `next` links the free list
         uint32_t past_first, past_size;  // ring of its most recent judged times, oldest first
         uint32_t hash;                   // index_.hash(key)'s low 32 bits (Judged::resetter_hash)
+        uint32_t in_order;               // length of the first..last list
     };
     struct Due {  // a straggler in release order: the time inline, the rest via the slot
         uint64_t ts;
