@@ -839,6 +839,7 @@ void FlowTracker::feed_app(FlowEntry& e, uint32_t slot, const DecodedPacket& p, 
 // larger than the caches: unprefetched, each is a load miss the packet waits on.
 void FlowTracker::prefetch_app(uint32_t slot, const DecodedPacket& p,
                                bool src_is_lo) const noexcept {
+    asm volatile("");  // keeps the calls (flow_tracker.h)
     if (slot == FlowTable::no_slot || p.payload_captured == 0 || (p.tcp_flags & rst)) return;
     const FlowEntry& e = table_.entry(slot);
     const bool from_orig = src_is_lo != e.has(flow_bit::orig_is_hi);
@@ -865,6 +866,7 @@ void FlowTracker::prefetch_app(uint32_t slot, const DecodedPacket& p,
 // prefetched here once the app slot itself (prefetch_app, some packets earlier) says whose.
 void FlowTracker::prefetch_app_holder(uint32_t slot, const DecodedPacket& p,
                                       bool src_is_lo) const noexcept {
+    asm volatile("");  // keeps the calls (flow_tracker.h)
     if (slot == FlowTable::no_slot || p.payload_captured == 0 || (p.tcp_flags & (rst | syn)))
         return;
     const FlowEntry& e = table_.entry(slot);

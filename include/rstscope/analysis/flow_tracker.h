@@ -243,13 +243,11 @@ class FlowTracker {
                             uint64_t offset) const noexcept;
     // A function whose only effect is prefetching counts as having none to GCC, which deletes
     // every call to it that it does not inline (the release build's app-table prefetches were all
-    // gone that way; docs/performance.md): the app-table ones stay calls, kept by `noipa` (inlined,
-    // they made the packet loop too large for GCC to inline process_one), the small ones are
-    // always inlined.
-    [[gnu::noipa]] void prefetch_app(uint32_t slot, const DecodedPacket& p,
-                                     bool src_is_lo) const noexcept;
-    [[gnu::noipa]] void prefetch_app_holder(uint32_t slot, const DecodedPacket& p,
-                                            bool src_is_lo) const noexcept;
+    // gone that way; docs/performance.md). These two stay calls (inlined, they made the packet loop
+    // too large for GCC to inline process_one) that begin with an empty volatile asm, a side
+    // effect to every compiler; the small helpers are always inlined.
+    void prefetch_app(uint32_t slot, const DecodedPacket& p, bool src_is_lo) const noexcept;
+    void prefetch_app_holder(uint32_t slot, const DecodedPacket& p, bool src_is_lo) const noexcept;
     AppSlot* app_slot_of(const FlowEntry& e, uint32_t slot) const noexcept {
         AppSlot* a = apps_ ? &apps_[slot & app_mask_] : nullptr;
         if (!a || !(e.app_bits & app_bit::claimed) || a->slot != slot ||
