@@ -226,8 +226,8 @@ FlowEntry& FlowTracker::new_flow(uint32_t slot, const FlowKey& key, uint64_t has
 
 // Ends the flow's Zeek record (its lingering reset is written with the record's state) and
 // starts a new one with this packet, as Zeek starts a new connection.
-void FlowTracker::start_record(uint32_t slot, FlowEntry& e, const DecodedPacket& p,
-                               bool src_is_lo) noexcept {
+void FlowTracker::start_record(uint32_t slot, FlowEntry& e, const DecodedPacket& p, bool src_is_lo,
+                               uint32_t now_ms) noexcept {
     finalize_flow(slot);
     counters_.bump(WorkerCounter::zeek_records_split);
     const bool orig_was_hi = e.has(flow_bit::orig_is_hi);
@@ -239,7 +239,7 @@ void FlowTracker::start_record(uint32_t slot, FlowEntry& e, const DecodedPacket&
     if (e.has(flow_bit::orig_is_hi) != orig_was_hi)
         e.flags &= static_cast<uint8_t>(
             ~(flow_bit::orig_syn_seen | flow_bit::synack_seen | flow_bit::handshake_acked));
-    e.record_start_ms = ms_between(e.first_ts_ns, p.ts_ns);
+    e.record_start_ms = now_ms;
     e.record_timer_ms = 0;
     e.record_bits = 0;
     count_connection(e, p);
@@ -248,11 +248,10 @@ void FlowTracker::start_record(uint32_t slot, FlowEntry& e, const DecodedPacket&
 // Zeek's TCPSessionAdapter::IsReuse and its timers (ConnDeleteTimer, AttemptTimer, ExpireTimer,
 // the inactivity timer), checked before the packet on its own time: would Zeek have ended the
 // record this packet would join?
-bool FlowTracker::record_ends(const FlowEntry& e, const DecodedPacket& p,
-                              bool src_is_lo) const noexcept {
+bool FlowTracker::record_ends(const FlowEntry& e, const DecodedPacket& p, bool src_is_lo,
+                              uint32_t now_ms) const noexcept {
     const ZeekTracking& z = e.zeek;
     using E = ZeekEndpoint;
-    const uint64_t now_ms = ms_between(e.first_ts_ns, p.ts_ns);
     const uint64_t timer_ms = e.record_timer_ms;
     if ((e.record_bits & record_bit::closed) &&
         now_ms >= timer_ms + config_.zeek_close_delay_ns / ns_per_ms)
@@ -323,14 +322,14 @@ bool FlowTracker::record_ends(const FlowEntry& e, const DecodedPacket& p,
 // After the packet went through Zeek's state machine: the record's start sequence numbers and
 // the timer a SYN or a close arms.
 void FlowTracker::follow_record(FlowEntry& e, const DecodedPacket& p, bool src_is_lo,
-                                ZeekEndpoint orig_before, ZeekClose close) noexcept {
+                                ZeekEndpoint orig_before, ZeekClose close,
+                                uint32_t now_ms) noexcept {
     const uint8_t known = src_is_lo ? record_bit::seq_known_lo : record_bit::seq_known_hi;
     if (!(e.record_bits & known)) {
         e.side[src_is_lo ? 0 : 1].record_seq = p.seq;
         e.record_bits |= known;
     }
     constexpr uint8_t timers = record_bit::attempt | record_bit::closed | record_bit::half_closed;
-    const uint32_t now_ms = ms_between(e.first_ts_ns, p.ts_ns);
     if (close == ZeekClose::complete) {
         e.record_bits = static_cast<uint8_t>((e.record_bits & ~timers) | record_bit::closed);
         e.record_timer_ms = now_ms;
@@ -404,6 +403,7 @@ void FlowTracker::process_one(const DecodedPacket& p, const FlowKey& key, uint64
 
     uint32_t slot = table_.find(key, hash, slot_hint);
     FlowEntry* entry;
+    uint32_t now_ms = 0;  // after the flow's first packet: 0 for a flow this packet opens
     if (slot == FlowTable::no_slot) {
         slot = take_slot(hash);
         entry = &new_flow(slot, key, hash, p, src_is_lo);
@@ -417,8 +417,10 @@ void FlowTracker::process_one(const DecodedPacket& p, const FlowKey& key, uint64
         if (fresh_syn) {
             finalize_flow(slot);
             entry = &new_flow(slot, key, hash, p, src_is_lo);
-        } else if (record_ends(*entry, p, src_is_lo)) {
-            start_record(slot, *entry, p, src_is_lo);
+        } else {
+            now_ms = ms_between(entry->first_ts_ns, p.ts_ns);
+            if (record_ends(*entry, p, src_is_lo, now_ms))
+                start_record(slot, *entry, p, src_is_lo, now_ms);
         }
     }
     FlowEntry& e = *entry;
@@ -491,7 +493,7 @@ void FlowTracker::process_one(const DecodedPacket& p, const FlowKey& key, uint64
     follow_lifecycle(e, p, from_orig);
     const ZeekEndpoint orig_before = e.zeek.orig;
     const ZeekClose close = zeek_track(e.zeek, segment);
-    follow_record(e, p, src_is_lo, orig_before, close);
+    follow_record(e, p, src_is_lo, orig_before, close, now_ms);
 
     if (is_rst) {
         handle_rst(e, slot, p, from_orig);

@@ -211,10 +211,14 @@ class FlowTracker {
     FlowEntry& new_flow(uint32_t slot, const FlowKey& key, uint64_t hash, const DecodedPacket& p,
                         bool src_is_lo) noexcept;
     uint32_t take_slot(uint64_t hash) noexcept;
-    bool record_ends(const FlowEntry& e, const DecodedPacket& p, bool src_is_lo) const noexcept;
-    void start_record(uint32_t slot, FlowEntry& e, const DecodedPacket& p, bool src_is_lo) noexcept;
+    // `now_ms`: the packet's time in ms after the flow's first packet (ms_between), worked out
+    // once a packet in process_one.
+    bool record_ends(const FlowEntry& e, const DecodedPacket& p, bool src_is_lo,
+                     uint32_t now_ms) const noexcept;
+    void start_record(uint32_t slot, FlowEntry& e, const DecodedPacket& p, bool src_is_lo,
+                      uint32_t now_ms) noexcept;
     static void follow_record(FlowEntry& e, const DecodedPacket& p, bool src_is_lo,
-                              ZeekEndpoint orig_before, ZeekClose close) noexcept;
+                              ZeekEndpoint orig_before, ZeekClose close, uint32_t now_ms) noexcept;
     void follow_lifecycle(FlowEntry& e, const DecodedPacket& p, bool from_orig) noexcept;
     void handle_rst(FlowEntry& e, uint32_t slot, const DecodedPacket& p, bool from_orig) noexcept;
     static SeqCheck rst_sequence_check(const FlowEntry& e, const DecodedPacket& p, bool in_syn_sent,
