@@ -13,10 +13,10 @@
 #include <arpa/inet.h>
 
 #include <cstring>
-#include <vector>
 
 #include "datapath/reassembly.h"
 #include "datapath/rss_spread.h"
+#include "eal_for_tests.h"
 #include "rstscope/decode/packet_decoder.h"
 #include "rstscope/flow/symmetric_rss.h"
 
@@ -29,13 +29,7 @@ rte_mempool* pool = nullptr;
 class Eal : public testing::Environment {
   public:
     void SetUp() override {
-        const char* args[] = {"test_reassembly", "--lcores", "0",  "--no-huge",   "--no-pci",
-                              "--no-shconf",     "-m",       "64", "--log-level", "*:error",
-                              "--no-telemetry"};
-        std::vector<char*> argv;
-        for (const char* a : args)
-            argv.push_back(const_cast<char*>(a));
-        ASSERT_GE(rte_eal_init(static_cast<int>(argv.size()), argv.data()), 0);
+        ASSERT_GE(start_eal_for_tests("test_reassembly"), 0);
         pool = rte_pktmbuf_pool_create("reassembly_test", pool_size, 0, 0,
                                        RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
         ASSERT_NE(pool, nullptr);

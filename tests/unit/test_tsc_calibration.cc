@@ -8,11 +8,11 @@
 #include <cmath>
 #include <cstdio>
 #include <thread>
-#include <vector>
 
 #include <gtest/gtest.h>
 
 #include "app/tsc_calibration.h"
+#include "eal_for_tests.h"
 
 using namespace rstscope;
 
@@ -81,16 +81,10 @@ double reference_tsc_hz() {
 
 TEST(EalCalibration, MeasuresTheFrequencyOverTheShortSleep) {
     const double reference_hz = reference_tsc_hz();
-    const char* args[] = {"test_tsc_calibration", "--lcores", "0",  "--no-huge",   "--no-pci",
-                          "--no-shconf",          "-m",       "64", "--log-level", "*:error",
-                          "--no-telemetry"};
-    std::vector<char*> argv;
-    for (const char* a : args)
-        argv.push_back(const_cast<char*>(a));
     const uint32_t before = shortened_calibration_sleeps();
     {
         ShortTscCalibration scope;
-        ASSERT_GE(rte_eal_init(static_cast<int>(argv.size()), argv.data()), 0);
+        ASSERT_GE(start_eal_for_tests("test_tsc_calibration"), 0);
     }
     // One sleep shortened where the CPU does not report the frequency (this KVM guest), none
     // where it does; either way EAL's figure must be the TSC's.
