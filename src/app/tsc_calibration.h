@@ -17,7 +17,7 @@
 namespace rstscope {
 
 // The sleep of EAL's calibration (get_tsc_freq in lib/eal/linux/eal_timer.c, DPDK 22.11) and the
-// one a capture run takes instead.
+// one rstscope takes instead.
 inline constexpr long eal_calibration_sleep_ns = 100'000'000;
 inline constexpr long short_calibration_sleep_ns = 10'000'000;
 

@@ -611,7 +611,8 @@ def capture_start_up():
           f"rc={proc.returncode} bindings={eal_sleep}")
     # The sleeps themselves: one of 10 ms, none of EAL's 100 ms (LeakSanitizer cannot run traced).
     trace = os.path.join(WORKDIR, "sleeps.strace")
-    env = dict(os.environ, ASAN_OPTIONS="detect_leaks=0")
+    asan_options = [os.environ.get("ASAN_OPTIONS", ""), "detect_leaks=0"]
+    env = dict(os.environ, ASAN_OPTIONS=":".join(o for o in asan_options if o))
     proc = subprocess.run(["strace", "-f", "-o", trace, "-e", "trace=nanosleep,clock_nanosleep",
                            RSTSCOPE, "--pcap", DEMO, "--log", os.devnull, *BASE], env=env,
                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=120)
