@@ -14,6 +14,7 @@
 
 #include <rte_ring.h>
 #include <rte_ring_elem.h>
+#include <rte_ring_peek_zc.h>
 
 #include "rstscope/analysis/reset_event.h"
 #include "rstscope/common/fixed_memory.h"
@@ -33,9 +34,31 @@ class EventRing {
     uint32_t sp_enqueue(const ResetEvent* events, uint32_t count) noexcept {
         return rte_ring_sp_enqueue_burst_elem(ring_, events, sizeof(ResetEvent), count, nullptr);
     }
-    // Management lcore only.
-    uint32_t sc_dequeue(ResetEvent* events, uint32_t capacity) noexcept {
-        return rte_ring_sc_dequeue_burst_elem(ring_, events, sizeof(ResetEvent), capacity, nullptr);
+    // Management lcore only: takes up to `most` events, calling visit(ResetEvent&) on each where
+    // it lies in the ring, oldest first, and returns how many. The slots are the worker's again
+    // only once every visit has returned, so an event is read (and may be amended) in place
+    // instead of copied out first (456 bytes an event: 76 instructions, and a burst buffer's worth
+    // of cache).
+    template <typename Visit>
+    uint32_t sc_consume(uint32_t most, Visit&& visit) {
+        rte_ring_zc_data zone;
+        uint32_t n =
+            rte_ring_dequeue_zc_burst_elem_start(ring_, sizeof(ResetEvent), most, &zone, nullptr);
+        if (n == 0) return 0;
+        // The slots visited go back to the worker, the one whose visit threw included: none is
+        // visited twice, and none left unvisited is lost.
+        struct Taken {
+            rte_ring* ring;
+            uint32_t visited = 0;
+            ~Taken() { rte_ring_dequeue_zc_elem_finish(ring, visited); }
+        } taken{ring_};
+        auto* first = static_cast<ResetEvent*>(zone.ptr1);
+        auto* wrapped = static_cast<ResetEvent*>(zone.ptr2);  // past the ring's end, from its start
+        while (taken.visited < n) {
+            uint32_t k = taken.visited++;
+            visit(k < zone.n1 ? first[k] : wrapped[k - zone.n1]);
+        }
+        return n;
     }
     uint32_t count() const noexcept { return rte_ring_count(ring_); }
     uint32_t capacity() const noexcept { return rte_ring_get_capacity(ring_); }

@@ -104,7 +104,6 @@ Management::Management(const Options& options, RunControl& run, std::vector<Work
               options.storm_max_pending, options.storm_max_hosts,
               static_cast<uint32_t>(judged_between_writes(workers_.size())), host_hash_),
       findings_(findings_thresholds(options)),
-      batch_(dequeue_batch),
       settled_progress_(workers_.size(), 0) {
     // A vector left to grow by doubling copied them all at each step, into memory faulted anew.
     judged_.reserve(judged_between_writes(workers_.size()));
@@ -358,6 +357,8 @@ void Management::record_written(std::string_view line, const ResetEvent* event) 
 void Management::settle_judged() {
     const SettleTargets targets{resets_, recent_, tops_, findings_, observers_};
     for (; judged_settled_ < judged_.size(); ++judged_settled_) {
+        if (judged_settled_ + settle_prefetch_distance < judged_.size())
+            prefetch_judged(judged_[judged_settled_ + settle_prefetch_distance]);
         if (settle_event(judged_[judged_settled_], ++events_numbered_, targets, finding_scratch_))
             bump(counters_, ManagementCounter::storm_upgrades);
         queue_findings(events_numbered_);
@@ -397,15 +398,13 @@ uint32_t Management::drain() {
         bool finished = w->finished.load(std::memory_order_acquire);
         uint64_t progress = w->progress_ns.load(std::memory_order_acquire);
         uint32_t taken = 0, n = 0;
-        while (taken < ring_budget_per_pass &&
-               (n = w->events->sc_dequeue(batch_.data(), dequeue_batch)) > 0) {
-            for (uint32_t k = 0; k < n; ++k) {
-                for (RecordObserver* observer : observers_)
-                    observer->event_received(batch_[k]);
-                storms_.add(batch_[k], judged_);  // may judge the oldest early, at its bounds
-            }
+        auto take = [this](ResetEvent& event) {
+            for (RecordObserver* observer : observers_)
+                observer->event_received(event);
+            storms_.add(event, judged_);  // may judge the oldest early, at its bounds
+        };
+        while (taken < ring_budget_per_pass && (n = w->events->sc_consume(dequeue_batch, take)) > 0)
             taken += n;
-        }
         if (n == 0 || w->events->count() == 0)
             settled_progress_[i] = finished ? UINT64_MAX : progress;
         total += taken;

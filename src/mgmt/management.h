@@ -144,7 +144,6 @@ class Management {
     uint64_t findings_logged_ = 0;     // finding records handed to the log
     bool findings_finished_ = false;
     std::array<uint64_t, management_counter_count> counters_{};
-    std::vector<ResetEvent> batch_;
     std::vector<uint64_t> settled_progress_;   // per worker: all its events older than this are in
     std::vector<StormWindow::Judged> judged_;  // released, in log order, not yet written
     size_t judged_settled_ = 0;                // storm verdict applied and tallied

@@ -196,6 +196,13 @@ void StormWindow::add(const ResetEvent& event, std::vector<Judged>& out) {
         unlink_idle(h);  // idle no more
     uint32_t s = take_slot();
     events_[s] = event;
+    // The next add() overwrites the next free slot's event, out of the caches since it was last
+    // written or never touched: its lines are asked for now, one event's work ahead.
+    if (uint32_t next = free_slots_ != nil ? free_slots_ : slots_used_; next < events_.size()) {
+        const char* lines = reinterpret_cast<const char*>(&events_[next]);
+        for (size_t at = 0; at < sizeof(ResetEvent); at += 64)
+            __builtin_prefetch(lines + at, 1);
+    }
     slots_[s] = {event.ts_ns, arrivals_++, h, nil, nil, 1};
     Host& host = hosts_[h];
     if (host.first == nil) {

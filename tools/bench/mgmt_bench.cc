@@ -115,7 +115,7 @@ double thread_cpu_seconds() {
     return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) * 1e-9;
 }
 
-Result run(const std::vector<Handed>& source, const ConnectionWindows* connections, uint64_t events,
+Result run(std::vector<Handed>& source, const ConnectionWindows* connections, uint64_t events,
            int fd, bool callgrind) {
     Options defaults;
     HostHash host_hash;  // as Management: one seed for the window's hosts and the resetters
@@ -154,7 +154,10 @@ Result run(const std::vector<Handed>& source, const ConnectionWindows* connectio
         finding_records.clear();
     };
     auto write_judged = [&] {
-        for (StormWindow::Judged& j : judged) {
+        for (size_t i = 0; i < judged.size(); ++i) {
+            StormWindow::Judged& j = judged[i];
+            if (i + settle_prefetch_distance < judged.size())
+                prefetch_judged(judged[i + settle_prefetch_distance]);
             r.storm_upgrades += settle_event(j, ++numbered, targets, finding_records);
             if (write_event_line(log, j.event()).empty())  // as Management::write_judged
                 log.append(format_event_line(line, j.event()));
@@ -173,8 +176,14 @@ Result run(const std::vector<Handed>& source, const ConnectionWindows* connectio
         for (size_t at = 0; at < source.size() && fed < events;) {
             size_t n = std::min<size_t>({events_per_pass, source.size() - at, events - fed});
             for (size_t k = 0; k < n; ++k) {
-                ResetEvent e = source[at + k].event;
-                e.ts_ns += shift, e.first_ts_ns += shift, e.last_ts_ns += shift;
+                // Read where it lies, as Management reads an event in its ring slot
+                // (EventRing::sc_consume); moved on by a replay's span from the second replay.
+                ResetEvent& e = source[at + k].event;
+                if (replay > 0) {
+                    e.ts_ns += replay_span;
+                    e.first_ts_ns += replay_span;
+                    e.last_ts_ns += replay_span;
+                }
                 storms.add(e, judged);
             }
             at += n, fed += n;
