@@ -712,6 +712,12 @@ void FlowTracker::handle_rst(FlowEntry& e, uint32_t slot, const DecodedPacket& p
     pending.receiver_seq_next_at_rst = receiver.seq_next;
     pending.rst_had_ack = p.tcp_flags & ack;
     pending.deadline_ns = p.ts_ns + config_.linger_ns;
+    if (pending.deadline_ns < latest_queued_deadline_) {
+        out_of_order_ = true;
+        out_of_order_position_ = pending_tail_ - 1;
+    } else {
+        latest_queued_deadline_ = pending.deadline_ns;
+    }
     if (scanner_) add_signatures(pending, e, slot, p);
     if (apps_) add_app(pending.event, e, slot);
     if (accepted) e.lifecycle = Lifecycle::closed;
@@ -1037,6 +1043,10 @@ void FlowTracker::advance(uint64_t now_ns) noexcept {
         }
         ++pending_head_;
     }
+    // Once the head has passed the last reset queued out of order, it no longer matters (and its
+    // position cannot come round again).
+    if (out_of_order_ && static_cast<int32_t>(out_of_order_position_ - pending_head_) < 0)
+        out_of_order_ = false;
     sweep();
 }
 

@@ -114,9 +114,7 @@ class WorkerLoop {
         if (ctx_.reassembler) ctx_.reassembler->expire_all();
         // End of input or shutdown: every reset still lingering gets its verdict now, and waits
         // for ring space until management has taken it or the shutdown deadline has passed.
-        while (!ctx_.tracker->flush_pending(flush_batch))
-            path_.hand_over(events_, true);
-        path_.hand_over(events_, true);
+        path_.flush(events_, flush_batch, ctx_.channel.progress_ns);
     }
 
   private:

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <utility>
 #include <vector>
@@ -38,7 +39,10 @@ struct TestFrames {
         offered.push_back(i);
         return owned_elsewhere.empty() || !owned_elsewhere[i];
     }
-    uint64_t time_ns(uint32_t i) const { return ns_per_second * (i + 1); }
+    std::vector<uint64_t> times;  // per frame; empty: frame i at i + 1 s
+    uint64_t time_ns(uint32_t i) const {
+        return times.empty() ? ns_per_second * (i + 1) : times[i];
+    }
     void keep(uint32_t i) { kept.push_back(i); }
 };
 
@@ -177,6 +181,94 @@ TEST(BurstPath, WaitingEndsAtTheDeadlineAndCountsTheRestAsLost) {
     EXPECT_EQ(w.counters.get(WorkerCounter::events_emitted), 1u);
     EXPECT_EQ(w.counters.get(WorkerCounter::events_lost_shutdown), 2u);
     EXPECT_EQ(w.counters.get(WorkerCounter::events_ring_full), 0u);
+}
+
+// An event ring with room for everything that notes, for each event, the worker's progress as
+// management would read it when the event arrives.
+struct ProgressSink {
+    explicit ProgressSink(const std::atomic<uint64_t>& worker_progress)
+        : progress(worker_progress) {}
+    const std::atomic<uint64_t>& progress;
+    std::vector<std::pair<uint64_t, uint64_t>> arrivals;  // (RST time, progress then)
+
+    uint32_t enqueue(const ResetEvent* events, uint32_t count) {
+        for (uint32_t i = 0; i < count; ++i)
+            arrivals.emplace_back(events[i].ts_ns, progress.load());
+        return count;
+    }
+    bool abandoned() const { return false; }
+    void pause() {}
+};
+
+TEST(BurstPath, TheFlushPublishesProgressAsItGoes) {
+    constexpr uint64_t linger = 10 * ns_per_second;
+    WorkerCounters counters;
+    TrackerConfig config;
+    config.flow_capacity = 1024;
+    config.linger_ns = linger;
+    FlowTracker tracker(config, counters);
+    BurstPath path(tracker, counters);
+    // Four refusals, the RSTs at 2, 4, 6 and 8 s (TestFrames: frame i at i + 1 s), all lingering.
+    std::vector<Bytes> frames{syn(1), refusal(1), syn(2), refusal(2),
+                              syn(3), refusal(3), syn(4), refusal(4)};
+    TestFrames burst(frames);
+    path.track(LinkType::ethernet, burst, 8);
+    ASSERT_EQ(tracker.event_count(), 0u);
+    ASSERT_EQ(tracker.pending_deadline_floor(), 2 * ns_per_second + linger);
+
+    std::atomic<uint64_t> progress{0};
+    ProgressSink sink(progress);
+    path.flush(sink, 1, progress);
+    EXPECT_FALSE(tracker.has_pending());
+    EXPECT_EQ(tracker.pending_deadline_floor(), UINT64_MAX);
+    ASSERT_EQ(sink.arrivals.size(), 4u);
+    for (size_t i = 0; i < 4; ++i) {
+        const auto [ts, seen] = sink.arrivals[i];
+        EXPECT_EQ(ts, 2 * (i + 1) * ns_per_second) << "oldest first";
+        // Each event after the first arrives with the progress its own deadline gave: management
+        // may by then have judged everything older, and nothing older follows.
+        EXPECT_EQ(seen, i == 0 ? 0 : ts + linger) << "event " << i;
+        EXPECT_GE(ts + linger, seen) << "no event older than progress less the linger";
+    }
+    EXPECT_EQ(progress.load(), 8 * ns_per_second + linger);
+    EXPECT_EQ(counters.get(WorkerCounter::events_emitted), 4u);
+
+    // Progress never goes back: a worker that had published more keeps it.
+    std::vector<Bytes> more{syn(5), refusal(5), syn(6), refusal(6)};
+    TestFrames later(more);
+    path.track(LinkType::ethernet, later, 4);
+    ASSERT_TRUE(tracker.has_pending());
+    progress.store(UINT64_MAX - 1);
+    path.flush(sink, 1, progress);
+    EXPECT_EQ(sink.arrivals.size(), 6u);
+    EXPECT_EQ(progress.load(), UINT64_MAX - 1);
+}
+
+TEST(BurstPath, TheFlushClaimsNoProgressPastAResetQueuedOutOfOrder) {
+    constexpr uint64_t linger = 10 * ns_per_second;
+    WorkerCounters counters;
+    TrackerConfig config;
+    config.flow_capacity = 1024;
+    config.linger_ns = linger;
+    FlowTracker tracker(config, counters);
+    BurstPath path(tracker, counters);
+    // RSTs at 5 s, 6 s, then 1 s: the capture's times went back.
+    std::vector<Bytes> frames{syn(1), refusal(1), syn(2), refusal(2), syn(3), refusal(3)};
+    TestFrames burst(frames);
+    burst.times = {4 * ns_per_second, 5 * ns_per_second, 5 * ns_per_second,
+                   6 * ns_per_second, ns_per_second / 2, ns_per_second};
+    path.track(LinkType::ethernet, burst, 6);
+    EXPECT_EQ(tracker.pending_deadline_floor(), 0u) << "the 1 s reset waits behind the 5 s one";
+
+    std::atomic<uint64_t> progress{0};
+    ProgressSink sink(progress);
+    path.flush(sink, 1, progress);
+    ASSERT_EQ(sink.arrivals.size(), 3u);
+    for (const auto& [ts, seen] : sink.arrivals)
+        EXPECT_GE(ts + linger, seen) << "no event older than progress less the linger";
+    // Nothing was claimed while the 1 s reset waited behind others; once it led, its deadline.
+    EXPECT_EQ(sink.arrivals[1].second, 0u);
+    EXPECT_EQ(sink.arrivals[2], std::make_pair(ns_per_second, ns_per_second + linger));
 }
 
 TEST(BurstPath, NothingToHandOverTouchesNoCounter) {

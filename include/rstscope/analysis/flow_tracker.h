@@ -181,6 +181,16 @@ class FlowTracker {
     bool flush_pending(uint32_t limit) noexcept;
 
     bool has_pending() const noexcept { return pending_head_ != pending_tail_; }
+    // A time no pending reset's linger ends before (deadline: its RST's time plus the linger):
+    // the oldest's while the deadlines from it on were queued in order, 0 (nothing known) while a
+    // reset queued after it has an earlier one (a capture whose times go back); UINT64_MAX when
+    // none is pending. The flush writes pending resets in queue order.
+    uint64_t pending_deadline_floor() const noexcept {
+        if (!has_pending()) return UINT64_MAX;
+        if (out_of_order_ && static_cast<int32_t>(out_of_order_position_ - pending_head_) > 0)
+            return 0;
+        return pending_[pending_head_ & pending_mask_].deadline_ns;
+    }
 
     const ResetEvent* events() const noexcept { return outbox_.get(); }
     uint32_t event_count() const noexcept { return outbox_count_; }
@@ -278,6 +288,11 @@ class FlowTracker {
     uint32_t pending_mask_;
     uint32_t pending_head_ = 0;  // oldest
     uint32_t pending_tail_ = 0;  // next free
+    // The latest deadline queued, and the last reset queued with an earlier one than that, while
+    // the head has not passed it (pending_deadline_floor).
+    uint64_t latest_queued_deadline_ = 0;
+    uint32_t out_of_order_position_ = 0;
+    bool out_of_order_ = false;
     std::unique_ptr<ResetEvent[]> outbox_;
     uint32_t outbox_count_ = 0;
     uint32_t sweep_cursor_ = 0;

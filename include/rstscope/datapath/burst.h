@@ -35,6 +35,7 @@
 //   void pause()                      between two tries while waiting for room
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 
 #include "rstscope/analysis/flow_tracker.h"
@@ -130,6 +131,24 @@ class BurstPath {
                            count - queued);
         }
         tracker_.clear_events();
+    }
+
+    // End of input or shutdown: every pending reset gets its verdict now, in queue order, `batch`
+    // at a time, each batch handed over as hand_over(sink, true) does. After each batch the floor
+    // under the pending resets' deadlines (FlowTracker::pending_deadline_floor) goes to `progress`
+    // (WorkerChannel::progress_ns), as if the clock had reached it: no later event has a RST
+    // older than that less the linger, so management judges and writes the events before it while
+    // the rest are flushed. (A capture shorter than the linger has every reset pending at its end:
+    // without this, management's writing would start only once the last one was flushed.)
+    template <class EventSink>
+    void flush(EventSink& sink, uint32_t batch, std::atomic<uint64_t>& progress) noexcept {
+        while (!tracker_.flush_pending(batch)) {
+            hand_over(sink, true);
+            uint64_t floor = tracker_.pending_deadline_floor();  // some remain
+            if (floor > progress.load(std::memory_order_relaxed))
+                progress.store(floor, std::memory_order_release);
+        }
+        hand_over(sink, true);
     }
 
     FlowTracker& tracker() noexcept { return tracker_; }
