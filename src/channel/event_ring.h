@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 
 #include <rte_ring.h>
 #include <rte_ring_elem.h>
@@ -39,8 +40,15 @@ class EventRing {
     // only once every visit has returned, so an event is read (and may be amended) in place
     // instead of copied out first (456 bytes an event: 76 instructions, and a burst buffer's worth
     // of cache).
+    // `ahead(const ResetEvent&)`, when given, is shown each event `lookahead` visits before its
+    // own: where to start bringing in what its visit will need.
     template <typename Visit>
     uint32_t sc_consume(uint32_t most, Visit&& visit) {
+        return sc_consume(
+            most, visit, [](const ResetEvent&) {}, 0);
+    }
+    template <typename Visit, typename Ahead>
+    uint32_t sc_consume(uint32_t most, Visit&& visit, Ahead&& ahead, uint32_t lookahead) {
         rte_ring_zc_data zone;
         uint32_t n =
             rte_ring_dequeue_zc_burst_elem_start(ring_, sizeof(ResetEvent), most, &zone, nullptr);
@@ -54,9 +62,13 @@ class EventRing {
         } taken{ring_};
         auto* first = static_cast<ResetEvent*>(zone.ptr1);
         auto* wrapped = static_cast<ResetEvent*>(zone.ptr2);  // past the ring's end, from its start
+        auto at = [&](uint32_t k) -> ResetEvent& {
+            return k < zone.n1 ? first[k] : wrapped[k - zone.n1];
+        };
         while (taken.visited < n) {
             uint32_t k = taken.visited++;
-            visit(k < zone.n1 ? first[k] : wrapped[k - zone.n1]);
+            if (lookahead != 0 && k + lookahead < n) ahead(std::as_const(at(k + lookahead)));
+            visit(at(k));
         }
         return n;
     }

@@ -403,7 +403,10 @@ uint32_t Management::drain() {
                 observer->event_received(event);
             storms_.add(event, judged_);  // may judge the oldest early, at its bounds
         };
-        while (taken < ring_budget_per_pass && (n = w->events->sc_consume(dequeue_batch, take)) > 0)
+        while (taken < ring_budget_per_pass &&
+               (n = w->events->sc_consume(
+                    dequeue_batch, take, [this](const ResetEvent& e) { storms_.prefetch(e); },
+                    StormWindow::add_lookahead)) > 0)
             taken += n;
         if (n == 0 || w->events->count() == 0)
             settled_progress_[i] = finished ? UINT64_MAX : progress;

@@ -178,6 +178,8 @@ Result run(std::vector<Handed>& source, const ConnectionWindows* connections, ui
             for (size_t k = 0; k < n; ++k) {
                 // Read where it lies, as Management reads an event in its ring slot
                 // (EventRing::sc_consume); moved on by a replay's span from the second replay.
+                if (k + StormWindow::add_lookahead < n)  // as Management's drain
+                    storms.prefetch(source[at + k + StormWindow::add_lookahead].event);
                 ResetEvent& e = source[at + k].event;
                 if (replay > 0) {
                     e.ts_ns += replay_span;

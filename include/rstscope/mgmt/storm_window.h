@@ -102,6 +102,14 @@ class StormWindow {
     // judged early, to `out` (they precede anything a later release hands out).
     void add(const ResetEvent& event, std::vector<Judged>& out);
 
+    // Brings in the first slot add(event) will read of the hosts' index: a miss per event once
+    // the window has more hosts than the caches hold. For the event `add_lookahead` add() calls
+    // ahead.
+    static constexpr uint32_t add_lookahead = 4;
+    [[gnu::always_inline]] void prefetch(const ResetEvent& event) const noexcept {
+        index_.prefetch(index_.home_of(index_.hash(HostKey::resetter_of(event))));
+    }
+
     // Judges and appends to `out`, in release order, the events whose window closed before
     // `now_ns` (a time before which no further event can arrive); every event when `everything`.
     // At most `max_events` per call, so a caller can serve other work between slices (a jump of
