@@ -65,15 +65,17 @@ struct TestSink {
     }
 };
 
+// `linger_ns` 0: each reset is an event at once.
 struct Worker {
+    explicit Worker(uint64_t linger_ns = 0) : tracker(config(linger_ns), counters) {}
+    static TrackerConfig config(uint64_t linger_ns) {
+        TrackerConfig c;
+        c.flow_capacity = 1024;
+        c.linger_ns = linger_ns;
+        return c;
+    }
     WorkerCounters counters;
-    FlowTracker tracker{[] {
-                            TrackerConfig c;
-                            c.flow_capacity = 1024;
-                            c.linger_ns = 0;  // each reset is an event at once
-                            return c;
-                        }(),
-                        counters};
+    FlowTracker tracker;
     BurstPath path{tracker, counters};
 };
 
@@ -202,23 +204,19 @@ struct ProgressSink {
 
 TEST(BurstPath, TheFlushPublishesProgressAsItGoes) {
     constexpr uint64_t linger = 10 * ns_per_second;
-    WorkerCounters counters;
-    TrackerConfig config;
-    config.flow_capacity = 1024;
-    config.linger_ns = linger;
-    FlowTracker tracker(config, counters);
-    BurstPath path(tracker, counters);
+    Worker w(linger);
+    FlowTracker& tracker = w.tracker;
     // Four refusals, the RSTs at 2, 4, 6 and 8 s (TestFrames: frame i at i + 1 s), all lingering.
     std::vector<Bytes> frames{syn(1), refusal(1), syn(2), refusal(2),
                               syn(3), refusal(3), syn(4), refusal(4)};
     TestFrames burst(frames);
-    path.track(LinkType::ethernet, burst, 8);
+    w.path.track(LinkType::ethernet, burst, 8);
     ASSERT_EQ(tracker.event_count(), 0u);
     ASSERT_EQ(tracker.pending_deadline_floor(), 2 * ns_per_second + linger);
 
     std::atomic<uint64_t> progress{0};
     ProgressSink sink(progress);
-    path.flush(sink, 1, progress);
+    w.path.flush(sink, 1, progress);
     EXPECT_FALSE(tracker.has_pending());
     EXPECT_EQ(tracker.pending_deadline_floor(), UINT64_MAX);
     ASSERT_EQ(sink.arrivals.size(), 4u);
@@ -231,38 +229,34 @@ TEST(BurstPath, TheFlushPublishesProgressAsItGoes) {
         EXPECT_GE(ts + linger, seen) << "no event older than progress less the linger";
     }
     EXPECT_EQ(progress.load(), 8 * ns_per_second + linger);
-    EXPECT_EQ(counters.get(WorkerCounter::events_emitted), 4u);
+    EXPECT_EQ(w.counters.get(WorkerCounter::events_emitted), 4u);
 
     // Progress never goes back: a worker that had published more keeps it.
     std::vector<Bytes> more{syn(5), refusal(5), syn(6), refusal(6)};
     TestFrames later(more);
-    path.track(LinkType::ethernet, later, 4);
+    w.path.track(LinkType::ethernet, later, 4);
     ASSERT_TRUE(tracker.has_pending());
     progress.store(UINT64_MAX - 1);
-    path.flush(sink, 1, progress);
+    w.path.flush(sink, 1, progress);
     EXPECT_EQ(sink.arrivals.size(), 6u);
     EXPECT_EQ(progress.load(), UINT64_MAX - 1);
 }
 
 TEST(BurstPath, TheFlushClaimsNoProgressPastAResetQueuedOutOfOrder) {
     constexpr uint64_t linger = 10 * ns_per_second;
-    WorkerCounters counters;
-    TrackerConfig config;
-    config.flow_capacity = 1024;
-    config.linger_ns = linger;
-    FlowTracker tracker(config, counters);
-    BurstPath path(tracker, counters);
+    Worker w(linger);
+    FlowTracker& tracker = w.tracker;
     // RSTs at 5 s, 6 s, then 1 s: the capture's times went back.
     std::vector<Bytes> frames{syn(1), refusal(1), syn(2), refusal(2), syn(3), refusal(3)};
     TestFrames burst(frames);
     burst.times = {4 * ns_per_second, 5 * ns_per_second, 5 * ns_per_second,
                    6 * ns_per_second, ns_per_second / 2, ns_per_second};
-    path.track(LinkType::ethernet, burst, 6);
+    w.path.track(LinkType::ethernet, burst, 6);
     EXPECT_EQ(tracker.pending_deadline_floor(), 0u) << "the 1 s reset waits behind the 5 s one";
 
     std::atomic<uint64_t> progress{0};
     ProgressSink sink(progress);
-    path.flush(sink, 1, progress);
+    w.path.flush(sink, 1, progress);
     ASSERT_EQ(sink.arrivals.size(), 3u);
     for (const auto& [ts, seen] : sink.arrivals)
         EXPECT_GE(ts + linger, seen) << "no event older than progress less the linger";
