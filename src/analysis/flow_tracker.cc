@@ -9,6 +9,7 @@
 #include <new>
 
 #include "rstscope/analysis/zeek_reversal.h"
+#include "rstscope/common/prefetch.h"
 #include "rstscope/common/tcp_flags.h"
 
 namespace rstscope {
@@ -1019,10 +1020,7 @@ void FlowTracker::finalize_flow(uint32_t slot) noexcept {
 void FlowTracker::prefetch_verdicts(uint32_t head) const noexcept {
     const uint32_t queued = pending_tail_ - head;
     if (queued > 2 * verdict_lookahead) {
-        const char* record = reinterpret_cast<const char*>(
-            &pending_[(head + 2 * verdict_lookahead) & pending_mask_]);
-        for (size_t at = 0; at < sizeof(PendingReset); at += 64)
-            __builtin_prefetch(record + at, 1);
+        prefetch_whole<true>(pending_[(head + 2 * verdict_lookahead) & pending_mask_]);
     }
     if (queued > verdict_lookahead) {
         const uint32_t slot = pending_[(head + verdict_lookahead) & pending_mask_].slot;

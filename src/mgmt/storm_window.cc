@@ -6,6 +6,8 @@
 #include <cstring>
 #include <utility>
 
+#include "rstscope/common/prefetch.h"
+
 namespace rstscope {
 
 StormWindow::StormWindow(uint32_t threshold, uint64_t window_ns, uint32_t max_pending,
@@ -198,11 +200,8 @@ void StormWindow::add(const ResetEvent& event, std::vector<Judged>& out) {
     events_[s] = event;
     // The next add() overwrites the next free slot's event, out of the caches since it was last
     // written or never touched: its lines are asked for now, one event's work ahead.
-    if (uint32_t next = free_slots_ != nil ? free_slots_ : slots_used_; next < events_.size()) {
-        const char* lines = reinterpret_cast<const char*>(&events_[next]);
-        for (size_t at = 0; at < sizeof(ResetEvent); at += 64)
-            __builtin_prefetch(lines + at, 1);
-    }
+    if (uint32_t next = free_slots_ != nil ? free_slots_ : slots_used_; next < events_.size())
+        prefetch_whole<true>(events_[next]);
     slots_[s] = {event.ts_ns, arrivals_++, h, nil, nil, 1};
     Host& host = hosts_[h];
     if (host.first == nil) {

@@ -16,6 +16,7 @@
 
 #include "rstscope/analysis/reset_event.h"
 #include "rstscope/common/fixed_memory.h"
+#include "rstscope/common/prefetch.h"
 #include "rstscope/mgmt/event_json.h"
 
 namespace rstscope {
@@ -57,10 +58,7 @@ class RecentEvents {
         // A slot was last written a turn of the ring ago (4.3 MiB by default): the one a few
         // pushes ahead is asked for now, for writing, so that push does not wait for its lines.
         size_t ahead = next_ + write_ahead;
-        const char* lines = reinterpret_cast<const char*>(
-            &ring_[ahead < ring_.size() ? ahead : ahead % ring_.size()]);
-        for (size_t at = 0; at < sizeof(ResetEvent); at += 64)
-            __builtin_prefetch(lines + at, 1);
+        prefetch_whole<true>(ring_[ahead < ring_.size() ? ahead : ahead % ring_.size()]);
         if (size_ < ring_.size()) ++size_;
         ++pushed_;
     }

@@ -8,6 +8,7 @@
 #include <span>
 #include <vector>
 
+#include "rstscope/common/prefetch.h"
 #include "rstscope/mgmt/event_json.h"
 #include "rstscope/mgmt/event_log.h"
 #include "rstscope/mgmt/findings.h"
@@ -40,9 +41,7 @@ bool settle_event(StormWindow::Judged& judged, uint64_t id, const SettleTargets&
 // `settle_prefetch_distance` ahead while they settle the current one.
 inline constexpr size_t settle_prefetch_distance = 4;
 [[gnu::always_inline]] inline void prefetch_judged(const StormWindow::Judged& judged) noexcept {
-    const char* event = reinterpret_cast<const char*>(&judged.event());
-    for (size_t at = 0; at < sizeof(ResetEvent); at += 64)
-        __builtin_prefetch(event + at);
+    prefetch_whole(judged.event());
 }
 
 // Writes the event's line, ending in its newline, straight into the log's buffer and returns it;
