@@ -2,7 +2,6 @@
 #include "capture_sizes.h"
 
 #include <algorithm>
-#include <bit>
 #include <string>
 
 #include "rstscope/analysis/flight_store.h"
@@ -40,7 +39,7 @@ CaptureSizes sizes_for_capture(const Options& o, uint64_t packets, uint32_t larg
     if (flows) keys = std::min(packets, *flows + *flows / 32 + 64);
     uint64_t per_worker = 2 * keys / o.workers;
     sizes.flow_capacity = static_cast<uint32_t>(
-        std::min<uint64_t>(o.flow_table_size, std::bit_ceil(std::max<uint64_t>(1024, per_worker))));
+        std::min<uint64_t>(o.flow_table_size, std::max<uint64_t>(1024, per_worker)));
     sizes.linger_capacity = static_cast<uint32_t>(
         std::min<uint64_t>(o.linger_capacity, std::max<uint64_t>(16, reset_segments)));
     // Symmetric RSS spreads connections, not resets, evenly: an eighth more than an even share.

@@ -38,6 +38,7 @@
 #include "progress.h"
 #include "rstscope/config/duration.h"
 #include "rstscope/config/options.h"
+#include "rstscope/flow/flow_table.h"
 #include "rstscope/mgmt/event_log.h"
 #include "rstscope/mgmt/flight_recorder.h"
 #include "rstscope/mgmt/html_report.h"
@@ -267,8 +268,7 @@ uint64_t available_memory_bytes() {
 // allocated: one line that says what does not fit, instead of an allocation failure (or the OOM
 // killer) halfway through start-up.
 std::string check_memory(const Options& o, const TrackerConfig& c) {
-    uint64_t table =
-        uint64_t{std::bit_ceil(c.flow_capacity)} * (sizeof(FlowEntry) + sizeof(uint32_t));
+    uint64_t table = FlowTable::memory_for(c.flow_capacity);
     uint64_t linger = uint64_t{std::bit_ceil(c.linger_capacity)} * sizeof(PendingReset);
     uint64_t ring = uint64_t{o.event_ring_size} * sizeof(ResetEvent);
     uint64_t apps = c.app_capacity ? uint64_t{std::bit_ceil(c.app_capacity)} * sizeof(AppSlot) : 0;

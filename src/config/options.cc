@@ -218,7 +218,7 @@ const Setting settings_table[] = {
              "are two connections (without it, as Zeek's key, one)"},
     {.group = Group::analysis, .name = "flow-table-size", .kind = Kind::count,
      .field = &Options::flow_table_size, .min = 64, .max = 1 << 30,
-     .help = "flow entries per worker (rounded up to a power of two)"},
+     .help = "flow entries per worker (rounded up to a multiple of 8)"},
     // IP fragment reassembly (docs/architecture.md, "Fragments"): rte_ip_frag, a table per worker.
     {.group = Group::analysis, .name = "frag-datagrams", .kind = Kind::count,
      .field = &Options::frag_datagrams, .min = 0, .max = 65536,

@@ -4,6 +4,7 @@
 
 #include <nmmintrin.h>
 
+#include <algorithm>
 #include <cstring>
 #include <new>
 #include <stdexcept>
@@ -54,20 +55,30 @@ int lifecycle_rank(Lifecycle l) {
 }
 }  // namespace
 
+namespace {
+size_t signature_bytes_for(uint32_t buckets) {
+    return (static_cast<size_t>(buckets) * FlowTable::ways * sizeof(uint32_t) + 63) & ~size_t{63};
+}
+}  // namespace
+
+uint32_t FlowTable::buckets_for(uint32_t capacity) {
+    const uint64_t buckets = std::max<uint64_t>(2, (uint64_t{capacity} + ways - 1) / ways);
+    if (buckets > max_buckets) throw std::invalid_argument("flow table capacity too large");
+    return static_cast<uint32_t>(buckets);
+}
+
+size_t FlowTable::memory_for(uint32_t capacity) {
+    const uint32_t buckets = buckets_for(capacity);
+    return signature_bytes_for(buckets) + size_t{buckets} * ways * sizeof(FlowEntry);
+}
+
 FlowTable::FlowTable(uint32_t capacity) {
-    uint32_t buckets = 2;
-    while (static_cast<uint64_t>(buckets) * ways < capacity) {
-        if (buckets >= max_buckets) throw std::invalid_argument("flow table capacity too large");
-        buckets <<= 1;
-    }
-    bucket_mask_ = buckets - 1;
-    capacity_ = buckets * ways;
-    size_t signature_bytes = (static_cast<size_t>(capacity_) * sizeof(uint32_t) + 63) & ~size_t{63};
+    buckets_ = buckets_for(capacity);
+    capacity_ = buckets_ * ways;
     // Transparent huge pages (FixedMemory asks for them) cut TLB misses on random flow lookups.
-    memory_ = FixedMemory(signature_bytes + static_cast<size_t>(capacity_) * sizeof(FlowEntry),
-                          "the flow table", Paging::up_front);
+    memory_ = FixedMemory(memory_for(capacity), "the flow table", Paging::up_front);
     signatures_ = reinterpret_cast<uint32_t*>(memory_.data());
-    entries_ = reinterpret_cast<FlowEntry*>(memory_.data() + signature_bytes);
+    entries_ = reinterpret_cast<FlowEntry*>(memory_.data() + signature_bytes_for(buckets_));
 }
 
 uint64_t FlowTable::hash(const FlowKey& key) noexcept {

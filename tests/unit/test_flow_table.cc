@@ -7,6 +7,8 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
+
 #include <cstring>
 #include <functional>
 #include <random>
@@ -152,25 +154,55 @@ TEST(FlowKey, WithoutVlanInKeyTagsDoNotSeparateFlows) {
     EXPECT_FALSE(flow_key_of(client_side, lo, true) == plain);
 }
 
-TEST(FlowTable, CapacityRoundsUpToPowerOfTwoBuckets) {
+TEST(FlowTable, CapacityRoundsUpToWholeBuckets) {
     struct Case {
         uint32_t requested, buckets, capacity;
     };
-    for (Case c : {Case{0, 2, 16}, Case{1, 2, 16}, Case{16, 2, 16}, Case{17, 4, 32},
-                   Case{100, 16, 128}, Case{1024, 128, 1024}, Case{1025, 256, 2048}}) {
+    // Any bucket count from two: twice a capture's 200 000 connections is 400 000 slots, where a
+    // power of two would be 524 288.
+    for (Case c : {Case{0, 2, 16}, Case{1, 2, 16}, Case{16, 2, 16}, Case{17, 3, 24},
+                   Case{100, 13, 104}, Case{1024, 128, 1024}, Case{1025, 129, 1032},
+                   Case{400000, 50000, 400000}, Case{412629, 51579, 412632}}) {
         FlowTable table(c.requested);
+        EXPECT_EQ(FlowTable::buckets_for(c.requested), c.buckets) << c.requested;
         EXPECT_EQ(table.bucket_count(), c.buckets) << c.requested;
         EXPECT_EQ(table.capacity(), c.capacity) << c.requested;
         EXPECT_EQ(table.size(), 0u);
     }
+    EXPECT_EQ(FlowTable::buckets_for(uint32_t{1} << 31), FlowTable::max_buckets);
+    EXPECT_THROW(FlowTable::buckets_for((uint32_t{1} << 31) + 1), std::invalid_argument);
+}
+
+TEST(FlowTable, EveryBucketOfATableOfAnySizeIsUsed) {
+    // 13 buckets (104 slots): fill to 50 %, then every bucket holds some flows and none holds
+    // more than its 8 ways allow; every flow is found again.
+    FlowTable table(100);
+    std::vector<uint32_t> per_bucket(table.bucket_count());
+    std::vector<FlowKey> keys;
+    for (uint16_t port = 1; keys.size() < 52; ++port) {
+        FlowKey key = key_of(segment("198.51.100.7", port, "203.0.113.9", 80));
+        const uint64_t h = FlowTable::hash(key);
+        const uint32_t slot = table.free_slot(h);
+        ASSERT_NE(slot, FlowTable::no_slot);
+        table.occupy(slot, key, h);
+        ++per_bucket[slot / FlowTable::ways];
+        keys.push_back(key);
+    }
+    for (uint32_t bucket = 0; bucket < table.bucket_count(); ++bucket)
+        EXPECT_GT(per_bucket[bucket], 0u) << "bucket " << bucket;
+    for (const FlowKey& key : keys)
+        EXPECT_NE(table.find(key, FlowTable::hash(key)), FlowTable::no_slot);
 }
 
 TEST(FlowTable, MemoryBytesCountsSignaturesAndEntries) {
     // Signatures: 4 bytes a slot, rounded up to a cache line; entries: 256 bytes each
-    // (flow_entry.h).
+    // (flow_entry.h). memory_for() tells the same before the table is built.
     EXPECT_EQ(FlowTable(16).memory_bytes(), 64u + 16u * 256u);
     EXPECT_EQ(FlowTable(32).memory_bytes(), 128u + 32u * 256u);
     EXPECT_EQ(FlowTable(128).memory_bytes(), 512u + 128u * 256u);
+    EXPECT_EQ(FlowTable(100).memory_bytes(), 448u + 104u * 256u);
+    for (uint32_t capacity : {0u, 16u, 100u, 1025u, 400000u})
+        EXPECT_EQ(FlowTable::memory_for(capacity), FlowTable(capacity).memory_bytes()) << capacity;
 }
 
 TEST(FlowTable, BothDirectionsFindTheSameSlot) {
@@ -362,20 +394,22 @@ TEST(FlowTable, FindStartsAtTheHintAndFallsBackWhenItIsStale) {
 
 // --- How the hash is spent (issue #8): owner, buckets and signature from disjoint bits. ---
 
-// Bucket masks worth checking: 16 Mi slots (where the old `hash >> 20` owner met the primary
-// bucket bits), the largest --flow-table-size (2^30 entries) and the most the table allows.
-constexpr uint32_t masks_to_check[] = {(1u << 21) - 1, (1u << 27) - 1, FlowTable::max_buckets - 1};
+// Bucket counts worth checking: 16 Mi slots (where the old `hash >> 20` owner met the primary
+// bucket bits), the largest --flow-table-size (2^30 entries), the most the table allows, and two
+// that are no power of two (a capture's 200 000 connections; 3 Mi + 5).
+constexpr uint32_t bucket_counts_to_check[] = {1u << 21, 1u << 27, FlowTable::max_buckets, 51579,
+                                               (3u << 20) + 5};
 
 TEST(FlowHashBits, EachBitFeedsExactlyOneChoice) {
     // Flipping one hash bit may change the owner, or the bucket, or the signature: never two.
     std::mt19937_64 random(8);
-    constexpr uint32_t mask = FlowTable::max_buckets - 1;
+    constexpr uint32_t buckets = FlowTable::max_buckets;
     for (int round = 0; round < 64; ++round) {
         uint64_t h = random();
         for (unsigned bit = 0; bit < 64; ++bit) {
             uint64_t flipped = h ^ (uint64_t{1} << bit);
-            bool bucket_moved =
-                FlowTable::primary_bucket(h, mask) != FlowTable::primary_bucket(flipped, mask);
+            bool bucket_moved = FlowTable::primary_bucket(h, buckets) !=
+                                FlowTable::primary_bucket(flipped, buckets);
             bool signature_moved = FlowTable::signature(h) != FlowTable::signature(flipped);
             bool owner_moved = false;
             for (unsigned owners = 2; owners <= 64; ++owners)
@@ -394,17 +428,25 @@ TEST(FlowHashBits, OwnerSignatureAndBucketsStayInRange) {
         for (unsigned owners = 1; owners <= 64; ++owners)
             EXPECT_LT(FlowTable::owner_of(h, owners), owners);
         EXPECT_NE(FlowTable::signature(h), 0u);
-        for (uint32_t mask : {1u, 3u, (1u << 21) - 1, FlowTable::max_buckets - 1}) {
-            uint32_t primary = FlowTable::primary_bucket(h, mask);
-            uint32_t secondary = FlowTable::secondary_bucket(h, mask);
-            EXPECT_LE(primary, mask);
-            EXPECT_LE(secondary, mask);
+        for (uint32_t buckets : {2u, 3u, 4u, 13u, 1u << 21, 51579u, FlowTable::max_buckets - 1,
+                                 FlowTable::max_buckets}) {
+            uint32_t primary = FlowTable::primary_bucket(h, buckets);
+            uint32_t secondary = FlowTable::secondary_bucket(h, buckets);
+            EXPECT_LT(primary, buckets);
+            EXPECT_LT(secondary, buckets);
             EXPECT_NE(primary, secondary);
         }
     }
     // All-zero and all-one hashes are no special case.
     EXPECT_NE(FlowTable::signature(0), 0u);
-    EXPECT_NE(FlowTable::secondary_bucket(0, 7), FlowTable::primary_bucket(0, 7));
+    for (uint32_t buckets : {2u, 8u, 13u, FlowTable::max_buckets}) {
+        for (uint64_t h : {uint64_t{0}, ~uint64_t{0}}) {
+            EXPECT_LT(FlowTable::primary_bucket(h, buckets), buckets);
+            EXPECT_LT(FlowTable::secondary_bucket(h, buckets), buckets);
+            EXPECT_NE(FlowTable::secondary_bucket(h, buckets),
+                      FlowTable::primary_bucket(h, buckets));
+        }
+    }
 }
 
 // The hashes of real keys: random IPv4 and IPv6 connections, and the structured traffic of many
@@ -466,35 +508,33 @@ TEST(FlowHashBits, EveryOwnerReachesEveryBucketOfALargeTable) {
     const std::vector<uint64_t> hashes = hashes_of_many_keys();
     for (unsigned owners = 2; owners <= 4; ++owners) {
         auto owner = [owners](uint64_t h) { return FlowTable::owner_of(h, owners); };
-        for (uint32_t mask : masks_to_check) {
-            unsigned top = 31 - static_cast<unsigned>(__builtin_clz(mask));
-            // Every bucket bit, the highest included, takes both values among each owner's keys,
-            // in the primary bucket and in the secondary.
+        for (uint32_t buckets : bucket_counts_to_check) {
+            std::string what =
+                std::to_string(owners) + " owners, " + std::to_string(buckets) + " buckets";
             using BucketOf = uint32_t (*)(uint64_t, uint32_t);
-            for (BucketOf bucket_of : {static_cast<BucketOf>(&FlowTable::primary_bucket),
-                                       static_cast<BucketOf>(&FlowTable::secondary_bucket)}) {
-                std::vector<uint32_t> ones(owners), zeros(owners);
+            for (auto [name, bucket_of] :
+                 {std::pair{"primary", static_cast<BucketOf>(&FlowTable::primary_bucket)},
+                  std::pair{"secondary", static_cast<BucketOf>(&FlowTable::secondary_bucket)}}) {
+                // Each owner's keys reach both ends of the table: its lowest and its highest
+                // 1/4096 (about 12 keys each an owner expects there).
+                std::vector<uint32_t> lowest(owners, UINT32_MAX), highest(owners, 0);
                 for (uint64_t h : hashes) {
-                    ones[owner(h)] |= bucket_of(h, mask);
-                    zeros[owner(h)] |= ~bucket_of(h, mask) & mask;
+                    lowest[owner(h)] = std::min(lowest[owner(h)], bucket_of(h, buckets));
+                    highest[owner(h)] = std::max(highest[owner(h)], bucket_of(h, buckets));
                 }
                 for (unsigned w = 0; w < owners; ++w) {
-                    EXPECT_EQ(ones[w], mask) << "owner " << w << " of " << owners;
-                    EXPECT_EQ(zeros[w], mask) << "owner " << w << " of " << owners;
+                    EXPECT_LT(lowest[w], buckets / 4096 + 1) << what << ", " << name << ", " << w;
+                    EXPECT_GE(highest[w], buckets - buckets / 4096 - 1)
+                        << what << ", " << name << ", " << w;
                 }
-            }
-            std::string what = std::to_string(owners) + " owners, " +
-                               std::to_string(uint64_t{mask} + 1) + " buckets";
-            // And evenly: the top four and the low four bucket bits, primary and secondary.
-            for (unsigned shift : {0u, top - 3}) {
-                expect_independent(hashes, what + ", primary bits from " + std::to_string(shift),
-                                   owners, owner, 16, [=](uint64_t h) {
-                                       return FlowTable::primary_bucket(h, mask) >> shift & 15;
-                                   });
-                expect_independent(hashes, what + ", secondary bits from " + std::to_string(shift),
-                                   owners, owner, 16, [=](uint64_t h) {
-                                       return FlowTable::secondary_bucket(h, mask) >> shift & 15;
-                                   });
+                // And evenly: which sixteenth of the table, and the bucket's number modulo 16.
+                expect_independent(
+                    hashes, what + ", " + name + " sixteenths", owners, owner, 16, [=](uint64_t h) {
+                        return static_cast<uint32_t>(uint64_t{bucket_of(h, buckets)} * 16 /
+                                                     buckets);
+                    });
+                expect_independent(hashes, what + ", " + name + " modulo 16", owners, owner, 16,
+                                   [=](uint64_t h) { return bucket_of(h, buckets) % 16; });
             }
         }
     }
@@ -502,7 +542,6 @@ TEST(FlowHashBits, EveryOwnerReachesEveryBucketOfALargeTable) {
 
 TEST(FlowHashBits, SignatureIsIndependentOfOwnerAndBucket) {
     const std::vector<uint64_t> hashes = hashes_of_many_keys();
-    constexpr uint32_t mask = (1u << 21) - 1;
     for (unsigned shift : {0u, 8u, 16u, 20u}) {
         auto signature = [=](uint64_t h) { return FlowTable::signature(h) >> shift & 15; };
         for (unsigned owners = 2; owners <= 4; ++owners) {
@@ -512,21 +551,44 @@ TEST(FlowHashBits, SignatureIsIndependentOfOwnerAndBucket) {
                 signature);
         }
         // Within a bucket the signature must still tell flows apart.
-        for (unsigned bucket_shift : {0u, 8u, 17u}) {
-            expect_independent(
-                hashes,
-                "primary bits " + std::to_string(bucket_shift) + ", signature bits " +
-                    std::to_string(shift),
-                16,
-                [=](uint64_t h) { return FlowTable::primary_bucket(h, mask) >> bucket_shift & 15; },
-                16, signature);
+        // The bucket's number modulo 16, its second byte's low bits, and its sixteenth.
+        for (uint32_t buckets : {1u << 21, 51579u}) {
+            for (uint32_t divisor : {1u, 256u, buckets / 16}) {
+                expect_independent(
+                    hashes,
+                    std::to_string(buckets) + " buckets / " + std::to_string(divisor) +
+                        " modulo 16, signature bits " + std::to_string(shift),
+                    16,
+                    [=](uint64_t h) {
+                        return FlowTable::primary_bucket(h, buckets) / divisor % 16;
+                    },
+                    16, signature);
+            }
         }
     }
+    // A signature does not pick the secondary bucket by itself: flows with one signature and
+    // different primaries have their secondaries all over the table (otherwise the flows living in
+    // a bucket as their secondary would share a few signature values, and collide on them).
+    for (uint32_t buckets : {1u << 17, 51579u}) {
+        std::set<uint32_t> secondaries;
+        std::mt19937_64 random(11);
+        const uint64_t one_signature = uint64_t{0xABCDEF} << FlowTable::signature_shift;
+        for (int i = 0; i < 1000; ++i) {
+            const uint64_t h = one_signature | (random() & ((uint64_t{1} << 28) - 1));
+            secondaries.insert(FlowTable::secondary_bucket(h, buckets));
+        }
+        EXPECT_GT(secondaries.size(), 900u) << buckets;
+    }
     // The two buckets of a flow are independent choices.
-    expect_independent(
-        hashes, "primary and secondary", 16,
-        [](uint64_t h) { return FlowTable::primary_bucket(h, mask) >> 17; }, 16,
-        [](uint64_t h) { return FlowTable::secondary_bucket(h, mask) >> 17; });
+    for (uint32_t buckets : {1u << 21, 51579u}) {
+        auto sixteenth = [=](uint32_t bucket) {
+            return static_cast<uint32_t>(uint64_t{bucket} * 16 / buckets);
+        };
+        expect_independent(
+            hashes, "primary and secondary of " + std::to_string(buckets), 16,
+            [=](uint64_t h) { return sixteenth(FlowTable::primary_bucket(h, buckets)); }, 16,
+            [=](uint64_t h) { return sixteenth(FlowTable::secondary_bucket(h, buckets)); });
+    }
 }
 
 // --- The symmetric RSS key (issue #8): as long as the device asks, symmetric at every length. ---

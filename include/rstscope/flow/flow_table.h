@@ -30,9 +30,11 @@ class FlowTable {
     static constexpr uint32_t ways = 8;  // ways_holding() compares a bucket's 8 signatures at once
     static constexpr uint32_t no_slot = UINT32_MAX;
 
-    // `capacity` entries are rounded up to a power-of-two number of buckets, at most max_buckets
-    // (2^31 entries; more throws). Sizing for ~50 % load at the expected flow count keeps
-    // evictions rare (two choices of 8 ways).
+    // `capacity` entries are rounded up to whole buckets of 8 (at least two buckets, at most
+    // max_buckets: 2^31 entries; more throws). Any bucket count: a capture's table is twice its
+    // connections, not the next power of two above that (up to twice as much memory to fault in).
+    // Sizing for ~50 % load at the expected flow count keeps evictions rare (two choices of 8
+    // ways).
     // The whole table is faulted in here, for captures too: the packet path then never takes a
     // page fault, and flows land all over the table, so a capture large enough to need a large
     // table touches all of it anyway. Faulting it in on use cost the reset-heavy capture's worker
@@ -44,12 +46,17 @@ class FlowTable {
 
     static uint64_t hash(const FlowKey& key) noexcept;
 
+    // The buckets and the bytes a table asked for `capacity` entries takes (what the constructor
+    // allocates, for checking a configuration against the machine before building it).
+    static uint32_t buckets_for(uint32_t capacity);
+    static size_t memory_for(uint32_t capacity);
+
     // How a hash is spent. Each choice takes its own bit range, so no choice narrows another:
-    //   bits  0..27  primary bucket (the low bits the table needs: up to 2^28 buckets)
+    //   bits  0..27  primary bucket (scaled to the bucket count: up to 2^28 buckets)
     //   bits 28..39  owning worker, when workers redistribute packets (owner_of)
     //   bits 40..63  signature
-    // The secondary bucket is the primary XOR a spread of the signature (no bits of its own), so
-    // a flow's two buckets are independent and a signature says nothing about its bucket.
+    // The secondary bucket is drawn from the signature (no bits of its own), so a flow's two
+    // buckets are independent and a signature says nothing about its bucket.
     // A worker's flows thus reach every bucket, and its signatures stay 24 bits wide.
     static constexpr unsigned bucket_bits = 28;
     static constexpr unsigned owner_shift = 28, owner_bits = 12;
@@ -72,17 +79,24 @@ class FlowTable {
         return static_cast<uint32_t>(hash >> signature_shift) | (1u << signature_bits);
     }
 
-    static constexpr uint32_t primary_bucket(uint64_t hash, uint32_t bucket_mask) noexcept {
-        return static_cast<uint32_t>(hash) & bucket_mask;
+    // The 28 bucket bits times the bucket count, shifted down (multiply-shift: any count, no
+    // division): each bucket takes an equal share of the field's values, to within one part in
+    // 2^28 / buckets. With 2^k buckets, the field's top k bits.
+    static constexpr uint32_t primary_bucket(uint64_t hash, uint32_t buckets) noexcept {
+        return static_cast<uint32_t>(((hash & (max_buckets - 1)) * buckets) >> bucket_bits);
     }
 
-    // The primary bucket XOR the signature times an odd constant (which carries the 24 signature
-    // bits into all 28 bucket bits); never the primary itself.
-    static constexpr uint32_t secondary_bucket(uint64_t hash, uint32_t bucket_mask) noexcept {
-        uint32_t primary = primary_bucket(hash, bucket_mask);
-        uint32_t offset =
-            (static_cast<uint32_t>(hash >> signature_shift) * 0x9E3779B1u) & bucket_mask;
-        return offset == 0 ? primary ^ 1u : primary ^ offset;
+    // The primary plus an offset of 1 to buckets - 1, wrapping round: never the primary itself.
+    // The offset is the signature times an odd constant (which carries the 24 signature bits into
+    // all 32), scaled to buckets - 1 the same way. An offset, not the scaled signature itself, so
+    // that the flows living in a bucket as their secondary have signatures of every value, as
+    // those living there as their primary do.
+    static constexpr uint32_t secondary_bucket(uint64_t hash, uint32_t buckets) noexcept {
+        const uint32_t primary = primary_bucket(hash, buckets);
+        const uint32_t spread = static_cast<uint32_t>(hash >> signature_shift) * 0x9E3779B1u;
+        const uint32_t offset = 1 + static_cast<uint32_t>((uint64_t{spread} * (buckets - 1)) >> 32);
+        const uint32_t secondary = primary + offset;
+        return secondary >= buckets ? secondary - buckets : secondary;
     }
 
     // Brings the key's buckets into cache ahead of find(); worthwhile across a burst. The prefetch
@@ -155,7 +169,7 @@ class FlowTable {
     FlowEntry& entry(uint32_t slot) noexcept { return entries_[slot]; }
     const FlowEntry& entry(uint32_t slot) const noexcept { return entries_[slot]; }
     uint32_t capacity() const noexcept { return capacity_; }
-    uint32_t bucket_count() const noexcept { return bucket_mask_ + 1; }
+    uint32_t bucket_count() const noexcept { return buckets_; }
     uint32_t size() const noexcept { return size_; }
     size_t memory_bytes() const noexcept { return memory_.size(); }
 
@@ -182,15 +196,13 @@ class FlowTable {
         return static_cast<uint32_t>(_mm_movemask_ps(_mm_castsi128_ps(low)) |
                                      _mm_movemask_ps(_mm_castsi128_ps(high)) << 4);
     }
-    uint32_t primary_bucket(uint64_t hash) const noexcept {
-        return primary_bucket(hash, bucket_mask_);
-    }
+    uint32_t primary_bucket(uint64_t hash) const noexcept { return primary_bucket(hash, buckets_); }
     uint32_t secondary_bucket(uint64_t hash) const noexcept {
-        return secondary_bucket(hash, bucket_mask_);
+        return secondary_bucket(hash, buckets_);
     }
 
     uint32_t capacity_;
-    uint32_t bucket_mask_;
+    uint32_t buckets_;
     uint32_t size_ = 0;
     uint32_t* signatures_;  // per slot; 0 = empty. A bucket's 8 signatures share 32 bytes.
     FlowEntry* entries_;
