@@ -194,6 +194,47 @@ TEST(FlowTable, EveryBucketOfATableOfAnySizeIsUsed) {
         EXPECT_NE(table.find(key, FlowTable::hash(key)), FlowTable::no_slot);
 }
 
+// Filled past full at a bucket count that is no power of two: a new flow gets a slot in one of
+// its two buckets while either has room, and once both are full the victim is the longest idle of
+// their 16 slots.
+TEST(FlowTable, ATableOfAnySizeFillsAndEvictsWithinAFlowsTwoBuckets) {
+    FlowTable table(100);  // 13 buckets
+    const uint32_t buckets = table.bucket_count();
+    ASSERT_EQ(buckets, 13u);
+    uint32_t refused = 0;
+    for (uint16_t port = 1; port <= 400; ++port) {
+        FlowKey key = key_of(segment("198.51.100.7", port, "203.0.113.9", 443));
+        const uint64_t h = FlowTable::hash(key);
+        const uint32_t primary = FlowTable::primary_bucket(h, buckets);
+        const uint32_t secondary = FlowTable::secondary_bucket(h, buckets);
+        auto full = [&](uint32_t bucket) {
+            for (uint32_t way = 0; way < FlowTable::ways; ++way)
+                if (!table.occupied(bucket * FlowTable::ways + way)) return false;
+            return true;
+        };
+        uint32_t slot = table.free_slot(h);
+        if (slot == FlowTable::no_slot) {
+            ++refused;
+            ASSERT_TRUE(full(primary) && full(secondary)) << port;
+            slot = table.choose_victim(h);
+            uint64_t oldest = UINT64_MAX;
+            for (uint32_t bucket : {primary, secondary})
+                for (uint32_t way = 0; way < FlowTable::ways; ++way)
+                    oldest =
+                        std::min(oldest, table.entry(bucket * FlowTable::ways + way).last_ts_ns);
+            EXPECT_EQ(table.entry(slot).last_ts_ns, oldest) << port;
+        }
+        ASSERT_TRUE(slot / FlowTable::ways == primary || slot / FlowTable::ways == secondary)
+            << port;
+        FlowEntry& e = table.occupy(slot, key, h);
+        e.lifecycle = Lifecycle::established;
+        e.last_ts_ns = port;
+        ASSERT_EQ(table.find(key, h), slot) << port;
+    }
+    EXPECT_EQ(table.size(), table.capacity());
+    EXPECT_GE(refused, 400u - table.capacity());
+}
+
 TEST(FlowTable, MemoryBytesCountsSignaturesAndEntries) {
     // Signatures: 4 bytes a slot, rounded up to a cache line; entries: 256 bytes each
     // (flow_entry.h). memory_for() tells the same before the table is built.
