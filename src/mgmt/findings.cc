@@ -125,6 +125,7 @@ class KeyedTable {
             if (in_use_[id]) f(index_.key(id), values_[id]);
     }
 
+    bool empty() const noexcept { return used_ == free_.size(); }
     uint64_t evicted() const noexcept { return evicted_; }
     uint64_t untracked() const noexcept { return untracked_; }
     size_t memory_bytes() const noexcept {
@@ -737,17 +738,27 @@ void FindingsEngine::add(const ResetEvent& e, std::vector<FindingRecord>& out) {
 
 void FindingsEngine::advance(uint64_t ts_ns, std::vector<FindingRecord>& out) {
     if (!started_) return;
-    if (ts_ns >= window_start_ns_ + t_.window_ns) {
+    // Every window that ends by `ts_ns` is closed, one at a time and in order, so the records
+    // cannot depend on how often the caller advances: management advances as the workers'
+    // progress reaches it, which for a capture is a matter of timing, not of packet time. Once
+    // the tables hold nothing, closing an empty window changes nothing but `warm_`, and the rest
+    // of a gap is skipped; before that, each close empties them further (an idle storm's usual
+    // rate decays, a quiet hold ends), so a long gap costs a bounded number of closes.
+    while (ts_ns >= window_start_ns_ + t_.window_ns) {
+        if (tables_empty()) {
+            warm_ = true;
+            window_start_ns_ = ts_ns - ts_ns % t_.window_ns;
+            break;
+        }
         close_window(out);
         window_start_ns_ += t_.window_ns;
     }
-    if (ts_ns >= window_start_ns_ + t_.window_ns) {
-        // A gap of more than one window: the (empty) window before `ts_ns` is closed too, which
-        // clears the rates' findings and times the holds from there.
-        window_start_ns_ = ts_ns - ts_ns % t_.window_ns - t_.window_ns;
-        close_window(out);
-        window_start_ns_ += t_.window_ns;
-    }
+}
+
+bool FindingsEngine::tables_empty() const noexcept {
+    const Tables& t = *tables_;
+    return t.storms.empty() && t.farms.empty() && t.scans.empty() && t.backscatter.empty() &&
+           t.timers.empty() && t.injectors.empty();
 }
 
 void FindingsEngine::close_window(std::vector<FindingRecord>& out) {
@@ -905,7 +916,8 @@ void FindingsEngine::finish(std::vector<FindingRecord>& out) {
     if (!started_) return;
     Tables& tb = *tables_;
     size_t first = out.size();
-    const uint64_t ts = last_ts_ns_;
+    // After the last event, or after the last window closed when the run was advanced past it.
+    const uint64_t ts = std::max(last_ts_ns_, window_start_ns_);
     // The last window's storms are judged (its connections are all counted at the end of the
     // run), then everything open is cleared.
     judge_storms(ts, false, out);

@@ -558,8 +558,16 @@ void Management::finish() {
         if (rings_empty && drained == 0) release(true);
         bool progressed = drained > 0 || storms_.pending() < pending_before;
         if (rings_empty && drained == 0 && storms_.pending() == 0 && !findings_finished_) {
-            // The run's last event is settled: every open finding is cleared after it.
+            // The run's last event is settled: every open finding is cleared after it. A
+            // capture's windows are first closed up to where its end lets the watermark reach,
+            // whether or not management saw the workers' last progress before they finished, so
+            // that the records do not depend on that timing (1 and N workers write the same).
             findings_finished_ = true;
+            if (run_.capture) {
+                uint64_t end = run_.capture_now_ns.load(std::memory_order_relaxed);
+                uint64_t linger_ns = seconds_to_ns(options_.linger_s);
+                if (end > linger_ns) findings_.advance(end - linger_ns, finding_scratch_);
+            }
             findings_.finish(finding_scratch_);
             queue_findings(events_numbered_, true);
         }

@@ -746,6 +746,51 @@ TEST(Findings, SameEventsSameRecords) {
     EXPECT_EQ(a, run());
 }
 
+// Management advances the engine as the workers' progress reaches it, which for a capture is a
+// matter of timing: the records must be the same whether it advanced every few seconds of packet
+// time or only with the events and once at the end (1 and N workers write the same records).
+TEST(Findings, RecordsDoNotDependOnHowOftenTheEngineIsAdvanced) {
+    auto run = [](uint64_t advance_every) {
+        Feeder f;
+        f.warm();
+        f.farm_storm();                   // a storm raised and cleared over the next windows
+        for (uint16_t i = 0; i < 8; ++i)  // a middlebox timer, held 600 s after its last reset
+            f.add(idle_reset(40000 + i, 350'000 + i * 300, t0 + 100 * s + i * 40 * s));
+        const uint64_t last = t0 + 100 * s + 7 * 40 * s;
+        const uint64_t end = last + 3000 * s;  // 50 windows of silence
+        if (advance_every != 0)
+            for (uint64_t t = last; t < end; t += advance_every)
+                f.engine.advance(t, f.records);
+        f.engine.advance(end, f.records);
+        f.engine.finish(f.records);
+        std::string all;
+        for (auto& r : f.records)
+            all += r.line + "\n";
+        return std::pair{all, f.of("middlebox_timer", "cleared")};
+    };
+    const auto [once, cleared] = run(0);
+    EXPECT_EQ(once, run(7 * s).first);
+    EXPECT_EQ(once, run(61 * s).first);
+    EXPECT_EQ(once, run(150 * s).first);
+    // The timer is cleared at the first window's end a hold (600 s) after its last reset, not at
+    // the end of the silence: 1700000380 + 600 s falls in the window ending at 1700001000.
+    ASSERT_EQ(cleared.size(), 1u);
+    EXPECT_EQ(cleared[0]["ts"], 1700001000.0);
+}
+
+// Once nothing is kept, a gap of any length is crossed at once: a billion windows of silence
+// are not closed one by one, and the engine goes on in the window of its next event.
+TEST(Findings, ALongSilenceIsCrossedAtOnce) {
+    Feeder f;
+    f.farm_storm();
+    f.engine.advance(t0 + 1'000'000'000ull * 60 * s, f.records);
+    EXPECT_EQ(f.engine.open_count(FindingKind::rst_storm), 0u);
+    const size_t records = f.records.size();
+    f.add(event(ResetCause::resp_abort, v4(198, 51, 100, 1), 50000, v4(203, 0, 113, 20), 443,
+                t0 + 1'000'000'000ull * 60 * s + s));
+    EXPECT_EQ(f.records.size(), records);  // one reset, a billion windows on: nothing to say
+}
+
 TEST(Findings, AnswerListsOpenFindings) {
     Feeder f;
     for (uint8_t i = 0; i < 12; ++i)

@@ -186,9 +186,11 @@ class FindingsEngine {
     // first those of the windows its time closes, then the one it raises.
     void add(const ResetEvent& event, std::vector<FindingRecord>& out);
     // Packet time `ts_ns` has passed: every event before it has been added. Closes the windows
-    // that end by then (a live capture without events still clears its findings).
+    // that end by then, each in turn (a live capture without events still clears its findings):
+    // the records are the same however many calls brought the engine to `ts_ns`.
     void advance(uint64_t ts_ns, std::vector<FindingRecord>& out);
-    // The end of the run: clears every open finding.
+    // The end of the run: clears every open finding, at the last event's time or at the end of
+    // the last window closed, whichever is later.
     void finish(std::vector<FindingRecord>& out);
     // The connections behind the rst_storm share; null (the default): the share is unknown. It
     // must outlive the engine's use of it.
@@ -211,6 +213,8 @@ class FindingsEngine {
 
   private:
     void close_window(std::vector<FindingRecord>& out);
+    // No table holds an entry: closing a window would write nothing and keep nothing.
+    bool tables_empty() const noexcept;
     // rst_storm: judged when a window closes, once the window's connections are all counted.
     void judge_storms(uint64_t end_ns, bool closing, std::vector<FindingRecord>& out);
 
