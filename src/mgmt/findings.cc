@@ -736,8 +736,7 @@ void FindingsEngine::add(const ResetEvent& e, std::vector<FindingRecord>& out) {
     }
 }
 
-void FindingsEngine::advance(uint64_t ts_ns, std::vector<FindingRecord>& out) {
-    if (!started_) return;
+void FindingsEngine::close_windows_by(uint64_t ts_ns, std::vector<FindingRecord>& out) {
     // Every window that ends by `ts_ns` is closed, one at a time and in order, so the records
     // cannot depend on how often the caller advances: management advances as the workers'
     // progress reaches it, which for a capture is a matter of timing, not of packet time. Once

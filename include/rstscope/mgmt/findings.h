@@ -188,7 +188,10 @@ class FindingsEngine {
     // Packet time `ts_ns` has passed: every event before it has been added. Closes the windows
     // that end by then, each in turn (a live capture without events still clears its findings):
     // the records are the same however many calls brought the engine to `ts_ns`.
-    void advance(uint64_t ts_ns, std::vector<FindingRecord>& out);
+    void advance(uint64_t ts_ns, std::vector<FindingRecord>& out) {
+        // Inline: add() asks for every event, and a window ends for few of them.
+        if (started_ && ts_ns >= window_start_ns_ + t_.window_ns) close_windows_by(ts_ns, out);
+    }
     // The end of the run: clears every open finding, at the last event's time or at the end of
     // the last window closed, whichever is later.
     void finish(std::vector<FindingRecord>& out);
@@ -213,6 +216,7 @@ class FindingsEngine {
 
   private:
     void close_window(std::vector<FindingRecord>& out);
+    void close_windows_by(uint64_t ts_ns, std::vector<FindingRecord>& out);
     // No table holds an entry: closing a window would write nothing and keep nothing.
     bool tables_empty() const noexcept;
     // rst_storm: judged when a window closes, once the window's connections are all counted.
