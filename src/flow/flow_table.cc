@@ -53,9 +53,8 @@ int lifecycle_rank(Lifecycle l) {
     }
     return 2;
 }
-}  // namespace
 
-namespace {
+// A bucket's 8 signatures take 32 bytes; the entries start at the next cache line.
 size_t signature_bytes_for(uint32_t buckets) {
     return (static_cast<size_t>(buckets) * FlowTable::ways * sizeof(uint32_t) + 63) & ~size_t{63};
 }
