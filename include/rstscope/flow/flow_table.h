@@ -15,6 +15,7 @@
 #include <cstdint>
 
 #include "rstscope/common/fixed_memory.h"
+#include "rstscope/common/prefetch.h"
 #include "rstscope/decode/decoded_packet.h"
 #include "rstscope/flow/flow_entry.h"
 
@@ -124,12 +125,12 @@ class FlowTable {
             ways_matching = ways_holding(bucket, sig);
             if (ways_matching == 0) {
                 if (const uint32_t slot = free_slot(hash); slot != no_slot)
-                    prefetch_lines(slot, true);
+                    prefetch_whole<true>(entries_[slot]);
                 return no_slot;
             }
         }
         const uint32_t slot = bucket * ways + std::countr_zero(ways_matching);
-        prefetch_lines(slot, false);
+        prefetch_whole(entries_[slot]);
         return slot;
     }
 
@@ -137,7 +138,7 @@ class FlowTable {
     // (a reset's verdict, written seconds of packet time after the flow was last touched).
     [[gnu::always_inline]] void prefetch_slot(uint32_t slot) const noexcept {
         __builtin_prefetch(&signatures_[slot], 0);
-        prefetch_lines(slot, true);
+        prefetch_whole<true>(entries_[slot]);
     }
 
     // Returns the slot holding `key`, or no_slot.
@@ -174,17 +175,6 @@ class FlowTable {
     size_t memory_bytes() const noexcept { return memory_.size(); }
 
   private:
-    // Every cache line of a slot's entry, `for_writing` in a writable state.
-    [[gnu::always_inline]] void prefetch_lines(uint32_t slot, bool for_writing) const noexcept {
-        const char* entry = reinterpret_cast<const char*>(&entries_[slot]);
-        for (size_t at = 0; at < sizeof(FlowEntry); at += 64) {
-            if (for_writing)
-                __builtin_prefetch(entry + at, 1);
-            else
-                __builtin_prefetch(entry + at, 0);
-        }
-    }
-
     // Bit w set when way w of `bucket` holds `sig` (0: the free ways). The bucket's eight
     // signatures are compared at once, two SSE2 compares: a way-by-way loop ends at a way the CPU
     // cannot predict, a mispredicted branch on most packets.
