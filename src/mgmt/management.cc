@@ -365,12 +365,16 @@ void Management::settle_judged() {
     }
 }
 
+uint64_t Management::watermark_for(uint64_t progress_ns) const noexcept {
+    const uint64_t linger_ns = seconds_to_ns(options_.linger_s);
+    return progress_ns > linger_ns ? progress_ns - linger_ns : 0;
+}
+
 void Management::release(bool everything) {
     // Judge only events no earlier event can still follow: the slowest worker's settled progress,
     // less the linger window its waiting resets may still spend.
-    uint64_t watermark = *std::min_element(settled_progress_.begin(), settled_progress_.end());
-    uint64_t linger_ns = seconds_to_ns(options_.linger_s);
-    watermark = watermark > linger_ns ? watermark - linger_ns : 0;
+    const uint64_t watermark =
+        watermark_for(*std::min_element(settled_progress_.begin(), settled_progress_.end()));
     // In slices: a watermark that jumps (a capture's reader racing ahead) makes many events due
     // at once, and the control socket must not wait for all of them to be written.
     storms_.release(watermark, everything, judged_, release_slice);
@@ -564,9 +568,9 @@ void Management::finish() {
             // that the records do not depend on that timing (1 and N workers write the same).
             findings_finished_ = true;
             if (run_.capture) {
-                uint64_t end = run_.capture_now_ns.load(std::memory_order_relaxed);
-                uint64_t linger_ns = seconds_to_ns(options_.linger_s);
-                if (end > linger_ns) findings_.advance(end - linger_ns, finding_scratch_);
+                const uint64_t end = run_.capture_now_ns.load(std::memory_order_relaxed);
+                if (const uint64_t watermark = watermark_for(end); watermark != 0)
+                    findings_.advance(watermark, finding_scratch_);
             }
             findings_.finish(finding_scratch_);
             queue_findings(events_numbered_, true);

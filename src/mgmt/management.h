@@ -98,6 +98,10 @@ class Management {
     // first make room.
     bool write_findings();
     void settle_judged();
+    // The packet time before which events may be judged once every worker has reached
+    // `progress_ns`: no reset still lingering in a worker can be older. 0 while the linger
+    // window reaches back past the start of time.
+    uint64_t watermark_for(uint64_t progress_ns) const noexcept;
     void release(bool everything);
     void serve_control();
     void watch_requests(uint64_t now_ns);
