@@ -633,12 +633,15 @@ def main():
     os.makedirs(WORKDIR, exist_ok=True)
     for case in (workers_agree, sigterm_drains, full_disk, sighup_reopens, reader_leaves,
                  fifo_log, flood_bounded, hostile_input, startup):
+        started = time.monotonic()
         try:
             case()
         except Exception as e:  # a broken case is a failure, not a crash of the whole script
             where = [f for f in traceback.extract_tb(e.__traceback__)
                      if f.filename == os.path.abspath(__file__)][-1]
             check(f"{case.__name__} ran", False, f"{e!r} at line {where.lineno}")
+        # Each case's time in the test log: a run far slower than usual names the case that waited.
+        print(f"-- {case.__name__}: {time.monotonic() - started:.1f} s", flush=True)
     passed = sum(results)
     print(f"reliability: {passed} passed, {len(results) - passed} failed")
     return 0 if passed == len(results) else 1
