@@ -403,10 +403,9 @@ TEST(Stats, JsonHasEveryCounterAndDropReason) {
                     management(ManagementCounter::log_lines_dropped);
     uint64_t dropped =
         drop_reason_count * (drop_reason_count + 1) / 2 + lost +
-        worker(WorkerCounter::dispatch_ring_full) + worker(WorkerCounter::linger_queue_full) +
-        worker(WorkerCounter::tx_dropped) + worker(WorkerCounter::fragments_table_full) +
-        worker(WorkerCounter::fragments_timed_out) + worker(WorkerCounter::fragments_invalid) +
-        worker(WorkerCounter::fragments_too_large) +
+        worker(WorkerCounter::dispatch_ring_full) + worker(WorkerCounter::tx_dropped) +
+        worker(WorkerCounter::fragments_table_full) + worker(WorkerCounter::fragments_timed_out) +
+        worker(WorkerCounter::fragments_invalid) + worker(WorkerCounter::fragments_too_large) +
         management(ManagementCounter::log_write_errors) + management(ManagementCounter::rx_missed) +
         management(ManagementCounter::rx_errors) +
         management(ManagementCounter::recorder_evidence_lost) +
@@ -470,10 +469,10 @@ TEST(Stats, SummaryListsEveryDropReason) {
 // Every loss counter, named here independently of the lists in stats.h.
 constexpr WorkerCounter worker_losses[] = {
     WorkerCounter::events_ring_full,     WorkerCounter::events_outbox_full,
-    WorkerCounter::dispatch_ring_full,   WorkerCounter::linger_queue_full,
-    WorkerCounter::tx_dropped,           WorkerCounter::events_lost_shutdown,
-    WorkerCounter::fragments_table_full, WorkerCounter::fragments_timed_out,
-    WorkerCounter::fragments_invalid,    WorkerCounter::fragments_too_large};
+    WorkerCounter::dispatch_ring_full,   WorkerCounter::tx_dropped,
+    WorkerCounter::events_lost_shutdown, WorkerCounter::fragments_table_full,
+    WorkerCounter::fragments_timed_out,  WorkerCounter::fragments_invalid,
+    WorkerCounter::fragments_too_large};
 constexpr ManagementCounter management_losses[] = {ManagementCounter::log_lines_dropped,
                                                    ManagementCounter::log_write_errors,
                                                    ManagementCounter::rx_missed,
@@ -505,6 +504,7 @@ TEST(Stats, DroppedIsTheSumOfEveryLoss) {
     t.worker[static_cast<size_t>(WorkerCounter::payload_truncated)] = 1ull << 51;
     t.management[static_cast<size_t>(ManagementCounter::storm_early_judged)] = 1ull << 52;
     t.management[static_cast<size_t>(ManagementCounter::events_logged)] = 1ull << 53;
+    t.worker[static_cast<size_t>(WorkerCounter::linger_queue_full)] = 1ull << 54;
     EXPECT_EQ(total_losses(t), expected);
     EXPECT_EQ(events_lost(t), t.get(WorkerCounter::events_ring_full) +
                                   t.get(WorkerCounter::events_outbox_full) +
@@ -521,6 +521,8 @@ TEST(Stats, EveryCounterNamedAsALossIsInTheLossList) {
     auto named_as_loss = [](std::string_view name) {
         // A failed publish is retried with the identical batch: export_dropped counts the loss.
         if (name == "export_errors") return false;
+        // A full linger queue writes its oldest reset early: a verdict approximated, no event lost.
+        if (name == "linger_queue_full") return false;
         return name.ends_with("_full") || name.find("dropped") != std::string_view::npos ||
                name.find("lost") != std::string_view::npos || name.ends_with("_missed") ||
                name.ends_with("_errors");

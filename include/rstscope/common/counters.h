@@ -82,7 +82,9 @@ namespace rstscope {
     X(events_emitted, volume, "reset events handed to the event ring")                             \
     X(events_ring_full, loss, "reset events dropped because the ring to management was full")      \
     X(events_outbox_full, loss, "reset events lost in the tracker's outbox (never expected)")      \
-    X(linger_queue_full, loss, "events written early because the linger queue was full")           \
+    X(linger_queue_full, approximation,                                                            \
+      "events written before their linger window ended because the linger queue was full: "        \
+      "verdicts from the evidence seen so far, no event lost")                                     \
     X(dispatch_ring_full, loss, "packets dropped because a peer worker's dispatch ring was full")  \
     X(tx_dropped, loss, "inline mode: packets the peer port did not accept for transmission")      \
     X(events_lost_shutdown, loss, "reset events not handed over before the shutdown deadline")     \
