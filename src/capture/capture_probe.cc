@@ -50,6 +50,12 @@ uint64_t record_time_ns(const uint8_t* header, const PlainPcapLayout& layout) no
     return seconds * 1'000'000'000ull + (layout.nanosecond ? fraction : fraction * 1000);
 }
 
+// A record's time as libpcap gives it, opened at nanosecond precision (open_with_libpcap).
+uint64_t libpcap_time_ns(const pcap_pkthdr& header) noexcept {
+    return static_cast<uint64_t>(header.ts.tv_sec) * 1'000'000'000ull +
+           static_cast<uint64_t>(header.ts.tv_usec);  // nanoseconds at this precision
+}
+
 // Refuses a link type the decoder does not read, with the list of those it does.
 std::optional<LinkType> supported_link(pcap_t* handle, const std::string& path,
                                        std::string& error) {
@@ -197,7 +203,8 @@ std::optional<FlowKeyTally> tally_plain_pcap_frames(const CaptureBytes& file,
                 unread = true;
                 return;
             }
-            tallies[share].add_frame(whole + record_header_bytes, captured);
+            tallies[share].add_frame(whole + record_header_bytes, captured,
+                                     record_time_ns(header, layout));
             at += record_header_bytes + captured;
         }
     };
@@ -254,8 +261,7 @@ uint64_t CaptureClock::next_libpcap_ns() noexcept {
     pcap_pkthdr* header;
     const u_char* data;
     if (pcap_next_ex(handle_, &header, &data) == 1) {
-        last_ns_ = static_cast<uint64_t>(header->ts.tv_sec) * 1'000'000'000ull +
-                   static_cast<uint64_t>(header->ts.tv_usec);  // nanoseconds at this precision
+        last_ns_ = libpcap_time_ns(*header);
     }
     return last_ns_;
 }
@@ -285,6 +291,7 @@ std::optional<CaptureProbe> probe_capture(const std::string& path, std::string& 
     // A file that changed under the walk: the packet count bounds both.
     probe.flows = tally ? tally->estimate() : records->count;
     probe.reset_segments = tally ? tally->reset_segments() : records->count;
+    if (tally) probe.reset_peaks = tally->reset_peaks();
     probe.plain_layout = layout;
     return probe;
 }
@@ -305,11 +312,12 @@ std::optional<CaptureProbe> probe_capture_by_reading(const std::string& path, st
     const u_char* data;
     int status;
     while ((status = pcap_next_ex(handle, &header, &data)) == 1) {
-        tally.add_frame(data, header->caplen);
+        tally.add_frame(data, header->caplen, libpcap_time_ns(*header));
         ++probe.packets;
     }
     probe.flows = tally.estimate();
     probe.reset_segments = tally.reset_segments();
+    probe.reset_peaks = tally.reset_peaks();
     if (status == PCAP_ERROR) {
         std::string reason = pcap_geterr(handle);
         if (probe.packets == 0 && reason.find("truncated") == std::string::npos) {

@@ -39,7 +39,9 @@ struct CaptureProbe {
     uint64_t packets = 0;  // complete records libpcap can read
     uint64_t flows = 0;    // connections (flow-table keys) among them, estimated: FlowKeyTally
     uint64_t reset_segments = 0;  // frames among them that are or may become a RST: FlowKeyTally
-    bool truncated = false;       // the file ends inside a record
+    // When those frames were recorded; none when the walk could not tell (a file changed under it).
+    std::optional<ResetPeaks> reset_peaks;
+    bool truncated = false;  // the file ends inside a record
     std::string truncation_error;
     // Set when the count came from the record headers alone (the capture clock walks them too).
     std::optional<PlainPcapLayout> plain_layout;

@@ -14,6 +14,7 @@
 
 #include <cstdint>
 
+#include "reset_peaks.h"
 #include "rstscope/common/distinct_sketch.h"
 #include "rstscope/decode/packet_decoder.h"
 
@@ -26,8 +27,8 @@ class FlowKeyTally {
     FlowKeyTally(LinkType link, bool vlan_in_key, uint64_t first_frame = 0) noexcept
         : link_(link), vlan_in_key_(vlan_in_key), next_frame_(first_frame) {}
 
-    // The capture's next frame, `captured` bytes of it present.
-    void add_frame(const uint8_t* frame, uint32_t captured) noexcept;
+    // The capture's next frame, `captured` bytes of it present, recorded at `ts_ns`.
+    void add_frame(const uint8_t* frame, uint32_t captured, uint64_t ts_ns) noexcept;
     // One key's 64-bit hash (FlowTable::hash), which feeds bucket, signature and worker fields:
     // the tally mixes it (mix64) so that every bit the sketch reads depends on all of them.
     void add_hash(uint64_t hash) noexcept { sketch_.add(mix64(hash)); }
@@ -35,6 +36,7 @@ class FlowKeyTally {
     void merge(const FlowKeyTally& other) noexcept {
         sketch_.merge(other.sketch_);
         reset_segments_ += other.reset_segments_;
+        reset_peaks_.merge(other.reset_peaks_);
     }
 
     // Distinct keys seen, estimated (linear counting below 2.5 x 2^14 keys).
@@ -43,6 +45,8 @@ class FlowKeyTally {
     // the reset events the capture can raise (one at most per reset segment, flow_tracker.h),
     // which sizes the tables only those fill (capture_sizes.h).
     uint64_t reset_segments() const noexcept { return reset_segments_; }
+    // When those segments were recorded.
+    const ResetPeaks& reset_peaks() const noexcept { return reset_peaks_; }
 
   private:
     LinkType link_;
@@ -50,6 +54,7 @@ class FlowKeyTally {
     uint64_t next_frame_;  // record number of add_frame's next frame
     DistinctSketch<14> sketch_;
     uint64_t reset_segments_ = 0;
+    ResetPeaks reset_peaks_;
 };
 
 }  // namespace rstscope

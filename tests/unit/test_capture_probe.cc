@@ -16,6 +16,7 @@
 #include <fstream>
 #include <iterator>
 #include <optional>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -56,10 +57,10 @@ class PcapFile {
         bytes_.insert(bytes_.end(), r.captured, 0xab);
         return *this;
     }
-    PcapFile& frame(const Bytes& frame) {
+    PcapFile& frame(const Bytes& frame, uint32_t seconds = 1'700'000'000, uint32_t fraction = 0) {
         const auto length = static_cast<uint32_t>(frame.size());
-        put32(1'700'000'000);
-        put32(0);
+        put32(seconds);
+        put32(fraction);
         put32(length);
         put32(length);
         return raw(frame);
@@ -374,18 +375,25 @@ TEST(CaptureProbe, TalliesSharesOfACaptureAsOnePass) {
                                           test::tcp_segment(test::TcpSpec()), 64, 1, 0x2000));
     constexpr uint32_t records = 200'000;  // up to three shares of at least 65 536 records
     uint64_t may_reset = 0;                // RSTs and fragments
+    std::vector<uint64_t> reset_times;     // theirs, in order
     for (uint32_t r = 0; r < records; ++r) {
+        // 10 000 records a second of packet time, so that the resets' times span the shares.
+        const uint32_t seconds = 1'700'000'000 + r / 10'000, micros = r % 10'000 * 100;
+        const uint64_t ts_ns = uint64_t{seconds} * 1'000'000'000 + uint64_t{micros} * 1000;
         if (r % 1000 == 7) {
-            file.frame(fragment);
+            file.frame(fragment, seconds, micros);
             ++may_reset;
+            reset_times.push_back(ts_ns);
             continue;
         }
         test::TcpSpec spec;
         spec.sport = static_cast<uint16_t>(1024 + r % 50'000);  // each port again in a later share
         spec.flags = r % 997 == 3 ? 0x14 : 0x10;
         may_reset += r % 997 == 3;
-        file.frame(test::ethernet(
-            0x0800, test::ipv4("198.51.100.1", "203.0.113.2", 6, test::tcp_segment(spec))));
+        if (r % 997 == 3) reset_times.push_back(ts_ns);
+        file.frame(test::ethernet(0x0800, test::ipv4("198.51.100.1", "203.0.113.2", 6,
+                                                     test::tcp_segment(spec))),
+                   seconds, micros);
     }
     PlainPcapLayout layout;
     CaptureBytes bytes(file.bytes());
@@ -397,9 +405,12 @@ TEST(CaptureProbe, TalliesSharesOfACaptureAsOnePass) {
     size_t at = 24;
     for (uint32_t r = 0; r < records; ++r) {
         if (r % 65'536 == 0) every_65536th.push_back(at);
-        uint32_t captured;
+        uint32_t seconds, micros, captured;
+        std::memcpy(&seconds, file.bytes().data() + at, 4);
+        std::memcpy(&micros, file.bytes().data() + at + 4, 4);
         std::memcpy(&captured, file.bytes().data() + at + 8, 4);
-        reference.add_frame(file.bytes().data() + at + 16, captured);
+        reference.add_frame(file.bytes().data() + at + 16, captured,
+                            uint64_t{seconds} * 1'000'000'000 + uint64_t{micros} * 1000);
         at += 16 + captured;
     }
     EXPECT_EQ(counted->mark_offsets, every_65536th);
@@ -427,7 +438,25 @@ TEST(CaptureProbe, TalliesSharesOfACaptureAsOnePass) {
         ASSERT_TRUE(shared) << threads << " threads";
         EXPECT_EQ(shared->estimate(), one_pass->estimate()) << threads << " threads";
         EXPECT_EQ(shared->reset_segments(), may_reset) << threads << " threads";
+        // The shares' reset times merged are one pass's: the same busiest spans.
+        for (uint64_t span_ns : {0ull, 100'000'000ull, 1'000'000'000ull, 3'000'000'000ull}) {
+            EXPECT_EQ(shared->reset_peaks().most_within(span_ns),
+                      reference.reset_peaks().most_within(span_ns))
+                << threads << " threads, span " << span_ns;
+        }
     }
+    // 20 seconds of packet time, about 20 resets a second: a busiest 3 s holds about 60, counted
+    // to within the two end buckets' (67 ms each, a reset or two).
+    EXPECT_EQ(reference.reset_peaks().total(), may_reset);
+    uint64_t busiest = 0;
+    for (size_t first = 0, last = 0; last < reset_times.size(); ++last) {
+        while (reset_times[last] - reset_times[first] > 3'000'000'000)
+            ++first;
+        busiest = std::max<uint64_t>(busiest, last - first + 1);
+    }
+    EXPECT_GE(reference.reset_peaks().most_within(3'000'000'000), busiest);
+    EXPECT_LE(reference.reset_peaks().most_within(3'000'000'000), busiest + 6);
+    EXPECT_GT(busiest, 40u);
 }
 
 // A file cut short between the count and the tally (a capture still being rotated) is no
@@ -529,6 +558,54 @@ TEST(FlowKeyTally, MergedSharesEstimateTheirUnion) {
     EXPECT_EQ(first.estimate(), whole.estimate());
 }
 
+// The most resets within any span of [t, t + span] among `times`, counted one by one.
+uint64_t busiest_by_brute_force(std::vector<uint64_t> times, uint64_t span_ns) {
+    std::sort(times.begin(), times.end());
+    uint64_t most = 0;
+    for (size_t first = 0, last = 0; last < times.size(); ++last) {
+        while (times[last] - times[first] > span_ns)
+            ++first;
+        most = std::max<uint64_t>(most, last - first + 1);
+    }
+    return most;
+}
+
+// The timeline's answer lies between the true busiest span's count and that of a span two
+// buckets longer, whatever the order of the times (a capture merged from several taps goes back
+// in time), and shares merged answer as one pass.
+TEST(ResetPeaks, BusiestSpanIsBoundedByTheTrueCount) {
+    std::mt19937_64 random(20261206);
+    std::vector<uint64_t> times;
+    ResetPeaks whole, first_half, second_half;
+    uint64_t now = 1'700'000'000'000'000'000ull;
+    for (int i = 0; i < 20'000; ++i) {
+        // Bursts, quiet stretches, a jump of a day now and then, and stragglers from the past.
+        const uint64_t r = random() % 1000;
+        if (r < 2)
+            now += 86'400'000'000'000ull;
+        else if (r < 50)
+            now += random() % 5'000'000'000;
+        else
+            now += random() % 2'000'000;
+        const uint64_t t = r % 97 == 0 ? now - random() % 4'000'000'000 : now;
+        times.push_back(t);
+        whole.add(t);
+        (i < 7'000 ? first_half : second_half).add(t);
+    }
+    first_half.merge(second_half);
+    constexpr uint64_t bucket_ns = uint64_t{1} << ResetPeaks::bucket_bits;
+    for (uint64_t span_ns : {0ull, 1'000'000ull, 100'000'000ull, 1'000'000'000ull, 3'000'000'000ull,
+                             60'000'000'000ull}) {
+        const uint64_t answer = whole.most_within(span_ns);
+        EXPECT_GE(answer, busiest_by_brute_force(times, span_ns)) << span_ns;
+        EXPECT_LE(answer, busiest_by_brute_force(times, span_ns + 2 * bucket_ns)) << span_ns;
+        EXPECT_EQ(first_half.most_within(span_ns), answer) << span_ns;
+    }
+    EXPECT_EQ(whole.total(), times.size());
+    EXPECT_EQ(whole.most_within(UINT64_MAX), times.size());
+    EXPECT_EQ(ResetPeaks().most_within(1'000'000'000), 0u);
+}
+
 // A fragment may become a segment of any connection once reassembled: each counts as its own.
 TEST(FlowKeyTally, FragmentsCountEachAsAConnection) {
     FlowKeyTally tally(LinkType::ethernet, false);
@@ -536,8 +613,9 @@ TEST(FlowKeyTally, FragmentsCountEachAsAConnection) {
         0x0800, test::ipv4("198.51.100.1", "203.0.113.2", 6, test::tcp_segment(test::TcpSpec()), 64,
                            1, 0x2000));  // more fragments follow, offset 0
     for (int i = 0; i < 5; ++i)
-        tally.add_frame(frame.data(), static_cast<uint32_t>(frame.size()));
+        tally.add_frame(frame.data(), static_cast<uint32_t>(frame.size()), 1'000'000'000);
     EXPECT_EQ(tally.estimate(), 5u);
+    EXPECT_EQ(tally.reset_peaks().most_within(0), 5u);  // each may become a RST
 }
 
 }  // namespace
