@@ -234,7 +234,8 @@ const Setting settings_table[] = {
              "dropped and counted"},
     {.group = Group::analysis, .name = "linger-capacity", .kind = Kind::count,
      .field = &Options::linger_capacity, .min = 16, .max = 1 << 24,
-     .help = "resets per worker that can wait for their verdict at once"},
+     .help = "resets per worker that can wait for their verdict at once (a capture, unless "
+             "given: as many as its busiest --linger span holds, up to 262144)"},
     {.group = Group::analysis, .name = "event-ring-size", .kind = Kind::power_of_two,
      .field = &Options::event_ring_size, .min = 64, .max = 1 << 24,
      .help = "events per worker ring to management"},
@@ -246,10 +247,12 @@ const Setting settings_table[] = {
      .value_name = "SECONDS", .help = "seconds of the RST-storm window"},
     {.group = Group::analysis, .name = "storm-max-pending", .kind = Kind::count,
      .field = &Options::storm_max_pending, .min = 1024, .max = 4194304,
-     .help = "events waiting in the RST-storm window at most"},
+     .help = "events waiting in the RST-storm window at most (a capture, unless given: as many "
+             "as its busiest span of two windows and a linger holds, up to 262144)"},
     {.group = Group::analysis, .name = "storm-max-hosts", .kind = Kind::count,
      .field = &Options::storm_max_hosts, .min = 1024, .max = 4194304,
-     .help = "resetting hosts the RST-storm window tracks at most"},
+     .help = "resetting hosts the RST-storm window tracks at most (a capture, unless given: "
+             "grown as --storm-max-pending)"},
     {.group = Group::analysis, .name = "top-hosts", .kind = Kind::count,
      .field = &Options::top_hosts_capacity, .min = 16, .max = 65536,
      .help = "counters of each heavy-hitter sketch behind `top` (resetters, servers, clients)"},
@@ -606,7 +609,10 @@ void apply_settings(const po::variables_map& vm, const std::set<std::string>& on
         const po::variable_value& given = vm[s.name];
         if (given.empty() || given.defaulted()) continue;
         std::string problem = apply_setting(s, given, o);
-        if (problem.empty()) continue;
+        if (problem.empty()) {
+            o.given.emplace_back(s.name);
+            continue;
+        }
         // A value that is not from the command line came from the configuration file.
         if (!on_command_line.count(s.name)) problem = config_path + ": " + problem;
         throw std::runtime_error(problem);

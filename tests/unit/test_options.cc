@@ -971,6 +971,9 @@ TEST(OptionsNew, DefaultsCommandLineAndConfigFile) {
     EXPECT_EQ(d.top_hosts_capacity, 1024u);
     EXPECT_EQ(d.control_idle_timeout_s, 5.0);
     EXPECT_EQ(d.control_max_clients, 64u);
+    // Nothing given: a capture may grow the bounds that hold resets (capture_sizes.h).
+    EXPECT_TRUE(d.given.empty());
+    EXPECT_FALSE(d.was_given("storm-max-pending"));
 
     ParseOutcome given =
         parse({"--shutdown-timeout", "2.5", "--log-buffer", "128", "--storm-max-pending", "2048",
@@ -985,6 +988,9 @@ TEST(OptionsNew, DefaultsCommandLineAndConfigFile) {
     EXPECT_EQ(g.top_hosts_capacity, 32u);
     EXPECT_EQ(g.control_idle_timeout_s, 0.5);
     EXPECT_EQ(g.control_max_clients, 8u);
+    EXPECT_TRUE(g.was_given("storm-max-pending"));
+    EXPECT_TRUE(g.was_given("storm-max-hosts"));
+    EXPECT_FALSE(g.was_given("linger-capacity"));
 
     TempFile config(
         "shutdown-timeout = 30\nlog-buffer = 8192\nstorm-max-pending = 100000\n"
@@ -997,7 +1003,10 @@ TEST(OptionsNew, DefaultsCommandLineAndConfigFile) {
     EXPECT_EQ(f.log_buffer_kib, 8192u);
     EXPECT_EQ(f.storm_max_pending, 100000u);
     EXPECT_EQ(f.storm_max_hosts, 5000u);
-    EXPECT_EQ(f.top_hosts_capacity, 64u);  // the command line wins
+    EXPECT_EQ(f.top_hosts_capacity, 64u);           // the command line wins
+    EXPECT_TRUE(f.was_given("storm-max-pending"));  // in the file: given as well
+    EXPECT_TRUE(f.was_given("top-hosts"));
+    EXPECT_FALSE(f.was_given("linger-capacity"));
     EXPECT_EQ(f.control_idle_timeout_s, 60.0);
     EXPECT_EQ(f.control_max_clients, 4u);
 
@@ -1027,6 +1036,10 @@ TEST(OptionsNew, ShippedConfigurationHoldsTheDefaults) {
     EXPECT_EQ(o.storm_window_s, d.storm_window_s);
     EXPECT_EQ(o.storm_max_pending, d.storm_max_pending);
     EXPECT_EQ(o.storm_max_hosts, d.storm_max_hosts);
+    // Left out, so that a capture grows them to what its storms need (capture_sizes.h).
+    EXPECT_FALSE(o.was_given("storm-max-pending"));
+    EXPECT_FALSE(o.was_given("storm-max-hosts"));
+    EXPECT_FALSE(o.was_given("linger-capacity"));
     EXPECT_EQ(o.top_hosts_capacity, d.top_hosts_capacity);
     EXPECT_EQ(o.flow_table_size, d.flow_table_size);
     EXPECT_EQ(o.control, d.control);

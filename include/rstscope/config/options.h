@@ -4,9 +4,11 @@
 // reports problems as a one-line message.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "rstscope/config/build_facts.h"
@@ -114,6 +116,13 @@ struct Options {
     uint32_t recorder_file_mib = 64;
     uint32_t recorder_files = 16;
     std::string config_file;
+    // The settings given on the command line or in the configuration file (their option names),
+    // the others being at their defaults: a capture sizes some bounds from what it holds unless
+    // they were given (src/app/capture_sizes.h).
+    std::vector<std::string> given;
+    bool was_given(std::string_view name) const noexcept {
+        return std::find(given.begin(), given.end(), name) != given.end();
+    }
 };
 
 struct ParseOutcome {
