@@ -5,6 +5,7 @@
 #include <string>
 
 #include "rstscope/analysis/flight_store.h"
+#include "rstscope/config/duration.h"
 #include "rstscope/datapath/burst.h"
 
 namespace rstscope {
@@ -22,11 +23,16 @@ constexpr uint64_t eal_fixed_mib = 48;
 constexpr uint64_t findings_min_keys = 256;  // --findings-max-keys' lower bound
 constexpr uint64_t mbuf_overhead_bound = 512;
 constexpr uint64_t dispatch_ring_bytes = uint64_t{dispatch_ring_size} * sizeof(void*);
+// How far a capture grows the bounds that hold resets for a span (four times their defaults): a
+// ceiling whatever the storm: a worker's linger queue 124 MiB, the storm window's events 127 MiB
+// and its hosts 56 MiB.
+constexpr uint64_t capture_growth_max = uint64_t{1} << 18;
 
 }  // namespace
 
 CaptureSizes sizes_for_capture(const Options& o, uint64_t packets, uint32_t largest_frame,
-                               std::optional<uint64_t> flows, std::optional<uint64_t> resets) {
+                               std::optional<uint64_t> flows, std::optional<uint64_t> resets,
+                               const BusiestResets& busiest_resets) {
     CaptureSizes sizes;
     // Every reset event is drafted at a reset segment, no two at the same one (flow_tracker.h),
     // and every reset segment needs a frame.
@@ -40,8 +46,21 @@ CaptureSizes sizes_for_capture(const Options& o, uint64_t packets, uint32_t larg
     uint64_t per_worker = 2 * keys / o.workers;
     sizes.flow_capacity = static_cast<uint32_t>(
         std::min<uint64_t>(o.flow_table_size, std::max<uint64_t>(1024, per_worker)));
+    // The bounds of what holds resets for a span of packet time: the options', or, when they were
+    // not given, at least the capture's busiest span (for a worker, its share), with the margin
+    // for uneven spreading expected_resets takes below, up to capture_growth_max.
+    auto span_bound = [&](const char* option, uint64_t configured, uint64_t span_ns,
+                          uint64_t largest, unsigned sharing) -> uint64_t {
+        if (!busiest_resets || o.was_given(option)) return configured;
+        const uint64_t busiest = busiest_resets(span_ns);
+        const uint64_t room = busiest / sharing + busiest / (8 * sharing) + 64;
+        return std::clamp<uint64_t>(room, configured, largest);
+    };
+    const uint64_t linger_ns = seconds_to_ns(o.linger_s);
+    const uint64_t linger_bound =
+        span_bound("linger-capacity", o.linger_capacity, linger_ns, capture_growth_max, o.workers);
     sizes.linger_capacity = static_cast<uint32_t>(
-        std::min<uint64_t>(o.linger_capacity, std::max<uint64_t>(16, reset_segments)));
+        std::min<uint64_t>(linger_bound, std::max<uint64_t>(16, reset_segments)));
     // Symmetric RSS spreads connections, not resets, evenly: an eighth more than an even share.
     sizes.expected_resets =
         resets
@@ -64,14 +83,19 @@ CaptureSizes sizes_for_capture(const Options& o, uint64_t packets, uint32_t larg
         sizes.mbuf_data_room = std::min(o.mbuf_data_room, (largest_frame + 63) & ~63u);
     else
         sizes.mbuf_data_room = o.mbuf_data_room;
-    // One more than the capture's reset segments: the window never fills and never judges an
-    // event early, exactly as with the configured bounds. Its pages are taken as events arrive
-    // (fixed_memory.h); the indexes of hosts are written at start.
+    // At most one more than the capture's reset segments: the window never fills and never judges
+    // an event early, exactly as with the configured bounds. An event waits in it from a worker's
+    // hand-over (a linger after its reset) until a window after its time, the workers' progress
+    // apart: the busiest span of two windows and a linger is room to spare. Its pages are taken
+    // as events arrive (fixed_memory.h); the indexes of hosts are written at start.
     uint64_t storm_bound = reset_segments + 1;
-    sizes.storm_max_pending =
-        static_cast<uint32_t>(std::min<uint64_t>(o.storm_max_pending, storm_bound));
-    sizes.storm_max_hosts =
-        static_cast<uint32_t>(std::min<uint64_t>(o.storm_max_hosts, storm_bound));
+    const uint64_t storm_span_ns = 2 * seconds_to_ns(o.storm_window_s) + linger_ns;
+    sizes.storm_max_pending = static_cast<uint32_t>(std::min<uint64_t>(
+        span_bound("storm-max-pending", o.storm_max_pending, storm_span_ns, capture_growth_max, 1),
+        storm_bound));
+    sizes.storm_max_hosts = static_cast<uint32_t>(std::min<uint64_t>(
+        span_bound("storm-max-hosts", o.storm_max_hosts, storm_span_ns, capture_growth_max, 1),
+        storm_bound));
     // The event ring need not hold more events than the capture has reset segments: the reader
     // never waits for space then, just as it would not with the configured size.
     sizes.event_ring_size = static_cast<uint32_t>(

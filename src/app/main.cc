@@ -354,15 +354,21 @@ std::string signatures_path(const Options& o) {
 std::optional<Inputs> prepare_inputs(Options& options, PrivateDirectory& private_dir,
                                      std::string& error) {
     Inputs inputs;
+    std::optional<Options> before_sizing;  // a capture's options before its sizes were applied
     uint64_t expected_resets = 0;
-    if (!options.pcap.empty()) {
-        inputs.capture = prepare_capture(options, private_dir, error);
-        if (!inputs.capture) return std::nullopt;
-        options.pcap = inputs.capture->vdev_path;
+    // A capture's sizes; `grow`: the bounds that hold resets may grow to its busiest span.
+    auto apply_capture_sizes = [&](bool grow) {
         const CaptureProbe& probe = inputs.capture->probe;
-        CaptureSizes sizes = sizes_for_capture(
-            options, probe.packets, probe.plain_layout ? probe.plain_layout->largest_record : 0,
-            probe.flows, probe.reset_segments);
+        BusiestResets busiest;
+        if (grow && probe.reset_peaks) {
+            busiest = [&times = *probe.reset_peaks](uint64_t span_ns) {
+                return times.most_within(span_ns);
+            };
+        }
+        CaptureSizes sizes =
+            sizes_for_capture(*before_sizing, probe.packets,
+                              probe.plain_layout ? probe.plain_layout->largest_record : 0,
+                              probe.flows, probe.reset_segments, busiest);
         options.flow_table_size = sizes.flow_capacity;
         options.linger_capacity = sizes.linger_capacity;
         options.mbufs = sizes.mbufs;
@@ -375,21 +381,40 @@ std::optional<Inputs> prepare_inputs(Options& options, PrivateDirectory& private
         options.recorder_ring_mib = sizes.recorder_ring_mib;
         options.eal_memory_mb = std::to_string(sizes.eal_memory_mb);
         expected_resets = sizes.expected_resets;
+    };
+    if (!options.pcap.empty()) {
+        inputs.capture = prepare_capture(options, private_dir, error);
+        if (!inputs.capture) return std::nullopt;
+        options.pcap = inputs.capture->vdev_path;
+        before_sizing = options;
+        apply_capture_sizes(true);
     }
     if (!options.pcap_out.empty()) {
         std::string original = options.pcap_out;
         options.pcap_out = private_dir.link("forwarded", original, error);
         if (options.pcap_out.empty()) return std::nullopt;
     }
-    inputs.tracker = tracker_config(options);
-    inputs.tracker.expected_resets = expected_resets;
     if (std::string path = signatures_path(options); !path.empty()) {
         inputs.signatures = SignatureDatabase::compile(load_signature_rules(path), error);
         if (!inputs.signatures) return std::nullopt;
-        inputs.tracker.signatures = inputs.signatures.get();
-        inputs.tracker.app_capacity = app_capacity_with_signatures;
     }
+    auto configure_tracker = [&] {
+        inputs.tracker = tracker_config(options);
+        inputs.tracker.expected_resets = expected_resets;
+        if (inputs.signatures) {
+            inputs.tracker.signatures = inputs.signatures.get();
+            inputs.tracker.app_capacity = app_capacity_with_signatures;
+        }
+    };
+    configure_tracker();
     error = check_memory(options, inputs.tracker);
+    if (!error.empty() && inputs.capture) {
+        // Room for a capture's busiest span that the machine cannot give: the configured bounds,
+        // whose overflow is counted (linger_queue_full, storm_early_judged), as for live traffic.
+        apply_capture_sizes(false);
+        configure_tracker();
+        error = check_memory(options, inputs.tracker);
+    }
     if (!error.empty()) return std::nullopt;
     return inputs;
 }

@@ -156,6 +156,39 @@ def workers_agree():
               detail)
 
 
+def storm_capture_agrees():
+    """A capture whose RST storm packs more resets into a linger and a storm window than the live
+    defaults hold (65 536 each): the capture grows them to its busiest span, so no reset is
+    written or judged early and 1 and 2 workers agree; a bound the operator gives stays a cap."""
+    capture = generate("reset-storm.pcap", "--reset-heavy", "--flows", "80000")
+    logs = {}
+    for n in (1, 2):
+        log, js = path(f"storm{n}.jsonl"), path(f"storm{n}.json")
+        rc, err, _ = run(["--pcap", capture, "--workers", str(n), "--log", log,
+                          "--summary-json", js, *BASE], timeout=300)
+        s = summary(js) if os.path.exists(js) else {}
+        check(f"RST storm capture, {n} worker(s): no reset written or judged early",
+              rc == 0 and s.get("linger_queue_full") == 0 and s.get("storm_early_judged") == 0
+              and s.get("events_logged") == s.get("reset_connections") == 80000,
+              f"rc={rc} linger_queue_full={s.get('linger_queue_full')} "
+              f"storm_early_judged={s.get('storm_early_judged')} "
+              f"logged={s.get('events_logged')} {err.strip()[-200:]}")
+        with open(log, "rb") as f:
+            logs[n] = f.read()
+    same, detail = same_except_host_fingerprints(logs[1], logs[2])
+    check("RST storm capture: 2 workers write the log of 1 (host fingerprints aside)", same, detail)
+    log, js = path("storm-capped.jsonl"), path("storm-capped.json")
+    rc, err, _ = run(["--pcap", capture, "--log", log, "--summary-json", js,
+                      "--linger-capacity", "65536", "--storm-max-pending", "65536", *BASE],
+                     timeout=300)
+    s = summary(js) if os.path.exists(js) else {}
+    check("RST storm capture, bounds given: they cap, the overflow is counted and no event lost",
+          rc == 0 and s.get("linger_queue_full", 0) > 0 and s.get("storm_early_judged", 0) > 0
+          and s.get("dropped") == 0 and s.get("events_logged") == 80000,
+          f"rc={rc} linger_queue_full={s.get('linger_queue_full')} "
+          f"storm_early_judged={s.get('storm_early_judged')} dropped={s.get('dropped')}")
+
+
 # Host fingerprints are per worker (docs/causes.md, "Who sent it"): an event judged by one
 # (evidence host_fingerprint) may differ in these fields between worker counts, and only there.
 HOST_FIELDS = ("rst_origin", "hops_from_endpoint")
@@ -361,12 +394,16 @@ def fifo_log():
 
 # 7. An RST flood from random sources: memory bounded by configuration whatever the number of
 #    sources, `stats` answered throughout.
-def flood_run(rsts, sock=None):
+def flood_run(rsts, sock=None, grow=False):
+    """A flood as the SPAN port brings it: the live bounds, which a capture would otherwise grow
+    to its busiest span (`grow`: as a capture of it is analysed)."""
     capture = generate(f"flood{rsts}.pcap", "--flows", str(rsts // 10), "--rst-flood")
-    js = path(f"flood{rsts}.json")
+    js = path(f"flood{rsts}{'-grown' if grow else ''}.json")
+    live_bounds = [] if grow else ["--linger-capacity", "65536", "--storm-max-pending", "65536",
+                                   "--storm-max-hosts", "65536"]
     args = [RSTSCOPE, "--pcap", capture, "--log", os.devnull, "--summary-json", js,
             "--flow-table-size", "65536", "--control", sock or "none", "--config", os.devnull,
-            "--quiet"]
+            "--quiet", *live_bounds]
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     latencies = []
     deadline = time.monotonic() + 600
@@ -410,6 +447,12 @@ def flood_bounded():
           f"50 000 RSTs {rss_small:.0f} MiB, 500 000 RSTs {rss:.0f} MiB peak RSS")
     check("RST flood: `stats` answered throughout", len(latencies) >= 1,
           f"{len(latencies)} answers, slowest {max(latencies, default=0) * 1000:.0f} ms")
+    # A capture of the flood grows its linger queue and storm window to the busiest span, at most
+    # to 262 144 resets each (docs/reliability.md): 124 + 127 + 56 MiB more than the live bounds.
+    rc_grown, s_grown, rss_grown, _ = flood_run(500000, grow=True)
+    check("RST flood capture: grown bounds stay under their ceiling (< 320 MiB more)",
+          rc_grown == 0 and s_grown.get("events_logged") == 500000 and
+          rss_grown - rss < 320, f"live bounds {rss:.0f} MiB, grown {rss_grown:.0f} MiB")
 
 
 # 8. Hostile paths and values: refused in one line before any analysis, never a hang.
@@ -631,7 +674,7 @@ def main():
     # run in the same build directory would double every count.
     shutil.rmtree(WORKDIR, ignore_errors=True)
     os.makedirs(WORKDIR, exist_ok=True)
-    for case in (workers_agree, sigterm_drains, full_disk, sighup_reopens, reader_leaves,
+    for case in (workers_agree, storm_capture_agrees, sigterm_drains, full_disk, sighup_reopens, reader_leaves,
                  fifo_log, flood_bounded, hostile_input, startup):
         started = time.monotonic()
         try:

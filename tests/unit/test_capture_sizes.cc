@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: BSD-3-Clause
 #include <gtest/gtest.h>
 
+#include <cstdint>
+#include <vector>
+
 #include "app/capture_sizes.h"
 
 using namespace rstscope;
@@ -133,4 +136,65 @@ TEST(CaptureSizes, EachWorkerExpectsItsShareOfTheResets) {
               8'000u + 1'000u + 64u);
     EXPECT_EQ(sizes_for_capture(o, 1'200'000, 0, 120'000, 200'000).expected_resets,
               o.linger_capacity);
+}
+
+// A capture whose RST storm packs more resets into a linger or a storm window than the live
+// defaults hold gets room for its busiest span, so that none is written or judged early; a
+// capture whose resets are spread thin keeps the defaults; an option the operator gave stays a
+// cap; and the growth stops at four times the defaults.
+TEST(CaptureSizes, BoundsThatHoldResetsGrowToTheBusiestSpan) {
+    Options o;  // linger 3 s, storm window 1 s
+    std::vector<uint64_t> spans_asked;
+    uint64_t busiest = 200'000;
+    const BusiestResets storm = [&](uint64_t span_ns) {
+        spans_asked.push_back(span_ns);
+        return busiest;
+    };
+    CaptureSizes sizes = sizes_for_capture(o, 1'040'000, 0, 200'000, 200'000, storm);
+    // One worker: its share (all of them) and an eighth more, but never more than the capture's
+    // reset segments; the storm window one more than those, as for a small capture.
+    EXPECT_EQ(sizes.linger_capacity, 200'000u);
+    EXPECT_EQ(sizes.storm_max_pending, 200'001u);
+    EXPECT_EQ(sizes.storm_max_hosts, 200'001u);
+    EXPECT_EQ(spans_asked, (std::vector<uint64_t>{3'000'000'000, 5'000'000'000, 5'000'000'000}));
+
+    // Two workers: each a half and an eighth of it, and 64.
+    o.workers = 2;
+    sizes = sizes_for_capture(o, 1'040'000, 0, 200'000, 200'000, storm);
+    EXPECT_EQ(sizes.linger_capacity, 100'000u + 12'500u + 64u);
+    EXPECT_EQ(sizes.storm_max_pending, 200'001u);
+
+    // Resets spread over hours: the defaults hold the busiest span, and stay.
+    busiest = 5'000;
+    sizes = sizes_for_capture(o, 50'000'000, 0, 4'000'000, 4'000'000, storm);
+    EXPECT_EQ(sizes.linger_capacity, o.linger_capacity);
+    EXPECT_EQ(sizes.storm_max_pending, o.storm_max_pending);
+    EXPECT_EQ(sizes.storm_max_hosts, o.storm_max_hosts);
+
+    // A storm beyond four times the defaults grows them that far, no further: memory stays
+    // bounded whatever the capture.
+    busiest = 100'000'000;
+    o.workers = 1;
+    sizes = sizes_for_capture(o, 200'000'000, 0, 100'000'000, 100'000'000, storm);
+    EXPECT_EQ(sizes.linger_capacity, 262'144u);
+    EXPECT_EQ(sizes.storm_max_pending, 262'144u);
+    EXPECT_EQ(sizes.storm_max_hosts, 262'144u);
+
+    // Given options are caps, whatever the capture.
+    busiest = 200'000;
+    o.linger_capacity = 4096;
+    o.storm_max_pending = 8192;
+    o.given = {"linger-capacity", "storm-max-pending"};
+    sizes = sizes_for_capture(o, 1'040'000, 0, 200'000, 200'000, storm);
+    EXPECT_EQ(sizes.linger_capacity, 4096u);
+    EXPECT_EQ(sizes.storm_max_pending, 8192u);
+    EXPECT_EQ(sizes.storm_max_hosts, 200'001u);  // not given: grown
+
+    // Reset times unknown: the options, as before.
+    o.given.clear();
+    o.linger_capacity = 65536;
+    o.storm_max_pending = 65536;
+    sizes = sizes_for_capture(o, 1'040'000, 0, 200'000, 200'000);
+    EXPECT_EQ(sizes.linger_capacity, 65536u);
+    EXPECT_EQ(sizes.storm_max_pending, 65536u);
 }
