@@ -53,14 +53,15 @@ Pipeline::Pipeline(const Options& options, const TrackerConfig& tracker, WorkerT
     const unsigned n = options.workers;
     // Dispatch rings: every packet travels on them when the ports cannot spread flows (software
     // dispatch); with hardware RSS only reassembled datagrams do, whose fragments the device
-    // spread by their addresses alone.
+    // spread by their addresses alone. Their producers publish in relaxed-tail-sync mode, so
+    // that a producer preempted mid-enqueue stalls none of the others (ports.cc, mbuf_pool_ops).
     const bool reassembly = options.frag_datagrams > 0 && options.mode != Mode::inline_forward;
     const bool rings = plan_.needs_dispatch || (n > 1 && reassembly);
     for (unsigned w = 0; w < n; ++w) {
         if (rings) {
-            rte_ring* r =
-                rte_ring_create(fmt::format("rstscope_dispatch_{}", w).c_str(), dispatch_ring_size,
-                                static_cast<int>(rte_socket_id()), RING_F_SC_DEQ);
+            rte_ring* r = rte_ring_create(fmt::format("rstscope_dispatch_{}", w).c_str(),
+                                          dispatch_ring_size, static_cast<int>(rte_socket_id()),
+                                          RING_F_MP_RTS_ENQ | RING_F_SC_DEQ);
             if (!r) throw std::runtime_error("cannot create dispatch ring");
             dispatch_.push_back(r);
         }

@@ -42,12 +42,20 @@ void fail(uint16_t port, const char* what, int rc) {
     throw std::runtime_error(fmt::format("port {}: {} failed: {}", port, what, rte_strerror(-rc)));
 }
 
+// The pools' ring in relaxed-tail-sync mode, not DPDK's default multi-producer/multi-consumer
+// one: there a thread that has claimed slots and is preempted before it publishes them makes
+// every other thread taking or returning mbufs spin until it runs again (lock-waiter
+// preemption). Lcores sharing a CPU (more workers than CPUs, or a busy machine) then crawl: a
+// 1.4 s capture with 3 workers on 2 CPUs took 132 s, its workers spinning in the pool's ring. In
+// RTS mode the last thread out publishes for all, so none waits on another's tail.
+constexpr const char* mbuf_pool_ops = "ring_mt_rts";
+
 void create_pools(const Options& o, PortPlan& plan) {
     for (unsigned w = 0; w < o.workers; ++w) {
         std::string name = fmt::format("rstscope_mbufs_{}", w);
-        rte_mempool* pool =
-            rte_pktmbuf_pool_create(name.c_str(), o.mbufs, mempool_cache_size(o), 0,
-                                    RTE_PKTMBUF_HEADROOM + o.mbuf_data_room, (int)rte_socket_id());
+        rte_mempool* pool = rte_pktmbuf_pool_create_by_ops(
+            name.c_str(), o.mbufs, mempool_cache_size(o), 0,
+            RTE_PKTMBUF_HEADROOM + o.mbuf_data_room, (int)rte_socket_id(), mbuf_pool_ops);
         if (pool == nullptr) {
             throw std::runtime_error(fmt::format("cannot create mbuf pool of {} mbufs: {}", o.mbufs,
                                                  rte_strerror(rte_errno)));

@@ -295,10 +295,11 @@ class WorkerLoop {
     // counted. A capture waits, so N workers see exactly the packets one worker would.
     void dispatch(rte_mbuf* m, unsigned owner) noexcept {
         rte_ring* ring = ctx_.dispatch[owner];
-        int rc = rte_ring_mp_enqueue(ring, m);
+        // The ring's own mode (relaxed tail sync, pipeline.cc), which the mp_ calls would bypass.
+        int rc = rte_ring_enqueue(ring, m);
         while (rc != 0 && run_.capture && !run_.abandon.load(std::memory_order_relaxed)) {
             rte_pause();
-            rc = rte_ring_mp_enqueue(ring, m);
+            rc = rte_ring_enqueue(ring, m);
         }
         if (rc != 0) {
             ctx_.channel.counters->bump(WorkerCounter::dispatch_ring_full);
