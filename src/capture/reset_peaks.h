@@ -10,7 +10,7 @@
 // changes, so a capture in time order keeps one run per bucket that saw a reset. A span of S ns
 // overlaps at most S / 2^26 + 2 buckets, whose sum is the answer: never below the true count,
 // above it by at most the resets of the two buckets at the span's ends. Setup only; allocates.
-// Should memory run out, the timeline forgets the times and answers with every reset it was given.
+// Should memory run out, the times are forgotten and the answer is every reset it was given.
 #pragma once
 
 #include <cstdint>
