@@ -28,6 +28,12 @@ constexpr uint64_t dispatch_ring_bytes = uint64_t{dispatch_ring_size} * sizeof(v
 // and its hosts 56 MiB.
 constexpr uint64_t capture_growth_max = uint64_t{1} << 18;
 
+// One of `sharing` workers' share of `total` resets, with room for uneven spreading: symmetric RSS
+// spreads connections, not resets, evenly, so an eighth more than an even share, and 64.
+uint64_t share_with_margin(uint64_t total, unsigned sharing) noexcept {
+    return total / sharing + total / (8 * sharing) + 64;
+}
+
 }  // namespace
 
 CaptureSizes sizes_for_capture(const Options& o, uint64_t packets, uint32_t largest_frame,
@@ -47,26 +53,23 @@ CaptureSizes sizes_for_capture(const Options& o, uint64_t packets, uint32_t larg
     sizes.flow_capacity = static_cast<uint32_t>(
         std::min<uint64_t>(o.flow_table_size, std::max<uint64_t>(1024, per_worker)));
     // The bounds of what holds resets for a span of packet time: the options', or, when they were
-    // not given, at least the capture's busiest span (for a worker, its share), with the margin
-    // for uneven spreading expected_resets takes below, up to capture_growth_max.
+    // not given, at least the capture's busiest span (for a worker, its share, with a margin), up
+    // to capture_growth_max.
     auto span_bound = [&](const char* option, uint64_t configured, uint64_t span_ns,
-                          uint64_t largest, unsigned sharing) -> uint64_t {
+                          unsigned sharing) -> uint64_t {
         if (!busiest_resets || o.was_given(option)) return configured;
-        const uint64_t busiest = busiest_resets(span_ns);
-        const uint64_t room = busiest / sharing + busiest / (8 * sharing) + 64;
-        return std::clamp<uint64_t>(room, configured, largest);
+        return std::clamp<uint64_t>(share_with_margin(busiest_resets(span_ns), sharing), configured,
+                                    capture_growth_max);
     };
     const uint64_t linger_ns = seconds_to_ns(o.linger_s);
     const uint64_t linger_bound =
-        span_bound("linger-capacity", o.linger_capacity, linger_ns, capture_growth_max, o.workers);
+        span_bound("linger-capacity", o.linger_capacity, linger_ns, o.workers);
     sizes.linger_capacity = static_cast<uint32_t>(
         std::min<uint64_t>(linger_bound, std::max<uint64_t>(16, reset_segments)));
-    // Symmetric RSS spreads connections, not resets, evenly: an eighth more than an even share.
-    sizes.expected_resets =
-        resets
-            ? std::min<uint64_t>(sizes.linger_capacity,
-                                 reset_segments / o.workers + reset_segments / (8 * o.workers) + 64)
-            : 0;
+    sizes.expected_resets = resets
+                                ? std::min<uint64_t>(sizes.linger_capacity,
+                                                     share_with_margin(reset_segments, o.workers))
+                                : 0;
     // The flight recorder's ring need not hold more records than the capture has packets.
     const uint64_t recorder_bytes = packets * FlightStore::ring_record_bytes(o.recorder_snap);
     sizes.recorder_ring_mib =
@@ -91,11 +94,9 @@ CaptureSizes sizes_for_capture(const Options& o, uint64_t packets, uint32_t larg
     uint64_t storm_bound = reset_segments + 1;
     const uint64_t storm_span_ns = 2 * seconds_to_ns(o.storm_window_s) + linger_ns;
     sizes.storm_max_pending = static_cast<uint32_t>(std::min<uint64_t>(
-        span_bound("storm-max-pending", o.storm_max_pending, storm_span_ns, capture_growth_max, 1),
-        storm_bound));
+        span_bound("storm-max-pending", o.storm_max_pending, storm_span_ns, 1), storm_bound));
     sizes.storm_max_hosts = static_cast<uint32_t>(std::min<uint64_t>(
-        span_bound("storm-max-hosts", o.storm_max_hosts, storm_span_ns, capture_growth_max, 1),
-        storm_bound));
+        span_bound("storm-max-hosts", o.storm_max_hosts, storm_span_ns, 1), storm_bound));
     // The event ring need not hold more events than the capture has reset segments: the reader
     // never waits for space then, just as it would not with the configured size.
     sizes.event_ring_size = static_cast<uint32_t>(

@@ -13,16 +13,12 @@ void FlowKeyTally::add_frame(const uint8_t* frame, uint32_t captured, uint64_t t
     if (result.is_tcp) {
         bool src_is_lo;
         add_hash(FlowTable::hash(flow_key_of(packet, src_is_lo, vlan_in_key_)));
-        if (packet.tcp_flags & tcp_flag::rst) {
-            ++reset_segments_;
-            reset_peaks_.add(ts_ns);
-        }
+        if (packet.tcp_flags & tcp_flag::rst) reset_peaks_.add(ts_ns);
     } else if (result.reason == DropReason::ip_fragment && result.fragment_l3_length != 0) {
         // Reassembly may turn it into a segment whose key the fragment does not show: a key of
         // its own, named by its record number (unique across the shares of a capture), and
         // perhaps a RST.
         add_hash(~frame_number);
-        ++reset_segments_;
         reset_peaks_.add(ts_ns);
     }
 }

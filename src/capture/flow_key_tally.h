@@ -35,7 +35,6 @@ class FlowKeyTally {
     // Adds what `other` saw, so shares of a capture tallied apart give one pass's estimate.
     void merge(const FlowKeyTally& other) noexcept {
         sketch_.merge(other.sketch_);
-        reset_segments_ += other.reset_segments_;
         reset_peaks_.merge(other.reset_peaks_);
     }
 
@@ -44,7 +43,7 @@ class FlowKeyTally {
     // Frames that are a TCP segment with RST, or a fragment reassembly may make one: a bound on
     // the reset events the capture can raise (one at most per reset segment, flow_tracker.h),
     // which sizes the tables only those fill (capture_sizes.h).
-    uint64_t reset_segments() const noexcept { return reset_segments_; }
+    uint64_t reset_segments() const noexcept { return reset_peaks_.total(); }
     // When those segments were recorded.
     const ResetPeaks& reset_peaks() const noexcept { return reset_peaks_; }
 
@@ -53,7 +52,6 @@ class FlowKeyTally {
     bool vlan_in_key_;
     uint64_t next_frame_;  // record number of add_frame's next frame
     DistinctSketch<14> sketch_;
-    uint64_t reset_segments_ = 0;
     ResetPeaks reset_peaks_;
 };
 

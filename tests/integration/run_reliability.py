@@ -162,7 +162,8 @@ def shared_cpus_do_not_stall():
     mbuf pool's ring made the others spin until it ran again: half of such runs of a 1 s capture
     took minutes (docs/reliability.md). Each run must end as promptly as the capture allows."""
     capture = generate("mixed.pcap", "--flows", "100000")
-    workers = min(8, 2 * len(os.sched_getaffinity(0)))
+    cpus = len(os.sched_getaffinity(0))
+    workers = min(8, 2 * cpus)
     for attempt in range(4):
         js = path(f"shared{attempt}.json")
         started = time.monotonic()
@@ -170,11 +171,11 @@ def shared_cpus_do_not_stall():
             rc, err, _ = run(["--pcap", capture, "--workers", str(workers), "--log", os.devnull,
                               "--summary-json", js, *BASE], timeout=60)
         except subprocess.TimeoutExpired:
-            check(f"{workers} workers on {len(os.sched_getaffinity(0))} CPUs, run {attempt + 1}: "
+            check(f"{workers} workers on {cpus} CPUs, run {attempt + 1}: "
                   "ends within 60 s", False, "still running after 60 s: the lcores stall")
             return
         s = summary(js) if os.path.exists(js) else {}
-        check(f"{workers} workers on {len(os.sched_getaffinity(0))} CPUs, run {attempt + 1}: "
+        check(f"{workers} workers on {cpus} CPUs, run {attempt + 1}: "
               "ends within 60 s, every reset logged",
               rc == 0 and s.get("events_logged") == s.get("reset_connections", -1) > 0,
               f"rc={rc} {time.monotonic() - started:.1f} s {err.strip()[-200:]}")
