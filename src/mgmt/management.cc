@@ -559,7 +559,11 @@ void Management::finish() {
                                        [](WorkerChannel* w) { return w->events->count() == 0; });
         uint32_t pending_before = storms_.pending();
         uint32_t drained = drain();
-        if (rings_empty && drained == 0) release(true);
+        // Judge more only once what was judged is written: a judged event waits in `judged_`,
+        // copied out of the pool beyond its first few, so releasing everything while a slow
+        // log held the last ones grew it by the whole window (480 bytes an event), and the loop
+        // never slept.
+        if (rings_empty && drained == 0 && judged_.empty()) release(true);
         bool progressed = drained > 0 || storms_.pending() < pending_before;
         if (rings_empty && drained == 0 && storms_.pending() == 0 && !findings_finished_) {
             // The run's last event is settled: every open finding is cleared after it. A

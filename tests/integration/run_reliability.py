@@ -18,6 +18,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 
@@ -417,6 +418,57 @@ def fifo_log():
         os.close(reader)
 
 
+# 6b. A capture's log read slowly (a FIFO whose reader lags): the run waits for it, so every event
+#     is written and none dropped, and management's memory stays what it is with a regular file
+#     (it used to judge the whole window into a list while the last lines waited: 480 bytes an
+#     event, 130 MiB for the reset-heavy capture).
+def slow_log_reader():
+    capture = generate("reset-storm.pcap", "--reset-heavy", "--flows", "80000")
+    js_file = path("slow-file.json")
+    rc_file, _, peak_file = run(["--pcap", capture, "--log", path("slow-file.jsonl"),
+                                 "--summary-json", js_file, *BASE], timeout=300)
+    fifo = path("slow.fifo")
+    if os.path.exists(fifo):
+        os.unlink(fifo)
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    lines_read = [0]
+    run_over = threading.Event()
+
+    def read_slowly():  # at most 64 KiB every 2 ms: far slower than rstscope writes
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline:
+            try:
+                chunk = os.read(reader, 65536)
+            except BlockingIOError:
+                chunk = None
+            if chunk:
+                lines_read[0] += chunk.count(b"\n")
+            elif chunk == b"" and run_over.is_set():
+                return  # the writer closed the FIFO and the pipe is empty
+            time.sleep(0.002)
+
+    thread = threading.Thread(target=read_slowly)
+    thread.start()
+    try:
+        js = path("slow.json")
+        rc, err, peak = run(["--pcap", capture, "--log", fifo, "--summary-json", js, *BASE],
+                            timeout=300)
+    finally:
+        run_over.set()
+        thread.join(60)
+        os.close(reader)
+    s = summary(js) if os.path.exists(js) else {}
+    check("slow log reader: the capture waits for it, every event written and read",
+          rc == 0 and rc_file == 0 and s.get("events_logged") == 80000 and
+          s.get("log_lines_dropped") == 0 and lines_read[0] == s.get("events_logged", 0) +
+          s.get("findings_logged", 0),
+          f"rc={rc} logged={s.get('events_logged')} dropped={s.get('log_lines_dropped')} "
+          f"read={lines_read[0]} {err.strip()[-200:]}")
+    check("slow log reader: peak memory as with a regular file", peak < peak_file + 24,
+          f"{peak:.0f} MiB, regular file {peak_file:.0f} MiB")
+
+
 # 7. An RST flood from random sources: memory bounded by configuration whatever the number of
 #    sources, `stats` answered throughout.
 def flood_run(rsts, sock=None, grow=False):
@@ -700,7 +752,7 @@ def main():
     shutil.rmtree(WORKDIR, ignore_errors=True)
     os.makedirs(WORKDIR, exist_ok=True)
     for case in (workers_agree, shared_cpus_do_not_stall, storm_capture_agrees, sigterm_drains, full_disk, sighup_reopens, reader_leaves,
-                 fifo_log, flood_bounded, hostile_input, startup):
+                 fifo_log, slow_log_reader, flood_bounded, hostile_input, startup):
         started = time.monotonic()
         try:
             case()
