@@ -6,6 +6,8 @@
 #include <rte_eal.h>
 #include <rte_errno.h>
 
+#include <pthread.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include <bit>
@@ -21,6 +23,7 @@
 #include <memory>
 #include <new>
 #include <optional>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -216,11 +219,27 @@ std::optional<Outputs> open_outputs(const Options& options, std::string& error) 
         return std::nullopt;
     out.log = EventLog::open(options.log, size_t{options.log_buffer_kib} * 1024, error);
     if (!out.log) return std::nullopt;
+    // Started before EAL pins this thread: it may run on any CPU the process may use until
+    // analyse() says otherwise.
+    try {
+        out.log->start_writer();
+    } catch (const std::system_error& e) {
+        error = fmt::format("cannot start the event log's writer thread: {}", e.what());
+        return std::nullopt;
+    }
     if (!options.export_urls.empty()) {
         out.exporter = NatsExporter::start(options, error);
         if (!out.exporter) return std::nullopt;
     }
     return out;
+}
+
+// Live traffic: the log's writer keeps to the management lcore's CPU, where EAL pinned this
+// thread, and never takes a worker's. A capture's may run on any CPU the process may use: once the
+// workers are done, its writes overlap management's last events.
+void keep_log_writer_beside_management(EventLog& log) {
+    cpu_set_t cpus;
+    if (pthread_getaffinity_np(pthread_self(), sizeof(cpus), &cpus) == 0) log.confine_writer(cpus);
 }
 
 // Per-worker sizes as the options give them (a capture's already fitted to its packet count by
@@ -528,6 +547,7 @@ int analyse(const Options& options, const Inputs& inputs, Outputs& outputs,
         CaptureClock capture_clock;
         if (capture && !capture_clock.open(capture->read_path, capture->probe, error))
             throw std::runtime_error(error);
+        if (!capture) keep_log_writer_beside_management(*outputs.log);
         EthdevPortStats port_stats;
         Pipeline pipeline(options, inputs.tracker, trackers.get(), run_control,
                           worker_settings(options, capture), capture ? &capture_clock : nullptr);

@@ -340,7 +340,9 @@ bool Management::write_findings() {
 }
 
 bool Management::append_record(std::string_view line, const ResetEvent* event) {
-    bool wait = run_.capture && log_->last_error() == 0 && !log_->reader_gone();
+    // A line no half of the buffer can hold is dropped and counted at once, never waited for.
+    bool wait = run_.capture && log_->last_error() == 0 && !log_->reader_gone() &&
+                line.size() <= log_->longest_line();
     if (wait && log_->room() < line.size()) return false;
     log_->append(line);
     record_written(line, event);

@@ -1,12 +1,15 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // EventLog: whole lines only, bounded buffer, resumes when the sink takes data again, never blocks;
-// the per-event line written in place or, without room, formatted elsewhere: the same bytes.
+// the per-event line written in place or, without room, formatted elsewhere: the same bytes; the
+// same promises with the writer thread, whose stalls never reach the caller.
 #include "rstscope/mgmt/event_log.h"
 
 #include <fcntl.h>
+#include <sched.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <filesystem>
@@ -143,29 +146,35 @@ TEST(EventLog, BoundedBufferDropsAndCountsLinesThatDoNotFit) {
 }
 
 // The per-event path's in-place lines are queued, counted and written as appended ones; no room
-// for the longest line is a null, not a drop, and compaction makes room as for append().
+// for the longest line is a null, not a drop. A full half is handed over to be written if the
+// other half is written out, and its room is the next lines'.
 TEST(EventLog, LinesWrittenInPlaceAreQueuedAsAppendedOnes) {
     LimitedSink sink;
     const size_t size = line(0).size();
-    EventLog log(-1, false, size * 3, LimitedSink::write, &sink);
+    EventLog log(-1, false, size * 4, LimitedSink::write, &sink);  // halves of two lines
     ASSERT_TRUE(log.append(line(0)));
     char* at = log.line_space(size);
     ASSERT_NE(at, nullptr);
     std::string text = line(1);
     text.copy(at, size);
     EXPECT_EQ(log.commit_line(size), text);
-    EXPECT_EQ(log.line_space(size + 1), nullptr);  // one line's room left, not more
-    EXPECT_EQ(log.lines_dropped(), 0u);
-    sink.budget = size;
-    log.flush(1);
-    at = log.line_space(2 * size);  // the written line's room, compacted
+    at = log.line_space(size);  // the full half handed over: the other one's room
     ASSERT_NE(at, nullptr);
     line(2).copy(at, size);
     log.commit_line(size);
+    EXPECT_EQ(log.line_space(size + 1), nullptr);  // one line's room left, the other half queued
+    EXPECT_EQ(log.lines_dropped(), 0u);
+    sink.budget = 2 * size;
+    EXPECT_FALSE(log.flush(1));  // the first half written, the second handed over, the disk full
+    EXPECT_EQ(log.lines_written(), 2u);
+    at = log.line_space(2 * size);  // the written half's room
+    ASSERT_NE(at, nullptr);
+    line(3).copy(at, size);
+    log.commit_line(size);
     sink.budget = 1 << 20;
     EXPECT_TRUE(log.flush(1 + EventLog::retry_interval_ns));
-    EXPECT_EQ(sink.received, line(0) + line(1) + line(2));
-    EXPECT_EQ(log.lines_written(), 3u);
+    EXPECT_EQ(sink.received, line(0) + line(1) + line(2) + line(3));
+    EXPECT_EQ(log.lines_written(), 4u);
 }
 
 // Without room for the longest line in the buffer, the per-event path formats the same line
@@ -187,30 +196,33 @@ TEST(EventLog, AnEventLineInPlaceOrFormattedElsewhereIsTheSame) {
     elsewhere.append(std::string_view("stale"));
     EXPECT_EQ(format_event_line(elsewhere, event), in_place);
 
-    EventLog small(-1, false, in_place.size() + 1, LimitedSink::write, &sink);
+    EventLog small(-1, false, 2 * (in_place.size() + 1), LimitedSink::write, &sink);
     EXPECT_TRUE(write_event_line(small, event).empty());  // less than the longest line's room
     EXPECT_EQ(small.lines_dropped(), 0u);
     EXPECT_TRUE(small.append(format_event_line(elsewhere, event)));
     EXPECT_EQ(small.room(), 1u);
 }
 
-TEST(EventLog, CompactsAroundACutLineToMakeRoom) {
+// The half holding a cut line is not reused before the line is written whole: its written part
+// stays so that it can still be written whole to another file after a reopen. The other half
+// takes lines meanwhile.
+TEST(EventLog, ACutLineKeepsItsHalfUntilItIsWrittenWhole) {
     LimitedSink sink;
     const size_t size = line(0).size();
-    EventLog log(-1, false, size * 3, LimitedSink::write, &sink);
+    EventLog log(-1, false, size * 6, LimitedSink::write, &sink);  // halves of three lines
     for (int i = 0; i < 3; ++i)
         ASSERT_TRUE(log.append(line(i)));
     sink.budget = size * 2 + 5;
-    log.flush(1);
+    EXPECT_FALSE(log.flush(1));
     EXPECT_EQ(log.lines_written(), 2u);
-    // Two lines' room is free again; the cut line's written part stays so that it can still be
-    // written whole to another file after a reopen.
-    EXPECT_TRUE(log.append(line(3)));
-    EXPECT_TRUE(log.append(line(4)));
-    EXPECT_FALSE(log.append(line(5)));
+    for (int i = 3; i < 6; ++i)
+        EXPECT_TRUE(log.append(line(i)));
+    EXPECT_FALSE(log.append(line(6)));
+    EXPECT_EQ(log.lines_dropped(), 1u);
     sink.budget = 1 << 20;
     EXPECT_TRUE(log.flush(1 + EventLog::retry_interval_ns));
-    EXPECT_EQ(sink.received, line(0) + line(1) + line(2) + line(3) + line(4));
+    EXPECT_EQ(sink.received, line(0) + line(1) + line(2) + line(3) + line(4) + line(5));
+    EXPECT_EQ(log.lines_written(), 6u);
 }
 
 TEST(EventLog, FullDeviceCountsErrorsAndNeverCountsALineAsWritten) {
@@ -315,6 +327,202 @@ TEST(EventLog, APipeThatIsFullIsWaitedForNotBlockedOn) {
     EXPECT_EQ(log.lines_written(), 20000u);
     EXPECT_EQ(received, expected);
     ::close(fds[0]);
+}
+
+// With the writer thread, flush() only hands lines over: these wait (a bounded while) until the
+// thread has written everything queued.
+bool flush_until_written(EventLog& log) {
+    for (int i = 0; i < 20000; ++i) {  // at most about 20 s
+        if (log.flush(0)) return true;
+        usleep(1000);
+    }
+    return false;
+}
+
+// Queues a line, waiting (a bounded while) for room as a capture's management does.
+bool queue_line(EventLog& log, const std::string& text) {
+    for (int i = 0; i < 20000 && log.room() < text.size(); ++i) {
+        log.flush(0);
+        usleep(1000);
+    }
+    return log.append(text);
+}
+
+TEST(EventLog, TheWriterThreadWritesEveryLineInOrderAndCountsIt) {
+    TempDir dir;
+    std::string path = dir.file("events.jsonl");
+    std::string error;
+    auto log = EventLog::open(path, 1 << 16, error);
+    ASSERT_TRUE(log) << error;
+    log->start_writer();
+    std::string expected;
+    for (int i = 0; i < 50000; ++i) {  // 2.5 MB through 64 KiB: each half handed over many times
+        ASSERT_TRUE(queue_line(*log, line(i)));
+        expected += line(i);
+    }
+    ASSERT_TRUE(flush_until_written(*log));
+    EXPECT_EQ(log->lines_written(), 50000u);
+    log->close();
+    EXPECT_EQ(log->lines_dropped(), 0u);
+    EXPECT_EQ(read_file(path), expected);
+}
+
+// A pipe nobody reads holds the writer thread, never the caller: flush() returns at once, lines
+// beyond the buffer are dropped and counted, and everything queued follows once the reader reads.
+TEST(EventLog, AStalledPipeHoldsTheWriterThreadNotTheCaller) {
+    int fds[2];
+    ASSERT_EQ(pipe2(fds, O_NONBLOCK), 0);
+    EventLog log(fds[1], true, 1 << 18);
+    log.start_writer();
+    std::string expected;
+    uint64_t accepted = 0;
+    for (int i = 0; i < 20000; ++i) {  // 700 KB: more than the pipe (64 KiB) and the buffer
+        if (log.append(line(i))) {
+            expected += line(i);
+            ++accepted;
+        }
+        log.flush(0);
+    }
+    EXPECT_GT(log.lines_dropped(), 0u);
+    EXPECT_EQ(accepted + log.lines_dropped(), 20000u);
+    for (int i = 0; i < 5000 && !log.sink_full(); ++i) {
+        log.flush(0);  // as management's every pass: what is queued goes to the thread
+        usleep(1000);
+    }
+    EXPECT_TRUE(log.sink_full());
+    EXPECT_FALSE(log.flush(0));
+    std::string received;
+    char buffer[65536];
+    for (int round = 0; round < 20000 && !log.flush(0); ++round) {
+        long n;
+        while ((n = ::read(fds[0], buffer, sizeof buffer)) > 0)
+            received.append(buffer, static_cast<size_t>(n));
+        usleep(200);
+    }
+    long n;
+    while ((n = ::read(fds[0], buffer, sizeof buffer)) > 0)
+        received.append(buffer, static_cast<size_t>(n));
+    EXPECT_EQ(log.lines_written(), accepted);
+    EXPECT_EQ(received, expected);
+    EXPECT_FALSE(log.sink_full());
+    log.close();
+    ::close(fds[0]);
+}
+
+// A write(2) the kernel holds (a disk throttled by writeback, a hung network filesystem): the
+// writer thread waits in it, the caller never does. Queuing and handing over go on, lines beyond
+// the buffer are dropped and counted, and once the write returns everything queued follows.
+struct HeldSink {
+    std::atomic<bool> released{false};
+    std::atomic<int> calls{0};
+    std::string received;  // the writer thread's until the test has joined it (close())
+    static long write(void* context, int, const char* data, size_t size) {
+        auto& sink = *static_cast<HeldSink*>(context);
+        sink.calls.fetch_add(1);
+        while (!sink.released.load())
+            usleep(1000);
+        sink.received.append(data, size);
+        return static_cast<long>(size);
+    }
+};
+
+TEST(EventLog, AWriteTheKernelHoldsHoldsTheWriterThreadNotTheCaller) {
+    HeldSink sink;
+    const size_t size = line(0).size();
+    EventLog log(-1, false, size * 8, HeldSink::write, &sink);  // halves of four lines
+    log.start_writer();
+    ASSERT_TRUE(log.append(line(0)));
+    EXPECT_FALSE(log.flush(0));  // handed over; the thread is now held in its write
+    for (int i = 0; i < 5000 && sink.calls.load() == 0; ++i)
+        usleep(1000);
+    ASSERT_EQ(sink.calls.load(), 1);
+    std::string expected = line(0);
+    int accepted = 1;
+    for (int i = 1; i < 10; ++i) {  // every call returns while the write is held
+        if (log.append(line(i))) {
+            expected += line(i);
+            ++accepted;
+        }
+        EXPECT_FALSE(log.flush(0));
+    }
+    EXPECT_EQ(accepted, 5);  // the held line, and the other half's four
+    EXPECT_EQ(log.lines_dropped(), 5u);
+    EXPECT_EQ(log.lines_written(), 0u);
+    sink.released.store(true);
+    EXPECT_TRUE(flush_until_written(log));
+    EXPECT_EQ(log.lines_written(), 5u);
+    log.close();
+    EXPECT_EQ(sink.received, expected);
+}
+
+TEST(EventLog, TheWriterThreadMovesToTheReopenedFile) {
+    TempDir dir;
+    std::string path = dir.file("events.jsonl");
+    std::string error;
+    auto log = EventLog::open(path, 1 << 16, error);
+    ASSERT_TRUE(log) << error;
+    log->start_writer();
+    log->append(line(0));
+    log->append(line(1));
+    ASSERT_TRUE(flush_until_written(*log));
+    std::filesystem::rename(path, path + ".1");  // logrotate
+    log->append(line(2));
+    ASSERT_TRUE(log->reopen(error)) << error;
+    log->append(line(3));
+    ASSERT_TRUE(flush_until_written(*log));
+    log->close();
+    EXPECT_EQ(read_file(path + ".1"), line(0) + line(1));
+    EXPECT_EQ(read_file(path), line(2) + line(3));
+    EXPECT_EQ(log->lines_written(), 4u);
+}
+
+// A full disk: the thread retries at its pace, counts the errors, and close() stops it at once;
+// no line is counted as written, every queued one as dropped.
+TEST(EventLog, CloseStopsAWriterThreadRetryingAFullDevice) {
+    int fd = ::open("/dev/full", O_WRONLY);
+    ASSERT_GE(fd, 0);
+    EventLog log(fd, true, 1 << 16);
+    log.start_writer();
+    for (int i = 0; i < 5; ++i)
+        ASSERT_TRUE(log.append(line(i)));
+    EXPECT_FALSE(log.flush(0));
+    for (int i = 0; i < 5000 && log.write_errors() < 2; ++i)  // a retry after 100 ms
+        usleep(1000);
+    EXPECT_GE(log.write_errors(), 2u);
+    EXPECT_EQ(log.last_error(), ENOSPC);
+    log.close();
+    EXPECT_EQ(log.lines_written(), 0u);
+    EXPECT_EQ(log.lines_dropped(), 5u);
+}
+
+// Live traffic keeps the writer thread to the management lcore's CPU (main.cc): it is given a
+// set, and the kernel says the thread keeps to it. Without the thread there is nothing to confine.
+std::string writer_cpus() {
+    for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+        std::string name = read_file(task.path() / "comm");
+        if (name != "rstscope-log\n") continue;
+        std::string status = read_file(task.path() / "status");
+        size_t at = status.find("Cpus_allowed_list:");
+        if (at == std::string::npos) return {};
+        size_t end = status.find('\n', at);
+        std::string list = status.substr(at + 18, end - at - 18);
+        list.erase(0, list.find_first_not_of(" \t"));
+        return list;
+    }
+    return {};
+}
+
+TEST(EventLog, TheWriterThreadKeepsToTheCpusItIsGiven) {
+    EventLog log(open("/dev/null", O_WRONLY | O_CLOEXEC), true, 1 << 16);
+    cpu_set_t first;
+    CPU_ZERO(&first);
+    CPU_SET(0, &first);
+    EXPECT_FALSE(log.confine_writer(first));  // no thread yet
+    log.start_writer();
+    ASSERT_TRUE(log.confine_writer(first));
+    EXPECT_EQ(writer_cpus(), "0");
+    log.close();
+    EXPECT_EQ(writer_cpus(), "");  // stopped with the log
 }
 
 TEST(EventLog, RefusesAFifoWithoutAReaderAndADirectory) {

@@ -9,7 +9,7 @@
 // Prints one line: events=... seconds=... events_per_s=... cpu_seconds=... events_per_cpu_s=...
 // log_bytes=... bytes_per_event=... storm_upgrades=... findings=... (cpu: this thread's user and
 // system time, what the rate would be with a CPU of its own on a shared machine; the kernel's
-// write(2) included).
+// write(2) is the log's writer thread's since 2026-12-06, not included).
 //
 // The events are real: the reset-heavy traffic of traffic_model.h (200 000 connections, each
 // ending in a reset; a quarter IPv6, a quarter VLAN-tagged; 4 000 servers, so the servers that
@@ -20,7 +20,8 @@
 // tallies, the copies the control socket's queries read, the findings engine), the same function
 // Management calls, then findings' advance once nothing waits and their records written to the log
 // after the event that caused them, the JSON line (write_event_line, settle.h) and the log
-// (EventLog::append, flush after each pass) to a regular file, with rstscope's default sizes.
+// (EventLog::append, flush after each pass; write(2) on the log's writer thread, as in rstscope)
+// to a regular file, with rstscope's default sizes.
 // Not included: record observers (none unless --recorder-dir, --export or --report is given),
 // signature rules (none unless a configuration file or --signatures names them), the ring.
 #include <fcntl.h>
@@ -32,6 +33,7 @@
 #include <cstring>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <fmt/format.h>
@@ -127,6 +129,7 @@ Result run(std::vector<Handed>& source, const ConnectionWindows* connections, ui
     RecentEvents recent(defaults.recent_events);
     TopTables tops(defaults.top_hosts_capacity);
     EventLog log(fd, false, size_t{defaults.log_buffer_kib} * 1024);
+    log.start_writer();  // as rstscope: write(2) on the log's own thread
     // Options' findings defaults are FindingThresholds' (management.cc's findings_thresholds()).
     FindingsEngine findings{FindingThresholds{}};
     SummedConnections summed({connections});
@@ -143,12 +146,19 @@ Result run(std::vector<Handed>& source, const ConnectionWindows* connections, ui
     fmt::memory_buffer line;
     const SettleTargets targets{resets, recent, tops, findings, {}};
     Result r;
+    // As a capture's management (Management::append_record): a line waits for room in the log,
+    // never dropped, so every run writes every line.
+    auto queue_line = [&](std::string_view text) {
+        while (log.room() < text.size())
+            if (!log.flush(0)) std::this_thread::yield();
+        log.append(text);
+    };
     // Management writes a finding's record after the event that raised it (queue_findings):
     // here at once, the same bytes and work.
     auto write_findings = [&] {
         for (FindingRecord& f : finding_records) {
             f.line.push_back('\n');
-            log.append(f.line);
+            queue_line(f.line);
         }
         findings_written += finding_records.size();
         finding_records.clear();
@@ -160,7 +170,7 @@ Result run(std::vector<Handed>& source, const ConnectionWindows* connections, ui
                 prefetch_judged(judged[i + settle_prefetch_distance]);
             r.storm_upgrades += settle_event(j, ++numbered, targets, finding_records);
             if (write_event_line(log, j.event()).empty())  // as Management::write_judged
-                log.append(format_event_line(line, j.event()));
+                queue_line(format_event_line(line, j.event()));
             write_findings();
         }
         judged.clear();
@@ -207,7 +217,8 @@ Result run(std::vector<Handed>& source, const ConnectionWindows* connections, ui
     }
     findings.finish(finding_records);
     write_findings();
-    log.flush(0);
+    while (!log.flush(0))
+        std::this_thread::yield();
     if (callgrind) CALLGRIND_TOGGLE_COLLECT;
     r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     r.cpu_seconds = thread_cpu_seconds() - cpu0;
