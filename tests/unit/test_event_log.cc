@@ -87,6 +87,24 @@ class TempDir {
     std::string path_;
 };
 
+// Reads a pipe, the log's sink, until the log says everything queued is written (flush() at
+// `now_ns`, `pause_us` between rounds, a bounded number of rounds), then what is left in it.
+std::string read_pipe_until_written(EventLog& log, int fd, uint64_t now_ns, useconds_t pause_us) {
+    std::string received;
+    char buffer[65536];
+    auto read_all = [&] {
+        long n;
+        while ((n = ::read(fd, buffer, sizeof buffer)) > 0)
+            received.append(buffer, static_cast<size_t>(n));
+    };
+    for (int round = 0; round < 100000 && !log.flush(now_ns); ++round) {
+        read_all();
+        if (pause_us) usleep(pause_us);
+    }
+    read_all();
+    return received;
+}
+
 TEST(EventLog, PopulateFaultsInThePrefixOfItsBuffer) {
     EventLog log(open("/dev/null", O_WRONLY | O_CLOEXEC), true, size_t{16} << 20);
     const size_t before = resident_bytes();
@@ -313,16 +331,7 @@ TEST(EventLog, APipeThatIsFullIsWaitedForNotBlockedOn) {
     EXPECT_FALSE(log.flush(1));
     EXPECT_TRUE(log.sink_full());
     EXPECT_LT(log.lines_written(), 20000u);
-    std::string received;
-    char buffer[65536];
-    for (int round = 0; round < 100000 && !log.flush(2); ++round) {
-        long n;
-        while ((n = ::read(fds[0], buffer, sizeof buffer)) > 0)
-            received.append(buffer, static_cast<size_t>(n));
-    }
-    long n;
-    while ((n = ::read(fds[0], buffer, sizeof buffer)) > 0)
-        received.append(buffer, static_cast<size_t>(n));
+    std::string received = read_pipe_until_written(log, fds[0], 2, 0);
     EXPECT_FALSE(log.sink_full());
     EXPECT_EQ(log.lines_written(), 20000u);
     EXPECT_EQ(received, expected);
@@ -348,13 +357,23 @@ bool queue_line(EventLog& log, const std::string& text) {
     return log.append(text);
 }
 
+// A log at `path` with its writer thread started, as rstscope opens one.
+std::unique_ptr<EventLog> open_with_writer(const std::string& path) {
+    std::string error;
+    auto log = EventLog::open(path, 1 << 16, error);
+    if (!log) {
+        ADD_FAILURE() << error;
+        return nullptr;
+    }
+    log->start_writer();
+    return log;
+}
+
 TEST(EventLog, TheWriterThreadWritesEveryLineInOrderAndCountsIt) {
     TempDir dir;
     std::string path = dir.file("events.jsonl");
-    std::string error;
-    auto log = EventLog::open(path, 1 << 16, error);
-    ASSERT_TRUE(log) << error;
-    log->start_writer();
+    auto log = open_with_writer(path);
+    ASSERT_TRUE(log);
     std::string expected;
     for (int i = 0; i < 50000; ++i) {  // 2.5 MB through 64 KiB: each half handed over many times
         ASSERT_TRUE(queue_line(*log, line(i)));
@@ -391,17 +410,7 @@ TEST(EventLog, AStalledPipeHoldsTheWriterThreadNotTheCaller) {
     }
     EXPECT_TRUE(log.sink_full());
     EXPECT_FALSE(log.flush(0));
-    std::string received;
-    char buffer[65536];
-    for (int round = 0; round < 20000 && !log.flush(0); ++round) {
-        long n;
-        while ((n = ::read(fds[0], buffer, sizeof buffer)) > 0)
-            received.append(buffer, static_cast<size_t>(n));
-        usleep(200);
-    }
-    long n;
-    while ((n = ::read(fds[0], buffer, sizeof buffer)) > 0)
-        received.append(buffer, static_cast<size_t>(n));
+    std::string received = read_pipe_until_written(log, fds[0], 0, 200);
     EXPECT_EQ(log.lines_written(), accepted);
     EXPECT_EQ(received, expected);
     EXPECT_FALSE(log.sink_full());
@@ -458,15 +467,14 @@ TEST(EventLog, AWriteTheKernelHoldsHoldsTheWriterThreadNotTheCaller) {
 TEST(EventLog, TheWriterThreadMovesToTheReopenedFile) {
     TempDir dir;
     std::string path = dir.file("events.jsonl");
-    std::string error;
-    auto log = EventLog::open(path, 1 << 16, error);
-    ASSERT_TRUE(log) << error;
-    log->start_writer();
+    auto log = open_with_writer(path);
+    ASSERT_TRUE(log);
     log->append(line(0));
     log->append(line(1));
     ASSERT_TRUE(flush_until_written(*log));
     std::filesystem::rename(path, path + ".1");  // logrotate
     log->append(line(2));
+    std::string error;
     ASSERT_TRUE(log->reopen(error)) << error;
     log->append(line(3));
     ASSERT_TRUE(flush_until_written(*log));
