@@ -12,6 +12,7 @@
 
 #include <fmt/format.h>
 
+#include "rstscope/common/monotonic_clock.h"
 #include "rstscope/config/duration.h"
 
 namespace rstscope {
@@ -31,12 +32,6 @@ constexpr int64_t stall_wait_ms = 20;
 constexpr size_t batch_bytes = 256 * 1024;  // well under NATS' default 1 MB max_payload
 constexpr uint64_t max_backoff_ns = 2'000'000'000;
 constexpr uint64_t first_backoff_ns = 100'000'000;
-
-uint64_t monotonic_now_ns() {
-    timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return static_cast<uint64_t>(t.tv_sec) * 1'000'000'000u + static_cast<uint64_t>(t.tv_nsec);
-}
 
 uint64_t thread_cpu_ns() {
     timespec t;
@@ -354,7 +349,7 @@ void NatsExporter::thread_main() {
     pthread_setname_np(pthread_self(), "rstscope-export");
     uint64_t deadline = 0;
     for (;;) {
-        uint64_t now = monotonic_now_ns();
+        uint64_t now = monotonic_ns();
         bool finishing = finishing_.load();
         if (finishing && deadline == 0) deadline = now + finish_timeout_ns_;
         replace_closed_connection(now);

@@ -16,6 +16,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "rstscope/common/monotonic_clock.h"
+
 namespace rstscope {
 namespace {
 
@@ -212,9 +214,7 @@ ControlSocket::~ControlSocket() {
 
 int64_t ControlSocket::now() const {
     if (config_.now_ns) return config_.now_ns();
-    timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+    return static_cast<int64_t>(monotonic_ns());
 }
 
 void ControlSocket::close_client(size_t index) {

@@ -13,6 +13,8 @@
 #include <cstring>
 #include <ctime>
 
+#include "rstscope/common/monotonic_clock.h"
+
 namespace rstscope {
 namespace {
 
@@ -54,12 +56,6 @@ int open_stdout(bool& restore_blocking, std::string& error) {
     if (flags >= 0 && !(flags & O_NONBLOCK) && fcntl(fd, F_SETFL, flags | O_NONBLOCK) == 0)
         restore_blocking = true;
     return fd;
-}
-
-uint64_t monotonic_now_ns() noexcept {
-    timespec ts{};
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
 }
 
 // How long the writer thread waits at a time for a full pipe or a paced retry: what close() and
@@ -239,7 +235,7 @@ void EventLog::writer_loop() noexcept {
         take_reopened();
         if (writer_stop_.load(std::memory_order_acquire)) return;
         if (draining_busy_.load(std::memory_order_acquire)) {
-            if (!write_draining(monotonic_now_ns())) writer_wait_for_sink();
+            if (!write_draining(monotonic_ns())) writer_wait_for_sink();
             continue;
         }
         writer_wake_.wait(asked, std::memory_order_acquire);
@@ -248,7 +244,7 @@ void EventLog::writer_loop() noexcept {
 
 void EventLog::writer_wait_for_sink() noexcept {
     if (last_error() != 0) {
-        const uint64_t now = monotonic_now_ns();
+        const uint64_t now = monotonic_ns();
         if (now >= retry_at_ns_) return;
         const uint64_t wait =
             std::min<uint64_t>(retry_at_ns_ - now, writer_wait_slice_ms * 1'000'000ull);

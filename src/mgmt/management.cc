@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "rstscope/analysis/flow_tracker.h"  // ns_per_second
+#include "rstscope/common/monotonic_clock.h"
 #include "rstscope/config/duration.h"
 #include "rstscope/mgmt/control_protocol.h"
 #include "rstscope/mgmt/event_json.h"
@@ -40,12 +41,6 @@ constexpr uint64_t flow_query_timeout_ns = 200'000'000;
 void bump(std::array<uint64_t, management_counter_count>& c, ManagementCounter which,
           uint64_t n = 1) {
     c[static_cast<size_t>(which)] += n;
-}
-
-uint64_t monotonic_ns() {
-    timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return static_cast<uint64_t>(now.tv_sec) * ns_per_second + static_cast<uint64_t>(now.tv_nsec);
 }
 
 void sleep_ns(long ns) {

@@ -17,7 +17,7 @@
 // - reopen() (logrotate's SIGHUP, the control socket's log-reopen) moves to a new file at the same
 //   path; a line cut in the old file is written whole to the new one.
 // Threads: every member is for the management thread; the writer thread touches only the half
-// being written and the sink, and hands both back through `draining_`.
+// being written and the sink, which `draining_busy_` passes between the two.
 #pragma once
 
 #include <sched.h>
@@ -130,7 +130,8 @@ class EventLog {
     // Writes the draining half; true once all of it is written (then it is empty and handed back).
     bool write_draining(uint64_t now_ns) noexcept;
     void writer_loop() noexcept;
-    // Waits, on the writer thread, until the sink may take data again or something is asked.
+    // Waits, on the writer thread, for a full pipe to take data or a retry's time, at most a short
+    // slice (writer_wait_slice_ms), so that stop and reopen are seen soon.
     void writer_wait_for_sink() noexcept;
     // Moves to a descriptor reopen() opened: the draining half's cut line goes whole to it.
     void take_reopened() noexcept;
