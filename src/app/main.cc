@@ -41,6 +41,7 @@
 #include "progress.h"
 #include "rstscope/config/duration.h"
 #include "rstscope/config/options.h"
+#include "rstscope/datapath/packet_socket_drops.h"
 #include "rstscope/flow/flow_table.h"
 #include "rstscope/mgmt/event_log.h"
 #include "rstscope/mgmt/flight_recorder.h"
@@ -340,14 +341,23 @@ class Eal {
     bool started_ = false;
 };
 
-// Management's view of the ports: the datapath's receive losses over every port.
+// Management's view of the ports: the datapath's receive losses over every port, the frames the
+// kernel dropped at an af_packet port's socket among the missed. Made once the ports are set up
+// (their sockets are found then) and used while they are open.
 class EthdevPortStats final : public PortStatsSource {
   public:
+    EthdevPortStats() : socket_drops_(PacketSocketDrops::bound_to(af_packet_interfaces())) {}
+
     PortDropTotals drop_totals() const override {
         PortDropTotals totals;
         port_drop_totals(totals.missed, totals.errors);
+        totals.missed += socket_drops_.total();
         return totals;
     }
+
+  private:
+    // Reading the kernel's counts resets them: the total since the start is kept here.
+    mutable PacketSocketDrops socket_drops_;
 };
 
 // What the run reads, prepared before DPDK starts: the capture (probed, perhaps rewritten), the
@@ -548,9 +558,9 @@ int analyse(const Options& options, const Inputs& inputs, Outputs& outputs,
         if (capture && !capture_clock.open(capture->read_path, capture->probe, error))
             throw std::runtime_error(error);
         if (!capture) keep_log_writer_beside_management(*outputs.log);
-        EthdevPortStats port_stats;
         Pipeline pipeline(options, inputs.tracker, trackers.get(), run_control,
                           worker_settings(options, capture), capture ? &capture_clock : nullptr);
+        EthdevPortStats port_stats;
         // Before the launch: a --recorder-dir that cannot be used ends the run before any packet.
         std::unique_ptr<FlightRecorder> recorder = flight_recorder(options, pipeline.channels());
         pipeline.launch();

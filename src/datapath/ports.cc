@@ -1,10 +1,16 @@
 // SPDX-License-Identifier: BSD-3-Clause
 #include "ports.h"
 
+#include <net/if.h>
+#include <rte_bus.h>
+#include <rte_dev.h>
+#include <rte_devargs.h>
 #include <rte_ethdev.h>
+#include <rte_kvargs.h>
 #include <rte_mbuf.h>
 #include <rte_mbuf_dyn.h>
 
+#include <cstring>
 #include <stdexcept>
 
 #include <fmt/format.h>
@@ -214,6 +220,35 @@ void port_drop_totals(uint64_t& missed, uint64_t& errors) {
             errors += stats.ierrors + stats.rx_nombuf;
         }
     }
+}
+
+namespace {
+
+// The interface an af_packet port was given ("iface=NAME" in its device arguments), or 0.
+unsigned af_packet_interface(uint16_t port) {
+    rte_eth_dev_info info;
+    if (rte_eth_dev_info_get(port, &info) != 0 || info.driver_name == nullptr ||
+        std::strcmp(info.driver_name, "net_af_packet") != 0 || info.device == nullptr)
+        return 0;
+    const rte_devargs* devargs = rte_dev_devargs(info.device);
+    if (devargs == nullptr || devargs->args == nullptr) return 0;
+    rte_kvargs* arguments = rte_kvargs_parse(devargs->args, nullptr);
+    if (arguments == nullptr) return 0;
+    const char* iface = rte_kvargs_get(arguments, "iface");
+    unsigned index = iface != nullptr ? if_nametoindex(iface) : 0;
+    rte_kvargs_free(arguments);
+    return index;
+}
+
+}  // namespace
+
+std::vector<unsigned> af_packet_interfaces() {
+    std::vector<unsigned> interfaces;
+    uint16_t port;
+    RTE_ETH_FOREACH_DEV(port) {
+        if (unsigned index = af_packet_interface(port); index != 0) interfaces.push_back(index);
+    }
+    return interfaces;
 }
 
 }  // namespace rstscope

@@ -40,4 +40,8 @@ void stop_ports();
 // Sum of imissed and of ierrors + rx_nombuf over all ports (management, at the end or on stats).
 void port_drop_totals(uint64_t& missed, uint64_t& errors);
 
+// The interfaces (indexes) behind the net_af_packet ports, whose packet sockets' drops the driver
+// does not count (rstscope/datapath/packet_socket_drops.h).
+std::vector<unsigned> af_packet_interfaces();
+
 }  // namespace rstscope

@@ -27,7 +27,7 @@ for dev in sys.argv[1:]:
 
 
 class InlinePath:
-    CLIENT_ADDR, SERVER_ADDR = "192.0.2.1", "192.0.2.2"
+    CLIENT_ADDR, SERVER_ADDR = "198.51.100.1", "198.51.100.2"
 
     def __init__(self, tag):
         self.tag = tag

@@ -67,7 +67,9 @@ namespace rstscope {
       "logged")                                                                                    \
     X(recorder_write_errors, loss,                                                                 \
       "reset events whose packets could not be written (disk full, I/O error)")                    \
-    X(rx_missed, loss, "packets the NIC or vdev dropped before rstscope saw them (imissed)")       \
+    X(rx_missed, loss,                                                                             \
+      "packets the NIC or vdev dropped before rstscope saw them (imissed; for net_af_packet, "     \
+      "what the kernel dropped at the port's full socket ring)")                                   \
     X(rx_errors, loss, "receive errors reported by the ports (ierrors, rx_nombuf)")                \
     X(export_lines, volume, "reset event lines handed to the fleet exporter (--export)")           \
     X(export_ring_full, loss,                                                                      \
