@@ -41,7 +41,7 @@
 #include "progress.h"
 #include "rstscope/config/duration.h"
 #include "rstscope/config/options.h"
-#include "rstscope/datapath/packet_socket_drops.h"
+#include "rstscope/datapath/packet_sockets.h"
 #include "rstscope/flow/flow_table.h"
 #include "rstscope/mgmt/event_log.h"
 #include "rstscope/mgmt/flight_recorder.h"
@@ -346,7 +346,7 @@ class Eal {
 // (their sockets are found then) and used while they are open.
 class EthdevPortStats final : public PortStatsSource {
   public:
-    EthdevPortStats() : socket_drops_(PacketSocketDrops::bound_to(af_packet_interfaces())) {}
+    EthdevPortStats() : socket_drops_(packet_sockets_bound_to(af_packet_interfaces())) {}
 
     PortDropTotals drop_totals() const override {
         PortDropTotals totals;

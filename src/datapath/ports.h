@@ -41,7 +41,11 @@ void stop_ports();
 void port_drop_totals(uint64_t& missed, uint64_t& errors);
 
 // The interfaces (indexes) behind the net_af_packet ports, whose packet sockets' drops the driver
-// does not count (rstscope/datapath/packet_socket_drops.h).
+// does not count (rstscope/datapath/packet_sockets.h).
 std::vector<unsigned> af_packet_interfaces();
+
+// Setup: a net_pcap port reading the arriving packets only (rx_iface_in) gets them only, the
+// leaving copies kept out of libpcap's ring by the kernel.
+void keep_arriving_packets_only();
 
 }  // namespace rstscope

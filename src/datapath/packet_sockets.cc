@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: BSD-3-Clause
-#include "rstscope/datapath/packet_socket_drops.h"
+#include "rstscope/datapath/packet_sockets.h"
 
 #include <dirent.h>
 #include <linux/if_packet.h>
@@ -30,7 +30,7 @@ unsigned bound_interface(int fd) noexcept {
 
 }  // namespace
 
-std::vector<int> PacketSocketDrops::bound_to(std::span<const unsigned> interfaces) {
+std::vector<int> packet_sockets_bound_to(std::span<const unsigned> interfaces) {
     std::vector<int> found;
     if (interfaces.empty()) return found;
     DIR* dir = opendir("/proc/self/fd");
@@ -49,6 +49,15 @@ std::vector<int> PacketSocketDrops::bound_to(std::span<const unsigned> interface
     closedir(dir);
     std::sort(found.begin(), found.end());
     return found;
+}
+
+size_t ignore_outgoing_packets(std::span<const int> sockets) noexcept {
+    size_t agreed = 0;
+    for (int fd : sockets) {
+        int ignore = 1;
+        agreed += setsockopt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &ignore, sizeof ignore) == 0;
+    }
+    return agreed;
 }
 
 uint64_t PacketSocketDrops::total() noexcept {

@@ -2,7 +2,7 @@
 // The kernel's drops at a packet socket, read as management reads an af_packet port's: a socket
 // of the test's own on the loopback interface, with a receive buffer too small for what is sent
 // through it and nobody reading it.
-#include "rstscope/datapath/packet_socket_drops.h"
+#include "rstscope/datapath/packet_sockets.h"
 
 #include <arpa/inet.h>
 #include <linux/filter.h>
@@ -114,16 +114,16 @@ class PacketSocketDropsTest : public ::testing::Test {
 TEST_F(PacketSocketDropsTest, FindsThePacketSocketsBoundToTheInterfacesGiven) {
     // The receiver is a socket but no packet socket.
     std::array<unsigned, 1> loopback{loopback_};
-    std::vector<int> found = PacketSocketDrops::bound_to(loopback);
+    std::vector<int> found = packet_sockets_bound_to(loopback);
     EXPECT_EQ(found, std::vector<int>{socket_->get()});
     std::array<unsigned, 1> other{loopback_ + 1000};  // no such interface
-    EXPECT_TRUE(PacketSocketDrops::bound_to(other).empty());
-    EXPECT_TRUE(PacketSocketDrops::bound_to({}).empty());
+    EXPECT_TRUE(packet_sockets_bound_to(other).empty());
+    EXPECT_TRUE(packet_sockets_bound_to({}).empty());
 }
 
 TEST_F(PacketSocketDropsTest, CountsWhatTheKernelDroppedAndKeepsTheTotalAcrossReads) {
     std::array<unsigned, 1> loopback{loopback_};
-    PacketSocketDrops drops(PacketSocketDrops::bound_to(loopback));
+    PacketSocketDrops drops(packet_sockets_bound_to(loopback));
     ASSERT_EQ(drops.sockets(), 1u);
     EXPECT_EQ(drops.total(), 0u);
     // 1 000 frames: the buffer keeps the first few (at most 4 of these), the kernel drops the rest.
@@ -136,6 +136,17 @@ TEST_F(PacketSocketDropsTest, CountsWhatTheKernelDroppedAndKeepsTheTotalAcrossRe
     EXPECT_EQ(drops.total(), first);
     send_over_loopback(receiver_address_, 500);
     EXPECT_EQ(drops.total(), first + 1000);
+}
+
+TEST_F(PacketSocketDropsTest, ASocketIgnoringOutgoingPacketsSeesEachLoopbackPacketOnce) {
+    std::array<int, 1> sockets{socket_->get()};
+    ASSERT_EQ(ignore_outgoing_packets(sockets), 1u) << "Linux 4.20 or later has the option";
+    PacketSocketDrops drops({socket_->get()});
+    // 500 frames, the arriving copies only: the buffer keeps the first few, the rest are dropped.
+    send_over_loopback(receiver_address_, 500);
+    uint64_t dropped = drops.total();
+    EXPECT_GE(dropped, 496u);
+    EXPECT_LE(dropped, 500u);
 }
 
 TEST(PacketSocketDrops, WithoutSocketsCountsNothing) {
