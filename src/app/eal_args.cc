@@ -45,7 +45,7 @@ std::vector<std::string> build_eal_args(const Options& o, const std::string& pro
             vdev = "net_pcap0,rx_iface=" + o.iface;
         } else {
             net_driver = "net_af_packet";
-            vdev = "net_af_packet0,iface=" + o.iface;
+            vdev = fmt::format("net_af_packet0,iface={},framecnt={}", o.iface, o.iface_ring_frames);
             if (o.workers > 1) vdev += fmt::format(",qpairs={}", o.workers);
         }
         args.insert(args.end(), {"--vdev", vdev});

@@ -87,6 +87,10 @@ const Setting settings_table[] = {
     {.group = Group::input, .name = "iface-driver", .kind = Kind::text,
      .field = &Options::iface_driver, .value_name = "DRIVER",
      .help = "vdev for --iface: af_packet or pcap"},
+    {.group = Group::input, .name = "iface-ring-frames", .kind = Kind::power_of_two,
+     .field = &Options::iface_ring_frames, .min = 512, .max = 1 << 18,
+     .help = "frames in each af_packet receive ring (--iface), what the kernel holds while a "
+             "worker is away: 2 KiB each, as much again for the transmit ring"},
     {.group = Group::input, .name = "mode", .kind = Kind::mode, .field = &Options::mode,
      .value_name = "MODE",
      .help = "monitor (receive only) or inline (forward every packet between port pairs)"},

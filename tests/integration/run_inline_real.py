@@ -96,18 +96,21 @@ print("sent", count, flush=True)
 
 
 def quiet_reading(path, rstscopectl, sock):
-    """rstscope's stats and the interfaces' counts from a reading during which no packet moved: a
-    late FIN or retransmission between the two readings would count on one side only (seen once
-    under load: 6 of 2 780)."""
+    """rstscope's stats and the interfaces' counts from a reading during which no packet moved (a
+    late FIN or retransmission between the two readings would count on one side only), equal to
+    the reading before it (after a stall the worker may still be emptying its rings)."""
     deadline = time.monotonic() + 20
+    previous = None
     while True:
         before = path.interface_counts()
         rc = subprocess.run([rstscopectl, "--socket", sock, "--timeout", "5", "--json", "stats"],
                             capture_output=True, text=True, timeout=20)
         stats = json.loads(rc.stdout) if rc.returncode == 0 else {}
         counts = path.interface_counts()
-        if counts == before or time.monotonic() > deadline:
+        reading = (stats.get("packets"), stats.get("rx_missed"), stats.get("tx_dropped"), counts)
+        if (counts == before and reading == previous) or time.monotonic() > deadline:
             return stats, counts
+        previous = reading
         time.sleep(0.5)
 
 

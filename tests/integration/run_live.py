@@ -82,15 +82,16 @@ conn.close()
 
 
 def live(rstscope, rstscopectl, workdir, iface="lo", target="127.0.0.1", label="live",
-         server_prefix=()):
+         server_prefix=(), ring_frames=None):
     server_prefix = list(server_prefix)
     sock = os.path.join(workdir, f"{label}.sock")
     log = os.path.join(workdir, f"{label}.jsonl")
     for path in (sock, log):
         if os.path.exists(path):
             os.unlink(path)
+    ring = ["--iface-ring-frames", str(ring_frames)] if ring_frames else []
     proc = subprocess.Popen([rstscope, "--iface", iface, "--control", sock, "--log", log,
-                             "--linger", "0.3", "--config", os.devnull],
+                             "--linger", "0.3", "--config", os.devnull, *ring],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.time() + 30
@@ -160,7 +161,7 @@ def live(rstscope, rstscopectl, workdir, iface="lo", target="127.0.0.1", label="
         check("control: overlong request refused", json.loads(answer).get("error") == "request too long", answer)
         rc, out, _ = ctl(rstscopectl, sock, "--json", "no-such-command")
         check("control: rstscopectl fails on an error answer", rc == 1 and "error" in out, out)
-        stall(proc, rstscopectl, sock, iface, target, label)
+        stall(proc, rstscopectl, sock, iface, target, label, ring_frames)
     finally:
         out, err, ended = stop(proc)
         if not ended:
@@ -182,15 +183,19 @@ def interface_packets(iface):
 
 def seen_and_missed(rstscopectl, sock, iface):
     """rstscope's packets and rx_missed, and the interface's count, from a reading during which
-    the interface's count did not move."""
+    the interface's count did not move, equal to the reading before it (the worker may still be
+    emptying its ring when the first is taken)."""
     deadline = time.time() + 15
+    previous = None
     while True:
         before = interface_packets(iface)
         rc, out, _ = ctl(rstscopectl, sock, "--json", "stats")
         stats = json.loads(out) if rc == 0 else {}
         after = interface_packets(iface)
-        if after == before or time.time() > deadline:
-            return stats.get("packets", -1), stats.get("rx_missed", -1), after
+        reading = (stats.get("packets", -1), stats.get("rx_missed", -1), after)
+        if (after == before and reading == previous) or time.time() > deadline:
+            return reading
+        previous = reading
         time.sleep(0.3)
 
 
@@ -214,12 +219,13 @@ print("sent", count, flush=True)
 """
 
 
-def stall(proc, rstscopectl, sock, iface, target, label):
+def stall(proc, rstscopectl, sock, iface, target, label, ring_frames):
     """rstscope stopped (SIGSTOP) while more packets cross the interface than its socket's ring
     holds: what the kernel dropped there is counted in rx_missed (docs/reliability.md), so the
-    packets seen and missed are the interface's count."""
+    packets seen and missed are the interface's count. With `ring_frames` (net_af_packet's
+    --iface-ring-frames) the ring kept exactly that many."""
     seen0, missed0, wire0 = seen_and_missed(rstscopectl, sock, iface)
-    count = 30000 if iface == "lo" else 3000  # libpcap's ring holds ~1 700, af_packet's 512
+    count = 30000 if ring_frames is None else 3 * ring_frames  # libpcap's ring holds ~1 700
     proc.send_signal(signal.SIGSTOP)
     try:
         r = subprocess.run([sys.executable, "-c", STALL_SENDER, target, str(count)],
@@ -233,6 +239,9 @@ def stall(proc, rstscopectl, sock, iface, target, label):
           r.stdout.strip() == f"sent {count}" and missed1 - missed0 > 0, detail)
     check(f"{label}: packets seen + missed = packets on the interface",
           (seen1 + missed1) - (seen0 + missed0) == wire1 - wire0, detail)
+    if ring_frames is not None:
+        check(f"{label}: the socket's ring held --iface-ring-frames {ring_frames} frames",
+              seen1 - seen0 == ring_frames, detail)
 
 
 NAMESPACE = "rstscope-test-peer"
@@ -268,7 +277,7 @@ def veth(rstscope, rstscopectl, workdir):
                              f"{r.stderr.strip()}); the same path is covered on lo")
                 return
         live(rstscope, rstscopectl, workdir, iface=HOST_IF, target=PEER_ADDR, label="veth",
-             server_prefix=["ip", "netns", "exec", NAMESPACE])
+             server_prefix=["ip", "netns", "exec", NAMESPACE], ring_frames=1024)
     finally:
         ip("link", "del", HOST_IF)
         ip("netns", "del", NAMESPACE)

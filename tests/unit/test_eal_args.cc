@@ -36,9 +36,19 @@ TEST(EalArgs, CaptureNamesTheVdevBusTheRingMempoolAndNetPcap) {
 TEST(EalArgs, AfPacketInterfaceNamesNetAfPacket) {
     Options o;
     o.iface = "rstscope-test-none0";  // not a loopback: the af_packet driver
-    auto drivers = named_drivers(build_eal_args(o, "rstscope", 2, "/pmds"));
+    auto args = build_eal_args(o, "rstscope", 2, "/pmds");
+    auto drivers = named_drivers(args);
     ASSERT_EQ(drivers.size(), 3u);
     EXPECT_EQ(drivers[2], "/pmds/librte_net_af_packet.so");
+    EXPECT_NE(std::find(args.begin(), args.end(),
+                        "net_af_packet0,iface=rstscope-test-none0,framecnt=8192"),
+              args.end());
+    o.iface_ring_frames = 1024;
+    o.workers = 2;
+    args = build_eal_args(o, "rstscope", 2, "/pmds");
+    EXPECT_NE(std::find(args.begin(), args.end(),
+                        "net_af_packet0,iface=rstscope-test-none0,framecnt=1024,qpairs=2"),
+              args.end());
 }
 
 TEST(EalArgs, NoDriverDirectoryNamesNoDriver) {

@@ -83,6 +83,7 @@ TEST(Options, Defaults) {
     EXPECT_EQ(o.pcap_out, "");
     EXPECT_EQ(o.iface, "");
     EXPECT_EQ(o.iface_driver, "af_packet");
+    EXPECT_EQ(o.iface_ring_frames, 8192u);
     EXPECT_EQ(o.mode, Mode::monitor);
     EXPECT_EQ(o.workers, 1u);
     EXPECT_EQ(o.burst, 32u);
@@ -150,7 +151,9 @@ TEST(Options, EveryOptionOnTheCommandLine) {
                               "--storm-window",
                               "2.5",
                               "--iface-driver",
-                              "pcap"});
+                              "pcap",
+                              "--iface-ring-frames",
+                              "1024"});
     ASSERT_EQ(out.status, Status::run) << out.message;
     const Options& o = out.options;
     EXPECT_EQ(o.pcap, "in.pcap");
@@ -176,6 +179,7 @@ TEST(Options, EveryOptionOnTheCommandLine) {
     EXPECT_EQ(o.storm_threshold, 5u);
     EXPECT_EQ(o.storm_window_s, 2.5);
     EXPECT_EQ(o.iface_driver, "pcap");
+    EXPECT_EQ(o.iface_ring_frames, 1024u);
 }
 
 TEST(Options, EalArgumentsBeforeTheSeparator) {
@@ -798,6 +802,7 @@ TEST(OptionsRanges, EveryNumericOption) {
         {"workers", {"0", "65", "-1", "abc", "1.5", " 2", "+2", "0x10", ""}, "1 to 64"},
         {"burst", {"0", "65", "18446744073709551616"}, "1 to 64"},
         {"mbufs", {"511", "16777217", "-1", "4294967295"}, "512 to 2^24"},
+        {"iface-ring-frames", {"256", "1000", "524288"}, "a power of two from 512 to 262144"},
         {"memory", {"abc", "0", "63", "1048577", "-512", "512M", ""}, "64 to 1048576 MiB"},
         {"log-buffer", {"63", "1048577", "1e3"}, "64 to 1048576 KiB"},
         {"control-max-clients", {"0", "4097"}, "1 to 4096"},
@@ -855,23 +860,24 @@ TEST(OptionsRanges, EveryNumericOption) {
 }
 
 TEST(OptionsRanges, BoundsAreIncluded) {
-    ParseOutcome low =
-        parse({"--workers=1", "--memory=64", "--log-buffer=64", "--linger=0",
-               "--storm-window=0.001", "--established-timeout=0.001", "--shutdown-timeout=0.1",
-               "--control-idle-timeout=0.1", "--control-max-clients=1", "--storm-max-pending=1024",
-               "--storm-max-hosts=1024", "--top-hosts=16", "--event-ring-size=64"});
+    ParseOutcome low = parse(
+        {"--workers=1", "--memory=64", "--log-buffer=64", "--linger=0", "--storm-window=0.001",
+         "--established-timeout=0.001", "--shutdown-timeout=0.1", "--control-idle-timeout=0.1",
+         "--control-max-clients=1", "--storm-max-pending=1024", "--storm-max-hosts=1024",
+         "--top-hosts=16", "--event-ring-size=64", "--iface-ring-frames=512"});
     ASSERT_EQ(low.status, Status::run) << low.message;
     EXPECT_EQ(low.options.linger_s, 0.0);
     EXPECT_EQ(low.options.eal_memory_mb, "64");
-    ParseOutcome high =
-        parse({"--workers=64", "--memory=1048576", "--log-buffer=1048576", "--linger=3600",
-               "--storm-window=3600", "--established-timeout=1e7", "--shutdown-timeout=3600",
-               "--control-idle-timeout=3600", "--control-max-clients=4096",
-               "--storm-max-pending=4194304", "--storm-max-hosts=4194304", "--top-hosts=65536",
-               "--event-ring-size=16777216", "--flow-table-size=1073741824", "--mbufs=16777216"});
+    ParseOutcome high = parse(
+        {"--workers=64", "--memory=1048576", "--log-buffer=1048576", "--linger=3600",
+         "--storm-window=3600", "--established-timeout=1e7", "--shutdown-timeout=3600",
+         "--control-idle-timeout=3600", "--control-max-clients=4096", "--storm-max-pending=4194304",
+         "--storm-max-hosts=4194304", "--top-hosts=65536", "--event-ring-size=16777216",
+         "--flow-table-size=1073741824", "--mbufs=16777216", "--iface-ring-frames=262144"});
     ASSERT_EQ(high.status, Status::run) << high.message;
     EXPECT_EQ(high.options.established_timeout_s, 1e7);
     EXPECT_EQ(high.options.eal_memory_mb, "1048576");
+    EXPECT_EQ(high.options.iface_ring_frames, 262144u);
 }
 
 // --memory used to be any text, passed to DPDK's -m as given ("abc" and "0" were ignored there).

@@ -27,6 +27,9 @@ struct Options {
     std::string pcap_out;               // inline mode with --pcap: forwarded packets go here
     std::string iface;                  // live interface through net_pcap or net_af_packet
     std::string iface_driver = "af_packet";
+    // Frames in each receive ring of net_af_packet (--iface): what the kernel holds while a worker
+    // is away; DPDK's own default, 512, is 6 ms of a saturated gigabit link of full frames.
+    unsigned iface_ring_frames = 8192;
     Mode mode = Mode::monitor;
     unsigned workers = 1;
     unsigned burst = 32;
