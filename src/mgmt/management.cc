@@ -335,8 +335,16 @@ bool Management::write_findings() {
 }
 
 bool Management::append_record(std::string_view line, const ResetEvent* event) {
-    // A line no half of the buffer can hold is dropped and counted at once, never waited for.
-    bool wait = run_.capture && log_->last_error() == 0 && !log_->reader_gone() &&
+    // Live traffic's management must keep draining the rings, so while it runs a line the
+    // buffer has no room for is dropped and counted. A capture's waits for room (drain() takes
+    // no more meanwhile, so its reader waits in turn), and so does every run's once it is
+    // stopping: the workers then hand over every reset waiting out its linger, and the storm
+    // window releases everything, far more at once than the buffer holds, which the wait would
+    // otherwise drop. The stop's deadline bounds that wait (the workers give up at it, finish()
+    // ends at it). A line no half of the buffer can hold is dropped and counted at once, never
+    // waited for.
+    bool stopping = finishing_ || run_.stop.load(std::memory_order_relaxed);
+    bool wait = (run_.capture || stopping) && log_->last_error() == 0 && !log_->reader_gone() &&
                 line.size() <= log_->longest_line();
     if (wait && log_->room() < line.size()) return false;
     log_->append(line);
@@ -548,6 +556,7 @@ void Management::run() {
 // --shutdown-timeout from now for a log that fails. A capture's log that is merely slow is waited
 // for (as a blocking writer would), but a signal still ends the wait at its deadline.
 void Management::finish() {
+    finishing_ = true;
     const uint64_t started = monotonic_ns();
     const uint64_t timeout = seconds_to_ns(options_.shutdown_timeout_s);
     for (;;) {

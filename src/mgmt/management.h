@@ -147,6 +147,7 @@ class Management {
     uint64_t last_event_written_ = 0;  // id of the last event handed to the log
     uint64_t findings_logged_ = 0;     // finding records handed to the log
     bool findings_finished_ = false;
+    bool finishing_ = false;  // every worker has finished (a stop, or the end of the input)
     std::array<uint64_t, management_counter_count> counters_{};
     std::vector<uint64_t> settled_progress_;   // per worker: all its events older than this are in
     std::vector<StormWindow::Judged> judged_;  // released, in log order, not yet written

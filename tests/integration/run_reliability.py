@@ -24,7 +24,7 @@ import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from event_log import read_events  # noqa: E402
-from loopback import closed_port, refuse  # noqa: E402
+from loopback import closed_port, refuse, replay_on  # noqa: E402
 
 RSTSCOPE, RSTSCOPECTL, GEN, WORKDIR, DEMO = map(os.path.abspath, sys.argv[1:6])
 WORKDIR = os.path.join(WORKDIR, "work")  # this script's own, emptied at every start
@@ -276,6 +276,47 @@ def sigterm_drains():
           f"seen={s.get('reset_connections')} logged={s.get('events_logged')} lines={lines} "
           f"packets={s.get('packets')}")
     check("SIGTERM mid-run: the log is whole JSON lines", *whole_lines(log))
+
+
+# 2b. SIGTERM on live traffic whose waiting events are far more than the log's buffer holds:
+#     every one is written before the exit (management waits for the log once the workers have
+#     finished, within the stop's deadline), none dropped.
+def sigterm_live_drains():
+    log, js, sock = path("sigterm-live.jsonl"), path("sigterm-live.json"), path("live.sock")
+    for f in (log, js, sock):
+        if os.path.exists(f):
+            os.unlink(f)
+    # The smallest buffer (64 KiB) and a linger longer than the run: every reset waits until the
+    # signal, then all of them (about 1 MB of lines) are handed to the log at once.
+    proc = subprocess.Popen([RSTSCOPE, "--iface", "lo", "--log", log, "--summary-json", js,
+                             "--linger", "3600", "--log-buffer", "64", "--control", sock,
+                             "--config", os.devnull, "--quiet"], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+
+    def packets():
+        try:
+            return ctl_stats(sock)[0].get("packets", 0) if os.path.exists(sock) else -1
+        except (OSError, ValueError):
+            return -1
+
+    ready = wait_for(lambda: packets() >= 0, 60)
+    sent = replay_on("lo", DEMO, 40) if ready else 0
+    seen_all = wait_for(lambda: packets() >= sent, 60)
+    seen = packets()
+    rc = stop(proc)
+    err = proc.stderr.read()
+    check("SIGTERM live: the replayed frames were all seen before the signal",
+          ready and seen_all, f"sent {sent}, seen {seen}")
+    check("SIGTERM live: exit 0", rc == 0, f"rc={rc} {err.strip()[-200:]}")
+    s = summary(js) if os.path.exists(js) else {}
+    lines = count_lines(log) if os.path.exists(log) else -1
+    check("SIGTERM live: every event written, none dropped, far more than the buffer holds",
+          s.get("events_received", -1) == s.get("events_logged") == lines and
+          lines * 300 > 4 * 65536 and s.get("log_lines_dropped") == 0 and
+          s.get("events_lost_shutdown") == 0,
+          f"received={s.get('events_received')} logged={s.get('events_logged')} lines={lines} "
+          f"dropped={s.get('log_lines_dropped')}")
+    check("SIGTERM live: the log is whole JSON lines", *whole_lines(log))
 
 
 # 3. A full disk: nothing counted as logged that was not written, whole lines only, losses named
@@ -750,7 +791,8 @@ def main():
     # run in the same build directory would double every count.
     shutil.rmtree(WORKDIR, ignore_errors=True)
     os.makedirs(WORKDIR, exist_ok=True)
-    for case in (workers_agree, shared_cpus_do_not_stall, storm_capture_agrees, sigterm_drains, full_disk, sighup_reopens, reader_leaves,
+    for case in (workers_agree, shared_cpus_do_not_stall, storm_capture_agrees, sigterm_drains,
+                 sigterm_live_drains, full_disk, sighup_reopens, reader_leaves,
                  fifo_log, slow_log_reader, flood_bounded, hostile_input, startup):
         started = time.monotonic()
         try:
