@@ -1,7 +1,10 @@
 # SPDX-License-Identifier: BSD-3-Clause
-"""Traffic on demand for the integration tests that watch live traffic: refused connections, replayed frames."""
+"""Traffic on demand for the integration tests that watch live traffic (refused connections,
+replayed frames), and rstscope's counts read against the kernel's."""
+import json
 import socket
-import struct
+import subprocess
+import time
 
 
 def closed_port(address="127.0.0.1"):
@@ -25,20 +28,13 @@ def refuse(port, address="127.0.0.1"):
 
 
 def replay_on(iface, pcap_path, loops):
-    """Sends the frames of a plain (libpcap) capture out of `iface` through a packet socket,
-    `loops` times over, as fast as the socket takes them; returns how many were sent. On the
-    loopback each arrives as a frame for another host: a capture (as rstscope --iface lo) sees
-    it, the stack drops it."""
-    with open(pcap_path, "rb") as f:
-        data = f.read()
-    magic = struct.unpack("<I", data[:4])[0]
-    if magic not in (0xA1B2C3D4, 0xA1B23C4D):
-        raise ValueError(f"{pcap_path}: not a little-endian libpcap capture")
-    frames, offset = [], 24
-    while offset + 16 <= len(data):
-        captured = struct.unpack("<I", data[offset + 8:offset + 12])[0]
-        frames.append(data[offset + 16:offset + 16 + captured])
-        offset += 16 + captured
+    """Sends the frames of a capture out of `iface` through a packet socket, `loops` times over,
+    as fast as the socket takes them; returns how many were sent. On the loopback each arrives as
+    a frame for another host: a capture (as rstscope --iface lo) sees it, the stack drops it."""
+    # Debian's scapy (/usr/bin/python3), imported here only: its raw reader gives each record's
+    # bytes as captured, undissected.
+    from scapy.utils import RawPcapReader
+    frames = [data for data, _ in RawPcapReader(pcap_path)]
     s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
     try:
         s.bind((iface, 0))
@@ -48,3 +44,24 @@ def replay_on(iface, pcap_path, loops):
     finally:
         s.close()
     return loops * len(frames)
+
+
+def steady_stats(rstscopectl, sock, read_wire, fields, timeout, pause):
+    """rstscope's stats (`rstscopectl --json stats`) and `read_wire()` (the interfaces' counts)
+    from a reading during which `read_wire()` did not move (a late packet between the two would
+    count on one side only), whose `fields` of the stats and wire count equal the reading's before
+    it (after a stall a worker may still be emptying its ring). Past `timeout` seconds, the last
+    reading."""
+    deadline = time.monotonic() + timeout
+    previous = None
+    while True:
+        before = read_wire()
+        r = subprocess.run([rstscopectl, "--socket", sock, "--timeout", "5", "--json", "stats"],
+                           capture_output=True, text=True, timeout=20)
+        stats = json.loads(r.stdout) if r.returncode == 0 else {}
+        wire = read_wire()
+        reading = (tuple(stats.get(f) for f in fields), wire)
+        if (wire == before and reading == previous) or time.monotonic() > deadline:
+            return stats, wire
+        previous = reading
+        time.sleep(pause)

@@ -22,12 +22,12 @@ balances. Namespaces carry this run's process id and are removed whatever happen
 import json
 import os
 import signal
-import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import inline_path  # noqa: E402
+from loopback import steady_stats  # noqa: E402
 
 results = []
 HTTP_PORT, REFUSED_PORT, ABORT_PORT = 8080, 8081, 8082
@@ -96,22 +96,10 @@ print("sent", count, flush=True)
 
 
 def quiet_reading(path, rstscopectl, sock):
-    """rstscope's stats and the interfaces' counts from a reading during which no packet moved (a
-    late FIN or retransmission between the two readings would count on one side only), equal to
-    the reading before it (after a stall the worker may still be emptying its rings)."""
-    deadline = time.monotonic() + 20
-    previous = None
-    while True:
-        before = path.interface_counts()
-        rc = subprocess.run([rstscopectl, "--socket", sock, "--timeout", "5", "--json", "stats"],
-                            capture_output=True, text=True, timeout=20)
-        stats = json.loads(rc.stdout) if rc.returncode == 0 else {}
-        counts = path.interface_counts()
-        reading = (stats.get("packets"), stats.get("rx_missed"), stats.get("tx_dropped"), counts)
-        if (counts == before and reading == previous) or time.monotonic() > deadline:
-            return stats, counts
-        previous = reading
-        time.sleep(0.5)
+    """rstscope's stats and the interfaces' counts, read when steady (a late FIN or retransmission
+    between two readings once counted on one side only: 6 of 2 780)."""
+    return steady_stats(rstscopectl, sock, path.interface_counts,
+                        ("packets", "rx_missed", "tx_dropped"), timeout=20, pause=0.5)
 
 
 def events_by_port(path):

@@ -25,7 +25,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from loopback import closed_port, refuse  # noqa: E402
+from loopback import closed_port, refuse, steady_stats  # noqa: E402
 from processes import stop  # noqa: E402
 
 results = []
@@ -182,21 +182,10 @@ def interface_packets(iface):
 
 
 def seen_and_missed(rstscopectl, sock, iface):
-    """rstscope's packets and rx_missed, and the interface's count, from a reading during which
-    the interface's count did not move, equal to the reading before it (the worker may still be
-    emptying its ring when the first is taken)."""
-    deadline = time.time() + 15
-    previous = None
-    while True:
-        before = interface_packets(iface)
-        rc, out, _ = ctl(rstscopectl, sock, "--json", "stats")
-        stats = json.loads(out) if rc == 0 else {}
-        after = interface_packets(iface)
-        reading = (stats.get("packets", -1), stats.get("rx_missed", -1), after)
-        if (after == before and reading == previous) or time.time() > deadline:
-            return reading
-        previous = reading
-        time.sleep(0.3)
+    """rstscope's packets and rx_missed, and the interface's count, read when steady."""
+    stats, wire = steady_stats(rstscopectl, sock, lambda: interface_packets(iface),
+                               ("packets", "rx_missed"), timeout=15, pause=0.3)
+    return stats.get("packets", -1), stats.get("rx_missed", -1), wire
 
 
 # Sends `count` UDP datagrams to `target`, pausing every 100 so that no queue of the kernel's
