@@ -181,6 +181,40 @@ void register_timestamp_field(PortPlan& plan) {
     }
 }
 
+// The interface a port of `driver` was given as `key` ("iface=NAME" in its device arguments), or
+// 0 when the port is another driver's or names none.
+unsigned interface_argument(uint16_t port, const char* driver, const char* key) {
+    rte_eth_dev_info info;
+    if (rte_eth_dev_info_get(port, &info) != 0 || info.driver_name == nullptr ||
+        std::strcmp(info.driver_name, driver) != 0 || info.device == nullptr)
+        return 0;
+    const rte_devargs* devargs = rte_dev_devargs(info.device);
+    if (devargs == nullptr || devargs->args == nullptr) return 0;
+    rte_kvargs* arguments = rte_kvargs_parse(devargs->args, nullptr);
+    if (arguments == nullptr) return 0;
+    const char* iface = rte_kvargs_get(arguments, key);
+    unsigned index = iface != nullptr ? if_nametoindex(iface) : 0;
+    rte_kvargs_free(arguments);
+    return index;
+}
+
+std::vector<unsigned> port_interfaces(const char* driver, const char* key) {
+    std::vector<unsigned> interfaces;
+    uint16_t port;
+    RTE_ETH_FOREACH_DEV(port) {
+        if (unsigned index = interface_argument(port, driver, key); index != 0)
+            interfaces.push_back(index);
+    }
+    return interfaces;
+}
+
+// net_pcap's rx_iface_in (the loopback, eal_args.cc) wants the arriving packets only: the kernel
+// is asked to leave the leaving copies out of libpcap's ring (rstscope/datapath/packet_sockets.h).
+void keep_arriving_packets_only() {
+    std::vector<int> sockets = packet_sockets_bound_to(port_interfaces("net_pcap", "rx_iface_in"));
+    ignore_outgoing_packets(sockets);
+}
+
 }  // namespace
 
 PortPlan setup_ports(const Options& o) {
@@ -224,46 +258,8 @@ void port_drop_totals(uint64_t& missed, uint64_t& errors) {
     }
 }
 
-namespace {
-
-// The interface a port of `driver` was given as `key` ("iface=NAME" in its device arguments), or
-// 0 when the port is another driver's or names none.
-unsigned interface_argument(uint16_t port, const char* driver, const char* key) {
-    rte_eth_dev_info info;
-    if (rte_eth_dev_info_get(port, &info) != 0 || info.driver_name == nullptr ||
-        std::strcmp(info.driver_name, driver) != 0 || info.device == nullptr)
-        return 0;
-    const rte_devargs* devargs = rte_dev_devargs(info.device);
-    if (devargs == nullptr || devargs->args == nullptr) return 0;
-    rte_kvargs* arguments = rte_kvargs_parse(devargs->args, nullptr);
-    if (arguments == nullptr) return 0;
-    const char* iface = rte_kvargs_get(arguments, key);
-    unsigned index = iface != nullptr ? if_nametoindex(iface) : 0;
-    rte_kvargs_free(arguments);
-    return index;
-}
-
-std::vector<unsigned> port_interfaces(const char* driver, const char* key) {
-    std::vector<unsigned> interfaces;
-    uint16_t port;
-    RTE_ETH_FOREACH_DEV(port) {
-        if (unsigned index = interface_argument(port, driver, key); index != 0)
-            interfaces.push_back(index);
-    }
-    return interfaces;
-}
-
-}  // namespace
-
 std::vector<unsigned> af_packet_interfaces() {
     return port_interfaces("net_af_packet", "iface");
-}
-
-// net_pcap's rx_iface_in (the loopback, eal_args.cc) wants the arriving packets only: the kernel
-// is asked to leave the leaving copies out of libpcap's ring (rstscope/datapath/packet_sockets.h).
-void keep_arriving_packets_only() {
-    std::vector<int> sockets = packet_sockets_bound_to(port_interfaces("net_pcap", "rx_iface_in"));
-    ignore_outgoing_packets(sockets);
 }
 
 }  // namespace rstscope

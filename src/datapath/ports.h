@@ -44,8 +44,4 @@ void port_drop_totals(uint64_t& missed, uint64_t& errors);
 // does not count (rstscope/datapath/packet_sockets.h).
 std::vector<unsigned> af_packet_interfaces();
 
-// Setup: a net_pcap port reading the arriving packets only (rx_iface_in) gets them only, the
-// leaving copies kept out of libpcap's ring by the kernel.
-void keep_arriving_packets_only();
-
 }  // namespace rstscope
