@@ -130,11 +130,18 @@ void FlowTracker::count_connection(const FlowEntry& e, const DecodedPacket& p) n
 void FlowTracker::process_burst(const DecodedPacket* packets, uint32_t count,
                                 const FrameRef* frames, uint16_t link) noexcept {
     if (!flight_.enabled()) frames = nullptr;
+    // Two prefetch stages hide the memory latency of a large table: a packet's buckets, then the
+    // entry its matching signature points to (the slot found is where its lookup starts), each
+    // some packets ahead of the packet being analysed (entry_ahead_, flow_tracker.h).
     // How far ahead the app-table slot a data segment will touch is prefetched; `holder_ahead`
     // packets ahead that slot, by then in cache, names the connection holding it, whose entry is
     // prefetched in turn when the segment's connection is about to take the slot over.
+    // The flight recorder needs none: it appends to its ring in order (flight_store.h).
     constexpr uint32_t holder_ahead = 4;
     constexpr uint32_t app_ahead = 2 * holder_ahead;
+    static_assert(rolling_entry_ahead >= app_ahead, "the app stage reads the entry stage's slot");
+    const uint32_t entry_ahead = entry_ahead_;
+    const uint32_t bucket_ahead = entry_ahead + bucket_lead;
     FlowKey keys[max_burst];
     uint64_t hashes[max_burst];
     bool src_is_lo[max_burst];
@@ -144,23 +151,21 @@ void FlowTracker::process_burst(const DecodedPacket* packets, uint32_t count,
         for (uint32_t i = 0; i < n; ++i) {
             keys[i] = key_of(packets[i], src_is_lo[i]);
             hashes[i] = FlowTable::hash(keys[i]);
-            table_.prefetch(hashes[i]);
         }
-        // Two prefetch stages over the burst hide the memory latency of a large table: buckets
-        // first, then the entry each bucket points to, before the first packet is processed.
-        // The slot the second stage found is where the packet's lookup starts.
-        // The flight recorder needs none: it appends to its ring in order (flight_store.h). One
-        // call of process_one, so that it stays inlined (two made the path 40 % slower by the
-        // wall clock at 1 M flows).
-        for (uint32_t i = 0; i < n; ++i)
+        for (uint32_t i = 0; i < std::min(n, bucket_ahead); ++i)
+            table_.prefetch(hashes[i]);
+        for (uint32_t i = 0; i < std::min(n, entry_ahead); ++i)
             slots[i] = table_.prefetch_entry(hashes[i]);
         counters_.bump(WorkerCounter::tcp_packets, n);
-        // The app-table slot a data segment will read and write, from the entry (by then in
-        // cache) a few packets ahead.
         if (apps_)
             for (uint32_t i = 0; i < std::min(n, app_ahead); ++i)
                 prefetch_app(slots[i], packets[i], src_is_lo[i]);
+        // One call of process_one: GCC no longer inlines it beside the entry stage's code, and
+        // forcing it costs more than the call (flow_tracker.h, entry_ahead_).
         for (uint32_t i = 0; i < n; ++i) {
+            if (i + bucket_ahead < n) table_.prefetch(hashes[i + bucket_ahead]);
+            if (i + entry_ahead < n)
+                slots[i + entry_ahead] = table_.prefetch_entry(hashes[i + entry_ahead]);
             if (apps_) {
                 if (i + app_ahead < n)
                     prefetch_app(slots[i + app_ahead], packets[i + app_ahead],
