@@ -11,6 +11,8 @@
 #include <initializer_list>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "print_enums.h"
 #include "rstscope/analysis/flow_tracker.h"
@@ -1351,6 +1353,119 @@ TEST_F(Tracker, CloseDelayIsConfigurable) {
     t().advance(10 * sec);
     ASSERT_EQ(events(), 2u);
     EXPECT_EQ(history(event(1)), "^r");
+}
+
+// Prefetching a few packets ahead (tables up to TrackerConfig::rolling_prefetch_max_table_bytes)
+// or the whole burst ahead (beyond) changes when memory is asked for, never what the tracker
+// does: the same bursts give the same events and counters either way. The traffic has what the
+// burst's stages meet: new flows, hits, flows of both families, evictions from a table smaller
+// than the live connections, resets from either side and refusals, the app table's prefetches.
+TEST(TrackerPrefetch, RollingAndWholeBurstPrefetchGiveTheSameResult) {
+    auto make_config = [](size_t rolling_limit) {
+        TrackerConfig c;
+        c.flow_capacity = 256;
+        c.linger_capacity = 64;
+        c.sweep_period_ns = 0;
+        c.app_capacity = 64;
+        c.rolling_prefetch_max_table_bytes = rolling_limit;
+        return c;
+    };
+    WorkerCounters rolling_counters, whole_counters;
+    FlowTracker rolling(make_config(size_t{1} << 30), rolling_counters);
+    FlowTracker whole(make_config(0), whole_counters);
+    ASSERT_EQ(rolling.prefetch_ahead(), 8u);
+    ASSERT_EQ(whole.prefetch_ahead(), FlowTracker::max_burst);
+
+    // 600 connections, 40 open at a time, each sending its next segment in turn: a handshake,
+    // data both ways, then a RST (from the server, the client, or a refusal of the SYN) or FINs.
+    std::vector<DecodedPacket> packets;
+    const std::string request =
+        "GET / HTTP/1.1\r\nHost: example.test\r\n\r\n" + std::string(100, 'x');
+    const std::string response = "HTTP/1.1 503 Service Unavailable\r\n\r\n" + std::string(200, 'y');
+    constexpr uint32_t connections = 600, open_at_once = 40;
+    uint64_t now = 1 * sec;
+    for (uint32_t first = 0; first < connections; first += open_at_once) {
+        for (uint32_t step = 0; step < 7; ++step) {
+            for (uint32_t n = first; n < first + open_at_once; ++n) {
+                const bool v6 = n % 4 == 1;
+                Segment base{
+                    .src = v6 ? "2001:db8::" + std::to_string(n % 500 + 1)
+                              : "10.1." + std::to_string(n / 250) + "." + std::to_string(n % 250),
+                    .src_port = static_cast<uint16_t>(20000 + n),
+                    .dst = v6 ? "2001:db8:1::5" : "10.2.0." + std::to_string(n % 7 + 1),
+                    .dst_port = 80,
+                    .flags = 0,
+                    .family = v6 ? IpFamily::v6 : IpFamily::v4};
+                Segment reply = base;
+                std::swap(reply.src, reply.dst);
+                std::swap(reply.src_port, reply.dst_port);
+                reply.ttl = 57;
+                const uint32_t ending = n % 5;  // 0 refused, 1 server RST, 2 client RST, else FIN
+                Segment seg = base;
+                if (step == 0) {
+                    seg.flags = syn, seg.seq = 1000;
+                } else if (step == 1) {
+                    seg = reply;
+                    seg.flags = ending == 0 ? rst | ack : syn | ack;
+                    seg.seq = ending == 0 ? 0 : 5000, seg.ack = 1001;
+                } else if (ending == 0) {
+                    continue;
+                } else if (step == 2) {
+                    seg.flags = ack, seg.seq = 1001, seg.ack = 5001;
+                } else if (step == 3) {
+                    seg.flags = psh | ack, seg.seq = 1001, seg.ack = 5001, seg.payload_length = 100;
+                } else if (step == 4) {
+                    seg = reply;
+                    seg.flags = psh | ack, seg.seq = 5001, seg.ack = 1101, seg.payload_length = 200;
+                } else if (step == 5) {
+                    if (ending == 1) seg = reply;
+                    seg.flags = ending == 1 || ending == 2 ? rst | ack : fin | ack;
+                    seg.seq = ending == 1 ? 5201 : 1101, seg.ack = ending == 1 ? 1101 : 5201;
+                } else {
+                    if (ending != 3 && ending != 4) continue;
+                    seg = reply;
+                    seg.flags = fin | ack, seg.seq = 5201, seg.ack = 1102;
+                }
+                seg.ts_ns = now += 1 * ms;
+                packets.push_back(packet(seg));
+                // Payload the app parsers read: a request, then a reply.
+                if (seg.payload_length > 0)
+                    packets.back().payload = reinterpret_cast<const uint8_t*>(
+                        step == 3 ? request.data() : response.data());
+            }
+        }
+    }
+
+    std::vector<std::string> rolling_events, whole_events;
+    auto take = [](FlowTracker& tracker, std::vector<std::string>& out) {
+        for (uint32_t i = 0; i < tracker.event_count(); ++i)
+            out.push_back(event_json(tracker.events()[i]));
+        tracker.clear_events();
+    };
+    for (size_t at = 0; at < packets.size(); at += FlowTracker::max_burst) {
+        const uint32_t n =
+            static_cast<uint32_t>(std::min<size_t>(FlowTracker::max_burst, packets.size() - at));
+        for (auto [tracker, out] :
+             {std::pair{&rolling, &rolling_events}, {&whole, &whole_events}}) {
+            tracker->process_burst(&packets[at], n);
+            tracker->advance(packets[at + n - 1].ts_ns);
+            take(*tracker, *out);
+        }
+    }
+    for (auto [tracker, out] : {std::pair{&rolling, &rolling_events}, {&whole, &whole_events}}) {
+        while (!tracker->flush_pending(FlowTracker::outbox_capacity))
+            take(*tracker, *out);
+        take(*tracker, *out);
+    }
+
+    EXPECT_EQ(rolling_events, whole_events);
+    // Resets of 360 connections (refused, server and client RSTs): all written, none lost.
+    EXPECT_EQ(rolling_events.size(), 360u);
+    EXPECT_GT(rolling_counters.get(WorkerCounter::flows_evicted), 0u);
+    for (size_t c = 0; c < worker_counter_count; ++c)
+        EXPECT_EQ(rolling_counters.get(static_cast<WorkerCounter>(c)),
+                  whole_counters.get(static_cast<WorkerCounter>(c)))
+            << worker_counter_names[c];
 }
 
 }  // namespace

@@ -100,6 +100,9 @@ struct TrackerConfig {
     // beside EAL's start, instead of on the worker's path (5 % of a reset-heavy capture's run,
     // docs/performance.md).
     uint64_t expected_resets = 0;
+    // process_burst() prefetches a few packets ahead while the flow table takes at most this
+    // many bytes, the whole burst ahead beyond (FlowTracker::prefetch_ahead()).
+    size_t rolling_prefetch_max_table_bytes = size_t{1} << 30;
 };
 
 // The app table rstscope (and worker_bench) gives each worker when signatures are on.
@@ -197,6 +200,10 @@ class FlowTracker {
     void clear_events() noexcept { outbox_count_ = 0; }
 
     const FlowTable& table() const noexcept { return table_; }
+    // How many packets ahead of the one it analyses process_burst() asks for a flow entry:
+    // rolling_entry_ahead, or max_burst (the whole burst first) for a table beyond
+    // TrackerConfig::rolling_prefetch_max_table_bytes.
+    uint32_t prefetch_ahead() const noexcept { return entry_ahead_; }
     // The key this tracker files `packet` under (--vlan-in-key decides whether VLANs count); the
     // worker's dispatch to the owning worker uses it too, so both agree on a connection.
     FlowKey key_of(const DecodedPacket& packet, bool& src_is_lo) const noexcept {
@@ -289,14 +296,14 @@ class FlowTracker {
     // packet. Rolling is 35-65 % faster by the wall clock at 100 K to 1 M flows, though its loop
     // no longer inlines process_one (16 instructions a packet more; forcing it, 24 more again, and
     // prefetching in steps of eight to keep it inlined, slower). Beyond about 1 GiB of table (2 M
-    // flows on this VM), where a miss also walks the page tables, eight packets no longer cover a
-    // miss and the whole burst ahead is 10-15 % faster (docs/performance.md, "Prefetching a few
-    // packets ahead").
+    // flows on this VM; TrackerConfig::rolling_prefetch_max_table_bytes), where a miss also walks
+    // the page tables, eight packets no longer cover a miss and the whole burst ahead is 10-15 %
+    // faster (docs/performance.md, "Prefetching a few packets ahead").
     static constexpr uint32_t rolling_entry_ahead = 8;
     static constexpr uint32_t bucket_lead = 4;
-    static constexpr size_t rolling_prefetch_max_table_bytes = size_t{1} << 30;
-    uint32_t entry_ahead_ =
-        table_.memory_bytes() <= rolling_prefetch_max_table_bytes ? rolling_entry_ahead : max_burst;
+    uint32_t entry_ahead_ = table_.memory_bytes() <= config_.rolling_prefetch_max_table_bytes
+                                ? rolling_entry_ahead
+                                : max_burst;
     HostFingerprints hosts_;
     FixedArray<PendingReset> pending_;
     uint32_t pending_mask_;
