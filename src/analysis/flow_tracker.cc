@@ -160,7 +160,7 @@ void FlowTracker::process_burst(const DecodedPacket* packets, uint32_t count,
         if (apps_)
             for (uint32_t i = 0; i < std::min(n, app_ahead); ++i)
                 prefetch_app(slots[i], packets[i], src_is_lo[i]);
-        // One call of process_one: GCC no longer inlines it beside the entry stage's code, and
+        // process_one is a call here: beside the entry stage's code GCC no longer inlines it, and
         // forcing it costs more than the call (flow_tracker.h, entry_ahead_).
         for (uint32_t i = 0; i < n; ++i) {
             if (i + bucket_ahead < n) table_.prefetch(hashes[i + bucket_ahead]);
