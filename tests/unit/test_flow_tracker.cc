@@ -1371,7 +1371,9 @@ TEST(TrackerPrefetch, RollingAndWholeBurstPrefetchGiveTheSameResult) {
         return c;
     };
     WorkerCounters rolling_counters, whole_counters;
-    FlowTracker rolling(make_config(size_t{1} << 30), rolling_counters);
+    // The default limit: a table this small is rolling.
+    FlowTracker rolling(make_config(TrackerConfig{}.rolling_prefetch_max_table_bytes),
+                        rolling_counters);
     FlowTracker whole(make_config(0), whole_counters);
     ASSERT_EQ(rolling.prefetch_ahead(), 8u);
     ASSERT_EQ(whole.prefetch_ahead(), FlowTracker::max_burst);

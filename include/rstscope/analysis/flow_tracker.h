@@ -296,10 +296,10 @@ class FlowTracker {
     // packet. Rolling is faster by the wall clock at 100 K flows (4.6-5.5 -> 8.4-8.5 Mpps) and 1 M
     // (5.3-5.6 -> 6.4-8.0), though its loop no longer inlines process_one (16 instructions a
     // packet more; forcing it, 24 more again, and prefetching in steps of eight to keep it
-    // inlined, slower). Beyond about 1 GiB of table (2 M
-    // flows on this VM; TrackerConfig::rolling_prefetch_max_table_bytes), where a miss also walks
-    // the page tables, eight packets no longer cover a miss and the whole burst ahead is 10-15 %
-    // faster (docs/performance.md, "Prefetching a few packets ahead").
+    // inlined, slower). Beyond about 1 GiB of table (2 M flows on this VM;
+    // TrackerConfig::rolling_prefetch_max_table_bytes), where a miss also walks the page tables,
+    // eight packets no longer cover a miss and the whole burst ahead is 10-15 % faster
+    // (docs/performance.md, "Prefetching a few packets ahead").
     static constexpr uint32_t rolling_entry_ahead = 8;
     static constexpr uint32_t bucket_lead = 4;
     uint32_t entry_ahead_ = table_.memory_bytes() <= config_.rolling_prefetch_max_table_bytes
