@@ -700,9 +700,11 @@ def service_manager():
         os.unlink(notify)
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     listener.bind(notify)
-    listener.settimeout(0.05)
 
-    def states():
+    # What rstscope has told the service manager: what arrives within `wait` seconds (0: what is
+    # there already).
+    def states(wait=0.05):
+        listener.settimeout(wait)
         got = []
         try:
             while True:
@@ -719,8 +721,14 @@ def service_manager():
                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
             seen = []
             if stop_early:
-                bound = wait_for(lambda: os.path.exists(sock), 30)
-                before_signal = states()
+                # Signalled within a millisecond or two of the control socket's bind: start-up
+                # (EAL, the ports) takes 80 ms or more after it here. Polling every 50 ms and then
+                # listening 50 ms more sometimes signalled after READY=1.
+                deadline = time.monotonic() + 30
+                while not os.path.exists(sock) and time.monotonic() < deadline:
+                    time.sleep(0.001)
+                bound = os.path.exists(sock)
+                before_signal = states(0)
                 proc.send_signal(signal.SIGTERM)
                 rc = proc.wait(timeout=60)
                 seen = before_signal + states()
