@@ -265,7 +265,7 @@ const Setting settings_table[] = {
     {.group = Group::analysis, .name = "recent-events", .kind = Kind::count,
      .field = &Options::recent_events, .min = 0, .max = 1000000,
      .help = "reset events kept in memory for the control socket's `events` and `top` queries "
-             "(456 bytes each)"},
+             "(456 bytes each); none kept with --control none"},
     // Findings: patterns across resets (docs/findings.md), judged on packet time.
     {.group = Group::analysis, .name = "findings-window", .kind = Kind::seconds,
      .field = &Options::findings_window_s, .min = 1, .max = max_window_s, .value_name = "SECONDS",

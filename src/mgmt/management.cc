@@ -93,8 +93,8 @@ Management::Management(const Options& options, RunControl& run, std::vector<Work
       control_(std::move(control)),
       metrics_http_(std::move(metrics_http)),
       resets_(options.top_hosts_capacity, host_hash_),
-      recent_(options.recent_events),
-      tops_(options.top_hosts_capacity),
+      recent_(control_ ? options.recent_events : 0),
+      tops_(control_ ? std::optional<TopTables>(options.top_hosts_capacity) : std::nullopt),
       storms_(options.storm_threshold, seconds_to_ns(options.storm_window_s),
               options.storm_max_pending, options.storm_max_hosts,
               static_cast<uint32_t>(judged_between_writes(workers_.size())), host_hash_),
@@ -251,7 +251,7 @@ std::string Management::top_answer(const ControlArgs& args) const {
                                         : 0;
     query.cause = named<ResetCause>(args.text("cause"), reset_cause_names);
     query.limit = static_cast<size_t>(args.integer("limit").value_or(10));
-    return top_json(query, resets_.hosts(), tops_, recent_);
+    return top_json(query, resets_.hosts(), *tops_, recent_);  // kept while a socket asks
 }
 
 std::string Management::log_reopen_answer() {
@@ -360,7 +360,8 @@ void Management::record_written(std::string_view line, const ResetEvent* event) 
 
 // Each judged event is settled once: its storm verdict applied and its tallies recorded.
 void Management::settle_judged() {
-    const SettleTargets targets{resets_, recent_, tops_, findings_, observers_};
+    const SettleTargets targets{resets_, tops_ ? &recent_ : nullptr, tops_ ? &*tops_ : nullptr,
+                                findings_, observers_};
     for (; judged_settled_ < judged_.size(); ++judged_settled_) {
         if (judged_settled_ + settle_prefetch_distance < judged_.size())
             prefetch_judged(judged_[judged_settled_ + settle_prefetch_distance]);

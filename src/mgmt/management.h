@@ -15,6 +15,7 @@
 #include <cstdio>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -59,8 +60,8 @@ class Management {
                std::unique_ptr<MetricsHttp> metrics_http = nullptr);
 
     // A capture's expected reset events (its probe's count): the storm window's pool, the
-    // recent-events ring and the log's buffer take their pages now, while the workers read,
-    // instead of at the end of a capture whose every reset lingered to its end, which the run
+    // recent-events ring (if kept) and the log's buffer take their pages now, while the workers
+    // read, instead of at the end of a capture whose every reset lingered to its end, which the run
     // then waits for (docs/performance.md). Before run().
     void populate(uint64_t events) noexcept;
 
@@ -130,8 +131,12 @@ class Management {
     // event's resetter counts it there too (StormWindow::Judged::resetter_hash).
     HostHash host_hash_;
     ResetStatistics resets_;
+    // For the control socket's `events` and `top` alone: without a socket (--control none) nothing
+    // could read them, so they are neither kept nor fed (a ring of no events, no tables).
+    // Initialised after control_ (declaration order), which decides it.
     RecentEvents recent_;  // the last --recent-events settled events, for `events` and `top`
-    TopTables tops_;       // servers' and clients' sketches (the resetters' is in resets_)
+    std::optional<TopTables>
+        tops_;  // servers' and clients' sketches (the resetters' is in resets_)
     StormWindow storms_;
     FindingsEngine findings_;
     // The workers' connections per service and window, for the rst_storm share; null when the

@@ -10,8 +10,8 @@ bool settle_event(StormWindow::Judged& judged, uint64_t id, const SettleTargets&
     bool upgraded = to.resets.settle(judged);
     for (RecordObserver* observer : to.observers)
         observer->event_settled(event);
-    to.recent.push(event);
-    to.tops.record(event);
+    if (to.recent) to.recent->push(event);
+    if (to.tops) to.tops->record(event);
     to.findings.add(event, findings_out);
     return upgraded;
 }

@@ -2,7 +2,8 @@
 // Unit tests for the management side: the RST-storm window (against a brute-force reference),
 // the id index of management's tables (colliding homes, runs across the table's end, erase in a
 // run), the top resetting hosts (Space-Saving: exact under capacity, bounded error beyond), the
-// verdict statistics and their two renderings (stats JSON, summary text) with every loss
+// verdict statistics and their two renderings, settling an event with and without the control
+// socket's query tables (stats JSON, summary text) with every loss
 // counted, a flood of distinct hosts in bounded memory, and the control protocol's parser.
 
 #include <arpa/inet.h>
@@ -22,6 +23,7 @@
 #include "resident_memory.h"
 #include "rstscope/mgmt/control_protocol.h"
 #include "rstscope/mgmt/id_index.h"
+#include "rstscope/mgmt/settle.h"
 #include "rstscope/mgmt/stats.h"
 
 namespace rstscope {
@@ -311,6 +313,65 @@ TEST(ResetStatistics, TalliesAndTopHostsByCountThenName) {
               (Top{{"10.0.0.4", 7, 0}, {"10.0.0.1", 5, 0}, {"10.0.0.2", 2, 0}}));
     EXPECT_EQ(stats.top_hosts(0), Top{});
     EXPECT_EQ(ResetStatistics{}.top_hosts(5), Top{});
+}
+
+// Without a control socket (--control none) management settles events without the recent-events
+// ring and the servers' and clients' sketches, which only its queries read: the ids, the verdicts,
+// the tallies and the findings are those of a run that keeps them.
+TEST(SettleEvent, WithoutTheQueryTablesEverythingElseIsTheSame) {
+    struct Targets {
+        ResetStatistics resets;
+        RecentEvents recent{64};
+        TopTables tops{16};
+        FindingsEngine findings{FindingThresholds{}};
+        std::vector<StormWindow::Judged> judged;
+        std::vector<FindingRecord> records;
+        std::vector<bool> upgraded;
+    } kept, shed;
+    const char* const hosts[] = {"10.0.0.1", "10.0.0.2", "2001:db8::9"};
+    for (Targets* t : {&kept, &shed}) {
+        for (uint32_t i = 0; i < 150; ++i) {
+            // One in five refused, each at another port: the originator draws a scan finding.
+            bool refused = i % 5 == 0;
+            ResetEvent e = with_verdict(refused ? ResetCause::refused : ResetCause::resp_abort,
+                                        refused ? ConnState::REJ : ConnState::RSTR, hosts[i % 3]);
+            e.ts_ns = 1 * sec + i * 10 * ms;
+            e.orig_p = static_cast<uint16_t>(40000 + i);
+            e.resp_p = static_cast<uint16_t>(refused ? 1000 + i : 443);
+            t->judged.emplace_back(e, i % 3 == 0);
+        }
+        const SettleTargets to{t->resets,
+                               t == &kept ? &t->recent : nullptr,
+                               t == &kept ? &t->tops : nullptr,
+                               t->findings,
+                               {}};
+        uint64_t id = 0;
+        for (StormWindow::Judged& j : t->judged)
+            t->upgraded.push_back(settle_event(j, ++id, to, t->records));
+        t->findings.finish(t->records);
+    }
+    ASSERT_EQ(kept.judged.size(), shed.judged.size());
+    for (size_t i = 0; i < kept.judged.size(); ++i) {
+        EXPECT_EQ(event_json(kept.judged[i].event()), event_json(shed.judged[i].event())) << i;
+        EXPECT_EQ(shed.judged[i].event().id, i + 1);
+    }
+    EXPECT_EQ(kept.upgraded, shed.upgraded);
+    EXPECT_EQ(std::count(shed.upgraded.begin(), shed.upgraded.end(), true), 40);  // storms' aborts
+    EXPECT_EQ(shed.resets.total(), 150u);
+    EXPECT_EQ(kept.resets.top_hosts(5), shed.resets.top_hosts(5));
+    for (size_t c = 0; c < enum_count<ResetCause>; ++c)
+        EXPECT_EQ(kept.resets.by_cause(static_cast<ResetCause>(c)),
+                  shed.resets.by_cause(static_cast<ResetCause>(c)));
+    ASSERT_EQ(kept.records.size(), shed.records.size());
+    ASSERT_FALSE(shed.records.empty());
+    for (size_t i = 0; i < kept.records.size(); ++i)
+        EXPECT_EQ(kept.records[i].line, shed.records[i].line);
+    // What was kept for the queries, and only there.
+    EXPECT_EQ(kept.recent.pushed(), 150u);
+    EXPECT_EQ(kept.tops.servers().tracked(), 16u);  // 3 hosts x (443 and refused ports): full
+    EXPECT_EQ(shed.recent.pushed(), 0u);
+    EXPECT_EQ(shed.tops.servers().tracked(), 0u);
+    EXPECT_EQ(shed.tops.clients().tracked(), 0u);
 }
 
 // Counters with distinct values so a swapped field shows.

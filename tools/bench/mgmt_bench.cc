@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // mgmt_bench: the management lcore's cost per reset event, EAL-free (issue 9, goal 1).
 //
-// usage: mgmt_bench [--events N] [--log FILE] [--callgrind]
+// usage: mgmt_bench [--events N] [--log FILE] [--no-control] [--callgrind]
 //   --events N   events fed through management (default 2 000 000)
+//   --no-control as rstscope --control none: no recent-events ring, no servers' and clients'
+//                sketches (only the control socket's queries read them)
 //   --log FILE   where the event log goes (default /tmp/rstscope-mgmt-bench.jsonl; removed after)
 //   --callgrind  under `valgrind --tool=callgrind --collect-atstart=no`: collects only the timed
 //                loop, and prints the event count for instructions/event
@@ -118,7 +120,7 @@ double thread_cpu_seconds() {
 }
 
 Result run(std::vector<Handed>& source, const ConnectionWindows* connections, uint64_t events,
-           int fd, bool callgrind) {
+           int fd, bool control, bool callgrind) {
     Options defaults;
     HostHash host_hash;  // as Management: one seed for the window's hosts and the resetters
     StormWindow storms(defaults.storm_threshold,
@@ -126,7 +128,7 @@ Result run(std::vector<Handed>& source, const ConnectionWindows* connections, ui
                        defaults.storm_max_pending, defaults.storm_max_hosts,
                        static_cast<uint32_t>(judged_between_writes), host_hash);
     ResetStatistics resets(defaults.top_hosts_capacity, host_hash);
-    RecentEvents recent(defaults.recent_events);
+    RecentEvents recent(control ? defaults.recent_events : 0);
     TopTables tops(defaults.top_hosts_capacity);
     EventLog log(fd, false, size_t{defaults.log_buffer_kib} * 1024);
     log.start_writer();  // as rstscope: write(2) on the log's own thread
@@ -144,7 +146,8 @@ Result run(std::vector<Handed>& source, const ConnectionWindows* connections, ui
     std::vector<StormWindow::Judged> judged;
     judged.reserve(judged_between_writes);
     fmt::memory_buffer line;
-    const SettleTargets targets{resets, recent, tops, findings, {}};
+    const SettleTargets targets{
+        resets, control ? &recent : nullptr, control ? &tops : nullptr, findings, {}};
     Result r;
     // As a capture's management (Management::append_record): a line waits for room in the log,
     // never dropped, so every run writes every line.
@@ -238,6 +241,7 @@ int main(int argc, char** argv) {
     std::string log_path = "/tmp/rstscope-mgmt-bench.jsonl";
     bool own_log = true;  // only the default scratch file is removed afterwards
     bool callgrind = false;
+    bool control = true;
     for (int i = 1; i < argc; ++i) {
         std::string arg = argv[i];
         if (arg == "--events" && i + 1 < argc) {
@@ -247,8 +251,12 @@ int main(int argc, char** argv) {
             own_log = false;
         } else if (arg == "--callgrind") {
             callgrind = true;
+        } else if (arg == "--no-control") {
+            control = false;
         } else {
-            std::fprintf(stderr, "usage: mgmt_bench [--events N] [--log FILE] [--callgrind]\n");
+            std::fprintf(stderr,
+                         "usage: mgmt_bench [--events N] [--log FILE] [--no-control] "
+                         "[--callgrind]\n");
             return 2;
         }
     }
@@ -267,7 +275,7 @@ int main(int argc, char** argv) {
         int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
         if (fd < 0)
             throw std::runtime_error("cannot write " + log_path + ": " + std::strerror(errno));
-        Result r = run(source, tracker.connections(), events, fd, callgrind);
+        Result r = run(source, tracker.connections(), events, fd, control, callgrind);
         ::close(fd);
         // A path the operator named (--log /dev/null, say) is theirs: removing it as root once
         // replaced /dev/null with a regular file on this machine.

@@ -20,19 +20,20 @@
 
 namespace rstscope {
 
-// What a settled event updates. Observers are told in this order.
+// What a settled event updates. Observers are told in this order. `recent` and `tops` answer only
+// the control socket's queries: null in a run without one, where nothing could read them.
 struct SettleTargets {
     ResetStatistics& resets;
-    RecentEvents& recent;
-    TopTables& tops;
+    RecentEvents* recent;
+    TopTables* tops;
     FindingsEngine& findings;
     std::span<RecordObserver* const> observers;
 };
 
 // Gives the judged event `id`, applies its storm verdict and tallies it, tells the observers, keeps
-// it for the control socket's queries (as settled, so a query says what the log says) and feeds
-// it to the findings engine, whose records for it are appended to `findings_out`. Returns whether
-// the storm verdict upgraded the event.
+// it for the control socket's queries when there are any (as settled, so a query says what the
+// log says) and feeds it to the findings engine, whose records for it are appended to
+// `findings_out`. Returns whether the storm verdict upgraded the event.
 bool settle_event(StormWindow::Judged& judged, uint64_t id, const SettleTargets& to,
                   std::vector<FindingRecord>& findings_out);
 
