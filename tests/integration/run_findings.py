@@ -13,7 +13,9 @@ For each capture of tools/gen_findings.py:
 - a storm's evidence says how many connections the service started in the window and the share
   of them reset (the workers' counts summed); a busy server whose resets reach a storm's rate
   but not its share raises nothing, and does with a lower --findings-storm-share;
-- 1 and 2 workers write the same finding records, byte for byte;
+- 1 and 2 workers write the same log, byte for byte, the 2-worker run with a control socket:
+  what management keeps only for the socket's queries (the recent events, the servers' and
+  clients' sketches) must change nothing in the log;
 - the summary counts the log's lines apart: events_logged reset lines, findings_logged findings.
 Then, live on the loopback interface, a vertical scan replayed with scapy: `rstscopectl findings`
 lists it open, `metrics` counts it, and the shutdown clears it in the log.
@@ -25,6 +27,7 @@ import re
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -40,8 +43,8 @@ def check(name, ok, detail=""):
         failures.append(name)
 
 
-def run(binary, pcap, log, workers, summary, options=()):
-    cmd = [binary, "--pcap", pcap, "--log", log, "--control", "none", "--workers",
+def run(binary, pcap, log, workers, summary, options=(), control="none"):
+    cmd = [binary, "--pcap", pcap, "--log", log, "--control", control, "--workers",
            str(workers), "--summary-json", summary, "--config", os.devnull, "--quiet", *options]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT_S)
 
@@ -55,22 +58,26 @@ def subject_matches(finding, subject):
     return all(finding.get("subject", {}).get(k) == v for k, v in subject.items())
 
 
-def check_capture(binary, workdir, name, spec, pcap):
+def check_capture(binary, workdir, name, spec, pcap, socket_dir):
     findings_by_workers = {}
+    log_by_workers = {}
     for workers in (1, 2):
         log = os.path.join(workdir, f"{name}.w{workers}.jsonl")
         summary = os.path.join(workdir, f"{name}.w{workers}.json")
         for stale in (log, summary):  # rstscope appends to a log that exists
             if os.path.exists(stale):
                 os.unlink(stale)
-        proc = run(binary, pcap, log, workers, summary, spec.get("options", []))
+        # A short path: a Unix socket's name has room for 107 bytes.
+        control = "none" if workers == 1 else os.path.join(socket_dir, f"{name}.sock")
+        proc = run(binary, pcap, log, workers, summary, spec.get("options", []), control)
         problem = exit_problem(proc)
         check(f"{name} ({workers} worker(s)): exit 0", problem is None, problem)
         if problem:
             continue
         records = [json.loads(line) for line in lines_of(log)]
         findings = [r for r in records if r.get("type") == "finding"]
-        findings_by_workers[workers] = [line for line in lines_of(log)
+        log_by_workers[workers] = lines_of(log)
+        findings_by_workers[workers] = [line for line in log_by_workers[workers]
                                         if '"type":"finding"' in line]
         problems = []
         events = read_events(log, problems)
@@ -121,6 +128,11 @@ def check_capture(binary, workdir, name, spec, pcap):
         check(f"{name}: 1 and 2 workers write the same finding records",
               findings_by_workers[1] == findings_by_workers[2],
               f"{len(findings_by_workers[1])} vs {len(findings_by_workers[2])} records")
+        one, two = log_by_workers[1], log_by_workers[2]
+        first = next((i for i, (a, b) in enumerate(zip(one, two)) if a != b),
+                     min(len(one), len(two)))
+        check(f"{name}: 1 worker without a control socket and 2 with one write the same log",
+              one == two, f"{len(one)} vs {len(two)} lines, first differing line {first + 1}")
 
 
 # Live: a vertical scan on lo, asked with rstscopectl while it is open -------------------------
@@ -232,8 +244,10 @@ def main():
         return 1
     with open(os.path.join(capdir, "expected.json"), encoding="utf-8") as f:
         expected = json.load(f)
-    for name, spec in expected.items():
-        check_capture(binary, workdir, name, spec, os.path.join(capdir, spec["pcap"]))
+    with tempfile.TemporaryDirectory(prefix="rstscope-findings-") as socket_dir:
+        for name, spec in expected.items():
+            check_capture(binary, workdir, name, spec, os.path.join(capdir, spec["pcap"]),
+                          socket_dir)
     live_scan(binary, rstscopectl, workdir)
     print(f"{len(failures)} failure(s)")
     return 1 if failures else 0
