@@ -131,12 +131,12 @@ class Management {
     // event's resetter counts it there too (StormWindow::Judged::resetter_hash).
     HostHash host_hash_;
     ResetStatistics resets_;
-    // For the control socket's `events` and `top` alone: without a socket (--control none) nothing
-    // could read them, so they are neither kept nor fed (a ring of no events, no tables).
-    // Initialised after control_ (declaration order), which decides it.
-    RecentEvents recent_;  // the last --recent-events settled events, for `events` and `top`
-    std::optional<TopTables>
-        tops_;  // servers' and clients' sketches (the resetters' is in resets_)
+    // The last --recent-events settled events, and the servers' and clients' sketches (the
+    // resetters' is in resets_), for the control socket's `events` and `top` alone: without a
+    // socket (--control none) nothing could read them, so they are neither kept nor fed (a ring of
+    // no events, no tables). Initialised after control_ (declaration order), which decides it.
+    RecentEvents recent_;
+    std::optional<TopTables> tops_;
     StormWindow storms_;
     FindingsEngine findings_;
     // The workers' connections per service and window, for the rst_storm share; null when the

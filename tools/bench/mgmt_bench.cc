@@ -19,11 +19,11 @@
 // with shifted times until N have been fed. The timed loop does what Management::drain() and
 // release() do with each event (src/mgmt/management.cc): the storm window (add, release behind the
 // watermark, in slices), settle_event (settle.h: the event's id, the storm verdict and the
-// tallies, the copies the control socket's queries read, the findings engine), the same function
-// Management calls, then findings' advance once nothing waits and their records written to the log
-// after the event that caused them, the JSON line (write_event_line, settle.h) and the log
-// (EventLog::append, flush after each pass; write(2) on the log's writer thread, as in rstscope)
-// to a regular file, with rstscope's default sizes.
+// tallies, the copies the control socket's queries read unless --no-control, the findings
+// engine), the same function Management calls, then findings' advance once nothing waits and their
+// records written to the log after the event that caused them, the JSON line (write_event_line,
+// settle.h) and the log (EventLog::append, flush after each pass; write(2) on the log's writer
+// thread, as in rstscope) to a regular file, with rstscope's default sizes.
 // Not included: record observers (none unless --recorder-dir, --export or --report is given),
 // signature rules (none unless a configuration file or --signatures names them), the ring.
 #include <fcntl.h>
