@@ -93,6 +93,9 @@ FlowTracker::FlowTracker(const TrackerConfig& config, WorkerCounters& counters)
     pending_ = FixedArray<PendingReset>(capacity, "the linger queue", config.paging,
                                         Elements::written_before_read);
     pending_.populate(config.expected_resets);
+    // Not populated: a capture's resets mostly have no extras, and only theirs take pages here.
+    pending_extras_ = FixedArray<ResetEventExtras>(capacity, "the linger queue's extras",
+                                                   config.paging, Elements::written_before_read);
     pending_mask_ = capacity - 1;
     outbox_ = std::make_unique<ResetEvent[]>(outbox_capacity);
     if (config.signatures) scanner_ = std::make_unique<SignatureScanner>(*config.signatures);
@@ -547,9 +550,10 @@ bool FlowTracker::add_to_pending_reset(FlowEntry& e, const DecodedPacket& p, boo
 }
 
 // The event as far as the RST itself tells: who, when, the addresses, the RST's own fields.
-void FlowTracker::draft_event(ResetEvent& ev, const FlowEntry& e, const DecodedPacket& p,
+void FlowTracker::draft_event(PendingReset& pending, const FlowEntry& e, const DecodedPacket& p,
                               bool from_orig, SeqCheck check,
                               const DirectionState& sender) noexcept {
+    ResetEventCore& ev = pending.event;
     std::memset(static_cast<void*>(&ev), 0, sizeof(ev));
     ev.ts_ns = p.ts_ns;
     ev.first_ts_ns = e.first_ts_ns;
@@ -571,10 +575,11 @@ void FlowTracker::draft_event(ResetEvent& ev, const FlowEntry& e, const DecodedP
     ev.worker = config_.worker_id;
     ev.rst_payload_length =
         static_cast<uint8_t>(std::min<uint32_t>(p.payload_captured, rst_payload_capacity));
-    if (ev.rst_payload_length) std::memcpy(ev.rst_payload, p.payload, ev.rst_payload_length);
+    if (ev.rst_payload_length)
+        std::memcpy(extras_of(pending).rst_payload, p.payload, ev.rst_payload_length);
     ev.mptcp_reset_reason = p.options.mptcp_reset_reason;
     if (p.tunnels != 0) {
-        EventTunnel& tunnel = ev.tunnel;
+        EventTunnel& tunnel = extras_of(pending).tunnel;
         tunnel.types = p.tunnels;
         tunnel.id = p.tunnel_id;
         // The frame is still valid here (it is the burst's): the outer header can be read.
@@ -583,9 +588,18 @@ void FlowTracker::draft_event(ResetEvent& ev, const FlowEntry& e, const DecodedP
     }
 }
 
+ResetEventExtras& FlowTracker::extras_of(PendingReset& pending) noexcept {
+    ResetEventExtras& extras = pending_extras_[static_cast<size_t>(&pending - pending_.data())];
+    if (!pending.has_extras) {
+        extras = ResetEventExtras{};
+        pending.has_extras = true;
+    }
+    return extras;
+}
+
 // The evidence the connection's past gives about its RST (docs/causes.md); returns whether a
 // silence long enough to be idle came before it.
-bool FlowTracker::gather_evidence(ResetEvent& ev, const FlowEntry& e, const DecodedPacket& p,
+bool FlowTracker::gather_evidence(ResetEventCore& ev, const FlowEntry& e, const DecodedPacket& p,
                                   SeqCheck check, const DirectionState& sender,
                                   const DirectionState& receiver) noexcept {
     EvidenceSet& evidence = ev.evidence;
@@ -631,8 +645,8 @@ void FlowTracker::learn_host(const DecodedPacket& p, const DirectionState& sende
 // Kernel fingerprints (docs/causes.md): a RST sent from no socket (closed port, data after
 // close, listen overflow) carries IP-ID 0 and the system's default TTL, not a TTL the
 // application set, so with IP_TTL 255 it "breaks" both TTL and IP-ID: one fact, not two.
-void FlowTracker::gather_origin_evidence(ResetEvent& ev, const FlowEntry& e, const DecodedPacket& p,
-                                         bool from_orig, SeqCheck check,
+void FlowTracker::gather_origin_evidence(ResetEventCore& ev, const FlowEntry& e,
+                                         const DecodedPacket& p, bool from_orig, SeqCheck check,
                                          const DirectionState& sender) noexcept {
     EvidenceSet& evidence = ev.evidence;
     const bool spoke = sender.ttl_usual != 0;
@@ -701,7 +715,7 @@ void FlowTracker::handle_rst(FlowEntry& e, uint32_t slot, const DecodedPacket& p
 
     counters_.bump(WorkerCounter::reset_connections);
     PendingReset& pending = push_pending(slot, e);
-    draft_event(pending.event, e, p, from_orig, check, sender);
+    draft_event(pending, e, p, from_orig, check, sender);
     bool idle = gather_evidence(pending.event, e, p, check, sender, receiver);
     gather_origin_evidence(pending.event, e, p, from_orig, check, sender);
 
@@ -725,7 +739,7 @@ void FlowTracker::handle_rst(FlowEntry& e, uint32_t slot, const DecodedPacket& p
         latest_queued_deadline_ = pending.deadline_ns;
     }
     if (scanner_) add_signatures(pending, e, slot, p);
-    if (apps_) add_app(pending.event, e, slot);
+    if (apps_) add_app(pending, e, slot);
     if (accepted) e.lifecycle = Lifecycle::closed;
     if (config_.linger_ns == 0) finalize(pending);
 }
@@ -756,7 +770,7 @@ void FlowTracker::scan_data(FlowEntry& e, const DecodedPacket& p, bool from_orig
 // the RST payload's own, and the causes they name join the facts.
 void FlowTracker::add_signatures(PendingReset& pending, const FlowEntry& e, uint32_t slot,
                                  const DecodedPacket& p) noexcept {
-    ResetEvent& ev = pending.event;
+    ResetEventCore& ev = pending.event;
     const auto& rules = scanner_->database().rules();
     const uint32_t rst_ms = ms_between(e.first_ts_ns, p.ts_ns);
     size_t count = 0;
@@ -776,7 +790,7 @@ void FlowTracker::add_signatures(PendingReset& pending, const FlowEntry& e, uint
             }
         }
         if (rule == 0) continue;
-        ev.signatures[count++] = {
+        extras_of(pending).signatures[count++] = {
             rst_ms - std::min(at_ms, rst_ms),
             rule,
             static_cast<uint8_t>(side == 0 ? SignatureWhere::orig : SignatureWhere::resp),
@@ -794,7 +808,7 @@ void FlowTracker::add_signatures(PendingReset& pending, const FlowEntry& e, uint
     uint8_t rule = scanner_->scan(p.payload, std::min<uint32_t>(p.payload_captured, rst_limit),
                                   SignatureWhere::rst, 0);
     if (rule == 0) return;
-    ev.signatures[count] = {0, rule, static_cast<uint8_t>(SignatureWhere::rst), {}};
+    extras_of(pending).signatures[count] = {0, rule, static_cast<uint8_t>(SignatureWhere::rst), {}};
     ResetCause cause = rules[rule - 1].cause;
     if (cause != ResetCause::count) {
         pending.facts.rst_reason_cause = cause;
@@ -918,9 +932,12 @@ void FlowTracker::keep_last_payload(const FlowEntry& e, uint32_t slot, const Dec
     std::memcpy(a->last_bytes[side], p.payload, length);
 }
 
-// What the parsers found joins the reset's event.
-void FlowTracker::add_app(ResetEvent& ev, const FlowEntry& e, uint32_t slot) const noexcept {
-    if (const AppSlot* a = app_slot_of(e, slot)) ev.app = a->record.identity(ev.resp_p);
+// What the parsers found joins the reset's event (nothing found leaves its extras untouched).
+void FlowTracker::add_app(PendingReset& pending, const FlowEntry& e, uint32_t slot) noexcept {
+    const AppSlot* a = app_slot_of(e, slot);
+    if (!a) return;
+    const AppIdentity identity = a->record.identity(pending.event.resp_p);
+    if (identity.proto != AppProto::none) extras_of(pending).app = identity;
 }
 
 // The packet joins the flight recorder's ring as its flow's latest; after a drafted reset's RST
@@ -967,13 +984,14 @@ PendingReset& FlowTracker::push_pending(uint32_t slot, FlowEntry& e) noexcept {
     pending.slot = slot;
     pending.generation = e.generation;
     pending.flight_after_rst = 0;
+    pending.has_extras = false;
     e.pending_slot = index;
     e.flags |= flow_bit::event_pending;
     return pending;
 }
 
 void FlowTracker::finalize(PendingReset& pending, bool superseded) noexcept {
-    ResetEvent& ev = pending.event;
+    ResetEventCore& ev = pending.event;
     FlowEntry& e = table_.entry(pending.slot);
     if (table_.occupied(pending.slot) && e.generation == pending.generation) {
         // A superseded RST's event does not count the RST that superseded it.
@@ -1008,7 +1026,7 @@ void FlowTracker::finalize(PendingReset& pending, bool superseded) noexcept {
         e.generation == pending.generation)
         e.flags |= flow_bit::event_done;
     pending.slot = FlowTable::no_slot;
-    emit(ev);
+    emit(pending);
 }
 
 void FlowTracker::finalize_flow(uint32_t slot) noexcept {
@@ -1020,16 +1038,18 @@ void FlowTracker::finalize_flow(uint32_t slot) noexcept {
 }
 
 // Two stages ahead of the verdict being written at `head`: the pending record twice the lookahead
-// further on (all of it: finalize reads the draft and copies it out), and the flow entry of the one
-// a lookahead further on, whose record the first stage brought in.
+// further on (all of it: finalize reads the draft and copies it out), and the flow entry (and
+// extras, if any) of the one a lookahead further on, whose record the first stage brought in.
 void FlowTracker::prefetch_verdicts(uint32_t head) const noexcept {
     const uint32_t queued = pending_tail_ - head;
     if (queued > 2 * verdict_lookahead) {
         prefetch_whole<true>(pending_[(head + 2 * verdict_lookahead) & pending_mask_]);
     }
     if (queued > verdict_lookahead) {
-        const uint32_t slot = pending_[(head + verdict_lookahead) & pending_mask_].slot;
+        const uint32_t index = (head + verdict_lookahead) & pending_mask_;
+        const uint32_t slot = pending_[index].slot;
         if (slot != FlowTable::no_slot) table_.prefetch_slot(slot);
+        if (pending_[index].has_extras) prefetch_whole(pending_extras_[index]);
     }
 }
 
@@ -1111,7 +1131,7 @@ bool FlowTracker::flush_pending(uint32_t limit) noexcept {
     return pending_head_ == pending_tail_;
 }
 
-void FlowTracker::emit(const ResetEvent& event) noexcept {
+void FlowTracker::emit(PendingReset& pending) noexcept {
     // Bounded by construction: the worker empties the outbox after every burst (at most
     // max_events_per_segment events per segment) and advance() and flush_pending() stop
     // while it lacks room. Should that ever fail, the loss has its own counter.
@@ -1119,7 +1139,13 @@ void FlowTracker::emit(const ResetEvent& event) noexcept {
         counters_.bump(WorkerCounter::events_outbox_full);
         return;
     }
-    outbox_[outbox_count_++] = event;
+    ResetEvent& event = outbox_[outbox_count_++];
+    static_cast<ResetEventCore&>(event) = pending.event;
+    ResetEventExtras& extras = event;
+    if (pending.has_extras)
+        extras = pending_extras_[static_cast<size_t>(&pending - pending_.data())];
+    else
+        extras = ResetEventExtras{};
 }
 
 }  // namespace rstscope

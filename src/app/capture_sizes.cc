@@ -24,8 +24,9 @@ constexpr uint64_t findings_min_keys = 256;  // --findings-max-keys' lower bound
 constexpr uint64_t mbuf_overhead_bound = 512;
 constexpr uint64_t dispatch_ring_bytes = uint64_t{dispatch_ring_size} * sizeof(void*);
 // How far a capture grows the bounds that hold resets for a span (four times their defaults): a
-// ceiling whatever the storm: a worker's linger queue 124 MiB, the storm window's events 127 MiB
-// and its hosts 56 MiB.
+// ceiling whatever the storm: a worker's linger queue 62 MiB, the storm window's events 65 MiB
+// (each 62 MiB more if every reset had extras: flow_tracker.h, storm_window.h) and its hosts 56
+// MiB.
 constexpr uint64_t capture_growth_max = uint64_t{1} << 18;
 
 // One of `sharing` workers' share of `total` resets, with room for uneven spreading: symmetric RSS

@@ -289,7 +289,9 @@ uint64_t available_memory_bytes() {
 // killer) halfway through start-up.
 std::string check_memory(const Options& o, const TrackerConfig& c) {
     uint64_t table = FlowTable::memory_for(c.flow_capacity);
-    uint64_t linger = uint64_t{std::bit_ceil(c.linger_capacity)} * sizeof(PendingReset);
+    // The queue and its extras beside it (flow_tracker.h): all of it, as live traffic takes it.
+    uint64_t linger = uint64_t{std::bit_ceil(c.linger_capacity)} *
+                      (sizeof(PendingReset) + sizeof(ResetEventExtras));
     uint64_t ring = uint64_t{o.event_ring_size} * sizeof(ResetEvent);
     uint64_t apps = c.app_capacity ? uint64_t{std::bit_ceil(c.app_capacity)} * sizeof(AppSlot) : 0;
     // The flight recorder's ring and evidence blocks, when it is on.

@@ -231,7 +231,7 @@ void NatsExporter::on_ack(jsCtx*, natsMsg* msg, jsPubAck* pa, jsPubAckErr* pae, 
     self->wake_.notify_one();
 }
 
-void NatsExporter::record_written(std::string_view line, const ResetEvent* event) {
+void NatsExporter::record_written(std::string_view line, const ResetEventCore* event) {
     if (!event) return;  // findings and other records stay in the log
     lines_.store(lines_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     if (!ring_.push(line, static_cast<uint8_t>(event->cause)))

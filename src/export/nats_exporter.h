@@ -37,7 +37,7 @@ class NatsExporter final : public RecordObserver, public CounterSource {
     ~NatsExporter() override;
 
     // Management's side: never waits.
-    void record_written(std::string_view line, const ResetEvent* event) override;
+    void record_written(std::string_view line, const ResetEventCore* event) override;
     void run_finished() override;
     // Stats and metrics (any thread).
     void add_to(CounterTotals& totals) const override;

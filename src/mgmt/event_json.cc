@@ -298,7 +298,7 @@ void append_json_string(fmt::memory_buffer& out, std::string_view text) {
 namespace {
 
 // "signatures":[{"id":"http_503","dir":"resp","before_rst":0.120},...], absent when none.
-char* put_signatures(const ResetEvent& e, char* out, SignatureRules rules) noexcept {
+char* put_signatures(const ResetEventExtras& e, char* out, SignatureRules rules) noexcept {
     char separator = '\0';
     for (const SignatureHit& hit : e.signatures) {
         if (hit.rule == 0 || hit.rule > rules.size()) continue;
@@ -363,7 +363,8 @@ char* put_pcap(char* out, const PcapRef& pcap) noexcept {
 
 }  // namespace
 
-char* write_event_json(const ResetEvent& e, char* out, SignatureRules rules) noexcept {
+char* write_event_json(const ResetEventCore& e, const ResetEventExtras& x, char* out,
+                       SignatureRules rules) noexcept {
     out = put(out, "{\"ts\":");
     out = put_seconds(out, e.ts_ns);
     out = put(out, ",\"type\":\"reset\",\"id\":");
@@ -384,7 +385,7 @@ char* write_event_json(const ResetEvent& e, char* out, SignatureRules rules) noe
         out = put(out, ",\"vlan_inner\":");
         out = put_unsigned(out, e.vlan_inner);
     }
-    if (e.tunnel.types != 0) out = put_tunnel(out, e.tunnel);
+    if (x.tunnel.types != 0) out = put_tunnel(out, x.tunnel);
     out = put(out, ",\"orig_guessed\":");
     out = put_bool(out, e.orig_guessed);
     out = e.rst_by_orig ? put(out, ",\"rst_by\":\"orig\"") : put(out, ",\"rst_by\":\"resp\"");
@@ -446,7 +447,7 @@ char* write_event_json(const ResetEvent& e, char* out, SignatureRules rules) noe
     out = put_digits(out, e.idle_before_ms % 1000, 3);
     if (e.rst_payload_length > 0) {
         out = put(out, ",\"payload_in_rst\":");
-        out = put_json_string(out, reinterpret_cast<const char*>(e.rst_payload),
+        out = put_json_string(out, reinterpret_cast<const char*>(x.rst_payload),
                               std::min<size_t>(e.rst_payload_length, rst_payload_capacity));
     }
     if (e.has(Evidence::mptcp_reset_reason)) {
@@ -454,24 +455,26 @@ char* write_event_json(const ResetEvent& e, char* out, SignatureRules rules) noe
         out = put_unsigned(out, e.mptcp_reset_reason);
     }
     // Without rules no hit can name one: the walk over the hits costs 20 instructions a line.
-    if (!rules.empty()) out = put_signatures(e, out, rules);
-    if (e.app.proto != AppProto::none && static_cast<size_t>(e.app.proto) < app_proto_names.size())
-        out = put_app(out, e.app);
+    if (!rules.empty()) out = put_signatures(x, out, rules);
+    if (x.app.proto != AppProto::none && static_cast<size_t>(x.app.proto) < app_proto_names.size())
+        out = put_app(out, x.app);
     if (e.pcap.packets != 0) out = put_pcap(out, e.pcap);
     *out++ = '}';
     return out;
 }
 
-void append_event_json(fmt::memory_buffer& out, const ResetEvent& event, SignatureRules rules) {
+void append_event_json(fmt::memory_buffer& out, const ResetEventCore& event,
+                       const ResetEventExtras& extras, SignatureRules rules) {
     size_t at = out.size();
     out.resize(at + event_json_max_length);
-    char* end = write_event_json(event, out.data() + at, rules);
+    char* end = write_event_json(event, extras, out.data() + at, rules);
     out.resize(static_cast<size_t>(end - out.data()));
 }
 
-std::string event_json(const ResetEvent& event, SignatureRules rules) {
+std::string event_json(const ResetEventCore& event, const ResetEventExtras& extras,
+                       SignatureRules rules) {
     char line[event_json_max_length];
-    return std::string(line, write_event_json(event, line, rules));
+    return std::string(line, write_event_json(event, extras, line, rules));
 }
 
 }  // namespace rstscope

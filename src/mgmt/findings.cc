@@ -288,7 +288,7 @@ uint32_t spacing_class(uint32_t spacing_us) noexcept {
     return spacing_us == 0 ? 0 : static_cast<uint32_t>(std::bit_width(spacing_us));
 }
 
-FindingKey fingerprint_key(const ResetEvent& e) {
+FindingKey fingerprint_key(const ResetEventCore& e) {
     FindingKey k{};
     uint32_t ipid = (e.has(Evidence::ipid_mismatch) ? ipid_mismatch_bit : 0) |
                     (e.has(Evidence::ipid_continues) ? ipid_continues_bit : 0) |
@@ -587,7 +587,7 @@ auto injector_body(const FindingKey& key, const InjectorValue& v, const FindingT
 
 }  // namespace
 
-void FindingsEngine::add(const ResetEvent& e, std::vector<FindingRecord>& out) {
+void FindingsEngine::add(const ResetEventCore& e, std::vector<FindingRecord>& out) {
     advance(e.ts_ns, out);
     if (!started_) {
         started_ = true;

@@ -186,7 +186,7 @@ void FlightRecorder::event_received(ResetEvent& event) {
 
 // The event has its id: written into its packets' comments (one read and one write of its blocks),
 // unless their file was deleted meanwhile (the directory's bound passed while it waited).
-void FlightRecorder::event_settled(ResetEvent& event) {
+void FlightRecorder::event_settled(ResetEventCore& event) {
     if (event.pcap.packets == 0) return;
     const PcapRef ref = event.pcap;
     event.pcap = {};

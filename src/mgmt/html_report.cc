@@ -79,7 +79,7 @@ bool HtmlReport::keep(std::string_view line, std::vector<Kept>& into, uint32_t c
     return true;
 }
 
-void HtmlReport::record_written(std::string_view line, const ResetEvent* event) {
+void HtmlReport::record_written(std::string_view line, const ResetEventCore* event) {
     if (event) {
         timeline_.add(event->ts_ns, event->cause);
         ++causes_[static_cast<size_t>(event->cause)];

@@ -291,12 +291,15 @@ bool Management::write_judged() {
     for (;;) {
         if (!write_findings()) return false;
         if (judged_written_ >= judged_settled_) break;
-        const ResetEvent& event = judged_[judged_written_].event();
-        if (std::string_view line = write_event_line(*log_, event, signature_rules_);
+        const StormWindow::Judged& judged = judged_[judged_written_];
+        const ResetEventCore& event = judged.event();
+        if (std::string_view line =
+                write_event_line(*log_, event, judged.extras(), signature_rules_);
             !line.empty()) {
             record_written(line, &event);
         } else {
-            if (!append_record(format_event_line(line_, event, signature_rules_), &event))
+            if (!append_record(format_event_line(line_, event, judged.extras(), signature_rules_),
+                               &event))
                 return false;
         }
         last_event_written_ = event.id;
@@ -334,7 +337,7 @@ bool Management::write_findings() {
     return true;
 }
 
-bool Management::append_record(std::string_view line, const ResetEvent* event) {
+bool Management::append_record(std::string_view line, const ResetEventCore* event) {
     // Live traffic's management must keep draining the rings, so while it runs a line the
     // buffer has no room for is dropped and counted. A capture's waits for room (drain() takes
     // no more meanwhile, so its reader waits in turn), and so does every run's once it is
@@ -352,7 +355,7 @@ bool Management::append_record(std::string_view line, const ResetEvent* event) {
     return true;
 }
 
-void Management::record_written(std::string_view line, const ResetEvent* event) {
+void Management::record_written(std::string_view line, const ResetEventCore* event) {
     line.remove_suffix(1);
     for (RecordObserver* observer : observers_)
         observer->record_written(line, event);

@@ -85,13 +85,13 @@ class Management {
     // one way anything but an event's line formatted in place (write_judged) reaches the log.
     // `event` is the reset event it was formatted from, if any. Returns false, writing nothing,
     // when a capture run must first wait for room in the log.
-    bool append_record(std::string_view line, const ResetEvent* event = nullptr);
+    bool append_record(std::string_view line, const ResetEventCore* event = nullptr);
 
   private:
     uint32_t drain();
     bool write_judged();
     // Tells the observers of a record (ending in its newline) now in the log.
-    void record_written(std::string_view line, const ResetEvent* event);
+    void record_written(std::string_view line, const ResetEventCore* event);
     // Findings the engine returned for the event numbered `event_id` (0: none yet), queued to
     // follow it in the log (window records before it: they close what came earlier).
     void queue_findings(uint64_t event_id, bool after_all = false);

@@ -10,14 +10,14 @@
 
 namespace rstscope {
 
-void ResetStatistics::record(const ResetEvent& event) noexcept {
+void ResetStatistics::record(const ResetEventCore& event) noexcept {
     ++causes_[static_cast<size_t>(event.cause)];
     ++states_[static_cast<size_t>(event.conn_state)];
     ++total_;
     hosts_.add(HostKey::resetter_of(event));
 }
 
-void ResetStatistics::record(const ResetEvent& event, uint64_t resetter_hash) noexcept {
+void ResetStatistics::record(const ResetEventCore& event, uint64_t resetter_hash) noexcept {
     ++causes_[static_cast<size_t>(event.cause)];
     ++states_[static_cast<size_t>(event.conn_state)];
     ++total_;
@@ -27,7 +27,7 @@ void ResetStatistics::record(const ResetEvent& event, uint64_t resetter_hash) no
 // Storms are a verdict about many connections, so only management, which sees every worker's
 // events, can give it: a responder aborting while it resets many others is shedding load.
 bool ResetStatistics::settle(StormWindow::Judged& judged) noexcept {
-    ResetEvent& event = judged.event();
+    ResetEventCore& event = judged.event();
     bool upgraded = false;
     if (judged.storm) {
         event.evidence |= evidence_bit(Evidence::rst_storm);

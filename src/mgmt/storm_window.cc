@@ -18,6 +18,7 @@ StormWindow::StormWindow(uint32_t threshold, uint64_t window_ns, uint32_t max_pe
       max_pending_(std::max<uint32_t>(max_pending, 1)),
       judged_in_pool_(judged_in_pool),
       events_(size_t{max_pending_} + judged_in_pool, "the storm window", Paging::on_use),
+      extras_(events_.size(), "the storm window", Paging::on_use),
       slots_(events_.size(), "the storm window", Paging::on_use, Elements::written_before_read),
       in_order_(max_pending_, "the storm window", Paging::on_use),
       stragglers_(max_pending_, "the storm window", Paging::on_use),
@@ -55,6 +56,7 @@ size_t StormWindow::memory_for(uint32_t threshold, uint32_t max_pending, uint32_
                                uint32_t judged_in_pool) noexcept {
     threshold = std::max<uint32_t>(threshold, 1);
     size_t pending = std::max<uint32_t>(max_pending, 1), hosts = std::max<uint32_t>(max_hosts, 1);
+    // Every event's extras counted: pages the events without any leave untouched.
     return pending * (sizeof(ResetEvent) + sizeof(Slot) + sizeof(uint32_t) + sizeof(Due)) +
            size_t{judged_in_pool} * (sizeof(ResetEvent) + sizeof(Slot)) +
            hosts * (sizeof(Host) + sizeof(uint64_t) * (threshold - 1)) +
@@ -62,17 +64,18 @@ size_t StormWindow::memory_for(uint32_t threshold, uint32_t max_pending, uint32_
 }
 
 size_t StormWindow::memory_bytes() const noexcept {
-    return events_.size() * sizeof(ResetEvent) + slots_.size() * sizeof(Slot) +
-           in_order_.size() * sizeof(uint32_t) + stragglers_.size() * sizeof(Due) +
-           hosts_.size() * sizeof(Host) + past_.size() * sizeof(uint64_t) + index_.memory_bytes() +
+    return events_.size() * sizeof(ResetEventCore) + extras_.size() * sizeof(ResetEventExtras) +
+           slots_.size() * sizeof(Slot) + in_order_.size() * sizeof(uint32_t) +
+           stragglers_.size() * sizeof(Due) + hosts_.size() * sizeof(Host) +
+           past_.size() * sizeof(uint64_t) + index_.memory_bytes() +
            stack_.capacity() * sizeof(uint32_t);
 }
 
 // Release order is (ts, orig_h bytes, orig_p, resp_h bytes, resp_p, arrival): the connection
 // breaks ties of time so one worker or several write the same log.
 bool StormWindow::tie_before(uint32_t a, uint32_t b) const noexcept {
-    const ResetEvent& x = events_[a];
-    const ResetEvent& y = events_[b];
+    const ResetEventCore& x = events_[a];
+    const ResetEventCore& y = events_[b];
     if (int c = std::memcmp(x.orig_h.bytes, y.orig_h.bytes, 16)) return c < 0;
     if (x.orig_p != y.orig_p) return x.orig_p < y.orig_p;
     if (int c = std::memcmp(x.resp_h.bytes, y.resp_h.bytes, 16)) return c < 0;
@@ -89,7 +92,7 @@ uint32_t StormWindow::merge(uint32_t a, uint32_t b) noexcept {
     root.right = merge(root.right, b);
     auto rank = [this](uint32_t s) { return s == nil ? 0u : slots_[s].rank; };
     if (rank(root.left) < rank(root.right)) std::swap(root.left, root.right);
-    root.rank = rank(root.right) + 1;
+    root.rank = static_cast<uint16_t>(rank(root.right) + 1);
     return a;
 }
 
@@ -198,11 +201,13 @@ void StormWindow::add(const ResetEvent& event, std::vector<Judged>& out) {
         unlink_idle(h);  // idle no more
     uint32_t s = take_slot();
     events_[s] = event;
+    const bool extras = has_extras(event);
+    if (extras) extras_[s] = event;
     // The next add() overwrites the next free slot's event, out of the caches since it was last
     // written or never touched: its lines are asked for now, one event's work ahead.
     if (uint32_t next = free_slots_ != nil ? free_slots_ : slots_used_; next < events_.size())
         prefetch_whole<true>(events_[next]);
-    slots_[s] = {event.ts_ns, arrivals_++, h, nil, nil, 1};
+    slots_[s] = {event.ts_ns, arrivals_++, h, nil, nil, 1, extras};
     Host& host = hosts_[h];
     if (host.first == nil) {
         host.first = host.last = s;
@@ -297,14 +302,15 @@ void StormWindow::judge_oldest(std::vector<Judged>& out, bool early) {
     uint64_t* past = past_.data() + static_cast<size_t>(h) * past_capacity_;
     uint32_t earlier = count_past(host, past, from, to, threshold_ - 1);
     uint32_t waiting = count_waiting(host, to, threshold_ - earlier);
-    // Built in place (push_back of a braced Judged copied the 456-byte event twice), in the pool
-    // while there is room for it there.
+    // Built in place (push_back of a braced Judged copied the event twice), in the pool while
+    // there is room for it there.
     bool storm = earlier + waiting >= threshold_;
     bool in_pool = retired_ < judged_in_pool_;
+    const ResetEventExtras* extras = slot.has_extras ? &extras_[s] : nullptr;
     if (in_pool)
-        out.emplace_back(&events_[s], storm, host.hash);
+        out.emplace_back(&events_[s], extras, storm, host.hash);
     else
-        out.emplace_back(events_[s], storm, host.hash);
+        out.emplace_back(events_[s], extras, storm, host.hash);
 
     if (host.first == s) {
         host.first = slot.left;

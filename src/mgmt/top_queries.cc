@@ -18,7 +18,7 @@ namespace {
 
 constexpr std::string_view by_names[] = {"resetters", "servers", "clients"};
 
-HostKey key_of(TopBy by, const ResetEvent& event) {
+HostKey key_of(TopBy by, const ResetEventCore& event) {
     switch (by) {
         case TopBy::servers:
             return HostKey::server_of(event);

@@ -12,6 +12,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -205,19 +206,23 @@ TEST(EventLog, AnEventLineInPlaceOrFormattedElsewhereIsTheSame) {
     event.family = IpFamily::v4;
     event.orig_p = 40000;
     event.resp_p = 443;
+    event.rst_payload_length = 4;  // the extras are written from their own part
+    std::memcpy(event.rst_payload, "busy", 4);
     LimitedSink sink;
     EventLog log(-1, false, 1 << 16, LimitedSink::write, &sink);
-    std::string_view in_place = write_event_line(log, event);
+    std::string_view in_place = write_event_line(log, event, event);
     ASSERT_FALSE(in_place.empty());
+    EXPECT_NE(in_place.find("\"payload_in_rst\":\"busy\""), std::string_view::npos);
     EXPECT_EQ(in_place.back(), '\n');
     fmt::memory_buffer elsewhere;
     elsewhere.append(std::string_view("stale"));
-    EXPECT_EQ(format_event_line(elsewhere, event), in_place);
+    EXPECT_EQ(format_event_line(elsewhere, event, event), in_place);
 
     EventLog small(-1, false, 2 * (in_place.size() + 1), LimitedSink::write, &sink);
-    EXPECT_TRUE(write_event_line(small, event).empty());  // less than the longest line's room
+    EXPECT_TRUE(
+        write_event_line(small, event, event).empty());  // less than the longest line's room
     EXPECT_EQ(small.lines_dropped(), 0u);
-    EXPECT_TRUE(small.append(format_event_line(elsewhere, event)));
+    EXPECT_TRUE(small.append(format_event_line(elsewhere, event, event)));
     EXPECT_EQ(small.room(), 1u);
 }
 

@@ -84,7 +84,7 @@ TEST(FixedMemory, LargeRegionsAreFaultedInWholeInShares) {
 
 TEST(FixedArray, PopulateFaultsInTheFirstElements) {
     const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
-    FixedArray<PendingReset> queue(16384, "a test", Paging::on_use, Elements::written_before_read);
+    FixedArray<PendingReset> queue(32768, "a test", Paging::on_use, Elements::written_before_read);
     const size_t first = 1000;
     queue.populate(first);
     const size_t prefix = first * sizeof(PendingReset);

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <array>
+#include <cstring>
 
 #include <arpa/inet.h>
 
@@ -891,6 +892,44 @@ TEST_F(Tracker, WrittenSlotsMakingRoomDoNotCountTheLingerQueueFull) {
     feed(last.s(rst | ack, 0, 1001, 1 * sec + 4 * ms));
     EXPECT_EQ(events(), 16u);
     EXPECT_EQ(count(WorkerCounter::linger_queue_full), 0u);
+}
+
+// The linger queue keeps a reset's extras (here its RST payload) apart, at the reset's index, and
+// only for the resets that have some: a slot reused by a reset without any must not hand on the
+// extras of the one before it. Every third reset carries a payload; with 16 slots each slot sees
+// resets with and without one.
+TEST_F(Tracker, ExtrasOfAResetNeverPassToTheNextInItsLingerSlot) {
+    config.linger_capacity = 16;
+    const ResetEventExtras none{};
+    for (uint16_t i = 0; i < 48; ++i) {
+        Conn c;
+        c.client_port = static_cast<uint16_t>(41000 + i);
+        const uint64_t t0 = 1 * sec + i * 10 * ms;
+        feed(c.c(syn, 1000, 0, t0));
+        const std::string text = "busy " + std::to_string(i);
+        DecodedPacket refusal = c.s(rst | ack, 0, 1001, t0 + 1 * ms,
+                                    i % 3 == 0 ? static_cast<uint32_t>(text.size()) : 0);
+        refusal.payload = reinterpret_cast<const uint8_t*>(text.data());
+        feed(refusal);
+        t().advance(t0 + 1 * ms + config.linger_ns);
+    }
+    ASSERT_EQ(events(), 48u);
+    EXPECT_EQ(count(WorkerCounter::linger_queue_full), 0u);
+    for (uint16_t i = 0; i < 48; ++i) {
+        const ResetEvent& e = event(i);
+        ASSERT_EQ(e.orig_p, 41000 + i);
+        const ResetEventExtras& extras = e;
+        if (i % 3 == 0) {
+            const std::string text = "busy " + std::to_string(i);
+            ASSERT_EQ(e.rst_payload_length, text.size()) << i;
+            EXPECT_EQ(std::string(reinterpret_cast<const char*>(extras.rst_payload),
+                                  e.rst_payload_length),
+                      text);
+        } else {
+            EXPECT_EQ(e.rst_payload_length, 0) << i;
+            EXPECT_EQ(std::memcmp(&extras, &none, sizeof none), 0) << i;
+        }
+    }
 }
 
 TEST_F(Tracker, FullLingerQueueWritesTheOldestEarly) {

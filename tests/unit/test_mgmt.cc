@@ -53,7 +53,7 @@ ResetEvent at(uint64_t ts_ns, const char* host = "192.0.2.1", uint16_t orig_port
     return e;
 }
 
-std::string resetter(const ResetEvent& e) {
+std::string resetter(const ResetEventCore& e) {
     return host_text(HostKey::resetter_of(e));
 }
 
@@ -94,18 +94,19 @@ const char* const host_a = "192.0.2.10";
 const char* const host_b = "192.0.2.11";
 const char* const host_c = "192.0.2.12";
 
-// A capture's expected events take their pool slots (event, slot, order ring) at setup: as much
-// as they need, not the whole pool.
+// A capture's expected events take their pool slots (event core, slot, order ring) at setup: as
+// much as they need, not the whole pool, and not the extras most events never have.
 TEST(StormWindow, PopulateFaultsInWhatTheExpectedEventsTake) {
     StormWindow window(20, 1'000'000'000, 1u << 16, 1024);
-    constexpr size_t events = 20'000;
+    // Enough that extras faulted in too (248 bytes each) would exceed the bound below.
+    constexpr size_t events = 60'000;
     const size_t before = resident_bytes();
     window.populate(events);
     const size_t grown = resident_bytes() - before;
-    EXPECT_GE(grown, events * sizeof(ResetEvent));
-    // The pool of 65 536 events alone is 30 MiB; a slot and its place in the order ring are
-    // smaller than 64 bytes.
-    EXPECT_LE(grown, events * (sizeof(ResetEvent) + 64) + 3 * huge_page_bytes);
+    EXPECT_GE(grown, events * sizeof(ResetEventCore));
+    // The pool of 65 536 events' cores alone is 13 MiB; a slot and its place in the order ring
+    // are smaller than 64 bytes.
+    EXPECT_LE(grown, events * (sizeof(ResetEventCore) + 64) + 3 * huge_page_bytes);
 }
 
 TEST(StormWindow, ThresholdCountsResetsOnBothSidesOfAnEvent) {
@@ -256,6 +257,47 @@ TEST(StormWindow, JudgedEventsWaitInThePoolUntilRecycled) {
     EXPECT_EQ(window.memory_bytes(), StormWindow::memory_for(2, 2, 16, 2));
 }
 
+// The pool keeps an event's extras beside its core only when they say something; what comes out,
+// in the pool or copied out, reads as the event that went in, and a slot taken again after
+// recycle() never shows the extras of the event it held before. Every third event has a RST
+// payload, every third a tunnel, the rest none; rounds of five fill the same slots, so each slot
+// holds each kind in turn.
+TEST(StormWindow, EventsComeOutWithTheirOwnExtrasOrNone) {
+    StormWindow window(2, 1 * sec, 4, 16, 3);  // four waiting, three judged in the pool
+    std::vector<StormWindow::Judged> out;
+    std::vector<ResetEvent> sent;
+    size_t pooled = 0, copied = 0;
+    for (uint16_t round = 0; round < 6; ++round) {
+        for (uint16_t k = 0; k < 5; ++k) {
+            const uint16_t port = static_cast<uint16_t>(round * 5 + k + 1);
+            ResetEvent e = at(10 * sec + port * ms, host_a, port);
+            if (port % 3 == 0) {
+                const std::string text = "full " + std::to_string(port);
+                e.rst_payload_length = static_cast<uint8_t>(text.size());
+                std::memcpy(e.rst_payload, text.data(), text.size());
+            } else if (port % 3 == 1) {
+                e.tunnel.types = static_cast<uint8_t>(TunnelType::vxlan);
+                e.tunnel.id = port;
+            }
+            EXPECT_EQ(has_extras(e), port % 3 != 2);
+            sent.push_back(e);
+            window.add(e, out);
+        }
+        window.release(0, true, out);
+        ASSERT_EQ(out.size(), 5u);
+        for (uint16_t k = 0; k < 5; ++k) {
+            const ResetEvent& e = sent[round * 5 + k];
+            ASSERT_EQ(out[k].event().orig_p, e.orig_p);
+            EXPECT_EQ(event_json(out[k].event(), out[k].extras()), event_json(e)) << e.orig_p;
+            (out[k].pooled ? pooled : copied) += 1;
+        }
+        out.clear();
+        window.recycle();
+    }
+    EXPECT_GT(pooled, 0u);
+    EXPECT_GT(copied, 0u);
+}
+
 // A window and the resetters' sketch built with one HostHash: the window's hash of each resetter
 // counts it in the sketch (debug builds check it against the sketch's own), as Management does.
 TEST(StormWindow, ResetterHashCountsInTheSketchSharingItsSeeds) {
@@ -352,7 +394,9 @@ TEST(SettleEvent, WithoutTheQueryTablesEverythingElseIsTheSame) {
     }
     ASSERT_EQ(kept.judged.size(), shed.judged.size());
     for (size_t i = 0; i < kept.judged.size(); ++i) {
-        EXPECT_EQ(event_json(kept.judged[i].event()), event_json(shed.judged[i].event())) << i;
+        EXPECT_EQ(event_json(kept.judged[i].event(), kept.judged[i].extras()),
+                  event_json(shed.judged[i].event(), shed.judged[i].extras()))
+            << i;
         EXPECT_EQ(shed.judged[i].event().id, i + 1);
     }
     EXPECT_EQ(kept.upgraded, shed.upgraded);

@@ -172,8 +172,9 @@ Result run(std::vector<Handed>& source, const ConnectionWindows* connections, ui
             if (i + settle_prefetch_distance < judged.size())
                 prefetch_judged(judged[i + settle_prefetch_distance]);
             r.storm_upgrades += settle_event(j, ++numbered, targets, finding_records);
-            if (write_event_line(log, j.event()).empty())  // as Management::write_judged
-                queue_line(format_event_line(line, j.event()));
+            if (write_event_line(log, j.event(), j.extras())
+                    .empty())  // as Management::write_judged
+                queue_line(format_event_line(line, j.event(), j.extras()));
             write_findings();
         }
         judged.clear();

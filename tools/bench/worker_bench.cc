@@ -314,9 +314,10 @@ int run_eal_free(const Settings& s, uint64_t tsc_hz) {
     std::printf(
         "# worker path without EAL: TSC %.3f GHz, sizeof(FlowEntry) %zu B + 4 B signature "
         "per slot, table sized 2 x flows (rounded up to whole 8-way buckets); "
-        "per tracker besides: linger queue %u x %zu B, outbox %u x %zu B\n",
+        "per tracker besides: linger queue %u x (%zu B + %zu B of extras), outbox %u x %zu B\n",
         static_cast<double>(tsc_hz) / 1e9, sizeof(FlowEntry), defaults.linger_capacity,
-        sizeof(PendingReset), FlowTracker::outbox_capacity, sizeof(ResetEvent));
+        sizeof(PendingReset), sizeof(ResetEventExtras), FlowTracker::outbox_capacity,
+        sizeof(ResetEvent));
     print_header();
     for (uint64_t flows : s.flow_counts) {
         if (s.threads <= 1) {

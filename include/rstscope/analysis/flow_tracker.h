@@ -144,10 +144,13 @@ static_assert(offsetof(AppSlot, record) + offsetof(AppRecord, found) +
 static_assert(sizeof(AppSlot) == 512);
 static_assert(std::is_trivially_destructible_v<AppSlot>);  // left to app_memory_'s unmapping
 
-// A reset waiting out its linger window: the event as drafted at the RST, and what the verdict
-// needs from it.
+// A reset waiting out its linger window: the event's core as drafted at the RST, and what the
+// verdict needs from it. Its extras (RST payload, tunnel, signatures, application) wait beside it
+// in the tracker's extras array, at the same index, only once one of them is known: most resets
+// have none, and their pages of that array are never touched (a capture's), so the queue holds
+// 248 bytes a reset where it held 496.
 struct PendingReset {
-    ResetEvent event;
+    ResetEventCore event;
     ResetFacts facts;
     uint64_t deadline_ns;
     uint32_t slot;  // flow-table slot; FlowTable::no_slot once written out early
@@ -155,6 +158,7 @@ struct PendingReset {
     uint32_t receiver_seq_next_at_rst;
     uint16_t flight_after_rst;  // packets the flight recorder kept after the RST
     bool rst_had_ack;
+    bool has_extras;  // the extras array's entry at this index is this reset's
 };
 
 class FlowTracker {
@@ -243,11 +247,14 @@ class FlowTracker {
                                        const DirectionState& receiver) noexcept;
     bool add_to_pending_reset(FlowEntry& e, const DecodedPacket& p, bool from_orig, SeqCheck check,
                               const DirectionState& receiver) noexcept;
-    void draft_event(ResetEvent& ev, const FlowEntry& e, const DecodedPacket& p, bool from_orig,
-                     SeqCheck check, const DirectionState& sender) noexcept;
-    bool gather_evidence(ResetEvent& ev, const FlowEntry& e, const DecodedPacket& p, SeqCheck check,
-                         const DirectionState& sender, const DirectionState& receiver) noexcept;
-    void gather_origin_evidence(ResetEvent& ev, const FlowEntry& e, const DecodedPacket& p,
+    void draft_event(PendingReset& pending, const FlowEntry& e, const DecodedPacket& p,
+                     bool from_orig, SeqCheck check, const DirectionState& sender) noexcept;
+    // The extras of `pending`, zeroed on first use for its reset.
+    ResetEventExtras& extras_of(PendingReset& pending) noexcept;
+    bool gather_evidence(ResetEventCore& ev, const FlowEntry& e, const DecodedPacket& p,
+                         SeqCheck check, const DirectionState& sender,
+                         const DirectionState& receiver) noexcept;
+    void gather_origin_evidence(ResetEventCore& ev, const FlowEntry& e, const DecodedPacket& p,
                                 bool from_orig, SeqCheck check,
                                 const DirectionState& sender) noexcept;
     void learn_host(const DecodedPacket& p, const DirectionState& sender,
@@ -257,7 +264,7 @@ class FlowTracker {
                         const DecodedPacket& p) noexcept;
     void feed_app(FlowEntry& e, uint32_t slot, const DecodedPacket& p, bool from_orig,
                   const DirectionState& sender) noexcept;
-    void add_app(ResetEvent& ev, const FlowEntry& e, uint32_t slot) const noexcept;
+    void add_app(PendingReset& pending, const FlowEntry& e, uint32_t slot) noexcept;
     void keep_last_payload(const FlowEntry& e, uint32_t slot, const DecodedPacket& p,
                            bool from_orig, uint64_t offset) noexcept;
     bool keeps_last_payload(const FlowEntry& e, const DecodedPacket& p, bool from_orig,
@@ -284,7 +291,8 @@ class FlowTracker {
     void finalize(PendingReset& pending, bool superseded = false) noexcept;
     void finalize_flow(uint32_t slot) noexcept;
     void sweep() noexcept;
-    void emit(const ResetEvent& event) noexcept;
+    // Writes the pending reset's whole event (core and extras) into the outbox.
+    void emit(PendingReset& pending) noexcept;
     [[gnu::always_inline]] inline void prefetch_verdicts(uint32_t head) const noexcept;
 
     TrackerConfig config_;
@@ -307,6 +315,7 @@ class FlowTracker {
                                 : max_burst;
     HostFingerprints hosts_;
     FixedArray<PendingReset> pending_;
+    FixedArray<ResetEventExtras> pending_extras_;  // by the same index, where has_extras
     uint32_t pending_mask_;
     uint32_t pending_head_ = 0;  // oldest
     uint32_t pending_tail_ = 0;  // next free

@@ -54,7 +54,13 @@ struct PcapRef {
     uint16_t bytes;  // at most 16 x (2048 + 76): fits
 };
 
-struct ResetEvent {
+// A reset event in two parts. The core is what every event has and every reader of events uses;
+// the extras are the four parts most events leave empty (no RST payload, no tunnel, no signature,
+// no application known) yet are the larger half of the event. The worker's linger queue keeps
+// the extras apart, written only for the events that have some, so a reset costs 208 bytes of
+// queue rather than 456 (flow_tracker.h); so does management's storm window (storm_window.h). The
+// ring between them carries whole events.
+struct ResetEventCore {
     // The event's number in this run's log, from 1, given by management when it settles the event
     // (log order); 0 until then. Queries, the flight recorder and exports name an event by it.
     uint64_t id;
@@ -77,7 +83,7 @@ struct ResetEvent {
     uint8_t rst_ttl;
     uint8_t usual_ttl;  // 0 when the sender was not seen before the RST
     uint8_t mptcp_reset_reason;
-    uint8_t rst_payload_length;  // bytes kept in rst_payload
+    uint8_t rst_payload_length;  // bytes kept in ResetEventExtras::rst_payload
     uint8_t worker;
     RstOrigin rst_origin;
     uint8_t hops_from_endpoint;  // path RSTs: how many hops nearer than the endpoint; 0 unknown
@@ -92,10 +98,6 @@ struct ResetEvent {
     uint64_t resp_bytes;
     EvidenceSet evidence;
     char history[history_capacity];  // NUL-terminated Zeek history letters
-    uint8_t rst_payload[rst_payload_capacity];
-    EventTunnel tunnel;
-    SignatureHit signatures[signature_hits_capacity];
-    AppIdentity app;  // proto none: not known (or no signatures configured)
     // The worker's flight-recorder block holding this connection's packets (flight_store.h), 0:
     // none; management reads it and fills `pcap` when it settles the event.
     uint64_t flight_block;
@@ -107,8 +109,35 @@ struct ResetEvent {
 
     bool has(Evidence e) const noexcept { return evidence & evidence_bit(e); }
 };
+static_assert(sizeof(ResetEventCore) == 208);
+
+// All zero (value-initialised) says none of the four is known.
+struct ResetEventExtras {
+    uint8_t rst_payload[rst_payload_capacity];  // ResetEventCore::rst_payload_length bytes
+    EventTunnel tunnel;
+    SignatureHit signatures[signature_hits_capacity];
+    AppIdentity app;  // proto none: not known (or no signatures configured)
+};
+static_assert(sizeof(ResetEventExtras) == 248);
+
+struct ResetEvent : ResetEventCore, ResetEventExtras {};
+static_assert(sizeof(ResetEvent) == sizeof(ResetEventCore) + sizeof(ResetEventExtras));
+
+// Extras that say nothing, for an event kept without its own.
+inline const ResetEventExtras no_reset_event_extras{};
+
+// Whether an event's extras hold anything an event's readers use: its RST payload, tunnel,
+// signatures or application. Extras that say nothing may be kept as no_reset_event_extras.
+inline bool has_extras(const ResetEvent& e) noexcept {
+    bool any_signature = false;
+    for (const SignatureHit& hit : e.signatures)
+        any_signature |= hit.rule != 0;
+    return e.rst_payload_length != 0 || e.tunnel.types != 0 || any_signature ||
+           e.app.proto != AppProto::none;
+}
 
 static_assert(std::is_trivially_copyable_v<ResetEvent>);
+static_assert(std::is_trivially_copyable_v<ResetEventCore>);
 static_assert(sizeof(ResetEvent) % 8 == 0, "ring elements are copied in 8-byte words");
 
 }  // namespace rstscope

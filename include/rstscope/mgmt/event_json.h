@@ -30,12 +30,27 @@ inline constexpr size_t event_json_max_length = 3104;
 using SignatureRules = std::span<const SignatureRule>;
 
 // Writes the event's line (without newline) to `out`, which has room for event_json_max_length
-// bytes; returns the end of the text.
-char* write_event_json(const ResetEvent& event, char* out, SignatureRules rules = {}) noexcept;
+// bytes; returns the end of the text. An event kept in two parts (storm_window.h) is written from
+// both; a whole one is both at once.
+char* write_event_json(const ResetEventCore& event, const ResetEventExtras& extras, char* out,
+                       SignatureRules rules = {}) noexcept;
+inline char* write_event_json(const ResetEvent& event, char* out,
+                              SignatureRules rules = {}) noexcept {
+    return write_event_json(event, event, out, rules);
+}
 
 // The same line appended to a buffer, and as a string: for tests, tools and the fuzz target.
-void append_event_json(fmt::memory_buffer& out, const ResetEvent& event, SignatureRules rules = {});
-std::string event_json(const ResetEvent& event, SignatureRules rules = {});
+void append_event_json(fmt::memory_buffer& out, const ResetEventCore& event,
+                       const ResetEventExtras& extras, SignatureRules rules = {});
+inline void append_event_json(fmt::memory_buffer& out, const ResetEvent& event,
+                              SignatureRules rules = {}) {
+    append_event_json(out, event, event, rules);
+}
+std::string event_json(const ResetEventCore& event, const ResetEventExtras& extras,
+                       SignatureRules rules = {});
+inline std::string event_json(const ResetEvent& event, SignatureRules rules = {}) {
+    return event_json(event, event, rules);
+}
 
 // Appends `text` as a JSON string literal; bytes outside printable ASCII become \u00XX so the log
 // stays valid JSON (and valid UTF-8) whatever a packet carried.

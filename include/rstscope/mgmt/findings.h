@@ -184,7 +184,7 @@ class FindingsEngine {
 
     // One settled event (its id given), in log order. Records it causes are appended to `out`:
     // first those of the windows its time closes, then the one it raises.
-    void add(const ResetEvent& event, std::vector<FindingRecord>& out);
+    void add(const ResetEventCore& event, std::vector<FindingRecord>& out);
     // Packet time `ts_ns` has passed: every event before it has been added. Closes the windows
     // that end by then, each in turn (a live capture without events still clears its findings):
     // the records are the same however many calls brought the engine to `ts_ns`.

@@ -46,7 +46,7 @@ class FlightRecorder : public RecordObserver, public CounterSource {
     ~FlightRecorder() override;
 
     void event_received(ResetEvent& event) override;
-    void event_settled(ResetEvent& event) override;
+    void event_settled(ResetEventCore& event) override;
     void run_finished() override;
 
     // Adds the recorder's counters (recorder_* in stats.h) to management's.

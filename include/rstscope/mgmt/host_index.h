@@ -27,15 +27,15 @@ struct HostKey {
     uint16_t port = 0;  // a server's port; 0: the host alone
 
     // The host that sent the event's RST.
-    static HostKey resetter_of(const ResetEvent& event) noexcept {
+    static HostKey resetter_of(const ResetEventCore& event) noexcept {
         return {event.rst_by_orig ? event.orig_h : event.resp_h, event.family};
     }
     // The responder and its port: the service whose connections were reset.
-    static HostKey server_of(const ResetEvent& event) noexcept {
+    static HostKey server_of(const ResetEventCore& event) noexcept {
         return {event.resp_h, event.family, event.resp_p};
     }
     // The originator, whichever side reset.
-    static HostKey client_of(const ResetEvent& event) noexcept {
+    static HostKey client_of(const ResetEventCore& event) noexcept {
         return {event.orig_h, event.family};
     }
     friend bool operator==(const HostKey& x, const HostKey& y) noexcept {

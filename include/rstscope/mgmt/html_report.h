@@ -76,7 +76,7 @@ class HtmlReport final : public RecordObserver {
     HtmlReport(std::string title, HtmlReportLimits limits, HtmlReportLinks links = {});
 
     // RecordObserver (management lcore).
-    void record_written(std::string_view line, const ResetEvent* event) override;
+    void record_written(std::string_view line, const ResetEventCore* event) override;
 
     // The page, made from what was recorded. Any thread once the run is over.
     std::string render() const;

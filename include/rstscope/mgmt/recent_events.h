@@ -50,10 +50,11 @@ class RecentEvents {
     // Keeps the last `capacity` events; 0 keeps none (queries then find nothing).
     explicit RecentEvents(uint32_t capacity);
 
-    // O(1), no allocation: overwrites the oldest once full.
-    void push(const ResetEvent& event) noexcept {
+    // O(1), no allocation: overwrites the oldest once full. Kept whole, from its two parts.
+    void push(const ResetEventCore& event, const ResetEventExtras& extras) noexcept {
         if (ring_.size() == 0) return;
-        ring_[next_] = event;
+        static_cast<ResetEventCore&>(ring_[next_]) = event;
+        static_cast<ResetEventExtras&>(ring_[next_]) = extras;
         next_ = next_ + 1 == ring_.size() ? 0 : next_ + 1;
         // A slot was last written a turn of the ring ago (4.3 MiB by default): the one a few
         // pushes ahead is asked for now, for writing, so that push does not wait for its lines.
@@ -62,6 +63,7 @@ class RecentEvents {
         if (size_ < ring_.size()) ++size_;
         ++pushed_;
     }
+    void push(const ResetEvent& event) noexcept { push(event, event); }
 
     // Calls visit(event) from the newest to the oldest until it returns false.
     template <typename Visit>

@@ -23,11 +23,11 @@ class RecordObserver {
 
     // A reset event is settled (its id given, its storm verdict applied) and about to be
     // formatted: an observer may fill in what the line refers to (the flight recorder's pcap).
-    virtual void event_settled(ResetEvent& /*event*/) {}
+    virtual void event_settled(ResetEventCore& /*event*/) {}
 
     // A record was handed to the log: `line` without its newline. `event` is the reset event the
     // line was formatted from, or null for a record of another type (a finding).
-    virtual void record_written(std::string_view /*line*/, const ResetEvent* /*event*/) {}
+    virtual void record_written(std::string_view /*line*/, const ResetEventCore* /*event*/) {}
 
     // Once per management pass with the monotonic clock (timers, batching), and once at the end
     // of the run after the last record, before the log is closed.

@@ -43,16 +43,17 @@ bool settle_event(StormWindow::Judged& judged, uint64_t id, const SettleTargets&
 inline constexpr size_t settle_prefetch_distance = 4;
 [[gnu::always_inline]] inline void prefetch_judged(const StormWindow::Judged& judged) noexcept {
     prefetch_whole(judged.event());
+    if (judged.pooled_extras) prefetch_whole(*judged.pooled_extras);
 }
 
 // Writes the event's line, ending in its newline, straight into the log's buffer and returns it;
 // empty, writing nothing, when the buffer lacks room for the longest line now (the caller then
 // formats it with format_event_line() and appends it as any record, which may still fit).
-std::string_view write_event_line(EventLog& log, const ResetEvent& event,
-                                  SignatureRules rules = {});
+std::string_view write_event_line(EventLog& log, const ResetEventCore& event,
+                                  const ResetEventExtras& extras, SignatureRules rules = {});
 // The same line formatted into `out` instead (cleared first), for when write_event_line() found no
 // room: the caller appends it as any record.
-std::string_view format_event_line(fmt::memory_buffer& out, const ResetEvent& event,
-                                   SignatureRules rules = {});
+std::string_view format_event_line(fmt::memory_buffer& out, const ResetEventCore& event,
+                                   const ResetEventExtras& extras, SignatureRules rules = {});
 
 }  // namespace rstscope

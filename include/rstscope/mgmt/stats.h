@@ -106,9 +106,9 @@ class ResetStatistics {
         : hosts_(top_hosts_capacity, std::move(hash)) {}
 
     // O(1), no allocation: the host is counted by its binary address.
-    void record(const ResetEvent& event) noexcept;
+    void record(const ResetEventCore& event) noexcept;
     // The same, with the resetter's hash as this object's HostHash computed it.
-    void record(const ResetEvent& event, uint64_t resetter_hash) noexcept;
+    void record(const ResetEventCore& event, uint64_t resetter_hash) noexcept;
     // Management's step for each event the storm window judged: the storm verdict applied (its
     // evidence, and an abort by a storming responder becomes overload), then the tallies recorded
     // (a judgement's resetter_hash counts when the window was built with this object's HostHash).

@@ -37,7 +37,8 @@
 // 0.75-0.85 us with ResetStatistics (old: 18-26 us at 200 K hosts, growing without bound).
 //
 // Memory, all allocated by the constructor (memory_for() computes it exactly), in bytes, with
-// P = max_pending, H = max_hosts, T = threshold, E = sizeof(ResetEvent) = 456:
+// P = max_pending, H = max_hosts, T = threshold, E = sizeof(ResetEvent) = 456 (an event's core,
+// 208, and its extras, 248, whose pages only the events with extras take):
 //     P * (E + 52)  +  J * (E + 32)  +  H * (8 * (T - 1) + 72)  +  4 * pow2ceil(4 * H)  +  4 * (T +
 //     2)
 // with J = judged_in_pool. P = 2^18, H = 2^16, T = 20, J = 0 take 142.0 MiB, 114 MiB of it the
@@ -62,27 +63,44 @@ inline constexpr uint32_t storm_default_max_hosts = 1u << 16;
 class StormWindow {
   public:
     // A judged event, in release order, left in the pool while there is room: its slot is retired,
-    // not freed, until the caller has written it and calls recycle(), so the 456-byte copy out is
-    // saved (76 instructions an event). Up to `judged_in_pool` slots beyond max_pending hold them;
-    // once they are all retired, further judged events are copied out and their slots freed.
+    // not freed, until the caller has written it and calls recycle(), so the copy out is saved (76
+    // instructions an event when events were whole). Up to `judged_in_pool` slots beyond
+    // max_pending hold them; once they are all retired, further judged events are copied out and
+    // their slots freed. The pool keeps an event's core and, only when they say something
+    // (has_extras()), its extras beside it: 208 bytes an event for most, not 456.
     struct Judged {
         // Declared so that emplace_back builds one in place: clang 14 (the fuzz build) lacks
         // C++20's aggregate initialisation from parentheses.
-        Judged(ResetEvent* pooled_event, bool in_storm, uint32_t hash) noexcept
-            : pooled(pooled_event), storm(in_storm), resetter_hashed(true), resetter_hash(hash) {}
-        Judged(const ResetEvent& judged_event, bool in_storm, uint32_t hash) noexcept
-            : pooled(nullptr),
+        Judged(ResetEventCore* pooled_event, const ResetEventExtras* extras_in_pool, bool in_storm,
+               uint32_t hash) noexcept
+            : pooled(pooled_event),
+              pooled_extras(extras_in_pool),
               storm(in_storm),
               resetter_hashed(true),
-              resetter_hash(hash),
-              copy(judged_event) {}
+              resetter_hash(hash) {}
+        // Copied out of the pool; `extras` null: none.
+        Judged(const ResetEventCore& judged_event, const ResetEventExtras* extras, bool in_storm,
+               uint32_t hash) noexcept
+            : pooled(nullptr), storm(in_storm), resetter_hashed(true), resetter_hash(hash) {
+            static_cast<ResetEventCore&>(copy) = judged_event;
+            static_cast<ResetEventExtras&>(copy) = extras ? *extras : no_reset_event_extras;
+        }
         // One made outside a window: its resetter not hashed.
         Judged(const ResetEvent& judged_event, bool in_storm) noexcept
             : pooled(nullptr), storm(in_storm), copy(judged_event) {}
-        ResetEvent& event() noexcept { return pooled ? *pooled : copy; }
-        const ResetEvent& event() const noexcept { return pooled ? *pooled : copy; }
+        ResetEventCore& event() noexcept {
+            return pooled ? *pooled : static_cast<ResetEventCore&>(copy);
+        }
+        const ResetEventCore& event() const noexcept {
+            return pooled ? *pooled : static_cast<const ResetEventCore&>(copy);
+        }
+        const ResetEventExtras& extras() const noexcept {
+            if (!pooled) return copy;
+            return pooled_extras ? *pooled_extras : no_reset_event_extras;
+        }
 
-        ResetEvent* pooled;  // in the pool until recycle(); null: `copy`
+        ResetEventCore* pooled;  // in the pool until recycle(); null: `copy`
+        const ResetEventExtras* pooled_extras = nullptr;  // beside it in the pool; null: none
         bool storm;
         // The low 32 bits of the window's hash of the resetter (HostKey::resetter_of), for the
         // resetters' sketch sharing its HostHash (ResetStatistics::settle): hashed once an event.
@@ -146,7 +164,8 @@ class StormWindow {
         uint32_t host;
         // The host's leftist heap; `left` alone links the host's in-order list, or the free list.
         uint32_t left, right;
-        uint32_t rank;  // null-path length
+        uint16_t rank;    // null-path length: at most log2(max_pending + 1)
+        bool has_extras;  // extras_[slot] is this event's
     };
     struct Host {
         uint64_t latest;                 // newest judged time (orders idle hosts)
@@ -191,7 +210,8 @@ class StormWindow {
     // management is not the packet path): a capture sized for its every packet uses a fraction.
     uint32_t max_pending_;
     uint32_t judged_in_pool_;
-    FixedArray<ResetEvent> events_;  // the pool of waiting and retired events, by slot
+    FixedArray<ResetEventCore> events_;    // the pool of waiting and retired events, by slot
+    FixedArray<ResetEventExtras> extras_;  // by slot, for the events whose Slot::has_extras
     FixedArray<Slot> slots_;
     uint32_t slots_used_ = 0;  // slots [0, slots_used_) were ever handed out
     // Judged events' slots until recycle(), linked by `left`: at most judged_in_pool_.

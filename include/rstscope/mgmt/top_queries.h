@@ -29,7 +29,7 @@ class TopTables {
   public:
     explicit TopTables(uint32_t capacity) : servers_(capacity), clients_(capacity) {}
     // O(1), no allocation (two sketch updates).
-    void record(const ResetEvent& event) noexcept {
+    void record(const ResetEventCore& event) noexcept {
         servers_.add(HostKey::server_of(event));
         clients_.add(HostKey::client_of(event));
     }
