@@ -33,6 +33,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -129,7 +130,8 @@ Result run(std::vector<Handed>& source, const ConnectionWindows* connections, ui
                        static_cast<uint32_t>(judged_between_writes), host_hash);
     ResetStatistics resets(defaults.top_hosts_capacity, host_hash);
     RecentEvents recent(control ? defaults.recent_events : 0);
-    TopTables tops(defaults.top_hosts_capacity);
+    std::optional<TopTables> tops;  // as Management: only with a control socket
+    if (control) tops.emplace(defaults.top_hosts_capacity);
     EventLog log(fd, false, size_t{defaults.log_buffer_kib} * 1024);
     log.start_writer();  // as rstscope: write(2) on the log's own thread
     // Options' findings defaults are FindingThresholds' (management.cc's findings_thresholds()).
@@ -147,7 +149,7 @@ Result run(std::vector<Handed>& source, const ConnectionWindows* connections, ui
     judged.reserve(judged_between_writes);
     fmt::memory_buffer line;
     const SettleTargets targets{
-        resets, control ? &recent : nullptr, control ? &tops : nullptr, findings, {}};
+        resets, control ? &recent : nullptr, tops ? &*tops : nullptr, findings, {}};
     Result r;
     // As a capture's management (Management::append_record): a line waits for room in the log,
     // never dropped, so every run writes every line.
