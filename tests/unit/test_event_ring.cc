@@ -18,6 +18,7 @@ std::vector<ResetEvent> numbered(uint64_t first, uint64_t count) {
         events[i] = ResetEvent{};
         events[i].id = first + i;
         events[i].orig_p = static_cast<uint16_t>(first + i);
+        events[i].app.banner[app_banner_capacity - 1] = static_cast<char>(first + i);  // last byte
     }
     return events;
 }
@@ -25,7 +26,9 @@ std::vector<ResetEvent> numbered(uint64_t first, uint64_t count) {
 std::vector<uint64_t> consume_ids(EventRing& ring, uint32_t most) {
     std::vector<uint64_t> ids;
     uint32_t n = ring.sc_consume(most, [&](ResetEvent& e) {
-        EXPECT_EQ(e.orig_p, static_cast<uint16_t>(e.id));  // the whole event, not just its id
+        // The whole event, not just its id: its first bytes and its last.
+        EXPECT_EQ(e.orig_p, static_cast<uint16_t>(e.id));
+        EXPECT_EQ(e.app.banner[app_banner_capacity - 1], static_cast<char>(e.id));
         ids.push_back(e.id);
     });
     EXPECT_EQ(n, ids.size());
@@ -45,6 +48,19 @@ TEST(EventRing, ConsumesInOrderAcrossTheRingsEnd) {
     EXPECT_EQ(consume_ids(ring, 256), (std::vector<uint64_t>{7, 8, 9, 10, 11, 12}));
     EXPECT_EQ(ring.sc_consume(256, [](ResetEvent&) { ADD_FAILURE() << "an empty ring's visit"; }),
               0u);
+}
+
+// A burst larger than the room left takes what fits, across the ring's end, and nothing more.
+TEST(EventRing, AnEnqueueTakesWhatFitsAcrossTheEnd) {
+    EventRing ring("test_fits", 8, Paging::on_use);
+    auto first = numbered(1, 5);
+    ASSERT_EQ(ring.sp_enqueue(first.data(), 5), 5u);
+    EXPECT_EQ(consume_ids(ring, 5), (std::vector<uint64_t>{1, 2, 3, 4, 5}));
+    auto second = numbered(6, 6);
+    ASSERT_EQ(ring.sp_enqueue(second.data(), 6), 6u);  // slots 5 to 7, then 0 to 2
+    auto third = numbered(12, 4);
+    EXPECT_EQ(ring.sp_enqueue(third.data(), 4), 2u);
+    EXPECT_EQ(consume_ids(ring, 256), (std::vector<uint64_t>{6, 7, 8, 9, 10, 11, 12, 13}));
 }
 
 TEST(EventRing, SlotsComeBackOnlyOnceVisited) {

@@ -138,6 +138,7 @@ inline bool has_extras(const ResetEvent& e) noexcept {
 
 static_assert(std::is_trivially_copyable_v<ResetEvent>);
 static_assert(std::is_trivially_copyable_v<ResetEventCore>);
-static_assert(sizeof(ResetEvent) % 8 == 0, "ring elements are copied in 8-byte words");
+static_assert(sizeof(ResetEvent) % 8 == 0,
+              "ring slots follow each other: 8-byte fields stay aligned");
 
 }  // namespace rstscope
