@@ -146,9 +146,9 @@ static_assert(std::is_trivially_destructible_v<AppSlot>);  // left to app_memory
 
 // A reset waiting out its linger window: the event's core as drafted at the RST, and what the
 // verdict needs from it. Its extras (RST payload, tunnel, signatures, application) wait beside it
-// in the tracker's extras array, at the same index, only once one of them is known: most resets
-// have none, and their pages of that array are never touched (a capture's), so the queue holds
-// 248 bytes a reset where it held 496.
+// in the tracker's extras array, at the same index, only once one of them is known. Most resets
+// have none: a capture, whose memory is taken on use, never touches most pages of that array, and
+// its queue holds 248 bytes a reset where it held 496 (live traffic takes both up front).
 struct PendingReset {
     ResetEventCore event;
     ResetFacts facts;

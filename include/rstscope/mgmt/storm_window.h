@@ -64,10 +64,10 @@ class StormWindow {
   public:
     // A judged event, in release order, left in the pool while there is room: its slot is retired,
     // not freed, until the caller has written it and calls recycle(), so the copy out is saved (76
-    // instructions an event when events were whole). Up to `judged_in_pool` slots beyond
-    // max_pending hold them; once they are all retired, further judged events are copied out and
-    // their slots freed. The pool keeps an event's core and, only when they say something
-    // (has_extras()), its extras beside it: 208 bytes an event for most, not 456.
+    // instructions an event, measured when the pool held whole events). Up to `judged_in_pool`
+    // slots beyond max_pending hold them; once they are all retired, further judged events are
+    // copied out and their slots freed. The pool keeps an event's core and, only when they say
+    // something (has_extras()), its extras beside it: 208 bytes an event for most, not 456.
     struct Judged {
         // Declared so that emplace_back builds one in place: clang 14 (the fuzz build) lacks
         // C++20's aggregate initialisation from parentheses.
