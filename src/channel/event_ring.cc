@@ -34,6 +34,19 @@ EventRing::EventRing(const std::string& name, uint32_t size, Paging paging)
         throw std::runtime_error("cannot create event ring " + name + ": " + rte_strerror(-rc));
 }
 
+uint32_t EventRing::sp_enqueue(const ResetEvent* events, uint32_t count) noexcept {
+    rte_ring_zc_data zone;
+    uint32_t n =
+        rte_ring_enqueue_zc_burst_elem_start(ring_, sizeof(ResetEvent), count, &zone, nullptr);
+    if (n == 0) return 0;
+    const uint32_t before_wrap = std::min(n, zone.n1);
+    std::memcpy(zone.ptr1, events, size_t{before_wrap} * sizeof(ResetEvent));
+    if (n > before_wrap)
+        std::memcpy(zone.ptr2, events + before_wrap, size_t{n - before_wrap} * sizeof(ResetEvent));
+    rte_ring_enqueue_zc_elem_finish(ring_, n);
+    return n;
+}
+
 void EventRing::populate(uint64_t events) noexcept {
     // The slots follow the ring's header and are used from the first on.
     memory_.populate(sizeof(rte_ring) +
