@@ -589,9 +589,9 @@ void FlowTracker::draft_event(PendingReset& pending, const FlowEntry& e, const D
 }
 
 ResetEventExtras& FlowTracker::extras_of(PendingReset& pending) noexcept {
-    ResetEventExtras& extras = pending_extras_[static_cast<size_t>(&pending - pending_.data())];
+    ResetEventExtras& extras = pending_extras_[index_of(pending)];
     if (!pending.has_extras) {
-        extras = ResetEventExtras{};
+        extras = no_reset_event_extras;
         pending.has_extras = true;
     }
     return extras;
@@ -1131,7 +1131,7 @@ bool FlowTracker::flush_pending(uint32_t limit) noexcept {
     return pending_head_ == pending_tail_;
 }
 
-void FlowTracker::emit(PendingReset& pending) noexcept {
+void FlowTracker::emit(const PendingReset& pending) noexcept {
     // Bounded by construction: the worker empties the outbox after every burst (at most
     // max_events_per_segment events per segment) and advance() and flush_pending() stop
     // while it lacks room. Should that ever fail, the loss has its own counter.
@@ -1139,13 +1139,8 @@ void FlowTracker::emit(PendingReset& pending) noexcept {
         counters_.bump(WorkerCounter::events_outbox_full);
         return;
     }
-    ResetEvent& event = outbox_[outbox_count_++];
-    static_cast<ResetEventCore&>(event) = pending.event;
-    ResetEventExtras& extras = event;
-    if (pending.has_extras)
-        extras = pending_extras_[static_cast<size_t>(&pending - pending_.data())];
-    else
-        extras = ResetEventExtras{};
+    assemble_event(outbox_[outbox_count_++], pending.event,
+                   pending.has_extras ? pending_extras_[index_of(pending)] : no_reset_event_extras);
 }
 
 }  // namespace rstscope

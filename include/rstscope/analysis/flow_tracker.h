@@ -251,6 +251,9 @@ class FlowTracker {
                      bool from_orig, SeqCheck check, const DirectionState& sender) noexcept;
     // The extras of `pending`, zeroed on first use for its reset.
     ResetEventExtras& extras_of(PendingReset& pending) noexcept;
+    size_t index_of(const PendingReset& pending) const noexcept {
+        return static_cast<size_t>(&pending - pending_.data());
+    }
     bool gather_evidence(ResetEventCore& ev, const FlowEntry& e, const DecodedPacket& p,
                          SeqCheck check, const DirectionState& sender,
                          const DirectionState& receiver) noexcept;
@@ -292,7 +295,7 @@ class FlowTracker {
     void finalize_flow(uint32_t slot) noexcept;
     void sweep() noexcept;
     // Writes the pending reset's whole event (core and extras) into the outbox.
-    void emit(PendingReset& pending) noexcept;
+    void emit(const PendingReset& pending) noexcept;
     [[gnu::always_inline]] inline void prefetch_verdicts(uint32_t head) const noexcept;
 
     TrackerConfig config_;

@@ -126,6 +126,13 @@ static_assert(sizeof(ResetEvent) == sizeof(ResetEventCore) + sizeof(ResetEventEx
 // Extras that say nothing, for an event kept without its own.
 inline const ResetEventExtras no_reset_event_extras{};
 
+// Makes `whole` the event kept in two parts (the linger queue, the storm window's pool).
+inline void assemble_event(ResetEvent& whole, const ResetEventCore& core,
+                           const ResetEventExtras& extras) noexcept {
+    static_cast<ResetEventCore&>(whole) = core;
+    static_cast<ResetEventExtras&>(whole) = extras;
+}
+
 // Whether an event's extras hold anything an event's readers use: its RST payload, tunnel,
 // signatures or application. Extras that say nothing may be kept as no_reset_event_extras.
 inline bool has_extras(const ResetEvent& e) noexcept {

@@ -53,8 +53,7 @@ class RecentEvents {
     // O(1), no allocation: overwrites the oldest once full. Kept whole, from its two parts.
     void push(const ResetEventCore& event, const ResetEventExtras& extras) noexcept {
         if (ring_.size() == 0) return;
-        static_cast<ResetEventCore&>(ring_[next_]) = event;
-        static_cast<ResetEventExtras&>(ring_[next_]) = extras;
+        assemble_event(ring_[next_], event, extras);
         next_ = next_ + 1 == ring_.size() ? 0 : next_ + 1;
         // A slot was last written a turn of the ring ago (4.3 MiB by default): the one a few
         // pushes ahead is asked for now, for writing, so that push does not wait for its lines.

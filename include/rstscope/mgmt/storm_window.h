@@ -82,8 +82,7 @@ class StormWindow {
         Judged(const ResetEventCore& judged_event, const ResetEventExtras* extras, bool in_storm,
                uint32_t hash) noexcept
             : pooled(nullptr), storm(in_storm), resetter_hashed(true), resetter_hash(hash) {
-            static_cast<ResetEventCore&>(copy) = judged_event;
-            static_cast<ResetEventExtras&>(copy) = extras ? *extras : no_reset_event_extras;
+            assemble_event(copy, judged_event, extras ? *extras : no_reset_event_extras);
         }
         // One made outside a window: its resetter not hashed.
         Judged(const ResetEvent& judged_event, bool in_storm) noexcept
