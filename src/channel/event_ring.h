@@ -9,9 +9,7 @@
 // it need EAL (rte_ring_init on that memory): the rings are made while EAL starts (pipeline.h).
 #pragma once
 
-#include <algorithm>
 #include <cstdint>
-#include <cstring>
 #include <string>
 #include <utility>
 
