@@ -100,19 +100,14 @@ CaptureBytes CaptureBytes::another() const {
     return CaptureBytes(OwnedFd(fcntl(fd_.get(), F_DUPFD_CLOEXEC, 0)), size_);
 }
 
-const uint8_t* CaptureBytes::at(uint64_t offset, size_t wanted) noexcept {
-    if (offset > size_ || size_ - offset < wanted) return nullptr;
-    if (memory_) return memory_ + offset;
-    if (offset < window_start_ || offset + wanted > window_start_ + window_filled_) {
-        ssize_t got;
-        do {
-            got = pread(fd_.get(), window_.get(), window_bytes, static_cast<off_t>(offset));
-        } while (got < 0 && errno == EINTR);
-        window_start_ = offset;
-        window_filled_ = got > 0 ? static_cast<size_t>(got) : 0;
-        if (window_filled_ < wanted) return nullptr;
-    }
-    return window_.get() + (offset - window_start_);
+const uint8_t* CaptureBytes::read_window(uint64_t offset, size_t wanted) noexcept {
+    ssize_t got;
+    do {
+        got = pread(fd_.get(), window_.get(), window_bytes, static_cast<off_t>(offset));
+    } while (got < 0 && errno == EINTR);
+    window_start_ = offset;
+    window_filled_ = got > 0 ? static_cast<size_t>(got) : 0;
+    return window_filled_ >= wanted ? window_.get() : nullptr;
 }
 
 std::optional<PlainPcapRecords> count_plain_pcap_records(CaptureBytes& file,
@@ -229,16 +224,40 @@ CaptureClock::~CaptureClock() {
     if (handle_) pcap_close(handle_);
 }
 
+PlainRecordReader::PlainRecordReader(CaptureBytes bytes, const PlainPcapLayout& layout) noexcept
+    : bytes_(std::move(bytes)),
+      layout_(layout),
+      offset_(file_header_bytes),
+      previous_offset_(file_header_bytes) {}
+
+std::optional<PlainRecordReader> PlainRecordReader::open(const std::string& path,
+                                                         const PlainPcapLayout& layout) {
+    std::optional<CaptureBytes> file = CaptureBytes::open_file(path);
+    if (!file || file->size() != layout.file_bytes) return std::nullopt;
+    return PlainRecordReader(std::move(*file), layout);
+}
+
+std::optional<PlainRecord> PlainRecordReader::next(bool with_frame) noexcept {
+    const uint8_t* header = bytes_.at(offset_, record_header_bytes);
+    if (header == nullptr) return std::nullopt;
+    PlainRecord record{.time_ns = record_time_ns(header, layout_),
+                       .frame = nullptr,
+                       .length = read_u32(header + 8, layout_.swapped)};
+    if (with_frame) {
+        // The same window, unless the frame runs past its end: then it is read anew from here.
+        const uint8_t* whole = bytes_.at(offset_, record_header_bytes + record.length);
+        if (whole == nullptr) return std::nullopt;
+        record.frame = whole + record_header_bytes;
+    }
+    previous_offset_ = offset_;
+    offset_ += record_header_bytes + record.length;
+    return record;
+}
+
 bool CaptureClock::open(const std::string& path, const CaptureProbe& probe, std::string& error) {
     if (probe.plain_layout) {
-        // The file the probe walked, unless its size has changed since: then libpcap reads it.
-        std::optional<CaptureBytes> file = CaptureBytes::open_file(path);
-        if (file && file->size() == probe.plain_layout->file_bytes) {
-            plain_ = std::move(file);
-            offset_ = file_header_bytes;
-            layout_ = *probe.plain_layout;
-            return true;
-        }
+        plain_ = PlainRecordReader::open(path, *probe.plain_layout);
+        if (plain_) return true;
     }
     handle_ = open_with_libpcap(path, error);
     return handle_ != nullptr;
@@ -249,11 +268,8 @@ uint64_t CaptureClock::next_ns() noexcept {
 }
 
 uint64_t CaptureClock::next_plain_ns() noexcept {
-    // The probe found whole records only; a file rewritten since then ends the walk.
-    if (const uint8_t* header = plain_->at(offset_, record_header_bytes)) {
-        last_ns_ = record_time_ns(header, layout_);
-        offset_ += record_header_bytes + read_u32(header + 8, layout_.swapped);
-    }
+    // The probe found whole records only; a file cut short since then ends the walk.
+    if (std::optional<PlainRecord> record = plain_->next(false)) last_ns_ = record->time_ns;
     return last_ns_;
 }
 

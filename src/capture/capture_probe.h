@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: BSD-3-Clause
-// What rstscope needs to know of a capture file before DPDK reads it: the net_pcap vdev hands over
+// What rstscope needs to know of a capture file before DPDK reads it: the capture's port hands over
 // raw frames whatever the file's link type, so the link type must be known (or the file refused)
 // up front, the record count tells the workers when the capture has ended, and the connections
-// among the records size the flow table (FlowKeyTally). The probe and the capture clock read a
-// classic pcap file a window at a time (CaptureBytes), the probe each record's header, then its
-// frame's protocol headers (on several threads for a large capture), and fall back to reading the
-// file through libpcap only for what that walk cannot vouch for (pcapng, a truncated or damaged
-// record, a record longer than the file's snapshot length). Setup, and the capture reader's lcore.
+// among the records size the flow table (FlowKeyTally). The probe, the record reader and the
+// capture clock read a classic pcap file a window at a time (CaptureBytes), the probe each
+// record's header, then its frame's protocol headers (on several threads for a large capture), and
+// fall back to reading the file through libpcap only for what that walk cannot vouch for (pcapng,
+// a truncated or damaged record, a record longer than the file's snapshot length). Setup, and the
+// capture reader's lcore.
 #pragma once
 
 #include <cstddef>
@@ -68,7 +69,14 @@ class CaptureBytes {
     // `wanted` bytes (at most window_bytes) from `offset` in one piece; nullptr when the source
     // ends first or cannot be read. The window is read anew from `offset` when they are not all
     // in it: one read a window for a walk front to back.
-    const uint8_t* at(uint64_t offset, size_t wanted) noexcept;
+    // Inline: the capture feed asks twice a record, and nearly always the window holds them.
+    const uint8_t* at(uint64_t offset, size_t wanted) noexcept {
+        if (offset > size_ || size_ - offset < wanted) return nullptr;
+        if (memory_) return memory_ + offset;
+        if (offset >= window_start_ && offset + wanted <= window_start_ + window_filled_)
+            return window_.get() + (offset - window_start_);
+        return read_window(offset, wanted);
+    }
 
   private:
     // A file descriptor closed once, by whichever object holds it last; -1: none.
@@ -94,6 +102,9 @@ class CaptureBytes {
         : fd_(std::move(fd)),
           size_(size),
           window_(std::make_unique_for_overwrite<uint8_t[]>(window_bytes)) {}
+
+    // Reads the window anew from `offset`: at()'s answer when what it holds does not suffice.
+    const uint8_t* read_window(uint64_t offset, size_t wanted) noexcept;
 
     const uint8_t* memory_ = nullptr;
     OwnedFd fd_;
@@ -146,6 +157,37 @@ std::optional<FlowKeyTally> tally_plain_pcap_frames(const CaptureBytes& file,
                                                     const PlainPcapRecords& records, LinkType link,
                                                     bool vlan_in_key, unsigned threads);
 
+// One record of a plain pcap file: its time and its frame as captured.
+struct PlainRecord {
+    uint64_t time_ns;
+    const uint8_t* frame;  // null when read without it; valid until the reader's next read
+    uint32_t length;       // bytes captured
+};
+
+// The records of a plain pcap file (the probe's PlainPcapLayout), in order, through a window
+// (CaptureBytes): the capture clock reads their times, the capture feed
+// (src/datapath/capture_feed.h) their frames too.
+class PlainRecordReader {
+  public:
+    PlainRecordReader(CaptureBytes bytes, const PlainPcapLayout& layout) noexcept;
+    // The file at `path`, unless its size differs from what the probe walked: a file rewritten
+    // since is left to libpcap.
+    static std::optional<PlainRecordReader> open(const std::string& path,
+                                                 const PlainPcapLayout& layout);
+
+    // The next record, with its frame's bytes when `with_frame`; nothing past the last record,
+    // or where the file no longer holds a whole one (cut short since the probe).
+    std::optional<PlainRecord> next(bool with_frame) noexcept;
+    // Takes the record next() returned last back: the next call returns it again.
+    void put_back() noexcept { offset_ = previous_offset_; }
+
+  private:
+    CaptureBytes bytes_;
+    PlainPcapLayout layout_;
+    uint64_t offset_;  // of the next record's header
+    uint64_t previous_offset_;
+};
+
 // Packet times of a capture, read in step with the net_pcap vdev: Debian's DPDK 22.11 net_pcap
 // cannot hand over the file's timestamps (it registers the timestamp field but does not
 // advertise the offload, so ethdev refuses to enable it). The worker that polls the capture's only
@@ -170,9 +212,7 @@ class CaptureClock {
     uint64_t next_libpcap_ns() noexcept;
 
     struct pcap* handle_ = nullptr;
-    std::optional<CaptureBytes> plain_;  // the file's bytes, as long as the probe found them
-    uint64_t offset_ = 0;                // of the next record header
-    PlainPcapLayout layout_;
+    std::optional<PlainRecordReader> plain_;  // as long as the probe found the records plain
     uint64_t last_ns_ = 0;
 };
 

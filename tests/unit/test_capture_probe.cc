@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <pcap/pcap.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -165,6 +166,82 @@ TEST(CaptureProbe, ClockKeepsLibpcapsTimesAcrossReadWindows) {
                       (1'700'000'000ull + i) * 1'000'000'000ull + (i * 7919) % 1'000'000'000)
                 << "record " << i;
     }
+}
+
+// The capture feed's reading (PlainRecordReader): every record's time, length and bytes as
+// libpcap reads them, across read windows (a frame that runs past a window's end, libpcap's
+// longest), in either byte order; put_back() returns the same record again.
+TEST(PlainRecordReader, ReadsWhatLibpcapReads) {
+    for (bool swapped : {false, true}) {
+        PcapFile file(swapped, !swapped, 262144);
+        std::vector<uint32_t> lengths(516, 1000);
+        lengths.push_back(8);       // the next header straddles the first window's end
+        lengths.push_back(262144);  // libpcap's longest
+        for (uint32_t i = 0; i < 1500; ++i)
+            lengths.push_back((i * 37) % 1500);
+        for (uint32_t i = 0; i < lengths.size(); ++i) {
+            Bytes frame(lengths[i]);
+            for (uint32_t b = 0; b < lengths[i]; ++b)
+                frame[b] = static_cast<uint8_t>(i * 31 + b);
+            file.frame(frame, 1'700'000'000 + i, (i * 7919) % 1'000'000);
+        }
+        const std::string path = file.write("reader");
+        std::string error;
+        std::optional<CaptureProbe> probe = probe_capture(path, error);
+        ASSERT_TRUE(probe && probe->plain_layout) << error;
+        std::optional<PlainRecordReader> reader =
+            PlainRecordReader::open(path, *probe->plain_layout);
+        ASSERT_TRUE(reader);
+        char errbuf[PCAP_ERRBUF_SIZE] = {};
+        pcap_t* libpcap = pcap_open_offline_with_tstamp_precision(
+            path.c_str(), PCAP_TSTAMP_PRECISION_NANO, errbuf);
+        ASSERT_NE(libpcap, nullptr) << errbuf;
+        pcap_pkthdr* header;
+        const u_char* data;
+        uint64_t records = 0;
+        while (pcap_next_ex(libpcap, &header, &data) == 1) {
+            std::optional<PlainRecord> record = reader->next(true);
+            ASSERT_TRUE(record) << "record " << records;
+            EXPECT_EQ(record->time_ns, uint64_t(header->ts.tv_sec) * 1'000'000'000ull +
+                                           uint64_t(header->ts.tv_usec));
+            ASSERT_EQ(record->length, header->caplen) << "record " << records;
+            EXPECT_EQ(std::memcmp(record->frame, data, header->caplen), 0) << "record " << records;
+            if (records % 100 == 7) {  // taken back, it comes again whole
+                reader->put_back();
+                std::optional<PlainRecord> again = reader->next(true);
+                ASSERT_TRUE(again);
+                EXPECT_EQ(again->time_ns, record->time_ns);
+                EXPECT_EQ(std::memcmp(again->frame, data, header->caplen), 0);
+            }
+            ++records;
+        }
+        pcap_close(libpcap);
+        EXPECT_EQ(records, lengths.size());
+        EXPECT_FALSE(reader->next(true));  // past the last record
+        std::filesystem::remove(path);
+    }
+}
+
+// A file cut short after the probe: the reader stops at the first record the file no longer holds
+// whole (the feed counts the rest as capture_records_unread); one whose size changed before it
+// was opened is not read at all.
+TEST(PlainRecordReader, StopsWhereAFileWasCutShort) {
+    PcapFile file(false, false);
+    for (uint32_t i = 0; i < 10; ++i)
+        file.record({1'700'000'000 + i, 0, 100, 100});
+    const std::string path = file.write("reader-cut");
+    std::string error;
+    std::optional<CaptureProbe> probe = probe_capture(path, error);
+    ASSERT_TRUE(probe && probe->plain_layout) << error;
+    std::optional<PlainRecordReader> reader = PlainRecordReader::open(path, *probe->plain_layout);
+    ASSERT_TRUE(reader);
+    ASSERT_EQ(truncate(path.c_str(), 24 + 4 * 116 + 50),
+              0);  // the fifth record cut inside its frame
+    for (uint32_t i = 0; i < 4; ++i)
+        EXPECT_TRUE(reader->next(true)) << "record " << i;
+    EXPECT_FALSE(reader->next(true));
+    EXPECT_FALSE(PlainRecordReader::open(path, *probe->plain_layout));
+    std::filesystem::remove(path);
 }
 
 TEST(CaptureProbe, HeaderOnlyFileHasNoRecords) {
