@@ -15,7 +15,8 @@ bool interface_is_loopback(const std::string& name) {
 }
 
 std::vector<std::string> build_eal_args(const Options& o, const std::string& program,
-                                        unsigned online_cpus, const std::string& driver_directory) {
+                                        unsigned online_cpus, const std::string& driver_directory,
+                                        bool capture_fed) {
     std::vector<std::string> args{program};
     if (!o.eal_args.empty()) {
         args.insert(args.end(), o.eal_args.begin(), o.eal_args.end());
@@ -31,7 +32,9 @@ std::vector<std::string> build_eal_args(const Options& o, const std::string& pro
     args.insert(args.end(), {"--lcores", lcores, "--no-huge", "--no-pci", "--no-shconf", "-m",
                              o.eal_memory_mb, "--log-level", "*:error", "--no-telemetry"});
     std::string net_driver = "net_pcap";
-    if (!o.pcap.empty()) {
+    if (capture_fed) {
+        net_driver.clear();
+    } else if (!o.pcap.empty()) {
         std::string vdev = "net_pcap0,rx_pcap=" + o.pcap;
         if (!o.pcap_out.empty()) vdev += ",tx_pcap=" + o.pcap_out;
         args.insert(args.end(), {"--vdev", vdev});
@@ -52,8 +55,9 @@ std::vector<std::string> build_eal_args(const Options& o, const std::string& pro
     }
     if (!driver_directory.empty()) {
         for (const char* driver : {"bus_vdev", "mempool_ring", net_driver.c_str()})
-            args.insert(args.end(),
-                        {"-d", fmt::format("{}/librte_{}.so", driver_directory, driver)});
+            if (*driver != '\0')
+                args.insert(args.end(),
+                            {"-d", fmt::format("{}/librte_{}.so", driver_directory, driver)});
     }
     return args;
 }

@@ -15,8 +15,11 @@ bool interface_is_loopback(const std::string& name);
 
 // `driver_directory`: DPDK's shared driver directory (driver_loading.h), or empty. When set, a
 // shortcut run names with -d the drivers it uses from there (the vdev bus, the ring mempool
-// handler, its one net PMD), so that EAL can be told to load those alone.
+// handler, its one net PMD), so that EAL can be told to load those alone. `capture_fed`: the
+// capture feed reads --pcap (src/datapath/capture_feed.h) through a net_ring port it creates
+// itself (the executable links net_ring): no net_pcap vdev, no net PMD to load.
 std::vector<std::string> build_eal_args(const Options& options, const std::string& program,
-                                        unsigned online_cpus, const std::string& driver_directory);
+                                        unsigned online_cpus, const std::string& driver_directory,
+                                        bool capture_fed);
 
 }  // namespace rstscope

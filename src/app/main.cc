@@ -31,6 +31,7 @@
 
 #include "../capture/capture_probe.h"
 #include "../capture/pcapng_rewrite.h"
+#include "../datapath/capture_feed.h"
 #include "../datapath/ports.h"
 #include "../export/nats_exporter.h"
 #include "../mgmt/management.h"
@@ -147,8 +148,11 @@ class PrivateDirectory {
 struct CaptureInput {
     std::string user_path;  // as given, for messages
     CaptureProbe probe;
-    std::string read_path;  // for libpcap (capture clock): any path
+    std::string read_path;  // for libpcap (capture clock) and the capture feed: any path
     std::string vdev_path;  // for net_pcap's kvargs: a plain link
+    // The capture feed reads it (src/datapath/capture_feed.h): a monitor run on records the
+    // probe found plain, with EAL arguments of rstscope's own. Otherwise net_pcap does.
+    bool fed = false;
 };
 
 std::optional<CaptureInput> prepare_capture(const Options& options, PrivateDirectory& private_dir,
@@ -175,6 +179,7 @@ std::optional<CaptureInput> prepare_capture(const Options& options, PrivateDirec
         return std::nullopt;
     }
     input.probe = *probe;
+    input.fed = probe->plain_layout && options.mode == Mode::monitor && options.eal_args.empty();
     input.vdev_path = private_dir.link("capture", input.read_path, error);
     if (input.vdev_path.empty()) return std::nullopt;
     return input;
@@ -316,12 +321,12 @@ std::string check_memory(const Options& o, const TrackerConfig& c) {
 // DPDK's EAL for this process: initialised once, cleaned up when the run ends.
 class Eal {
   public:
-    bool start(const Options& options, const char* program, std::string& error) {
+    bool start(const Options& options, const char* program, bool capture_fed, std::string& error) {
         // A shortcut run (no EAL arguments of the user's) loads only the drivers it names.
         bool shortcut = options.eal_args.empty();
         std::string drivers = shortcut ? shared_driver_directory() : std::string();
-        std::vector<std::string> args =
-            build_eal_args(options, program, std::thread::hardware_concurrency(), drivers);
+        std::vector<std::string> args = build_eal_args(
+            options, program, std::thread::hardware_concurrency(), drivers, capture_fed);
         if (!drivers.empty()) load_only_named_drivers();
         std::vector<char*> argv;
         for (auto& a : args)
@@ -556,12 +561,25 @@ int analyse(const Options& options, const Inputs& inputs, Outputs& outputs,
     }
     try {
         std::string error;
+        // Declared before the pipeline, so its port is stopped before the feed frees its ring.
+        std::unique_ptr<CaptureFeed> capture_feed;
         CaptureClock capture_clock;
-        if (capture && !capture_clock.open(capture->read_path, capture->probe, error))
+        if (capture && capture->fed) {
+            std::optional<PlainRecordReader> reader =
+                PlainRecordReader::open(capture->read_path, *capture->probe.plain_layout);
+            if (!reader) {
+                throw std::runtime_error(fmt::format(
+                    "capture {} changed or vanished since it was probed", capture->user_path));
+            }
+            capture_feed =
+                std::make_unique<CaptureFeed>(std::move(*reader), capture->probe.packets);
+        } else if (capture && !capture_clock.open(capture->read_path, capture->probe, error)) {
             throw std::runtime_error(error);
+        }
         if (!capture) keep_log_writer_beside_management(*outputs.log);
         Pipeline pipeline(options, inputs.tracker, trackers.get(), run_control,
-                          worker_settings(options, capture), capture ? &capture_clock : nullptr);
+                          worker_settings(options, capture), capture_feed.get(),
+                          capture && !capture_feed ? &capture_clock : nullptr);
         EthdevPortStats port_stats;
         // Before the launch: a --recorder-dir that cannot be used ends the run before any packet.
         std::unique_ptr<FlightRecorder> recorder = flight_recorder(options, pipeline.channels());
@@ -623,7 +641,8 @@ int run(int argc, char** argv) {
         std::async(std::launch::async | std::launch::deferred, build_worker_trackers,
                    std::cref(inputs->tracker), options.workers, options.event_ring_size);
     Eal eal;
-    if (!eal.start(options, argv[0], error)) return fail(exit_runtime_error, error);
+    const bool capture_fed = inputs->capture && inputs->capture->fed;
+    if (!eal.start(options, argv[0], capture_fed, error)) return fail(exit_runtime_error, error);
     if (stopped_during_startup()) return 0;
 
     return analyse(options, *inputs, *outputs, trackers);

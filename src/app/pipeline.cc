@@ -31,7 +31,8 @@ WorkerTrackers build_worker_trackers(const TrackerConfig& tracker, unsigned work
 }
 
 Pipeline::Pipeline(const Options& options, const TrackerConfig& tracker, WorkerTrackers trackers,
-                   RunControl& run, const WorkerSettings& settings, CaptureClock* capture_clock)
+                   RunControl& run, const WorkerSettings& settings, CaptureFeed* capture_feed,
+                   CaptureClock* capture_clock)
     : run_(run),
       settings_(settings),
       counters_(std::move(trackers.counters)),
@@ -102,8 +103,14 @@ Pipeline::Pipeline(const Options& options, const TrackerConfig& tracker, WorkerT
                                               "the reassembly scratch", tracker.paging);
         if (!plan_.queues_of_worker[w].empty()) {
             ++run_.readers;
-            // The capture vdev has one queue: its reader stamps every frame with its time.
-            if (run_.capture) ctx->capture_clock = capture_clock;
+            // A capture's port has one queue: its reader's frames carry their times.
+            if (run_.capture) {
+                ctx->capture_feed = capture_feed;
+                ctx->capture_clock = capture_clock;
+                if (capture_feed)
+                    capture_feed->attach(plan_.pools[w], plan_.timestamp_offset,
+                                         plan_.timestamp_flag, *counters_[w]);
+            }
         }
         contexts_.push_back(std::move(ctx));
     }

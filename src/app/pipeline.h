@@ -20,6 +20,7 @@
 namespace rstscope {
 
 class CaptureClock;
+class CaptureFeed;
 
 // Each worker's counters, flow tracker and event ring. Their memory comes from the kernel, not
 // from DPDK, so they can be built while EAL starts: populating the flow tables (a tenth of a
@@ -41,10 +42,11 @@ class Pipeline {
   public:
     // Sets up ports, pools and dispatch rings for `options` around the workers' `trackers` (one
     // per worker; throws std::runtime_error with a one-line reason). `settings` are every worker's
-    // (the port plan is filled in here); `capture_clock` stamps packet times when reading a
-    // capture.
+    // (the port plan is filled in here). A capture is read by `capture_feed` (its port created
+    // already), or by net_pcap with `capture_clock` stamping the packet times; both null live.
     Pipeline(const Options& options, const TrackerConfig& tracker, WorkerTrackers trackers,
-             RunControl& run, const WorkerSettings& settings, CaptureClock* capture_clock);
+             RunControl& run, const WorkerSettings& settings, CaptureFeed* capture_feed,
+             CaptureClock* capture_clock);
     ~Pipeline();
     Pipeline(const Pipeline&) = delete;
     Pipeline& operator=(const Pipeline&) = delete;

@@ -2,8 +2,8 @@
 // Hot path: the poll loop below allocates nothing, takes no lock and logs nothing; anomalies are
 // counted in the worker's own WorkerCounters. On live traffic it makes no system call (the wall
 // clock, read every 100 ms to keep packet time true, is a vDSO call with a TSC clocksource).
-// Reading a capture is the exception, by nature: the vdev and CaptureClock read the file (libpcap),
-// and the reader asks the port's statistics each poll until every record has arrived
+// Reading a capture is the exception, by nature: the capture feed (or net_pcap and CaptureClock)
+// reads the file, and the reader checks each poll whether every record has arrived
 // (docs/architecture.md); a capture's worker with nothing to do yields its CPU (wait_a_moment).
 //
 // The burst itself (decode, track, hand over) is BurstPath (include/rstscope/datapath/burst.h);
@@ -94,6 +94,7 @@ class WorkerLoop {
             if (!input_done) {
                 for (const RxQueueRef& q : queues) {
                     if (run_.capture && !ctx_.dispatch.empty() && !pool_has_room()) break;
+                    if (ctx_.capture_feed) ctx_.capture_feed->top_up(ctx_.burst);
                     uint16_t n = rte_eth_rx_burst(q.port, q.queue, mbufs_,
                                                   static_cast<uint16_t>(ctx_.burst));
                     if (n) handle(mbufs_, n, true);
@@ -243,14 +244,17 @@ class WorkerLoop {
         anchored_ticks_ = ticks;
     }
 
-    // The pcap vdev returns nothing once the file is read; the probe's record count says when
-    // that is. A record the vdev could not take (ierrors, or rx_nombuf should the pool ever run
-    // dry) is counted as a loss and included, so the run always ends.
+    // The port returns nothing once the file is read; the probe's record count says when that
+    // is. A record that could not be had (gone from the file; net_pcap's ierrors, or rx_nombuf
+    // should the pool ever run dry) is counted as a loss and included, so the run always ends.
     bool capture_exhausted(uint64_t received) const noexcept {
         if (received >= run_.capture_packets) return true;
-        rte_eth_stats stats;
         uint64_t lost = 0;
-        if (rte_eth_stats_get(0, &stats) == 0) lost = stats.ierrors + stats.rx_nombuf;
+        rte_eth_stats stats;
+        if (ctx_.capture_feed)
+            lost = ctx_.capture_feed->unread();
+        else if (rte_eth_stats_get(0, &stats) == 0)
+            lost = stats.ierrors + stats.rx_nombuf;
         return received + lost >= run_.capture_packets;
     }
 
@@ -289,7 +293,9 @@ class WorkerLoop {
     void publish_progress(uint64_t now) noexcept {
         uint64_t progress = now;
         if (run_.capture) {
-            if (ctx_.capture_clock)
+            if (ctx_.capture_feed)
+                run_.capture_now_ns.store(ctx_.capture_feed->last_ns(), std::memory_order_relaxed);
+            else if (ctx_.capture_clock)
                 run_.capture_now_ns.store(ctx_.capture_clock->last_ns(), std::memory_order_relaxed);
             bool idle = !ctx_.tracker->has_pending() &&
                         (ctx_.dispatch.empty() || rte_ring_empty(ctx_.dispatch[ctx_.id]));

@@ -11,6 +11,7 @@
 
 #include "../capture/capture_probe.h"
 #include "../channel/worker_channel.h"
+#include "capture_feed.h"
 #include "ports.h"
 #include "reassembly.h"
 #include "rstscope/analysis/flow_tracker.h"
@@ -41,8 +42,11 @@ struct alignas(64) WorkerContext {
     // Every packet goes to its flow's owner by software (ports without RSS across the workers);
     // false with rings: hardware RSS placed the packets, only reassembled datagrams travel.
     bool dispatch_all = false;
-    CaptureClock* capture_clock = nullptr;  // the worker reading an offline capture
-    Reassembler* reassembler = nullptr;     // null: fragments are not reassembled (inline mode)
+    // The worker reading an offline capture: the port's frames come stamped from the capture
+    // feed, or net_pcap's are stamped here from the capture clock. Null elsewhere.
+    CaptureFeed* capture_feed = nullptr;
+    CaptureClock* capture_clock = nullptr;
+    Reassembler* reassembler = nullptr;  // null: fragments are not reassembled (inline mode)
     // Reassembled datagrams are chains; the decoder reads each one copied here, one slot per
     // burst position (linear_slot bytes each). Empty when reassembly is off.
     FixedArray<uint8_t> linear;

@@ -11,6 +11,7 @@ and option values. Prints one line per check and `N passed, N failed`; exit 1 on
 Every wait is bounded; every process this script starts is stopped by it.
 """
 import json
+import re
 import os
 import shutil
 import signal
@@ -760,17 +761,39 @@ def service_manager():
 # Debian's driver directory, and its TSC calibration sleep is rstscope's shortened one
 # (src/app/tsc_calibration.h): the dynamic loader's own record of the objects it initialised and
 # of where librte_eal's nanosleep was bound.
+def initialised_drivers(lines):
+    """(plugins loaded from DPDK's driver directory, every DPDK driver initialised) by name."""
+    inits = [line for line in lines if "calling init:" in line]
+    name = lambda line: line.split("/")[-1].split(".so")[0]
+    return (sorted({name(line) for line in inits if "/pmds-" in line}),
+            {name(line) for line in inits if re.search(r"librte_(net|bus|mempool)_", line)})
+
+
+# The capture feed's run (a plain capture, monitor mode) links net_ring and the vdev bus and loads
+# the ring mempool handler alone; net_pcap is not loaded. Inline mode (--pcap-out) loads net_pcap.
 def capture_start_up():
     env = dict(os.environ, LD_DEBUG="files,bindings")
     proc = subprocess.run([RSTSCOPE, "--pcap", DEMO, "--log", os.devnull, *BASE], env=env,
                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=120)
     lines = proc.stderr.splitlines()
-    plugins = sorted({line.split("/")[-1].split(".so")[0]
-                      for line in lines if "calling init:" in line and "/pmds-" in line})
+    plugins, drivers = initialised_drivers(lines)
     shared = any("calling init:" in line and "librte_eal.so" in line for line in lines)
-    expected = ["librte_bus_vdev", "librte_mempool_ring", "librte_net_pcap"] if shared else []
-    check("capture run: EAL loads only the drivers it names", proc.returncode == 0 and
-          plugins == expected, f"rc={proc.returncode} plugins={plugins[:8]} ({len(plugins)})")
+    expected = ["librte_mempool_ring"] if shared else []
+    check("capture run: EAL loads only the drivers it names; the feed's port is net_ring's",
+          proc.returncode == 0 and plugins == expected and
+          (not shared or {"librte_net_ring", "librte_bus_vdev"} <= drivers) and
+          "librte_net_pcap" not in drivers,
+          f"rc={proc.returncode} plugins={plugins[:8]} ({len(plugins)}) drivers={sorted(drivers)}")
+    with tempfile.TemporaryDirectory() as tmp:
+        inline = subprocess.run([RSTSCOPE, "--pcap", DEMO, "--mode", "inline", "--pcap-out",
+                                 os.path.join(tmp, "out.pcap"), "--log", os.devnull, *BASE],
+                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                text=True, timeout=120)
+    inline_plugins, _ = initialised_drivers(inline.stderr.splitlines())
+    check("inline capture run: EAL loads net_pcap and the ring mempool handler, nothing else",
+          inline.returncode == 0 and
+          inline_plugins == (["librte_mempool_ring", "librte_net_pcap"] if shared else []),
+          f"rc={inline.returncode} plugins={inline_plugins[:8]} ({len(inline_plugins)})")
     eal_sleep = [line.split("binding file ")[-1] for line in lines
                  if "binding file" in line and "librte_eal.so" in line and "`nanosleep'" in line]
     check("capture run: EAL's calibration sleep is rstscope's (shortened) nanosleep",

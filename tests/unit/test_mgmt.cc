@@ -509,6 +509,7 @@ TEST(Stats, JsonHasEveryCounterAndDropReason) {
     uint64_t dropped =
         drop_reason_count * (drop_reason_count + 1) / 2 + lost +
         worker(WorkerCounter::dispatch_ring_full) + worker(WorkerCounter::tx_dropped) +
+        worker(WorkerCounter::capture_records_unread) +
         worker(WorkerCounter::fragments_table_full) + worker(WorkerCounter::fragments_timed_out) +
         worker(WorkerCounter::fragments_invalid) + worker(WorkerCounter::fragments_too_large) +
         management(ManagementCounter::log_write_errors) + management(ManagementCounter::rx_missed) +
@@ -577,7 +578,7 @@ constexpr WorkerCounter worker_losses[] = {
     WorkerCounter::dispatch_ring_full,   WorkerCounter::tx_dropped,
     WorkerCounter::events_lost_shutdown, WorkerCounter::fragments_table_full,
     WorkerCounter::fragments_timed_out,  WorkerCounter::fragments_invalid,
-    WorkerCounter::fragments_too_large};
+    WorkerCounter::fragments_too_large,  WorkerCounter::capture_records_unread};
 constexpr ManagementCounter management_losses[] = {ManagementCounter::log_lines_dropped,
                                                    ManagementCounter::log_write_errors,
                                                    ManagementCounter::rx_missed,

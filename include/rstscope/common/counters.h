@@ -86,6 +86,8 @@ namespace rstscope {
       "events written before their linger window ended because the linger queue was full: "        \
       "verdicts from the evidence seen so far, no event lost")                                     \
     X(dispatch_ring_full, loss, "packets dropped because a peer worker's dispatch ring was full")  \
+    X(capture_records_unread, loss,                                                                \
+      "capture records the file no longer held when they were read (cut short during the run)")    \
     X(tx_dropped, loss, "inline mode: packets the peer port did not accept for transmission")      \
     X(events_lost_shutdown, loss, "reset events not handed over before the shutdown deadline")     \
     X(recorder_packets_skipped, approximation,                                                     \
