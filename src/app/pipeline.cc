@@ -97,10 +97,13 @@ Pipeline::Pipeline(const Options& options, const TrackerConfig& tracker, WorkerT
                 ctx->reassembler = reassemblers_.back().get();
             }
         }
-        // A datagram reassembled by any worker may be dispatched to this one.
-        if (reassembly)
-            ctx->linear = FixedArray<uint8_t>(size_t{BurstPath::max_burst} * linear_slot,
-                                              "the reassembly scratch", tracker.paging);
+        // Every worker may meet a chain: a datagram reassembled by any worker, or a frame longer
+        // than an mbuf's room (the capture feed and net_pcap chain those: a capture's pool is
+        // sized to the frames the probe counted, at most 2 KiB, and its jumbo frames are longer).
+        // Without reassembly its pages are taken only when such a frame comes.
+        ctx->linear = FixedArray<uint8_t>(size_t{BurstPath::max_burst} * linear_slot,
+                                          "the decode scratch for chained frames",
+                                          reassembly ? tracker.paging : Paging::on_use);
         if (!plan_.queues_of_worker[w].empty()) {
             ++run_.readers;
             // A capture's port has one queue: its reader's frames carry their times.

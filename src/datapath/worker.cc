@@ -153,8 +153,9 @@ class WorkerLoop {
             if (loop_.ctx_.capture_clock)
                 loop_.stamp(mbufs_[i], loop_.ctx_.capture_clock->next_ns());
         }
-        // Receive queues do not scatter, so a chain is a reassembled datagram: the decoder, the
-        // signatures and the flight recorder read it copied whole into this position's slot.
+        // A chain is a reassembled datagram or a frame longer than an mbuf's room (receive
+        // queues do not scatter; the capture feed and net_pcap chain such frames): the decoder,
+        // the signatures and the flight recorder read it copied whole into this position's slot.
         const uint8_t* data(uint32_t i) const noexcept {
             const rte_mbuf* m = mbufs_[i];
             if (likely(m->nb_segs == 1)) return rte_pktmbuf_mtod(m, const uint8_t*);

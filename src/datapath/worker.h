@@ -47,8 +47,8 @@ struct alignas(64) WorkerContext {
     CaptureFeed* capture_feed = nullptr;
     CaptureClock* capture_clock = nullptr;
     Reassembler* reassembler = nullptr;  // null: fragments are not reassembled (inline mode)
-    // Reassembled datagrams are chains; the decoder reads each one copied here, one slot per
-    // burst position (linear_slot bytes each). Empty when reassembly is off.
+    // Reassembled datagrams and frames longer than an mbuf are chains; the decoder reads each
+    // one copied here, one slot per burst position (linear_slot bytes each).
     FixedArray<uint8_t> linear;
     WorkerChannel channel;  // what management sees of this worker
 };

@@ -41,7 +41,7 @@ def write_pcap(path, frames):
             f.write(data)
 
 
-def segments(ipv6):
+def segments(ipv6, answer=ANSWER):
     """The connection's segments in order: (name, scapy IP packet), IP-IDs distinct."""
     c, s = (CLIENT6, SERVER6) if ipv6 else (CLIENT4, SERVER4)
 
@@ -61,8 +61,8 @@ def segments(ipv6):
         ("ack", pkt(2, True, "A", 1001, 5001)),
         ("request", pkt(3, True, "PA", 1001, 5001, REQUEST)),
         ("request_ack", pkt(4, False, "A", 5001, 1001 + len(REQUEST))),
-        ("answer", pkt(5, False, "PA", 5001, 1001 + len(REQUEST), ANSWER)),
-        ("rst", pkt(6, False, "R", 5001 + len(ANSWER), 0)),
+        ("answer", pkt(5, False, "PA", 5001, 1001 + len(REQUEST), answer)),
+        ("rst", pkt(6, False, "R", 5001 + len(answer), 0)),
     ]
 
 
@@ -165,6 +165,15 @@ def main():
     add("v4_too_large", frames,
         {"fragments": taken + 1, "fragments_too_large": 1, "fragments_reassembled": datagrams},
         reference="v4_whole")
+
+    # A 9 000-byte answer in one frame (a jumbo frame, or what a capture on a host with GRO
+    # holds): longer than any mbuf of the capture's pool, it arrives as a chain, which the
+    # decoder reads copied whole, with reassembly on or off.
+    jumbo = [(START_US + n * 1000, bytes(ETHER / p))
+             for n, (_, p) in enumerate(segments(False, answer=b"x" * 9000))]
+    add("v4_jumbo", jumbo, {"fragments": 0, "ip_fragment": 0})
+    add("v4_jumbo_no_reassembly", jumbo, {"fragments": 0, "ip_fragment": 0},
+        reference="v4_jumbo", args=["--frag-datagrams", "0"])
 
     with open(os.path.join(out, "expected.json"), "w") as f:
         json.dump(expected, f, indent=1, sort_keys=True)
