@@ -237,21 +237,19 @@ std::optional<PlainRecordReader> PlainRecordReader::open(const std::string& path
     return PlainRecordReader(std::move(*file), layout);
 }
 
-std::optional<PlainRecord> PlainRecordReader::next(bool with_frame) noexcept {
+std::optional<PlainRecord> PlainRecordReader::next_from_window(bool with_frame) noexcept {
     const uint8_t* header = bytes_.at(offset_, record_header_bytes);
     if (header == nullptr) return std::nullopt;
-    PlainRecord record{.time_ns = record_time_ns(header, layout_),
-                       .frame = nullptr,
-                       .length = read_u32(header + 8, layout_.swapped)};
+    const uint32_t length = read_u32(header + 8, layout_.swapped);
     if (with_frame) {
-        // The same window, unless the frame runs past its end: then it is read anew from here.
-        const uint8_t* whole = bytes_.at(offset_, record_header_bytes + record.length);
-        if (whole == nullptr) return std::nullopt;
-        record.frame = whole + record_header_bytes;
+        // The frame runs past the window's end: the window is read anew from its header.
+        header = bytes_.at(offset_, record_header_bytes + length);
+        if (header == nullptr) return std::nullopt;
     }
-    previous_offset_ = offset_;
-    offset_ += record_header_bytes + record.length;
-    return record;
+    held_base_ = header;
+    held_start_ = offset_;
+    held_end_ = bytes_.held_end();
+    return next(with_frame);  // now held: the inline path takes it
 }
 
 bool CaptureClock::open(const std::string& path, const CaptureProbe& probe, std::string& error) {

@@ -10,8 +10,10 @@
 // capture reader's lcore.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <optional>
 #include <span>
@@ -76,6 +78,12 @@ class CaptureBytes {
         if (offset >= window_start_ && offset + wanted <= window_start_ + window_filled_)
             return window_.get() + (offset - window_start_);
         return read_window(offset, wanted);
+    }
+    // Where the bytes at() last returned continue to, as a file offset: the end of what
+    // the window (or the memory) holds, at most the file's size.
+    uint64_t held_end() const noexcept {
+        if (memory_) return size_;
+        return std::min<uint64_t>(window_start_ + window_filled_, size_);
     }
 
   private:
@@ -176,16 +184,47 @@ class PlainRecordReader {
                                                  const PlainPcapLayout& layout);
 
     // The next record, with its frame's bytes when `with_frame`; nothing past the last record,
-    // or where the file no longer holds a whole one (cut short since the probe).
-    std::optional<PlainRecord> next(bool with_frame) noexcept;
+    // or where the file no longer holds a whole one (cut short since the probe). Inline: the
+    // capture feed reads every record of a capture here, nearly always where the window already
+    // holds it.
+    std::optional<PlainRecord> next(bool with_frame) noexcept {
+        static constexpr size_t header_bytes = 16;
+        const uint64_t held = held_end_ > offset_ ? held_end_ - offset_ : 0;
+        if (held >= header_bytes) {
+            const uint8_t* header = held_base_ + (offset_ - held_start_);
+            const uint32_t length = field(header + 8);
+            if (!with_frame || held - header_bytes >= length) {
+                previous_offset_ = offset_;
+                offset_ += header_bytes + length;
+                const uint64_t fraction = field(header + 4);
+                return PlainRecord{.time_ns = uint64_t{field(header)} * 1'000'000'000ull +
+                                              (layout_.nanosecond ? fraction : fraction * 1000),
+                                   .frame = with_frame ? header + header_bytes : nullptr,
+                                   .length = length};
+            }
+        }
+        return next_from_window(with_frame);
+    }
     // Takes the record next() returned last back: the next call returns it again.
     void put_back() noexcept { offset_ = previous_offset_; }
 
   private:
+    uint32_t field(const uint8_t* at) const noexcept {
+        uint32_t value;
+        std::memcpy(&value, at, sizeof(value));
+        return layout_.swapped ? __builtin_bswap32(value) : value;
+    }
+    // next() where the window does not hold the record whole: read from the file (or the end).
+    std::optional<PlainRecord> next_from_window(bool with_frame) noexcept;
+
     CaptureBytes bytes_;
     PlainPcapLayout layout_;
     uint64_t offset_;  // of the next record's header
     uint64_t previous_offset_;
+    // What the window held when last read: file bytes [held_start_, held_end_) at held_base_.
+    const uint8_t* held_base_ = nullptr;
+    uint64_t held_start_ = 0;
+    uint64_t held_end_ = 0;
 };
 
 // Packet times of a capture, read in step with the net_pcap vdev: Debian's DPDK 22.11 net_pcap
