@@ -71,7 +71,7 @@ class CaptureBytes {
     // `wanted` bytes (at most window_bytes) from `offset` in one piece; nullptr when the source
     // ends first or cannot be read. The window is read anew from `offset` when they are not all
     // in it: one read a window for a walk front to back.
-    // Inline: the capture feed asks twice a record, and nearly always the window holds them.
+    // Inline: the probe's walks ask for every record, and nearly always the window holds it.
     const uint8_t* at(uint64_t offset, size_t wanted) noexcept {
         if (offset > size_ || size_ - offset < wanted) return nullptr;
         if (memory_) return memory_ + offset;

@@ -95,8 +95,8 @@ bool CaptureFeed::fill(rte_mbuf* m, const PlainRecord& record) noexcept {
         m->pkt_len = record.length;
         return true;
     }
-    // Longer than the room the pool was sized with (--mbuf-data-room below the capture's
-    // longest frame): a chain, the first segment full.
+    // Longer than the room the pool was sized with (at most 2 KiB: a jumbo frame, or one a
+    // capture taken with GRO holds): a chain, each segment full but the last.
     uint32_t copied = 0;
     rte_mbuf* last = nullptr;
     for (rte_mbuf* segment = m; copied < record.length;) {

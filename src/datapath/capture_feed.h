@@ -4,9 +4,10 @@
 // The worker polls that port with rte_eth_rx_burst like any other and gets the same frames, in
 // the same order, that net_pcap would give it. net_pcap reads each record through libpcap (two
 // fread calls, then a copy into the mbuf) and the capture clock reads its header a second time,
-// about 680 of the worker's instructions a packet (docs/performance.md, "Reading a capture
-// once"). What the probe cannot vouch for as plain (pcapng, damage), and inline mode (whose
-// forwarded packets net_pcap writes to --pcap-out), stay with net_pcap and the capture clock.
+// about 680 of the worker's instructions a packet (docs/performance.md, "A capture read once:
+// the capture feed"). What the probe cannot vouch for as plain (pcapng, damage), and inline mode
+// (whose forwarded packets net_pcap writes to --pcap-out), stay with net_pcap and the capture
+// clock.
 //
 // Hot path: top_up() runs on the reading worker between bursts. It allocates nothing but mbufs
 // from the worker's pool and takes no lock; its system calls are the window's reads (pread).
