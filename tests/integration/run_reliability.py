@@ -794,6 +794,24 @@ def capture_start_up():
           inline.returncode == 0 and
           inline_plugins == (["librte_mempool_ring", "librte_net_pcap"] if shared else []),
           f"rc={inline.returncode} plugins={inline_plugins[:8]} ({len(inline_plugins)})")
+    # The same capture through net_pcap and the capture clock (the user's own EAL arguments name
+    # the port): the same events as the capture feed gives (docs/architecture.md, "A capture's
+    # frames").
+    fed_log, pcap_log = path("fed.jsonl"), path("net_pcap.jsonl")
+    fed = subprocess.run([RSTSCOPE, "--pcap", DEMO, "--log", fed_log, *BASE],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=120)
+    eal = ["--lcores", "0@0,1@0", "--no-huge", "--no-pci", "--no-shconf", "-m", "256",
+           "--vdev", f"net_pcap0,rx_pcap={DEMO}", "--log-level", "*:error", "--no-telemetry"]
+    by_pcap = subprocess.run([RSTSCOPE, *eal, "--", "--pcap", DEMO, "--log", pcap_log, *BASE],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                             timeout=120)
+    problems = []
+    fed_events, pcap_events = read_events(fed_log, problems), read_events(pcap_log, problems)
+    check("a capture read by net_pcap and the capture clock gives the capture feed's events",
+          fed.returncode == 0 and by_pcap.returncode == 0 and not problems and
+          len(fed_events) > 0 and fed_events == pcap_events,
+          f"rc={fed.returncode}/{by_pcap.returncode} events={len(fed_events)}/{len(pcap_events)} "
+          f"{problems[:2]} {by_pcap.stderr.strip()[-200:]}")
     eal_sleep = [line.split("binding file ")[-1] for line in lines
                  if "binding file" in line and "librte_eal.so" in line and "`nanosleep'" in line]
     check("capture run: EAL's calibration sleep is rstscope's (shortened) nanosleep",
