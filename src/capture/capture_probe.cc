@@ -22,7 +22,6 @@ namespace rstscope {
 namespace {
 
 constexpr size_t file_header_bytes = 24;
-constexpr size_t record_header_bytes = 16;
 constexpr uint32_t magic_microsecond = 0xa1b2c3d4;
 constexpr uint32_t magic_nanosecond = 0xa1b23c4d;
 // libpcap's largest record for the link types rstscope decodes (max_snaplen_for_dlt), also the
@@ -32,22 +31,10 @@ constexpr uint32_t libpcap_max_snaplen = 262144;
 // sketches' merge.
 constexpr uint64_t max_tally_shares = 16;
 
-uint32_t read_u32(const uint8_t* at, bool swapped) noexcept {
-    uint32_t value;
-    std::memcpy(&value, at, sizeof(value));
-    return swapped ? __builtin_bswap32(value) : value;
-}
-
 uint16_t read_u16(const uint8_t* at, bool swapped) noexcept {
     uint16_t value;
     std::memcpy(&value, at, sizeof(value));
     return swapped ? __builtin_bswap16(value) : value;
-}
-
-uint64_t record_time_ns(const uint8_t* header, const PlainPcapLayout& layout) noexcept {
-    uint64_t seconds = read_u32(header, layout.swapped);
-    uint64_t fraction = read_u32(header + 4, layout.swapped);
-    return seconds * 1'000'000'000ull + (layout.nanosecond ? fraction : fraction * 1000);
 }
 
 // A record's time as libpcap gives it, opened at nanosecond precision (open_with_libpcap).
@@ -114,7 +101,7 @@ std::optional<PlainPcapRecords> count_plain_pcap_records(CaptureBytes& file,
                                                          PlainPcapLayout& layout) {
     const uint8_t* base = file.at(0, file_header_bytes);
     if (base == nullptr) return std::nullopt;
-    uint32_t magic = read_u32(base, false);
+    uint32_t magic = pcap_u32(base, false);
     layout.swapped = false;
     if (magic != magic_microsecond && magic != magic_nanosecond) {
         layout.swapped = true;
@@ -127,7 +114,7 @@ std::optional<PlainPcapRecords> count_plain_pcap_records(CaptureBytes& file,
     // Older versions swap caplen and len in places; libpcap sorts those out itself.
     if (read_u16(base + 4, layout.swapped) != 2 || read_u16(base + 6, layout.swapped) != 4)
         return std::nullopt;
-    uint32_t snaplen = read_u32(base + 16, layout.swapped);
+    uint32_t snaplen = pcap_u32(base + 16, layout.swapped);
     if (snaplen == 0 || snaplen > libpcap_max_snaplen) snaplen = libpcap_max_snaplen;
     // Times libpcap would convert otherwise than plainly (a negative 32-bit second, a fraction
     // beyond its unit) are left to it.
@@ -135,17 +122,17 @@ std::optional<PlainPcapRecords> count_plain_pcap_records(CaptureBytes& file,
     PlainPcapRecords records;
     uint64_t offset = file_header_bytes;
     while (offset < file.size()) {
-        const uint8_t* header = file.at(offset, record_header_bytes);
+        const uint8_t* header = file.at(offset, pcap_record_header_bytes);
         if (header == nullptr) return std::nullopt;
-        uint32_t seconds = read_u32(header, layout.swapped);
-        uint32_t fraction = read_u32(header + 4, layout.swapped);
-        uint32_t captured = read_u32(header + 8, layout.swapped);
+        uint32_t seconds = pcap_u32(header, layout.swapped);
+        uint32_t fraction = pcap_u32(header + 4, layout.swapped);
+        uint32_t captured = pcap_u32(header + 8, layout.swapped);
         if (seconds > INT32_MAX || fraction >= fraction_limit || captured > snaplen)
             return std::nullopt;
-        if (file.size() - offset - record_header_bytes < captured) return std::nullopt;
+        if (file.size() - offset - pcap_record_header_bytes < captured) return std::nullopt;
         if (records.count % PlainPcapRecords::records_per_mark == 0)
             records.mark_offsets.push_back(offset);
-        offset += record_header_bytes + captured;
+        offset += pcap_record_header_bytes + captured;
         layout.largest_record = std::max(layout.largest_record, captured);
         ++records.count;
     }
@@ -191,16 +178,17 @@ std::optional<FlowKeyTally> tally_plain_pcap_frames(const CaptureBytes& file,
     auto tally_share = [&](uint64_t share) noexcept {
         CaptureBytes& bytes = windows[share];
         for (uint64_t at = plan[share].start; at < plan[share].end;) {
-            const uint8_t* header = bytes.at(at, record_header_bytes);
-            const uint32_t captured = header ? read_u32(header + 8, layout.swapped) : 0;
-            const uint8_t* whole = header ? bytes.at(at, record_header_bytes + captured) : nullptr;
+            const uint8_t* header = bytes.at(at, pcap_record_header_bytes);
+            const uint32_t captured = header ? pcap_u32(header + 8, layout.swapped) : 0;
+            const uint8_t* whole =
+                header ? bytes.at(at, pcap_record_header_bytes + captured) : nullptr;
             if (whole == nullptr) {
                 unread = true;
                 return;
             }
-            tallies[share].add_frame(whole + record_header_bytes, captured,
-                                     record_time_ns(header, layout));
-            at += record_header_bytes + captured;
+            tallies[share].add_frame(whole + pcap_record_header_bytes, captured,
+                                     pcap_record_time_ns(header, layout));
+            at += pcap_record_header_bytes + captured;
         }
     };
     {
@@ -238,12 +226,12 @@ std::optional<PlainRecordReader> PlainRecordReader::open(const std::string& path
 }
 
 std::optional<PlainRecord> PlainRecordReader::next_from_window(bool with_frame) noexcept {
-    const uint8_t* header = bytes_.at(offset_, record_header_bytes);
+    const uint8_t* header = bytes_.at(offset_, pcap_record_header_bytes);
     if (header == nullptr) return std::nullopt;
-    const uint32_t length = read_u32(header + 8, layout_.swapped);
+    const uint32_t length = pcap_u32(header + 8, layout_.swapped);
     if (with_frame) {
         // The frame runs past the window's end: the window is read anew from its header.
-        header = bytes_.at(offset_, record_header_bytes + length);
+        header = bytes_.at(offset_, pcap_record_header_bytes + length);
         if (header == nullptr) return std::nullopt;
     }
     held_base_ = header;

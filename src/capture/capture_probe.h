@@ -37,6 +37,23 @@ struct PlainPcapLayout {
     uint32_t largest_record = 0;  // bytes captured of the longest frame
 };
 
+// A classic pcap record's header: seconds, fraction of a second, bytes captured, wire length.
+inline constexpr size_t pcap_record_header_bytes = 16;
+
+// A 32-bit field of a classic pcap file, in the file's byte order.
+inline uint32_t pcap_u32(const uint8_t* at, bool swapped) noexcept {
+    uint32_t value;
+    std::memcpy(&value, at, sizeof(value));
+    return swapped ? __builtin_bswap32(value) : value;
+}
+
+// A plain file's record time in ns since the epoch, from the record's header.
+inline uint64_t pcap_record_time_ns(const uint8_t* header, const PlainPcapLayout& layout) noexcept {
+    const uint64_t seconds = pcap_u32(header, layout.swapped);
+    const uint64_t fraction = pcap_u32(header + 4, layout.swapped);
+    return seconds * 1'000'000'000ull + (layout.nanosecond ? fraction : fraction * 1000);
+}
+
 struct CaptureProbe {
     LinkType link = LinkType::ethernet;
     uint64_t packets = 0;  // complete records libpcap can read
@@ -188,19 +205,17 @@ class PlainRecordReader {
     // capture feed reads every record of a capture here, nearly always where the window already
     // holds it.
     std::optional<PlainRecord> next(bool with_frame) noexcept {
-        static constexpr size_t header_bytes = 16;
         const uint64_t held = held_end_ > offset_ ? held_end_ - offset_ : 0;
-        if (held >= header_bytes) {
+        if (held >= pcap_record_header_bytes) {
             const uint8_t* header = held_base_ + (offset_ - held_start_);
-            const uint32_t length = field(header + 8);
-            if (!with_frame || held - header_bytes >= length) {
+            const uint32_t length = pcap_u32(header + 8, layout_.swapped);
+            if (!with_frame || held - pcap_record_header_bytes >= length) {
                 previous_offset_ = offset_;
-                offset_ += header_bytes + length;
-                const uint64_t fraction = field(header + 4);
-                return PlainRecord{.time_ns = uint64_t{field(header)} * 1'000'000'000ull +
-                                              (layout_.nanosecond ? fraction : fraction * 1000),
-                                   .frame = with_frame ? header + header_bytes : nullptr,
-                                   .length = length};
+                offset_ += pcap_record_header_bytes + length;
+                return PlainRecord{
+                    .time_ns = pcap_record_time_ns(header, layout_),
+                    .frame = with_frame ? header + pcap_record_header_bytes : nullptr,
+                    .length = length};
             }
         }
         return next_from_window(with_frame);
@@ -209,11 +224,6 @@ class PlainRecordReader {
     void put_back() noexcept { offset_ = previous_offset_; }
 
   private:
-    uint32_t field(const uint8_t* at) const noexcept {
-        uint32_t value;
-        std::memcpy(&value, at, sizeof(value));
-        return layout_.swapped ? __builtin_bswap32(value) : value;
-    }
     // next() where the window does not hold the record whole: read from the file (or the end).
     std::optional<PlainRecord> next_from_window(bool with_frame) noexcept;
 
