@@ -66,9 +66,8 @@ void CaptureFeed::top_up(unsigned frames) noexcept {
     while (filled < wanted) {
         std::optional<PlainRecord> record = reader_.next(true);
         if (!record) {  // the file was cut short since the probe counted its records
-            unread_ = records_left_;
+            counters_->bump(WorkerCounter::capture_records_unread, records_left_);
             records_left_ = 0;
-            counters_->bump(WorkerCounter::capture_records_unread, unread_);
             break;
         }
         rte_mbuf* m = mbufs[filled];

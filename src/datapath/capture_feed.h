@@ -38,7 +38,8 @@ class CaptureFeed {
 
     uint16_t port() const noexcept { return port_; }
     // Where the frames' mbufs come from, how they are stamped (the rx timestamp field,
-    // ports.cc) and where an unreadable rest of the file is counted: the reading worker's.
+    // ports.cc) and where an unreadable rest of the file is counted (capture_records_unread,
+    // which ends the run without those records): the reading worker's.
     void attach(rte_mempool* pool, int timestamp_offset, uint64_t timestamp_flag,
                 WorkerCounters& counters) noexcept;
 
@@ -48,8 +49,6 @@ class CaptureFeed {
     // The time of the last frame put on the ring: the capture's time once the worker has
     // received it (each top-up fills no more than the burst that follows it takes).
     uint64_t last_ns() const noexcept { return last_ns_; }
-    // Records the file no longer held (capture_records_unread): the run ends without them.
-    uint64_t unread() const noexcept { return unread_; }
 
   private:
     // `m` holds the record's frame, continued in segments of its own when it is longer than an
@@ -65,7 +64,6 @@ class CaptureFeed {
     uint64_t timestamp_flag_ = 0;
     WorkerCounters* counters_ = nullptr;
     uint64_t last_ns_ = 0;
-    uint64_t unread_ = 0;
 };
 
 }  // namespace rstscope

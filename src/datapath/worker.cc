@@ -253,7 +253,7 @@ class WorkerLoop {
         uint64_t lost = 0;
         rte_eth_stats stats;
         if (ctx_.capture_feed)
-            lost = ctx_.capture_feed->unread();
+            lost = ctx_.channel.counters->get(WorkerCounter::capture_records_unread);
         else if (rte_eth_stats_get(0, &stats) == 0)
             lost = stats.ierrors + stats.rx_nombuf;
         return received + lost >= run_.capture_packets;
