@@ -153,6 +153,14 @@ class KeyedTable {
             if (weight < least) victim = id, least = weight;
         }
         cursor_ = end < n ? end : end - n;
+        // The next eviction samples the entries from the new cursor on: a table of traffic that
+        // evicts (more keys than entries) evicts again soon, and its sample is cold by then.
+        // What open() and weight() read is at the start of each value.
+        if (cursor_ + eviction_sample <= n) {  // else the sample wraps: rare, left cold
+            const Value* next = &values_[cursor_];
+            for (size_t k = 0; k < eviction_sample; ++k)
+                __builtin_prefetch(next + k);
+        }
         if (victim != none) {
             index_.erase(victim);
             ++evicted_;

@@ -288,7 +288,31 @@ void StormWindow::remember(Host& host, uint64_t* past, uint64_t ts) noexcept {
     at(i) = ts;
 }
 
+// Judgements mostly follow the in-order ring (events arrive in time order, give or take), and each
+// reads three places the caches have lost once a flood fills the window: the event's slot, its
+// host, then the host's past times and its newest waiting slot. For the judgements a few places
+// ahead these are asked for now, one dependent step each, so the loads are in flight together
+// instead of one after another (they were most of judge_oldest's time: docs/performance.md).
+void StormWindow::prefetch_judgements_ahead() const noexcept {
+    constexpr uint32_t step = 4;  // judgements between the steps for one event
+    // Where the ring wraps within reach, or the ring is short, nothing is asked for: rare.
+    if (in_order_size_ <= 3 * step || in_order_first_ + 3 * step >= in_order_.size()) return;
+    const uint32_t* ahead = &in_order_[in_order_first_];
+    __builtin_prefetch(&slots_[ahead[3 * step]]);
+    __builtin_prefetch(&hosts_[slots_[ahead[2 * step]].host]);
+    const uint32_t h = slots_[ahead[step]].host;
+    const Host& host = hosts_[h];
+    if (host.past_size != 0) {  // its ring: a few lines, read at both ends and beyond
+        const uint64_t* past = past_.data() + static_cast<size_t>(h) * past_capacity_;
+        __builtin_prefetch(past);
+        __builtin_prefetch(past + past_capacity_ / 2);
+        __builtin_prefetch(past + past_capacity_ - 1);
+    }
+    if (host.last != nil) __builtin_prefetch(&slots_[host.last]);
+}
+
 void StormWindow::judge_oldest(std::vector<Judged>& out, bool early) {
+    prefetch_judgements_ahead();
     uint32_t s = first_due();
     pop_due(s);
     Slot& slot = slots_[s];

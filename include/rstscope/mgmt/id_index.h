@@ -84,6 +84,12 @@ class IdIndex {
     [[gnu::always_inline]] void prefetch(size_t home) const noexcept {
         __builtin_prefetch(&table_[home]);
     }
+    // The id in table slot `slot` (a home_of()), or none: where a lookup of a key at home there
+    // would look first, for a caller bringing in what that id names before it looks.
+    uint32_t id_in(size_t slot) const noexcept { return table_[slot]; }
+    [[gnu::always_inline]] void prefetch_key(uint32_t id) const noexcept {
+        __builtin_prefetch(&keys_[id]);
+    }
     const Key& key(uint32_t id) const noexcept { return keys_[id]; }
 
     uint32_t capacity() const noexcept { return static_cast<uint32_t>(keys_.size()); }
