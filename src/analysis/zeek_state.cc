@@ -599,10 +599,10 @@ constexpr std::array<char, 32> code_characters = [] {
     return characters;
 }();
 
-// Every reset event renders its history: a table lookup a letter from a two-byte window of the
-// packed codes, without code_at()'s branch on whether a code spans two bytes or the test for a
-// flip, both of which the CPU could not predict (175 instructions an event on the reset-heavy
-// capture before, docs/performance.md).
+// Every reset event renders its history, so each letter is one table lookup from a two-byte
+// window of the packed codes: code_at()'s branch on whether a code spans two bytes, the test for a
+// flip and the choice of case were branches the CPU could not predict (175 instructions an event
+// on the reset-heavy capture, 115 now: docs/performance.md).
 size_t zeek_history(const ZeekTracking& t, char* out, size_t capacity) noexcept {
     size_t written = 0;
     if (t.flipped && written < capacity) out[written++] = '^';
