@@ -9,7 +9,6 @@
 
 #include <algorithm>
 #include <array>
-#include <cstring>
 #include <initializer_list>
 #include <utility>
 
@@ -113,12 +112,15 @@ bool seen(const ZeekTracking& t, Kind kind, unsigned side) noexcept {
     return (t.letters_seen & (uint32_t{1} << letter_code(kind, side))) != 0;
 }
 
-// Letters are 5-bit codes packed little-endian into ZeekTracking::letters.
+// Letters are 5-bit codes packed little-endian into ZeekTracking::letters. A code is read from
+// a two-byte window, whether or not it spans both: a branch on that was one the CPU could not
+// predict (every reset event renders its history: zeek_history()). Only the last byte has no
+// byte after it, and a code there never spans two.
 uint8_t code_at(const ZeekTracking& t, unsigned index) noexcept {
     const unsigned bit = index * code_bits;
-    unsigned value = t.letters[bit / 8];
-    if (bit % 8 + code_bits > 8) value |= unsigned{t.letters[bit / 8 + 1]} << 8;
-    return static_cast<uint8_t>((value >> (bit % 8)) & 0x1f);
+    const unsigned byte = bit / 8;
+    const unsigned next = byte + 1 < sizeof(t.letters) ? t.letters[byte + 1] : 0u;
+    return static_cast<uint8_t>(((t.letters[byte] | next << 8) >> (bit % 8)) & 0x1f);
 }
 void put_code(ZeekTracking& t, unsigned index, uint8_t code) noexcept {
     const unsigned bit = index * code_bits;
@@ -599,22 +601,14 @@ constexpr std::array<char, 32> code_characters = [] {
     return characters;
 }();
 
-// Every reset event renders its history, so each letter is one table lookup from a two-byte
-// window of the packed codes: code_at()'s branch on whether a code spans two bytes, the test for a
-// flip and the choice of case were branches the CPU could not predict (175 instructions an event
-// on the reset-heavy capture, 115 now: docs/performance.md).
+// Every reset event renders its history, so each letter is one table lookup: the test for a flip
+// and the choice of case were branches the CPU could not predict (docs/performance.md).
 size_t zeek_history(const ZeekTracking& t, char* out, size_t capacity) noexcept {
     size_t written = 0;
     if (t.flipped && written < capacity) out[written++] = '^';
-    uint8_t packed[sizeof(t.letters) + 1];  // a byte past the last code's, for its window
-    std::memcpy(packed, t.letters, sizeof(t.letters));
-    packed[sizeof(t.letters)] = 0;
     const size_t letters = std::min<size_t>(t.history_length, capacity - written);
-    for (size_t i = 0; i < letters; ++i) {
-        const size_t bit = i * code_bits;
-        const unsigned window = packed[bit / 8] | unsigned{packed[bit / 8 + 1]} << 8;
-        out[written++] = code_characters[(window >> (bit % 8)) & 0x1f];
-    }
+    for (size_t i = 0; i < letters; ++i)
+        out[written++] = code_characters[code_at(t, static_cast<unsigned>(i))];
     if (written < capacity) out[written] = '\0';
     return written;
 }

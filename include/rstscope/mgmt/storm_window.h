@@ -124,7 +124,7 @@ class StormWindow {
     // the window has more hosts than the caches hold. For the event `add_lookahead` add() calls
     // ahead.
     static constexpr uint32_t add_lookahead = 4;
-    [[gnu::always_inline]] void prefetch(const ResetEvent& event) const noexcept {
+    [[gnu::always_inline]] void prefetch(const ResetEvent& event) noexcept {
         const size_t home = index_.home_of(index_.hash(HostKey::resetter_of(event)));
         index_.prefetch(home);
         // The slot asked for two events ago has come in by now: the host it names, and its key,
@@ -245,8 +245,8 @@ class StormWindow {
 
     std::vector<uint32_t> stack_;  // count_waiting's walk of a heap: at most threshold + 1 deep
     // prefetch()'s home slots of the last two events it was shown, the older one's turn next.
-    mutable std::array<size_t, 2> prefetched_homes_{};
-    mutable uint32_t prefetch_turn_ = 0;
+    std::array<size_t, 2> prefetched_homes_{};
+    uint32_t prefetch_turn_ = 0;
 
     uint64_t early_judged_ = 0;
     uint64_t hosts_evicted_ = 0;
