@@ -44,13 +44,15 @@ CaptureSizes sizes_for_capture(const Options& o, uint64_t packets, uint32_t larg
     // Every reset event is drafted at a reset segment, no two at the same one (flow_tracker.h),
     // and every reset segment needs a frame.
     const uint64_t reset_segments = resets ? std::min(packets, *resets) : packets;
-    // Two slots per connection a worker may see: under 50 % load, where the two-choice table
-    // practically never evicts. The probe's estimate is within 1 % of the count (FlowKeyTally):
-    // 1/32 more covers four times that. Without it, every packet may open a connection (an RST
-    // flood).
+    // Three slots per two connections a worker may see, even if all of them live at once: at two
+    // thirds load the table takes every one without evicting (the emptier of two buckets of 8
+    // ways: docs/flow-table.md has the simulation, and a unit test fills a table so), and a
+    // third less of it is faulted in than at two slots a connection. The probe's estimate is
+    // within 1 % of the count (FlowKeyTally): 1/32 more covers four times that. Without it, every
+    // packet may open a connection (an RST flood).
     uint64_t keys = packets;
     if (flows) keys = std::min(packets, *flows + *flows / 32 + 64);
-    uint64_t per_worker = 2 * keys / o.workers;
+    uint64_t per_worker = 3 * keys / 2 / o.workers;
     sizes.flow_capacity = static_cast<uint32_t>(
         std::min<uint64_t>(o.flow_table_size, std::max<uint64_t>(1024, per_worker)));
     // The bounds of what holds resets for a span of packet time: the options', or, when they were

@@ -50,11 +50,11 @@ TEST(CaptureSizes, MemoryNeverAboveTheConfiguredAmount) {
     EXPECT_EQ(sizes_for_capture(o, 10'000'000).eal_memory_mb, 128u);
 }
 
-TEST(CaptureSizes, FlowTableHasTwoSlotsPerPacketOfEachWorker) {
+TEST(CaptureSizes, FlowTableHasThreeSlotsPerTwoPacketsOfEachWorker) {
     Options o;
     o.workers = 2;
     CaptureSizes sizes = sizes_for_capture(o, 100'000);
-    EXPECT_EQ(sizes.flow_capacity, 100000u);  // 2 * 100000 / 2
+    EXPECT_EQ(sizes.flow_capacity, 75000u);  // 3 * 100000 / 2 / 2
     EXPECT_EQ(sizes.mbufs, 8191u);
     EXPECT_EQ(sizes.linger_capacity, 65536u);
 }
@@ -82,21 +82,21 @@ TEST(CaptureSizes, SmallerConfiguredSizesWin) {
     EXPECT_EQ(sizes.mbufs, 600u);
 }
 
-// The probe's connection count sizes the flow table: two slots per connection and 1/32 + 64
+// The probe's connection count sizes the flow table: three slots per two connections and 1/32 + 64
 // more for the estimate's error (the table rounds up to whole buckets of 8, no further), never
 // beyond what the packets could open.
 TEST(CaptureSizes, FlowTableFollowsTheCapturesConnections) {
     Options o;
-    // 2 x (200 000 + 6 250 + 64)
-    EXPECT_EQ(sizes_for_capture(o, 1'040'000, 0, 200'000).flow_capacity, 412'628u);
-    EXPECT_EQ(sizes_for_capture(o, 1'040'000, 0, 254'000).flow_capacity, 524'002u);
-    EXPECT_EQ(sizes_for_capture(o, 1'040'000, 0, 255'000).flow_capacity, 526'064u);
+    // 3/2 x (200 000 + 6 250 + 64)
+    EXPECT_EQ(sizes_for_capture(o, 1'040'000, 0, 200'000).flow_capacity, 309'471u);
+    EXPECT_EQ(sizes_for_capture(o, 1'040'000, 0, 254'000).flow_capacity, 393'001u);
+    EXPECT_EQ(sizes_for_capture(o, 1'040'000, 0, 255'000).flow_capacity, 394'548u);
     // Unknown: every packet may open one; the configured size bounds it.
     EXPECT_EQ(sizes_for_capture(o, 1'040'000).flow_capacity, 1'048'576u);
-    EXPECT_EQ(sizes_for_capture(o, 300'000, 0, 2'000'000).flow_capacity, 600'000u);
+    EXPECT_EQ(sizes_for_capture(o, 300'000, 0, 2'000'000).flow_capacity, 450'000u);
     EXPECT_EQ(sizes_for_capture(o, 300'000, 0, 0).flow_capacity, 1'024u);
     o.workers = 2;
-    EXPECT_EQ(sizes_for_capture(o, 1'040'000, 0, 200'000).flow_capacity, 206'314u);
+    EXPECT_EQ(sizes_for_capture(o, 1'040'000, 0, 200'000).flow_capacity, 154'735u);
 }
 
 // The probe's reset count bounds what only reset events fill: a capture of 1.2 M packets with
@@ -112,7 +112,7 @@ TEST(CaptureSizes, EventTablesFollowTheCapturesResets) {
     EXPECT_EQ(sizes.recent_events, o.recent_events);          // 10 000, below it
     EXPECT_EQ(sizes.findings_max_keys, o.findings_max_keys);  // 4096, below it
     EXPECT_EQ(sizes.expected_resets, 17'000u);  // all of them, at most the linger queue
-    EXPECT_EQ(sizes.flow_capacity, 247'628u);   // connections, not resets
+    EXPECT_EQ(sizes.flow_capacity, 185'721u);   // connections, not resets
     CaptureSizes few = sizes_for_capture(o, 1'200'000, 0, 120'000, 10);
     EXPECT_EQ(few.linger_capacity, 16u);
     EXPECT_EQ(few.event_ring_size, 64u);

@@ -32,10 +32,11 @@ class FlowTable {
     static constexpr uint32_t no_slot = UINT32_MAX;
 
     // `capacity` entries are rounded up to whole buckets of 8 (at least two buckets, at most
-    // max_buckets: 2^31 entries; more throws). Any bucket count: a capture's table is twice its
-    // connections, not the next power of two above that (up to twice as much memory to fault in).
-    // Sizing for ~50 % load at the expected flow count keeps evictions rare (two choices of 8
-    // ways).
+    // max_buckets: 2^31 entries; more throws). Any bucket count: a capture's table is one and a
+    // half times its connections, not the next power of two above that (up to twice as much
+    // memory to fault in). Live traffic is sized for ~50 % load at the expected flow count, which
+    // keeps evictions rare (two choices of 8 ways) while flows come and go; a capture's table
+    // holds all its connections at once at two thirds load (docs/flow-table.md).
     // The whole table is faulted in here, for captures too: the packet path then never takes a
     // page fault, and flows land all over the table, so a capture large enough to need a large
     // table touches all of it anyway. Faulting it in on use cost the reset-heavy capture's worker
