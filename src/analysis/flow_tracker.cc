@@ -699,7 +699,6 @@ void FlowTracker::handle_rst(FlowEntry& e, uint32_t slot, const DecodedPacket& p
     if (e.rst_count < UINT16_MAX) ++e.rst_count;
     DirectionState& sender = from_orig ? e.orig() : e.resp();
     DirectionState& receiver = from_orig ? e.resp() : e.orig();
-    sender.bits |= direction_bit::sent_rst;
 
     const bool in_syn_sent =
         !from_orig && e.has(flow_bit::orig_syn_seen) && !e.has(flow_bit::synack_seen);

@@ -3,8 +3,11 @@
 //   line 0: key, generation and times — all a lookup and the expiry sweep touch;
 //   line 1: per-direction state — sequence/ack/window/TTL/IP-ID, what the verdict needs;
 //   lines 2-3: Zeek's endpoint states, numbers and history letters (84 B: ZeekTracking) and the
-//   reset bookkeeping — touched once the packet is classified. The fourth line came with Zeek's
-//   sequence-based sizes and repeated history letters (issue 11, items 3 and 4): 64 B per flow.
+//   reset bookkeeping. The fourth line came with Zeek's sequence-based sizes and repeated history
+//   letters (issue 11, items 3 and 4): 64 B per flow.
+// A segment in the middle of a connection reads or writes all four lines (the Zeek numbers and
+// states in line 2, the gaps, flags and record timer in line 3): 165 bytes of it, more than a
+// 128-byte entry holds (docs/performance.md, "What a 128-byte flow entry would need").
 // Everything the reset verdict needs lives here; nothing that only one event needs (payload text,
 // the draft verdict) does: that waits in the linger queue instead (flow_tracker.h).
 #pragma once
@@ -57,7 +60,6 @@ inline constexpr uint8_t ttl_varied = 0x04;     // TTL changed between non-RST p
 inline constexpr uint8_t zero_window = 0x08;    // advertised a zero window at least once
 inline constexpr uint8_t retransmitted = 0x10;  // sent payload already sent before
 inline constexpr uint8_t sent_fin = 0x20;
-inline constexpr uint8_t sent_rst = 0x40;
 inline constexpr uint8_t window_known = 0x80;
 }  // namespace direction_bit
 
