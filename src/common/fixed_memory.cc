@@ -52,8 +52,14 @@ FixedMemory::FixedMemory(size_t bytes, const char* what, Paging paging, Access a
         throw std::runtime_error("cannot allocate " + std::to_string(bytes >> 20) + " MiB for " +
                                  what);
     // Explicitly either way: a system whose transparent huge pages are "always" would otherwise
-    // give a buffer's first line a 2 MiB page.
-    madvise(memory, bytes, access == Access::random ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
+    // give a buffer's first line a 2 MiB page. Memory faulted in on use takes 4 KiB pages even
+    // where reached at random: there a first write faults in only what it touches, where a huge
+    // page made it clear 2 MiB (a capture's storm window, findings tables and extras are touched
+    // sparsely), and a 2 MiB page's fault is the one whose cost swings, by ten times on this
+    // project's VM (tools/bench/populate_cost; docs/performance.md, "Huge pages only where taken
+    // up front").
+    const bool huge_pages = access == Access::random && paging == Paging::up_front;
+    madvise(memory, bytes, huge_pages ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
     data_ = static_cast<uint8_t*>(memory);
     if (paging == Paging::up_front) fault_in(data_, bytes);
 }

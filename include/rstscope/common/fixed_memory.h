@@ -32,7 +32,8 @@ enum class Paging : uint8_t {
 
 // How the memory is reached, which decides its page size.
 enum class Access : uint8_t {
-    random,      // tables: transparent huge pages are asked for (a hint), fewer TLB misses
+    random,  // tables: transparent huge pages are asked for (a hint) where Paging::up_front, fewer
+             // TLB misses; on use, 4 KiB pages (a first write faults in only what it touches)
     sequential,  // buffers written front to back: 4 KiB pages, so a short run takes little
 };
 
@@ -63,8 +64,8 @@ class FixedMemory {
     // 131-161 ms on two; docs/performance.md).
     static constexpr size_t fault_in_share_bytes = size_t{8} << 20;
     static constexpr size_t max_fault_in_threads = 8;
-    // The transparent huge page Access::random asks for: a share is whole ones, and a first write
-    // may fault in this much.
+    // The transparent huge page Access::random asks for up front: a share to fault in is whole
+    // ones.
     static constexpr size_t huge_page_bytes = size_t{2} << 20;
 
   private:
