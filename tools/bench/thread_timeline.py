@@ -7,7 +7,11 @@ frame shown is the innermost one that names rstscope, DPDK, EAL or libpcap work,
 innermost frame of all (a kernel page clear, a copy). CPU samples only: a thread that sleeps or
 waits shows as a gap. The method behind docs/performance.md's per-thread figures.
 
-usage: tools/bench/thread_timeline.py [--buckets] [--frequency HZ] [--keep FILE] -- COMMAND...
+--flat samples without call graphs: on this project's VM unwinding the kernel's stack at each
+sample made page faults look three times dearer than they are (docs/performance.md); each sample
+then names only its innermost frame.
+
+usage: tools/bench/thread_timeline.py [--buckets] [--flat] [--frequency HZ] [--keep FILE] -- COMMAND...
 Needs `perf` (Debian: linux-perf) and permission to sample (root, or perf_event_paranoid <= 1)."""
 import argparse
 import collections
@@ -20,10 +24,27 @@ import tempfile
 NAMED = ("rstscope::", "rte_", "eal_", "pcap")
 
 
-def samples(perf_data):
+def flat_samples(out):
+    """As samples(), from a record without call graphs: one line a sample, "comm tid time: ip sym"."""
+    start = None
+    for line in out.split("\n"):
+        fields = line.split()
+        at = next((i for i, f in enumerate(fields) if f.endswith(":") and i >= 2), None)
+        if at is None:
+            continue
+        time = float(fields[at].rstrip(":"))
+        start = time if start is None else start
+        frame = " ".join(fields[at + 2:]) if len(fields) > at + 2 else "?"
+        yield fields[at - 1], " ".join(fields[:at - 1]), time - start, [frame]
+
+
+def samples(perf_data, flat=False):
     """(tid, thread name, seconds since the first sample, frames innermost first) per sample."""
     out = subprocess.run(["perf", "script", "-i", perf_data, "-F", "comm,tid,time,ip,sym"],
                          capture_output=True, text=True, check=True).stdout
+    if flat:
+        yield from flat_samples(out)
+        return
     start = None
     for block in out.split("\n\n"):
         lines = [line for line in block.split("\n") if line.strip()]
@@ -43,6 +64,7 @@ def samples(perf_data):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--buckets", action="store_true", help="top frames per 0.1 s per thread")
+    parser.add_argument("--flat", action="store_true", help="no call graphs (innermost frame only)")
     parser.add_argument("--frequency", type=int, default=2000, help="samples a second (100-10000)")
     parser.add_argument("--keep", help="keep perf's data in this file")
     parser.add_argument("command", nargs=argparse.REMAINDER)
@@ -57,13 +79,14 @@ def main():
     workdir = tempfile.mkdtemp(prefix="thread-timeline-")
     perf_data = args.keep or os.path.join(workdir, "perf.data")
     try:
-        run = subprocess.run(["perf", "record", "-q", "-e", "cpu-clock", "-F", str(args.frequency),
-                              "-g", "-o", perf_data, "--"] + command)
+        graph = [] if args.flat else ["-g"]
+        run = subprocess.run(["perf", "record", "-q", "-e", "cpu-clock", "-F", str(args.frequency)]
+                             + graph + ["-o", perf_data, "--"] + command)
         if run.returncode != 0:
             print(f"thread_timeline: the command exited with {run.returncode}", file=sys.stderr)
         first, last, count, names = {}, {}, collections.Counter(), {}
         buckets = collections.defaultdict(collections.Counter)
-        for tid, comm, t, frames in samples(perf_data):
+        for tid, comm, t, frames in samples(perf_data, args.flat):
             first.setdefault(tid, t)
             last[tid] = t
             count[tid] += 1
