@@ -30,6 +30,22 @@ constexpr uint32_t libpcap_max_snaplen = 262144;
 // More shares of the connection count than this gain little against the threads' start and the
 // sketches' merge.
 constexpr uint64_t max_tally_shares = 16;
+// From this size a capture's tally starts beside its count (count_and_tally_plain_pcap).
+constexpr uint64_t trailing_tally_min_bytes = uint64_t{1} << 20;
+
+// Adds the frame of the record at `at` to `tally` and moves `at` past the record; false when the
+// file no longer holds the record whole (it changed since it was counted).
+bool tally_record(CaptureBytes& bytes, const PlainPcapLayout& layout, FlowKeyTally& tally,
+                  uint64_t& at) noexcept {
+    const uint8_t* header = bytes.at(at, pcap_record_header_bytes);
+    const uint32_t captured = header ? pcap_u32(header + 8, layout.swapped) : 0;
+    const uint8_t* whole = header ? bytes.at(at, pcap_record_header_bytes + captured) : nullptr;
+    if (whole == nullptr) return false;
+    tally.add_frame(whole + pcap_record_header_bytes, captured,
+                    pcap_record_time_ns(header, layout));
+    at += pcap_record_header_bytes + captured;
+    return true;
+}
 
 uint16_t read_u16(const uint8_t* at, bool swapped) noexcept {
     uint16_t value;
@@ -98,7 +114,8 @@ const uint8_t* CaptureBytes::read_window(uint64_t offset, size_t wanted) noexcep
 }
 
 std::optional<PlainPcapRecords> count_plain_pcap_records(CaptureBytes& file,
-                                                         PlainPcapLayout& layout) {
+                                                         PlainPcapLayout& layout,
+                                                         std::atomic<uint64_t>* counted_to) {
     const uint8_t* base = file.at(0, file_header_bytes);
     if (base == nullptr) return std::nullopt;
     uint32_t magic = pcap_u32(base, false);
@@ -135,26 +152,37 @@ std::optional<PlainPcapRecords> count_plain_pcap_records(CaptureBytes& file,
         offset += pcap_record_header_bytes + captured;
         layout.largest_record = std::max(layout.largest_record, captured);
         ++records.count;
+        // Often enough that a tally behind never waits long, seldom enough to cost nothing.
+        if (counted_to && records.count % 1024 == 0)
+            counted_to->store(offset, std::memory_order_release);
     }
+    if (counted_to) counted_to->store(offset, std::memory_order_release);
     return records;
 }
 
 std::vector<TallyShare> plan_tally_shares(const PlainPcapRecords& records, uint64_t file_bytes,
-                                          unsigned threads) {
-    if (records.count == 0) return {};
+                                          unsigned threads, std::optional<TallyShare> from) {
+    if (!from && records.count != 0) from = TallyShare{0, records.mark_offsets[0], file_bytes};
+    if (!from || from->first_record >= records.count) return {};
     constexpr uint64_t per_mark = PlainPcapRecords::records_per_mark;
+    const uint64_t first = from->first_record;
+    const uint64_t left = records.count - first;
     const uint64_t whole_marks = records.count / per_mark;
     const uint64_t shares =
-        std::clamp<uint64_t>(std::min<uint64_t>(threads, whole_marks), 1, max_tally_shares);
+        std::clamp<uint64_t>(std::min<uint64_t>(threads, left / per_mark), 1, max_tally_shares);
     std::vector<TallyShare> plan;
     plan.reserve(shares);
-    for (uint64_t share = 0; share < shares; ++share) {
-        // The mark nearest record share * count / shares (the count waits for its longest
-        // share), yet early enough that each later share keeps a whole mark's records.
+    plan.push_back({first, from->start, file_bytes});
+    for (uint64_t share = 1; share < shares; ++share) {
+        // The mark nearest record first + share * left / shares (the count waits for its longest
+        // share), after the share before it, yet early enough that each later share keeps a
+        // whole mark's records.
         const uint64_t nearest =
-            (2 * share * records.count + shares * per_mark) / (2 * shares * per_mark);
-        const uint64_t mark = share == 0 ? 0 : std::min(nearest, whole_marks + share - shares);
-        if (share != 0) plan.back().end = records.mark_offsets[mark];
+            (2 * first * shares + 2 * share * left + shares * per_mark) / (2 * shares * per_mark);
+        const uint64_t mark =
+            std::clamp(nearest, first / per_mark + share,
+                       std::max(first / per_mark + share, whole_marks + share - shares));
+        plan.back().end = records.mark_offsets[mark];
         plan.push_back({mark * per_mark, records.mark_offsets[mark], file_bytes});
     }
     return plan;
@@ -163,8 +191,9 @@ std::vector<TallyShare> plan_tally_shares(const PlainPcapRecords& records, uint6
 std::optional<FlowKeyTally> tally_plain_pcap_frames(const CaptureBytes& file,
                                                     const PlainPcapLayout& layout,
                                                     const PlainPcapRecords& records, LinkType link,
-                                                    bool vlan_in_key, unsigned threads) {
-    const std::vector<TallyShare> plan = plan_tally_shares(records, file.size(), threads);
+                                                    bool vlan_in_key, unsigned threads,
+                                                    std::optional<TallyShare> from) {
+    const std::vector<TallyShare> plan = plan_tally_shares(records, file.size(), threads, from);
     if (plan.empty()) return FlowKeyTally(link, vlan_in_key);  // no records, no connections
     const size_t shares = plan.size();
     std::vector<FlowKeyTally> tallies;
@@ -176,19 +205,11 @@ std::optional<FlowKeyTally> tally_plain_pcap_frames(const CaptureBytes& file,
         windows.push_back(file.another());
     std::atomic<bool> unread{false};  // the file changed under a share's walk
     auto tally_share = [&](uint64_t share) noexcept {
-        CaptureBytes& bytes = windows[share];
         for (uint64_t at = plan[share].start; at < plan[share].end;) {
-            const uint8_t* header = bytes.at(at, pcap_record_header_bytes);
-            const uint32_t captured = header ? pcap_u32(header + 8, layout.swapped) : 0;
-            const uint8_t* whole =
-                header ? bytes.at(at, pcap_record_header_bytes + captured) : nullptr;
-            if (whole == nullptr) {
+            if (!tally_record(windows[share], layout, tallies[share], at)) {
                 unread = true;
                 return;
             }
-            tallies[share].add_frame(whole + pcap_record_header_bytes, captured,
-                                     pcap_record_time_ns(header, layout));
-            at += pcap_record_header_bytes + captured;
         }
     };
     {
@@ -206,6 +227,59 @@ std::optional<FlowKeyTally> tally_plain_pcap_frames(const CaptureBytes& file,
     for (uint64_t share = 1; share < shares; ++share)
         tallies[0].merge(tallies[share]);
     return std::move(tallies[0]);
+}
+
+PlainPcapProbe count_and_tally_plain_pcap(CaptureBytes& file, PlainPcapLayout& layout,
+                                          LinkType link, bool vlan_in_key, unsigned threads) {
+    PlainPcapProbe probe;
+    // A small file's walks take less than a thread's start.
+    if (threads < 2 || file.size() < trailing_tally_min_bytes) {
+        probe.records = count_plain_pcap_records(file, layout);
+        if (probe.records)
+            probe.tally =
+                tally_plain_pcap_frames(file, layout, *probe.records, link, vlan_in_key, threads);
+        return probe;
+    }
+    // The trailing tally takes only records the count has passed (whole, plain), so it never
+    // reads what the count would refuse; told to stop, it ends at the next record.
+    std::atomic<uint64_t> counted_to{0};
+    std::atomic<bool> stop{false};
+    FlowKeyTally trailing(link, vlan_in_key);
+    TallyShare reached{0, file_header_bytes, file.size()};
+    bool trailing_unread = false;
+    CaptureBytes trailing_bytes = file.another();
+    {
+        std::jthread trailer;
+        auto walk = [&]() noexcept {
+            uint64_t limit = 0;
+            while (!stop.load(std::memory_order_relaxed)) {
+                if (reached.start >= limit) {
+                    limit = counted_to.load(std::memory_order_acquire);
+                    if (reached.start >= limit) {
+                        std::this_thread::yield();
+                        continue;
+                    }
+                }
+                if (!tally_record(trailing_bytes, layout, trailing, reached.start)) {
+                    trailing_unread = true;  // the file changed since the count read it
+                    return;
+                }
+                ++reached.first_record;
+            }
+        };
+        try {
+            trailer = std::jthread(walk);
+        } catch (const std::system_error&) {  // no thread to be had: one walk after the other
+        }
+        probe.records = count_plain_pcap_records(file, layout, &counted_to);
+        stop.store(true, std::memory_order_relaxed);
+    }  // the trailer joined
+    if (!probe.records) return probe;
+    if (trailing_unread) return probe;  // no tally: the packet count bounds both
+    probe.tally =
+        tally_plain_pcap_frames(file, layout, *probe.records, link, vlan_in_key, threads, reached);
+    if (probe.tally) probe.tally->merge(trailing);
+    return probe;
 }
 
 CaptureClock::~CaptureClock() {
@@ -281,10 +355,10 @@ std::optional<CaptureProbe> probe_capture(const std::string& path, std::string& 
     std::optional<PlainPcapRecords> records;
     std::optional<FlowKeyTally> tally;
     if (std::optional<CaptureBytes> file = CaptureBytes::open_file(path)) {
-        records = count_plain_pcap_records(*file, layout);
-        if (records)
-            tally =
-                tally_plain_pcap_frames(*file, layout, *records, *link, vlan_in_key, usable_cpus());
+        PlainPcapProbe walked =
+            count_and_tally_plain_pcap(*file, layout, *link, vlan_in_key, usable_cpus());
+        records = std::move(walked.records);
+        tally = std::move(walked.tally);
     }
     if (!records) return probe_capture_by_reading(path, error, vlan_in_key);
     CaptureProbe probe;

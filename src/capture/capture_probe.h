@@ -11,6 +11,7 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -154,9 +155,10 @@ struct PlainPcapRecords {
 // version 2.4 header, each record whole and no longer than the file's snapshot length (so libpcap
 // reads each as stored). Returns nothing for anything else, which then needs libpcap's own reading
 // (pcapng, other magic numbers, truncation, damage) or a read that fails. Reads each record
-// header once.
-std::optional<PlainPcapRecords> count_plain_pcap_records(CaptureBytes& file,
-                                                         PlainPcapLayout& layout);
+// header once. `counted_to`, when given, is kept at an offset before which every record has been
+// counted (whole, plain), for a thread that tallies behind the count (count_and_tally_plain_pcap).
+std::optional<PlainPcapRecords> count_plain_pcap_records(
+    CaptureBytes& file, PlainPcapLayout& layout, std::atomic<uint64_t>* counted_to = nullptr);
 
 // One thread's part of the connection count: the records from byte `start` to byte `end`, the
 // first of them the capture's record number `first_record`.
@@ -168,9 +170,11 @@ struct TallyShare {
 
 // The connection count's shares of a capture of `file_bytes` bytes: one per thread of
 // `threads`, at most one per PlainPcapRecords::records_per_mark records and at most 16, each
-// starting at a noted record (the last ends with the file).
+// starting at a noted record (the last ends with the file). `from`: the records before it are
+// tallied already; the first share starts there, at any record.
 std::vector<TallyShare> plan_tally_shares(const PlainPcapRecords& records, uint64_t file_bytes,
-                                          unsigned threads);
+                                          unsigned threads,
+                                          std::optional<TallyShare> from = std::nullopt);
 
 // The connections and reset segments among the records of a file count_plain_pcap_records
 // accepted. A large capture is tallied in shares (plan_tally_shares) on several threads, their
@@ -180,7 +184,21 @@ std::vector<TallyShare> plan_tally_shares(const PlainPcapRecords& records, uint6
 std::optional<FlowKeyTally> tally_plain_pcap_frames(const CaptureBytes& file,
                                                     const PlainPcapLayout& layout,
                                                     const PlainPcapRecords& records, LinkType link,
-                                                    bool vlan_in_key, unsigned threads);
+                                                    bool vlan_in_key, unsigned threads,
+                                                    std::optional<TallyShare> from = std::nullopt);
+
+// The count and the tally of a plain pcap file together: with more than one thread, one tallies
+// from the first record while the count walks ahead of it (the count reads headers only and is
+// the faster walk), and once the count is done the records left are tallied in shares. The same
+// count and tally as count_plain_pcap_records then tally_plain_pcap_frames, sooner: those walks
+// took one after the other. `records`: nothing for a file that is not plain (as the count);
+// `tally`: nothing when the file changed under the walk.
+struct PlainPcapProbe {
+    std::optional<PlainPcapRecords> records;
+    std::optional<FlowKeyTally> tally;
+};
+PlainPcapProbe count_and_tally_plain_pcap(CaptureBytes& file, PlainPcapLayout& layout,
+                                          LinkType link, bool vlan_in_key, unsigned threads);
 
 // One record of a plain pcap file: its time and its frame as captured.
 struct PlainRecord {

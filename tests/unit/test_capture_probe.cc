@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -522,6 +523,33 @@ TEST(CaptureProbe, TalliesSharesOfACaptureAsOnePass) {
                 << threads << " threads, span " << span_ns;
         }
     }
+    // Counted and tallied together (the probe's way): a tally walks behind the count from the
+    // first record, the records left after the count are shared. Whatever the threads and however
+    // far the tally behind got, the same count, layout, estimate, resets and busiest spans.
+    for (unsigned threads : {1u, 2u, 3u, 64u}) {
+        PlainPcapLayout together_layout;
+        CaptureBytes together_bytes(file.bytes());
+        const PlainPcapProbe together = count_and_tally_plain_pcap(
+            together_bytes, together_layout, LinkType::ethernet, false, threads);
+        ASSERT_TRUE(together.records) << threads << " threads";
+        EXPECT_EQ(together.records->count, records);
+        EXPECT_EQ(together.records->mark_offsets, every_65536th);
+        EXPECT_EQ(together_layout.largest_record, layout.largest_record);
+        ASSERT_TRUE(together.tally) << threads << " threads";
+        EXPECT_EQ(together.tally->estimate(), one_pass->estimate()) << threads << " threads";
+        EXPECT_EQ(together.tally->reset_segments(), may_reset) << threads << " threads";
+        for (uint64_t span_ns : {0ull, 100'000'000ull, 1'000'000'000ull, 3'000'000'000ull}) {
+            EXPECT_EQ(together.tally->reset_peaks().most_within(span_ns),
+                      reference.reset_peaks().most_within(span_ns))
+                << threads << " threads, span " << span_ns;
+        }
+    }
+    // The count says how far it has read, up to the file's end.
+    std::atomic<uint64_t> counted_to{0};
+    PlainPcapLayout counted_layout;
+    CaptureBytes counted_bytes(file.bytes());
+    ASSERT_TRUE(count_plain_pcap_records(counted_bytes, counted_layout, &counted_to));
+    EXPECT_EQ(counted_to.load(), file.bytes().size());
     // 20 seconds of packet time, about 20 resets a second: a busiest 3 s holds about 60, counted
     // to within the two end buckets' (67 ms each, a reset or two).
     EXPECT_EQ(reference.reset_peaks().total(), may_reset);
@@ -619,6 +647,54 @@ TEST(CaptureProbe, PlansSharesAtNotedRecordsNearAnEvenSplit) {
         }
     }
     EXPECT_TRUE(plan_tally_shares(PlainPcapRecords{}, 24, 4).empty());  // no records, no shares
+}
+
+// Shares of what a tally behind the count left: the first starts where that tally stopped (any
+// record), the others at noted records after it; together they hold every record left, each at
+// least one, near an even split.
+TEST(CaptureProbe, PlansSharesOfTheRecordsLeft) {
+    constexpr uint64_t per_mark = PlainPcapRecords::records_per_mark;
+    for (uint64_t count : {65'536ull, 200'000ull, 1'040'000ull, 30'000'000ull}) {
+        PlainPcapRecords records;
+        records.count = count;
+        for (uint64_t mark = 0; mark * per_mark < count; ++mark)
+            records.mark_offsets.push_back(24 + mark * 1'000'000);
+        const uint64_t file_bytes = 24 + records.mark_offsets.size() * 1'000'000;
+        for (uint64_t from : {uint64_t{0}, uint64_t{1}, per_mark - 1, per_mark, count / 3,
+                              count - per_mark, count - 1, count}) {
+            // Record `from` lies this far into its mark's span (1 000 000 bytes for 65 536).
+            const uint64_t from_offset =
+                records.mark_offsets[std::min(from, count - 1) / per_mark] + from % per_mark;
+            for (unsigned threads : {1u, 2u, 3u, 8u, 20u}) {
+                const std::vector<TallyShare> plan = plan_tally_shares(
+                    records, file_bytes, threads, TallyShare{from, from_offset, file_bytes});
+                if (from == count) {
+                    EXPECT_TRUE(plan.empty()) << "nothing left";
+                    continue;
+                }
+                const uint64_t left = count - from;
+                const uint64_t shares =
+                    std::clamp<uint64_t>(std::min<uint64_t>(threads, left / per_mark), 1, 16);
+                ASSERT_EQ(plan.size(), shares) << count << " records from " << from;
+                EXPECT_EQ(plan[0].first_record, from);
+                EXPECT_EQ(plan[0].start, from_offset);
+                for (size_t share = 0; share < plan.size(); ++share) {
+                    const bool last = share + 1 == plan.size();
+                    const uint64_t first = plan[share].first_record;
+                    const uint64_t size = (last ? count : plan[share + 1].first_record) - first;
+                    EXPECT_GE(size, 1u) << count << " records from " << from << ", share " << share;
+                    EXPECT_EQ(plan[share].end, last ? file_bytes : plan[share + 1].start);
+                    if (share == 0) continue;
+                    ASSERT_EQ(first % per_mark, 0u);
+                    EXPECT_EQ(plan[share].start, records.mark_offsets[first / per_mark]);
+                    EXPECT_LE(std::abs(static_cast<double>(size) -
+                                       static_cast<double>(left) / static_cast<double>(shares)),
+                              static_cast<double>(per_mark))
+                        << count << " records from " << from << ", " << threads << " threads";
+                }
+            }
+        }
+    }
 }
 
 // Shares merged: the union's sketch, the same whichever way the keys were split.
