@@ -902,6 +902,25 @@ FragmentCheck check_fragment(IpFamily family, uint32_t header_length, uint32_t o
 }
 
 bool parse_tcp_options(const uint8_t* options, uint32_t length, TcpOptions& out) noexcept {
+    // Linux's SYN and SYN-ACK, when both ends offer timestamps and SACK, carry MSS, SACK
+    // permitted, timestamps, NOP and window scale in this order (tcp_options_write): read at once
+    // with three compares, where walking them took some 150 instructions. What the walk makes of
+    // these 20 bytes exactly (a unit test compares the two).
+    if (length == 20 && std::memcmp(options, "\x02\x04", 2) == 0 &&
+        std::memcmp(options + 4, "\x04\x02\x08\x0a", 4) == 0 &&
+        std::memcmp(options + 16, "\x01\x03\x03", 3) == 0) {
+        out.mss = be16(options + 2);
+        out.sack_permitted = true;
+        out.has_timestamps = true;
+        out.ts_value = be32(options + 8);
+        out.ts_echo = be32(options + 12);
+        out.window_scale = options[19] > 14 ? 14 : options[19];  // RFC 7323 2.3, as the walk
+        return true;
+    }
+    return walk_tcp_options(options, length, out);
+}
+
+bool walk_tcp_options(const uint8_t* options, uint32_t length, TcpOptions& out) noexcept {
     uint32_t i = 0;
     while (i < length) {
         uint8_t kind = options[i];

@@ -239,6 +239,67 @@ TEST(Decoder, EthernetPaddingIsNotPayload) {
     EXPECT_EQ(p.payload_length, 0u);
 }
 
+// Linux's SYN options (MSS, SACK permitted, timestamps, NOP, window scale: 20 bytes) are read
+// at once; that must give what walking them gives, and every layout one byte off Linux's must be
+// walked.
+TEST(TcpOptions, LinuxSynLayoutReadsAsTheWalk) {
+    auto check = [](const std::vector<uint8_t>& options, const char* what) {
+        TcpOptions read, walked;
+        EXPECT_EQ(parse_tcp_options(options.data(), 20, read),
+                  walk_tcp_options(options.data(), 20, walked))
+            << what;
+        EXPECT_EQ(read.mss, walked.mss) << what;
+        EXPECT_EQ(read.window_scale, walked.window_scale) << what;
+        EXPECT_EQ(read.sack_permitted, walked.sack_permitted) << what;
+        EXPECT_EQ(read.has_timestamps, walked.has_timestamps) << what;
+        EXPECT_EQ(read.ts_value, walked.ts_value) << what;
+        EXPECT_EQ(read.ts_echo, walked.ts_echo) << what;
+        EXPECT_EQ(read.has_mptcp_reset, walked.has_mptcp_reset) << what;
+        EXPECT_EQ(read.mptcp_reset_reason, walked.mptcp_reset_reason) << what;
+    };
+    for (uint16_t mss : {0, 536, 1460, 65535}) {
+        for (uint8_t scale : {0, 7, 14, 15, 255}) {
+            const std::vector<uint8_t> syn = {2,
+                                              4,
+                                              static_cast<uint8_t>(mss >> 8),
+                                              static_cast<uint8_t>(mss),
+                                              4,
+                                              2,
+                                              8,
+                                              10,
+                                              0x12,
+                                              0x34,
+                                              0x56,
+                                              0x78,
+                                              0x9a,
+                                              0xbc,
+                                              0xde,
+                                              0xf0,
+                                              1,
+                                              3,
+                                              3,
+                                              scale};
+            TcpOptions read;
+            ASSERT_TRUE(parse_tcp_options(syn.data(), 20, read));
+            EXPECT_EQ(read.mss, mss);
+            EXPECT_EQ(read.window_scale, scale > 14 ? 14 : scale);
+            EXPECT_TRUE(read.sack_permitted && read.has_timestamps);
+            EXPECT_EQ(read.ts_value, 0x12345678u);
+            EXPECT_EQ(read.ts_echo, 0x9abcdef0u);
+            check(syn, "Linux's layout");
+            // Any one of the layout's kind and size bytes changed.
+            for (size_t at : {0, 1, 4, 5, 6, 7, 16, 17, 18}) {
+                for (uint8_t value : {0, 1, 2, 3, 4, 8, 10, 30}) {
+                    std::vector<uint8_t> other = syn;
+                    if (other[at] == value) continue;
+                    other[at] = value;
+                    check(other, "a byte off Linux's layout");
+                }
+            }
+        }
+    }
+}
+
 TEST(Decoder, MalformedOptionsStillDecodeTheSegment) {
     TcpSpec t;
     t.flags = tcp_flag::rst | tcp_flag::ack;

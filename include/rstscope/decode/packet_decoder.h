@@ -100,7 +100,10 @@ DecodeResult decode_frame_general(LinkType link, const uint8_t* frame, uint32_t 
                                   DecodedPacket& packet) noexcept;
 
 // Parses a TCP option list (RFC 9293 3.2, RFC 7323, RFC 2018, RFC 8684 MP_TCPRST). Returns false
-// when the list is malformed; options read before the fault are kept.
+// when the list is malformed; options read before the fault are kept. Linux's SYN layout is read
+// at once, any other by walk_tcp_options.
 bool parse_tcp_options(const uint8_t* options, uint32_t length, TcpOptions& out) noexcept;
+// The same, one option after the other whatever the layout: what parse_tcp_options gives.
+bool walk_tcp_options(const uint8_t* options, uint32_t length, TcpOptions& out) noexcept;
 
 }  // namespace rstscope
