@@ -176,12 +176,11 @@ std::vector<TallyShare> plan_tally_shares(const PlainPcapRecords& records, uint6
     for (uint64_t share = 1; share < shares; ++share) {
         // The mark nearest record first + share * left / shares (the count waits for its longest
         // share), after the share before it, yet early enough that each later share keeps a
-        // whole mark's records.
+        // whole mark's records. The bounds never cross: shares <= left / per_mark.
         const uint64_t nearest =
             (2 * first * shares + 2 * share * left + shares * per_mark) / (2 * shares * per_mark);
         const uint64_t mark =
-            std::clamp(nearest, first / per_mark + share,
-                       std::max(first / per_mark + share, whole_marks + share - shares));
+            std::clamp(nearest, first / per_mark + share, whole_marks + share - shares);
         plan.back().end = records.mark_offsets[mark];
         plan.push_back({mark * per_mark, records.mark_offsets[mark], file_bytes});
     }
