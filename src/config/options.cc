@@ -98,7 +98,7 @@ const Setting settings_table[] = {
      .needs = "a path", .value_name = "FILE",
      .help = "inline mode with --pcap: write forwarded packets here"},
     {.group = Group::input, .name = "workers", .kind = Kind::count, .field = &Options::workers,
-     .min = 1, .max = 64, .help = "worker lcores"},
+     .min = 1, .max = max_workers, .help = "worker lcores"},
     {.group = Group::input, .name = "burst", .kind = Kind::count, .field = &Options::burst,
      .min = 1, .max = max_burst, .help = "receive burst size"},
     {.group = Group::input, .name = "mbufs", .kind = Kind::count, .field = &Options::mbufs,

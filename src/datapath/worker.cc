@@ -13,6 +13,7 @@
 #include <sched.h>
 
 #include <algorithm>
+#include <array>
 #include <ctime>
 
 #include <rte_cycles.h>
@@ -192,7 +193,7 @@ class WorkerLoop {
                 owner = loop_.rss_owner(mbufs_[i]->port, p);
             }
             if (owner == loop_.ctx_.id) return true;
-            loop_.dispatch(mbufs_[i], owner);
+            loop_.hold_for(mbufs_[i], owner);
             return false;
         }
         uint64_t time_ns(uint32_t i) const noexcept {
@@ -212,6 +213,7 @@ class WorkerLoop {
     void handle(rte_mbuf** mbufs, uint32_t count, bool from_port) noexcept {
         MbufBurst burst(*this, mbufs, from_port);
         path_.track(settings_.link, burst, count);
+        dispatch_held();
         path_.hand_over(events_, run_.capture);
         if (settings_.inline_mode) {
             forward(mbufs, burst.kept());
@@ -312,19 +314,33 @@ class WorkerLoop {
         m->ol_flags |= plan.timestamp_flag;
     }
 
+    // A frame for another worker waits with the others of its burst for that worker, and all
+    // go at the burst's end in one enqueue (one synchronisation of the ring a burst, not a frame),
+    // in their order: a flow's frames all go to one owner.
+    void hold_for(rte_mbuf* m, unsigned owner) noexcept { held_[owner][held_count_[owner]++] = m; }
+
     // Live traffic cannot wait for a peer worker: what its ring does not take is dropped and
     // counted. A capture waits, so N workers see exactly the packets one worker would.
-    void dispatch(rte_mbuf* m, unsigned owner) noexcept {
-        rte_ring* ring = ctx_.dispatch[owner];
-        // The ring's own mode (relaxed tail sync, pipeline.cc), which the mp_ calls would bypass.
-        int rc = rte_ring_enqueue(ring, m);
-        while (rc != 0 && run_.capture && !run_.abandon.load(std::memory_order_relaxed)) {
-            wait_a_moment(run_);
-            rc = rte_ring_enqueue(ring, m);
-        }
-        if (rc != 0) {
-            ctx_.channel.counters->bump(WorkerCounter::dispatch_ring_full);
-            rte_pktmbuf_free(m);
+    void dispatch_held() noexcept {
+        for (unsigned owner = 0; owner < ctx_.dispatch.size(); ++owner) {
+            const unsigned count = held_count_[owner];
+            if (count == 0) continue;
+            held_count_[owner] = 0;
+            rte_ring* ring = ctx_.dispatch[owner];
+            rte_mbuf** held = held_[owner].data();
+            // The ring's own mode (relaxed tail sync, pipeline.cc), which the mp_ calls would
+            // bypass.
+            unsigned sent =
+                rte_ring_enqueue_burst(ring, reinterpret_cast<void**>(held), count, nullptr);
+            while (sent < count && run_.capture && !run_.abandon.load(std::memory_order_relaxed)) {
+                wait_a_moment(run_);
+                sent += rte_ring_enqueue_burst(ring, reinterpret_cast<void**>(held + sent),
+                                               count - sent, nullptr);
+            }
+            if (sent < count) {
+                ctx_.channel.counters->bump(WorkerCounter::dispatch_ring_full, count - sent);
+                rte_pktmbuf_free_bulk(held + sent, count - sent);
+            }
         }
     }
 
@@ -351,6 +367,9 @@ class WorkerLoop {
     EventRingSink events_;
     LiveClock clock_;
     uint64_t anchored_ticks_ = 0;
+    // Frames of this burst for each other worker (dispatch_held).
+    std::array<std::array<rte_mbuf*, BurstPath::max_burst>, max_workers> held_;
+    std::array<uint32_t, max_workers> held_count_{};
     uint64_t reanchor_ticks_ = 0;
     rte_mbuf* mbufs_[BurstPath::max_burst];
 };

@@ -17,6 +17,9 @@ namespace rstscope {
 
 enum class Mode { monitor, inline_forward };
 
+// --workers' bound: a worker holds a burst's frames for each of the others (worker.cc).
+inline constexpr unsigned max_workers = 64;
+
 // Every setting has a validated range, listed once in src/config/options.cc (settings_table) and
 // shown by --help; parse_options() returns only Options within those ranges. Durations are
 // seconds; convert them with seconds_to_ns() (rstscope/config/duration.h), never by hand.
@@ -31,7 +34,7 @@ struct Options {
     // is away; DPDK's own default, 512, is 6 ms of a saturated gigabit link of full frames.
     unsigned iface_ring_frames = 8192;
     Mode mode = Mode::monitor;
-    unsigned workers = 1;
+    unsigned workers = 1;  // 1 to max_workers
     unsigned burst = 32;
     unsigned mbufs = 8191;
     // Bytes of frame an mbuf holds (DPDK's default data room); not an option: a capture's
