@@ -231,25 +231,17 @@ std::optional<FlowKeyTally> tally_plain_pcap_frames(const CaptureBytes& file,
 PlainPcapProbe count_and_tally_plain_pcap(CaptureBytes& file, PlainPcapLayout& layout,
                                           LinkType link, bool vlan_in_key, unsigned threads) {
     PlainPcapProbe probe;
-    // A small file's walks take less than a thread's start.
-    if (threads < 2 || file.size() < trailing_tally_min_bytes) {
-        probe.records = count_plain_pcap_records(file, layout);
-        if (probe.records)
-            probe.tally =
-                tally_plain_pcap_frames(file, layout, *probe.records, link, vlan_in_key, threads);
-        return probe;
-    }
     // The trailing tally takes only records the count has passed (whole, plain), so it never
-    // reads what the count would refuse; told to stop, it ends at the next record.
+    // reads what the count would refuse; told to stop, it ends at the next record. Without it
+    // (one thread, a small file, no thread to be had) the records left are all of them.
     std::atomic<uint64_t> counted_to{0};
     std::atomic<bool> stop{false};
     FlowKeyTally trailing(link, vlan_in_key);
     TallyShare reached{0, file_header_bytes, file.size()};
     bool trailing_unread = false;
-    CaptureBytes trailing_bytes = file.another();
     {
         std::jthread trailer;
-        auto walk = [&]() noexcept {
+        auto walk = [&](CaptureBytes bytes) noexcept {
             uint64_t limit = 0;
             while (!stop.load(std::memory_order_relaxed)) {
                 if (reached.start >= limit) {
@@ -259,16 +251,19 @@ PlainPcapProbe count_and_tally_plain_pcap(CaptureBytes& file, PlainPcapLayout& l
                         continue;
                     }
                 }
-                if (!tally_record(trailing_bytes, layout, trailing, reached.start)) {
+                if (!tally_record(bytes, layout, trailing, reached.start)) {
                     trailing_unread = true;  // the file changed since the count read it
                     return;
                 }
                 ++reached.first_record;
             }
         };
-        try {
-            trailer = std::jthread(walk);
-        } catch (const std::system_error&) {  // no thread to be had: one walk after the other
+        // A small file's walks take less than a thread's start.
+        if (threads >= 2 && file.size() >= trailing_tally_min_bytes) {
+            try {
+                trailer = std::jthread(walk, file.another());
+            } catch (const std::system_error&) {  // no thread to be had: one walk after the other
+            }
         }
         probe.records = count_plain_pcap_records(file, layout, &counted_to);
         stop.store(true, std::memory_order_relaxed);
