@@ -24,41 +24,32 @@ import tempfile
 NAMED = ("rstscope::", "rte_", "eal_", "pcap")
 
 
-def flat_samples(out):
-    """As samples(), from a record without call graphs: one line a sample, "comm tid time: ip sym"."""
-    start = None
-    for line in out.split("\n"):
-        fields = line.split()
-        at = next((i for i, f in enumerate(fields) if f.endswith(":") and i >= 2), None)
-        if at is None:
-            continue
-        time = float(fields[at].rstrip(":"))
-        start = time if start is None else start
-        frame = " ".join(fields[at + 2:]) if len(fields) > at + 2 else "?"
-        yield fields[at - 1], " ".join(fields[:at - 1]), time - start, [frame]
-
-
 def samples(perf_data, flat=False):
     """(tid, thread name, seconds since the first sample, frames innermost first) per sample."""
     out = subprocess.run(["perf", "script", "-i", perf_data, "-F", "comm,tid,time,ip,sym"],
                          capture_output=True, text=True, check=True).stdout
-    if flat:
-        yield from flat_samples(out)
-        return
     start = None
-    for block in out.split("\n\n"):
+    # With call graphs a sample is a block, "comm tid time:" then a frame a line; without, one
+    # line, "comm tid time: ip sym".
+    for block in out.split("\n" if flat else "\n\n"):
         lines = [line for line in block.split("\n") if line.strip()]
         if not lines:
             continue
         head = lines[0].split()
-        # "comm tid time:" where comm may hold spaces: the last two fields are tid and time.
-        time = float(head[-1].rstrip(":"))
-        tid = head[-2]
-        comm = " ".join(head[:-2])
+        # comm may hold spaces: the time is the header's last field, or, when the frame follows
+        # on its line, the first after comm and tid that ends in ':'.
+        at = (next((i for i, f in enumerate(head) if i >= 2 and f.endswith(":")), None) if flat
+              else len(head) - 1)
+        if at is None:
+            continue
+        time = float(head[at].rstrip(":"))
         start = time if start is None else start
-        frames = [line.strip().split(" ", 1)[1] if " " in line.strip() else "?"
-                  for line in lines[1:]]
-        yield tid, comm, time - start, frames
+        if flat:
+            frames = [" ".join(head[at + 2:]) or "?"]
+        else:
+            frames = [line.strip().split(" ", 1)[1] if " " in line.strip() else "?"
+                      for line in lines[1:]]
+        yield head[at - 1], " ".join(head[:at - 1]), time - start, frames
 
 
 def main():
