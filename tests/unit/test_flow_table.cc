@@ -258,9 +258,14 @@ uint32_t refused_at_capture_sizing(const std::function<FlowKey(uint32_t)>& key_n
     return refused;
 }
 
+// An IPv4 address given as a number, as text (what segment() takes).
 std::string dotted(uint32_t address) {
-    return std::to_string(address >> 24) + "." + std::to_string((address >> 16) & 255) + "." +
-           std::to_string((address >> 8) & 255) + "." + std::to_string(address & 255);
+    const uint8_t bytes[4] = {static_cast<uint8_t>(address >> 24),
+                              static_cast<uint8_t>(address >> 16),
+                              static_cast<uint8_t>(address >> 8), static_cast<uint8_t>(address)};
+    char text[ip_text_max_length + 1];
+    format_ip(IpAddress::from_v4(bytes), IpFamily::v4, text, sizeof text);
+    return text;
 }
 
 TEST(FlowTable, ACapturesTableTakesAllItsConnectionsAtOnce) {
