@@ -14,8 +14,8 @@
 set -euo pipefail
 
 rounds=4
-if [ "${1:-}" = "--rounds" ]; then
-    rounds=${2:-}
+if [ "${1:-}" = "--rounds" ] && [ $# -ge 2 ]; then
+    rounds=$2
     shift 2
 fi
 if [ $# -lt 3 ] || ! [[ "$rounds" =~ ^[1-9][0-9]*$ ]]; then
