@@ -8,12 +8,18 @@ namespace rstscope {
 
 void FlowKeyTally::add_frame(const uint8_t* frame, uint32_t captured, uint64_t ts_ns) noexcept {
     const uint64_t frame_number = next_frame_++;
-    DecodedPacket packet;
-    const DecodeResult result = decode_frame(link_, frame, captured, packet);
+    // The common frame: only its key and flags decoded, into a packet kept between frames (the
+    // key decode writes every field flow_key_of reads). Any other goes the whole way, as the
+    // worker decodes it, from a fresh packet.
+    DecodeResult result{true, DropReason::not_ip};
+    if (link_ != LinkType::ethernet || !decode_ethernet_tcp_key_fast(frame, captured, scratch_)) {
+        scratch_ = DecodedPacket{};
+        result = decode_frame_general(link_, frame, captured, scratch_);
+    }
     if (result.is_tcp) {
         bool src_is_lo;
-        add_hash(FlowTable::hash(flow_key_of(packet, src_is_lo, vlan_in_key_)));
-        if (packet.tcp_flags & tcp_flag::rst) reset_peaks_.add(ts_ns);
+        add_hash(FlowTable::hash(flow_key_of(scratch_, src_is_lo, vlan_in_key_)));
+        if (scratch_.tcp_flags & tcp_flag::rst) reset_peaks_.add(ts_ns);
     } else if (result.reason == DropReason::ip_fragment && result.fragment_l3_length != 0) {
         // Reassembly may turn it into a segment whose key the fragment does not show: a key of
         // its own, named by its record number (unique across the shares of a capture), and

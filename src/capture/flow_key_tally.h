@@ -53,6 +53,7 @@ class FlowKeyTally {
     uint64_t next_frame_;  // record number of add_frame's next frame
     DistinctSketch<14> sketch_;
     ResetPeaks reset_peaks_;
+    DecodedPacket scratch_;  // add_frame's decode
 };
 
 }  // namespace rstscope

@@ -1050,8 +1050,17 @@ DecodeResult decode_frame_general(LinkType link, const uint8_t* frame, uint32_t 
 //     length and present.
 // Fields it leaves alone, as the general path does on this route: ts_ns, tunnel_header_back,
 // tunnel_id, and ip_id for IPv6.
-bool decode_ethernet_tcp_fast(const uint8_t* frame, uint32_t captured,
-                              DecodedPacket& packet) noexcept {
+namespace {
+
+// What the fast path fills: the whole segment (the datapath), or only the fields a flow key is
+// made of and the flags (decode_ethernet_tcp_key_fast: the capture probe's connection count).
+// Which frames it takes is the same at both depths.
+enum class FastDepth : uint8_t { segment, key };
+
+template <FastDepth depth>
+[[gnu::always_inline]] inline bool ethernet_tcp_fast(const uint8_t* frame, uint32_t captured,
+                                                     DecodedPacket& packet) noexcept {
+    constexpr bool whole_segment = depth == FastDepth::segment;
     if (captured < 14) return false;
     uint32_t l2 = 14;
     uint16_t ethertype = be16(frame + 12);
@@ -1085,10 +1094,12 @@ bool decode_ethernet_tcp_fast(const uint8_t* frame, uint32_t captured,
         packet.family = IpFamily::v4;
         packet.src = IpAddress::from_v4(ip + 12);
         packet.dst = IpAddress::from_v4(ip + 16);
-        packet.ttl = ip[8];
-        packet.has_ip_id = true;
-        packet.ip_id = be16(ip + 4);
-        packet.dont_fragment = fragment & 0x4000;
+        if constexpr (whole_segment) {
+            packet.ttl = ip[8];
+            packet.has_ip_id = true;
+            packet.ip_id = be16(ip + 4);
+            packet.dont_fragment = fragment & 0x4000;
+        }
     } else if (ethertype == ethertype_ipv6) {
         if (left < 40 || (ip[0] >> 4) != 6 || ip[6] != ip_proto_tcp) return false;
         payload_left = be16(ip + 4);
@@ -1097,21 +1108,24 @@ bool decode_ethernet_tcp_fast(const uint8_t* frame, uint32_t captured,
         packet.family = IpFamily::v6;
         packet.src = IpAddress::from_v6(ip + 8);
         packet.dst = IpAddress::from_v6(ip + 24);
-        packet.ttl = ip[7];
-        packet.has_ip_id = false;
-        packet.dont_fragment = false;
+        if constexpr (whole_segment) {
+            packet.ttl = ip[7];
+            packet.has_ip_id = false;
+            packet.dont_fragment = false;
+        }
     } else {
         return false;
     }
     packet.vlan_outer = vlan_outer;
     packet.vlan_inner = vlan_inner;
-    packet.encapsulation = vlan_outer != vlan_none ? encapsulation_vlan : 0;
     packet.tunnels = 0;
     packet.src_port = be16(tcp);
     packet.dst_port = be16(tcp + 2);
+    packet.tcp_flags = tcp[13];
+    if constexpr (!whole_segment) return true;
+    packet.encapsulation = vlan_outer != vlan_none ? encapsulation_vlan : 0;
     packet.seq = be32(tcp + 4);
     packet.ack = be32(tcp + 8);
-    packet.tcp_flags = tcp[13];
     packet.window = be16(tcp + 14);
     // left <= payload_left, so what is captured of the payload is never more than its length.
     packet.payload_length = payload_left - header_length;
@@ -1123,6 +1137,18 @@ bool decode_ethernet_tcp_fast(const uint8_t* frame, uint32_t captured,
     packet.options_malformed = (tcp[13] & (tcp_flag::syn | tcp_flag::rst)) &&
                                !parse_tcp_options(tcp + 20, header_length - 20, packet.options);
     return true;
+}
+
+}  // namespace
+
+bool decode_ethernet_tcp_fast(const uint8_t* frame, uint32_t captured,
+                              DecodedPacket& packet) noexcept {
+    return ethernet_tcp_fast<FastDepth::segment>(frame, captured, packet);
+}
+
+bool decode_ethernet_tcp_key_fast(const uint8_t* frame, uint32_t captured,
+                                  DecodedPacket& packet) noexcept {
+    return ethernet_tcp_fast<FastDepth::key>(frame, captured, packet);
 }
 
 DecodeResult decode_frame(LinkType link, const uint8_t* frame, uint32_t captured_length,

@@ -107,9 +107,10 @@ struct PathComparison {
     bool fast = false;       // the fast path took the frame
 };
 
-// Runs decode_frame(), decode_frame_general() and the fast path alone on `length` bytes copied to
-// a buffer of exactly that size (so that ASan sees any read past it), from prefilled packets of
-// both variants. A frame the fast path refuses must leave its packet untouched.
+// Runs decode_frame(), decode_frame_general(), the fast path alone and its key-only depth
+// (decode_ethernet_tcp_key_fast) on `length` bytes copied to a buffer of exactly that size (so
+// that ASan sees any read past it), from prefilled packets of both variants. A frame the fast
+// path refuses must leave its packet untouched.
 inline PathComparison compare_decoder_paths(LinkType link, const uint8_t* data, uint32_t length) {
     PathComparison out;
     auto frame = std::make_unique<uint8_t[]>(length == 0 ? 1 : length);
@@ -140,6 +141,33 @@ inline PathComparison compare_decoder_paths(LinkType link, const uint8_t* data, 
                 out.difference = "the fast path refused the frame but wrote " + d;
                 return out;
             }
+        }
+        // The key-only depth takes the same frames and fills exactly the key's fields and the
+        // flags, as the general path does; the rest of its packet stays as it was.
+        DecodedPacket key_only = prefilled_packet(variant);
+        bool took_key = link == LinkType::ethernet &&
+                        decode_ethernet_tcp_key_fast(frame.get(), length, key_only);
+        if (took_key != took) {
+            out.difference = took ? "the key decode refused a frame the fast path took"
+                                  : "the key decode took a frame the fast path refused";
+            return out;
+        }
+        DecodedPacket expected = prefilled_packet(variant);
+        if (took) {
+            expected.family = general.family;
+            expected.src = general.src;
+            expected.dst = general.dst;
+            expected.src_port = general.src_port;
+            expected.dst_port = general.dst_port;
+            expected.vlan_outer = general.vlan_outer;
+            expected.vlan_inner = general.vlan_inner;
+            expected.tunnels = general.tunnels;
+            expected.tcp_flags = general.tcp_flags;
+        }
+        d = decoding_difference(rg, expected, rg, key_only);
+        if (!d.empty()) {
+            out.difference = "the key decode differs in " + d;
+            return out;
         }
         out.fast = took;
     }

@@ -93,6 +93,12 @@ DecodeResult decode_frame(LinkType link, const uint8_t* frame, uint32_t captured
 // false, with `packet` untouched, for every other frame.
 bool decode_ethernet_tcp_fast(const uint8_t* frame, uint32_t captured_length,
                               DecodedPacket& packet) noexcept;
+// The fast path's checks, filling only what a flow key is made of (family, addresses, ports,
+// VLAN ids; `tunnels` 0) and `tcp_flags`: for the capture probe's connection count, which
+// decodes every frame once before the run and needs nothing else. True for exactly the frames
+// decode_ethernet_tcp_fast() takes, those fields as it fills them; the rest of `packet` untouched.
+bool decode_ethernet_tcp_key_fast(const uint8_t* frame, uint32_t captured_length,
+                                  DecodedPacket& packet) noexcept;
 
 // The general decoder, layer by layer: what decode_frame() gives, without its fast path. For the
 // tests that hold the fast path to it; the datapath calls decode_frame().
