@@ -27,24 +27,70 @@ constexpr uint32_t magic_nanosecond = 0xa1b23c4d;
 // libpcap's largest record for the link types rstscope decodes (max_snaplen_for_dlt), also the
 // snapshot length it assumes when a file's header says 0 or more.
 constexpr uint32_t libpcap_max_snaplen = 262144;
-// More shares of the connection count than this gain little against the threads' start and the
-// sketches' merge.
-constexpr uint64_t max_tally_shares = 16;
-// From this size a capture's tally starts beside its count (count_and_tally_plain_pcap).
-constexpr uint64_t trailing_tally_min_bytes = uint64_t{1} << 20;
+// More shares than this gain little against the threads' start and the sketches' merge.
+constexpr uint64_t max_walk_shares = 16;
+static_assert(plain_walk_min_share_bytes > libpcap_max_snaplen + pcap_record_header_bytes,
+              "a share must hold a record's start wherever it begins");
+// Records in a row that must pass the rules where a share guesses its first record, and how far
+// apart in time two of them may lie (a gap of over an hour there only costs the walk's second
+// pass: the guess is confirmed or the file walked again, walk_plain_pcap).
+constexpr unsigned records_confirming_a_start = 8;
+constexpr uint32_t max_seconds_between_neighbours = 3600;
 
-// Adds the frame of the record at `at` to `tally` and moves `at` past the record; false when the
-// file no longer holds the record whole (it changed since it was counted).
-bool tally_record(CaptureBytes& bytes, const PlainPcapLayout& layout, FlowKeyTally& tally,
-                  uint64_t& at) noexcept {
-    const uint8_t* header = bytes.at(at, pcap_record_header_bytes);
-    const uint32_t captured = header ? pcap_u32(header + 8, layout.swapped) : 0;
-    const uint8_t* whole = header ? bytes.at(at, pcap_record_header_bytes + captured) : nullptr;
-    if (whole == nullptr) return false;
-    tally.add_frame(whole + pcap_record_header_bytes, captured,
-                    pcap_record_time_ns(header, layout));
-    at += pcap_record_header_bytes + captured;
-    return true;
+// The record whose header is at `offset` of a file of `size` bytes: its captured length when its
+// header and frame are plain (as libpcap would read them) and whole in the file.
+std::optional<uint32_t> plain_record_length(const uint8_t* header, uint64_t offset, uint64_t size,
+                                            const PlainPcapLayout& layout,
+                                            const PlainRecordRules& rules) noexcept {
+    const uint32_t seconds = pcap_u32(header, layout.swapped);
+    const uint32_t fraction = pcap_u32(header + 4, layout.swapped);
+    const uint32_t captured = pcap_u32(header + 8, layout.swapped);
+    // Times libpcap would convert otherwise than plainly (a negative 32-bit second, a fraction
+    // beyond its unit) are left to it.
+    if (seconds > INT32_MAX || fraction >= rules.fraction_limit || captured > rules.snaplen)
+        return std::nullopt;
+    if (size - offset - pcap_record_header_bytes < captured) return std::nullopt;
+    return captured;
+}
+
+// One share's walk: from `start`, a record's start (if the share's guess was right), every record
+// is checked, counted and tallied up to the first that starts at or past `end`.
+struct ShareWalk {
+    explicit ShareWalk(LinkType link, bool vlan_in_key) noexcept : tally(link, vlan_in_key) {}
+    std::optional<uint64_t> start;  // nothing: no record start found in the share
+    uint64_t reached = 0;           // the first record start at or past the share's end
+    uint64_t records = 0;
+    uint32_t largest_record = 0;
+    bool plain = false;  // every record from start to reached passed the rules and was read
+    FlowKeyTally tally;
+};
+
+// Counts in locals, written to `walk` at the end: the walks of neighbouring shares lie side by
+// side in memory, and a count written on every record would share their cache lines.
+void walk_share(CaptureBytes& bytes, const PlainPcapLayout& layout, const PlainRecordRules& rules,
+                uint64_t end, ShareWalk& walk) noexcept {
+    const uint64_t size = bytes.size();
+    uint64_t at = *walk.start, records = 0;
+    uint32_t largest = 0;
+    while (at < end) {
+        const uint8_t* header = bytes.at(at, pcap_record_header_bytes);
+        if (header == nullptr) return;
+        const std::optional<uint32_t> captured =
+            plain_record_length(header, at, size, layout, rules);
+        if (!captured) return;
+        // The frame may run past the window: then the window is read anew from the header.
+        const uint8_t* whole = bytes.at(at, pcap_record_header_bytes + *captured);
+        if (whole == nullptr) return;
+        walk.tally.add_frame(whole + pcap_record_header_bytes, *captured,
+                             pcap_record_time_ns(whole, layout), at);
+        largest = std::max(largest, *captured);
+        ++records;
+        at += pcap_record_header_bytes + *captured;
+    }
+    walk.reached = at;
+    walk.records = records;
+    walk.largest_record = largest;
+    walk.plain = true;
 }
 
 uint16_t read_u16(const uint8_t* at, bool swapped) noexcept {
@@ -113,9 +159,8 @@ const uint8_t* CaptureBytes::read_window(uint64_t offset, size_t wanted) noexcep
     return window_filled_ >= wanted ? window_.get() : nullptr;
 }
 
-std::optional<PlainPcapRecords> count_plain_pcap_records(CaptureBytes& file,
-                                                         PlainPcapLayout& layout,
-                                                         std::atomic<uint64_t>* counted_to) {
+std::optional<PlainRecordRules> read_plain_pcap_header(CaptureBytes& file,
+                                                       PlainPcapLayout& layout) {
     const uint8_t* base = file.at(0, file_header_bytes);
     if (base == nullptr) return std::nullopt;
     uint32_t magic = pcap_u32(base, false);
@@ -133,147 +178,103 @@ std::optional<PlainPcapRecords> count_plain_pcap_records(CaptureBytes& file,
         return std::nullopt;
     uint32_t snaplen = pcap_u32(base + 16, layout.swapped);
     if (snaplen == 0 || snaplen > libpcap_max_snaplen) snaplen = libpcap_max_snaplen;
-    // Times libpcap would convert otherwise than plainly (a negative 32-bit second, a fraction
-    // beyond its unit) are left to it.
-    const uint32_t fraction_limit = layout.nanosecond ? 1'000'000'000u : 1'000'000u;
-    PlainPcapRecords records;
-    uint64_t offset = file_header_bytes;
-    while (offset < file.size()) {
-        const uint8_t* header = file.at(offset, pcap_record_header_bytes);
-        if (header == nullptr) return std::nullopt;
-        uint32_t seconds = pcap_u32(header, layout.swapped);
-        uint32_t fraction = pcap_u32(header + 4, layout.swapped);
-        uint32_t captured = pcap_u32(header + 8, layout.swapped);
-        if (seconds > INT32_MAX || fraction >= fraction_limit || captured > snaplen)
-            return std::nullopt;
-        if (file.size() - offset - pcap_record_header_bytes < captured) return std::nullopt;
-        if (records.count % PlainPcapRecords::records_per_mark == 0)
-            records.mark_offsets.push_back(offset);
-        offset += pcap_record_header_bytes + captured;
-        layout.largest_record = std::max(layout.largest_record, captured);
-        ++records.count;
-        // Often enough that a tally behind never waits long, seldom enough to cost nothing.
-        if (counted_to && records.count % 1024 == 0)
-            counted_to->store(offset, std::memory_order_release);
-    }
-    if (counted_to) counted_to->store(offset, std::memory_order_release);
-    return records;
+    return PlainRecordRules{snaplen, layout.nanosecond ? 1'000'000'000u : 1'000'000u};
 }
 
-std::vector<TallyShare> plan_tally_shares(const PlainPcapRecords& records, uint64_t file_bytes,
-                                          unsigned threads, std::optional<TallyShare> from) {
-    if (!from && records.count != 0) from = TallyShare{0, records.mark_offsets[0], file_bytes};
-    if (!from || from->first_record >= records.count) return {};
-    constexpr uint64_t per_mark = PlainPcapRecords::records_per_mark;
-    const uint64_t first = from->first_record;
-    const uint64_t left = records.count - first;
-    const uint64_t whole_marks = records.count / per_mark;
-    const uint64_t shares =
-        std::clamp<uint64_t>(std::min<uint64_t>(threads, left / per_mark), 1, max_tally_shares);
-    std::vector<TallyShare> plan;
-    plan.reserve(shares);
-    plan.push_back({first, from->start, file_bytes});
-    for (uint64_t share = 1; share < shares; ++share) {
-        // The mark nearest record first + share * left / shares (the count waits for its longest
-        // share), after the share before it, yet early enough that each later share keeps a
-        // whole mark's records. The bounds never cross: shares <= left / per_mark.
-        const uint64_t nearest =
-            (2 * first * shares + 2 * share * left + shares * per_mark) / (2 * shares * per_mark);
-        const uint64_t mark =
-            std::clamp(nearest, first / per_mark + share, whole_marks + share - shares);
-        plan.back().end = records.mark_offsets[mark];
-        plan.push_back({mark * per_mark, records.mark_offsets[mark], file_bytes});
-    }
-    return plan;
-}
-
-std::optional<FlowKeyTally> tally_plain_pcap_frames(const CaptureBytes& file,
-                                                    const PlainPcapLayout& layout,
-                                                    const PlainPcapRecords& records, LinkType link,
-                                                    bool vlan_in_key, unsigned threads,
-                                                    std::optional<TallyShare> from) {
-    const std::vector<TallyShare> plan = plan_tally_shares(records, file.size(), threads, from);
-    if (plan.empty()) return FlowKeyTally(link, vlan_in_key);  // no records, no connections
-    const size_t shares = plan.size();
-    std::vector<FlowKeyTally> tallies;
-    tallies.reserve(shares);
-    for (const TallyShare& share : plan)
-        tallies.emplace_back(link, vlan_in_key, share.first_record);
-    std::vector<CaptureBytes> windows;  // each share's own, allocated before the threads start
-    for (uint64_t share = 0; share < shares; ++share)
-        windows.push_back(file.another());
-    std::atomic<bool> unread{false};  // the file changed under a share's walk
-    auto tally_share = [&](uint64_t share) noexcept {
-        for (uint64_t at = plan[share].start; at < plan[share].end;) {
-            if (!tally_record(windows[share], layout, tallies[share], at)) {
-                unread = true;
-                return;
-            }
+std::optional<uint64_t> find_plain_record_start(CaptureBytes& file, const PlainPcapLayout& layout,
+                                                const PlainRecordRules& rules, uint64_t from,
+                                                uint64_t limit) {
+    const uint64_t size = file.size();
+    for (uint64_t candidate = from; candidate < std::min(limit, size); ++candidate) {
+        uint64_t at = candidate;
+        unsigned passed = 0;
+        uint32_t previous_seconds = 0;
+        while (passed < records_confirming_a_start && at < size) {
+            const uint8_t* header = file.at(at, pcap_record_header_bytes);
+            if (header == nullptr) break;
+            const std::optional<uint32_t> captured =
+                plain_record_length(header, at, size, layout, rules);
+            if (!captured || pcap_u32(header + 12, layout.swapped) < *captured) break;
+            // Neighbouring records lie close in time: bytes inside a record seldom do.
+            const uint32_t seconds = pcap_u32(header, layout.swapped);
+            if (passed > 0 && (seconds > previous_seconds
+                                   ? seconds - previous_seconds
+                                   : previous_seconds - seconds) > max_seconds_between_neighbours)
+                break;
+            previous_seconds = seconds;
+            at += pcap_record_header_bytes + *captured;
+            ++passed;
         }
+        if (passed == records_confirming_a_start || (passed > 0 && at == size)) return candidate;
+    }
+    return std::nullopt;
+}
+
+std::optional<PlainPcapWalk> walk_plain_pcap(CaptureBytes& file, PlainPcapLayout& layout,
+                                             LinkType link, bool vlan_in_key, unsigned threads,
+                                             uint64_t min_share_bytes) {
+    const std::optional<PlainRecordRules> rules = read_plain_pcap_header(file, layout);
+    if (!rules) return std::nullopt;
+    const uint64_t size = file.size();
+    const uint64_t body = size - file_header_bytes;
+    const uint64_t shares =
+        std::clamp<uint64_t>(std::min<uint64_t>({threads, max_walk_shares,
+                                                 body / std::max<uint64_t>(min_share_bytes, 1)}),
+                             1, max_walk_shares);
+    auto bound = [&](uint64_t share) { return file_header_bytes + body * share / shares; };
+    std::vector<ShareWalk> walks;
+    std::vector<CaptureBytes> windows;  // each share's own, allocated before the threads start
+    walks.reserve(shares);
+    windows.reserve(shares);
+    for (uint64_t share = 0; share < shares; ++share) {
+        walks.emplace_back(link, vlan_in_key);
+        windows.push_back(share == 0 ? std::move(file) : windows.front().another());
+    }
+    auto walk = [&](uint64_t share) noexcept {
+        walks[share].start = share == 0 ? std::optional<uint64_t>(file_header_bytes)
+                                        : find_plain_record_start(windows[share], layout, *rules,
+                                                                  bound(share), bound(share + 1));
+        if (walks[share].start)
+            walk_share(windows[share], layout, *rules, bound(share + 1), walks[share]);
     };
     {
         std::vector<std::jthread> helpers;
         for (uint64_t share = 1; share < shares; ++share) {
             try {
-                helpers.emplace_back(tally_share, share);
+                helpers.emplace_back(walk, share);
             } catch (const std::system_error&) {
-                tally_share(share);  // no thread to be had: this one does it
+                walk(share);  // no thread to be had: this one does it
             }
         }
-        tally_share(0);
+        walk(0);
     }  // the helpers joined
-    if (unread) return std::nullopt;
-    for (uint64_t share = 1; share < shares; ++share)
-        tallies[0].merge(tallies[share]);
-    return std::move(tallies[0]);
-}
-
-PlainPcapProbe count_and_tally_plain_pcap(CaptureBytes& file, PlainPcapLayout& layout,
-                                          LinkType link, bool vlan_in_key, unsigned threads) {
-    PlainPcapProbe probe;
-    // The trailing tally takes only records the count has passed (whole, plain), so it never
-    // reads what the count would refuse; told to stop, it ends at the next record. Without it
-    // (one thread, a small file, no thread to be had) the records left are all of them.
-    std::atomic<uint64_t> counted_to{0};
-    std::atomic<bool> stop{false};
-    FlowKeyTally trailing(link, vlan_in_key);
-    TallyShare reached{0, file_header_bytes, file.size()};
-    bool trailing_unread = false;
-    {
-        std::jthread trailer;
-        auto walk = [&](CaptureBytes bytes) noexcept {
-            uint64_t limit = 0;
-            while (!stop.load(std::memory_order_relaxed)) {
-                if (reached.start >= limit) {
-                    limit = counted_to.load(std::memory_order_acquire);
-                    if (reached.start >= limit) {
-                        std::this_thread::yield();
-                        continue;
-                    }
-                }
-                if (!tally_record(bytes, layout, trailing, reached.start)) {
-                    trailing_unread = true;  // the file changed since the count read it
-                    return;
-                }
-                ++reached.first_record;
-            }
-        };
-        // A small file's walks take less than a thread's start.
-        if (threads >= 2 && file.size() >= trailing_tally_min_bytes) {
-            try {
-                trailer = std::jthread(walk, file.another());
-            } catch (const std::system_error&) {  // no thread to be had: one walk after the other
-            }
+    file = std::move(windows.front());
+    // Share 0 starts at the first record; each later one was walked from the true chain of
+    // records exactly when it starts where the share before it ended.
+    bool confirmed = true;
+    for (uint64_t share = 0; share < shares && confirmed; ++share) {
+        const uint64_t expected = share == 0 ? file_header_bytes : walks[share - 1].reached;
+        if (walks[share].start != expected) {
+            confirmed = false;
+        } else if (!walks[share].plain) {
+            return std::nullopt;  // a record of the file's own chain is not plain
         }
-        probe.records = count_plain_pcap_records(file, layout, &counted_to);
-        stop.store(true, std::memory_order_relaxed);
-    }  // the trailer joined
-    if (!probe.records) return probe;
-    if (trailing_unread) return probe;  // no tally: the packet count bounds both
-    probe.tally =
-        tally_plain_pcap_frames(file, layout, *probe.records, link, vlan_in_key, threads, reached);
-    if (probe.tally) probe.tally->merge(trailing);
-    return probe;
+    }
+    if (!confirmed) {
+        walks.erase(walks.begin() + 1, walks.end());
+        walks.front() = ShareWalk(link, vlan_in_key);
+        walks.front().start = file_header_bytes;
+        walk_share(file, layout, *rules, size, walks.front());
+        if (!walks.front().plain) return std::nullopt;
+    }
+    PlainPcapWalk result{walks.front().records, std::move(walks.front().tally), shares, !confirmed};
+    layout.largest_record = walks.front().largest_record;
+    for (size_t share = 1; share < walks.size(); ++share) {
+        result.records += walks[share].records;
+        layout.largest_record = std::max(layout.largest_record, walks[share].largest_record);
+        result.tally.merge(walks[share].tally);
+    }
+    return result;
 }
 
 CaptureClock::~CaptureClock() {
@@ -346,22 +347,16 @@ std::optional<CaptureProbe> probe_capture(const std::string& path, std::string& 
     pcap_close(handle);
     if (!link) return std::nullopt;
     PlainPcapLayout layout;
-    std::optional<PlainPcapRecords> records;
-    std::optional<FlowKeyTally> tally;
-    if (std::optional<CaptureBytes> file = CaptureBytes::open_file(path)) {
-        PlainPcapProbe walked =
-            count_and_tally_plain_pcap(*file, layout, *link, vlan_in_key, usable_cpus());
-        records = std::move(walked.records);
-        tally = std::move(walked.tally);
-    }
-    if (!records) return probe_capture_by_reading(path, error, vlan_in_key);
+    std::optional<PlainPcapWalk> walked;
+    if (std::optional<CaptureBytes> file = CaptureBytes::open_file(path))
+        walked = walk_plain_pcap(*file, layout, *link, vlan_in_key, usable_cpus());
+    if (!walked) return probe_capture_by_reading(path, error, vlan_in_key);
     CaptureProbe probe;
     probe.link = *link;
-    probe.packets = records->count;
-    // A file that changed under the walk: the packet count bounds both.
-    probe.flows = tally ? tally->estimate() : records->count;
-    probe.reset_segments = tally ? tally->reset_segments() : records->count;
-    if (tally) probe.reset_peaks = tally->reset_peaks();
+    probe.packets = walked->records;
+    probe.flows = walked->tally.estimate();
+    probe.reset_segments = walked->tally.reset_segments();
+    probe.reset_peaks = walked->tally.reset_peaks();
     probe.plain_layout = layout;
     return probe;
 }
@@ -382,7 +377,7 @@ std::optional<CaptureProbe> probe_capture_by_reading(const std::string& path, st
     const u_char* data;
     int status;
     while ((status = pcap_next_ex(handle, &header, &data)) == 1) {
-        tally.add_frame(data, header->caplen, libpcap_time_ns(*header));
+        tally.add_frame(data, header->caplen, libpcap_time_ns(*header), probe.packets);
         ++probe.packets;
     }
     probe.flows = tally.estimate();

@@ -4,10 +4,10 @@
 // up front, the record count tells the workers when the capture has ended, and the connections
 // among the records size the flow table (FlowKeyTally). The probe, the record reader and the
 // capture clock read a classic pcap file a window at a time (CaptureBytes), the probe each
-// record's header, then its frame's protocol headers (on several threads for a large capture), and
-// fall back to reading the file through libpcap only for what that walk cannot vouch for (pcapng,
-// a truncated or damaged record, a record longer than the file's snapshot length). Setup, and the
-// capture reader's lcore.
+// record's header and its frame's protocol headers in one walk (in shares of the file on several
+// threads for a large capture), and fall back to reading the file through libpcap only for what
+// that walk cannot vouch for (pcapng, a truncated or damaged record, a record longer than the
+// file's snapshot length). Setup, and the capture reader's lcore.
 #pragma once
 
 #include <algorithm>
@@ -140,65 +140,50 @@ class CaptureBytes {
     size_t window_filled_ = 0;
 };
 
-// What count_plain_pcap_records found: how many records, and where every 65 536th of them
-// starts, noted on the count's walk so that the connection count's shares start there instead of
-// walking the headers a second time.
-struct PlainPcapRecords {
-    // The shares' granularity: a share holds at least this many records (fewer are not worth a
-    // thread of its own).
-    static constexpr uint64_t records_per_mark = uint64_t{1} << 16;
-    uint64_t count = 0;
-    std::vector<uint64_t> mark_offsets;  // [i]: byte offset of record i * records_per_mark
+// What walk_plain_pcap found in a plain pcap file: its records and their connections.
+struct PlainPcapWalk {
+    uint64_t records = 0;
+    FlowKeyTally tally;
+    uint64_t shares = 1;        // the walk's shares of the file's bytes
+    bool walked_again = false;  // a share's guessed start was not confirmed: one walk after
 };
 
-// Counts the records of a classic pcap file held in `file` when every one of them is plain: a
-// version 2.4 header, each record whole and no longer than the file's snapshot length (so libpcap
-// reads each as stored). Returns nothing for anything else, which then needs libpcap's own reading
-// (pcapng, other magic numbers, truncation, damage) or a read that fails. Reads each record
-// header once. `counted_to`, when given, is kept at an offset before which every record has been
-// counted (whole, plain), for a thread that tallies behind the count (count_and_tally_plain_pcap).
-std::optional<PlainPcapRecords> count_plain_pcap_records(
-    CaptureBytes& file, PlainPcapLayout& layout, std::atomic<uint64_t>* counted_to = nullptr);
+// Walks the records of a classic pcap file held in `file` once, counting them and tallying their
+// connections, when every one of them is plain: a version 2.4 header, each record whole and no
+// longer than the file's snapshot length (so libpcap reads each as stored). Returns nothing for
+// anything else, which then needs libpcap's own reading (pcapng, other magic numbers,
+// truncation, damage) or a read that fails, a file cut short under the walk included.
+//
+// A large file is walked in shares of its bytes on up to `threads` threads (at most 16), each
+// reading its own window. A share after the first begins at the first
+// offset of its bytes where eight records in a row pass the rules (find_plain_record_start): a
+// guess, which the walk before it confirms by ending exactly there. When any share's guess is
+// not confirmed the file is walked again on one thread, from its first record: the answer never
+// rests on a guess.
+//
+// `min_share_bytes`: a share is at least this large. Smaller shares cost more than a thread's
+// start, and from 1 MiB a share always holds a record's start (a record is at most 256 KiB);
+// tests take small ones to walk small files in many shares.
+inline constexpr uint64_t plain_walk_min_share_bytes = uint64_t{1} << 20;
+std::optional<PlainPcapWalk> walk_plain_pcap(CaptureBytes& file, PlainPcapLayout& layout,
+                                             LinkType link, bool vlan_in_key, unsigned threads,
+                                             uint64_t min_share_bytes = plain_walk_min_share_bytes);
 
-// One thread's part of the connection count: the records from byte `start` to byte `end`, the
-// first of them the capture's record number `first_record`.
-struct TallyShare {
-    uint64_t first_record;
-    uint64_t start;
-    uint64_t end;
+// What a plain file's records must be (its header's snapshot length and timestamp unit), read
+// from the file header into `layout`; nothing when the file is not a classic pcap 2.4.
+struct PlainRecordRules {
+    uint32_t snaplen;
+    uint32_t fraction_limit;  // a time's fraction of a second stays below this
 };
+std::optional<PlainRecordRules> read_plain_pcap_header(CaptureBytes& file, PlainPcapLayout& layout);
 
-// The connection count's shares of a capture of `file_bytes` bytes: one per thread of
-// `threads`, at most one per PlainPcapRecords::records_per_mark records and at most 16, each
-// starting at a noted record (the last ends with the file). `from`: the records before it are
-// tallied already; the first share starts there, at any record.
-std::vector<TallyShare> plan_tally_shares(const PlainPcapRecords& records, uint64_t file_bytes,
-                                          unsigned threads,
-                                          std::optional<TallyShare> from = std::nullopt);
-
-// The connections and reset segments among the records of a file count_plain_pcap_records
-// accepted. A large capture is tallied in shares (plan_tally_shares) on several threads, their
-// sketches merged: the same estimate as one pass, in a fraction of the time on an idle machine's
-// CPUs (set-up runs before the lcores start). Nothing when the file changed under the walk: the
-// caller then takes the packet count for both, the bound rather than a guess.
-std::optional<FlowKeyTally> tally_plain_pcap_frames(const CaptureBytes& file,
-                                                    const PlainPcapLayout& layout,
-                                                    const PlainPcapRecords& records, LinkType link,
-                                                    bool vlan_in_key, unsigned threads,
-                                                    std::optional<TallyShare> from = std::nullopt);
-
-// The count and the tally of a plain pcap file together: with more than one thread, one tallies
-// from the first record while the count walks ahead of it (the count reads headers only and is
-// the faster walk), and once the count is done the records left are tallied in shares. The same
-// count and tally as count_plain_pcap_records then tally_plain_pcap_frames, sooner: those walks
-// took one after the other. `records`: nothing for a file that is not plain (as the count);
-// `tally`: nothing when the file changed under the walk.
-struct PlainPcapProbe {
-    std::optional<PlainPcapRecords> records;
-    std::optional<FlowKeyTally> tally;
-};
-PlainPcapProbe count_and_tally_plain_pcap(CaptureBytes& file, PlainPcapLayout& layout,
-                                          LinkType link, bool vlan_in_key, unsigned threads);
+// The first offset in [from, limit) of a file of `file.size()` bytes at which records in a row
+// pass the rules, each whole, with no more captured than its wire length and within an hour of
+// the one before: eight of them, or fewer ending exactly at the file's end. Nothing when there is
+// none. Where a share of a file begins.
+std::optional<uint64_t> find_plain_record_start(CaptureBytes& file, const PlainPcapLayout& layout,
+                                                const PlainRecordRules& rules, uint64_t from,
+                                                uint64_t limit);
 
 // One record of a plain pcap file: its time and its frame as captured.
 struct PlainRecord {

@@ -6,8 +6,8 @@
 
 namespace rstscope {
 
-void FlowKeyTally::add_frame(const uint8_t* frame, uint32_t captured, uint64_t ts_ns) noexcept {
-    const uint64_t frame_number = next_frame_++;
+void FlowKeyTally::add_frame(const uint8_t* frame, uint32_t captured, uint64_t ts_ns,
+                             uint64_t record_id) noexcept {
     // The common frame: only its key and flags decoded, into a packet kept between frames (the
     // key decode writes every field flow_key_of reads). Any other goes the whole way, as the
     // worker decodes it, from a fresh packet.
@@ -22,9 +22,9 @@ void FlowKeyTally::add_frame(const uint8_t* frame, uint32_t captured, uint64_t t
         if (scratch_.tcp_flags & tcp_flag::rst) reset_peaks_.add(ts_ns);
     } else if (result.reason == DropReason::ip_fragment && result.fragment_l3_length != 0) {
         // Reassembly may turn it into a segment whose key the fragment does not show: a key of
-        // its own, named by its record number (unique across the shares of a capture), and
-        // perhaps a RST.
-        add_hash(~frame_number);
+        // its own, named by its record (unique across the shares of a capture), and perhaps a
+        // RST.
+        add_hash(~record_id);
         reset_peaks_.add(ts_ns);
     }
 }

@@ -22,13 +22,14 @@ namespace rstscope {
 
 class FlowKeyTally {
   public:
-    // `first_frame`: the capture's record number of the first frame add_frame is given, when the
-    // tally takes a share of a capture (merged afterwards) rather than all of it.
-    FlowKeyTally(LinkType link, bool vlan_in_key, uint64_t first_frame = 0) noexcept
-        : link_(link), vlan_in_key_(vlan_in_key), next_frame_(first_frame) {}
+    FlowKeyTally(LinkType link, bool vlan_in_key) noexcept
+        : link_(link), vlan_in_key_(vlan_in_key) {}
 
-    // The capture's next frame, `captured` bytes of it present, recorded at `ts_ns`.
-    void add_frame(const uint8_t* frame, uint32_t captured, uint64_t ts_ns) noexcept;
+    // A frame of the capture, `captured` bytes of it present, recorded at `ts_ns`. `record_id`:
+    // a number no other record of the capture has (its byte offset in a classic pcap file, its
+    // position in libpcap's reading), which names a fragment's connection.
+    void add_frame(const uint8_t* frame, uint32_t captured, uint64_t ts_ns,
+                   uint64_t record_id) noexcept;
     // One key's 64-bit hash (FlowTable::hash), which feeds bucket, signature and worker fields:
     // the tally mixes it (mix64) so that every bit the sketch reads depends on all of them.
     void add_hash(uint64_t hash) noexcept { sketch_.add(mix64(hash)); }
@@ -50,7 +51,6 @@ class FlowKeyTally {
   private:
     LinkType link_;
     bool vlan_in_key_;
-    uint64_t next_frame_;  // record number of add_frame's next frame
     DistinctSketch<14> sketch_;
     ResetPeaks reset_peaks_;
     DecodedPacket scratch_;  // add_frame's decode

@@ -295,18 +295,17 @@ TEST(CaptureProbe, CountsPlainRecordsFromBytesAlone) {
     file.record({1, 2, 3, 3}).record({4, 5, 0, 9});
     PlainPcapLayout layout;
     CaptureBytes bytes(file.bytes());
-    const auto counted = count_plain_pcap_records(bytes, layout);
-    ASSERT_TRUE(counted);
-    EXPECT_EQ(counted->count, 2u);
-    EXPECT_EQ(counted->mark_offsets, std::vector<uint64_t>{24});  // record 0, after the header
+    const auto walked = walk_plain_pcap(bytes, layout, LinkType::ethernet, false, 1);
+    ASSERT_TRUE(walked);
+    EXPECT_EQ(walked->records, 2u);
     EXPECT_TRUE(layout.nanosecond);
     EXPECT_EQ(layout.largest_record, 3u);  // captured bytes, not the frame's length on the wire
     Bytes cut(file.bytes().begin(), file.bytes().end() - 1);
     CaptureBytes cut_bytes(cut);
-    EXPECT_FALSE(count_plain_pcap_records(cut_bytes, layout));
+    EXPECT_FALSE(walk_plain_pcap(cut_bytes, layout, LinkType::ethernet, false, 1));
     Bytes short_file(10, 0);
     CaptureBytes short_bytes(short_file);
-    EXPECT_FALSE(count_plain_pcap_records(short_bytes, layout));
+    EXPECT_FALSE(walk_plain_pcap(short_bytes, layout, LinkType::ethernet, false, 1));
 }
 
 // A file's CaptureBytes owns its descriptor: another() takes one of its own, a move hands it on,
@@ -441,118 +440,95 @@ TEST(FlowKeyTally, EstimatesDistinctKeysWithinTheSizingsMargin) {
     }
 }
 
-// A large capture's connections are tallied in shares on several threads: the merged sketches
-// give exactly the estimate of one pass, whether a connection's packets fall in one share or in
-// several, and fragments (counted by record number) stay one connection each across shares. The
-// shares start where the count's walk noted every 65 536th record, not at places found by
-// walking the headers again.
-TEST(CaptureProbe, TalliesSharesOfACaptureAsOnePass) {
+// A capture of `records` TCP frames of varied sizes from one client's ports, one in 997 a RST and
+// one in 1 000 a fragment, 10 000 records a second of packet time; `reset_times` gets the times
+// of the frames that may be resets.
+PcapFile varied_capture(uint32_t records, std::vector<uint64_t>& reset_times) {
     PcapFile file(false, false);
     const test::Bytes fragment =
         test::ethernet(0x0800, test::ipv4("198.51.100.1", "203.0.113.2", 6,
                                           test::tcp_segment(test::TcpSpec()), 64, 1, 0x2000));
-    constexpr uint32_t records = 200'000;  // up to three shares of at least 65 536 records
-    uint64_t may_reset = 0;                // RSTs and fragments
-    std::vector<uint64_t> reset_times;     // theirs, in order
     for (uint32_t r = 0; r < records; ++r) {
-        // 10 000 records a second of packet time, so that the resets' times span the shares.
         const uint32_t seconds = 1'700'000'000 + r / 10'000, micros = r % 10'000 * 100;
         const uint64_t ts_ns = uint64_t{seconds} * 1'000'000'000 + uint64_t{micros} * 1000;
         if (r % 1000 == 7) {
             file.frame(fragment, seconds, micros);
-            ++may_reset;
             reset_times.push_back(ts_ns);
             continue;
         }
         test::TcpSpec spec;
         spec.sport = static_cast<uint16_t>(1024 + r % 50'000);  // each port again in a later share
         spec.flags = r % 997 == 3 ? 0x14 : 0x10;
-        may_reset += r % 997 == 3;
+        spec.payload.assign(r * 7919 % 301, 0x5a);  // 0 to 300 bytes
         if (r % 997 == 3) reset_times.push_back(ts_ns);
         file.frame(test::ethernet(0x0800, test::ipv4("198.51.100.1", "203.0.113.2", 6,
                                                      test::tcp_segment(spec))),
                    seconds, micros);
     }
-    PlainPcapLayout layout;
-    CaptureBytes bytes(file.bytes());
-    const auto counted = count_plain_pcap_records(bytes, layout);
-    ASSERT_TRUE(counted);
-    ASSERT_EQ(counted->count, records);
+    return file;
+}
+
+// The tally of every record of `file` in one loop, each named by its byte offset: what the walk
+// must give whatever its shares. `starts` gets every record's offset, then the file's size.
+FlowKeyTally reference_tally(const PcapFile& file, std::vector<uint64_t>& starts) {
     FlowKeyTally reference(LinkType::ethernet, false);
-    std::vector<uint64_t> every_65536th;  // where records 0, 65 536, ... start
+    const Bytes& bytes = file.bytes();
     size_t at = 24;
-    for (uint32_t r = 0; r < records; ++r) {
-        if (r % 65'536 == 0) every_65536th.push_back(at);
+    while (at < bytes.size()) {
+        starts.push_back(at);
         uint32_t seconds, micros, captured;
-        std::memcpy(&seconds, file.bytes().data() + at, 4);
-        std::memcpy(&micros, file.bytes().data() + at + 4, 4);
-        std::memcpy(&captured, file.bytes().data() + at + 8, 4);
-        reference.add_frame(file.bytes().data() + at + 16, captured,
-                            uint64_t{seconds} * 1'000'000'000 + uint64_t{micros} * 1000);
+        std::memcpy(&seconds, bytes.data() + at, 4);
+        std::memcpy(&micros, bytes.data() + at + 4, 4);
+        std::memcpy(&captured, bytes.data() + at + 8, 4);
+        reference.add_frame(bytes.data() + at + 16, captured,
+                            uint64_t{seconds} * 1'000'000'000 + uint64_t{micros} * 1000, at);
         at += 16 + captured;
     }
-    EXPECT_EQ(counted->mark_offsets, every_65536th);
+    starts.push_back(at);
+    return reference;
+}
 
-    for (unsigned threads : {1u, 2u, 3u, 64u}) {
-        const std::vector<TallyShare> plan = plan_tally_shares(*counted, at, threads);
-        ASSERT_EQ(plan.size(), std::min(threads, 3u)) << threads << " threads";
-        for (size_t share = 0; share < plan.size(); ++share) {
-            const uint64_t first = plan[share].first_record;
-            ASSERT_EQ(first % 65'536, 0u);
-            EXPECT_EQ(plan[share].start, every_65536th[first / 65'536]);
-            EXPECT_EQ(plan[share].end, share + 1 < plan.size() ? plan[share + 1].start : at);
+// A large capture is walked in shares of its bytes on several threads: the records counted and
+// the merged sketches are exactly one walk's, whether a connection's packets fall in one share or
+// in several, and fragments (named by their offsets) stay one connection each across shares.
+// Each share after the first finds its first record itself, and the walk before it confirms it.
+TEST(CaptureProbe, WalksSharesOfACaptureAsOnePass) {
+    constexpr uint32_t records = 200'000;
+    std::vector<uint64_t> reset_times;
+    const PcapFile file = varied_capture(records, reset_times);
+    std::vector<uint64_t> starts;
+    const FlowKeyTally reference = reference_tally(file, starts);
+    ASSERT_EQ(starts.size(), records + 1u);
+    uint64_t largest = 0;  // bytes captured of the longest frame
+    for (size_t r = 0; r < records; ++r)
+        largest = std::max<uint64_t>(largest, starts[r + 1] - starts[r] - 16);
+    EXPECT_NEAR(static_cast<double>(reference.estimate()), 50'000 + records / 1000, 50'200 / 32.0);
+    EXPECT_EQ(reference.reset_segments(), reset_times.size());
+    const uint64_t size = file.bytes().size();
+    ASSERT_GT(size, 3 * plain_walk_min_share_bytes);  // three shares of the default size
+    for (uint64_t min_share : {plain_walk_min_share_bytes, uint64_t{4096}, uint64_t{300}}) {
+        for (unsigned threads : {1u, 2u, 3u, 16u, 64u}) {
+            PlainPcapLayout layout;
+            CaptureBytes bytes(file.bytes());
+            const auto walked =
+                walk_plain_pcap(bytes, layout, LinkType::ethernet, false, threads, min_share);
+            ASSERT_TRUE(walked) << threads << " threads, shares of " << min_share;
+            const uint64_t shares = std::min<uint64_t>({threads, 16, (size - 24) / min_share});
+            EXPECT_EQ(walked->shares, std::max<uint64_t>(shares, 1));
+            EXPECT_FALSE(walked->walked_again) << threads << " threads, shares of " << min_share;
+            EXPECT_EQ(walked->records, records);
+            EXPECT_EQ(layout.largest_record, largest);
+            EXPECT_EQ(walked->tally.estimate(), reference.estimate());
+            EXPECT_EQ(walked->tally.reset_segments(), reset_times.size());
+            for (uint64_t span_ns : {0ull, 100'000'000ull, 1'000'000'000ull, 3'000'000'000ull}) {
+                EXPECT_EQ(walked->tally.reset_peaks().most_within(span_ns),
+                          reference.reset_peaks().most_within(span_ns))
+                    << threads << " threads, shares of " << min_share << ", span " << span_ns;
+            }
         }
     }
-    const std::optional<FlowKeyTally> one_pass =
-        tally_plain_pcap_frames(bytes, layout, *counted, LinkType::ethernet, false, 1);
-    ASSERT_TRUE(one_pass);
-    EXPECT_EQ(one_pass->estimate(), reference.estimate());
-    EXPECT_NEAR(static_cast<double>(one_pass->estimate()), 50'000 + records / 1000, 50'200 / 32.0);
-    EXPECT_EQ(one_pass->reset_segments(), may_reset);
-    EXPECT_EQ(reference.reset_segments(), may_reset);
-    for (unsigned threads : {2u, 3u, 64u}) {
-        const std::optional<FlowKeyTally> shared =
-            tally_plain_pcap_frames(bytes, layout, *counted, LinkType::ethernet, false, threads);
-        ASSERT_TRUE(shared) << threads << " threads";
-        EXPECT_EQ(shared->estimate(), one_pass->estimate()) << threads << " threads";
-        EXPECT_EQ(shared->reset_segments(), may_reset) << threads << " threads";
-        // The shares' reset times merged are one pass's: the same busiest spans.
-        for (uint64_t span_ns : {0ull, 100'000'000ull, 1'000'000'000ull, 3'000'000'000ull}) {
-            EXPECT_EQ(shared->reset_peaks().most_within(span_ns),
-                      reference.reset_peaks().most_within(span_ns))
-                << threads << " threads, span " << span_ns;
-        }
-    }
-    // Counted and tallied together (the probe's way): a tally walks behind the count from the
-    // first record, the records left after the count are shared. Whatever the threads and however
-    // far the tally behind got, the same count, layout, estimate, resets and busiest spans.
-    for (unsigned threads : {1u, 2u, 3u, 64u}) {
-        PlainPcapLayout together_layout;
-        CaptureBytes together_bytes(file.bytes());
-        const PlainPcapProbe together = count_and_tally_plain_pcap(
-            together_bytes, together_layout, LinkType::ethernet, false, threads);
-        ASSERT_TRUE(together.records) << threads << " threads";
-        EXPECT_EQ(together.records->count, records);
-        EXPECT_EQ(together.records->mark_offsets, every_65536th);
-        EXPECT_EQ(together_layout.largest_record, layout.largest_record);
-        ASSERT_TRUE(together.tally) << threads << " threads";
-        EXPECT_EQ(together.tally->estimate(), one_pass->estimate()) << threads << " threads";
-        EXPECT_EQ(together.tally->reset_segments(), may_reset) << threads << " threads";
-        for (uint64_t span_ns : {0ull, 100'000'000ull, 1'000'000'000ull, 3'000'000'000ull}) {
-            EXPECT_EQ(together.tally->reset_peaks().most_within(span_ns),
-                      reference.reset_peaks().most_within(span_ns))
-                << threads << " threads, span " << span_ns;
-        }
-    }
-    // The count says how far it has read, up to the file's end.
-    std::atomic<uint64_t> counted_to{0};
-    PlainPcapLayout counted_layout;
-    CaptureBytes counted_bytes(file.bytes());
-    ASSERT_TRUE(count_plain_pcap_records(counted_bytes, counted_layout, &counted_to));
-    EXPECT_EQ(counted_to.load(), file.bytes().size());
     // 20 seconds of packet time, about 20 resets a second: a busiest 3 s holds about 60, counted
     // to within the two end buckets' (67 ms each, a reset or two).
-    EXPECT_EQ(reference.reset_peaks().total(), may_reset);
     uint64_t busiest = 0;
     for (size_t first = 0, last = 0; last < reset_times.size(); ++last) {
         while (reset_times[last] - reset_times[first] > 3'000'000'000)
@@ -564,8 +540,100 @@ TEST(CaptureProbe, TalliesSharesOfACaptureAsOnePass) {
     EXPECT_GT(busiest, 40u);
 }
 
-// A file cut short between the count and the tally (a capture still being rotated) is no
-// estimate: the tally says so and the probe takes the packet count for both.
+// From any byte of an ordinary capture, the start found is the first record's at or after it
+// (records of every size, headers only among them, times a fraction of a second apart), and none
+// past the limit.
+TEST(CaptureProbe, FindsTheNextRecordStartFromAnyByte) {
+    PcapFile file(false, true);
+    std::mt19937 random(20261207);
+    for (uint32_t r = 0; r < 400; ++r) {
+        const uint32_t captured = r % 7 == 0 ? 0 : static_cast<uint32_t>(random() % 200);
+        file.record({1'700'000'000 + r / 3, static_cast<uint32_t>(random() % 1'000'000'000),
+                     captured, captured + static_cast<uint32_t>(random() % 1400)});
+    }
+    std::vector<uint64_t> starts;
+    size_t at = 24;
+    while (at < file.bytes().size()) {
+        starts.push_back(at);
+        uint32_t captured;
+        std::memcpy(&captured, file.bytes().data() + at + 8, 4);
+        at += 16 + captured;
+    }
+    CaptureBytes bytes(file.bytes());
+    PlainPcapLayout layout;
+    const auto rules = read_plain_pcap_header(bytes, layout);
+    ASSERT_TRUE(rules);
+    const uint64_t size = file.bytes().size();
+    for (uint64_t from = 24; from < size; ++from) {
+        const auto next = std::lower_bound(starts.begin(), starts.end(), from);
+        const std::optional<uint64_t> expected =
+            next == starts.end() ? std::nullopt : std::optional<uint64_t>(*next);
+        EXPECT_EQ(find_plain_record_start(bytes, layout, *rules, from, size), expected)
+            << "from " << from;
+        EXPECT_FALSE(find_plain_record_start(bytes, layout, *rules, from, expected.value_or(size)))
+            << "from " << from;
+    }
+}
+
+// A frame whose bytes read as records in a row fools the guess of a share that starts inside
+// it: the share before ends elsewhere, and the file is walked again from its first record, to
+// the same answer as one walk. A record that is not plain ends the walk wherever the shares fall.
+TEST(CaptureProbe, UnconfirmedShareStartsWalkTheFileAgain) {
+    PcapFile file(false, false);
+    const test::Bytes frame = test::ethernet(
+        0x0800, test::ipv4("198.51.100.1", "203.0.113.2", 6, test::tcp_segment(test::TcpSpec())));
+    for (int r = 0; r < 40; ++r)
+        file.frame(frame, 1'700'000'000 + r);
+    Bytes decoy;  // ten headers of empty records, as the frame's bytes
+    for (int r = 0; r < 10; ++r) {
+        const uint32_t fields[4] = {1'700'000'000, 0, 0, 0};
+        const auto* b = reinterpret_cast<const uint8_t*>(fields);
+        decoy.insert(decoy.end(), b, b + 16);
+    }
+    const uint64_t decoy_at = file.bytes().size() + 16;
+    file.frame(decoy, 1'700'000'040);
+    for (int r = 0; r < 40; ++r)
+        file.frame(frame, 1'700'000'041 + r);
+    const uint64_t size = file.bytes().size();
+    std::vector<uint64_t> starts;
+    const FlowKeyTally reference = reference_tally(file, starts);
+    bool fooled = false;
+    for (uint64_t min_share = 64; min_share < size / 2; min_share += 7) {
+        for (unsigned threads : {2u, 3u, 16u}) {
+            PlainPcapLayout layout;
+            CaptureBytes bytes(file.bytes());
+            const auto walked =
+                walk_plain_pcap(bytes, layout, LinkType::ethernet, false, threads, min_share);
+            ASSERT_TRUE(walked) << threads << " threads, shares of " << min_share;
+            EXPECT_EQ(walked->records, 81u);
+            EXPECT_EQ(walked->tally.estimate(), reference.estimate());
+            EXPECT_EQ(layout.largest_record, 160u);
+            // A share whose bytes begin inside the decoy, before its sixth header, guesses wrong.
+            const uint64_t shares = walked->shares;
+            bool inside = false;
+            for (uint64_t share = 1; share < shares; ++share) {
+                const uint64_t begin = 24 + (size - 24) * share / shares;
+                inside = inside || (begin > decoy_at - 16 && begin <= decoy_at + 5 * 16);
+            }
+            if (inside) {
+                EXPECT_TRUE(walked->walked_again) << threads << " threads, shares of " << min_share;
+                fooled = true;
+            }
+        }
+    }
+    EXPECT_TRUE(fooled);  // the sweep put a share's beginning inside the decoy
+    // A record beyond its unit's fraction of a second is not plain, whichever share holds it.
+    Bytes damaged = file.bytes();
+    const uint32_t too_large = 1'000'000;
+    std::memcpy(damaged.data() + starts[60] + 4, &too_large, 4);
+    for (uint64_t min_share = 64; min_share < size / 2; min_share += 13) {
+        PlainPcapLayout layout;
+        CaptureBytes bytes(damaged);
+        EXPECT_FALSE(walk_plain_pcap(bytes, layout, LinkType::ethernet, false, 3, min_share))
+            << "shares of " << min_share;
+    }
+}
+
 // A reader's 512 KiB window is not zeroed: reading a small capture makes a page or two of it
 // resident, not all of it (each reader cost 128 page faults and a 512 KiB memset before; a small
 // capture's run opens two).
@@ -588,7 +656,9 @@ TEST(CaptureProbe, ReadingASmallFileTouchesLittleOfTheWindow) {
     EXPECT_LT(after > before ? after - before : 0, readers * CaptureBytes::window_bytes / 4);
 }
 
-TEST(CaptureProbe, TallyOfAFileThatChangedUnderTheWalkIsNothing) {
+// A file cut short under the walk (a capture still being rotated) is not plain: the probe
+// leaves it to libpcap's reading, which says where it ends.
+TEST(CaptureProbe, FileCutShortUnderTheWalkIsNotPlain) {
     PcapFile file(false, false);
     for (uint16_t port = 1024; port < 1124; ++port) {
         test::TcpSpec spec;
@@ -600,101 +670,15 @@ TEST(CaptureProbe, TallyOfAFileThatChangedUnderTheWalkIsNothing) {
     std::optional<CaptureBytes> bytes = CaptureBytes::open_file(path);
     ASSERT_TRUE(bytes);
     PlainPcapLayout layout;
-    const auto counted = count_plain_pcap_records(*bytes, layout);
-    ASSERT_TRUE(counted);
-    ASSERT_EQ(counted->count, 100u);
-    const std::optional<FlowKeyTally> whole =
-        tally_plain_pcap_frames(*bytes, layout, *counted, LinkType::ethernet, false, 1);
+    const auto whole = walk_plain_pcap(*bytes, layout, LinkType::ethernet, false, 1);
     ASSERT_TRUE(whole);
-    EXPECT_NEAR(static_cast<double>(whole->estimate()), 100, 4);
+    ASSERT_EQ(whole->records, 100u);
+    EXPECT_NEAR(static_cast<double>(whole->tally.estimate()), 100, 4);
+    bytes = CaptureBytes::open_file(path);
+    ASSERT_TRUE(bytes);
     ASSERT_EQ(truncate(path.c_str(), static_cast<off_t>(file.bytes().size() / 2)), 0);
-    EXPECT_FALSE(tally_plain_pcap_frames(*bytes, layout, *counted, LinkType::ethernet, false, 1));
+    EXPECT_FALSE(walk_plain_pcap(*bytes, layout, LinkType::ethernet, false, 1));
     std::filesystem::remove(path);
-}
-
-// The shares of any capture: one per thread, at most 16, each of at least 65 536 records and
-// starting at a noted record, their sizes within a mark of an even split (the count waits for
-// its longest share).
-TEST(CaptureProbe, PlansSharesAtNotedRecordsNearAnEvenSplit) {
-    constexpr uint64_t per_mark = PlainPcapRecords::records_per_mark;
-    for (uint64_t count : {1ull, 65'535ull, 65'536ull, 131'071ull, 200'000ull, 1'040'000ull,
-                           1'048'575ull, 30'000'000ull}) {
-        PlainPcapRecords records;
-        records.count = count;
-        for (uint64_t mark = 0; mark * per_mark < count; ++mark)
-            records.mark_offsets.push_back(24 + mark * 1'000);  // any increasing offsets
-        const uint64_t file_bytes = 24 + records.mark_offsets.size() * 1'000;
-        for (unsigned threads = 1; threads <= 20; ++threads) {
-            const std::vector<TallyShare> plan = plan_tally_shares(records, file_bytes, threads);
-            const uint64_t shares =
-                std::clamp<uint64_t>(std::min<uint64_t>(threads, count / per_mark), 1, 16);
-            ASSERT_EQ(plan.size(), shares) << count << " records, " << threads << " threads";
-            for (size_t share = 0; share < plan.size(); ++share) {
-                const bool last = share + 1 == plan.size();
-                const uint64_t first = plan[share].first_record;
-                const uint64_t size = (last ? count : plan[share + 1].first_record) - first;
-                ASSERT_EQ(first % per_mark, 0u);
-                EXPECT_EQ(plan[share].start, records.mark_offsets[first / per_mark]);
-                EXPECT_EQ(plan[share].end, last ? file_bytes : plan[share + 1].start);
-                if (shares > 1) {
-                    EXPECT_GE(size, per_mark) << count << " records, share " << share;
-                }
-                EXPECT_LE(std::abs(static_cast<double>(size) -
-                                   static_cast<double>(count) / static_cast<double>(shares)),
-                          static_cast<double>(per_mark))
-                    << count << " records, " << threads << " threads, share " << share;
-            }
-        }
-    }
-    EXPECT_TRUE(plan_tally_shares(PlainPcapRecords{}, 24, 4).empty());  // no records, no shares
-}
-
-// Shares of what a tally behind the count left: the first starts where that tally stopped (any
-// record), the others at noted records after it; together they hold every record left, each at
-// least one, near an even split.
-TEST(CaptureProbe, PlansSharesOfTheRecordsLeft) {
-    constexpr uint64_t per_mark = PlainPcapRecords::records_per_mark;
-    for (uint64_t count : {65'536ull, 200'000ull, 1'040'000ull, 30'000'000ull}) {
-        PlainPcapRecords records;
-        records.count = count;
-        for (uint64_t mark = 0; mark * per_mark < count; ++mark)
-            records.mark_offsets.push_back(24 + mark * 1'000'000);
-        const uint64_t file_bytes = 24 + records.mark_offsets.size() * 1'000'000;
-        for (uint64_t from : {uint64_t{0}, uint64_t{1}, per_mark - 1, per_mark, count / 3,
-                              count - per_mark, count - 1, count}) {
-            // Record `from` lies this far into its mark's span (1 000 000 bytes for 65 536).
-            const uint64_t from_offset =
-                records.mark_offsets[std::min(from, count - 1) / per_mark] + from % per_mark;
-            for (unsigned threads : {1u, 2u, 3u, 8u, 20u}) {
-                const std::vector<TallyShare> plan = plan_tally_shares(
-                    records, file_bytes, threads, TallyShare{from, from_offset, file_bytes});
-                if (from == count) {
-                    EXPECT_TRUE(plan.empty()) << "nothing left";
-                    continue;
-                }
-                const uint64_t left = count - from;
-                const uint64_t shares =
-                    std::clamp<uint64_t>(std::min<uint64_t>(threads, left / per_mark), 1, 16);
-                ASSERT_EQ(plan.size(), shares) << count << " records from " << from;
-                EXPECT_EQ(plan[0].first_record, from);
-                EXPECT_EQ(plan[0].start, from_offset);
-                for (size_t share = 0; share < plan.size(); ++share) {
-                    const bool last = share + 1 == plan.size();
-                    const uint64_t first = plan[share].first_record;
-                    const uint64_t size = (last ? count : plan[share + 1].first_record) - first;
-                    EXPECT_GE(size, 1u) << count << " records from " << from << ", share " << share;
-                    EXPECT_EQ(plan[share].end, last ? file_bytes : plan[share + 1].start);
-                    if (share == 0) continue;
-                    ASSERT_EQ(first % per_mark, 0u);
-                    EXPECT_EQ(plan[share].start, records.mark_offsets[first / per_mark]);
-                    EXPECT_LE(std::abs(static_cast<double>(size) -
-                                       static_cast<double>(left) / static_cast<double>(shares)),
-                              static_cast<double>(per_mark))
-                        << count << " records from " << from << ", " << threads << " threads";
-                }
-            }
-        }
-    }
 }
 
 // Shares merged: the union's sketch, the same whichever way the keys were split.
@@ -765,8 +749,8 @@ TEST(FlowKeyTally, FragmentsCountEachAsAConnection) {
     const test::Bytes frame = test::ethernet(
         0x0800, test::ipv4("198.51.100.1", "203.0.113.2", 6, test::tcp_segment(test::TcpSpec()), 64,
                            1, 0x2000));  // more fragments follow, offset 0
-    for (int i = 0; i < 5; ++i)
-        tally.add_frame(frame.data(), static_cast<uint32_t>(frame.size()), 1'000'000'000);
+    for (uint64_t i = 0; i < 5; ++i)
+        tally.add_frame(frame.data(), static_cast<uint32_t>(frame.size()), 1'000'000'000, i);
     EXPECT_EQ(tally.estimate(), 5u);
     EXPECT_EQ(tally.reset_peaks().most_within(0), 5u);  // each may become a RST
 }
