@@ -396,8 +396,8 @@ std::optional<Inputs> prepare_inputs(Options& options, PrivateDirectory& private
     auto apply_capture_sizes = [&](bool grow) {
         const CaptureProbe& probe = inputs.capture->probe;
         BusiestResets busiest;
-        if (grow && probe.reset_peaks) {
-            busiest = [&times = *probe.reset_peaks](uint64_t span_ns) {
+        if (grow) {
+            busiest = [&times = probe.reset_peaks](uint64_t span_ns) {
                 return times.most_within(span_ns);
             };
         }

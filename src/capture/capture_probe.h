@@ -11,7 +11,6 @@
 #pragma once
 
 #include <algorithm>
-#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -60,9 +59,8 @@ struct CaptureProbe {
     uint64_t packets = 0;  // complete records libpcap can read
     uint64_t flows = 0;    // connections (flow-table keys) among them, estimated: FlowKeyTally
     uint64_t reset_segments = 0;  // frames among them that are or may become a RST: FlowKeyTally
-    // When those frames were recorded; none when the walk could not tell (a file changed under it).
-    std::optional<ResetPeaks> reset_peaks;
-    bool truncated = false;  // the file ends inside a record
+    ResetPeaks reset_peaks;       // when those frames were recorded
+    bool truncated = false;       // the file ends inside a record
     std::string truncation_error;
     // Set when the count came from the record headers alone (the capture clock walks them too).
     std::optional<PlainPcapLayout> plain_layout;
