@@ -153,11 +153,10 @@ struct PlainPcapWalk {
 // truncation, damage) or a read that fails, a file cut short under the walk included.
 //
 // A large file is walked in shares of its bytes on up to `threads` threads (at most 16), each
-// reading its own window. A share after the first begins at the first
-// offset of its bytes where eight records in a row pass the rules (find_plain_record_start): a
-// guess, which the walk before it confirms by ending exactly there. When any share's guess is
-// not confirmed the file is walked again on one thread, from its first record: the answer never
-// rests on a guess.
+// reading its own window. A share after the first begins at the first offset of its bytes where
+// eight records in a row pass the rules (find_plain_record_start): a guess, which the walk before
+// it confirms by ending exactly there. When any share's guess is not confirmed the file is walked
+// again on one thread, from its first record: the answer never rests on a guess.
 //
 // `min_share_bytes`: a share is at least this large. Smaller shares cost more than a thread's
 // start, and from 1 MiB a share always holds a record's start (a record is at most 256 KiB);

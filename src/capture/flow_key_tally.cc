@@ -8,14 +8,7 @@ namespace rstscope {
 
 void FlowKeyTally::add_frame(const uint8_t* frame, uint32_t captured, uint64_t ts_ns,
                              uint64_t record_id) noexcept {
-    // The common frame: only its key and flags decoded, into a packet kept between frames (the
-    // key decode writes every field flow_key_of reads). Any other goes the whole way, as the
-    // worker decodes it, from a fresh packet.
-    DecodeResult result{true, DropReason::not_ip};
-    if (link_ != LinkType::ethernet || !decode_ethernet_tcp_key_fast(frame, captured, scratch_)) {
-        scratch_ = DecodedPacket{};
-        result = decode_frame_general(link_, frame, captured, scratch_);
-    }
+    const DecodeResult result = decode_frame_key(link_, frame, captured, scratch_);
     if (result.is_tcp) {
         bool src_is_lo;
         add_hash(FlowTable::hash(flow_key_of(scratch_, src_is_lo, vlan_in_key_)));

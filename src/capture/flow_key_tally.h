@@ -53,7 +53,7 @@ class FlowKeyTally {
     bool vlan_in_key_;
     DistinctSketch<14> sketch_;
     ResetPeaks reset_peaks_;
-    DecodedPacket scratch_;  // add_frame's decode
+    DecodedPacket scratch_;  // add_frame's decode (decode_frame_key), kept between frames
 };
 
 }  // namespace rstscope

@@ -1158,6 +1158,16 @@ DecodeResult decode_frame(LinkType link, const uint8_t* frame, uint32_t captured
     return decode_frame_general(link, frame, captured_length, packet);
 }
 
+DecodeResult decode_frame_key(LinkType link, const uint8_t* frame, uint32_t captured_length,
+                              DecodedPacket& packet) noexcept {
+    if (link == LinkType::ethernet && decode_ethernet_tcp_key_fast(frame, captured_length, packet))
+        return DecodeResult{true, DropReason::not_ip};
+    // The general path's routes are many: from a fresh packet, nothing of an earlier frame can
+    // show through whatever a route leaves unwritten. Rare frames; the common one never gets here.
+    packet = DecodedPacket{};
+    return decode_frame_general(link, frame, captured_length, packet);
+}
+
 }  // namespace rstscope
 
 namespace rstscope {

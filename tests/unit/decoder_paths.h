@@ -107,10 +107,10 @@ struct PathComparison {
     bool fast = false;       // the fast path took the frame
 };
 
-// Runs decode_frame(), decode_frame_general(), the fast path alone and its key-only depth
-// (decode_ethernet_tcp_key_fast) on `length` bytes copied to a buffer of exactly that size (so
-// that ASan sees any read past it), from prefilled packets of both variants. A frame the fast
-// path refuses must leave its packet untouched.
+// Runs decode_frame(), decode_frame_general(), the fast path alone, its key-only depth
+// (decode_ethernet_tcp_key_fast) and decode_frame_key() on `length` bytes copied to a buffer of
+// exactly that size (so that ASan sees any read past it), from prefilled packets of both variants.
+// A frame the fast path refuses must leave its packet untouched.
 inline PathComparison compare_decoder_paths(LinkType link, const uint8_t* data, uint32_t length) {
     PathComparison out;
     auto frame = std::make_unique<uint8_t[]>(length == 0 ? 1 : length);
@@ -167,6 +167,26 @@ inline PathComparison compare_decoder_paths(LinkType link, const uint8_t* data, 
         d = decoding_difference(rg, expected, rg, key_only);
         if (!d.empty()) {
             out.difference = "the key decode differs in " + d;
+            return out;
+        }
+        // decode_frame_key, into a packet an earlier frame left behind: decode_frame's result and,
+        // for a segment, its key and flags as a fresh packet gets them.
+        DecodedPacket fresh;
+        const DecodeResult rf = decode_frame(link, frame.get(), length, fresh);
+        DecodedPacket reused = prefilled_packet(variant);
+        const DecodeResult rk = decode_frame_key(link, frame.get(), length, reused);
+        if (rk.is_tcp != rf.is_tcp || rk.reason != rf.reason ||
+            rk.fragment_l2_length != rf.fragment_l2_length ||
+            rk.fragment_l3_length != rf.fragment_l3_length) {
+            out.difference = "decode_frame_key's result differs from decode_frame's";
+            return out;
+        }
+        if (rf.is_tcp &&
+            !(reused.family == fresh.family && reused.src == fresh.src && reused.dst == fresh.dst &&
+              reused.src_port == fresh.src_port && reused.dst_port == fresh.dst_port &&
+              reused.vlan_outer == fresh.vlan_outer && reused.vlan_inner == fresh.vlan_inner &&
+              reused.tunnels == fresh.tunnels && reused.tcp_flags == fresh.tcp_flags)) {
+            out.difference = "decode_frame_key's key or flags differ from decode_frame's";
             return out;
         }
         out.fast = took;

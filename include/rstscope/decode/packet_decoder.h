@@ -99,6 +99,12 @@ bool decode_ethernet_tcp_fast(const uint8_t* frame, uint32_t captured_length,
 // decode_ethernet_tcp_fast() takes, those fields as it fills them; the rest of `packet` untouched.
 bool decode_ethernet_tcp_key_fast(const uint8_t* frame, uint32_t captured_length,
                                   DecodedPacket& packet) noexcept;
+// decode_frame() for the connection count: the same result, and when it is TCP the flow key's
+// fields and `tcp_flags` as decode_frame() gives them. A frame the fast path takes gets only those
+// (decode_ethernet_tcp_key_fast), so `packet` may be reused from frame to frame; any other is
+// decoded whole by the general path, from a fresh packet.
+DecodeResult decode_frame_key(LinkType link, const uint8_t* frame, uint32_t captured_length,
+                              DecodedPacket& packet) noexcept;
 
 // The general decoder, layer by layer: what decode_frame() gives, without its fast path. For the
 // tests that hold the fast path to it; the datapath calls decode_frame().
