@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <cstddef>
 #include <cstring>
 #include <iterator>
 #include <map>
@@ -64,6 +65,11 @@ class FindingKeyHash {
     SeededHash hash_;
 };
 
+// The bytes at the start of a Value that add() reads or writes for every event it counts (for the
+// tables that plan lookups: the distinct sketches, one line of which an event touches, last).
+template <class Value>
+constexpr size_t hot_bytes = sizeof(Value);
+
 // A fixed-capacity map from FindingKey to Value: an IdIndex (at most half full) and the values by
 // id, with the free ids. Full: the smallest of the next 8 entries (round robin) without an open
 // finding makes room.
@@ -80,9 +86,12 @@ class KeyedTable {
         free_.reserve(index_.capacity());
     }
 
-    // The entry for `key`, made (fresh) when absent; null when there is no room.
-    Value* get(const FindingKey& key) {
-        size_t home = index_.home(key);
+    // The entry for `key`, made (fresh) when absent; null when there is no room. `planned`: this
+    // table's lookup as plan() left it, or null.
+    Value* get(const FindingKey& key, const FindingLookups::Lookup* planned = nullptr) {
+        size_t home = planned && planned->home != FindingLookups::unplanned && planned->key == key
+                          ? planned->home
+                          : index_.home(key);
         uint32_t id = index_.find(key, home);
         if (id != Index::none) return &values_[id];
         // Freed ids first, latest first, then the never used ones in ascending order, then the
@@ -100,6 +109,25 @@ class KeyedTable {
         in_use_[id] = true;
         index_.insert(key, id, home);
         return &values_[id];
+    }
+
+    // The first step of a lookup ahead of get(): the key's home slot, asked for.
+    void plan(const FindingKey& key, FindingLookups::Lookup& lookup) const noexcept {
+        lookup.key = key;
+        lookup.home = static_cast<uint32_t>(index_.home(key));
+        index_.prefetch(lookup.home);
+    }
+    // The second, once the slot is in: the key and the value its id names (their lines that
+    // add() reads or writes, all but the sketches'). Usually the key's own: the index is at most
+    // half full. Nothing for a slot that is empty: the key is new.
+    [[gnu::always_inline]] void prefetch(const FindingLookups::Lookup& lookup) const noexcept {
+        if (lookup.home == FindingLookups::unplanned) return;
+        uint32_t id = index_.id_in(lookup.home);
+        if (id == Index::none) return;
+        index_.prefetch_key(id);
+        const char* value = reinterpret_cast<const char*>(&values_[id]);
+        for (size_t at = 0; at < hot_bytes<Value>; at += 64)
+            __builtin_prefetch(value + at, 1);
     }
 
     Value* find(const FindingKey& key) {
@@ -212,11 +240,16 @@ struct ScanValue {
     uint32_t count = 0;                               // refused this window
     uint32_t ports_estimate = 0, hosts_estimate = 0;  // as of their sketches' last change
     uint64_t vertical = 0, horizontal = 0;
-    DistinctCounter ports, hosts;
     Examples examples;
+    DistinctCounter ports, hosts;
     bool open() const noexcept { return vertical != 0 || horizontal != 0; }
     uint64_t weight() const noexcept { return count; }
 };
+
+template <>
+constexpr size_t hot_bytes<StormValue> = offsetof(StormValue, hosts);
+template <>
+constexpr size_t hot_bytes<ScanValue> = offsetof(ScanValue, ports);
 
 struct BackscatterValue {
     uint32_t count = 0;
@@ -595,7 +628,39 @@ auto injector_body(const FindingKey& key, const InjectorValue& v, const FindingT
 
 }  // namespace
 
-void FindingsEngine::add(const ResetEventCore& e, std::vector<FindingRecord>& out) {
+namespace {
+
+// Which of the planned tables an event reaches (add() below).
+bool reaches_storms(const ResetEventCore& e) noexcept {
+    return e.cause != ResetCause::refused && e.cause != ResetCause::unsolicited;
+}
+bool reaches_scans(const ResetEventCore& e) noexcept {
+    return e.cause == ResetCause::refused;
+}
+
+}  // namespace
+
+void FindingsEngine::plan_lookups(const ResetEventCore& e, FindingLookups& l) const noexcept {
+    const Tables& tb = *tables_;
+    l.storm.home = l.farm.home = l.scan.home = FindingLookups::unplanned;
+    if (reaches_storms(e)) {
+        tb.storms.plan(host_key(e.resp_h, e.family, e.resp_p), l.storm);
+        tb.farms.plan(prefix_key(e.resp_h, e.family, e.resp_p), l.farm);
+    }
+    if (reaches_scans(e)) tb.scans.plan(host_key(e.orig_h, e.family), l.scan);
+}
+
+// noipa: a function whose only effects are prefetches counts as pure to GCC, which then deletes
+// every call whose result goes unused, that is all of them.
+[[gnu::noipa]] void FindingsEngine::prefetch_lookups(const FindingLookups& l) const noexcept {
+    const Tables& tb = *tables_;
+    tb.storms.prefetch(l.storm);
+    tb.farms.prefetch(l.farm);
+    tb.scans.prefetch(l.scan);
+}
+
+void FindingsEngine::add(const ResetEventCore& e, std::vector<FindingRecord>& out,
+                         const FindingLookups* planned) {
     advance(e.ts_ns, out);
     if (!started_) {
         started_ = true;
@@ -613,10 +678,10 @@ void FindingsEngine::add(const ResetEventCore& e, std::vector<FindingRecord>& ou
 
     // rst_storm: resets of a service's connections (not refusals, not unsolicited: scans and
     // backscatter have their own findings), per server:port and per farm prefix:port.
-    if (e.cause != ResetCause::refused && e.cause != ResetCause::unsolicited) {
+    if (reaches_storms(e)) {
         uint32_t server_count = 0;
         FindingKey sk = host_key(e.resp_h, e.family, e.resp_p);
-        if (StormValue* v = tb.storms.get(sk)) {
+        if (StormValue* v = tb.storms.get(sk, planned ? &planned->storm : nullptr)) {
             ++v->count;
             ++v->causes[static_cast<size_t>(e.cause)];
             v->examples.add(e.id);
@@ -624,7 +689,7 @@ void FindingsEngine::add(const ResetEventCore& e, std::vector<FindingRecord>& ou
             server_count = v->count;
         }
         FindingKey fk = prefix_key(e.resp_h, e.family, e.resp_p);
-        if (StormValue* v = tb.farms.get(fk)) {
+        if (StormValue* v = tb.farms.get(fk, planned ? &planned->farm : nullptr)) {
             ++v->count;
             ++v->causes[static_cast<size_t>(e.cause)];
             v->examples.add(e.id);
@@ -636,9 +701,9 @@ void FindingsEngine::add(const ResetEventCore& e, std::vector<FindingRecord>& ou
     }
 
     // scan: the originator drew a refusal.
-    if (e.cause == ResetCause::refused) {
+    if (reaches_scans(e)) {
         FindingKey k = host_key(e.orig_h, e.family);
-        if (ScanValue* v = tb.scans.get(k)) {
+        if (ScanValue* v = tb.scans.get(k, planned ? &planned->scan : nullptr)) {
             ++v->count;
             v->examples.add(e.id);
             if (v->ports.add(mix64(e.resp_p)))

@@ -365,10 +365,11 @@ void Management::record_written(std::string_view line, const ResetEventCore* eve
 void Management::settle_judged() {
     const SettleTargets targets{resets_, tops_ ? &recent_ : nullptr, tops_ ? &*tops_ : nullptr,
                                 findings_, observers_};
+    SettleAhead ahead(judged_, judged_settled_, findings_);
     for (; judged_settled_ < judged_.size(); ++judged_settled_) {
-        if (judged_settled_ + settle_prefetch_distance < judged_.size())
-            prefetch_judged(judged_[judged_settled_ + settle_prefetch_distance]);
-        if (settle_event(judged_[judged_settled_], ++events_numbered_, targets, finding_scratch_))
+        const FindingLookups* planned = ahead.next(judged_settled_);
+        if (settle_event(judged_[judged_settled_], ++events_numbered_, targets, finding_scratch_,
+                         planned))
             bump(counters_, ManagementCounter::storm_upgrades);
         queue_findings(events_numbered_);
     }

@@ -4,7 +4,7 @@
 namespace rstscope {
 
 bool settle_event(StormWindow::Judged& judged, uint64_t id, const SettleTargets& to,
-                  std::vector<FindingRecord>& findings_out) {
+                  std::vector<FindingRecord>& findings_out, const FindingLookups* planned) {
     ResetEventCore& event = judged.event();
     event.id = id;
     bool upgraded = to.resets.settle(judged);
@@ -12,7 +12,7 @@ bool settle_event(StormWindow::Judged& judged, uint64_t id, const SettleTargets&
         observer->event_settled(event);
     if (to.recent) to.recent->push(event, judged.extras());
     if (to.tops) to.tops->record(event);
-    to.findings.add(event, findings_out);
+    to.findings.add(event, findings_out, planned);
     return upgraded;
 }
 

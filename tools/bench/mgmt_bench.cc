@@ -169,11 +169,11 @@ Result run(std::vector<Handed>& source, const ConnectionWindows* connections, ui
         finding_records.clear();
     };
     auto write_judged = [&] {
+        SettleAhead ahead(judged, 0, findings);
         for (size_t i = 0; i < judged.size(); ++i) {
             StormWindow::Judged& j = judged[i];
-            if (i + settle_prefetch_distance < judged.size())
-                prefetch_judged(judged[i + settle_prefetch_distance]);
-            r.storm_upgrades += settle_event(j, ++numbered, targets, finding_records);
+            const FindingLookups* planned = ahead.next(i);
+            r.storm_upgrades += settle_event(j, ++numbered, targets, finding_records, planned);
             if (write_event_line(log, j.event(), j.extras())
                     .empty())  // as Management::write_judged
                 queue_line(format_event_line(line, j.event(), j.extras()));

@@ -101,6 +101,20 @@ struct FindingKey {
 };
 static_assert(sizeof(FindingKey) == 24);
 
+// The table lookups FindingsEngine::add() will make for one event, worked out before its turn:
+// plan_lookups() hashes the keys and asks for their index slots, prefetch_lookups(), a few events
+// later once those slots are in, asks for the entries they name, so that add() finds its lines
+// in the cache instead of waiting for each in turn (a reset-heavy run's tables outgrow the L2
+// cache). A hint only: add() takes a planned slot only for the very key it looks up.
+struct FindingLookups {
+    static constexpr uint32_t unplanned = UINT32_MAX;
+    struct Lookup {
+        FindingKey key;
+        uint32_t home = unplanned;  // the key's home slot in its table's index
+    };
+    Lookup storm, farm, scan;  // the tables most events reach
+};
+
 struct FindingThresholds {
     uint64_t window_ns = 60'000'000'000;  // --findings-window: the rates' window
     uint64_t hold_ns = 600'000'000'000;   // --findings-hold: timers and injectors clear after it
@@ -183,8 +197,13 @@ class FindingsEngine {
     FindingsEngine& operator=(const FindingsEngine&) = delete;
 
     // One settled event (its id given), in log order. Records it causes are appended to `out`:
-    // first those of the windows its time closes, then the one it raises.
-    void add(const ResetEventCore& event, std::vector<FindingRecord>& out);
+    // first those of the windows its time closes, then the one it raises. `planned`: the event's
+    // lookups as plan_lookups() (and prefetch_lookups()) left them, or null.
+    void add(const ResetEventCore& event, std::vector<FindingRecord>& out,
+             const FindingLookups* planned = nullptr);
+    // See FindingLookups. Neither changes what the engine holds.
+    void plan_lookups(const ResetEventCore& event, FindingLookups& lookups) const noexcept;
+    void prefetch_lookups(const FindingLookups& lookups) const noexcept;
     // Packet time `ts_ns` has passed: every event before it has been added. Closes the windows
     // that end by then, each in turn (a live capture without events still clears its findings):
     // the records are the same however many calls brought the engine to `ts_ns`.

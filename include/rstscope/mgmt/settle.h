@@ -4,6 +4,8 @@
 // bench measures what the product runs. EAL-free; management thread only.
 #pragma once
 
+#include <algorithm>
+#include <array>
 #include <cstdint>
 #include <span>
 #include <vector>
@@ -33,18 +35,57 @@ struct SettleTargets {
 // Gives the judged event `id`, applies its storm verdict and tallies it, tells the observers, keeps
 // it for the control socket's queries when there are any (as settled, so a query says what the
 // log says) and feeds it to the findings engine, whose records for it are appended to
-// `findings_out`. Returns whether the storm verdict upgraded the event.
+// `findings_out`. Returns whether the storm verdict upgraded the event. `planned`: the event's
+// findings lookups as SettleAhead planned them, or null.
 bool settle_event(StormWindow::Judged& judged, uint64_t id, const SettleTargets& to,
-                  std::vector<FindingRecord>& findings_out);
+                  std::vector<FindingRecord>& findings_out,
+                  const FindingLookups* planned = nullptr);
 
-// A judged event waited a storm window in the pool, so it is cold when it is settled: the loops
-// that settle judged events (Management::settle_judged, mgmt_bench) bring in every line of the one
-// `settle_prefetch_distance` ahead while they settle the current one.
-inline constexpr size_t settle_prefetch_distance = 4;
-[[gnu::always_inline]] inline void prefetch_judged(const StormWindow::Judged& judged) noexcept {
-    prefetch_whole(judged.event());
-    if (judged.pooled_extras) prefetch_whole(*judged.pooled_extras);
-}
+// Works ahead of a loop that settles judged events in order (Management::settle_judged,
+// mgmt_bench), so that an event's lines are in the cache when its turn comes. A judged event
+// waited a storm window in the pool and the findings engine's tables outgrow the L2 cache, so
+// without it each event waits for its own lines, one after another. Three steps, each a few
+// events after the one it depends on: every line of the event `judged_ahead` ahead, the findings
+// lookups of the one `plan_ahead` ahead (its key's index slots: plan_lookups() reads the event),
+// the entries those slots name for the one `lookups_ahead` ahead. One per loop: construct it
+// where the loop starts, at `from`.
+class SettleAhead {
+  public:
+    static constexpr size_t judged_ahead = 12, plan_ahead = 8, lookups_ahead = 4;
+
+    SettleAhead(std::span<const StormWindow::Judged> judged, size_t from,
+                const FindingsEngine& findings) noexcept
+        : judged_(judged), findings_(findings) {
+        for (size_t i = from; i < std::min(judged.size(), from + judged_ahead); ++i) {
+            prefetch_judged(judged[i]);
+            if (i < from + plan_ahead) findings.plan_lookups(judged[i].event(), planned(i));
+        }
+        for (size_t i = from; i < std::min(judged.size(), from + lookups_ahead); ++i)
+            findings.prefetch_lookups(planned(i));
+    }
+
+    // Call before settling judged[i], for i = from, from + 1, ...: works on the events ahead and
+    // returns the lookups planned for judged[i], for settle_event().
+    const FindingLookups* next(size_t i) noexcept {
+        if (i + judged_ahead < judged_.size()) prefetch_judged(judged_[i + judged_ahead]);
+        if (i + plan_ahead < judged_.size())
+            findings_.plan_lookups(judged_[i + plan_ahead].event(), planned(i + plan_ahead));
+        if (i + lookups_ahead < judged_.size())
+            findings_.prefetch_lookups(planned(i + lookups_ahead));
+        return &planned(i);
+    }
+
+  private:
+    [[gnu::always_inline]] static void prefetch_judged(const StormWindow::Judged& judged) noexcept {
+        prefetch_whole(judged.event());
+        if (judged.pooled_extras) prefetch_whole(*judged.pooled_extras);
+    }
+    FindingLookups& planned(size_t i) noexcept { return ring_[i % ring_.size()]; }
+
+    std::span<const StormWindow::Judged> judged_;
+    const FindingsEngine& findings_;
+    std::array<FindingLookups, plan_ahead + 1> ring_;  // judged[i]'s lookups at i % size
+};
 
 // Writes the event's line, ending in its newline, straight into the log's buffer and returns it;
 // empty, writing nothing, when the buffer lacks room for the longest line now (the caller then
