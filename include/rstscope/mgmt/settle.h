@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <cstdint>
 #include <span>
 #include <vector>
@@ -80,11 +81,12 @@ class SettleAhead {
         prefetch_whole(judged.event());
         if (judged.pooled_extras) prefetch_whole(*judged.pooled_extras);
     }
-    FindingLookups& planned(size_t i) noexcept { return ring_[i % ring_.size()]; }
+    FindingLookups& planned(size_t i) noexcept { return ring_[i & (ring_.size() - 1)]; }
 
     std::span<const StormWindow::Judged> judged_;
     const FindingsEngine& findings_;
-    std::array<FindingLookups, plan_ahead + 1> ring_;  // judged[i]'s lookups at i % size
+    // judged[i]'s lookups at i % size: a power of two above plan_ahead, so no division.
+    std::array<FindingLookups, std::bit_ceil(plan_ahead + 1)> ring_;
 };
 
 // Writes the event's line, ending in its newline, straight into the log's buffer and returns it;
