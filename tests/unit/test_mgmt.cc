@@ -19,6 +19,8 @@
 #include <tuple>
 #include <vector>
 
+#include <fmt/format.h>
+
 #include "counting_new.h"
 #include "resident_memory.h"
 #include "rstscope/mgmt/control_protocol.h"
@@ -521,10 +523,8 @@ TEST(Stats, JsonHasEveryCounterAndDropReason) {
         management(ManagementCounter::export_dropped);
     std::string drops = ",\"events_lost\":" + std::to_string(lost) +
                         ",\"dropped\":" + std::to_string(dropped) + ",\"drops\":{";
-    for (size_t i = 0; i < drop_reason_count; ++i) {
-        drops += (i ? "," : "") + ("\"" + std::string(drop_reason_names[i]) + "\":") +
-                 std::to_string(i + 1);
-    }
+    for (size_t i = 0; i < drop_reason_count; ++i)
+        drops += fmt::format("{}\"{}\":{}", i ? "," : "", drop_reason_names[i], i + 1);
     EXPECT_NE(json.find(drops + "}"), std::string::npos) << json;
     for (std::string_view cause : reset_cause_names)
         EXPECT_NE(json.find("\"" + std::string(cause) + "\":"), std::string::npos) << cause;
