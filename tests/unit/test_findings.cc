@@ -752,8 +752,8 @@ TEST(Findings, SameEventsSameRecords) {
 // and made again between an event's plan and its turn.
 TEST(Findings, PlannedLookupsChangeNothing) {
     std::vector<ResetEvent> events;
-    // A quarter refusals, one client in eight of them scanning; of the aborts, one in three
-    // from a storming server, the rest spread over 1 500 services in a few dozen farms.
+    // A quarter refusals, one in eight of them from a scanning client; one event in three toward
+    // a storming server, the rest spread over 1 500 services in a few dozen farms.
     for (uint32_t i = 0; i < 20'000; ++i) {
         ResetCause cause = i % 4 == 0 ? ResetCause::refused : ResetCause::resp_abort;
         uint32_t server = i * 7919 % 1500;

@@ -1050,7 +1050,7 @@ TEST(ZeekRepeats, HistoryKeepsItsFirst32Letters) {
     for (uint32_t i = 1; i < 40; ++i)
         zeek_track(t, numbered(resp, rst, i * 10));
     EXPECT_EQ(t.history_length, zeek_history_max_letters);
-    EXPECT_EQ(history(t), "S" + std::string(zeek_history_max_letters - 1, 'r'));
+    EXPECT_EQ(history(t), std::string("S").append(zeek_history_max_letters - 1, 'r'));
     // Flipping rewrites every kept letter, the 32nd too.
     char buffer[zeek_history_max_letters + 2];
     EXPECT_EQ(zeek_history(t, buffer, sizeof buffer), zeek_history_max_letters);
