@@ -92,8 +92,8 @@ FlowTracker::FlowTracker(const TrackerConfig& config, WorkerCounters& counters)
     // push_pending writes a slot whole before anything reads it.
     pending_ = FixedArray<PendingReset>(capacity, "the linger queue", config.paging,
                                         Elements::written_before_read);
-    pending_.populate(config.expected_resets);
-    // Not populated: a capture's resets mostly have no extras, and only theirs take pages here.
+    // Not populated here (fault_in_expected_resets()), nor ever the extras: a capture's resets
+    // mostly have none, and only theirs take pages there.
     pending_extras_ = FixedArray<ResetEventExtras>(capacity, "the linger queue's extras",
                                                    config.paging, Elements::written_before_read);
     pending_mask_ = capacity - 1;
@@ -1115,6 +1115,10 @@ void FlowTracker::sweep() noexcept {
             counters_.bump(WorkerCounter::flows_expired);
         }
     }
+}
+
+void FlowTracker::fault_in_expected_resets() noexcept {
+    pending_.populate(config_.expected_resets);
 }
 
 bool FlowTracker::flush_pending(uint32_t limit) noexcept {

@@ -584,6 +584,7 @@ int analyse(const Options& options, const Inputs& inputs, Outputs& outputs,
         // Before the launch: a --recorder-dir that cannot be used ends the run before any packet.
         std::unique_ptr<FlightRecorder> recorder = flight_recorder(options, pipeline.channels());
         pipeline.launch();
+        pipeline.fault_in_expected_resets();
         Management management(options, run_control, pipeline.channels(), port_stats,
                               std::move(outputs.log), std::move(outputs.control),
                               std::move(outputs.metrics_http));

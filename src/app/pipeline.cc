@@ -24,8 +24,6 @@ WorkerTrackers build_worker_trackers(const TrackerConfig& tracker, unsigned work
         built.trackers.push_back(std::make_unique<FlowTracker>(config, *built.counters.back()));
         built.rings.push_back(std::make_unique<EventRing>(fmt::format("rstscope_events_{}", w),
                                                           event_ring_size, tracker.paging));
-        // Every reset the worker meets passes through its ring once.
-        built.rings.back()->populate(tracker.expected_resets);
     }
     return built;
 }
@@ -37,7 +35,8 @@ Pipeline::Pipeline(const Options& options, const TrackerConfig& tracker, WorkerT
       settings_(settings),
       counters_(std::move(trackers.counters)),
       trackers_(std::move(trackers.trackers)),
-      rings_(std::move(trackers.rings)) {
+      rings_(std::move(trackers.rings)),
+      expected_resets_(tracker.expected_resets) {
     if (trackers_.size() != options.workers || rings_.size() != options.workers)
         throw std::logic_error("one flow tracker and event ring per worker expected");
     if (rte_lcore_count() < options.workers + 1) {
@@ -128,6 +127,14 @@ void Pipeline::launch() {
         if (rte_eal_remote_launch(worker_main, contexts_[launched].get(), lcore) != 0)
             throw std::runtime_error(fmt::format("cannot launch a worker on lcore {}", lcore));
         ++launched;
+    }
+}
+
+void Pipeline::fault_in_expected_resets() noexcept {
+    for (size_t w = 0; w < trackers_.size(); ++w) {
+        trackers_[w]->fault_in_expected_resets();
+        // Every reset the worker meets passes through its ring once, at its linger's end.
+        rings_[w]->populate(expected_resets_);
     }
 }
 

@@ -24,8 +24,9 @@ class CaptureFeed;
 
 // Each worker's counters, flow tracker and event ring. Their memory comes from the kernel, not
 // from DPDK, so they can be built while EAL starts: populating the flow tables (a tenth of a
-// second for 100 MiB here) and the linger queues' and rings' slots a capture's resets will take
-// then overlaps EAL's TSC calibration, which sleeps as long (docs/performance.md).
+// second for 100 MiB here) then overlaps EAL's TSC calibration, which sleeps as long. The linger
+// queues' and rings' slots a capture's resets will take are faulted in later, once the workers
+// run (Pipeline::fault_in_expected_resets(); docs/performance.md).
 struct WorkerTrackers {
     std::vector<std::unique_ptr<WorkerCounters>> counters;
     std::vector<std::unique_ptr<FlowTracker>> trackers;
@@ -53,6 +54,12 @@ class Pipeline {
 
     // Starts one worker lcore per worker (throws when an lcore cannot be launched).
     void launch();
+    // After launch(): faults in each worker's linger slots and event-ring slots for the resets a
+    // capture is expected to bring (TrackerConfig::expected_resets), on the calling thread while
+    // the workers run. They are used in order from the first, so this keeps ahead of a worker;
+    // before the launch it held the worker back (and EAL, waiting on the same lock: 15-30 % of
+    // the start of a reset-heavy capture's run).
+    void fault_in_expected_resets() noexcept;
     // Waits for every launched worker to return.
     void join();
 
@@ -67,6 +74,7 @@ class Pipeline {
     std::vector<std::unique_ptr<WorkerCounters>> counters_;
     std::vector<std::unique_ptr<FlowTracker>> trackers_;
     std::vector<std::unique_ptr<EventRing>> rings_;
+    uint64_t expected_resets_;
     std::vector<std::unique_ptr<FlowMailbox>> flow_boxes_;
     std::vector<std::unique_ptr<Reassembler>> reassemblers_;
     std::vector<rte_ring*> dispatch_;

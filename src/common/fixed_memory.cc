@@ -67,7 +67,7 @@ FixedMemory::FixedMemory(size_t bytes, const char* what, Paging paging, Access a
 void FixedMemory::populate(size_t bytes) noexcept {
     bytes = std::min(bytes, bytes_);
     if (bytes == 0) return;
-    fault_in(data_, bytes);
+    fault_in_here(data_, bytes);
 }
 
 FixedMemory::~FixedMemory() {

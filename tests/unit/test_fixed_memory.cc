@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <ctime>
 #include <stdexcept>
 
 #include "resident_memory.h"
@@ -60,9 +61,9 @@ TEST(FixedMemory, PopulateFaultsInThePrefixOnly) {
     FixedMemory().populate(100);  // none: nothing to do
 }
 
-// Large regions are faulted in by several threads, a share each: every page of an up-front
-// region, the last (shorter) share's too, and of a populated prefix exactly the prefix, whatever
-// the number of shares.
+// Large up-front regions are faulted in by several threads, a share each: every page, the last
+// (shorter) share's too. A populated prefix (one thread) is exactly the prefix, across as many
+// shares' worth of bytes.
 TEST(FixedMemory, LargeRegionsAreFaultedInWholeInShares) {
     const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
     const size_t share = FixedMemory::fault_in_share_bytes;
@@ -80,6 +81,28 @@ TEST(FixedMemory, LargeRegionsAreFaultedInWholeInShares) {
     EXPECT_EQ(resident_pages(on_use.data(), prefix), prefix_pages);
     const size_t beyond = prefix_pages * page + (4 << 20);  // past a huge page holding the end
     EXPECT_EQ(resident_pages(on_use.data() + beyond, bytes - beyond), 0u);
+}
+
+// populate() runs while the workers do, so it faults in on the calling thread alone: a helper
+// would take time from a worker's CPU. Every CPU second the process spends on it is the calling
+// thread's (with a helper per usable CPU, about half of it was the helper's on two CPUs).
+TEST(FixedMemory, PopulateFaultsInOnTheCallingThreadAlone) {
+    auto cpu_ns = [](clockid_t clock) {
+        timespec t{};
+        clock_gettime(clock, &t);
+        return uint64_t(t.tv_sec) * 1'000'000'000u + uint64_t(t.tv_nsec);
+    };
+    const size_t bytes = 16 * FixedMemory::fault_in_share_bytes;  // 128 MiB
+    FixedMemory memory(bytes, "a test", Paging::on_use);
+    const uint64_t process_before = cpu_ns(CLOCK_PROCESS_CPUTIME_ID);
+    const uint64_t thread_before = cpu_ns(CLOCK_THREAD_CPUTIME_ID);
+    memory.populate(bytes);
+    const uint64_t thread = cpu_ns(CLOCK_THREAD_CPUTIME_ID) - thread_before;
+    const uint64_t process = cpu_ns(CLOCK_PROCESS_CPUTIME_ID) - process_before;
+    const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+    EXPECT_EQ(resident_pages(memory.data(), bytes), bytes / page);
+    EXPECT_GE(thread, process * 9 / 10)
+        << "thread " << thread << " ns of the process's " << process;
 }
 
 TEST(FixedArray, PopulateFaultsInTheFirstElements) {

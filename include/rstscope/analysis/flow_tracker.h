@@ -96,9 +96,9 @@ struct TrackerConfig {
     Paging paging = Paging::up_front;
     // The reset segments this worker is expected to meet (a capture's, from its probe; 0 for
     // live traffic, whose memory is up front and present already). As many linger slots (and
-    // event-ring slots, pipeline.h) are written for certain, so they are faulted in at setup,
-    // beside EAL's start, instead of on the worker's path (5 % of a reset-heavy capture's run,
-    // docs/performance.md).
+    // event-ring slots, pipeline.h) are written for certain, so they are faulted in off the
+    // worker's path (5 % of a reset-heavy capture's run): by fault_in_expected_resets(), which
+    // the pipeline calls once the worker runs (docs/performance.md).
     uint64_t expected_resets = 0;
     // process_burst() prefetches a few packets ahead while the flow table takes at most this
     // many bytes, the whole burst ahead beyond (FlowTracker::prefetch_ahead()).
@@ -178,6 +178,12 @@ class FlowTracker {
     void process_burst(const DecodedPacket* packets, uint32_t count,
                        const FrameRef* frames = nullptr, uint16_t link = 1) noexcept;
     void process(const DecodedPacket& packet) noexcept { process_burst(&packet, 1); }
+
+    // Faults in the linger slots of the expected resets (TrackerConfig::expected_resets). Any
+    // thread, while the worker runs: the worker takes the slots in order from the first, far
+    // slower than they are faulted in, and a slot it reaches first it faults in itself. Its
+    // contents are never touched, so it needs no synchronisation with the worker.
+    void fault_in_expected_resets() noexcept;
 
     // Moves time forward (packet time for captures): writes out resets whose linger ended and
     // sweeps a few buckets for idle flows. Call once per poll, burst or not.

@@ -53,15 +53,17 @@ class FixedMemory {
     uint8_t* data() const noexcept { return data_; }
     size_t size() const noexcept { return bytes_; }
 
-    // Faults in the first `bytes` (at most size()) now, zeroed: for memory taken Paging::on_use
-    // of which a known part will be written for certain, so that its faults are taken here, at
-    // setup, and not where it is first written (a worker's packet path). Setup only.
+    // Faults in the first `bytes` (at most size()) now, zeroed, on the calling thread alone: for
+    // memory taken Paging::on_use of which a known part will be written for certain, so that
+    // its faults are taken here and not where it is first written (a worker's packet path).
+    // Called while the workers run (management's thread, off their path); a helper thread there
+    // would take its time from a worker's CPU (docs/performance.md).
     void populate(size_t bytes) noexcept;
 
-    // Regions from this size up are faulted in by several threads, one share each (at most one a
-    // usable CPU): on a VM the host backs a page at its first touch, and that, more than the
-    // zeroing, is the cost (a fresh 128 MiB on this project's VM: 226-263 ms on one thread,
-    // 131-161 ms on two; docs/performance.md).
+    // Regions faulted in up front from this size up are faulted in by several threads, one share
+    // each (at most one a usable CPU): on a VM the host backs a page at its first touch, and
+    // that, more than the zeroing, is the cost (a fresh 128 MiB on this project's VM: 226-263 ms
+    // on one thread, 131-161 ms on two; docs/performance.md). Setup, before any worker runs.
     static constexpr size_t fault_in_share_bytes = size_t{8} << 20;
     static constexpr size_t max_fault_in_threads = 8;
     // The transparent huge page Access::random asks for up front: a share to fault in is whole
