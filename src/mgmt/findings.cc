@@ -7,6 +7,7 @@
 #include <cstring>
 #include <iterator>
 #include <map>
+#include <type_traits>
 
 #include <fmt/format.h>
 
@@ -227,13 +228,19 @@ struct StormValue {
     bool connections_known = false;
     std::array<uint32_t, enum_count<ResetCause>> causes{};
     Examples examples;
-    DistinctCounter hosts;  // farms: distinct server addresses this window
     bool open() const noexcept { return finding != 0; }
     // `usual` averages 32-bit counts, so it is in [0, 2^32]: truncated through int64_t, exactly as
     // to uint64_t, in one instruction instead of the unsigned conversion's range test.
     uint64_t weight() const noexcept {
         return count + static_cast<uint64_t>(static_cast<int64_t>(usual));
     }
+};
+
+// A farm's: a service's, and the distinct server addresses behind its prefix this window. Apart
+// from a server's, whose table churns on a reset-heavy capture (most events make an entry), so that
+// a fresh server entry does not write a sketch nothing reads.
+struct FarmValue : StormValue {
+    DistinctCounter hosts;
 };
 
 struct ScanValue {
@@ -246,8 +253,8 @@ struct ScanValue {
     uint64_t weight() const noexcept { return count; }
 };
 
-template <>
-constexpr size_t hot_bytes<StormValue> = offsetof(StormValue, hosts);
+template <>  // the base's bytes, then the sketch
+constexpr size_t hot_bytes<FarmValue> = sizeof(StormValue);
 template <>
 constexpr size_t hot_bytes<ScanValue> = offsetof(ScanValue, ports);
 
@@ -387,7 +394,7 @@ struct FindingsEngine::Tables {
     explicit Tables(uint32_t n)
         : storms(n), farms(n), scans(n), backscatter(n), timers(n), injectors(n) {}
     KeyedTable<StormValue> storms;
-    KeyedTable<StormValue> farms;
+    KeyedTable<FarmValue> farms;
     KeyedTable<ScanValue> scans;
     KeyedTable<BackscatterValue> backscatter;
     KeyedTable<TimerValue> timers;
@@ -465,8 +472,11 @@ double storm_share(const StormValue& v) {
     return static_cast<double>(v.count) / static_cast<double>(v.connections);
 }
 
-auto storm_body(const FindingKey& key, const StormValue& v, const FindingThresholds& t, bool farm) {
-    return [&key, &v, &t, farm](Buffer& out) {
+// `Value`: StormValue (a server's) or FarmValue.
+template <class Value>
+auto storm_body(const FindingKey& key, const Value& v, const FindingThresholds& t) {
+    constexpr bool farm = std::is_same_v<Value, FarmValue>;
+    return [&key, &v, &t](Buffer& out) {
         auto it = std::back_inserter(out);
         if (farm) {
             fmt::format_to(it, ",\"subject\":{{\"scope\":\"farm\",\"prefix\":\"");
@@ -486,7 +496,7 @@ auto storm_body(const FindingKey& key, const StormValue& v, const FindingThresho
                            storm_share(v));
         else
             fmt::format_to(it, ",\"connections\":null,\"share\":null");
-        if (farm)
+        if constexpr (farm)
             fmt::format_to(it, ",\"servers\":{},\"top_server_resets\":{}", v.hosts.estimate(),
                            v.max_server);
         fmt::format_to(it, ",\"causes\":");
@@ -689,7 +699,7 @@ void FindingsEngine::add(const ResetEventCore& e, std::vector<FindingRecord>& ou
             server_count = v->count;
         }
         FindingKey fk = prefix_key(e.resp_h, e.family, e.resp_p);
-        if (StormValue* v = tb.farms.get(fk, planned ? &planned->farm : nullptr)) {
+        if (FarmValue* v = tb.farms.get(fk, planned ? &planned->farm : nullptr)) {
             ++v->count;
             ++v->causes[static_cast<size_t>(e.cause)];
             v->examples.add(e.id);
@@ -916,13 +926,14 @@ void FindingsEngine::close_window(std::vector<FindingRecord>& out) {
 void FindingsEngine::judge_storms(uint64_t end_ns, bool closing, std::vector<FindingRecord>& out) {
     Tables& tb = *tables_;
     const uint64_t window = window_start_ns_ / t_.window_ns;
-    auto judge = [&](KeyedTable<StormValue>& table, bool farm) {
-        table.for_each([&](const FindingKey& key, StormValue& v) {
+    auto judge = [&]<class Value>(KeyedTable<Value>& table) {
+        constexpr bool farm = std::is_same_v<Value, FarmValue>;
+        table.for_each([&](const FindingKey& key, Value& v) {
             float count = static_cast<float>(v.count);
             bool rises = v.count >= t_.storm_resets &&
                          (warm_ ? count >= static_cast<float>(t_.storm_rise) * v.usual
                                 : uint64_t{v.count} >= uint64_t{t_.storm_resets} * t_.storm_rise);
-            if (farm)
+            if constexpr (farm)
                 rises = rises && uint64_t{v.max_server} * 2 <= v.count &&
                         v.hosts_estimate >= t_.farm_hosts;
             bool holds = v.open() && v.count >= t_.storm_resets && count >= 2.0f * v.usual;
@@ -939,9 +950,8 @@ void FindingsEngine::judge_storms(uint64_t end_ns, bool closing, std::vector<Fin
             if (v.open() && closing) {
                 holds = holds && share >= t_.storm_share / 2;
                 FindingState state = holds ? FindingState::updated : FindingState::cleared;
-                FindingRecord r =
-                    make_record(v.finding, FindingKind::rst_storm, state, end_ns, t_.window_ns,
-                                v.examples, storm_body(key, v, t_, farm));
+                FindingRecord r = make_record(v.finding, FindingKind::rst_storm, state, end_ns,
+                                              t_.window_ns, v.examples, storm_body(key, v, t_));
                 if (holds) {
                     tb.open_lines[r.id] = {r.id, FindingKind::rst_storm,
                                            tb.open_lines[r.id].raised_ts_ns, r.line};
@@ -956,7 +966,7 @@ void FindingsEngine::judge_storms(uint64_t end_ns, bool closing, std::vector<Fin
                 v.total = v.count;
                 FindingRecord r =
                     make_record(v.finding, FindingKind::rst_storm, FindingState::raised, end_ns,
-                                t_.window_ns, v.examples, storm_body(key, v, t_, farm));
+                                t_.window_ns, v.examples, storm_body(key, v, t_));
                 ++open_[static_cast<size_t>(FindingKind::rst_storm)];
                 ++raised_[static_cast<size_t>(FindingKind::rst_storm)];
                 tb.open_lines[r.id] = {r.id, FindingKind::rst_storm, r.ts_ns, r.line};
@@ -973,15 +983,15 @@ void FindingsEngine::judge_storms(uint64_t end_ns, bool closing, std::vector<Fin
             bool keep = v.open() || v.usual >= 0.5f;
             float usual = v.usual;
             uint64_t finding = v.finding;
-            v = StormValue{};
+            v = Value{};
             v.usual = usual;
             v.finding = finding;
             v.seasoned = true;
             return keep;
         });
     };
-    judge(tb.storms, false);
-    judge(tb.farms, true);
+    judge(tb.storms);
+    judge(tb.farms);
 }
 
 void FindingsEngine::finish(std::vector<FindingRecord>& out) {
@@ -1002,11 +1012,11 @@ void FindingsEngine::finish(std::vector<FindingRecord>& out) {
         finding = 0;
     };
     tb.storms.for_each([&](const FindingKey& k, StormValue& v) {
-        clear(FindingKind::rst_storm, v.finding, v.examples, storm_body(k, v, t_, false));
+        clear(FindingKind::rst_storm, v.finding, v.examples, storm_body(k, v, t_));
         return true;
     });
-    tb.farms.for_each([&](const FindingKey& k, StormValue& v) {
-        clear(FindingKind::rst_storm, v.finding, v.examples, storm_body(k, v, t_, true));
+    tb.farms.for_each([&](const FindingKey& k, FarmValue& v) {
+        clear(FindingKind::rst_storm, v.finding, v.examples, storm_body(k, v, t_));
         return true;
     });
     tb.scans.for_each([&](const FindingKey& k, ScanValue& v) {
