@@ -57,8 +57,8 @@ class Pipeline {
     // After launch(): faults in each worker's linger slots and event-ring slots for the resets a
     // capture is expected to bring (TrackerConfig::expected_resets), on the calling thread while
     // the workers run. They are used in order from the first, so this keeps ahead of a worker;
-    // before the launch it held the worker back (and EAL, waiting on the same lock: 15-30 % of
-    // the start of a reset-heavy capture's run).
+    // before the launch it held the worker back (and EAL, waiting on the same lock): a tenth to a
+    // fifth of the time to a reset-heavy capture's launch (docs/performance.md).
     void fault_in_expected_resets() noexcept;
     // Waits for every launched worker to return.
     void join();
