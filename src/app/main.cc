@@ -38,6 +38,7 @@
 #include "capture_sizes.h"
 #include "driver_loading.h"
 #include "eal_args.h"
+#include "eal_cpu_scan.h"
 #include "pipeline.h"
 #include "progress.h"
 #include "rstscope/config/duration.h"
@@ -333,6 +334,7 @@ class Eal {
             argv.push_back(a.data());
         argv.push_back(nullptr);
         ShortTscCalibration short_calibration;
+        ShortCpuScan short_cpu_scan;
         if (rte_eal_init(static_cast<int>(args.size()), argv.data()) < 0) {
             error = fmt::format("DPDK EAL initialisation failed: {}", rte_strerror(rte_errno));
             return false;
