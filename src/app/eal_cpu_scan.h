@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // EAL's scan of the CPUs, without asking sysfs about CPUs that cannot exist. rte_eal_init asks, for
-// every lcore id below RTE_MAX_LCORE (eal_cpu_socket_id and eal_cpu_detected in
-// lib/eal/linux/eal_lcore.c, DPDK 22.11), whether /sys/devices/system/node/node<N>/cpu<C> exists
-// for each NUMA node N below RTE_MAX_NUMA_NODES, and whether
-// /sys/devices/system/cpu/cpu<C>/topology/core_id does: about 5 000 access(2) calls with Debian's
-// build, 5.5-6.3 ms on this project's VM, a fifth of a small capture's whole run
+// every CPU id it considers (eal_cpu_socket_id and eal_cpu_detected in lib/eal/linux/eal_lcore.c,
+// DPDK 22.11: the core_id file for each of 1 024 ids here), whether
+// /sys/devices/system/node/node<N>/cpu<C> exists for each NUMA node N below RTE_MAX_NUMA_NODES,
+// and whether /sys/devices/system/cpu/cpu<C>/topology/core_id does: about 5 000 access(2) calls
+// with Debian's build, 5.5-6.3 ms on this project's VM, a sixth of a small capture's whole run
 // (docs/performance.md). Neither file exists for a CPU beyond those the kernel can ever bring
 // online (/sys/devices/system/cpu/possible), so while a ShortCpuScan lives, this thread's access()
 // of either path for such a CPU answers ENOENT without the system call; every other call (other

@@ -7,11 +7,14 @@
 #include <rte_lcore.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <fstream>
 #include <iterator>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include <fmt/format.h>
@@ -135,7 +138,9 @@ TEST(EalCpuScan, EalFindsItsCpusWithTheScanShortened) {
         ASSERT_GE(rte_eal_init(static_cast<int>(argv.size()), argv.data()), 0);
     }
     EXPECT_EQ(rte_lcore_count(), lcores);
-    EXPECT_GE(cpu_scan_calls_answered() - before, (RTE_MAX_LCORE - end) * 2u);
+    // At least the node and core_id probes of every lcore id past the possible CPUs.
+    EXPECT_GE(cpu_scan_calls_answered() - before,
+              end < RTE_MAX_LCORE ? (RTE_MAX_LCORE - end) * 2u : 0u);
     std::printf("EAL: %u lcores, %u access() calls answered for CPUs from %u on\n",
                 rte_lcore_count(), cpu_scan_calls_answered() - before, end);
     rte_eal_cleanup();
