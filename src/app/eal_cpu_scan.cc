@@ -2,6 +2,7 @@
 #include "eal_cpu_scan.h"
 
 #include <fcntl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -43,8 +44,9 @@ std::optional<uint32_t> probed_cpu(const char* path) noexcept {
 }  // namespace
 
 // EAL calls access through its PLT; this definition in the executable comes before libc's in every
-// library's lookup (as nanosleep does in tsc_calibration.cc). faccessat with no flags is the same
-// check (the real user and group ids) and the same system call glibc's access makes.
+// library's lookup (as nanosleep does in tsc_calibration.cc). Anything not answered here is the
+// system call glibc's access makes: access(2) where the architecture has it, else faccessat(2)
+// with no flags, the same check (the real user and group ids).
 extern "C" int access(const char* path, int mode) {
     if (possible_end != 0) {
         if (std::optional<uint32_t> cpu = probed_cpu(path); cpu && *cpu >= possible_end) {
@@ -53,7 +55,11 @@ extern "C" int access(const char* path, int mode) {
             return -1;
         }
     }
+#ifdef SYS_access
+    return static_cast<int>(syscall(SYS_access, path, mode));
+#else
     return faccessat(AT_FDCWD, path, mode, 0);
+#endif
 }
 
 namespace rstscope {
