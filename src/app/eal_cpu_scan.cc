@@ -96,10 +96,14 @@ std::optional<uint32_t> cpu_list_end(std::string_view list) noexcept {
     return end;
 }
 
-ShortCpuScan::ShortCpuScan() {
+std::optional<uint32_t> possible_cpus_end() {
     std::ifstream file("/sys/devices/system/cpu/possible");
     const std::string text{std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>()};
-    possible_end = cpu_list_end(text).value_or(0);
+    return cpu_list_end(text);
+}
+
+ShortCpuScan::ShortCpuScan() {
+    possible_end = possible_cpus_end().value_or(0);
 }
 
 ShortCpuScan::~ShortCpuScan() {

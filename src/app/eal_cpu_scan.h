@@ -26,6 +26,10 @@ std::optional<uint32_t> eal_cpu_probe_cpu(std::string_view path) noexcept;
 // text is not such a list.
 std::optional<uint32_t> cpu_list_end(std::string_view list) noexcept;
 
+// One past the highest CPU the kernel can ever bring online (/sys/devices/system/cpu/possible);
+// nothing when it cannot be read.
+std::optional<uint32_t> possible_cpus_end();
+
 // While one lives, this thread's access() of EAL's per-CPU probe paths for CPUs at or beyond the
 // possible CPUs' end answers ENOENT at once. When the possible CPUs cannot be read, nothing is
 // answered early.

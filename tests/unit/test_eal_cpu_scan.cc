@@ -10,8 +10,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
-#include <fstream>
-#include <iterator>
 #include <string>
 #include <thread>
 #include <tuple>
@@ -31,12 +29,6 @@ std::string core_id_path(uint32_t cpu) {
 }
 std::string node_path(uint32_t node, uint32_t cpu) {
     return fmt::format("/sys/devices/system/node/node{}/cpu{}", node, cpu);
-}
-
-uint32_t possible_end() {
-    std::ifstream file("/sys/devices/system/cpu/possible");
-    const std::string text{std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>()};
-    return cpu_list_end(text).value_or(0);
 }
 
 TEST(EalCpuScan, RecognisesExactlyEalsTwoProbes) {
@@ -71,14 +63,15 @@ TEST(EalCpuScan, ReadsThePossibleCpusEnd) {
     EXPECT_EQ(cpu_list_end("8-11,0-3"), 12u);
     for (const char* bad : {"", "\n", "-1", "3-1", "0-", "0,", "0-1\n\n", "a", "0 1", "4294967295"})
         EXPECT_EQ(cpu_list_end(bad), std::nullopt) << bad;
-    EXPECT_GT(possible_end(), 0u) << "this machine's /sys/devices/system/cpu/possible";
+    EXPECT_GT(possible_cpus_end().value_or(0), 0u)
+        << "this machine's /sys/devices/system/cpu/possible";
 }
 
 // Within the scope, on its thread, a probe of a CPU beyond the possible ones is answered at once
 // (ENOENT, counted); everything else, and everything outside the scope or on another thread, is
 // what the kernel says.
 TEST(EalCpuScan, AnswersOnlyImpossibleCpusProbesOnItsThreadWhileItLives) {
-    const uint32_t end = possible_end();
+    const uint32_t end = possible_cpus_end().value_or(0);
     ASSERT_GT(end, 0u);
     auto kernel_says = [](const std::string& path) {
         return faccessat(AT_FDCWD, path.c_str(), F_OK, 0) == 0;
@@ -120,7 +113,7 @@ TEST(EalCpuScan, AnswersOnlyImpossibleCpusProbesOnItsThreadWhileItLives) {
 // two) and asks the kernel nothing about the others: with Debian's RTE_MAX_LCORE that is
 // thousands of calls answered.
 TEST(EalCpuScan, EalFindsItsCpusWithTheScanShortened) {
-    const uint32_t end = possible_end();
+    const uint32_t end = possible_cpus_end().value_or(0);
     ASSERT_GT(end, 0u);
     const unsigned lcores = std::min<uint32_t>(end, 2);
     std::string lcore_map = "0@0";
