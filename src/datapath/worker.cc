@@ -23,6 +23,7 @@
 #include <rte_pause.h>
 
 #include "rstscope/common/live_clock.h"
+#include "rstscope/common/monotonic_clock.h"
 #include "rstscope/datapath/burst.h"
 
 namespace rstscope {
@@ -36,10 +37,7 @@ constexpr uint32_t flush_batch = 256;
 constexpr uint64_t reanchor_period_ns = 100'000'000;
 
 uint64_t wall_clock_ns() noexcept {
-    timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    return static_cast<uint64_t>(now.tv_sec) * 1'000'000'000ull +
-           static_cast<uint64_t>(now.tv_nsec);
+    return clock_ns(CLOCK_REALTIME);
 }
 
 // A worker with nothing to do for now (no packet, no room in a ring it must wait for). Live

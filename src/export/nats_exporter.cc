@@ -34,9 +34,7 @@ constexpr uint64_t max_backoff_ns = 2'000'000'000;
 constexpr uint64_t first_backoff_ns = 100'000'000;
 
 uint64_t thread_cpu_ns() {
-    timespec t;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-    return static_cast<uint64_t>(t.tv_sec) * 1'000'000'000u + static_cast<uint64_t>(t.tv_nsec);
+    return clock_ns(CLOCK_THREAD_CPUTIME_ID);
 }
 
 uint64_t wall_now_us() {

@@ -9,12 +9,12 @@
 
 #include <cstdint>
 #include <cstring>
-#include <ctime>
 #include <stdexcept>
 
 #include "resident_memory.h"
 #include "rstscope/analysis/flow_tracker.h"
 #include "rstscope/common/fixed_memory.h"
+#include "rstscope/common/monotonic_clock.h"
 
 namespace rstscope {
 namespace {
@@ -87,18 +87,13 @@ TEST(FixedMemory, LargeRegionsAreFaultedInWholeInShares) {
 // would take time from a worker's CPU. Every CPU second the process spends on it is the calling
 // thread's (with a helper per usable CPU, about half of it was the helper's on two CPUs).
 TEST(FixedMemory, PopulateFaultsInOnTheCallingThreadAlone) {
-    auto cpu_ns = [](clockid_t clock) {
-        timespec t{};
-        clock_gettime(clock, &t);
-        return uint64_t(t.tv_sec) * 1'000'000'000u + uint64_t(t.tv_nsec);
-    };
     const size_t bytes = 16 * FixedMemory::fault_in_share_bytes;  // 128 MiB
     FixedMemory memory(bytes, "a test", Paging::on_use);
-    const uint64_t process_before = cpu_ns(CLOCK_PROCESS_CPUTIME_ID);
-    const uint64_t thread_before = cpu_ns(CLOCK_THREAD_CPUTIME_ID);
+    const uint64_t process_before = clock_ns(CLOCK_PROCESS_CPUTIME_ID);
+    const uint64_t thread_before = clock_ns(CLOCK_THREAD_CPUTIME_ID);
     memory.populate(bytes);
-    const uint64_t thread = cpu_ns(CLOCK_THREAD_CPUTIME_ID) - thread_before;
-    const uint64_t process = cpu_ns(CLOCK_PROCESS_CPUTIME_ID) - process_before;
+    const uint64_t thread = clock_ns(CLOCK_THREAD_CPUTIME_ID) - thread_before;
+    const uint64_t process = clock_ns(CLOCK_PROCESS_CPUTIME_ID) - process_before;
     const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
     EXPECT_EQ(resident_pages(memory.data(), bytes), bytes / page);
     EXPECT_GE(thread, process * 9 / 10)

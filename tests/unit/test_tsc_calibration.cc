@@ -13,6 +13,7 @@
 
 #include "app/tsc_calibration.h"
 #include "eal_for_tests.h"
+#include "rstscope/common/monotonic_clock.h"
 
 using namespace rstscope;
 
@@ -21,9 +22,7 @@ namespace {
 constexpr timespec eal_request{.tv_sec = 0, .tv_nsec = eal_calibration_sleep_ns};
 
 uint64_t raw_ns() {
-    timespec now{};
-    clock_gettime(CLOCK_MONOTONIC_RAW, &now);
-    return static_cast<uint64_t>(now.tv_sec) * 1'000'000'000u + static_cast<uint64_t>(now.tv_nsec);
+    return clock_ns(CLOCK_MONOTONIC_RAW);
 }
 
 // Nanoseconds one nanosleep of `request` took, and whether it was shortened.
