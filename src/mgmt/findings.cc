@@ -255,6 +255,8 @@ struct ScanValue {
 
 template <>  // the base's bytes, then the sketch
 constexpr size_t hot_bytes<FarmValue> = sizeof(StormValue);
+// offsetof is not for a derived class: that the sketch follows the base's bytes is checked so.
+static_assert(sizeof(FarmValue) == sizeof(StormValue) + sizeof(DistinctCounter));
 template <>
 constexpr size_t hot_bytes<ScanValue> = offsetof(ScanValue, ports);
 
