@@ -83,7 +83,7 @@ SeqCheck check_rst_sequence(uint32_t seq, const DirectionState& sender,
 FlowTracker::FlowTracker(const TrackerConfig& config, WorkerCounters& counters)
     : config_(config),
       counters_(counters),
-      table_(config.flow_capacity),
+      table_(config.flow_capacity, config.table_huge_pages),
       hosts_(config.host_capacity),
       flight_(config.flight) {
     uint32_t capacity = 16;

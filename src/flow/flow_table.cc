@@ -71,11 +71,12 @@ size_t FlowTable::memory_for(uint32_t capacity) {
     return signature_bytes_for(buckets) + size_t{buckets} * ways * sizeof(FlowEntry);
 }
 
-FlowTable::FlowTable(uint32_t capacity) {
+FlowTable::FlowTable(uint32_t capacity, HugePages huge_pages) {
     buckets_ = buckets_for(capacity);
     capacity_ = buckets_ * ways;
     // Transparent huge pages (FixedMemory asks for them) cut TLB misses on random flow lookups.
-    memory_ = FixedMemory(memory_for(capacity), "the flow table", Paging::up_front);
+    memory_ = FixedMemory(memory_for(capacity), "the flow table", Paging::up_front, Access::random,
+                          huge_pages);
     signatures_ = reinterpret_cast<uint32_t*>(memory_.data());
     entries_ = reinterpret_cast<FlowEntry*>(memory_.data() + signature_bytes_for(buckets_));
 }

@@ -5,11 +5,15 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <cstdint>
 #include <cstring>
+#include <fstream>
+#include <sstream>
 #include <stdexcept>
+#include <string>
 
 #include "resident_memory.h"
 #include "rstscope/analysis/flow_tracker.h"
@@ -98,6 +102,75 @@ TEST(FixedMemory, PopulateFaultsInOnTheCallingThreadAlone) {
     EXPECT_EQ(resident_pages(memory.data(), bytes), bytes / page);
     EXPECT_GE(thread, process * 9 / 10)
         << "thread " << thread << " ns of the process's " << process;
+}
+
+// The flags /proc/self/smaps gives the mapping holding `address` ("hg": huge pages asked for,
+// "nh": 4 KiB pages asked for), empty when none holds it.
+std::string mapping_flags(const void* address) {
+    const auto at = reinterpret_cast<uintptr_t>(address);
+    std::ifstream smaps("/proc/self/smaps");
+    bool holding = false;
+    for (std::string line; std::getline(smaps, line);) {
+        uintptr_t start = 0, end = 0;
+        char dash = 0;
+        std::istringstream range(line);
+        if (range >> std::hex >> start >> dash >> end && dash == '-' &&
+            line.find(':') > line.find(' ')) {
+            holding = start <= at && at < end;
+        } else if (holding && line.rfind("VmFlags:", 0) == 0) {
+            return line + " ";
+        }
+    }
+    return {};
+}
+
+// A region of `bytes` asking for huge pages, as FixedMemory makes the tables it faults in up front.
+struct HugePageRegion {
+    explicit HugePageRegion(size_t size) : bytes(size) {
+        void* memory =
+            mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        EXPECT_NE(memory, MAP_FAILED);
+        data = static_cast<uint8_t*>(memory);
+        EXPECT_EQ(madvise(data, bytes, MADV_HUGEPAGE), 0);
+    }
+    ~HugePageRegion() { munmap(data, bytes); }
+    size_t bytes;
+    uint8_t* data;
+};
+
+// HugePages::while_cheap: huge pages up to the first whole one that cost more than the limit, 4
+// KiB pages asked for the rest, and every page faulted in, zero. The cost is the machine's, so the
+// limits are the two extremes: none (the first whole huge page is too slow) and no limit.
+TEST(FixedMemory, HugePagesWhileCheapSwitchesAfterTheFirstSlowHugePage) {
+    const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+    const size_t huge = FixedMemory::huge_page_bytes;
+    const size_t bytes = 8 * huge + 5 * page;
+    {
+        HugePageRegion region(bytes);
+        // The first chunk ends on a huge page's boundary; the first whole huge page after it is
+        // the one judged.
+        const auto start = reinterpret_cast<uintptr_t>(region.data);
+        const size_t to_boundary = ((start + huge - 1) & ~uintptr_t{huge - 1}) - start;
+        const size_t cheap = FixedMemory::fault_in_while_cheap(region.data, bytes, 0);
+        EXPECT_EQ(cheap, to_boundary + huge);
+        EXPECT_EQ(resident_pages(region.data, bytes), bytes / page);
+        EXPECT_NE(mapping_flags(region.data + cheap - 1).find(" hg "), std::string::npos);
+        EXPECT_NE(mapping_flags(region.data + cheap).find(" nh "), std::string::npos);
+        EXPECT_NE(mapping_flags(region.data + bytes - 1).find(" nh "), std::string::npos);
+        for (size_t i = 0; i < bytes; i += page / 2)
+            ASSERT_EQ(region.data[i], 0) << i;
+    }
+    {
+        HugePageRegion region(bytes);
+        EXPECT_EQ(FixedMemory::fault_in_while_cheap(region.data, bytes, UINT64_MAX), bytes);
+        EXPECT_EQ(resident_pages(region.data, bytes), bytes / page);
+        EXPECT_NE(mapping_flags(region.data + bytes - 1).find(" hg "), std::string::npos);
+    }
+    // Through the constructor, on every share's thread: the whole region, whatever it cost.
+    const size_t large = 2 * FixedMemory::fault_in_share_bytes + 3 * page;
+    FixedMemory table(large, "a test", Paging::up_front, Access::random, HugePages::while_cheap);
+    EXPECT_EQ(resident_pages(table.data(), large), (large + page - 1) / page);
+    EXPECT_EQ(table.data()[large - 1], 0);
 }
 
 TEST(FixedArray, PopulateFaultsInTheFirstElements) {

@@ -37,11 +37,25 @@ enum class Access : uint8_t {
     sequential,  // buffers written front to back: 4 KiB pages, so a short run takes little
 };
 
+// What huge pages may cost memory faulted in up front and reached at random. On this project's VM
+// a huge page's first touch costs 0.14 ms a MiB when the kernel has a 2 MiB block at hand and
+// 1.2-5.9 ms when it has not (the host backing again what the guest gave back, seconds after the
+// last run freed it), where 4 KiB pages cost 0.2-0.35 ms a MiB either way (tools/bench/
+// populate_cost; docs/performance.md, "Huge pages while they are cheap").
+enum class HugePages : uint8_t {
+    always,       // whatever their first touch costs: live traffic's tables, whose lookups save
+                  // the TLB's misses for as long as the run lasts
+    while_cheap,  // a chunk at a time; once a chunk costs more than slow_huge_pages_ns_per_mib,
+                  // the rest takes 4 KiB pages: a capture's, whose start is much of its run
+};
+
 class FixedMemory {
   public:
     FixedMemory() = default;
-    // Throws std::runtime_error naming `what` when it cannot.
-    FixedMemory(size_t bytes, const char* what, Paging paging, Access access = Access::random);
+    // Throws std::runtime_error naming `what` when it cannot. `huge_pages` counts only where huge
+    // pages are asked for (Paging::up_front, Access::random).
+    FixedMemory(size_t bytes, const char* what, Paging paging, Access access = Access::random,
+                HugePages huge_pages = HugePages::always);
     ~FixedMemory();
     FixedMemory(FixedMemory&& other) noexcept
         : data_(std::exchange(other.data_, nullptr)), bytes_(std::exchange(other.bytes_, 0)) {}
@@ -70,9 +84,25 @@ class FixedMemory {
     // ones.
     static constexpr size_t huge_page_bytes = size_t{2} << 20;
 
+    // HugePages::while_cheap: the chunk whose cost is measured (one huge page: without a block at
+    // hand, its first touch alone took 25 ms here), and the CPU time of the faulting thread a MiB
+    // of it may take. The threshold lies between the two costs measured here (a huge
+    // page's first touch with a block at hand and without) and near where huge pages stop paying
+    // for themselves in a capture: 4 KiB pages cost the reset-heavy capture's worker about 35 ms
+    // of TLB misses in its 80 MiB table, against 0.8 ms a MiB more to fault them in.
+    static constexpr size_t huge_pages_chunk_bytes = size_t{2} << 20;
+    static constexpr uint64_t slow_huge_pages_ns_per_mib = 1'000'000;
+
+    // Faults in [data, data + bytes) (page aligned, huge pages asked for on all of it) a chunk at
+    // a time, on the calling thread; once a chunk took more than `slow_ns_per_mib` of its CPU time
+    // a MiB, asks 4 KiB pages for the rest and faults that in. Returns the bytes faulted in while
+    // huge pages were asked for: all of them, or the chunks up to the slow one. Setup only.
+    static size_t fault_in_while_cheap(uint8_t* data, size_t bytes,
+                                       uint64_t slow_ns_per_mib) noexcept;
+
   private:
-    // Faults in and zeroes [data, data + bytes). Setup only.
-    static void fault_in(uint8_t* data, size_t bytes) noexcept;
+    // Faults in and zeroes [data, data + bytes), in shares (see fault_in_share_bytes). Setup only.
+    static void fault_in(uint8_t* data, size_t bytes, bool huge_pages_while_cheap) noexcept;
 
     uint8_t* data_ = nullptr;
     size_t bytes_ = 0;

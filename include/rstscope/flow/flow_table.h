@@ -42,7 +42,9 @@ class FlowTable {
     // table touches all of it anyway. Faulting it in on use cost the reset-heavy capture's worker
     // 0.4 s more system time than the management thread spends populating it (lookups read the
     // kernel's shared zero page first, and each first write then replaces a 2 MiB page).
-    explicit FlowTable(uint32_t capacity);
+    // `huge_pages`: what its huge pages may cost to fault in (fixed_memory.h): always for live
+    // traffic, while cheap for a capture.
+    explicit FlowTable(uint32_t capacity, HugePages huge_pages = HugePages::always);
     FlowTable(const FlowTable&) = delete;
     FlowTable& operator=(const FlowTable&) = delete;
 
