@@ -103,7 +103,8 @@ FlowTracker::FlowTracker(const TrackerConfig& config, WorkerCounters& counters)
         uint32_t apps = std::bit_ceil(config.app_capacity);
         // Up front whatever the input: every slot is written below (no holder is not zero).
         app_memory_ = std::make_unique<FixedMemory>(size_t{apps} * sizeof(AppSlot),
-                                                    "the application table", Paging::up_front);
+                                                    "the application table", Paging::up_front,
+                                                    Access::random, config.table_huge_pages);
         apps_ = reinterpret_cast<AppSlot*>(app_memory_->data());
         for (uint32_t i = 0; i < apps; ++i) {
             new (&apps_[i]) AppSlot{};

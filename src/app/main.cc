@@ -276,7 +276,7 @@ TrackerConfig tracker_config(const Options& o) {
     // A capture has no line rate to keep: its tables take the pages its packets reach.
     c.paging = o.pcap.empty() ? Paging::up_front : Paging::on_use;
     c.flight.paging = c.paging;
-    // Nor a run long enough for the flow table's huge pages to repay a slow first touch.
+    // Nor a run long enough for its tables' huge pages to repay a slow first touch.
     c.table_huge_pages = o.pcap.empty() ? HugePages::always : HugePages::while_cheap;
     return c;
 }

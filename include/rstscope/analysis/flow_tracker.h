@@ -94,8 +94,8 @@ struct TrackerConfig {
     // recorder's own is flight.paging; the flow table and the application table are always
     // faulted in up front (flow_table.h; every app slot is written at setup).
     Paging paging = Paging::up_front;
-    // What the flow table's huge pages may cost to fault in (fixed_memory.h): always for live
-    // traffic, while cheap for a capture.
+    // What the flow table's and the application table's huge pages may cost to fault in
+    // (fixed_memory.h): always for live traffic, while cheap for a capture.
     HugePages table_huge_pages = HugePages::always;
     // The reset segments this worker is expected to meet (a capture's, from its probe; 0 for
     // live traffic, whose memory is up front and present already). As many linger slots (and
