@@ -40,7 +40,7 @@ enum class Access : uint8_t {
 // What huge pages may cost memory faulted in up front and reached at random. On this project's VM
 // a huge page's first touch costs 0.14 ms a MiB when the kernel has a 2 MiB block at hand and
 // 1.2-5.9 ms when it has not (the host backing again what the guest gave back, seconds after the
-// last run freed it), where 4 KiB pages cost 0.2-0.35 ms a MiB either way (tools/bench/
+// last run freed it), where 4 KiB pages cost 0.2-0.65 ms a MiB either way (tools/bench/
 // populate_cost; docs/performance.md, "Huge pages while they are cheap").
 enum class HugePages : uint8_t {
     always,       // whatever their first touch costs: live traffic's tables, whose lookups save
@@ -86,10 +86,14 @@ class FixedMemory {
 
     // HugePages::while_cheap: the chunk whose cost is measured (one huge page: without a block at
     // hand, its first touch alone took 25 ms here), and the CPU time of the faulting thread a MiB
-    // of it may take. The threshold lies between the two costs measured here (a huge
-    // page's first touch with a block at hand and without) and near where huge pages stop paying
-    // for themselves in a capture: 4 KiB pages cost the reset-heavy capture's worker about 35 ms
-    // of TLB misses in its 80 MiB table, against 0.8 ms a MiB more to fault them in.
+    // of it may take. The threshold lies between the two costs measured here (a huge page's
+    // first touch with a block at hand and without), near where huge pages stop paying for
+    // themselves in a capture: a MiB of 4 KiB pages costs about 0.25 ms to fault in plus
+    // 0.3-0.45 ms of the worker's TLB misses (23-35 ms for the reset-heavy capture's 80 MiB
+    // table). The first slow huge page ends them: Linux puts the blocks it reported to the host
+    // back at the tail of its free lists, so the ones after a slow one are most likely slow too (an
+    // allowance of 1 ms a MiB for the whole region, letting a few slow ones through, was no faster
+    // where fast ones followed and 26 ms slower where none did; docs/performance.md).
     static constexpr size_t huge_pages_chunk_bytes = size_t{2} << 20;
     static constexpr uint64_t slow_huge_pages_ns_per_mib = 1'000'000;
 
