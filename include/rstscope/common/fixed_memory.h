@@ -39,7 +39,7 @@ enum class Access : uint8_t {
 
 // What huge pages may cost memory faulted in up front and reached at random. On this project's VM
 // a huge page's first touch costs 0.14 ms a MiB when the kernel has a 2 MiB block at hand and
-// 1.2-5.9 ms when it has not (the host backing again what the guest gave back, seconds after the
+// 1.2-6.4 ms when it has not (the host backing again what the guest gave back, seconds after the
 // last run freed it), where 4 KiB pages cost 0.2-0.65 ms a MiB either way (tools/bench/
 // populate_cost; docs/performance.md, "Huge pages while they are cheap").
 enum class HugePages : uint8_t {
