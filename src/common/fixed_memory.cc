@@ -39,12 +39,11 @@ size_t FixedMemory::fault_in_while_cheap(uint8_t* data, size_t bytes,
         // Chunks end on a huge page's boundary, so that the switch splits none; only a whole huge
         // page is judged (a region's first chunk may be a piece before its first boundary, which
         // takes 4 KiB pages in any case).
-        const uintptr_t start = reinterpret_cast<uintptr_t>(at);
+        const uintptr_t past = reinterpret_cast<uintptr_t>(at) + huge_page_bytes;
         uint8_t* chunk_end =
-            std::min(end, reinterpret_cast<uint8_t*>((start + huge_pages_chunk_bytes) &
-                                                     ~uintptr_t{huge_page_bytes - 1}));
+            std::min(end, reinterpret_cast<uint8_t*>(past & ~uintptr_t{huge_page_bytes - 1}));
         const size_t chunk = static_cast<size_t>(chunk_end - at);
-        const bool judged = (start & (huge_page_bytes - 1)) == 0 && chunk >= huge_page_bytes;
+        const bool judged = chunk == huge_page_bytes;
         const uint64_t before = clock_ns(CLOCK_THREAD_CPUTIME_ID);
         fault_in_here(at, chunk);
         // The thread's CPU time, not the wall's: a thread preempted on a busy machine is not slow.

@@ -45,7 +45,7 @@ enum class Access : uint8_t {
 enum class HugePages : uint8_t {
     always,       // whatever their first touch costs: live traffic's tables, whose lookups save
                   // the TLB's misses for as long as the run lasts
-    while_cheap,  // a chunk at a time; once a chunk costs more than slow_huge_pages_ns_per_mib,
+    while_cheap,  // a huge page at a time; once one costs more than slow_huge_pages_ns_per_mib,
                   // the rest takes 4 KiB pages: a capture's, whose start is much of its run
 };
 
@@ -84,9 +84,9 @@ class FixedMemory {
     // ones.
     static constexpr size_t huge_page_bytes = size_t{2} << 20;
 
-    // HugePages::while_cheap: the chunk whose cost is measured (one huge page: without a block at
-    // hand, its first touch alone took 25 ms here), and the CPU time of the faulting thread a MiB
-    // of it may take. The threshold lies between the two costs measured here (a huge page's
+    // HugePages::while_cheap: the CPU time of the faulting thread a MiB of a huge page may take
+    // (each is timed on its own: without a block at hand, one's first touch alone took 25 ms
+    // here). The threshold lies between the two costs measured here (a huge page's
     // first touch with a block at hand and without), near where huge pages stop paying for
     // themselves in a capture: a MiB of 4 KiB pages costs about 0.25 ms to fault in plus
     // 0.3-0.45 ms of the worker's TLB misses (23-35 ms for the reset-heavy capture's 80 MiB
@@ -94,13 +94,12 @@ class FixedMemory {
     // back at the tail of its free lists, so the ones after a slow one are most likely slow too (an
     // allowance of 1 ms a MiB for the whole region, letting a few slow ones through, was no faster
     // where fast ones followed and 26 ms slower where none did; docs/performance.md).
-    static constexpr size_t huge_pages_chunk_bytes = size_t{2} << 20;
     static constexpr uint64_t slow_huge_pages_ns_per_mib = 1'000'000;
 
-    // Faults in [data, data + bytes) (page aligned, huge pages asked for on all of it) a chunk at
-    // a time, on the calling thread; once a chunk took more than `slow_ns_per_mib` of its CPU time
-    // a MiB, asks 4 KiB pages for the rest and faults that in. Returns the bytes faulted in while
-    // huge pages were asked for: all of them, or the chunks up to the slow one. Setup only.
+    // Faults in [data, data + bytes) (page aligned, huge pages asked for on all of it) a huge page
+    // at a time, on the calling thread; once a huge page took more than `slow_ns_per_mib` of its
+    // CPU time a MiB, asks 4 KiB pages for the rest and faults that in. Returns the bytes faulted
+    // in while huge pages were asked for: all of them, or those up to the slow page. Setup only.
     static size_t fault_in_while_cheap(uint8_t* data, size_t bytes,
                                        uint64_t slow_ns_per_mib) noexcept;
 
