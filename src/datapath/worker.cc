@@ -22,6 +22,7 @@
 #include <rte_mbuf.h>
 #include <rte_pause.h>
 
+#include "mbuf_release.h"
 #include "rstscope/common/live_clock.h"
 #include "rstscope/common/monotonic_clock.h"
 #include "rstscope/datapath/burst.h"
@@ -216,7 +217,7 @@ class WorkerLoop {
         if (settings_.inline_mode) {
             forward(mbufs, burst.kept());
         } else {
-            rte_pktmbuf_free_bulk(mbufs, burst.kept());
+            release_received(mbufs, burst.kept());
         }
     }
 
