@@ -143,15 +143,21 @@ class WorkerLoop {
               from_port_(from_port),
               // One clock read per burst, not per packet: live packets of a burst share their
               // time (they arrived within microseconds); captures carry their own.
-              burst_now_(loop.now_ns()) {}
+              burst_now_(loop.now_ns()),
+              // What every packet of the burst asks of the worker's set-up, read once: each is
+              // a chain of loads that the packet loop would repeat (about ten instructions a
+              // packet).
+              capture_clock_(loop.ctx_.capture_clock),
+              sole_worker_(loop.ctx_.dispatch.empty()),
+              stamped_flag_(loop.run_.capture ? loop.settings_.plan->timestamp_flag : 0),
+              stamp_offset_(loop.settings_.plan->timestamp_offset) {}
 
         bool arriving() const noexcept { return from_port_; }
         void prefetch(uint32_t i) const noexcept {
             rte_prefetch0(rte_pktmbuf_mtod(mbufs_[i], void*));
         }
         void arrived(uint32_t i) const noexcept {
-            if (loop_.ctx_.capture_clock)
-                loop_.stamp(mbufs_[i], loop_.ctx_.capture_clock->next_ns());
+            if (capture_clock_) loop_.stamp(mbufs_[i], capture_clock_->next_ns());
         }
         // A chain is a reassembled datagram or a frame longer than an mbuf's room (receive
         // queues do not scatter; the capture feed and net_pcap chain such frames): the decoder,
@@ -181,7 +187,7 @@ class WorkerLoop {
         }
         uint32_t packet_length(uint32_t i) const noexcept { return rte_pktmbuf_pkt_len(mbufs_[i]); }
         bool stays(uint32_t i, const DecodedPacket& p) const noexcept {
-            if (loop_.ctx_.dispatch.empty()) return true;
+            if (sole_worker_) return true;
             unsigned owner;
             if (loop_.ctx_.dispatch_all) {
                 owner = loop_.owner_of(p);
@@ -195,8 +201,13 @@ class WorkerLoop {
             loop_.hold_for(mbufs_[i], owner);
             return false;
         }
+        // A capture's frames carry their record's time (stamped by the capture feed, the
+        // capture clock or reassembly); live frames take the burst's.
         uint64_t time_ns(uint32_t i) const noexcept {
-            return loop_.packet_time(mbufs_[i], burst_now_);
+            const rte_mbuf* m = mbufs_[i];
+            if (m->ol_flags & stamped_flag_)
+                return *RTE_MBUF_DYNFIELD(m, stamp_offset_, const rte_mbuf_timestamp_t*);
+            return burst_now_;
         }
         void keep(uint32_t i) noexcept { mbufs_[kept_++] = mbufs_[i]; }
         uint32_t kept() const noexcept { return kept_; }
@@ -206,6 +217,10 @@ class WorkerLoop {
         rte_mbuf** mbufs_;
         const bool from_port_;
         const uint64_t burst_now_;
+        CaptureClock* const capture_clock_;
+        const bool sole_worker_;
+        const uint64_t stamped_flag_;  // 0 for live traffic: no frame counts as stamped
+        const int stamp_offset_;
         uint32_t kept_ = 0;
     };
 
@@ -258,14 +273,6 @@ class WorkerLoop {
         else if (rte_eth_stats_get(0, &stats) == 0)
             lost = stats.ierrors + stats.rx_nombuf;
         return received + lost >= run_.capture_packets;
-    }
-
-    uint64_t packet_time(const rte_mbuf* m, uint64_t burst_now) const noexcept {
-        const PortPlan& plan = *settings_.plan;
-        if (run_.capture && (m->ol_flags & plan.timestamp_flag)) {
-            return *RTE_MBUF_DYNFIELD(m, plan.timestamp_offset, const rte_mbuf_timestamp_t*);
-        }
-        return burst_now;
     }
 
     // Inline: every packet leaves by the peer of the port it came in on (mbuf->port), in runs of
