@@ -26,7 +26,7 @@ class EventRing {
   public:
     // Setup: room for `size` events; throws std::runtime_error when it cannot be made.
     EventRing(const std::string& name, uint32_t size, Paging paging);
-    // Setup: faults in the slots of the first `events` events (FixedMemory::populate()).
+    // Setup: faults in the slots the first `events` events will take (FixedMemory::populate()).
     void populate(uint64_t events) noexcept;
     EventRing(const EventRing&) = delete;
     EventRing& operator=(const EventRing&) = delete;
