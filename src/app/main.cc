@@ -601,7 +601,8 @@ int analyse(const Options& options, const Inputs& inputs, Outputs& outputs,
             management.observe(*outputs.exporter);
             management.count_from(*outputs.exporter);
         }
-        if (capture) management.populate(capture->probe.reset_segments);
+        if (capture)
+            management.populate(capture->probe.reset_segments, capture->probe.reset_senders);
         std::unique_ptr<HtmlReport> html = html_report(options, capture);
         if (html) management.observe(*html);
         std::unique_ptr<ProgressReporter> progress = capture_progress(options, capture, pipeline);

@@ -356,6 +356,7 @@ std::optional<CaptureProbe> probe_capture(const std::string& path, std::string& 
     probe.flows = walked->tally.estimate();
     probe.reset_segments = walked->tally.reset_segments();
     probe.reset_peaks = walked->tally.reset_peaks();
+    probe.reset_senders = walked->tally.reset_senders();
     probe.plain_layout = layout;
     return probe;
 }
@@ -382,6 +383,7 @@ std::optional<CaptureProbe> probe_capture_by_reading(const std::string& path, st
     probe.flows = tally.estimate();
     probe.reset_segments = tally.reset_segments();
     probe.reset_peaks = tally.reset_peaks();
+    probe.reset_senders = tally.reset_senders();
     if (status == PCAP_ERROR) {
         std::string reason = pcap_geterr(handle);
         if (probe.packets == 0 && reason.find("truncated") == std::string::npos) {

@@ -60,6 +60,7 @@ struct CaptureProbe {
     uint64_t flows = 0;    // connections (flow-table keys) among them, estimated: FlowKeyTally
     uint64_t reset_segments = 0;  // frames among them that are or may become a RST: FlowKeyTally
     ResetPeaks reset_peaks;       // when those frames were recorded
+    uint64_t reset_senders = 0;   // the addresses the RSTs among them came from, estimated
     bool truncated = false;       // the file ends inside a record
     std::string truncation_error;
     // Set when the count came from the record headers alone (the capture clock walks them too).

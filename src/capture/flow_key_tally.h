@@ -36,6 +36,7 @@ class FlowKeyTally {
     // Adds what `other` saw, so shares of a capture tallied apart give one pass's estimate.
     void merge(const FlowKeyTally& other) noexcept {
         sketch_.merge(other.sketch_);
+        reset_senders_.merge(other.reset_senders_);
         reset_peaks_.merge(other.reset_peaks_);
     }
 
@@ -47,11 +48,15 @@ class FlowKeyTally {
     uint64_t reset_segments() const noexcept { return reset_peaks_.total(); }
     // When those segments were recorded.
     const ResetPeaks& reset_peaks() const noexcept { return reset_peaks_; }
+    // The distinct addresses those segments came from, estimated (2^12 registers: 1.6 %): the
+    // hosts management's storm window will keep (StormWindow::populate).
+    uint64_t reset_senders() const noexcept { return reset_senders_.estimate(); }
 
   private:
     LinkType link_;
     bool vlan_in_key_;
     DistinctSketch<14> sketch_;
+    DistinctSketch<12> reset_senders_;
     ResetPeaks reset_peaks_;
     DecodedPacket scratch_;  // add_frame's decode (decode_frame_key), kept between frames
 };

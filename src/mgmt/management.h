@@ -59,11 +59,12 @@ class Management {
                std::unique_ptr<ControlSocket> control,
                std::unique_ptr<MetricsHttp> metrics_http = nullptr);
 
-    // A capture's expected reset events (its probe's count): the storm window's pool, the
-    // recent-events ring (if kept) and the log's buffer take their pages now, while the workers
-    // read, instead of at the end of a capture whose every reset lingered to its end, which the run
-    // then waits for (docs/performance.md). Before run().
-    void populate(uint64_t events) noexcept;
+    // A capture's expected reset events and the hosts that sent them (its probe's estimates): the
+    // storm window's pool and host records, the recent-events ring (if kept) and the log's buffer
+    // take their pages now, while the workers read, instead of at the end of a capture whose
+    // every reset lingered to its end, which the run then waits for (docs/performance.md).
+    // Before run().
+    void populate(uint64_t events, uint64_t resetting_hosts) noexcept;
 
     // Runs until every worker has finished and the log is written (or the deadline passed).
     void run();

@@ -38,10 +38,12 @@ uint32_t StormWindow::take_slot() noexcept {
     return s;
 }
 
-void StormWindow::populate(uint64_t events) noexcept {
+void StormWindow::populate(uint64_t events, uint64_t hosts) noexcept {
     events_.populate(events);
     slots_.populate(events);
     in_order_.populate(events);
+    hosts_.populate(hosts);
+    past_.populate(std::min<uint64_t>(hosts, hosts_.size()) * past_capacity_);
 }
 
 void StormWindow::recycle() noexcept {

@@ -395,6 +395,10 @@ TEST(CaptureProbe, CountsFramesThatMayBeResets) {
     EXPECT_EQ(walked->packets, 7u);
     EXPECT_EQ(walked->reset_segments, 4u);
     EXPECT_EQ(read->reset_segments, 4u);
+    // The RSTs came from two addresses (one of them twice, tagged and not); the fragment's
+    // sender is not known to reset.
+    EXPECT_EQ(walked->reset_senders, 2u);
+    EXPECT_EQ(read->reset_senders, 2u);
 }
 
 TEST(CaptureProbe, VlanInKeyCountsTaggedCopiesApart) {
@@ -519,6 +523,7 @@ TEST(CaptureProbe, WalksSharesOfACaptureAsOnePass) {
             EXPECT_EQ(layout.largest_record, largest);
             EXPECT_EQ(walked->tally.estimate(), reference.estimate());
             EXPECT_EQ(walked->tally.reset_segments(), reset_times.size());
+            EXPECT_EQ(walked->tally.reset_senders(), reference.reset_senders());
             for (uint64_t span_ns : {0ull, 100'000'000ull, 1'000'000'000ull, 3'000'000'000ull}) {
                 EXPECT_EQ(walked->tally.reset_peaks().most_within(span_ns),
                           reference.reset_peaks().most_within(span_ns))

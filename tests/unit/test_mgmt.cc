@@ -103,12 +103,39 @@ TEST(StormWindow, PopulateFaultsInWhatTheExpectedEventsTake) {
     // Enough that extras faulted in too (248 bytes each) would exceed the bound below.
     constexpr size_t events = 60'000;
     const size_t before = resident_bytes();
-    window.populate(events);
+    window.populate(events, 0);
     const size_t grown = resident_bytes() - before;
     EXPECT_GE(grown, events * sizeof(ResetEventCore));
     // The pool of 65 536 events' cores alone is 13 MiB; a slot and its place in the order ring
     // are smaller than 64 bytes.
     EXPECT_LE(grown, events * (sizeof(ResetEventCore) + 64) + 3 * huge_page_bytes);
+}
+
+// The hosts that sent a capture's resets take their records and past times at setup too: judging
+// the capture's events at its end then faults nothing in for them.
+TEST(StormWindow, PopulateFaultsInTheExpectedHostsRecordsAndPastTimes) {
+    constexpr uint32_t hosts = 20'000;
+    constexpr uint32_t threshold = 20;  // 19 past times a host: 152 bytes
+    StormWindow window(threshold, 1'000'000'000, hosts, 1u << 16);
+    std::vector<ResetEvent> events(hosts);
+    for (uint32_t i = 0; i < hosts; ++i) {
+        events[i] = at(uint64_t{i} * 1000);
+        const uint8_t v4[4] = {198, 51, static_cast<uint8_t>(i >> 8), static_cast<uint8_t>(i)};
+        events[i].resp_h = IpAddress::from_v4(v4);
+    }
+    // The judged events' records are written once before, so that only the window's own pages
+    // are measured.
+    std::vector<StormWindow::Judged> out(hosts, StormWindow::Judged(ResetEvent{}, false));
+    out.clear();
+    window.populate(hosts, hosts);
+    const size_t before = resident_bytes();
+    for (const ResetEvent& e : events)
+        window.add(e, out);
+    window.release(0, true, out);
+    ASSERT_EQ(out.size(), hosts);
+    EXPECT_EQ(window.hosts(), hosts);
+    // Unpopulated, the past times alone would take 3 MB here.
+    EXPECT_LT(resident_bytes() - before, size_t{hosts} * (threshold - 1) * sizeof(uint64_t) / 8);
 }
 
 TEST(StormWindow, ThresholdCountsResetsOnBothSidesOfAnEvent) {

@@ -147,11 +147,12 @@ class StormWindow {
     // Every judged event handed out so far has been written: their slots may be taken again.
     void recycle() noexcept;
 
-    // Faults in the pool slots (and their order ring) that `events` reset events can take, at most
-    // all of them, now instead of where the events arrive: a capture whose every reset lingers to
-    // its end brings them all at once, to a management lcore the end of the run waits for
-    // (docs/performance.md). Setup only.
-    void populate(uint64_t events) noexcept;
+    // Faults in the pool slots (and their order ring) that `events` reset events can take, and
+    // the records and past times of `hosts` resetting hosts, at most all of each, now instead of
+    // where the events arrive: a capture whose every reset lingers to its end brings them all at
+    // once, to a management lcore the end of the run waits for (docs/performance.md). Hosts take
+    // ids from the first on, as events take slots. Setup only.
+    void populate(uint64_t events, uint64_t hosts) noexcept;
 
     uint32_t pending() const noexcept { return pending_; }
     uint32_t hosts() const noexcept { return hosts_in_use_; }
