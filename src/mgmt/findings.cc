@@ -45,12 +45,6 @@ constexpr uint32_t none = UINT32_MAX;
 constexpr size_t eviction_sample = 8;
 constexpr uint64_t ns_per_s = 1'000'000'000;
 
-uint64_t address_hash(const IpAddress& a) noexcept {
-    uint64_t w[2];
-    std::memcpy(w, a.bytes, 16);
-    return mix64(w[0] ^ mix64(w[1] ^ 0x5851F42D4C957F2Dull));
-}
-
 // Keyed: the keys come from the traffic. The ids, not the table's slots, order the findings
 // (for_each, the eviction sample), so the seed changes nothing in the log.
 class FindingKeyHash {

@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "rstscope/common/mix64.h"
+
 namespace rstscope {
 
 enum class IpFamily : uint8_t { v4 = 4, v6 = 6 };
@@ -28,6 +30,15 @@ struct IpAddress {
         return std::memcmp(x.bytes, y.bytes, 16) == 0;
     }
 };
+
+// An address as one well-mixed 64-bit hash: what a distinct-count sketch (distinct_sketch.h) of
+// addresses is fed, the findings engine's and the capture probe's alike. Unkeyed: a sketch's
+// estimate, not a table's probe runs, depends on it.
+inline uint64_t address_hash(const IpAddress& a) noexcept {
+    uint64_t w[2];
+    std::memcpy(w, a.bytes, 16);
+    return mix64(w[0] ^ mix64(w[1] ^ 0x5851F42D4C957F2Dull));
+}
 
 // Longest address text (INET6_ADDRSTRLEN without its NUL): bounds every form write_ip() writes.
 inline constexpr size_t ip_text_max_length = 45;
