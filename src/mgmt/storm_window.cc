@@ -43,6 +43,7 @@ void StormWindow::populate(uint64_t events, uint64_t hosts) noexcept {
     slots_.populate(events);
     in_order_.populate(events);
     hosts_.populate(hosts);
+    // Capped before the multiply: an estimate from crafted addresses can be near 2^63.
     past_.populate(std::min<uint64_t>(hosts, hosts_.size()) * past_capacity_);
 }
 
