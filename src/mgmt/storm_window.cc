@@ -188,7 +188,7 @@ uint32_t StormWindow::acquire_host(const HostKey& key, uint64_t hash, std::vecto
     else
         free_hosts_ = hosts_[h].next;
     ++hosts_in_use_;
-    hosts_[h] = {0, nil, nil, nil, nil, nil, 0, 0, static_cast<uint32_t>(hash), 0};
+    hosts_[h] = {0, 0, nil, nil, nil, nil, nil, 0, 0, static_cast<uint32_t>(hash), 0};
     index_.insert(key, h, index_.home_of(hash));
     return h;
 }
@@ -214,10 +214,13 @@ void StormWindow::add(const ResetEvent& event, std::vector<Judged>& out) {
     Host& host = hosts_[h];
     if (host.first == nil) {
         host.first = host.last = s;
+        host.last_ts = event.ts_ns;
         host.in_order = 1;
-    } else if (!before(s, host.last)) {
+    } else if (event.ts_ns != host.last_ts ? event.ts_ns > host.last_ts
+                                           : !tie_before(s, host.last)) {
         slots_[host.last].left = s;
         host.last = s;
+        host.last_ts = event.ts_ns;
         ++host.in_order;
     } else {
         host.heap = merge(host.heap, s);
@@ -251,9 +254,9 @@ uint32_t StormWindow::count_past(const Host& host, const uint64_t* past, uint64_
 uint32_t StormWindow::count_waiting(const Host& host, uint64_t to, uint32_t limit) noexcept {
     uint32_t n = 0;
     // The list is in time order, so when its newest is in range all of it is: a storming host's
-    // common case, one slot read instead of a walk of up to `limit` slots, each a cache miss once
+    // common case, no slot read instead of a walk of up to `limit` slots, each a cache miss once
     // the window holds more events than the caches do.
-    if (host.first != nil && slots_[host.last].ts <= to)
+    if (host.first != nil && host.last_ts <= to)
         n = std::min(host.in_order, limit);
     else
         for (uint32_t s = host.first; s != nil && n < limit && slots_[s].ts <= to;
@@ -293,9 +296,9 @@ void StormWindow::remember(Host& host, uint64_t* past, uint64_t ts) noexcept {
 
 // Judgements mostly follow the in-order ring (events arrive in time order, give or take), and each
 // reads three places the caches have lost once a flood fills the window: the event's slot, its
-// host, then the host's past times and its newest waiting slot. For the judgements a few places
-// ahead these are asked for now, one dependent step each, so the loads are in flight together
-// instead of one after another (they were most of judge_oldest's time: docs/performance.md).
+// host, then the host's past times. For the judgements a few places ahead these are asked for
+// now, one dependent step each, so the loads are in flight together instead of one after another
+// (they were most of judge_oldest's time: docs/performance.md).
 void StormWindow::prefetch_judgements_ahead() const noexcept {
     constexpr uint32_t step = 4;  // judgements between the steps for one event
     // Where the ring wraps within reach, or the ring is short, nothing is asked for: rare.
@@ -311,7 +314,6 @@ void StormWindow::prefetch_judgements_ahead() const noexcept {
         __builtin_prefetch(past + past_capacity_ / 2);
         __builtin_prefetch(past + past_capacity_ - 1);
     }
-    if (host.last != nil) __builtin_prefetch(&slots_[host.last]);
 }
 
 void StormWindow::judge_oldest(std::vector<Judged>& out, bool early) {

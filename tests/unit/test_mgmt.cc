@@ -1151,7 +1151,7 @@ TEST(StormWindow, MemoryIsTheStatedFormula) {
         }
     // The header's formula, with its constants.
     EXPECT_EQ(StormWindow::memory_for(20, 1u << 18, 1u << 16),
-              (1u << 18) * (sizeof(ResetEvent) + 52) + (1u << 16) * (8 * 19 + 72) + 4 * (1u << 18) +
+              (1u << 18) * (sizeof(ResetEvent) + 52) + (1u << 16) * (8 * 19 + 80) + 4 * (1u << 18) +
                   4 * 22);
 }
 

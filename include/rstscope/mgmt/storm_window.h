@@ -39,11 +39,11 @@
 // Memory, all allocated by the constructor (memory_for() computes it exactly), in bytes, with
 // P = max_pending, H = max_hosts, T = threshold, E = sizeof(ResetEvent) = 456 (an event's core,
 // 208, and its extras, 248, whose pages only the events with extras take):
-//     P * (E + 52)  +  J * (E + 32)  +  H * (8 * (T - 1) + 72)  +  4 * pow2ceil(4 * H)  +  4 * (T +
-//     2)
-// with J = judged_in_pool. P = 2^18, H = 2^16, T = 20, J = 0 take 142.0 MiB, 114 MiB of it the
+//     P * (E + 52)  +  J * (E + 32)  +  H * (8 * (T - 1) + 80)  +  4 * pow2ceil(4 * H)
+//     +  4 * (T + 2)
+// with J = judged_in_pool. P = 2^18, H = 2^16, T = 20, J = 0 take 142.5 MiB, 114 MiB of it the
 // waiting events; the defaults (--storm-max-pending and --storm-max-hosts 2^16, --storm-threshold
-// 20) 46.8 MiB, 28.5 MiB of it, and Management's J (its release slice and a pass's events from
+// 20) 47.3 MiB, 28.5 MiB of it, and Management's J (its release slice and a pass's events from
 // each worker: 5 120 with one worker) 2.4 MiB more.
 #pragma once
 
@@ -178,7 +178,11 @@ class StormWindow {
         bool has_extras;  // extras_[slot] is this event's
     };
     struct Host {
-        uint64_t latest;                 // newest judged time (orders idle hosts)
+        uint64_t latest;  // newest judged time (orders idle hosts)
+        // The time of `last`, kept here because the next event's order test and the judgement's
+        // count need only it, and the slot itself is a cache miss once the window holds more
+        // events than the caches do (half of drain's time on a flood's end).
+        uint64_t last_ts;
         uint32_t first, last;            // waiting events that came in order: a sorted list
         uint32_t heap;                   // waiting stragglers
         uint32_t prev, next;             // idle list (oldest first); `next` links the free list
