@@ -387,6 +387,10 @@ int worker_main(void* arg) {
     WorkerLoop loop(ctx);
     loop.run();
     ctx.channel.finished.store(true, std::memory_order_release);
+    // The flow table is the run's largest region, and nothing reads it after the flush. Its pages
+    // are freed here, on this worker's CPU while management writes the run's last events, rather
+    // than on management's thread after them, where a capture's end waits for it.
+    ctx.tracker->release_flow_table();
     return 0;
 }
 

@@ -81,6 +81,13 @@ FlowTable::FlowTable(uint32_t capacity, HugePages huge_pages) {
     entries_ = reinterpret_cast<FlowEntry*>(memory_.data() + signature_bytes_for(buckets_));
 }
 
+void FlowTable::release_memory() noexcept {
+    FixedMemory released = std::move(memory_);  // unmapped as it goes out of scope
+    signatures_ = nullptr;
+    entries_ = nullptr;
+    capacity_ = buckets_ = size_ = 0;
+}
+
 uint64_t FlowTable::hash(const FlowKey& key) noexcept {
     // Two CRC32C chains (one instruction per 8 bytes each) give the 64 bits the header divides.
     // CRC is linear: two chains over the same words, however seeded or XORed with a constant,

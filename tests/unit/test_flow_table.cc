@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "resident_memory.h"
 #include "rstscope/flow/flow_table.h"
 #include "rstscope/flow/symmetric_rss.h"
 
@@ -294,6 +295,22 @@ TEST(FlowTable, MemoryBytesCountsSignaturesAndEntries) {
     EXPECT_EQ(FlowTable(100).memory_bytes(), 448u + 104u * 256u);
     for (uint32_t capacity : {0u, 16u, 100u, 1025u, 400000u})
         EXPECT_EQ(FlowTable::memory_for(capacity), FlowTable(capacity).memory_bytes()) << capacity;
+}
+
+TEST(FlowTable, ReleasedMemoryLeavesTheProcess) {
+    const size_t before = resident_bytes();
+    FlowTable table(65'536);  // 16 MiB, faulted in as it is built (Paging::up_front)
+    const size_t table_bytes = table.memory_bytes();
+    FlowKey key = client_key(40000);
+    uint64_t hash = FlowTable::hash(key);
+    table.occupy(table.free_slot(hash), key, hash);
+    const size_t built = resident_bytes();
+    ASSERT_GT(built, before + table_bytes / 2);
+    table.release_memory();
+    EXPECT_EQ(table.memory_bytes(), 0u);
+    EXPECT_EQ(table.size(), 0u);
+    EXPECT_EQ(table.capacity(), 0u);
+    EXPECT_LT(resident_bytes(), built - table_bytes / 2);
 }
 
 TEST(FlowTable, BothDirectionsFindTheSameSlot) {

@@ -197,6 +197,11 @@ class FlowTracker {
     bool flush_pending(uint32_t limit) noexcept;
 
     bool has_pending() const noexcept { return pending_head_ != pending_tail_; }
+
+    // After the last packet and flush: the flow table's memory goes back to the system, and no
+    // packet may come after. What the tracker shares with management (its tallies, evidence and
+    // connection windows) stays.
+    void release_flow_table() noexcept { table_.release_memory(); }
     // A time no pending reset's linger ends before (deadline: its RST's time plus the linger):
     // the oldest's while the deadlines from it on were queued in order, 0 (nothing known) while a
     // reset queued after it has an earlier one (a capture whose times go back); UINT64_MAX when

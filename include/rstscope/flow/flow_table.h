@@ -48,6 +48,10 @@ class FlowTable {
     FlowTable(const FlowTable&) = delete;
     FlowTable& operator=(const FlowTable&) = delete;
 
+    // Gives the table's memory back to the system: a table with no room, which nothing may look
+    // up or insert into afterwards (a worker after its last packet).
+    void release_memory() noexcept;
+
     static uint64_t hash(const FlowKey& key) noexcept;
 
     // The buckets and the bytes a table asked for `capacity` entries takes (what the constructor
