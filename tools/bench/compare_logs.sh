@@ -28,6 +28,9 @@ runs=0 differing=0
 for capture in "${captures[@]}"; do
     for workers in 1 2; do
         name=$(basename "$capture" .pcap).w$workers
+        # rstscope appends to its log (O_APPEND): a work directory used before must not add its
+        # old lines to either side.
+        rm -f "$out/old/$name.log" "$out/new/$name.log"
         "$old" --pcap "$capture" --log "$out/old/$name.log" --control none --quiet \
             --workers $workers --config /dev/null "$@" >/dev/null 2>"$out/old/$name.err"
         old_rc=$?
