@@ -51,8 +51,14 @@ size_t FixedMemory::fault_in_while_cheap(uint8_t* data, size_t bytes,
         at = chunk_end;
         if (judged && at < end &&
             spent * (1 << 20) > static_cast<double>(slow_ns_per_mib) * static_cast<double>(chunk)) {
-            madvise(at, static_cast<size_t>(end - at), MADV_NOHUGEPAGE);
-            fault_in_here(at, static_cast<size_t>(end - at));
+            const size_t rest = static_cast<size_t>(end - at);
+            madvise(at, rest, MADV_NOHUGEPAGE);
+            // In pieces, not in one call: a populate holds the mapping's lock for its whole
+            // length, and another share's switch (the madvise above, which takes that lock to
+            // write) would wait for all of it, so two shares that switch would fault in one after
+            // the other (tens of ms on this project's VM: docs/performance.md).
+            for (size_t done = 0; done < rest; done += huge_page_bytes)
+                fault_in_here(at + done, std::min<size_t>(huge_page_bytes, rest - done));
             return static_cast<size_t>(at - data);
         }
     }
