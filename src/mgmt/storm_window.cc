@@ -216,8 +216,7 @@ void StormWindow::add(const ResetEvent& event, std::vector<Judged>& out) {
         host.first = host.last = s;
         host.last_ts = event.ts_ns;
         host.in_order = 1;
-    } else if (event.ts_ns != host.last_ts ? event.ts_ns > host.last_ts
-                                           : !tie_before(s, host.last)) {
+    } else if (!before(event.ts_ns, s, host.last_ts, host.last)) {
         slots_[host.last].left = s;
         host.last = s;
         host.last_ts = event.ts_ns;

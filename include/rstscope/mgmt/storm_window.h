@@ -198,7 +198,11 @@ class StormWindow {
     // Release order. Times differ in the common case: that test is inline, the connection's
     // tie-break is a call.
     bool before(uint32_t a, uint32_t b) const noexcept {
-        if (slots_[a].ts != slots_[b].ts) return slots_[a].ts < slots_[b].ts;
+        return before(slots_[a].ts, a, slots_[b].ts, b);
+    }
+    // The same, with the slots' times given (a host's last_ts: its slot need not be read).
+    bool before(uint64_t a_ts, uint32_t a, uint64_t b_ts, uint32_t b) const noexcept {
+        if (a_ts != b_ts) return a_ts < b_ts;
         return tie_before(a, b);
     }
     bool tie_before(uint32_t a, uint32_t b) const noexcept;  // equal times
